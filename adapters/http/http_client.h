@@ -1,0 +1,39 @@
+#ifndef MUSIC_ADAPTERS_HTTP_HTTP_CLIENT_H_
+#define MUSIC_ADAPTERS_HTTP_HTTP_CLIENT_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "adapters/http/http_types.h"
+
+namespace music::http {
+
+/// Sends HTTP requests. Thread-safe. Any HTTP status is a successful Send (the caller interprets
+/// it); transport failures are errors:
+///  - UNAVAILABLE: could not connect / resolve; nothing reached the server.
+///  - DEADLINE_EXCEEDED: timed out. IsOutcomeUnknown() (provider_errors.h) is true when the
+///    connection was up, so the request may have been received.
+///  - INTERNAL: anything else (TLS, protocol), also marked outcome-unknown once connected.
+class HttpClient {
+ public:
+  virtual ~HttpClient() = default;
+  virtual absl::StatusOr<Response> Send(const Request& request) = 0;
+};
+
+/// libcurl options.
+struct CurlOptions {
+  absl::Duration connect_timeout = absl::Seconds(5);
+  /// Default total timeout when a Request has none.
+  absl::Duration request_timeout = absl::Seconds(30);
+  /// Largest response body accepted, bytes.
+  size_t max_response_bytes = 16 << 20;
+};
+
+/// An HttpClient over libcurl. Reuses connections: each calling thread keeps its own easy handle
+/// (and so its connection cache), as libcurl recommends.
+std::unique_ptr<HttpClient> NewCurlHttpClient(CurlOptions options);
+
+}  // namespace music::http
+
+#endif  // MUSIC_ADAPTERS_HTTP_HTTP_CLIENT_H_

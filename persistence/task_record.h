@@ -1,0 +1,48 @@
+#ifndef MUSIC_PERSISTENCE_TASK_RECORD_H_
+#define MUSIC_PERSISTENCE_TASK_RECORD_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+#include "music/v1/task.pb.h"
+
+namespace music::persistence {
+
+/// How far the submission of a task to its provider has got. The engine writes kSubmitting
+/// *before* it sends the create request, so after a crash a task found in kSubmitting is one whose
+/// submission may or may not have reached the provider.
+enum class SubmissionState : int {
+  kNotSubmitted = 0,  // nothing sent yet; safe to send
+  kSubmitting = 1,    // a create request may be in flight
+  kSubmitted = 2,     // the provider accepted it; task.provider_task_id is set
+  kUnknown = 3,       // a create was sent and its answer lost (timeout, malformed answer, crash)
+};
+
+/// A stored task: the public resource plus the engine's bookkeeping, which never leaves the
+/// service. Holds no secrets (API keys and webhook secrets are never stored).
+struct TaskRecord {
+  /// The public resource. `task.version()` is the record's version: 1 at creation, +1 per write.
+  music::v1::Task task;
+  /// Hex SHA-256 of the create request (AIP-155: same request_id + same fingerprint = same task).
+  std::string request_fingerprint;
+  SubmissionState submission = SubmissionState::kNotSubmitted;
+  /// Consecutive failed submit or poll attempts; drives exponential backoff. Reset on success.
+  int32_t attempts = 0;
+  /// When the engine should next act on the task (submit, poll or check the deadline).
+  absl::Time next_action_time = absl::InfinitePast();
+  /// After this the task fails with DEADLINE_EXCEEDED if it is not terminal.
+  absl::Time deadline = absl::InfiniteFuture();
+  /// For SubmissionState::kUnknown: when the outcome became unknown.
+  absl::Time unknown_since = absl::InfinitePast();
+};
+
+/// True for SUCCEEDED, FAILED and CANCELED.
+inline bool IsTerminal(music::v1::TaskState s) {
+  return s == music::v1::TASK_STATE_SUCCEEDED || s == music::v1::TASK_STATE_FAILED ||
+         s == music::v1::TASK_STATE_CANCELED;
+}
+
+}  // namespace music::persistence
+
+#endif  // MUSIC_PERSISTENCE_TASK_RECORD_H_

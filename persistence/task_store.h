@@ -1,0 +1,88 @@
+#ifndef MUSIC_PERSISTENCE_TASK_STORE_H_
+#define MUSIC_PERSISTENCE_TASK_STORE_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "persistence/task_record.h"
+
+namespace music::persistence {
+
+/// Result of TaskStore::Create.
+struct CreateResult {
+  /// The stored record: the new one, or the existing one with the same (tenant, request_id).
+  TaskRecord record;
+  /// True when this call inserted the record.
+  bool created = false;
+};
+
+/// Where a ListTasks page starts: strictly after (older than) this task in newest-first order.
+struct ListCursor {
+  absl::Time create_time;
+  std::string task_id;
+};
+
+/// A ListTasks query. Order: create_time descending, then task_id descending.
+struct ListQuery {
+  std::string tenant;
+  /// TASK_STATE_UNSPECIFIED: any state.
+  music::v1::TaskState state = music::v1::TASK_STATE_UNSPECIFIED;
+  /// TASK_KIND_UNSPECIFIED: any kind.
+  music::v1::TaskKind kind = music::v1::TASK_KIND_UNSPECIFIED;
+  /// At most this many records (>= 1).
+  int page_size = 50;
+  std::optional<ListCursor> after;
+};
+
+/// One page of ListTasks.
+struct ListPage {
+  std::vector<TaskRecord> records;
+  /// True when more records match after the last one returned.
+  bool has_more = false;
+};
+
+/// Durable task storage. Implementations are thread-safe; every method is one atomic transaction.
+/// Methods block on I/O: call them from the service's worker threads, never from a gRPC reaction.
+class TaskStore {
+ public:
+  virtual ~TaskStore() = default;
+
+  /// Inserts `record` (its task.version must be 1). When record.task.request_id is non-empty and a
+  /// task of the same tenant already has it, inserts nothing and returns that task with
+  /// created=false (the caller compares fingerprints). Clip ids of record.task.clips are indexed.
+  /// Errors: ALREADY_EXISTS when task_id is taken; INVALID_ARGUMENT when version != 1; INTERNAL /
+  /// UNAVAILABLE on storage failures.
+  virtual absl::StatusOr<CreateResult> Create(const TaskRecord& record) = 0;
+
+  /// Returns the task. NOT_FOUND when there is none.
+  virtual absl::StatusOr<TaskRecord> Get(absl::string_view task_id) = 0;
+
+  /// Replaces the stored record with `record` if and only if the stored version is
+  /// record.task.version() - 1 (optimistic concurrency: of two writers from the same version, one
+  /// wins). Re-indexes the clip ids. Errors: NOT_FOUND; ABORTED when the version does not match.
+  virtual absl::Status Update(const TaskRecord& record) = 0;
+
+  /// Lists tasks of query.tenant, newest first.
+  virtual absl::StatusOr<ListPage> List(const ListQuery& query) = 0;
+
+  /// Every non-terminal task (any tenant), oldest first, at most `limit`. Used on start-up to
+  /// resume work.
+  virtual absl::StatusOr<std::vector<TaskRecord>> ListActive(int limit) = 0;
+
+  /// The task of `tenant` that has a clip with this id. NOT_FOUND when there is none.
+  virtual absl::StatusOr<TaskRecord> FindByClipId(absl::string_view tenant,
+                                                  absl::string_view clip_id) = 0;
+
+  /// The task a provider knows by this id. NOT_FOUND when there is none.
+  virtual absl::StatusOr<TaskRecord> FindByProviderTaskId(absl::string_view provider,
+                                                          absl::string_view provider_task_id) = 0;
+};
+
+}  // namespace music::persistence
+
+#endif  // MUSIC_PERSISTENCE_TASK_STORE_H_
