@@ -1,0 +1,239 @@
+#include "service/core/music_api.h"
+
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "service/core/status_details.h"
+#include "service/core/task_merge.h"
+#include "service/core/validation.h"
+
+namespace music::service {
+namespace {
+
+// Page tokens are opaque to callers: web-safe base64 of "v1|state|kind|create_us|task_id". The
+// filters are inside so a token reused with other filters is refused (AIP-158).
+std::string EncodePageToken(const music::v1::ListTasksRequest& r, const music::v1::Task& last) {
+  return absl::WebSafeBase64Escape(absl::StrCat(
+      "v1|", static_cast<int>(r.state()), "|", static_cast<int>(r.kind()), "|",
+      absl::ToUnixMicros(FromTimestamp(last.create_time())), "|", last.task_id()));
+}
+
+absl::StatusOr<persistence::ListCursor> DecodePageToken(const music::v1::ListTasksRequest& r) {
+  std::string raw;
+  auto bad = [](absl::string_view why) { return InvalidField("page_token", why); };
+  if (!absl::WebSafeBase64Unescape(r.page_token(), &raw)) return bad("not a token of this API");
+  std::vector<std::string> parts = absl::StrSplit(raw, absl::MaxSplits('|', 4));
+  int state = 0, kind = 0;
+  int64_t micros = 0;
+  if (parts.size() != 5 || parts[0] != "v1" || !absl::SimpleAtoi(parts[1], &state) ||
+      !absl::SimpleAtoi(parts[2], &kind) || !absl::SimpleAtoi(parts[3], &micros) ||
+      parts[4].empty()) {
+    return bad("not a token of this API");
+  }
+  if (state != r.state() || kind != r.kind()) {
+    return bad("the filters changed since the token was issued; start again without a token");
+  }
+  return persistence::ListCursor{absl::FromUnixMicros(micros), parts[4]};
+}
+
+absl::Status Invalid(std::vector<FieldViolation>& violations) {
+  return violations.empty() ? absl::OkStatus() : InvalidArgument(std::move(violations));
+}
+
+// Resolves a model name. An unknown model joins the other field violations; an unavailable one is
+// FAILED_PRECONDITION, reported only once the request itself is valid.
+absl::StatusOr<const music::v1::Model*> ResolveModel(const Catalog& catalog, absl::string_view name,
+                                                     std::vector<FieldViolation>& violations) {
+  if (name.empty()) name = catalog.default_model();
+  if (catalog.Find(name) == nullptr) {
+    violations.push_back({"model", absl::StrCat("unknown model \"", name,
+                                                "\"; ListModels lists the models served")});
+  }
+  if (!violations.empty()) return InvalidArgument(std::move(violations));
+  return catalog.Resolve(name);
+}
+
+}  // namespace
+
+absl::StatusOr<music::v1::CreateMusicResponse> MusicApi::CreateMusic(
+    absl::string_view tenant, const music::v1::CreateMusicRequest& r) {
+  std::vector<FieldViolation> violations;
+  ValidateRequestId(r.request_id(), violations);
+  auto model = ResolveModel(*catalog_, r.model(), violations);
+  if (!model.ok()) return model.status();
+  ValidateCreateMusic(r, **model, violations);
+  if (auto s = Invalid(violations); !s.ok()) return s;
+
+  CreateSpec spec;
+  spec.tenant = std::string(tenant);
+  spec.request_id = r.request_id();
+  spec.kind = music::v1::TASK_KIND_MUSIC;
+  spec.model = *model;
+  auto& in = spec.input;
+  in.set_prompt(r.prompt());
+  in.set_style(r.style());
+  in.set_title(r.title());
+  in.set_lyrics(r.lyrics());
+  in.set_instrumental(r.instrumental());
+  in.set_negative_tags(r.negative_tags());
+  auto outcome = engine_->Create(spec);
+  if (!outcome.ok()) return outcome.status();
+  music::v1::CreateMusicResponse response;
+  *response.mutable_task() = std::move(outcome->task);
+  return response;
+}
+
+absl::StatusOr<music::v1::CreateLyricsResponse> MusicApi::CreateLyrics(
+    absl::string_view tenant, const music::v1::CreateLyricsRequest& r) {
+  std::vector<FieldViolation> violations;
+  ValidateRequestId(r.request_id(), violations);
+  auto model = ResolveModel(*catalog_, r.model(), violations);
+  if (!model.ok()) return model.status();
+  ValidateCreateLyrics(r, **model, violations);
+  if (auto s = Invalid(violations); !s.ok()) return s;
+
+  CreateSpec spec;
+  spec.tenant = std::string(tenant);
+  spec.request_id = r.request_id();
+  spec.kind = music::v1::TASK_KIND_LYRICS;
+  spec.model = *model;
+  spec.input.set_prompt(r.prompt());
+  auto outcome = engine_->Create(spec);
+  if (!outcome.ok()) return outcome.status();
+  music::v1::CreateLyricsResponse response;
+  *response.mutable_task() = std::move(outcome->task);
+  return response;
+}
+
+absl::StatusOr<music::v1::ContinueClipResponse> MusicApi::ContinueClip(
+    absl::string_view tenant, const music::v1::ContinueClipRequest& r) {
+  std::vector<FieldViolation> violations;
+  ValidateRequestId(r.request_id(), violations);
+  if (r.clip_id().empty()) {
+    violations.push_back({"clip_id", "required (the clip to continue)"});
+    return InvalidArgument(std::move(violations));
+  }
+  // The source decides the default model, so look it up first.
+  auto source = store_->FindByClipId(tenant, r.clip_id());
+  if (!source.ok()) {
+    if (absl::IsNotFound(source.status())) {
+      return FailedPrecondition("CLIP_NOT_FOUND", r.clip_id(),
+                                "no clip with this id; continue a clip of a succeeded task");
+    }
+    return source.status();
+  }
+  if (source->task.state() != music::v1::TASK_STATE_SUCCEEDED) {
+    return FailedPrecondition(
+        "CLIP_NOT_READY", r.clip_id(),
+        absl::StrCat("the clip's task ", source->task.task_id(), " is ",
+                     music::v1::TaskState_Name(source->task.state()), ", not SUCCEEDED"));
+  }
+  const music::v1::Clip* clip = nullptr;
+  for (const auto& c : source->task.clips()) {
+    if (c.clip_id() == r.clip_id()) clip = &c;
+  }
+  if (clip == nullptr || clip->audio_url().empty()) {
+    return FailedPrecondition("CLIP_NOT_READY", r.clip_id(), "the clip has no audio");
+  }
+  const std::string model_name = r.model().empty() ? source->task.model() : r.model();
+  if (model_name != source->task.model()) {
+    violations.push_back({"model", absl::StrCat("must be the source clip's model (",
+                                                source->task.model(), ")")});
+  }
+  auto model = ResolveModel(*catalog_, model_name, violations);
+  if (!model.ok()) return model.status();
+  ValidateContinueClip(r, **model, violations);
+  if (clip->duration_seconds() > 0 && r.continue_at_seconds() >= clip->duration_seconds()) {
+    violations.push_back({"continue_at_seconds",
+                          absl::StrCat("must be less than the clip's duration (",
+                                       clip->duration_seconds(), " s)")});
+  }
+  if (auto s = Invalid(violations); !s.ok()) return s;
+
+  CreateSpec spec;
+  spec.tenant = std::string(tenant);
+  spec.request_id = r.request_id();
+  spec.kind = music::v1::TASK_KIND_CONTINUATION;
+  spec.model = *model;
+  auto& in = spec.input;
+  in.set_continue_from_clip_id(r.clip_id());
+  in.set_continue_at_seconds(r.continue_at_seconds());
+  in.set_prompt(r.prompt());
+  in.set_style(r.style());
+  in.set_title(r.title());
+  auto outcome = engine_->Create(spec);
+  if (!outcome.ok()) return outcome.status();
+  music::v1::ContinueClipResponse response;
+  *response.mutable_task() = std::move(outcome->task);
+  return response;
+}
+
+absl::StatusOr<music::v1::Task> MusicApi::LoadTask(absl::string_view tenant,
+                                                  absl::string_view task_id) {
+  if (task_id.empty()) return InvalidField("task_id", "required");
+  auto record = store_->Get(task_id);
+  if (!record.ok() || record->task.tenant() != tenant) {
+    if (record.ok() || absl::IsNotFound(record.status())) {
+      return absl::NotFoundError(absl::StrCat("task ", task_id, " not found"));
+    }
+    return record.status();
+  }
+  return std::move(record->task);
+}
+
+absl::StatusOr<music::v1::GetTaskResponse> MusicApi::GetTask(
+    absl::string_view tenant, const music::v1::GetTaskRequest& r) {
+  auto task = LoadTask(tenant, r.task_id());
+  if (!task.ok()) return task.status();
+  music::v1::GetTaskResponse response;
+  *response.mutable_task() = std::move(*task);
+  return response;
+}
+
+absl::StatusOr<music::v1::ListTasksResponse> MusicApi::ListTasks(
+    absl::string_view tenant, const music::v1::ListTasksRequest& r) {
+  if (r.page_size() < 0) return InvalidField("page_size", "must not be negative");
+  if (!music::v1::TaskState_IsValid(r.state())) return InvalidField("state", "unknown state");
+  if (!music::v1::TaskKind_IsValid(r.kind())) return InvalidField("kind", "unknown kind");
+  persistence::ListQuery query;
+  query.tenant = std::string(tenant);
+  query.state = r.state();
+  query.kind = r.kind();
+  query.page_size = r.page_size() == 0 ? kDefaultPageSize : std::min(r.page_size(), kMaxPageSize);
+  if (!r.page_token().empty()) {
+    auto cursor = DecodePageToken(r);
+    if (!cursor.ok()) return cursor.status();
+    query.after = *cursor;
+  }
+  auto page = store_->List(query);
+  if (!page.ok()) return page.status();
+  music::v1::ListTasksResponse response;
+  for (auto& record : page->records) *response.add_tasks() = std::move(record.task);
+  if (page->has_more && response.tasks_size() > 0) {
+    response.set_next_page_token(EncodePageToken(r, *response.tasks().rbegin()));
+  }
+  return response;
+}
+
+absl::StatusOr<music::v1::CancelTaskResponse> MusicApi::CancelTask(
+    absl::string_view tenant, const music::v1::CancelTaskRequest& r) {
+  if (r.task_id().empty()) return InvalidField("task_id", "required");
+  auto task = engine_->Cancel(tenant, r.task_id());
+  if (!task.ok()) return task.status();
+  music::v1::CancelTaskResponse response;
+  *response.mutable_task() = std::move(*task);
+  return response;
+}
+
+absl::StatusOr<music::v1::ListModelsResponse> MusicApi::ListModels(
+    const music::v1::ListModelsRequest&) {
+  music::v1::ListModelsResponse response;
+  for (const auto& m : catalog_->models()) *response.add_models() = m;
+  response.set_default_model(catalog_->default_model());
+  return response;
+}
+
+}  // namespace music::service

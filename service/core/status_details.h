@@ -1,0 +1,47 @@
+#ifndef MUSIC_SERVICE_CORE_STATUS_DETAILS_H_
+#define MUSIC_SERVICE_CORE_STATUS_DETAILS_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "google/rpc/error_details.pb.h"
+
+namespace music::service {
+
+/// The ErrorInfo domain of every error this service returns (AIP-193).
+inline constexpr char kErrorDomain[] = "music.v1";
+
+/// One bad field of a request: its proto field path and why it is bad.
+struct FieldViolation {
+  std::string field;
+  std::string description;
+};
+
+/// INVALID_ARGUMENT naming every bad field: carries a google.rpc.BadRequest and an ErrorInfo
+/// (reason INVALID_ARGUMENT, metadata "field" = the first field) as status payloads, which the gRPC
+/// edge turns into grpc-status-details-bin.
+absl::Status InvalidArgument(std::vector<FieldViolation> violations);
+/// Shorthand for one field.
+absl::Status InvalidField(absl::string_view field, absl::string_view description);
+
+/// A status of `code` with an ErrorInfo {reason, domain music.v1, metadata}.
+absl::Status ErrorWithReason(absl::StatusCode code, absl::string_view message,
+                             absl::string_view reason,
+                             std::vector<std::pair<std::string, std::string>> metadata = {});
+
+/// FAILED_PRECONDITION with a google.rpc.PreconditionFailure violation and an ErrorInfo.
+absl::Status FailedPrecondition(absl::string_view type, absl::string_view subject,
+                                absl::string_view description);
+
+/// Payload type URLs (type.googleapis.com/<full message name>), so the edge can pack them as Any.
+inline constexpr char kBadRequestUrl[] = "type.googleapis.com/google.rpc.BadRequest";
+inline constexpr char kErrorInfoUrl[] = "type.googleapis.com/google.rpc.ErrorInfo";
+inline constexpr char kPreconditionFailureUrl[] =
+    "type.googleapis.com/google.rpc.PreconditionFailure";
+
+}  // namespace music::service
+
+#endif  // MUSIC_SERVICE_CORE_STATUS_DETAILS_H_

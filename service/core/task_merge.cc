@@ -1,0 +1,160 @@
+#include "service/core/task_merge.h"
+
+#include <string>
+
+#include "google/protobuf/util/message_differencer.h"
+#include "persistence/task_record.h"
+
+namespace music::service {
+namespace {
+
+using adapters::ProviderState;
+using music::v1::Task;
+
+// How far along a report is; a report from an earlier stage than one already merged is stale.
+int StageRank(bool lyrics_ready, bool first_clip_ready) {
+  return first_clip_ready ? 2 : (lyrics_ready ? 1 : 0);
+}
+
+void MergeString(const std::string& from, std::string* to) {
+  if (!from.empty()) *to = from;
+}
+
+void MergeClip(const music::v1::Clip& from, music::v1::Clip& to) {
+  MergeString(from.audio_url(), to.mutable_audio_url());
+  MergeString(from.stream_audio_url(), to.mutable_stream_audio_url());
+  MergeString(from.image_url(), to.mutable_image_url());
+  MergeString(from.video_url(), to.mutable_video_url());
+  MergeString(from.title(), to.mutable_title());
+  MergeString(from.tags(), to.mutable_tags());
+  MergeString(from.lyrics(), to.mutable_lyrics());
+  MergeString(from.model_name(), to.mutable_model_name());
+  if (from.duration_seconds() > 0) to.set_duration_seconds(from.duration_seconds());
+}
+
+void MergeClips(const adapters::ProviderUpdate& update, Task& task) {
+  for (const auto& clip : update.clips) {
+    if (clip.clip_id().empty()) continue;
+    music::v1::Clip* existing = nullptr;
+    for (auto& c : *task.mutable_clips()) {
+      if (c.clip_id() == clip.clip_id()) existing = &c;
+    }
+    if (existing == nullptr) {
+      *task.add_clips() = clip;
+    } else {
+      MergeClip(clip, *existing);
+    }
+  }
+  if (task.lyric_variants().empty()) {
+    for (const auto& v : update.lyric_variants) *task.add_lyric_variants() = v;
+  }
+}
+
+bool HasAudio(const Task& task) {
+  for (const auto& c : task.clips()) {
+    if (!c.audio_url().empty()) return true;
+  }
+  return false;
+}
+
+bool HasLyrics(const Task& task) {
+  for (const auto& v : task.lyric_variants()) {
+    if (!v.text().empty()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
+  const int64_t us = absl::ToUnixMicros(t);
+  ts->set_seconds(us / 1000000);
+  ts->set_nanos(static_cast<int32_t>((us % 1000000) * 1000));
+  if (ts->nanos() < 0) {
+    ts->set_seconds(ts->seconds() - 1);
+    ts->set_nanos(ts->nanos() + 1000000000);
+  }
+}
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+bool FailTask(absl::StatusCode code, absl::string_view message, absl::string_view provider_status,
+              absl::string_view provider_error_code, absl::Time now, Task& task) {
+  if (persistence::IsTerminal(task.state())) return false;
+  task.set_state(music::v1::TASK_STATE_FAILED);
+  auto* error = task.mutable_error();
+  error->set_code(static_cast<int32_t>(code));
+  error->set_message(std::string(message));
+  error->set_provider_status(std::string(provider_status));
+  error->set_provider_error_code(std::string(provider_error_code));
+  SetTimestamp(now, task.mutable_update_time());
+  SetTimestamp(now, task.mutable_end_time());
+  return true;
+}
+
+bool MergeProviderUpdate(const adapters::ProviderUpdate& update, absl::Time now, Task& task) {
+  if (persistence::IsTerminal(task.state())) return false;
+  const Task before = task;
+
+  if (!update.provider_task_id.empty() && task.provider_task_id().empty()) {
+    task.set_provider_task_id(update.provider_task_id);
+  }
+  MergeClips(update, task);
+
+  switch (update.state) {
+    case ProviderState::kSucceeded: {
+      const bool lyrics = task.kind() == music::v1::TASK_KIND_LYRICS;
+      if (lyrics ? !HasLyrics(task) : !HasAudio(task)) {
+        FailTask(absl::StatusCode::kInternal,
+                 lyrics ? "provider reported success without lyrics"
+                        : "provider reported success without an audio URL",
+                 update.provider_status, update.provider_error_code, now, task);
+        return true;
+      }
+      task.set_state(music::v1::TASK_STATE_SUCCEEDED);
+      task.mutable_progress()->set_provider_status(update.provider_status);
+      if (!lyrics) task.mutable_progress()->set_first_clip_ready(true);
+      SetTimestamp(now, task.mutable_end_time());
+      break;
+    }
+    case ProviderState::kFailed:
+      FailTask(update.error_code == absl::StatusCode::kOk ? absl::StatusCode::kUnknown
+                                                          : update.error_code,
+               update.error_message.empty() ? "the provider reported a failure"
+                                            : update.error_message,
+               update.provider_status, update.provider_error_code, now, task);
+      return true;
+    case ProviderState::kCanceled:
+      task.set_state(music::v1::TASK_STATE_CANCELED);
+      task.mutable_error()->set_code(static_cast<int32_t>(absl::StatusCode::kCancelled));
+      task.mutable_error()->set_message("canceled at the provider");
+      task.mutable_error()->set_provider_status(update.provider_status);
+      SetTimestamp(now, task.mutable_end_time());
+      break;
+    case ProviderState::kPending:
+    case ProviderState::kRunning: {
+      auto* progress = task.mutable_progress();
+      const int old_rank = StageRank(progress->lyrics_ready(), progress->first_clip_ready());
+      const int new_rank = StageRank(update.lyrics_ready, update.first_clip_ready);
+      if (update.lyrics_ready) progress->set_lyrics_ready(true);
+      if (update.first_clip_ready) progress->set_first_clip_ready(true);
+      if (new_rank >= old_rank && !update.provider_status.empty()) {
+        progress->set_provider_status(update.provider_status);
+      }
+      // The provider has the task, so it is running from the caller's point of view.
+      if (task.state() == music::v1::TASK_STATE_PENDING ||
+          task.state() == music::v1::TASK_STATE_UNSPECIFIED) {
+        task.set_state(music::v1::TASK_STATE_RUNNING);
+      }
+      break;
+    }
+  }
+
+  if (google::protobuf::util::MessageDifferencer::Equals(before, task)) return false;
+  SetTimestamp(now, task.mutable_update_time());
+  return true;
+}
+
+}  // namespace music::service

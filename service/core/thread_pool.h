@@ -1,0 +1,40 @@
+#ifndef MUSIC_SERVICE_CORE_THREAD_POOL_H_
+#define MUSIC_SERVICE_CORE_THREAD_POOL_H_
+
+#include <deque>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+
+namespace music::service {
+
+/// A fixed set of threads running queued closures in FIFO order. The service's blocking work
+/// (database, provider HTTP) runs here so gRPC reactions never block.
+class ThreadPool {
+ public:
+  /// Starts `threads` (>= 1) workers named for debugging only by their index.
+  explicit ThreadPool(int threads);
+  /// Runs what is queued, then joins the workers.
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  /// Queues `fn`. After Shutdown() the closure is dropped and false is returned.
+  bool Schedule(std::function<void()> fn);
+  /// Stops taking work, runs what is queued, joins the workers. Idempotent.
+  void Shutdown();
+
+ private:
+  void Work();
+
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace music::service
+
+#endif  // MUSIC_SERVICE_CORE_THREAD_POOL_H_

@@ -1,0 +1,45 @@
+#ifndef MUSIC_SERVICE_CORE_VALIDATION_H_
+#define MUSIC_SERVICE_CORE_VALIDATION_H_
+
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "music/v1/music_service.pb.h"
+#include "service/core/status_details.h"
+
+namespace music::service {
+
+/// Longest accepted request_id, characters.
+inline constexpr int kMaxRequestIdChars = 128;
+
+/// Number of Unicode code points in UTF-8 `s` (providers count characters, not bytes).
+size_t CharCount(absl::string_view s);
+
+/// Checks a request_id (AIP-155): at most kMaxRequestIdChars printable ASCII characters.
+void ValidateRequestId(absl::string_view request_id, std::vector<FieldViolation>& out);
+
+/// Checks a CreateMusicRequest against `model`'s limits (kie.ai limits, seed 004). Simple mode
+/// (no style, title or lyrics): prompt required, <= max_prompt_chars. Custom mode: style and title
+/// required; the sung text (lyrics, else prompt) required unless instrumental, <=
+/// max_custom_prompt_chars; style <= max_style_chars; title <= max_title_chars. Appends one
+/// violation per bad field.
+void ValidateCreateMusic(const music::v1::CreateMusicRequest& request,
+                         const music::v1::Model& model, std::vector<FieldViolation>& out);
+
+/// Checks a CreateLyricsRequest: prompt required, <= max_lyrics_prompt_chars.
+void ValidateCreateLyrics(const music::v1::CreateLyricsRequest& request,
+                          const music::v1::Model& model, std::vector<FieldViolation>& out);
+
+/// Checks the fields of a ContinueClipRequest that need no source clip: clip_id required;
+/// continue_at_seconds finite and >= 0; when > 0, prompt, style and title required and within the
+/// model's custom-mode limits; when 0, prompt, style and title empty.
+void ValidateContinueClip(const music::v1::ContinueClipRequest& request,
+                          const music::v1::Model& model, std::vector<FieldViolation>& out);
+
+/// True when a CreateMusicRequest is in custom mode (style, title or lyrics given).
+bool IsCustomMode(const music::v1::CreateMusicRequest& request);
+
+}  // namespace music::service
+
+#endif  // MUSIC_SERVICE_CORE_VALIDATION_H_

@@ -1,0 +1,250 @@
+#include "service/grpc/music_service_impl.h"
+
+#include <deque>
+#include <optional>
+#include <utility>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "persistence/task_record.h"
+#include "service/core/task_merge.h"
+#include "service/grpc/status_mapping.h"
+
+namespace music::service {
+namespace {
+
+using music::v1::WatchTaskResponse;
+
+// One WatchTask stream: subscribes to the hub, sends the stored task, then every change (one
+// write in flight at a time, the rest queued), heartbeats while idle, and finishes after the
+// terminal state. Deletes itself once gRPC is done with it and the initial load has returned.
+class WatchReactor final : public grpc::ServerWriteReactor<WatchTaskResponse>, public TaskWatcher {
+ public:
+  WatchReactor(MusicApi* api, ThreadPool* workers, WatchHub* hub, std::string tenant,
+               const music::v1::WatchTaskRequest& request)
+      : api_(api),
+        workers_(workers),
+        hub_(hub),
+        tenant_(std::move(tenant)),
+        task_id_(request.task_id()),
+        last_version_(request.since_version()) {}
+
+  void Begin() {
+    if (task_id_.empty() || last_version_ < 0) {
+      absl::MutexLock lock(&mu_);
+      refs_ = 1;  // no load will run
+      FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                task_id_.empty() ? "task_id: required"
+                                                 : "since_version: must not be negative"));
+      return;
+    }
+    token_ = hub_->Subscribe(task_id_, this);
+    const bool scheduled = workers_->Schedule([this] {
+      auto task = api_->LoadTask(tenant_, task_id_);
+      bool last;
+      {
+        absl::MutexLock lock(&mu_);
+        loaded_ = true;
+        if (!task.ok()) {
+          FinishLocked(ToGrpcStatus(task.status()));
+        } else {
+          if (persistence::IsTerminal(task->state())) terminal_known_ = true;
+          EnqueueLocked(*task);
+          MaybeWriteLocked();
+        }
+        last = --refs_ == 0;
+      }
+      if (last) delete this;
+    });
+    if (!scheduled) {
+      bool last;
+      {
+        absl::MutexLock lock(&mu_);
+        FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
+        last = --refs_ == 0;
+      }
+      if (last) delete this;
+    }
+  }
+
+  // TaskWatcher (called under the hub's lock).
+  void OnTaskChanged(const music::v1::Task& task) override {
+    absl::MutexLock lock(&mu_);
+    EnqueueLocked(task);
+    MaybeWriteLocked();
+  }
+  void OnHeartbeat() override {
+    absl::MutexLock lock(&mu_);
+    if (!loaded_ || writing_ || finishing_ || !queue_.empty()) return;
+    message_.Clear();
+    message_.mutable_heartbeat()->set_version(last_version_);
+    SetTimestamp(absl::Now(), message_.mutable_heartbeat()->mutable_time());
+    writing_ = true;
+    StartWrite(&message_);
+  }
+  void OnShutdown() override {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              "server shutting down; reconnect with since_version"));
+  }
+
+  // ServerWriteReactor.
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
+      return;
+    }
+    if (pending_finish_) {
+      Finish(*pending_finish_);
+      pending_finish_.reset();
+      return;
+    }
+    MaybeWriteLocked();
+  }
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+  void OnDone() override {
+    if (token_ != 0) hub_->Unsubscribe(token_);  // after this, the hub never calls us again
+    bool last;
+    {
+      absl::MutexLock lock(&mu_);
+      last = --refs_ == 0;
+    }
+    if (last) delete this;
+  }
+
+ private:
+  void EnqueueLocked(const music::v1::Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finishing_ || task.tenant() != tenant_ || task.version() <= last_version_) return;
+    last_version_ = task.version();
+    WatchTaskResponse response;
+    *response.mutable_task() = task;
+    queue_.push_back(std::move(response));
+    if (persistence::IsTerminal(task.state())) terminal_queued_ = true;
+  }
+
+  void MaybeWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!loaded_ || writing_ || finishing_) return;
+    if (queue_.empty()) {
+      // Done once the terminal state is out (or was already known to the caller).
+      if (terminal_queued_ || terminal_known_) FinishLocked(grpc::Status::OK);
+      return;
+    }
+    message_ = std::move(queue_.front());
+    queue_.pop_front();
+    writing_ = true;
+    StartWrite(&message_);
+  }
+
+  void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finishing_) return;
+    finishing_ = true;
+    queue_.clear();
+    if (writing_) {
+      pending_finish_ = std::move(status);  // finish after the write in flight
+    } else {
+      Finish(status);
+    }
+  }
+
+  MusicApi* const api_;
+  ThreadPool* const workers_;
+  WatchHub* const hub_;
+  const std::string tenant_;
+  const std::string task_id_;
+  int64_t token_ = 0;
+
+  absl::Mutex mu_;
+  int64_t last_version_ ABSL_GUARDED_BY(mu_);
+  int refs_ ABSL_GUARDED_BY(mu_) = 2;  // gRPC (OnDone) and the initial load
+  bool loaded_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool terminal_queued_ ABSL_GUARDED_BY(mu_) = false;
+  bool terminal_known_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<WatchTaskResponse> queue_ ABSL_GUARDED_BY(mu_);
+  std::optional<grpc::Status> pending_finish_ ABSL_GUARDED_BY(mu_);
+  WatchTaskResponse message_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+template <typename Req, typename Resp, typename Fn>
+grpc::ServerUnaryReactor* MusicServiceImpl::Unary(grpc::CallbackServerContext* ctx,
+                                                  const Req* request, Resp* response, Fn fn) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  const bool scheduled = workers_->Schedule([this, ctx, request, response, reactor, fn] {
+    if (ctx->IsCancelled()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller"));
+      return;
+    }
+    auto result = fn(*request);
+    if (result.ok()) *response = std::move(*result);
+    reactor->Finish(ToGrpcStatus(result.status()));
+  });
+  if (!scheduled) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MusicServiceImpl::CreateMusic(
+    grpc::CallbackServerContext* ctx, const music::v1::CreateMusicRequest* request,
+    music::v1::CreateMusicResponse* response) {
+  return Unary(ctx, request, response,
+               [this](const auto& r) { return api_->CreateMusic(tenant_, r); });
+}
+
+grpc::ServerUnaryReactor* MusicServiceImpl::CreateLyrics(
+    grpc::CallbackServerContext* ctx, const music::v1::CreateLyricsRequest* request,
+    music::v1::CreateLyricsResponse* response) {
+  return Unary(ctx, request, response,
+               [this](const auto& r) { return api_->CreateLyrics(tenant_, r); });
+}
+
+grpc::ServerUnaryReactor* MusicServiceImpl::ContinueClip(
+    grpc::CallbackServerContext* ctx, const music::v1::ContinueClipRequest* request,
+    music::v1::ContinueClipResponse* response) {
+  return Unary(ctx, request, response,
+               [this](const auto& r) { return api_->ContinueClip(tenant_, r); });
+}
+
+grpc::ServerUnaryReactor* MusicServiceImpl::GetTask(grpc::CallbackServerContext* ctx,
+                                                    const music::v1::GetTaskRequest* request,
+                                                    music::v1::GetTaskResponse* response) {
+  return Unary(ctx, request, response,
+               [this](const auto& r) { return api_->GetTask(tenant_, r); });
+}
+
+grpc::ServerUnaryReactor* MusicServiceImpl::ListTasks(grpc::CallbackServerContext* ctx,
+                                                      const music::v1::ListTasksRequest* request,
+                                                      music::v1::ListTasksResponse* response) {
+  return Unary(ctx, request, response,
+               [this](const auto& r) { return api_->ListTasks(tenant_, r); });
+}
+
+grpc::ServerUnaryReactor* MusicServiceImpl::CancelTask(
+    grpc::CallbackServerContext* ctx, const music::v1::CancelTaskRequest* request,
+    music::v1::CancelTaskResponse* response) {
+  return Unary(ctx, request, response,
+               [this](const auto& r) { return api_->CancelTask(tenant_, r); });
+}
+
+grpc::ServerUnaryReactor* MusicServiceImpl::ListModels(
+    grpc::CallbackServerContext* ctx, const music::v1::ListModelsRequest* request,
+    music::v1::ListModelsResponse* response) {
+  return Unary(ctx, request, response, [this](const auto& r) { return api_->ListModels(r); });
+}
+
+grpc::ServerWriteReactor<WatchTaskResponse>* MusicServiceImpl::WatchTask(
+    grpc::CallbackServerContext* ctx, const music::v1::WatchTaskRequest* request) {
+  auto* reactor = new WatchReactor(api_, workers_, hub_, tenant_, *request);
+  reactor->Begin();
+  return reactor;
+}
+
+}  // namespace music::service

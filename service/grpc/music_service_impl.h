@@ -1,0 +1,60 @@
+#ifndef MUSIC_SERVICE_GRPC_MUSIC_SERVICE_IMPL_H_
+#define MUSIC_SERVICE_GRPC_MUSIC_SERVICE_IMPL_H_
+
+#include <string>
+
+#include "music/v1/music_service.grpc.pb.h"
+#include "service/core/music_api.h"
+#include "service/core/thread_pool.h"
+#include "service/core/watch_hub.h"
+
+namespace music::service {
+
+/// The gRPC edge of MusicService (callback API). Each method hands the request to MusicApi on the
+/// service's own threads and finishes the reactor from there, so no reaction blocks; errors are
+/// mapped once, in ToGrpcStatus. WatchTask streams are reactors fed by the WatchHub: no thread is
+/// held per stream.
+class MusicServiceImpl final : public music::v1::MusicService::CallbackService {
+ public:
+  /// `tenant`: the tenant of every call until authentication exists.
+  MusicServiceImpl(MusicApi* api, ThreadPool* workers, WatchHub* hub, std::string tenant)
+      : api_(api), workers_(workers), hub_(hub), tenant_(std::move(tenant)) {}
+
+  grpc::ServerUnaryReactor* CreateMusic(grpc::CallbackServerContext* ctx,
+                                        const music::v1::CreateMusicRequest* request,
+                                        music::v1::CreateMusicResponse* response) override;
+  grpc::ServerUnaryReactor* CreateLyrics(grpc::CallbackServerContext* ctx,
+                                         const music::v1::CreateLyricsRequest* request,
+                                         music::v1::CreateLyricsResponse* response) override;
+  grpc::ServerUnaryReactor* ContinueClip(grpc::CallbackServerContext* ctx,
+                                         const music::v1::ContinueClipRequest* request,
+                                         music::v1::ContinueClipResponse* response) override;
+  grpc::ServerUnaryReactor* GetTask(grpc::CallbackServerContext* ctx,
+                                    const music::v1::GetTaskRequest* request,
+                                    music::v1::GetTaskResponse* response) override;
+  grpc::ServerUnaryReactor* ListTasks(grpc::CallbackServerContext* ctx,
+                                      const music::v1::ListTasksRequest* request,
+                                      music::v1::ListTasksResponse* response) override;
+  grpc::ServerUnaryReactor* CancelTask(grpc::CallbackServerContext* ctx,
+                                       const music::v1::CancelTaskRequest* request,
+                                       music::v1::CancelTaskResponse* response) override;
+  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* ctx,
+                                       const music::v1::ListModelsRequest* request,
+                                       music::v1::ListModelsResponse* response) override;
+  grpc::ServerWriteReactor<music::v1::WatchTaskResponse>* WatchTask(
+      grpc::CallbackServerContext* ctx, const music::v1::WatchTaskRequest* request) override;
+
+ private:
+  template <typename Req, typename Resp, typename Fn>
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, const Req* request,
+                                  Resp* response, Fn fn);
+
+  MusicApi* const api_;
+  ThreadPool* const workers_;
+  WatchHub* const hub_;
+  const std::string tenant_;
+};
+
+}  // namespace music::service
+
+#endif  // MUSIC_SERVICE_GRPC_MUSIC_SERVICE_IMPL_H_

@@ -1,0 +1,101 @@
+#include "service/server/music_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "service/server/config.h"
+
+namespace music::service {
+
+absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
+    ServerOptions options, std::unique_ptr<persistence::TaskStore> store,
+    std::unique_ptr<ProviderRegistry> providers, std::unique_ptr<Catalog> catalog,
+    const Clock* clock) {
+  std::unique_ptr<MusicServer> s(new MusicServer());
+  s->options_ = std::move(options);
+  s->store_ = std::move(store);
+  s->providers_ = std::move(providers);
+  s->catalog_ = std::move(catalog);
+  s->hub_ = std::make_unique<WatchHub>(s->options_.heartbeat_interval);
+
+  // Bind the callback listener first: with port 0 its port is part of the callback URL the
+  // engine gives providers. It serves only once the engine exists.
+  std::string cb_host;
+  int cb_port = 0;
+  if (auto st = SplitHostPort(s->options_.callbacks_listen, "callbacks.listen", &cb_host, &cb_port);
+      !st.ok()) {
+    return st;
+  }
+  MusicServer* self = s.get();
+  s->callbacks_ = std::make_unique<CallbackServer>(
+      [self](absl::string_view provider, absl::string_view task_id, const http::Request& req) {
+        return self->engine_->HandleCallback(provider, task_id, req);
+      });
+  if (auto st = s->callbacks_->Bind(cb_host, cb_port); !st.ok()) return st;
+
+  EngineOptions engine_options = s->options_.engine;
+  engine_options.callback_base_url = s->options_.callbacks_public_url;
+  if (engine_options.callback_base_url.empty()) {
+    std::string host = (cb_host == "0.0.0.0" || cb_host == "::") ? "127.0.0.1" : cb_host;
+    if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
+    engine_options.callback_base_url = absl::StrCat("http://", host, ":", s->callbacks_->port());
+  }
+  s->engine_ = std::make_unique<TaskEngine>(engine_options, s->store_.get(), s->providers_.get(),
+                                            s->catalog_.get(), clock, s->hub_.get());
+  s->callbacks_->Serve();
+
+  s->rpc_workers_ = std::make_unique<ThreadPool>(s->options_.rpc_workers);
+  s->api_ = std::make_unique<MusicApi>(s->store_.get(), s->catalog_.get(), s->engine_.get());
+  s->service_ = std::make_unique<MusicServiceImpl>(s->api_.get(), s->rpc_workers_.get(),
+                                                   s->hub_.get(), s->options_.tenant);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(s->options_.listen, grpc::InsecureServerCredentials(), &s->port_);
+  builder.RegisterService(s->service_.get());
+  s->server_ = builder.BuildAndStart();
+  if (!s->server_ || s->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", s->options_.listen));
+  }
+  if (auto* health = s->server_->GetHealthCheckService()) {
+    health->SetServingStatus(true);
+    health->SetServingStatus("music.v1.MusicService", true);
+  }
+  if (auto st = s->engine_->Start(); !st.ok()) {
+    s->Shutdown();
+    return st;
+  }
+  return s;
+}
+
+MusicServer::~MusicServer() { Shutdown(); }
+
+void MusicServer::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (server_) {
+    if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(false);
+  }
+  // Streams end UNAVAILABLE first (clients reconnect elsewhere with since_version); then no new
+  // RPCs, and in-flight ones get the grace period.
+  if (hub_) hub_->Shutdown();
+  if (server_) {
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.shutdown_grace)));
+  }
+  if (callbacks_) callbacks_->Stop();
+  if (rpc_workers_) rpc_workers_->Shutdown();
+  if (engine_) engine_->Shutdown();  // in-flight steps finish their writes
+}
+
+void MusicServer::Wait() {
+  if (server_) server_->Wait();
+}
+
+}  // namespace music::service

@@ -1,0 +1,85 @@
+#ifndef MUSIC_SERVICE_SERVER_MUSIC_SERVER_H_
+#define MUSIC_SERVICE_SERVER_MUSIC_SERVER_H_
+
+#include <grpcpp/server.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "persistence/task_store.h"
+#include "service/callbacks/callback_server.h"
+#include "service/core/catalog.h"
+#include "service/core/clock.h"
+#include "service/core/music_api.h"
+#include "service/core/task_engine.h"
+#include "service/core/thread_pool.h"
+#include "service/core/watch_hub.h"
+#include "service/grpc/music_service_impl.h"
+
+namespace music::service {
+
+/// How a MusicServer listens and runs.
+struct ServerOptions {
+  /// gRPC address, "host:port"; port 0 picks one (see MusicServer::port()).
+  std::string listen = "127.0.0.1:50051";
+  /// Callback listener, "host:port"; port 0 picks one.
+  std::string callbacks_listen = "127.0.0.1:8081";
+  /// Base URL providers call back; "" means http://<callbacks host>:<bound port>.
+  std::string callbacks_public_url;
+  /// The tenant of every call until authentication exists.
+  std::string tenant = "default";
+  absl::Duration heartbeat_interval = absl::Seconds(30);
+  /// How long Shutdown() lets in-flight RPCs finish.
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  /// Threads running RPC work (database reads and writes).
+  int rpc_workers = 4;
+  /// engine.callback_base_url is filled in from the callback listener.
+  EngineOptions engine;
+};
+
+/// One running service: gRPC (MusicService, health, reflection), the callback listener and the
+/// task engine, over a task store and provider adapters given by the caller (main or a test).
+class MusicServer {
+ public:
+  /// Starts everything and resumes unfinished tasks. UNAVAILABLE when an address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<MusicServer>> Start(
+      ServerOptions options, std::unique_ptr<persistence::TaskStore> store,
+      std::unique_ptr<ProviderRegistry> providers, std::unique_ptr<Catalog> catalog,
+      const Clock* clock);
+  ~MusicServer();
+
+  /// The bound gRPC port.
+  int port() const { return port_; }
+  /// The bound callback port.
+  int callback_port() const { return callbacks_->port(); }
+  TaskEngine* engine() { return engine_.get(); }
+  WatchHub* hub() { return hub_.get(); }
+
+  /// Graceful stop: health NOT_SERVING, WatchTask streams end UNAVAILABLE, no new RPCs, in-flight
+  /// RPCs get shutdown_grace to finish, then the engine finishes in-flight writes. Idempotent.
+  void Shutdown();
+  /// Blocks until the gRPC server has stopped.
+  void Wait();
+
+ private:
+  MusicServer() = default;
+
+  ServerOptions options_;
+  std::unique_ptr<persistence::TaskStore> store_;
+  std::unique_ptr<ProviderRegistry> providers_;
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<WatchHub> hub_;
+  std::unique_ptr<TaskEngine> engine_;
+  std::unique_ptr<ThreadPool> rpc_workers_;
+  std::unique_ptr<MusicApi> api_;
+  std::unique_ptr<MusicServiceImpl> service_;
+  std::unique_ptr<CallbackServer> callbacks_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace music::service
+
+#endif  // MUSIC_SERVICE_SERVER_MUSIC_SERVER_H_
