@@ -1,0 +1,234 @@
+#include "tools/musicctl/commands.h"
+
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/client_context.h"
+#include "tools/musicctl/format.h"
+#include "tools/musicctl/rpc_error.h"
+#include "tools/musicctl/watch.h"
+
+namespace music::musicctl {
+namespace {
+
+using music::v1::MusicService;
+using music::v1::Task;
+
+/// A context whose deadline is --timeout from now.
+class UnaryContext {
+ public:
+  explicit UnaryContext(const Options& options) {
+    context_.set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
+  }
+  grpc::ClientContext* get() { return &context_; }
+
+ private:
+  grpc::ClientContext context_;
+};
+
+int RpcFailed(const grpc::Status& status, const Console& console) {
+  *console.err << FormatRpcError(status) << std::flush;
+  return kExitRpcError;
+}
+
+/// The file's contents ("-" reads stdin); nullopt when it cannot be read.
+std::optional<std::string> ReadFile(const std::string& path) {
+  if (path == "-") {
+    return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) return std::nullopt;
+  return contents.str();
+}
+
+WatchConfig WatchConfigFor(const Options& options) {
+  WatchConfig config;
+  config.timeout = options.watch_timeout;
+  config.rpc_timeout = options.timeout;
+  return config;
+}
+
+/// Prints a created task; with --watch, watches it to the end.
+int AfterCreate(const google::protobuf::Message& response, const Task& task, const Options& options,
+                MusicService::StubInterface& stub, const Console& console) {
+  if (console.json) {
+    *console.out << ToJsonLine(response) << std::flush;
+  } else if (!options.watch) {
+    *console.out << FormatTask(task, console.tz) << std::flush;
+  } else {
+    *console.out << "Created " << KindName(task.kind()) << " task " << task.task_id()
+                 << "; watching it (Ctrl-C stops watching, not the task)\n"
+                 << FormatWatchLine(task, absl::Now(), console.tz) << "\n"
+                 << std::flush;
+  }
+  if (!options.watch) return kExitOk;
+  return WatchUntilDone(stub, task.task_id(), task.version(), task, WatchConfigFor(options),
+                        console);
+}
+
+int CreateMusic(const Options& options, MusicService::StubInterface& stub, const Console& console) {
+  music::v1::CreateMusicRequest request;
+  request.set_request_id(options.request_id);
+  request.set_model(options.model);
+  request.set_prompt(options.prompt);
+  request.set_style(options.style);
+  request.set_title(options.title);
+  request.set_lyrics(options.lyrics);
+  request.set_instrumental(options.instrumental);
+  request.set_negative_tags(options.negative_tags);
+  if (!options.lyrics_file.empty()) {
+    std::optional<std::string> lyrics = ReadFile(options.lyrics_file);
+    if (!lyrics) {
+      *console.err << "error: cannot read --lyrics_file " << options.lyrics_file << "\n";
+      return kExitUsage;
+    }
+    request.set_lyrics(*lyrics);
+  }
+  UnaryContext context(options);
+  music::v1::CreateMusicResponse response;
+  grpc::Status status = stub.CreateMusic(context.get(), request, &response);
+  if (!status.ok()) return RpcFailed(status, console);
+  return AfterCreate(response, response.task(), options, stub, console);
+}
+
+int CreateLyrics(const Options& options, MusicService::StubInterface& stub,
+                 const Console& console) {
+  music::v1::CreateLyricsRequest request;
+  request.set_request_id(options.request_id);
+  request.set_model(options.model);
+  request.set_prompt(options.prompt);
+  UnaryContext context(options);
+  music::v1::CreateLyricsResponse response;
+  grpc::Status status = stub.CreateLyrics(context.get(), request, &response);
+  if (!status.ok()) return RpcFailed(status, console);
+  return AfterCreate(response, response.task(), options, stub, console);
+}
+
+int ContinueClip(const Options& options, MusicService::StubInterface& stub,
+                 const Console& console) {
+  music::v1::ContinueClipRequest request;
+  request.set_request_id(options.request_id);
+  request.set_model(options.model);
+  request.set_clip_id(options.clip_id);
+  request.set_continue_at_seconds(options.continue_at_seconds);
+  request.set_prompt(options.prompt);
+  request.set_style(options.style);
+  request.set_title(options.title);
+  UnaryContext context(options);
+  music::v1::ContinueClipResponse response;
+  grpc::Status status = stub.ContinueClip(context.get(), request, &response);
+  if (!status.ok()) return RpcFailed(status, console);
+  return AfterCreate(response, response.task(), options, stub, console);
+}
+
+int GetTask(const Options& options, MusicService::StubInterface& stub, const Console& console) {
+  music::v1::GetTaskRequest request;
+  request.set_task_id(options.task_id);
+  UnaryContext context(options);
+  music::v1::GetTaskResponse response;
+  grpc::Status status = stub.GetTask(context.get(), request, &response);
+  if (!status.ok()) return RpcFailed(status, console);
+  *console.out << (console.json ? ToJsonLine(response) : FormatTask(response.task(), console.tz))
+               << std::flush;
+  return kExitOk;
+}
+
+int CancelTask(const Options& options, MusicService::StubInterface& stub, const Console& console) {
+  music::v1::CancelTaskRequest request;
+  request.set_task_id(options.task_id);
+  UnaryContext context(options);
+  music::v1::CancelTaskResponse response;
+  grpc::Status status = stub.CancelTask(context.get(), request, &response);
+  if (!status.ok()) return RpcFailed(status, console);
+  *console.out << (console.json ? ToJsonLine(response) : FormatTask(response.task(), console.tz))
+               << std::flush;
+  return kExitOk;
+}
+
+int ListTasks(const Options& options, MusicService::StubInterface& stub, const Console& console) {
+  music::v1::ListTasksRequest request;
+  request.set_page_size(options.page_size);
+  request.set_page_token(options.page_token);
+  request.set_state(options.state);
+  request.set_kind(options.kind);
+  // With --all the pages are merged into one response.
+  music::v1::ListTasksResponse all;
+  while (true) {
+    UnaryContext context(options);
+    music::v1::ListTasksResponse page;
+    grpc::Status status = stub.ListTasks(context.get(), request, &page);
+    if (!status.ok()) return RpcFailed(status, console);
+    for (Task& task : *page.mutable_tasks()) *all.add_tasks() = std::move(task);
+    all.set_next_page_token(page.next_page_token());
+    if (!options.all || page.next_page_token().empty()) break;
+    if (page.next_page_token() == request.page_token()) {
+      *console.err << "error: the server returned the same page token twice; stopping\n";
+      return kExitRpcError;
+    }
+    request.set_page_token(page.next_page_token());
+  }
+  if (console.json) {
+    *console.out << ToJsonLine(all) << std::flush;
+    return kExitOk;
+  }
+  if (all.tasks().empty()) {
+    *console.out << "No tasks.\n";
+  } else {
+    std::vector<Task> tasks(all.tasks().begin(), all.tasks().end());
+    *console.out << FormatTaskTable(tasks, console.tz);
+  }
+  if (!all.next_page_token().empty()) {
+    *console.out << "\nMore tasks: add --page_token " << all.next_page_token()
+                 << " (or use --all)\n";
+  }
+  *console.out << std::flush;
+  return kExitOk;
+}
+
+int ListModels(const Options& options, MusicService::StubInterface& stub, const Console& console) {
+  UnaryContext context(options);
+  music::v1::ListModelsResponse response;
+  grpc::Status status = stub.ListModels(context.get(), music::v1::ListModelsRequest(), &response);
+  if (!status.ok()) return RpcFailed(status, console);
+  *console.out << (console.json ? ToJsonLine(response) : FormatModels(response)) << std::flush;
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunCommand(const Options& options, MusicService::StubInterface& stub, const Console& console) {
+  switch (options.command) {
+    case Command::kCreate:
+      return CreateMusic(options, stub, console);
+    case Command::kLyrics:
+      return CreateLyrics(options, stub, console);
+    case Command::kContinue:
+      return ContinueClip(options, stub, console);
+    case Command::kGet:
+      return GetTask(options, stub, console);
+    case Command::kList:
+      return ListTasks(options, stub, console);
+    case Command::kCancel:
+      return CancelTask(options, stub, console);
+    case Command::kModels:
+      return ListModels(options, stub, console);
+    case Command::kWatch:
+      return WatchUntilDone(stub, options.task_id, options.since_version, std::nullopt,
+                            WatchConfigFor(options), console);
+    case Command::kHelp:
+      break;
+  }
+  *console.err << "error: no command\n";
+  return kExitUsage;
+}
+
+}  // namespace music::musicctl

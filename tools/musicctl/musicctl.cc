@@ -1,0 +1,38 @@
+#include "tools/musicctl/musicctl.h"
+
+#include "absl/status/statusor.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "music/v1/music_service.grpc.pb.h"
+#include "tools/musicctl/commands.h"
+#include "tools/musicctl/console.h"
+
+namespace music::musicctl {
+
+int Main(const std::vector<std::string>& args, const EnvLookup& env, std::ostream& out,
+         std::ostream& err, bool color) {
+  absl::StatusOr<Options> options = ParseArgs(args, env);
+  if (!options.ok()) {
+    err << "musicctl: " << options.status().message() << "\n\n"
+        << ShortUsageText() << "\nRun `musicctl help` for the flags.\n"
+        << std::flush;
+    return kExitUsage;
+  }
+  if (options->command == Command::kHelp) {
+    out << UsageText() << std::flush;
+    return kExitOk;
+  }
+  Console console;
+  console.out = &out;
+  console.err = &err;
+  console.json = options->json;
+  console.verbose = options->verbose;
+  console.color = color;
+  console.tz = absl::LocalTimeZone();
+
+  auto channel = grpc::CreateChannel(options->server, grpc::InsecureChannelCredentials());
+  auto stub = music::v1::MusicService::NewStub(channel);
+  return RunCommand(*options, *stub, console);
+}
+
+}  // namespace music::musicctl
