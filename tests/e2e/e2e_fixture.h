@@ -1,0 +1,170 @@
+#ifndef MUSIC_TESTS_E2E_E2E_FIXTURE_H_
+#define MUSIC_TESTS_E2E_E2E_FIXTURE_H_
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adapters/http/http_client.h"
+#include "adapters/kie/kie_adapter.h"
+#include "music/v1/music_service.grpc.pb.h"
+#include "persistence/sqlite/sqlite_task_store.h"
+#include "service/server/music_server.h"
+#include "tools/provider-emulator/emulator.h"
+
+namespace music::e2e {
+
+/// A real in-process music server (SQLite file, libcurl, kie.ai adapter) talking real HTTP to an
+/// in-process provider emulator, and a gRPC client stub.
+class E2eTest : public ::testing::Test {
+ protected:
+  static constexpr char kApiKey[] = "e2e-kie-key";
+
+  void SetUp() override {
+    std::string tmpl = ::testing::TempDir() + "/e2e_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    db_path_ = tmpl + "/music.db";
+    emulator::EmulatorOptions eo;
+    eo.kie_api_key = kApiKey;
+    eo.task_duration = absl::Milliseconds(600);
+    eo.clip_seconds = 4;
+    eo.faults.slow_delay = absl::Milliseconds(2500);
+    ConfigureEmulator(eo);
+    emulator_ = std::make_unique<emulator::ProviderEmulator>(eo);
+    ASSERT_TRUE(emulator_->Start().ok());
+    StartServer();
+  }
+
+  void TearDown() override {
+    StopServer();
+    if (emulator_) emulator_->Stop();
+  }
+
+  virtual void ConfigureEmulator(emulator::EmulatorOptions&) {}
+
+  void StartServer(bool with_key = true) {
+    persistence::SqliteOptions so;
+    so.path = db_path_;
+    auto store = persistence::OpenSqliteTaskStore(so);
+    ASSERT_TRUE(store.ok()) << store.status();
+    http::CurlOptions co;
+    co.connect_timeout = absl::Seconds(1);
+    co.request_timeout = absl::Seconds(1);
+    adapters::kie::KieOptions ko;
+    ko.base_url = emulator_->base_url();
+    ko.api_key = with_key ? kApiKey : "";
+    ko.request_timeout = absl::Seconds(1);
+    std::shared_ptr<adapters::ProviderAdapter> kie =
+        adapters::kie::NewKieAdapter(ko, http::NewCurlHttpClient(co));
+    std::vector<music::v1::Model> models;
+    for (auto m : kie->Models()) {
+      m.set_available(with_key);
+      if (!with_key) m.set_unavailable_reason("no API key");
+      models.push_back(m);
+    }
+    auto registry = std::make_unique<service::ProviderRegistry>();
+    registry->Add(kie);
+    service::ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.callbacks_listen = "127.0.0.1:0";
+    options.heartbeat_interval = absl::Milliseconds(150);
+    options.shutdown_grace = absl::Seconds(2);
+    options.engine.poll_interval = absl::Milliseconds(400);
+    options.engine.task_deadline = absl::Seconds(30);
+    options.engine.backoff_initial = absl::Milliseconds(100);
+    options.engine.backoff_max = absl::Seconds(2);
+    options.engine.unknown_submission_grace = absl::Seconds(10);
+    options.engine.workers = 8;
+    auto server = service::MusicServer::Start(
+        options, std::move(*store), std::move(registry),
+        std::make_unique<service::Catalog>(models, "suno-v4.5"), service::RealClock::Get());
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = music::v1::MusicService::NewStub(channel_);
+  }
+
+  void StopServer() {
+    stub_.reset();
+    channel_.reset();
+    if (server_) server_->Shutdown();
+    server_.reset();
+  }
+
+  music::v1::Task CreateMusic(const std::string& prompt, const std::string& request_id = "") {
+    music::v1::CreateMusicRequest req;
+    req.set_prompt(prompt);
+    req.set_request_id(request_id);
+    music::v1::CreateMusicResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = stub_->CreateMusic(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.task();
+  }
+
+  music::v1::Task GetTask(const std::string& id) {
+    music::v1::GetTaskRequest req;
+    req.set_task_id(id);
+    music::v1::GetTaskResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = stub_->GetTask(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.task();
+  }
+
+  struct WatchResult {
+    std::vector<music::v1::Task> tasks;
+    int heartbeats = 0;
+    grpc::Status status;
+  };
+
+  /// Watches until the stream ends (or `max_messages` task messages arrived).
+  WatchResult Watch(const std::string& id, int64_t since_version = 0, int max_messages = 1000,
+                    absl::Duration timeout = absl::Seconds(20)) {
+    WatchResult result;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)));
+    music::v1::WatchTaskRequest req;
+    req.set_task_id(id);
+    req.set_since_version(since_version);
+    auto reader = stub_->WatchTask(&ctx, req);
+    music::v1::WatchTaskResponse msg;
+    while (reader->Read(&msg)) {
+      if (msg.has_heartbeat()) {
+        ++result.heartbeats;
+        continue;
+      }
+      result.tasks.push_back(msg.task());
+      if (static_cast<int>(result.tasks.size()) >= max_messages) {
+        ctx.TryCancel();
+        break;
+      }
+    }
+    result.status = reader->Finish();
+    return result;
+  }
+
+  /// Watches to the end and returns the final task.
+  music::v1::Task WaitDone(const std::string& id) {
+    auto w = Watch(id);
+    EXPECT_TRUE(w.status.ok()) << w.status.error_message();
+    EXPECT_FALSE(w.tasks.empty());
+    return w.tasks.empty() ? GetTask(id) : w.tasks.back();
+  }
+
+  std::string db_path_;
+  std::unique_ptr<emulator::ProviderEmulator> emulator_;
+  std::unique_ptr<service::MusicServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<music::v1::MusicService::Stub> stub_;
+};
+
+}  // namespace music::e2e
+
+#endif  // MUSIC_TESTS_E2E_E2E_FIXTURE_H_

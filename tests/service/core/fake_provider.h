@@ -1,0 +1,122 @@
+#ifndef MUSIC_TESTS_SERVICE_CORE_FAKE_PROVIDER_H_
+#define MUSIC_TESTS_SERVICE_CORE_FAKE_PROVIDER_H_
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "adapters/provider_adapter.h"
+
+namespace music::service {
+
+/// A scripted provider for engine tests: Submit and Poll answer from queues (the last answer
+/// repeats), callbacks carry a ProviderUpdate encoded by the test. Thread-safe.
+class FakeProvider : public adapters::ProviderAdapter {
+ public:
+  explicit FakeProvider(adapters::ResubmitPolicy policy = adapters::ResubmitPolicy::kAtMostOnce)
+      : policy_(policy) {}
+
+  std::string provider() const override { return "fake"; }
+  adapters::ResubmitPolicy resubmit_policy() const override { return policy_; }
+  std::vector<music::v1::Model> Models() const override {
+    music::v1::Model m;
+    m.set_name("fake-model");
+    m.set_provider("fake");
+    m.set_provider_model("F1");
+    m.set_available(true);
+    auto* c = m.mutable_capabilities();
+    c->set_music(true);
+    c->set_lyrics(true);
+    c->set_continuation(true);
+    c->set_instrumental(true);
+    c->set_max_prompt_chars(500);
+    c->set_max_custom_prompt_chars(3000);
+    c->set_max_style_chars(200);
+    c->set_max_title_chars(80);
+    c->set_max_lyrics_prompt_chars(200);
+    return {m};
+  }
+
+  absl::StatusOr<std::string> Submit(const adapters::SubmitRequest& request) override {
+    absl::MutexLock lock(&mu_);
+    submits_.push_back(request);
+    return Next(submit_answers_, absl::StatusOr<std::string>(
+                                     absl::StrCat("prov-", submits_.size())));
+  }
+  absl::StatusOr<adapters::ProviderUpdate> Poll(music::v1::TaskKind,
+                                                absl::string_view) override {
+    absl::MutexLock lock(&mu_);
+    ++polls_;
+    adapters::ProviderUpdate pending;
+    pending.state = adapters::ProviderState::kPending;
+    pending.provider_status = "PENDING";
+    return Next(poll_answers_, absl::StatusOr<adapters::ProviderUpdate>(pending));
+  }
+  absl::StatusOr<adapters::ProviderUpdate> ParseCallback(music::v1::TaskKind,
+                                                         const http::Request& request) override {
+    absl::MutexLock lock(&mu_);
+    if (request.body == "forged") return absl::UnauthenticatedError("bad signature");
+    auto it = callbacks_.find(request.body);
+    if (it == callbacks_.end()) return absl::InvalidArgumentError("malformed");
+    return it->second;
+  }
+  absl::Status Cancel(absl::string_view) override {
+    absl::MutexLock lock(&mu_);
+    ++cancels_;
+    return absl::OkStatus();
+  }
+
+  void QueueSubmit(absl::StatusOr<std::string> answer) {
+    absl::MutexLock lock(&mu_);
+    submit_answers_.push_back(std::move(answer));
+  }
+  void QueuePoll(absl::StatusOr<adapters::ProviderUpdate> answer) {
+    absl::MutexLock lock(&mu_);
+    poll_answers_.push_back(std::move(answer));
+  }
+  /// A callback body `name` will parse into `update`.
+  void DefineCallback(const std::string& name, adapters::ProviderUpdate update) {
+    absl::MutexLock lock(&mu_);
+    callbacks_[name] = std::move(update);
+  }
+  int submits() const {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int>(submits_.size());
+  }
+  adapters::SubmitRequest last_submit() const {
+    absl::MutexLock lock(&mu_);
+    return submits_.back();
+  }
+  int polls() const {
+    absl::MutexLock lock(&mu_);
+    return polls_;
+  }
+  int cancels() const {
+    absl::MutexLock lock(&mu_);
+    return cancels_;
+  }
+
+ private:
+  template <typename T>
+  T Next(std::deque<T>& q, T fallback) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (q.empty()) return fallback;
+    T v = q.front();
+    if (q.size() > 1) q.pop_front();
+    return v;
+  }
+
+  const adapters::ResubmitPolicy policy_;
+  mutable absl::Mutex mu_;
+  std::deque<absl::StatusOr<std::string>> submit_answers_ ABSL_GUARDED_BY(mu_);
+  std::deque<absl::StatusOr<adapters::ProviderUpdate>> poll_answers_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, adapters::ProviderUpdate> callbacks_ ABSL_GUARDED_BY(mu_);
+  std::vector<adapters::SubmitRequest> submits_ ABSL_GUARDED_BY(mu_);
+  int polls_ ABSL_GUARDED_BY(mu_) = 0;
+  int cancels_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace music::service
+
+#endif  // MUSIC_TESTS_SERVICE_CORE_FAKE_PROVIDER_H_

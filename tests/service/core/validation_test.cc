@@ -1,0 +1,146 @@
+#include "service/core/validation.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace music::service {
+namespace {
+
+music::v1::Model KieModel(bool v45) {
+  music::v1::Model m;
+  m.set_name(v45 ? "suno-v4.5" : "suno-v4");
+  m.set_provider("kie");
+  auto* c = m.mutable_capabilities();
+  c->set_music(true);
+  c->set_lyrics(true);
+  c->set_continuation(true);
+  c->set_instrumental(true);
+  c->set_max_prompt_chars(500);
+  c->set_max_custom_prompt_chars(v45 ? 5000 : 3000);
+  c->set_max_style_chars(v45 ? 1000 : 200);
+  c->set_max_title_chars(80);
+  c->set_max_lyrics_prompt_chars(200);
+  return m;
+}
+
+std::vector<std::string> Fields(const std::vector<FieldViolation>& v) {
+  std::vector<std::string> out;
+  for (const auto& f : v) out.push_back(f.field);
+  return out;
+}
+
+TEST(ValidationTest, CharCountCountsCodePoints) {
+  EXPECT_EQ(CharCount("abc"), 3u);
+  EXPECT_EQ(CharCount("\xC3\xA9t\xC3\xA9"), 3u);  // "été"
+  EXPECT_EQ(CharCount("\xF0\x9F\x8E\xB5"), 1u);    // one emoji
+}
+
+TEST(ValidationTest, SimpleModePromptLimitIs500) {
+  music::v1::CreateMusicRequest r;
+  r.set_prompt(std::string(500, 'a'));
+  std::vector<FieldViolation> v;
+  ValidateCreateMusic(r, KieModel(true), v);
+  EXPECT_TRUE(v.empty());
+  r.set_prompt(std::string(501, 'a'));
+  ValidateCreateMusic(r, KieModel(true), v);
+  EXPECT_EQ(Fields(v), std::vector<std::string>{"prompt"});
+}
+
+TEST(ValidationTest, CustomModeLimitsDependOnModel) {
+  music::v1::CreateMusicRequest r;
+  r.set_style(std::string(201, 's'));
+  r.set_title("t");
+  r.set_lyrics(std::string(3001, 'l'));
+  std::vector<FieldViolation> v4, v45;
+  ValidateCreateMusic(r, KieModel(false), v4);
+  ValidateCreateMusic(r, KieModel(true), v45);
+  EXPECT_EQ(Fields(v4), (std::vector<std::string>{"style", "lyrics"}));
+  EXPECT_TRUE(v45.empty());
+  r.set_lyrics(std::string(5001, 'l'));
+  r.set_style(std::string(1001, 's'));
+  v45.clear();
+  ValidateCreateMusic(r, KieModel(true), v45);
+  EXPECT_EQ(Fields(v45), (std::vector<std::string>{"style", "lyrics"}));
+}
+
+TEST(ValidationTest, CustomModeNeedsStyleTitleAndWords) {
+  music::v1::CreateMusicRequest r;
+  r.set_lyrics("la la");
+  std::vector<FieldViolation> v;
+  ValidateCreateMusic(r, KieModel(true), v);
+  EXPECT_EQ(Fields(v), (std::vector<std::string>{"style", "title"}));
+
+  music::v1::CreateMusicRequest words;
+  words.set_style("rock");
+  words.set_title("T");
+  v.clear();
+  ValidateCreateMusic(words, KieModel(true), v);
+  EXPECT_EQ(Fields(v), std::vector<std::string>{"lyrics"});
+  words.set_instrumental(true);
+  v.clear();
+  ValidateCreateMusic(words, KieModel(true), v);
+  EXPECT_TRUE(v.empty());
+}
+
+TEST(ValidationTest, TitleLimitIs80) {
+  music::v1::CreateMusicRequest r;
+  r.set_style("rock");
+  r.set_title(std::string(81, 't'));
+  r.set_instrumental(true);
+  std::vector<FieldViolation> v;
+  ValidateCreateMusic(r, KieModel(true), v);
+  EXPECT_EQ(Fields(v), std::vector<std::string>{"title"});
+}
+
+TEST(ValidationTest, LyricsPromptLimitIs200) {
+  music::v1::CreateLyricsRequest r;
+  std::vector<FieldViolation> v;
+  ValidateCreateLyrics(r, KieModel(true), v);
+  EXPECT_EQ(Fields(v), std::vector<std::string>{"prompt"});
+  r.set_prompt(std::string(200, 'p'));
+  v.clear();
+  ValidateCreateLyrics(r, KieModel(true), v);
+  EXPECT_TRUE(v.empty());
+  r.set_prompt(std::string(201, 'p'));
+  ValidateCreateLyrics(r, KieModel(true), v);
+  EXPECT_EQ(Fields(v), std::vector<std::string>{"prompt"});
+}
+
+TEST(ValidationTest, ContinueClipRules) {
+  music::v1::ContinueClipRequest r;
+  std::vector<FieldViolation> v;
+  ValidateContinueClip(r, KieModel(true), v);
+  EXPECT_EQ(Fields(v), std::vector<std::string>{"clip_id"});
+
+  r.set_clip_id("c1");
+  r.set_continue_at_seconds(30);
+  v.clear();
+  ValidateContinueClip(r, KieModel(true), v);
+  EXPECT_EQ(Fields(v), (std::vector<std::string>{"prompt", "style", "title"}));
+
+  r.set_continue_at_seconds(-1);
+  v.clear();
+  ValidateContinueClip(r, KieModel(true), v);
+  EXPECT_EQ(Fields(v), std::vector<std::string>{"continue_at_seconds"});
+
+  music::v1::ContinueClipRequest reuse;
+  reuse.set_clip_id("c1");
+  reuse.set_prompt("new words");
+  v.clear();
+  ValidateContinueClip(reuse, KieModel(true), v);
+  EXPECT_EQ(Fields(v), std::vector<std::string>{"prompt"});
+}
+
+TEST(ValidationTest, RequestIdRules) {
+  std::vector<FieldViolation> v;
+  ValidateRequestId("abc-123_X", v);
+  EXPECT_TRUE(v.empty());
+  ValidateRequestId(std::string(129, 'a'), v);
+  ValidateRequestId("has space", v);
+  EXPECT_EQ(Fields(v), (std::vector<std::string>{"request_id", "request_id"}));
+}
+
+}  // namespace
+}  // namespace music::service
