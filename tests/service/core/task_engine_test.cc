@@ -150,7 +150,7 @@ TEST_F(TaskEngineTest, CreateSubmitsPollsAndSucceeds) {
   auto created = engine_->Create(Spec());
   ASSERT_TRUE(created.ok()) << created.status();
   const std::string id = created->task.task_id();
-  hub_->Subscribe(id, &watcher);
+  const int64_t token = hub_->Subscribe(id, &watcher);
   EXPECT_EQ(created->task.state(), music::v1::TASK_STATE_PENDING);
   EXPECT_EQ(created->task.version(), 1);
 
@@ -172,6 +172,7 @@ TEST_F(TaskEngineTest, CreateSubmitsPollsAndSucceeds) {
   ASSERT_FALSE(versions.empty());
   for (size_t i = 1; i < versions.size(); ++i) EXPECT_EQ(versions[i], versions[i - 1] + 1);
   EXPECT_EQ(versions.back(), task.version());
+  hub_->Unsubscribe(token);
 }
 
 TEST_F(TaskEngineTest, RateLimitedSubmissionWaitsForRetryAfter) {
