@@ -59,6 +59,9 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(s->options_.listen, grpc::InsecureServerCredentials(), &s->port_);
   builder.RegisterService(s->service_.get());
+  if (s->options_.generic_service != nullptr) {
+    builder.RegisterCallbackGenericService(s->options_.generic_service);
+  }
   s->server_ = builder.BuildAndStart();
   if (!s->server_ || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", s->options_.listen));

@@ -1,6 +1,7 @@
 #ifndef MUSIC_SERVICE_SERVER_MUSIC_SERVER_H_
 #define MUSIC_SERVICE_SERVER_MUSIC_SERVER_H_
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/server.h>
 
 #include <memory>
@@ -36,6 +37,9 @@ struct ServerOptions {
   int rpc_workers = 4;
   /// engine.callback_base_url is filled in from the callback listener.
   EngineOptions engine;
+  /// Optional catch-all service for methods no service implements (benchmarks register a no-op
+  /// here to measure the server's own per-call cost next to MusicService). Not owned.
+  grpc::CallbackGenericService* generic_service = nullptr;
 };
 
 /// One running service: gRPC (MusicService, health, reflection), the callback listener and the
