@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cstdio>
 #include <thread>
 #include <vector>
@@ -70,7 +72,11 @@ class NoopService : public grpc::CallbackGenericService {
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override {
     class Reactor : public grpc::ServerGenericBidiReactor {
      public:
-      Reactor() { StartRead(&request_); }
+      Reactor() {
+        grpc::Slice empty("");
+        response_ = grpc::ByteBuffer(&empty, 1);
+        StartRead(&request_);
+      }
       void OnReadDone(bool ok) override {
         if (!ok) {
           Finish(grpc::Status::OK);
@@ -201,7 +207,8 @@ int main(int argc, char** argv) {
     });
     auto noop_result = Measure(clients, absl::GetFlag(FLAGS_seconds), [&](int i, int64_t) {
       grpc::GenericStub stub(channels[i % channels.size()]);
-      grpc::ByteBuffer req, resp;
+      grpc::Slice empty("");
+      grpc::ByteBuffer req(&empty, 1), resp;
       grpc::ClientContext ctx;
       std::mutex mu;
       std::condition_variable cv;
