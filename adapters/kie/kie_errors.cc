@@ -1,0 +1,86 @@
+#include "adapters/kie/kie_errors.h"
+
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "adapters/kie/kie_json.h"
+#include "adapters/provider_errors.h"
+
+namespace music::adapters::kie {
+namespace {
+
+// Provider messages are quoted in errors; a hostile or broken provider must not fill the logs.
+constexpr size_t kMaxQuotedMessage = 200;
+
+}  // namespace
+
+absl::StatusCode KieErrorCode(int code, bool lyrics_create) {
+  if (lyrics_create && code == 405) return absl::StatusCode::kResourceExhausted;
+  if (lyrics_create && code == 429) return absl::StatusCode::kFailedPrecondition;
+  switch (code) {
+    case 429:
+      return absl::StatusCode::kResourceExhausted;
+    case 402:
+      return absl::StatusCode::kFailedPrecondition;
+    case 401:
+      return absl::StatusCode::kUnauthenticated;
+    case 403:
+    case 451:
+      return absl::StatusCode::kPermissionDenied;
+    case 404:
+      return absl::StatusCode::kNotFound;
+    case 409:
+      return absl::StatusCode::kAlreadyExists;
+    case 400:
+    case 422:
+      return absl::StatusCode::kInvalidArgument;
+    case 455:
+      return absl::StatusCode::kUnavailable;
+    default:
+      break;
+  }
+  if (code >= 500 && code <= 599) return absl::StatusCode::kUnavailable;
+  if (code >= 400 && code <= 499) return absl::StatusCode::kFailedPrecondition;
+  return absl::StatusCode::kInternal;
+}
+
+absl::Status CheckKieAnswer(const http::Response& response, absl::string_view operation,
+                            bool lyrics_create, absl::Time now) {
+  const std::optional<KieEnvelope> envelope = ParseKieEnvelope(response.body);
+  const bool http_ok = response.status >= 200 && response.status <= 299;
+  if (envelope ? envelope->code == 200 : http_ok) return absl::OkStatus();
+
+  // The body's code wins when there is one: kie.ai may answer HTTP 200 with {"code": 429}.
+  const int code = envelope ? envelope->code : response.status;
+  std::string message = absl::StrCat("kie.ai ", operation, " answered code ", code);
+  if (envelope && !envelope->msg.empty()) {
+    absl::StrAppend(&message, ": ", absl::string_view(envelope->msg).substr(0, kMaxQuotedMessage));
+  }
+  absl::Status status(KieErrorCode(code, lyrics_create), message);
+  SetProviderErrorCode(status, absl::StrCat(code));
+  if (status.code() == absl::StatusCode::kResourceExhausted ||
+      status.code() == absl::StatusCode::kUnavailable) {
+    const absl::string_view retry_after = http::FindHeader(response.headers, "Retry-After");
+    if (!retry_after.empty()) {
+      if (std::optional<absl::Duration> delay = ParseRetryAfter(retry_after, now)) {
+        SetRetryAfter(status, *delay);
+      }
+    }
+  }
+  return status;
+}
+
+absl::Status WithMessage(const absl::Status& status, absl::string_view message) {
+  absl::Status out(status.code(), message);
+  status.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
+}
+
+std::string Redact(absl::string_view text, absl::string_view secret) {
+  if (secret.empty()) return std::string(text);
+  return absl::StrReplaceAll(text, {{secret, "[redacted]"}});
+}
+
+}  // namespace music::adapters::kie

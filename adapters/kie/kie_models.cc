@@ -1,0 +1,51 @@
+#include "adapters/kie/kie_models.h"
+
+#include <utility>
+
+namespace music::adapters::kie {
+namespace {
+
+struct ModelSpec {
+  const char* name;
+  const char* provider_model;
+  // Seed 004: V3_5 and V4 make up to 4 minutes with the smaller custom-mode limits; V4_5,
+  // V4_5PLUS and V5 up to 8 minutes with the larger ones.
+  bool long_form;
+};
+
+// clang-format off
+constexpr ModelSpec kModels[] = {
+    {"suno-v3.5",      "V3_5",     false},
+    {"suno-v4",        "V4",       false},
+    {"suno-v4.5",      "V4_5",     true},
+    {"suno-v4.5-plus", "V4_5PLUS", true},
+    {"suno-v5",        "V5",       true},
+};
+// clang-format on
+
+}  // namespace
+
+std::vector<music::v1::Model> KieModels() {
+  std::vector<music::v1::Model> models;
+  for (const ModelSpec& spec : kModels) {
+    music::v1::Model model;
+    model.set_name(spec.name);
+    model.set_provider("kie");
+    model.set_provider_model(spec.provider_model);
+    music::v1::ModelCapabilities* caps = model.mutable_capabilities();
+    caps->set_music(true);
+    caps->set_lyrics(true);
+    caps->set_continuation(true);
+    caps->set_instrumental(true);
+    caps->set_max_duration_seconds(spec.long_form ? 480 : 240);
+    caps->set_max_prompt_chars(500);
+    caps->set_max_custom_prompt_chars(spec.long_form ? 5000 : 3000);
+    caps->set_max_style_chars(spec.long_form ? 1000 : 200);
+    caps->set_max_title_chars(80);
+    caps->set_max_lyrics_prompt_chars(200);  // POST /api/v1/lyrics (CONTRACT-NOTES)
+    models.push_back(std::move(model));
+  }
+  return models;
+}
+
+}  // namespace music::adapters::kie

@@ -1,0 +1,32 @@
+#ifndef MUSIC_ADAPTERS_KIE_KIE_REQUEST_BODY_H_
+#define MUSIC_ADAPTERS_KIE_KIE_REQUEST_BODY_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "music/v1/task.pb.h"
+
+namespace music::adapters::kie {
+
+/// True when `input` asks for kie.ai custom mode: a style, a title or exact lyrics is given.
+bool IsCustomMode(const music::v1::TaskInput& input);
+
+/// The JSON body of `POST /api/v1/generate` (WIRE.md "Create"): always `customMode`,
+/// `instrumental`, `model`, `callBackUrl`. Simple mode adds `prompt` (the description); custom
+/// mode adds `prompt` = lyrics, else the prompt (left out when empty and instrumental). `style`,
+/// `title` and `negativeTags` only when non-empty.
+std::string BuildGenerateBody(const music::v1::TaskInput& input, absl::string_view model,
+                              absl::string_view callback_url);
+
+/// The JSON body of `POST /api/v1/generate/extend`: `audioId` (continue_from_clip_id),
+/// `defaultParamFlag` (continue_at_seconds > 0), `model`, `callBackUrl`; with the flag set also
+/// `prompt`, `style`, `title` and `continueAt` (seconds, a number), which kie.ai then requires.
+std::string BuildExtendBody(const music::v1::TaskInput& input, absl::string_view model,
+                            absl::string_view callback_url);
+
+/// The JSON body of `POST /api/v1/lyrics`: `{prompt, callBackUrl}`.
+std::string BuildLyricsBody(const music::v1::TaskInput& input, absl::string_view callback_url);
+
+}  // namespace music::adapters::kie
+
+#endif  // MUSIC_ADAPTERS_KIE_KIE_REQUEST_BODY_H_
