@@ -2,6 +2,7 @@
 #define MUSIC_ADAPTERS_PROVIDER_ERRORS_H_
 
 #include <optional>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
