@@ -1,0 +1,72 @@
+#include "tools/provider-emulator/core.h"
+
+#include <openssl/rand.h>
+
+#include <random>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace music::emulator {
+namespace {
+
+std::string RandomBytes(size_t n) {
+  std::string bytes(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n)) != 1) {
+    // The OpenSSL generator failing is near impossible; fall back rather than crash.
+    std::random_device device;
+    for (char& c : bytes) c = static_cast<char>(device());
+  }
+  return bytes;
+}
+
+}  // namespace
+
+void ClipRegistry::Put(const std::string& clip_id, ClipAudio audio) {
+  absl::MutexLock lock(&mu_);
+  clips_[clip_id] = audio;
+}
+
+std::optional<ClipAudio> ClipRegistry::Find(const std::string& clip_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = clips_.find(clip_id);
+  if (it == clips_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string RandomHexId() { return absl::BytesToHexString(RandomBytes(16)); }
+
+std::string RandomUuid() {
+  std::string b = RandomBytes(16);
+  b[6] = static_cast<char>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<char>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  const std::string hex = absl::BytesToHexString(b);
+  return absl::StrCat(hex.substr(0, 8), "-", hex.substr(8, 4), "-", hex.substr(12, 4), "-",
+                      hex.substr(16, 4), "-", hex.substr(20));
+}
+
+std::string FormatDateTime(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", t, absl::UTCTimeZone());
+}
+
+size_t Utf8Length(absl::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) {
+    if ((c & 0xc0) != 0x80) ++n;  // count every byte that is not a continuation byte
+  }
+  return n;
+}
+
+void SetJson(httplib::Response* res, int http_status, std::string body) {
+  res->status = http_status;
+  res->set_content(std::move(body), "application/json");
+}
+
+std::string Truncate(const std::string& body) {
+  if (body.size() < 2) return "{";
+  return body.substr(0, body.size() / 2);
+}
+
+}  // namespace music::emulator
