@@ -111,6 +111,10 @@ TEST_F(E2eTest, ContinuationOfMissingOrUnfinishedClipIsFailedPrecondition) {
 
 TEST_F(E2eTest, CancelIsFinalEvenWhenTheProviderFinishes) {
   const auto task = CreateMusic("cancel me [emu:duration_ms=1500]");
+  for (int i = 0; i < 200 && GetTask(task.task_id()).provider_task_id().empty(); ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(GetTask(task.task_id()).state(), music::v1::TASK_STATE_RUNNING);
   music::v1::CancelTaskRequest req;
   req.set_task_id(task.task_id());
   music::v1::CancelTaskResponse resp;
@@ -240,6 +244,27 @@ TEST_F(E2eTest, ProviderWithoutKeyIsUnavailableNotFatal) {
   grpc::ClientContext ctx2;
   EXPECT_EQ(stub_->CreateMusic(&ctx2, req, &resp).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+}  // namespace
+}  // namespace music::e2e
+
+namespace music::e2e {
+namespace {
+
+TEST_F(E2eTest, CancelWhilePendingStaysCanceled) {
+  // Canceled before (or while) the create reaches the provider.
+  const auto task = CreateMusic("cancel at once [emu:duration_ms=800]");
+  music::v1::CancelTaskRequest req;
+  req.set_task_id(task.task_id());
+  music::v1::CancelTaskResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->CancelTask(&ctx, req, &resp).ok());
+  absl::SleepFor(absl::Milliseconds(1500));
+  const auto after = GetTask(task.task_id());
+  EXPECT_EQ(after.state(), music::v1::TASK_STATE_CANCELED);
+  EXPECT_EQ(after.clips_size(), 0);
+  EXPECT_EQ(after.error().code(), static_cast<int>(absl::StatusCode::kCancelled));
 }
 
 }  // namespace
