@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.pb.h"
 #include "service/server/config.h"
 
 namespace music::service {
@@ -54,6 +55,9 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   s->service_ = std::make_unique<MusicServiceImpl>(s->api_.get(), s->rpc_workers_.get(),
                                                    s->hub_.get(), s->options_.tenant);
 
+  // Reflection lists the default health service; referencing its descriptor links it in so
+  // reflection can describe it too (grpcurl / buf curl users call grpc.health.v1.Health/Check).
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
