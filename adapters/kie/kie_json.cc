@@ -242,7 +242,17 @@ absl::Status ReadCallback(const rapidjson::Document& doc, ProviderUpdate& update
   }
   if (callback_type.empty()) return Malformed("no `callbackType`");
   if (update.provider_task_id.empty()) return Malformed("no `task_id`");
-  update.provider_status = absl::StrCat("callback:", callback_type);
+  // The stages a callback reports are named as record-info names them, so a callback and a poll
+  // of the same stage are the same update (no extra task version for a change of wording).
+  if (code->GetInt() == 200 && callback_type == "text") {
+    update.provider_status = "TEXT_SUCCESS";
+  } else if (code->GetInt() == 200 && callback_type == "first") {
+    update.provider_status = "FIRST_SUCCESS";
+  } else if (code->GetInt() == 200 && callback_type == "complete") {
+    update.provider_status = "SUCCESS";
+  } else {
+    update.provider_status = absl::StrCat("callback:", callback_type);
+  }
   Apply(MapKieCallback(callback_type, code->GetInt()), update);
   if (update.state == ProviderState::kFailed) {
     update.provider_error_code = absl::StrCat(code->GetInt());

@@ -588,7 +588,7 @@ TEST_F(KieAdapterTest, UnsignedCallbacksAcceptedWhenNoKeyIsConfigured) {
   ASSERT_TRUE(update.ok()) << update.status();
   EXPECT_EQ(update->provider_task_id, "5c79****be8e");
   EXPECT_EQ(update->state, ProviderState::kSucceeded);
-  EXPECT_EQ(update->provider_status, "callback:complete");
+  EXPECT_EQ(update->provider_status, "SUCCESS");
   ASSERT_EQ(update->clips.size(), 1u);
   EXPECT_EQ(update->clips[0].model_name(), "chirp-v4-5");
 }

@@ -383,7 +383,7 @@ TEST(ParseKieMusicCallbackTest, CompleteCallback) {
   ASSERT_TRUE(update.ok()) << update.status();
   EXPECT_EQ(update->provider_task_id, "t-1");
   EXPECT_EQ(update->state, ProviderState::kSucceeded);
-  EXPECT_EQ(update->provider_status, "callback:complete");
+  EXPECT_EQ(update->provider_status, "SUCCESS");
   ASSERT_EQ(update->clips.size(), 2u);
   const music::v1::Clip& clip = update->clips[0];
   EXPECT_EQ(clip.clip_id(), "c1");
@@ -406,7 +406,7 @@ TEST(ParseKieMusicCallbackTest, TextCallbackWithEmptyData) {
     ASSERT_TRUE(update.ok()) << update.status();
     EXPECT_EQ(update->state, ProviderState::kRunning);
     EXPECT_TRUE(update->lyrics_ready);
-    EXPECT_EQ(update->provider_status, "callback:text");
+    EXPECT_EQ(update->provider_status, "TEXT_SUCCESS");
   }
 }
 
@@ -484,7 +484,7 @@ TEST(ParseKieLyricsCallbackTest, WireExample) {
   ASSERT_TRUE(update.ok()) << update.status();
   EXPECT_EQ(update->provider_task_id, "l-1");
   EXPECT_EQ(update->state, ProviderState::kSucceeded);
-  EXPECT_EQ(update->provider_status, "callback:complete");
+  EXPECT_EQ(update->provider_status, "SUCCESS");
   ASSERT_EQ(update->lyric_variants.size(), 1u);
   EXPECT_EQ(update->lyric_variants[0].title(), "Hello");
   EXPECT_EQ(update->lyric_variants[0].text(), "[Verse] hello");
