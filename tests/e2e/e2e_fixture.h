@@ -58,6 +58,7 @@ class E2eTest : public ::testing::Test {
     ko.base_url = emulator_->base_url();
     ko.api_key = with_key ? kApiKey : "";
     ko.request_timeout = absl::Seconds(1);
+    ko.webhook_hmac_key = webhook_hmac_key_;
     std::shared_ptr<adapters::ProviderAdapter> kie =
         adapters::kie::NewKieAdapter(ko, http::NewCurlHttpClient(co));
     std::vector<music::v1::Model> models;
@@ -159,6 +160,7 @@ class E2eTest : public ::testing::Test {
   }
 
   std::string db_path_;
+  std::string webhook_hmac_key_;  // set in ConfigureEmulator to require signed callbacks
   std::unique_ptr<emulator::ProviderEmulator> emulator_;
   std::unique_ptr<service::MusicServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
