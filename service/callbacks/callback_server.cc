@@ -59,10 +59,10 @@ absl::Status CallbackServer::Bind(const std::string& host, int port) {
                   for (const auto& [k, v] : req.headers) request.headers.emplace_back(k, v);
                   absl::Status s = handler_(req.matches[1].str(), req.matches[2].str(), request);
                   res.status = HttpStatusFor(s);
-                  res.set_content(s.ok() ? std::string("{\"status\":\"received\"}")
-                                         : absl::StrCat("{\"error\":\"", JsonEscape(s.message()),
-                                                        "\"}"),
-                                  "application/json");
+                  res.set_content(
+                      s.ok() ? std::string("{\"status\":\"received\"}")
+                             : absl::StrCat("{\"error\":\"", JsonEscape(s.message()), "\"}"),
+                      "application/json");
                 });
   if (port == 0) {
     port_ = server_->bind_to_any_port(host.c_str());

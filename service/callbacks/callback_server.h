@@ -1,11 +1,10 @@
 #ifndef MUSIC_SERVICE_CALLBACKS_CALLBACK_SERVER_H_
 #define MUSIC_SERVICE_CALLBACKS_CALLBACK_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
-
-#include <functional>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -18,14 +17,15 @@ class Server;
 namespace music::service {
 
 /// The HTTP listener for provider callbacks (webhooks): POST /callbacks/<provider>/<task_id>,
-/// handed to a handler (TaskEngine::HandleCallback in the server). Answers 200 {"status":"received"} when accepted
-/// (including duplicates and late deliveries), 400 malformed, 401 bad signature, 404 unknown task,
-/// 409 a delivery for another provider task, 413 over 1 MiB, 503 when the store is unavailable
-/// (so the provider retries). Also GET /healthz. Bodies and headers are never logged.
+/// handed to a handler (TaskEngine::HandleCallback in the server). Answers 200
+/// {"status":"received"} when accepted (including duplicates and late deliveries), 400 malformed,
+/// 401 bad signature, 404 unknown task, 409 a delivery for another provider task, 413 over 1 MiB,
+/// 503 when the store is unavailable (so the provider retries). Also GET /healthz. Bodies and
+/// headers are never logged.
 class CallbackServer {
  public:
-  using Handler = std::function<absl::Status(absl::string_view provider,
-                                             absl::string_view task_id, const http::Request&)>;
+  using Handler = std::function<absl::Status(absl::string_view provider, absl::string_view task_id,
+                                             const http::Request&)>;
   explicit CallbackServer(Handler handler);
   ~CallbackServer();
 

@@ -22,13 +22,13 @@ absl::StatusOr<const music::v1::Model*> Catalog::Resolve(absl::string_view name,
   if (name.empty()) name = default_model_;
   const music::v1::Model* model = Find(name);
   if (model == nullptr) {
-    return InvalidField(field, absl::StrCat("unknown model \"", name,
-                                            "\"; ListModels lists the models served"));
+    return InvalidField(
+        field, absl::StrCat("unknown model \"", name, "\"; ListModels lists the models served"));
   }
   if (!model->available()) {
-    return FailedPrecondition("PROVIDER_UNAVAILABLE", model->provider(),
-                              absl::StrCat("model ", model->name(), " is unavailable: ",
-                                           model->unavailable_reason()));
+    return FailedPrecondition(
+        "PROVIDER_UNAVAILABLE", model->provider(),
+        absl::StrCat("model ", model->name(), " is unavailable: ", model->unavailable_reason()));
   }
   return model;
 }

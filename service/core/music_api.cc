@@ -16,9 +16,9 @@ namespace {
 // Page tokens are opaque to callers: web-safe base64 of "v1|state|kind|create_us|task_id". The
 // filters are inside so a token reused with other filters is refused (AIP-158).
 std::string EncodePageToken(const music::v1::ListTasksRequest& r, const music::v1::Task& last) {
-  return absl::WebSafeBase64Escape(absl::StrCat(
-      "v1|", static_cast<int>(r.state()), "|", static_cast<int>(r.kind()), "|",
-      absl::ToUnixMicros(FromTimestamp(last.create_time())), "|", last.task_id()));
+  return absl::WebSafeBase64Escape(
+      absl::StrCat("v1|", static_cast<int>(r.state()), "|", static_cast<int>(r.kind()), "|",
+                   absl::ToUnixMicros(FromTimestamp(last.create_time())), "|", last.task_id()));
 }
 
 absl::StatusOr<persistence::ListCursor> DecodePageToken(const music::v1::ListTasksRequest& r) {
@@ -140,16 +140,16 @@ absl::StatusOr<music::v1::ContinueClipResponse> MusicApi::ContinueClip(
   }
   const std::string model_name = r.model().empty() ? source->task.model() : r.model();
   if (model_name != source->task.model()) {
-    violations.push_back({"model", absl::StrCat("must be the source clip's model (",
-                                                source->task.model(), ")")});
+    violations.push_back(
+        {"model", absl::StrCat("must be the source clip's model (", source->task.model(), ")")});
   }
   auto model = ResolveModel(*catalog_, model_name, violations);
   if (!model.ok()) return model.status();
   ValidateContinueClip(r, **model, violations);
   if (clip->duration_seconds() > 0 && r.continue_at_seconds() >= clip->duration_seconds()) {
-    violations.push_back({"continue_at_seconds",
-                          absl::StrCat("must be less than the clip's duration (",
-                                       clip->duration_seconds(), " s)")});
+    violations.push_back(
+        {"continue_at_seconds",
+         absl::StrCat("must be less than the clip's duration (", clip->duration_seconds(), " s)")});
   }
   if (auto s = Invalid(violations); !s.ok()) return s;
 
@@ -172,7 +172,7 @@ absl::StatusOr<music::v1::ContinueClipResponse> MusicApi::ContinueClip(
 }
 
 absl::StatusOr<music::v1::Task> MusicApi::LoadTask(absl::string_view tenant,
-                                                  absl::string_view task_id) {
+                                                   absl::string_view task_id) {
   if (task_id.empty()) return InvalidField("task_id", "required");
   auto record = store_->Get(task_id);
   if (!record.ok() || record->task.tenant() != tenant) {
@@ -184,8 +184,8 @@ absl::StatusOr<music::v1::Task> MusicApi::LoadTask(absl::string_view tenant,
   return std::move(record->task);
 }
 
-absl::StatusOr<music::v1::GetTaskResponse> MusicApi::GetTask(
-    absl::string_view tenant, const music::v1::GetTaskRequest& r) {
+absl::StatusOr<music::v1::GetTaskResponse> MusicApi::GetTask(absl::string_view tenant,
+                                                             const music::v1::GetTaskRequest& r) {
   auto task = LoadTask(tenant, r.task_id());
   if (!task.ok()) return task.status();
   music::v1::GetTaskResponse response;

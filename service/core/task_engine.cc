@@ -113,12 +113,11 @@ absl::StatusOr<CreateOutcome> TaskEngine::Create(const CreateSpec& spec) {
   if (!result.ok()) return result.status();
   if (!result->created) {
     if (result->record.request_fingerprint != record.request_fingerprint) {
-      return ErrorWithReason(
-          absl::StatusCode::kAlreadyExists,
-          absl::StrCat("request_id \"", spec.request_id,
-                       "\" was already used for a different request (task ",
-                       result->record.task.task_id(), ")"),
-          "REQUEST_ID_REUSED", {{"request_id", spec.request_id}});
+      return ErrorWithReason(absl::StatusCode::kAlreadyExists,
+                             absl::StrCat("request_id \"", spec.request_id,
+                                          "\" was already used for a different request (task ",
+                                          result->record.task.task_id(), ")"),
+                             "REQUEST_ID_REUSED", {{"request_id", spec.request_id}});
     }
     return CreateOutcome{result->record.task, false};
   }
@@ -141,9 +140,9 @@ absl::StatusOr<music::v1::Task> TaskEngine::Cancel(absl::string_view tenant,
     const auto state = r.task.state();
     if (state == music::v1::TASK_STATE_CANCELED) return false;
     if (IsTerminal(state)) {
-      return FailedPrecondition("TASK_FINISHED", r.task.task_id(),
-                                absl::StrCat("the task already ended in state ",
-                                             music::v1::TaskState_Name(state)));
+      return FailedPrecondition(
+          "TASK_FINISHED", r.task.task_id(),
+          absl::StrCat("the task already ended in state ", music::v1::TaskState_Name(state)));
     }
     r.task.set_state(music::v1::TASK_STATE_CANCELED);
     r.task.mutable_error()->set_code(static_cast<int32_t>(absl::StatusCode::kCancelled));
@@ -155,9 +154,8 @@ absl::StatusOr<music::v1::Task> TaskEngine::Cancel(absl::string_view tenant,
   // Best effort at the provider; the task is canceled for us whatever it answers.
   if (!updated->task.provider_task_id().empty()) {
     if (auto* adapter = providers_->Find(updated->task.provider())) {
-      pool_.Schedule([adapter, id = updated->task.provider_task_id()] {
-        adapter->Cancel(id).IgnoreError();
-      });
+      pool_.Schedule(
+          [adapter, id = updated->task.provider_task_id()] { adapter->Cancel(id).IgnoreError(); });
     }
   }
   return updated->task;
@@ -250,7 +248,8 @@ void TaskEngine::SchedulerLoop() {
       absl::MutexLock lock(&mu_);
       absl::Duration wait = options_.scheduler_tick;
       if (!queue_.empty()) {
-        wait = std::min(wait, std::max(absl::ZeroDuration(), queue_.begin()->first - clock_->Now()));
+        wait =
+            std::min(wait, std::max(absl::ZeroDuration(), queue_.begin()->first - clock_->Now()));
       }
       if (wait > absl::ZeroDuration()) {
         mu_.AwaitWithTimeout(absl::Condition(
@@ -320,10 +319,9 @@ void TaskEngine::FailNow(const std::string& task_id, absl::StatusCode code,
                          const std::string& message, const std::string& provider_error_code) {
   const absl::Time now = clock_->Now();
   Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
-          return FailTask(code, message, r.task.progress().provider_status(),
-                          provider_error_code, now, r.task);
-        })
-      .IgnoreError();
+    return FailTask(code, message, r.task.progress().provider_status(), provider_error_code, now,
+                    r.task);
+  }).IgnoreError();
 }
 
 void TaskEngine::Step(const std::string& task_id) {

@@ -120,11 +120,11 @@ bool MergeProviderUpdate(const adapters::ProviderUpdate& update, absl::Time now,
       break;
     }
     case ProviderState::kFailed:
-      FailTask(update.error_code == absl::StatusCode::kOk ? absl::StatusCode::kUnknown
-                                                          : update.error_code,
-               update.error_message.empty() ? "the provider reported a failure"
-                                            : update.error_message,
-               update.provider_status, update.provider_error_code, now, task);
+      FailTask(
+          update.error_code == absl::StatusCode::kOk ? absl::StatusCode::kUnknown
+                                                     : update.error_code,
+          update.error_message.empty() ? "the provider reported a failure" : update.error_message,
+          update.provider_status, update.provider_error_code, now, task);
       return true;
     case ProviderState::kCanceled:
       task.set_state(music::v1::TASK_STATE_CANCELED);

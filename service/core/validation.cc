@@ -11,8 +11,9 @@ namespace {
 void CheckMax(absl::string_view field, absl::string_view value, int max,
               std::vector<FieldViolation>& out) {
   if (max > 0 && CharCount(value) > static_cast<size_t>(max)) {
-    out.push_back({std::string(field), absl::StrCat("at most ", max, " characters for this model (got ",
-                                                    CharCount(value), ")")});
+    out.push_back(
+        {std::string(field),
+         absl::StrCat("at most ", max, " characters for this model (got ", CharCount(value), ")")});
   }
 }
 
@@ -55,7 +56,8 @@ void ValidateCreateMusic(const music::v1::CreateMusicRequest& r, const music::v1
     out.push_back({"model", absl::StrCat("model ", model.name(), " does not create music")});
   }
   if (r.instrumental() && !caps.instrumental()) {
-    out.push_back({"instrumental", absl::StrCat("model ", model.name(), " makes no instrumentals")});
+    out.push_back(
+        {"instrumental", absl::StrCat("model ", model.name(), " makes no instrumentals")});
   }
   if (!IsCustomMode(r)) {
     Require("prompt", r.prompt(), "(describe the music; or give style and title for custom mode)",
@@ -75,8 +77,8 @@ void ValidateCreateMusic(const music::v1::CreateMusicRequest& r, const music::v1
     if (!r.instrumental() && r.lyrics().empty() && r.prompt().empty()) {
       out.push_back({"lyrics", "required in custom mode unless instrumental"});
     }
-    CheckMax(r.lyrics().empty() ? "prompt" : "lyrics",
-             r.lyrics().empty() ? r.prompt() : r.lyrics(), caps.max_custom_prompt_chars(), out);
+    CheckMax(r.lyrics().empty() ? "prompt" : "lyrics", r.lyrics().empty() ? r.prompt() : r.lyrics(),
+             caps.max_custom_prompt_chars(), out);
   }
   CheckMax("negative_tags", r.negative_tags(), caps.max_style_chars(), out);
 }
@@ -111,8 +113,9 @@ void ValidateContinueClip(const music::v1::ContinueClipRequest& r, const music::
     CheckMax("style", r.style(), caps.max_style_chars(), out);
     CheckMax("title", r.title(), caps.max_title_chars(), out);
   } else {
-    const char* why = "must be empty when continue_at_seconds is 0 (the source clip's "
-                      "parameters are reused); set continue_at_seconds to give new ones";
+    const char* why =
+        "must be empty when continue_at_seconds is 0 (the source clip's "
+        "parameters are reused); set continue_at_seconds to give new ones";
     if (!r.prompt().empty()) out.push_back({"prompt", why});
     if (!r.style().empty()) out.push_back({"style", why});
     if (!r.title().empty()) out.push_back({"title", why});

@@ -33,9 +33,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchTaskResponse>, p
     if (task_id_.empty() || last_version_ < 0) {
       absl::MutexLock lock(&mu_);
       refs_ = 1;  // no load will run
-      FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                task_id_.empty() ? "task_id: required"
-                                                 : "since_version: must not be negative"));
+      FinishLocked(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          task_id_.empty() ? "task_id: required" : "since_version: must not be negative"));
       return;
     }
     token_ = hub_->Subscribe(task_id_, this);
@@ -216,8 +216,7 @@ grpc::ServerUnaryReactor* MusicServiceImpl::ContinueClip(
 grpc::ServerUnaryReactor* MusicServiceImpl::GetTask(grpc::CallbackServerContext* ctx,
                                                     const music::v1::GetTaskRequest* request,
                                                     music::v1::GetTaskResponse* response) {
-  return Unary(ctx, request, response,
-               [this](const auto& r) { return api_->GetTask(tenant_, r); });
+  return Unary(ctx, request, response, [this](const auto& r) { return api_->GetTask(tenant_, r); });
 }
 
 grpc::ServerUnaryReactor* MusicServiceImpl::ListTasks(grpc::CallbackServerContext* ctx,
@@ -227,16 +226,16 @@ grpc::ServerUnaryReactor* MusicServiceImpl::ListTasks(grpc::CallbackServerContex
                [this](const auto& r) { return api_->ListTasks(tenant_, r); });
 }
 
-grpc::ServerUnaryReactor* MusicServiceImpl::CancelTask(
-    grpc::CallbackServerContext* ctx, const music::v1::CancelTaskRequest* request,
-    music::v1::CancelTaskResponse* response) {
+grpc::ServerUnaryReactor* MusicServiceImpl::CancelTask(grpc::CallbackServerContext* ctx,
+                                                       const music::v1::CancelTaskRequest* request,
+                                                       music::v1::CancelTaskResponse* response) {
   return Unary(ctx, request, response,
                [this](const auto& r) { return api_->CancelTask(tenant_, r); });
 }
 
-grpc::ServerUnaryReactor* MusicServiceImpl::ListModels(
-    grpc::CallbackServerContext* ctx, const music::v1::ListModelsRequest* request,
-    music::v1::ListModelsResponse* response) {
+grpc::ServerUnaryReactor* MusicServiceImpl::ListModels(grpc::CallbackServerContext* ctx,
+                                                       const music::v1::ListModelsRequest* request,
+                                                       music::v1::ListModelsResponse* response) {
   return Unary(ctx, request, response, [this](const auto& r) { return api_->ListModels(r); });
 }
 

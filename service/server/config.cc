@@ -41,7 +41,8 @@ Setter Int(int* out, int min, int max) {
 }
 
 // A duration given as a number of `unit`s (seconds or milliseconds), > 0.
-Setter Duration(absl::Duration* out, absl::Duration unit, absl::Duration min = absl::ZeroDuration()) {
+Setter Duration(absl::Duration* out, absl::Duration unit,
+                absl::Duration min = absl::ZeroDuration()) {
   return [=](const rapidjson::Value& v, const std::string& key) {
     if (!v.IsNumber()) return Bad(key, "must be a number");
     const double n = v.GetDouble();
@@ -95,9 +96,9 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json) {
   rapidjson::Document doc;
   doc.Parse(json.data(), json.size());
   if (doc.HasParseError()) {
-    return absl::InvalidArgumentError(absl::StrCat("config is not valid JSON at offset ",
-                                                   doc.GetErrorOffset(), ": ",
-                                                   rapidjson::GetParseError_En(doc.GetParseError())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("config is not valid JSON at offset ", doc.GetErrorOffset(), ": ",
+                     rapidjson::GetParseError_En(doc.GetParseError())));
   }
   const absl::Duration s = absl::Seconds(1), ms = absl::Milliseconds(1);
   const std::map<std::string, Setter> setters = {

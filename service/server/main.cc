@@ -48,8 +48,9 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("Runs the music generation service. Usage: music-server "
-                               "[--config FILE] [--listen HOST:PORT] [--database FILE]");
+  absl::SetProgramUsageMessage(
+      "Runs the music generation service. Usage: music-server "
+      "[--config FILE] [--listen HOST:PORT] [--database FILE]");
   absl::ParseCommandLine(argc, argv);
 
   // Block the stop signals in every thread; the main thread waits for them below.
@@ -104,8 +105,8 @@ int main(int argc, char** argv) {
   bool default_known = false;
   for (const auto& m : models) default_known |= m.name() == config.default_model;
   if (!default_known) {
-    return Fail(absl::InvalidArgumentError(absl::StrCat(
-        "config key \"default_model\": no model named ", config.default_model)));
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("config key \"default_model\": no model named ", config.default_model)));
   }
   auto catalog = std::make_unique<music::service::Catalog>(std::move(models), config.default_model);
 
@@ -136,8 +137,8 @@ int main(int argc, char** argv) {
 
   int signal = 0;
   sigwait(&signals, &signal);
-  std::cout << "music-server: " << (signal == SIGTERM ? "SIGTERM" : "SIGINT")
-            << ", shutting down" << std::endl;
+  std::cout << "music-server: " << (signal == SIGTERM ? "SIGTERM" : "SIGINT") << ", shutting down"
+            << std::endl;
   (*server)->Shutdown();
   std::cout << "music-server: stopped" << std::endl;
   return 0;

@@ -93,8 +93,9 @@ void MusicServer::Shutdown() {
   // RPCs, and in-flight ones get the grace period.
   if (hub_) hub_->Shutdown();
   if (server_) {
-    server_->Shutdown(std::chrono::system_clock::now() +
-                      std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.shutdown_grace)));
+    server_->Shutdown(
+        std::chrono::system_clock::now() +
+        std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.shutdown_grace)));
   }
   if (callbacks_) callbacks_->Stop();
   if (rpc_workers_) rpc_workers_->Shutdown();

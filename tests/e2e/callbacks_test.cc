@@ -17,8 +17,8 @@ class SignedCallbackTest : public E2eTest {
                               const http::Headers& headers) {
     http::Request req;
     req.method = "POST";
-    req.url = absl::StrCat("http://127.0.0.1:", server_->callback_port(), "/callbacks/kie/",
-                           task_id);
+    req.url =
+        absl::StrCat("http://127.0.0.1:", server_->callback_port(), "/callbacks/kie/", task_id);
     req.body = body;
     req.headers = headers;
     req.headers.emplace_back("Content-Type", "application/json");

@@ -19,8 +19,7 @@ TEST_F(E2eTest, SameRequestIdTwiceMakesOneTaskAndOneSubmission) {
   other.set_prompt("another song");
   music::v1::CreateMusicResponse resp;
   grpc::ClientContext ctx;
-  EXPECT_EQ(stub_->CreateMusic(&ctx, other, &resp).error_code(),
-            grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(stub_->CreateMusic(&ctx, other, &resp).error_code(), grpc::StatusCode::ALREADY_EXISTS);
 }
 
 TEST_F(E2eTest, ConcurrentSameRequestIdMakesOneTaskAndOneSubmission) {
@@ -52,8 +51,8 @@ TEST_F(E2eTest, RestartFinishesEveryTaskExactlyOnce) {
   constexpr int kTasks = 6;
   std::vector<std::string> ids;
   for (int i = 0; i < kTasks; ++i) {
-    ids.push_back(CreateMusic("restart song " + std::to_string(i) + " [emu:duration_ms=2000]")
-                      .task_id());
+    ids.push_back(
+        CreateMusic("restart song " + std::to_string(i) + " [emu:duration_ms=2000]").task_id());
   }
   // Wait until the provider has every task, then stop mid-generation.
   for (int i = 0; i < 500 && emulator_->TaskCount() < kTasks; ++i) {

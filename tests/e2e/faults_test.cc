@@ -10,7 +10,7 @@ using music::v1::TaskState;
 
 struct FaultCase {
   const char* name;
-  const char* prompt;           // carries a per-task emulator directive
+  const char* prompt;  // carries a per-task emulator directive
   TaskState want;
   absl::StatusCode want_code;   // for FAILED
   const char* provider_status;  // expected error.provider_status, "" = any
@@ -37,27 +37,27 @@ TEST_P(FaultTest, TaskEndsInTheRightState) {
 
 INSTANTIATE_TEST_SUITE_P(
     Emulator, FaultTest,
-    ::testing::Values(
-        FaultCase{"NoAudio", "x [emu:no_audio]", music::v1::TASK_STATE_FAILED,
-                  absl::StatusCode::kInternal, ""},
-        FaultCase{"GenerateAudioFailed", "x [emu:fail=GENERATE_AUDIO_FAILED]",
-                  music::v1::TASK_STATE_FAILED, absl::StatusCode::kInternal, ""},
-        FaultCase{"SensitiveWord", "x [emu:fail=SENSITIVE_WORD_ERROR]",
-                  music::v1::TASK_STATE_FAILED, absl::StatusCode::kInvalidArgument, ""},
-        FaultCase{"LostCallbacks", "x [emu:lose_callbacks]", music::v1::TASK_STATE_SUCCEEDED,
-                  absl::StatusCode::kOk, ""},
-        FaultCase{"DuplicatedCallbacks", "x [emu:duplicate_callbacks]",
-                  music::v1::TASK_STATE_SUCCEEDED, absl::StatusCode::kOk, ""},
-        FaultCase{"ReorderedCallbacks", "x [emu:reorder_callbacks]",
-                  music::v1::TASK_STATE_SUCCEEDED, absl::StatusCode::kOk, ""},
-        FaultCase{"MalformedPoll", "x [emu:malformed_poll]", music::v1::TASK_STATE_SUCCEEDED,
-                  absl::StatusCode::kOk, ""},
-        // The create answer is lost (slow past the client timeout, or unreadable): the task is
-        // adopted from the provider's callback, never submitted twice.
-        FaultCase{"SlowCreate", "x [emu:slow_create]", music::v1::TASK_STATE_SUCCEEDED,
-                  absl::StatusCode::kOk, ""},
-        FaultCase{"MalformedCreate", "x [emu:malformed_create]", music::v1::TASK_STATE_SUCCEEDED,
-                  absl::StatusCode::kOk, ""}),
+    ::testing::Values(FaultCase{"NoAudio", "x [emu:no_audio]", music::v1::TASK_STATE_FAILED,
+                                absl::StatusCode::kInternal, ""},
+                      FaultCase{"GenerateAudioFailed", "x [emu:fail=GENERATE_AUDIO_FAILED]",
+                                music::v1::TASK_STATE_FAILED, absl::StatusCode::kInternal, ""},
+                      FaultCase{"SensitiveWord", "x [emu:fail=SENSITIVE_WORD_ERROR]",
+                                music::v1::TASK_STATE_FAILED, absl::StatusCode::kInvalidArgument,
+                                ""},
+                      FaultCase{"LostCallbacks", "x [emu:lose_callbacks]",
+                                music::v1::TASK_STATE_SUCCEEDED, absl::StatusCode::kOk, ""},
+                      FaultCase{"DuplicatedCallbacks", "x [emu:duplicate_callbacks]",
+                                music::v1::TASK_STATE_SUCCEEDED, absl::StatusCode::kOk, ""},
+                      FaultCase{"ReorderedCallbacks", "x [emu:reorder_callbacks]",
+                                music::v1::TASK_STATE_SUCCEEDED, absl::StatusCode::kOk, ""},
+                      FaultCase{"MalformedPoll", "x [emu:malformed_poll]",
+                                music::v1::TASK_STATE_SUCCEEDED, absl::StatusCode::kOk, ""},
+                      // The create answer is lost (slow past the client timeout, or unreadable):
+                      // the task is adopted from the provider's callback, never submitted twice.
+                      FaultCase{"SlowCreate", "x [emu:slow_create]",
+                                music::v1::TASK_STATE_SUCCEEDED, absl::StatusCode::kOk, ""},
+                      FaultCase{"MalformedCreate", "x [emu:malformed_create]",
+                                music::v1::TASK_STATE_SUCCEEDED, absl::StatusCode::kOk, ""}),
     [](const ::testing::TestParamInfo<FaultCase>& info) { return info.param.name; });
 
 TEST_F(E2eTest, RateLimitedAndFailingCreatesAreRetried) {

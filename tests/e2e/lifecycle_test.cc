@@ -213,8 +213,7 @@ TEST_F(E2eTest, ListTasksPaginatesNewestFirstWithFilters) {
   changed.set_page_token(resp.next_page_token());
   changed.set_kind(music::v1::TASK_KIND_LYRICS);
   grpc::ClientContext c2;
-  EXPECT_EQ(stub_->ListTasks(&c2, changed, &resp).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(stub_->ListTasks(&c2, changed, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(E2eTest, ListModelsShowsTheKieCatalog) {

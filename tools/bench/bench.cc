@@ -12,8 +12,8 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <mutex>
 #include <cstdio>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -57,7 +57,7 @@ class NullProvider : public music::adapters::ProviderAdapter {
     return "null-" + r.task_id;
   }
   absl::StatusOr<music::adapters::ProviderUpdate> Poll(music::v1::TaskKind,
-                                                      absl::string_view) override {
+                                                       absl::string_view) override {
     return music::adapters::ProviderUpdate{};
   }
   absl::StatusOr<music::adapters::ProviderUpdate> ParseCallback(
@@ -180,8 +180,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 4; ++i) {
     grpc::ChannelArguments args;
     args.SetInt("bench.channel", i);  // distinct args: distinct connections
-    channels.push_back(
-        grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+    channels.push_back(grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
   }
 
   std::printf("CreateMusic vs a no-op unary handler, same server, same run\n");
@@ -225,17 +224,15 @@ int main(int argc, char** argv) {
       cv.wait(lock, [&] { return done; });
       return status.ok();
     });
-    std::printf("%8d | %10.0f %7.2fms %7.2fms | %10.0f %7.2fms %7.2fms | %.1fx%s\n", clients,
-                create.calls_per_second, create.p50_ms, create.p99_ms,
-                noop_result.calls_per_second, noop_result.p50_ms, noop_result.p99_ms,
-                create.calls_per_second > 0
-                    ? noop_result.calls_per_second / create.calls_per_second
-                    : 0.0,
-                create.errors + noop_result.errors > 0
-                    ? absl::StrCat("  (errors: ", create.errors, " create, ",
-                                   noop_result.errors, " no-op)")
-                          .c_str()
-                    : "");
+    std::printf(
+        "%8d | %10.0f %7.2fms %7.2fms | %10.0f %7.2fms %7.2fms | %.1fx%s\n", clients,
+        create.calls_per_second, create.p50_ms, create.p99_ms, noop_result.calls_per_second,
+        noop_result.p50_ms, noop_result.p99_ms,
+        create.calls_per_second > 0 ? noop_result.calls_per_second / create.calls_per_second : 0.0,
+        create.errors + noop_result.errors > 0
+            ? absl::StrCat("  (errors: ", create.errors, " create, ", noop_result.errors, " no-op)")
+                  .c_str()
+            : "");
     std::fflush(stdout);
   }
   (*server)->Shutdown();

@@ -42,11 +42,10 @@ class FakeProvider : public adapters::ProviderAdapter {
   absl::StatusOr<std::string> Submit(const adapters::SubmitRequest& request) override {
     absl::MutexLock lock(&mu_);
     submits_.push_back(request);
-    return Next(submit_answers_, absl::StatusOr<std::string>(
-                                     absl::StrCat("prov-", submits_.size())));
+    return Next(submit_answers_,
+                absl::StatusOr<std::string>(absl::StrCat("prov-", submits_.size())));
   }
-  absl::StatusOr<adapters::ProviderUpdate> Poll(music::v1::TaskKind,
-                                                absl::string_view) override {
+  absl::StatusOr<adapters::ProviderUpdate> Poll(music::v1::TaskKind, absl::string_view) override {
     absl::MutexLock lock(&mu_);
     ++polls_;
     adapters::ProviderUpdate pending;

@@ -338,8 +338,7 @@ TEST_F(TaskEngineTest, CancelOfSucceededTaskIsFailedPrecondition) {
   provider_->QueuePoll(Success());
   Advance(absl::Seconds(5));
   ASSERT_TRUE(WaitFor([&] { return Get(id).task.state() == music::v1::TASK_STATE_SUCCEEDED; }));
-  EXPECT_EQ(engine_->Cancel("default", id).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(engine_->Cancel("default", id).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(TaskEngineTest, CallbackRejections) {

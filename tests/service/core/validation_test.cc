@@ -34,7 +34,7 @@ std::vector<std::string> Fields(const std::vector<FieldViolation>& v) {
 TEST(ValidationTest, CharCountCountsCodePoints) {
   EXPECT_EQ(CharCount("abc"), 3u);
   EXPECT_EQ(CharCount("\xC3\xA9t\xC3\xA9"), 3u);  // "été"
-  EXPECT_EQ(CharCount("\xF0\x9F\x8E\xB5"), 1u);    // one emoji
+  EXPECT_EQ(CharCount("\xF0\x9F\x8E\xB5"), 1u);   // one emoji
 }
 
 TEST(ValidationTest, SimpleModePromptLimitIs500) {
