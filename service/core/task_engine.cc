@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "adapters/provider_errors.h"
+#include "service/core/event_log.h"
 #include "service/core/request_fingerprint.h"
 #include "service/core/status_details.h"
 #include "service/core/task_merge.h"
@@ -61,8 +62,12 @@ absl::Status TaskEngine::Start() {
   auto active = store_->ListActive(1'000'000);
   if (!active.ok()) return active.status();
   for (const TaskRecord& record : *active) {
-    Schedule(record.task.task_id(), record.next_action_time);
+    // An interrupted submission is looked at at once (see "Lost submissions").
+    Schedule(record.task.task_id(), record.submission == SubmissionState::kSubmitting
+                                        ? clock_->Now()
+                                        : record.next_action_time);
   }
+  LogEvent("engine.started", {{"resumed_tasks", absl::StrCat(active->size())}});
   scheduler_ = std::thread([this] { SchedulerLoop(); });
   return absl::OkStatus();
 }
@@ -215,6 +220,16 @@ absl::StatusOr<TaskRecord> TaskEngine::Mutate(absl::string_view task_id, const M
     absl::Status s = store_->Update(next);
     if (s.ok()) {
       hub_->Publish(next.task);
+      if (IsTerminal(next.task.state()) && !IsTerminal(current->task.state())) {
+        LogEvent("task.ended",
+                 {{"task_id", next.task.task_id()},
+                  {"provider", next.task.provider()},
+                  {"provider_task_id", next.task.provider_task_id()},
+                  {"state", music::v1::TaskState_Name(next.task.state())},
+                  {"error_code", absl::StatusCodeToString(
+                                     static_cast<absl::StatusCode>(next.task.error().code()))},
+                  {"error", next.task.error().message()}});
+      }
       if (IsTerminal(next.task.state())) {
         absl::MutexLock lock(&mu_);
         poll_failures_.erase(next.task.task_id());
@@ -406,6 +421,14 @@ void TaskEngine::Submit(const TaskRecord& record, adapters::ProviderAdapter* ada
 
   const absl::Time now = clock_->Now();
   const auto policy = adapter->resubmit_policy();
+  if (!sent.ok()) {
+    LogEvent("task.submit_failed",
+             {{"task_id", task_id},
+              {"provider", record.task.provider()},
+              {"code", absl::StatusCodeToString(sent.status().code())},
+              {"outcome_unknown", adapters::IsOutcomeUnknown(sent.status()) ? "true" : "false"},
+              {"error", sent.status().message()}});
+  }
   Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
     if (r.submission == SubmissionState::kSubmitted) return false;  // a callback adopted it
     if (IsTerminal(r.task.state())) {

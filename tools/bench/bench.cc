@@ -24,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "music/v1/music_service.grpc.pb.h"
 #include "persistence/sqlite/sqlite_task_store.h"
+#include "service/core/event_log.h"
 #include "service/server/music_server.h"
 
 ABSL_FLAG(std::string, clients, "1,16,64", "Concurrency levels, comma separated");
@@ -133,6 +134,7 @@ Result Measure(int clients, double seconds, Call call) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  music::service::SetEventLogEnabled(false);
   std::vector<int> levels;
   for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_clients), ',')) {
     int n;
