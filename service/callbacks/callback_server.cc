@@ -1,6 +1,7 @@
 #include "service/callbacks/callback_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include "absl/strings/str_cat.h"
 #include "service/core/event_log.h"
@@ -71,6 +72,13 @@ absl::Status CallbackServer::Bind(const std::string& host, int port) {
                              : absl::StrCat("{\"error\":\"", JsonEscape(s.message()), "\"}"),
                       "application/json");
                 });
+  // httplib's default socket options include SO_REUSEPORT, which would let a second server bind
+  // the same callback port silently and take half the deliveries.
+  server_->set_socket_options([this](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listen_socket_ = sock;
+  });
   if (port == 0) {
     port_ = server_->bind_to_any_port(host.c_str());
     if (port_ < 0) return absl::UnavailableError(absl::StrCat("cannot bind ", host));
@@ -80,6 +88,9 @@ absl::Status CallbackServer::Bind(const std::string& host, int port) {
     }
     port_ = port;
   }
+  // httplib listens with a backlog of 5; a burst of deliveries would see dropped SYNs and 1 s
+  // connect retries. Listening again raises it (Linux).
+  if (listen_socket_ >= 0) ::listen(listen_socket_, SOMAXCONN);
   return absl::OkStatus();
 }
 

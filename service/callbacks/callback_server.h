@@ -43,6 +43,7 @@ class CallbackServer {
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;
+  int listen_socket_ = -1;
 };
 
 }  // namespace music::service

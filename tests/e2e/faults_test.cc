@@ -79,6 +79,7 @@ TEST_F(E2eTest, RandomFaultsNeverCrashOrLoseTasks) {
   f.duplicate_callback_rate = 0.3;
   f.reorder_callbacks_rate = 0.3;
   f.lose_callback_rate = 0.3;
+  f.poll_slow_rate = 0.1;  // slower than the client timeout: the poll fails, is retried
   f.seed = 42;
   emulator_->SetFaults(f);
   std::vector<std::string> ids;

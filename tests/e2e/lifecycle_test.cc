@@ -268,3 +268,15 @@ TEST_F(E2eTest, CancelWhilePendingStaysCanceled) {
 
 }  // namespace
 }  // namespace music::e2e
+
+namespace music::e2e {
+namespace {
+
+TEST_F(E2eTest, SecondServerCannotTakeTheSameCallbackPort) {
+  service::CallbackServer other(
+      [](absl::string_view, absl::string_view, const http::Request&) { return absl::OkStatus(); });
+  EXPECT_FALSE(other.Bind("127.0.0.1", server_->callback_port()).ok());
+}
+
+}  // namespace
+}  // namespace music::e2e
