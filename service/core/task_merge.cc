@@ -1,5 +1,6 @@
 #include "service/core/task_merge.h"
 
+#include <algorithm>
 #include <string>
 
 #include "google/protobuf/util/message_differencer.h"
@@ -112,6 +113,13 @@ bool MergeProviderUpdate(const adapters::ProviderUpdate& update, absl::Time now,
                         : "provider reported success without an audio URL",
                  update.provider_status, update.provider_error_code, now, task);
         return true;
+      }
+      if (!lyrics) {
+        // A clip reported while running whose audio never came is not a result.
+        auto* clips = task.mutable_clips();
+        clips->erase(std::remove_if(clips->begin(), clips->end(),
+                                    [](const music::v1::Clip& c) { return c.audio_url().empty(); }),
+                     clips->end());
       }
       task.set_state(music::v1::TASK_STATE_SUCCEEDED);
       task.mutable_progress()->set_provider_status(update.provider_status);

@@ -42,6 +42,23 @@ TEST(TaskMergeTest, SuccessWithAudioSucceedsAndSetsEndTime) {
   EXPECT_EQ(t.progress().provider_status(), "SUCCESS");
 }
 
+TEST(TaskMergeTest, SuccessDropsClipsThatNeverGotAudio) {
+  Task t = RunningTask();
+  ProviderUpdate first;
+  first.state = ProviderState::kRunning;
+  first.first_clip_ready = true;
+  first.clips = {MakeClip("c1", "http://a/c1.wav"), MakeClip("c2", "")};
+  ASSERT_TRUE(MergeProviderUpdate(first, kNow, t));
+  ASSERT_EQ(t.clips_size(), 2);
+  ProviderUpdate done;
+  done.state = ProviderState::kSucceeded;
+  done.clips = {MakeClip("c1", "http://a/c1.wav")};
+  ASSERT_TRUE(MergeProviderUpdate(done, kNow, t));
+  EXPECT_EQ(t.state(), music::v1::TASK_STATE_SUCCEEDED);
+  ASSERT_EQ(t.clips_size(), 1);
+  EXPECT_EQ(t.clips(0).clip_id(), "c1");
+}
+
 TEST(TaskMergeTest, SuccessWithoutAudioFails) {
   Task t = RunningTask();
   ProviderUpdate u;
