@@ -17,8 +17,8 @@ class CountingWatcher : public TaskWatcher {
 };
 
 TEST(WatchHubTest, DeliversToWatchersOfThatTaskOnly) {
+  CountingWatcher a, b;  // outlive the hub, which calls them until it is gone
   WatchHub hub(absl::Hours(1));
-  CountingWatcher a, b;
   hub.Subscribe("t1", &a);
   hub.Subscribe("t2", &b);
   music::v1::Task t;
@@ -31,8 +31,8 @@ TEST(WatchHubTest, DeliversToWatchersOfThatTaskOnly) {
 }
 
 TEST(WatchHubTest, UnsubscribeStopsDelivery) {
-  WatchHub hub(absl::Hours(1));
   CountingWatcher a;
+  WatchHub hub(absl::Hours(1));
   const int64_t token = hub.Subscribe("t1", &a);
   EXPECT_EQ(hub.size(), 1);
   hub.Unsubscribe(token);
@@ -44,16 +44,16 @@ TEST(WatchHubTest, UnsubscribeStopsDelivery) {
 }
 
 TEST(WatchHubTest, HeartbeatsTickWhileSubscribed) {
-  WatchHub hub(absl::Milliseconds(5));
   CountingWatcher a;
+  WatchHub hub(absl::Milliseconds(5));
   hub.Subscribe("t1", &a);
   for (int i = 0; i < 1000 && a.heartbeats < 3; ++i) absl::SleepFor(absl::Milliseconds(2));
   EXPECT_GE(a.heartbeats, 3);
 }
 
 TEST(WatchHubTest, ShutdownTellsEveryWatcherAndLaterSubscribers) {
-  WatchHub hub(absl::Hours(1));
   CountingWatcher a, late;
+  WatchHub hub(absl::Hours(1));
   hub.Subscribe("t1", &a);
   hub.Shutdown();
   EXPECT_EQ(a.shutdowns, 1);
