@@ -26,18 +26,22 @@ namespace {
 
 using music::service::ServerConfig;
 
-// Reads a secret from the environment variable `env`, else from `file`. Never logged.
-std::string ReadSecret(const std::string& env, const std::string& file) {
+// Reads a secret from the environment variable `env`, else from `file` (named by config key
+// `file_key`). Never logged. An unreadable file stops start-up (NOT_FOUND naming the key); an
+// unset variable with no file is an empty secret (the provider is then unavailable).
+absl::StatusOr<std::string> ReadSecret(const std::string& env, const std::string& file,
+                                       absl::string_view file_key) {
   if (!env.empty()) {
     if (const char* v = std::getenv(env.c_str()); v != nullptr && *v != '\0') return v;
   }
-  if (!file.empty()) {
-    std::ifstream in(file);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return std::string(absl::StripAsciiWhitespace(buffer.str()));
+  if (file.empty()) return std::string();
+  std::ifstream in(file);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("config key \"", file_key, "\": cannot read ", file));
   }
-  return "";
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return std::string(absl::StripAsciiWhitespace(buffer.str()));
 }
 
 int Fail(const absl::Status& status) {
@@ -69,12 +73,6 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_listen).empty()) config.listen = absl::GetFlag(FLAGS_listen);
   if (!absl::GetFlag(FLAGS_database).empty()) config.database_path = absl::GetFlag(FLAGS_database);
 
-  music::persistence::SqliteOptions db_options;
-  db_options.path = config.database_path;
-  db_options.synchronous = config.database_synchronous;
-  auto store = music::persistence::OpenSqliteTaskStore(db_options);
-  if (!store.ok()) return Fail(store.status());
-
   // Providers. One without an API key stays in the catalog, marked unavailable.
   music::http::CurlOptions curl_options;
   curl_options.connect_timeout = config.kie.connect_timeout;
@@ -83,8 +81,11 @@ int main(int argc, char** argv) {
 
   music::adapters::kie::KieOptions kie_options;
   kie_options.base_url = config.kie.base_url;
-  kie_options.api_key = ReadSecret(config.kie.api_key_env, config.kie.api_key_file);
-  kie_options.webhook_hmac_key = ReadSecret(config.kie.webhook_hmac_key_env, "");
+  auto api_key =
+      ReadSecret(config.kie.api_key_env, config.kie.api_key_file, "providers.kie.api_key_file");
+  if (!api_key.ok()) return Fail(api_key.status());
+  kie_options.api_key = *std::move(api_key);
+  kie_options.webhook_hmac_key = *ReadSecret(config.kie.webhook_hmac_key_env, "", "");
   kie_options.request_timeout = config.kie.request_timeout;
   const bool kie_available = !kie_options.api_key.empty();
   std::shared_ptr<music::adapters::ProviderAdapter> kie =
@@ -109,6 +110,13 @@ int main(int argc, char** argv) {
         absl::StrCat("config key \"default_model\": no model named ", config.default_model)));
   }
   auto catalog = std::make_unique<music::service::Catalog>(std::move(models), config.default_model);
+
+  // The store is opened last, so a bad config never creates or migrates a database file.
+  music::persistence::SqliteOptions db_options;
+  db_options.path = config.database_path;
+  db_options.synchronous = config.database_synchronous;
+  auto store = music::persistence::OpenSqliteTaskStore(db_options);
+  if (!store.ok()) return Fail(store.status());
 
   music::service::ServerOptions options;
   options.listen = config.listen;
