@@ -61,11 +61,18 @@ TaskEngine::~TaskEngine() { Shutdown(); }
 absl::Status TaskEngine::Start() {
   auto active = store_->ListActive(1'000'000);
   if (!active.ok()) return active.status();
+  const absl::Time now = clock_->Now();
+  absl::BitGen gen;
   for (const TaskRecord& record : *active) {
-    // An interrupted submission is looked at at once (see "Lost submissions").
-    Schedule(record.task.task_id(), record.submission == SubmissionState::kSubmitting
-                                        ? clock_->Now()
-                                        : record.next_action_time);
+    absl::Time when = record.next_action_time;
+    if (record.submission == SubmissionState::kSubmitting) {
+      when = now;  // an interrupted submission is looked at at once (see "Lost submissions")
+    } else if (record.submission == SubmissionState::kSubmitted && when < now) {
+      // Overdue polls are spread over one interval, so a restart with many running tasks does
+      // not hit the provider with all of them at once.
+      when = now + options_.poll_interval * absl::Uniform(gen, 0.0, 1.0);
+    }
+    Schedule(record.task.task_id(), when);
   }
   LogEvent("engine.started", {{"resumed_tasks", absl::StrCat(active->size())}});
   scheduler_ = std::thread([this] { SchedulerLoop(); });
