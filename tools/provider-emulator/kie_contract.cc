@@ -731,6 +731,23 @@ void KieContract::WriteLyrics(Writer& w, const Task& task, bool snake_case) cons
   w.EndArray();
 }
 
+// record-info's `errorCode` / `errorMessage`: the failure's code and text, null otherwise.
+void WriteRecordError(Writer& w, const Task& task, bool failed) {
+  w.Key("errorCode");
+  if (failed) {
+    w.Int(FailureCode(task.fail_status).first);
+  } else {
+    w.Null();
+  }
+  w.Key("errorMessage");
+  if (failed) {
+    const absl::string_view message = FailureCode(task.fail_status).second;
+    w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  } else {
+    w.Null();
+  }
+}
+
 std::string KieContract::MusicRecordJson(const Task& task, absl::Time now) const {
   const Step& step = CurrentStep(task, now);
   const bool failed = !task.fail_status.empty() && step.status == task.fail_status;
@@ -762,19 +779,7 @@ std::string KieContract::MusicRecordJson(const Task& task, absl::Time now) const
   PutString(w, "status", step.status);
   PutString(w, "type", task.model_name);
   PutString(w, "operationType", task.operation_type);
-  w.Key("errorCode");
-  if (failed) {
-    w.Int(FailureCode(task.fail_status).first);
-  } else {
-    w.Null();
-  }
-  w.Key("errorMessage");
-  if (failed) {
-    const absl::string_view message = FailureCode(task.fail_status).second;
-    w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
-  } else {
-    w.Null();
-  }
+  WriteRecordError(w, task, failed);
   w.EndObject();
   w.EndObject();
   return Finish(buffer);
@@ -805,19 +810,7 @@ std::string KieContract::LyricsRecordJson(const Task& task, absl::Time now) cons
   }
   PutString(w, "status", step.status);
   PutString(w, "type", "LYRICS");
-  w.Key("errorCode");
-  if (failed) {
-    w.Int(FailureCode(task.fail_status).first);
-  } else {
-    w.Null();
-  }
-  w.Key("errorMessage");
-  if (failed) {
-    const absl::string_view message = FailureCode(task.fail_status).second;
-    w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
-  } else {
-    w.Null();
-  }
+  WriteRecordError(w, task, failed);
   w.EndObject();
   w.EndObject();
   return Finish(buffer);
