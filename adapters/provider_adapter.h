@@ -1,6 +1,7 @@
 #ifndef MUSIC_ADAPTERS_PROVIDER_ADAPTER_H_
 #define MUSIC_ADAPTERS_PROVIDER_ADAPTER_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,42 @@ struct SubmitRequest {
   music::v1::TaskInput input;
   /// Where the provider should POST callbacks for this task; empty when callbacks are off.
   std::string callback_url;
+  /// The caller's request_id (may be empty). Adapters that look tasks up by request id
+  /// (kLookupByRequestId) send `idempotency_key` as the provider's request id instead, because
+  /// it is never empty.
+  std::string request_id;
+  /// Derived from the task and the provider (the same for every attempt of this task at this
+  /// provider): the provider's Idempotency-Key (beatra) or request id (TokenLab).
+  std::string idempotency_key;
+  /// The provider's id of the task's reference audio (from UploadReferenceAudio), or "".
+  std::string reference_artifact_id;
+};
+
+/// What a provider answered to a create.
+struct SubmitResult {
+  std::string provider_task_id;
+  /// Where to poll, when the provider names it (TokenLab `poll_url`); else "".
+  std::string poll_url;
+  /// The provider's billing transaction id, when the create answer carries it (TokenLab
+  /// `X-Billing-Transaction-ID`).
+  std::string provider_billing_transaction_id;
+  /// The provider endpoint path that took the create, e.g. "/api/v1/generate" (for the ledger).
+  std::string endpoint;
+};
+
+/// What to poll.
+struct PollTarget {
+  music::v1::TaskKind kind = music::v1::TASK_KIND_UNSPECIFIED;
+  std::string provider_task_id;
+  /// SubmitResult::poll_url as stored, or "".
+  std::string poll_url;
+};
+
+/// Bytes of reference audio to store at a provider.
+struct ReferenceAudioUpload {
+  std::string filename;
+  std::string content_type;
+  std::string bytes;
 };
 
 /// A provider's view of a task, from a poll answer or a callback.
@@ -50,6 +87,20 @@ struct ProviderUpdate {
   std::string error_message;
   /// The provider's raw error code (kie.ai `errorCode`, or a callback's `code`).
   std::string provider_error_code;
+  /// Progress as the provider reports it (beatra `progress {percent, stage, message}`); percent
+  /// is -1 when not reported.
+  int32_t progress_percent = -1;
+  std::string progress_stage;
+  std::string progress_message;
+  /// The provider's billing report, when it gives one: micro-units of `billing_currency`
+  /// ("CREDITS" or "USD"). beatra `billing.charged_credits` / `refunded_credits`; PiAPI
+  /// `meta.usage.consume` (USD). has_billing is false when the answer carries none.
+  bool has_billing = false;
+  int64_t charged_micros = 0;
+  int64_t refunded_micros = 0;
+  std::string billing_currency;
+  /// The provider's billing transaction id, when the answer carries it (TokenLab).
+  std::string provider_billing_transaction_id;
 };
 
 /// How a provider lets the service recover a create whose answer was lost.
@@ -88,21 +139,42 @@ class ProviderAdapter {
   /// limits from the provider's document). `available` is left to the service.
   virtual std::vector<music::v1::Model> Models() const = 0;
 
-  /// Creates the provider task. Returns the provider's task id.
-  virtual absl::StatusOr<std::string> Submit(const SubmitRequest& request) = 0;
+  /// Creates the provider task.
+  virtual absl::StatusOr<SubmitResult> Submit(const SubmitRequest& request) = 0;
 
   /// Reads the provider task's current state.
-  virtual absl::StatusOr<ProviderUpdate> Poll(music::v1::TaskKind kind,
-                                              absl::string_view provider_task_id) = 0;
+  virtual absl::StatusOr<ProviderUpdate> Poll(const PollTarget& target) = 0;
 
   /// Parses (and, where configured, authenticates) a callback delivery for a task of `kind`.
-  /// Errors: UNAUTHENTICATED when a signature is required and missing or wrong; INVALID_ARGUMENT
-  /// when the body is malformed.
+  /// Errors: UNAUTHENTICATED when a signature or secret is required and missing or wrong;
+  /// INVALID_ARGUMENT when the body is malformed; ALREADY_EXISTS for a repeat of a delivery
+  /// already seen (PiAPI `timestamp`): the receiver acknowledges it and changes nothing.
+  /// UNIMPLEMENTED for providers without callbacks.
   virtual absl::StatusOr<ProviderUpdate> ParseCallback(music::v1::TaskKind kind,
                                                        const http::Request& request) = 0;
 
   /// Best-effort cancel at the provider. UNIMPLEMENTED when the provider has no cancel API.
   virtual absl::Status Cancel(absl::string_view provider_task_id) = 0;
+
+  /// For kLookupByRequestId: the provider task created by an earlier Submit of `request` (same
+  /// idempotency_key), found by the provider's request-id lookup. NOT_FOUND when there is none,
+  /// so a new create is safe; other errors mean "cannot tell yet" (retry later).
+  virtual absl::StatusOr<SubmitResult> FindByRequestId(const SubmitRequest& request) {
+    return absl::UnimplementedError(provider() + " has no lookup by request id");
+  }
+
+  /// Stores reference audio at the provider and returns the provider's id for it (beatra
+  /// `POST /v1/uploads` -> `artifact_id`). UNIMPLEMENTED for providers without uploads.
+  virtual absl::StatusOr<std::string> UploadReferenceAudio(const ReferenceAudioUpload& upload) {
+    return absl::UnimplementedError(provider() + " takes no reference audio");
+  }
+
+  /// The provider's live model list merged into the built-in entries (TokenLab
+  /// `GET /v1/models?recommended_for=music`); UNIMPLEMENTED when the provider has none. Called
+  /// once at start-up; failures leave the built-in entries.
+  virtual absl::StatusOr<std::vector<music::v1::Model>> FetchModels() {
+    return absl::UnimplementedError(provider() + " has no model list API");
+  }
 };
 
 }  // namespace music::adapters

@@ -35,6 +35,13 @@ struct TaskRecord {
   absl::Time deadline = absl::InfiniteFuture();
   /// For SubmissionState::kUnknown: when the outcome became unknown.
   absl::Time unknown_since = absl::InfinitePast();
+  /// Where to poll the provider task, when the provider named it at create (TokenLab
+  /// `poll_url`), else "".
+  std::string poll_url;
+  /// The provider's id of the task's reference audio once uploaded (beatra `artifact_id`).
+  std::string reference_artifact_id;
+  /// The provider endpoint that took the create (e.g. "/v1/music/text-to-music"), for the ledger.
+  std::string provider_endpoint;
 };
 
 /// True for SUCCEEDED, FAILED and CANCELED.

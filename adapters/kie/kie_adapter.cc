@@ -66,7 +66,7 @@ class KieAdapter final : public ProviderAdapter {
 
   std::vector<music::v1::Model> Models() const override { return KieModels(); }
 
-  absl::StatusOr<std::string> Submit(const SubmitRequest& request) override {
+  absl::StatusOr<SubmitResult> Submit(const SubmitRequest& request) override {
     const music::v1::TaskInput& input = request.input;
     const char* path = nullptr;
     std::string body;
@@ -115,10 +115,15 @@ class KieAdapter final : public ProviderAdapter {
       MarkOutcomeUnknown(status);
       return Clean(status, operation);
     }
-    return task_id;
+    SubmitResult result;
+    result.provider_task_id = *std::move(task_id);
+    result.endpoint = path;
+    return result;
   }
 
-  absl::StatusOr<ProviderUpdate> Poll(TaskKind kind, absl::string_view provider_task_id) override {
+  absl::StatusOr<ProviderUpdate> Poll(const PollTarget& target) override {
+    const TaskKind kind = target.kind;
+    absl::string_view provider_task_id = target.provider_task_id;
     const bool lyrics = kind == music::v1::TASK_KIND_LYRICS;
     if (!lyrics && kind != music::v1::TASK_KIND_MUSIC &&
         kind != music::v1::TASK_KIND_CONTINUATION) {

@@ -66,30 +66,40 @@ CREATE TABLE task_clips (
 );
 CREATE INDEX task_clips_tenant_clip_id ON task_clips (tenant, clip_id);
 )sql",
+    // 2: where to poll (TokenLab poll_url), the uploaded reference audio, the create endpoint.
+    R"sql(
+ALTER TABLE tasks ADD COLUMN poll_url TEXT NOT NULL DEFAULT '';
+ALTER TABLE tasks ADD COLUMN reference_artifact_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE tasks ADD COLUMN provider_endpoint TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
 // Columns read by DecodeRow, in this order; the tasks table is always aliased `t`.
 #define MUSIC_TASK_COLUMNS                                                                        \
   "t.task_id, t.request_fingerprint, t.submission, t.attempts, t.next_action_us, t.deadline_us, " \
-  "t.unknown_since_us, t.version, t.task"
+  "t.unknown_since_us, t.version, t.task, t.poll_url, t.reference_artifact_id, "                  \
+  "t.provider_endpoint"
 
 constexpr char kBeginSql[] = "BEGIN IMMEDIATE";
 constexpr char kCommitSql[] = "COMMIT";
 constexpr char kRollbackSql[] = "ROLLBACK";
-// Parameters ?1..?17 are bound by BindTaskColumns.
+// Parameters ?1..?20 are bound by BindTaskColumns.
 constexpr char kInsertTaskSql[] =
     "INSERT INTO tasks (task_id, tenant, request_id, request_fingerprint, state, kind, provider, "
     "provider_task_id, submission, attempts, next_action_us, deadline_us, unknown_since_us, "
-    "create_time_us, update_time_us, version, task) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
-// ?18: the version the caller read.
+    "create_time_us, update_time_us, version, task, poll_url, reference_artifact_id, "
+    "provider_endpoint) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
+    "?20)";
+// ?21: the version the caller read.
 constexpr char kUpdateTaskSql[] =
     "UPDATE tasks SET request_fingerprint = ?4, state = ?5, kind = ?6, provider = ?7, "
     "provider_task_id = ?8, submission = ?9, attempts = ?10, next_action_us = ?11, "
     "deadline_us = ?12, unknown_since_us = ?13, create_time_us = ?14, update_time_us = ?15, "
-    "version = ?16, task = ?17 "
-    "WHERE task_id = ?1 AND tenant = ?2 AND request_id = ?3 AND version = ?18";
+    "version = ?16, task = ?17, poll_url = ?18, reference_artifact_id = ?19, "
+    "provider_endpoint = ?20 "
+    "WHERE task_id = ?1 AND tenant = ?2 AND request_id = ?3 AND version = ?21";
 constexpr char kGetSql[] = "SELECT " MUSIC_TASK_COLUMNS " FROM tasks t WHERE t.task_id = ?1";
 constexpr char kGetByRequestIdSql[] =
     "SELECT " MUSIC_TASK_COLUMNS
@@ -415,10 +425,13 @@ class SqliteTaskStore final : public TaskStore {
     record.next_action_time = FromMicros(sqlite3_column_int64(stmt, 4));
     record.deadline = FromMicros(sqlite3_column_int64(stmt, 5));
     record.unknown_since = FromMicros(sqlite3_column_int64(stmt, 6));
+    record.poll_url = ColumnText(stmt, 9);
+    record.reference_artifact_id = ColumnText(stmt, 10);
+    record.provider_endpoint = ColumnText(stmt, 11);
     return record;
   }
 
-  // Binds ?1..?17 of kInsertTaskSql / kUpdateTaskSql.
+  // Binds ?1..?20 of kInsertTaskSql / kUpdateTaskSql.
   static absl::Status BindTaskColumns(sqlite3_stmt* stmt, const TaskRecord& r,
                                       const std::string& blob) {
     const music::v1::Task& t = r.task;
@@ -444,6 +457,9 @@ class SqliteTaskStore final : public TaskStore {
     check(sqlite3_bind_int64(stmt, 16, t.version()));
     check(sqlite3_bind_blob64(stmt, 17, blob.empty() ? "" : blob.data(), blob.size(),
                               SQLITE_TRANSIENT));
+    check(BindText(stmt, 18, r.poll_url));
+    check(BindText(stmt, 19, r.reference_artifact_id));
+    check(BindText(stmt, 20, r.provider_endpoint));
     if (rc != SQLITE_OK) return SqliteError(nullptr, rc, "bind");
     return absl::OkStatus();
   }
@@ -520,7 +536,7 @@ class SqliteTaskStore final : public TaskStore {
       if (!stmt.ok()) return stmt.status();
       ScopedStmt scoped(*stmt);
       if (absl::Status s = BindTaskColumns(*stmt, record, blob); !s.ok()) return s;
-      sqlite3_bind_int64(*stmt, 18, expected_version);
+      sqlite3_bind_int64(*stmt, 21, expected_version);
       const int rc = sqlite3_step(*stmt);
       if (rc != SQLITE_DONE) return SqliteError(db_, rc, "update task");
     }
@@ -677,5 +693,7 @@ absl::StatusOr<std::unique_ptr<TaskStore>> OpenSqliteTaskStore(const SqliteOptio
   if (absl::Status s = Migrate(db.get()); !s.ok()) return s;
   return std::unique_ptr<TaskStore>(std::make_unique<SqliteTaskStore>(db.release()));
 }
+
+int SqliteSchemaVersion() { return kSchemaVersion; }
 
 }  // namespace music::persistence

@@ -38,6 +38,9 @@ struct SqliteOptions {
 /// not a database; INTERNAL for other SQLite failures.
 absl::StatusOr<std::unique_ptr<TaskStore>> OpenSqliteTaskStore(const SqliteOptions& options);
 
+/// The schema version (PRAGMA user_version) this build creates and upgrades to.
+int SqliteSchemaVersion();
+
 }  // namespace music::persistence
 
 #endif  // MUSIC_PERSISTENCE_SQLITE_SQLITE_TASK_STORE_H_

@@ -4,8 +4,11 @@
 // submission outcome unknown: the process died between the two writes, or the create timed out
 // after the connection was up, or the provider answered 2xx with a body we could not read. What
 // happens next depends on what the provider offers (ResubmitPolicy):
-//  - kIdempotencyKey / kLookupByRequestId: sending again is safe (the provider deduplicates, or
-//    the adapter looks the task up first), so the task goes back to kNotSubmitted.
+//  - kIdempotencyKey (beatra): sending again with the same Idempotency-Key is safe (the provider
+//    deduplicates), so the task goes back to kNotSubmitted.
+//  - kLookupByRequestId (TokenLab): the task waits in kUnknown and the engine looks it up by the
+//    request id it sent (Recover): found, it is adopted; NOT_FOUND, the create is sent again (no
+//    task exists, so none can be doubled); any other answer is retried with backoff.
 //  - kAtMostOnce (kie.ai: no idempotency key, no lookup): sending again could create a second
 //    provider task, billed twice. The task is never resent. It waits in kUnknown for the
 //    provider's callback, whose URL carries our task id: the first callback reveals the provider
@@ -185,6 +188,11 @@ absl::Status TaskEngine::HandleCallback(absl::string_view provider, absl::string
   adapters::ProviderAdapter* adapter = providers_->Find(provider);
   if (adapter == nullptr) return absl::NotFoundError(absl::StrCat("no provider ", provider));
   auto update = adapter->ParseCallback(record->task.kind(), request);
+  if (absl::IsAlreadyExists(update.status())) {
+    // A repeat of a delivery already applied (PiAPI resends with the same timestamp).
+    LogEvent("callback.repeat", {{"task_id", std::string(task_id)}, {"provider", std::string(provider)}});
+    return absl::OkStatus();
+  }
   if (!update.ok()) return update.status();
 
   const absl::Time now = clock_->Now();
@@ -378,7 +386,11 @@ void TaskEngine::Step(const std::string& task_id) {
       // Found after a restart: the create may or may not have reached the provider.
       Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
         if (r.submission != SubmissionState::kSubmitting) return false;
-        if (adapter->resubmit_policy() == adapters::ResubmitPolicy::kAtMostOnce) {
+        if (adapter->resubmit_policy() == adapters::ResubmitPolicy::kLookupByRequestId) {
+          r.submission = SubmissionState::kUnknown;
+          r.unknown_since = now;
+          r.next_action_time = now;
+        } else if (adapter->resubmit_policy() == adapters::ResubmitPolicy::kAtMostOnce) {
           r.submission = SubmissionState::kUnknown;
           r.unknown_since = now;
           r.next_action_time = Clamp(now + options_.unknown_submission_grace, r);
@@ -390,6 +402,10 @@ void TaskEngine::Step(const std::string& task_id) {
       }).IgnoreError();
       return;
     case SubmissionState::kUnknown:
+      if (adapter->resubmit_policy() == adapters::ResubmitPolicy::kLookupByRequestId) {
+        Recover(record, adapter);
+        return;
+      }
       if (now >= record.unknown_since + options_.unknown_submission_grace) {
         FailNow(task_id, absl::StatusCode::kUnavailable,
                 "the provider's answer to the submission was lost and no callback revealed the "
@@ -417,14 +433,8 @@ void TaskEngine::Submit(const TaskRecord& record, adapters::ProviderAdapter* ada
   });
   if (!marked.ok()) return;
 
-  adapters::SubmitRequest request;
-  request.kind = record.task.kind();
-  request.task_id = task_id;
-  const music::v1::Model* model = catalog_->Find(record.task.model());
-  request.provider_model = model != nullptr ? model->provider_model() : record.task.model();
-  request.input = record.task.input();
-  request.callback_url = CallbackUrl(record.task.provider(), task_id);
-  absl::StatusOr<std::string> sent = adapter->Submit(request);
+  const adapters::SubmitRequest request = BuildSubmitRequest(record);
+  absl::StatusOr<adapters::SubmitResult> sent = adapter->Submit(request);
 
   const absl::Time now = clock_->Now();
   const auto policy = adapter->resubmit_policy();
@@ -441,25 +451,30 @@ void TaskEngine::Submit(const TaskRecord& record, adapters::ProviderAdapter* ada
     if (IsTerminal(r.task.state())) {
       // Canceled while we were sending: keep it canceled, remember the provider task.
       if (sent.ok() && r.task.provider_task_id().empty()) {
-        r.task.set_provider_task_id(*sent);
-        r.submission = SubmissionState::kSubmitted;
+        Adopt(*sent, r);
         return true;
       }
       return false;
     }
     if (sent.ok()) {
-      r.task.set_provider_task_id(*sent);
-      r.submission = SubmissionState::kSubmitted;
+      Adopt(*sent, r);
       r.attempts = 0;
       r.task.set_state(music::v1::TASK_STATE_RUNNING);
       r.next_action_time = Clamp(now + options_.poll_interval, r);
       return true;
     }
     const absl::Status& error = sent.status();
-    if (adapters::IsOutcomeUnknown(error) && policy == adapters::ResubmitPolicy::kAtMostOnce) {
+    if (adapters::IsOutcomeUnknown(error) && policy != adapters::ResubmitPolicy::kIdempotencyKey) {
+      // kAtMostOnce waits for a callback; kLookupByRequestId looks the task up before any new
+      // create (see "Lost submissions").
       r.submission = SubmissionState::kUnknown;
       r.unknown_since = now;
-      r.next_action_time = Clamp(now + options_.unknown_submission_grace, r);
+      r.attempts += 1;
+      r.next_action_time =
+          Clamp(policy == adapters::ResubmitPolicy::kLookupByRequestId
+                    ? now + Backoff(r.attempts, error)
+                    : now + options_.unknown_submission_grace,
+                r);
       return true;
     }
     if ((adapters::IsRetryable(error) || adapters::IsOutcomeUnknown(error)) &&
@@ -477,14 +492,78 @@ void TaskEngine::Submit(const TaskRecord& record, adapters::ProviderAdapter* ada
     // If the task was canceled while sending, cancel at the provider too (best effort).
     auto after = store_->Get(task_id);
     if (after.ok() && after->task.state() == music::v1::TASK_STATE_CANCELED) {
-      adapter->Cancel(*sent).IgnoreError();
+      adapter->Cancel(sent->provider_task_id).IgnoreError();
     }
   }
 }
 
+adapters::SubmitRequest TaskEngine::BuildSubmitRequest(const TaskRecord& record) const {
+  adapters::SubmitRequest request;
+  request.kind = record.task.kind();
+  request.task_id = record.task.task_id();
+  if (!record.task.provider_model().empty()) {
+    request.provider_model = record.task.provider_model();
+  } else {
+    const music::v1::Model* model = catalog_->Find(record.task.model());
+    request.provider_model = model != nullptr ? model->provider_model() : record.task.model();
+  }
+  request.input = record.task.input();
+  request.callback_url = CallbackUrl(record.task.provider(), record.task.task_id());
+  request.request_id = record.task.request_id();
+  // One key per (task, provider): every retry of this task at this provider reuses it, and a
+  // failover to another provider never collides with it.
+  request.idempotency_key = absl::StrCat(record.task.task_id(), ".", record.task.provider());
+  request.reference_artifact_id = record.reference_artifact_id;
+  return request;
+}
+
+void TaskEngine::Adopt(const adapters::SubmitResult& result, TaskRecord& r) {
+  r.task.set_provider_task_id(result.provider_task_id);
+  r.poll_url = result.poll_url;
+  if (!result.provider_billing_transaction_id.empty()) {
+    r.task.mutable_billing()->set_provider_billing_transaction_id(
+        result.provider_billing_transaction_id);
+  }
+  if (!result.endpoint.empty()) r.provider_endpoint = result.endpoint;
+  r.submission = SubmissionState::kSubmitted;
+}
+
+void TaskEngine::Recover(const TaskRecord& record, adapters::ProviderAdapter* adapter) {
+  const std::string& task_id = record.task.task_id();
+  absl::StatusOr<adapters::SubmitResult> found = adapter->FindByRequestId(BuildSubmitRequest(record));
+  const absl::Time now = clock_->Now();
+  LogEvent("task.lookup_by_request_id",
+           {{"task_id", task_id},
+            {"provider", record.task.provider()},
+            {"result", found.ok() ? "found" : absl::StatusCodeToString(found.status().code())}});
+  Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
+    if (r.submission != SubmissionState::kUnknown || IsTerminal(r.task.state())) return false;
+    if (found.ok()) {
+      Adopt(*found, r);
+      r.attempts = 0;
+      r.task.set_state(music::v1::TASK_STATE_RUNNING);
+      r.next_action_time = now;
+      return true;
+    }
+    if (absl::IsNotFound(found.status())) {
+      // The lost create never made a task: creating now cannot make a second one.
+      r.submission = SubmissionState::kNotSubmitted;
+      r.next_action_time = now;
+      return true;
+    }
+    r.attempts += 1;
+    r.next_action_time = Clamp(now + Backoff(r.attempts, found.status()), r);
+    return true;
+  }).IgnoreError();
+}
+
 void TaskEngine::Poll(const TaskRecord& record, adapters::ProviderAdapter* adapter) {
   const std::string& task_id = record.task.task_id();
-  auto update = adapter->Poll(record.task.kind(), record.task.provider_task_id());
+  adapters::PollTarget target;
+  target.kind = record.task.kind();
+  target.provider_task_id = record.task.provider_task_id();
+  target.poll_url = record.poll_url;
+  auto update = adapter->Poll(target);
   const absl::Time now = clock_->Now();
   const absl::Duration interval = std::max(options_.poll_interval, kMinPollInterval);
   if (!update.ok()) {

@@ -136,6 +136,11 @@ class TaskEngine {
   void Step(const std::string& task_id);
   void Submit(const persistence::TaskRecord& record, adapters::ProviderAdapter* adapter);
   void Poll(const persistence::TaskRecord& record, adapters::ProviderAdapter* adapter);
+  // For kLookupByRequestId providers: finds the task a lost create made, or allows a new create.
+  void Recover(const persistence::TaskRecord& record, adapters::ProviderAdapter* adapter);
+  adapters::SubmitRequest BuildSubmitRequest(const persistence::TaskRecord& record) const;
+  // Records the provider task an accepted create (or a lookup) revealed.
+  static void Adopt(const adapters::SubmitResult& result, persistence::TaskRecord& r);
   void FailNow(const std::string& task_id, absl::StatusCode code, const std::string& message,
                const std::string& provider_error_code = "");
   absl::Duration Backoff(int attempt, const absl::Status& error);

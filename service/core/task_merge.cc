@@ -30,6 +30,7 @@ void MergeClip(const music::v1::Clip& from, music::v1::Clip& to) {
   MergeString(from.tags(), to.mutable_tags());
   MergeString(from.lyrics(), to.mutable_lyrics());
   MergeString(from.model_name(), to.mutable_model_name());
+  MergeString(from.artifact_id(), to.mutable_artifact_id());
   if (from.duration_seconds() > 0) to.set_duration_seconds(from.duration_seconds());
 }
 
@@ -49,6 +50,17 @@ void MergeClips(const adapters::ProviderUpdate& update, Task& task) {
   if (task.lyric_variants().empty()) {
     for (const auto& v : update.lyric_variants) *task.add_lyric_variants() = v;
   }
+}
+
+// Keeps the provider's own billing report on the task (the ledger settles from it).
+void MergeBilling(const adapters::ProviderUpdate& update, Task& task) {
+  auto* billing = task.mutable_billing();
+  if (!update.provider_billing_transaction_id.empty()) {
+    billing->set_provider_billing_transaction_id(update.provider_billing_transaction_id);
+  }
+  if (!update.has_billing) return;
+  billing->set_provider_charged_micros(update.charged_micros);
+  billing->set_provider_refunded_micros(update.refunded_micros);
 }
 
 bool HasAudio(const Task& task) {
@@ -103,6 +115,7 @@ bool MergeProviderUpdate(const adapters::ProviderUpdate& update, absl::Time now,
     task.set_provider_task_id(update.provider_task_id);
   }
   MergeClips(update, task);
+  MergeBilling(update, task);
 
   switch (update.state) {
     case ProviderState::kSucceeded: {
@@ -150,6 +163,12 @@ bool MergeProviderUpdate(const adapters::ProviderUpdate& update, absl::Time now,
       if (update.first_clip_ready) progress->set_first_clip_ready(true);
       if (new_rank >= old_rank && !update.provider_status.empty()) {
         progress->set_provider_status(update.provider_status);
+      }
+      // Percent only grows: a late or repeated report never moves the bar back.
+      if (update.progress_percent >= 0 && update.progress_percent >= progress->percent()) {
+        progress->set_percent(std::min(update.progress_percent, 100));
+        if (!update.progress_stage.empty()) progress->set_stage(update.progress_stage);
+        if (!update.progress_message.empty()) progress->set_message(update.progress_message);
       }
       // The provider has the task, so it is running from the caller's point of view.
       if (task.state() == music::v1::TASK_STATE_PENDING ||

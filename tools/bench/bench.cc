@@ -54,11 +54,13 @@ class NullProvider : public music::adapters::ProviderAdapter {
     c->set_max_prompt_chars(500);
     return {m};
   }
-  absl::StatusOr<std::string> Submit(const music::adapters::SubmitRequest& r) override {
-    return "null-" + r.task_id;
+  absl::StatusOr<music::adapters::SubmitResult> Submit(
+      const music::adapters::SubmitRequest& r) override {
+    music::adapters::SubmitResult result;
+    result.provider_task_id = "null-" + r.task_id;
+    return result;
   }
-  absl::StatusOr<music::adapters::ProviderUpdate> Poll(music::v1::TaskKind,
-                                                       absl::string_view) override {
+  absl::StatusOr<music::adapters::ProviderUpdate> Poll(const music::adapters::PollTarget&) override {
     return music::adapters::ProviderUpdate{};
   }
   absl::StatusOr<music::adapters::ProviderUpdate> ParseCallback(

@@ -27,6 +27,27 @@ namespace {
 using absl::StatusCode;
 using ::testing::UnorderedElementsAreArray;
 
+// The provider task id of a Submit, or its error.
+absl::StatusOr<std::string> SubmitId(ProviderAdapter* adapter, const SubmitRequest& request) {
+  absl::StatusOr<SubmitResult> result = adapter->Submit(request);
+  if (!result.ok()) return result.status();
+  return result->provider_task_id;
+}
+template <typename A>
+absl::StatusOr<std::string> SubmitId(const A& adapter, const SubmitRequest& request) {
+  return SubmitId(adapter.get(), request);
+}
+
+// Polls by kind and provider task id.
+template <typename A>
+absl::StatusOr<ProviderUpdate> PollTask(const A& adapter, music::v1::TaskKind kind,
+                                        std::string provider_task_id) {
+  PollTarget target;
+  target.kind = kind;
+  target.provider_task_id = std::move(provider_task_id);
+  return adapter->Poll(target);
+}
+
 constexpr char kApiKey[] = "kie-secret-api-key-0123456789";
 constexpr char kHmacKey[] = "whsec-test";
 constexpr char kCallbackUrl[] = "https://svc.example/callbacks/kie/task-1";
@@ -94,7 +115,7 @@ class KieAdapterTest : public ::testing::Test {
   // Submits `request`, answered by kCreated, and returns the parsed JSON body that was sent.
   rapidjson::Document SubmitAndParseBody(const SubmitRequest& request) {
     client_->Answer(200, kCreated);
-    absl::StatusOr<std::string> task_id = Adapter()->Submit(request);
+    absl::StatusOr<std::string> task_id = SubmitId(Adapter(), request);
     EXPECT_TRUE(task_id.ok()) << task_id.status();
     if (task_id.ok()) {
       EXPECT_EQ(*task_id, "5c79****be8e");
@@ -327,7 +348,7 @@ TEST_F(KieAdapterTest, RejectsUnusableRequestsWithoutSending) {
   SubmitRequest no_model = Music({});
   no_model.provider_model.clear();
   for (const SubmitRequest& request : {unspecified, no_clip, infinite, no_model}) {
-    absl::StatusOr<std::string> result = Adapter()->Submit(request);
+    absl::StatusOr<std::string> result = SubmitId(Adapter(), request);
     EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument) << result.status();
   }
   EXPECT_TRUE(client_->requests().empty());
@@ -360,7 +381,7 @@ TEST_P(SubmitErrorTest, BodyCodeWins) {
   const ErrorCase& c = GetParam();
   // kie.ai may answer HTTP 200 with the error in the body.
   client_->Answer(200, absl::StrCat(R"({"code":)", c.code, R"(,"msg":"nope","data":null})"));
-  absl::StatusOr<std::string> result = Adapter()->Submit(Request());
+  absl::StatusOr<std::string> result = SubmitId(Adapter(), Request());
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), c.expected) << result.status();
   EXPECT_EQ(GetProviderErrorCode(result.status()), absl::StrCat(c.code));
@@ -371,7 +392,7 @@ TEST_P(SubmitErrorTest, BodyCodeWins) {
 TEST_P(SubmitErrorTest, HttpStatusWhenTheBodyDoesNotParse) {
   const ErrorCase& c = GetParam();
   client_->Answer(c.code, "<html>error</html>");
-  absl::StatusOr<std::string> result = Adapter()->Submit(Request());
+  absl::StatusOr<std::string> result = SubmitId(Adapter(), Request());
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), c.expected) << result.status();
   EXPECT_EQ(GetProviderErrorCode(result.status()), absl::StrCat(c.code));
@@ -401,7 +422,7 @@ INSTANTIATE_TEST_SUITE_P(Table, SubmitErrorTest,
 
 TEST_F(KieAdapterTest, RateLimitCarriesRetryAfterSeconds) {
   client_->Answer(429, R"({"code":429,"msg":"rate limited","data":null})", {{"retry-after", "17"}});
-  absl::StatusOr<std::string> result = Adapter()->Submit(Music({}));
+  absl::StatusOr<std::string> result = SubmitId(Adapter(), Music({}));
   EXPECT_EQ(result.status().code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(GetRetryAfter(result.status()), absl::Seconds(17));
 }
@@ -409,7 +430,7 @@ TEST_F(KieAdapterTest, RateLimitCarriesRetryAfterSeconds) {
 TEST_F(KieAdapterTest, RateLimitCarriesRetryAfterHttpDate) {
   // kNow + 90 s.
   client_->Answer(429, "", {{"Retry-After", "Tue, 14 Nov 2023 22:14:50 GMT"}});
-  absl::StatusOr<std::string> result = Adapter()->Submit(Music({}));
+  absl::StatusOr<std::string> result = SubmitId(Adapter(), Music({}));
   EXPECT_EQ(result.status().code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(GetRetryAfter(result.status()), absl::Seconds(90));
 }
@@ -418,12 +439,12 @@ TEST_F(KieAdapterTest, LyricsRateLimitIs405WithRetryAfter) {
   SubmitRequest request = Music({});
   request.kind = music::v1::TASK_KIND_LYRICS;
   client_->Answer(405, R"({"code":405,"msg":"rate limited"})", {{"Retry-After", "3"}});
-  absl::StatusOr<std::string> result = Adapter()->Submit(request);
+  absl::StatusOr<std::string> result = SubmitId(Adapter(), request);
   EXPECT_EQ(result.status().code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(GetRetryAfter(result.status()), absl::Seconds(3));
   // On the lyrics endpoint 429 means "no credits": no point waiting.
   client_->Answer(429, R"({"code":429,"msg":"insufficient credits"})", {{"Retry-After", "3"}});
-  result = Adapter()->Submit(request);
+  result = SubmitId(Adapter(), request);
   EXPECT_EQ(result.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(GetRetryAfter(result.status()), std::nullopt);
 }
@@ -437,7 +458,7 @@ TEST_F(KieAdapterTest, MalformedSuccessIsOutcomeUnknown) {
            "",
        }) {
     client_->Answer(200, body);
-    absl::StatusOr<std::string> result = Adapter()->Submit(Music({}));
+    absl::StatusOr<std::string> result = SubmitId(Adapter(), Music({}));
     ASSERT_FALSE(result.ok()) << body;
     EXPECT_EQ(result.status().code(), StatusCode::kInternal) << body;
     EXPECT_TRUE(IsOutcomeUnknown(result.status())) << body;
@@ -446,7 +467,7 @@ TEST_F(KieAdapterTest, MalformedSuccessIsOutcomeUnknown) {
 
 TEST_F(KieAdapterTest, BodySuccessWinsOverHttpStatus) {
   client_->Answer(500, kCreated);
-  absl::StatusOr<std::string> result = Adapter()->Submit(Music({}));
+  absl::StatusOr<std::string> result = SubmitId(Adapter(), Music({}));
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(*result, "5c79****be8e");
 }
@@ -455,12 +476,12 @@ TEST_F(KieAdapterTest, TransportErrorsPassThroughWithTheirMarks) {
   absl::Status timeout = absl::DeadlineExceededError("GET failed: Timeout was reached");
   MarkOutcomeUnknown(timeout);
   client_->Fail(timeout);
-  absl::StatusOr<std::string> result = Adapter()->Submit(Music({}));
+  absl::StatusOr<std::string> result = SubmitId(Adapter(), Music({}));
   EXPECT_EQ(result.status().code(), StatusCode::kDeadlineExceeded);
   EXPECT_TRUE(IsOutcomeUnknown(result.status()));
 
   client_->Fail(absl::UnavailableError("Couldn't connect to server"));
-  result = Adapter()->Submit(Music({}));
+  result = SubmitId(Adapter(), Music({}));
   EXPECT_EQ(result.status().code(), StatusCode::kUnavailable);
   EXPECT_FALSE(IsOutcomeUnknown(result.status()));
 }
@@ -476,7 +497,7 @@ constexpr char kSeedTaskStatus[] = R"({"code":200,"msg":"success","data":{"taskI
 
 TEST_F(KieAdapterTest, PollMusicUrlEncodesTheTaskId) {
   client_->Answer(200, kSeedTaskStatus);
-  absl::StatusOr<ProviderUpdate> update = Adapter()->Poll(music::v1::TASK_KIND_MUSIC, "a b/c?d&e");
+  absl::StatusOr<ProviderUpdate> update = PollTask(Adapter(), music::v1::TASK_KIND_MUSIC, "a b/c?d&e");
   ASSERT_TRUE(update.ok()) << update.status();
   const http::Request sent = client_->last();
   EXPECT_EQ(sent.method, "GET");
@@ -490,7 +511,7 @@ TEST_F(KieAdapterTest, PollMusicUrlEncodesTheTaskId) {
 
 TEST_F(KieAdapterTest, PollContinuationUsesTheMusicEndpoint) {
   client_->Answer(200, R"({"code":200,"data":{"taskId":"t","status":"PENDING","response":null}})");
-  absl::StatusOr<ProviderUpdate> update = Adapter()->Poll(music::v1::TASK_KIND_CONTINUATION, "t");
+  absl::StatusOr<ProviderUpdate> update = PollTask(Adapter(), music::v1::TASK_KIND_CONTINUATION, "t");
   ASSERT_TRUE(update.ok()) << update.status();
   EXPECT_EQ(client_->last().url, "https://kie.test/api/v1/generate/record-info?taskId=t");
   EXPECT_EQ(update->state, ProviderState::kPending);
@@ -501,7 +522,7 @@ TEST_F(KieAdapterTest, PollLyricsUsesTheLyricsEndpoint) {
       "response":{"taskId":"l-1","data":[{"text":"[Verse] hi","title":"Hi","status":"complete",
       "errorMessage":""}]},"status":"SUCCESS","type":"LYRICS","errorCode":null,
       "errorMessage":null}})");
-  absl::StatusOr<ProviderUpdate> update = Adapter()->Poll(music::v1::TASK_KIND_LYRICS, "l-1");
+  absl::StatusOr<ProviderUpdate> update = PollTask(Adapter(), music::v1::TASK_KIND_LYRICS, "l-1");
   ASSERT_TRUE(update.ok()) << update.status();
   EXPECT_EQ(client_->last().url, "https://kie.test/api/v1/lyrics/record-info?taskId=l-1");
   EXPECT_EQ(update->state, ProviderState::kSucceeded);
@@ -512,33 +533,33 @@ TEST_F(KieAdapterTest, PollLyricsUsesTheLyricsEndpoint) {
 TEST_F(KieAdapterTest, PollErrors) {
   auto adapter = Adapter();
   client_->Answer(200, R"({"code":404,"msg":"task not found","data":null})");
-  absl::StatusOr<ProviderUpdate> update = adapter->Poll(music::v1::TASK_KIND_MUSIC, "t");
+  absl::StatusOr<ProviderUpdate> update = PollTask(adapter, music::v1::TASK_KIND_MUSIC, "t");
   EXPECT_EQ(update.status().code(), StatusCode::kNotFound);
   EXPECT_EQ(GetProviderErrorCode(update.status()), "404");
 
   // Lyrics polls are not the lyrics create endpoint: 429 is a rate limit there.
   client_->Answer(429, R"({"code":429,"msg":"slow down"})", {{"Retry-After", "1"}});
-  update = adapter->Poll(music::v1::TASK_KIND_LYRICS, "t");
+  update = PollTask(adapter, music::v1::TASK_KIND_LYRICS, "t");
   EXPECT_EQ(update.status().code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(GetRetryAfter(update.status()), absl::Seconds(1));
 
   client_->Answer(
       200, R"({"code":200,"data":{"taskId":"t","status":"SUCCESS","response":{"sunoData":{}}}})");
-  update = adapter->Poll(music::v1::TASK_KIND_MUSIC, "t");
+  update = PollTask(adapter, music::v1::TASK_KIND_MUSIC, "t");
   EXPECT_EQ(update.status().code(), StatusCode::kInternal);
   EXPECT_TRUE(IsRetryable(update.status()));
 
   client_->Answer(200, R"({"code":200,"data":{"taskId":"other","status":"SUCCESS"}})");
-  update = adapter->Poll(music::v1::TASK_KIND_MUSIC, "t");
+  update = PollTask(adapter, music::v1::TASK_KIND_MUSIC, "t");
   EXPECT_EQ(update.status().code(), StatusCode::kInternal);
 
   client_->Answer(502, "Bad Gateway");
-  update = adapter->Poll(music::v1::TASK_KIND_MUSIC, "t");
+  update = PollTask(adapter, music::v1::TASK_KIND_MUSIC, "t");
   EXPECT_EQ(update.status().code(), StatusCode::kUnavailable);
 
-  EXPECT_EQ(adapter->Poll(music::v1::TASK_KIND_MUSIC, "").status().code(),
+  EXPECT_EQ(PollTask(adapter, music::v1::TASK_KIND_MUSIC, "").status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(adapter->Poll(music::v1::TASK_KIND_UNSPECIFIED, "t").status().code(),
+  EXPECT_EQ(PollTask(adapter, music::v1::TASK_KIND_UNSPECIFIED, "t").status().code(),
             StatusCode::kInvalidArgument);
 }
 
@@ -692,16 +713,16 @@ TEST_F(KieAdapterTest, ApiKeyNeverAppearsInErrors) {
   std::vector<absl::Status> errors;
 
   client_->Fail(absl::InternalError(absl::StrCat("transport said ", kApiKey)));
-  errors.push_back(adapter->Submit(Music({})).status());
+  errors.push_back(SubmitId(adapter, Music({})).status());
   client_->Answer(401, absl::StrCat(R"({"code":401,"msg":")", echo, R"("})"));
-  errors.push_back(adapter->Submit(Music({})).status());
+  errors.push_back(SubmitId(adapter, Music({})).status());
   client_->Answer(200, absl::StrCat(R"({"code":200,"data":{"taskId":)", kApiKey, "}}"));
-  errors.push_back(adapter->Submit(Music({})).status());
+  errors.push_back(SubmitId(adapter, Music({})).status());
   client_->Answer(
       200, absl::StrCat(R"({"code":200,"data":{"taskId":")", kApiKey, R"(","status":"SUCCESS"}})"));
-  errors.push_back(adapter->Poll(music::v1::TASK_KIND_MUSIC, "t").status());
+  errors.push_back(PollTask(adapter, music::v1::TASK_KIND_MUSIC, "t").status());
   client_->Answer(500, echo);
-  errors.push_back(adapter->Poll(music::v1::TASK_KIND_LYRICS, "t").status());
+  errors.push_back(PollTask(adapter, music::v1::TASK_KIND_LYRICS, "t").status());
   errors.push_back(
       adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, Callback(kCompleteCallback)).status());
   errors.push_back(adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, Callback(echo)).status());
@@ -715,7 +736,7 @@ TEST_F(KieAdapterTest, ApiKeyNeverAppearsInErrors) {
   // Provider failure text reaches the task's error_message: it is redacted as well.
   client_->Answer(200, absl::StrCat(R"({"code":200,"data":{"taskId":"t","status":)",
                                     R"("GENERATE_AUDIO_FAILED","errorMessage":")", echo, R"("}})"));
-  absl::StatusOr<ProviderUpdate> update = adapter->Poll(music::v1::TASK_KIND_MUSIC, "t");
+  absl::StatusOr<ProviderUpdate> update = PollTask(adapter, music::v1::TASK_KIND_MUSIC, "t");
   ASSERT_TRUE(update.ok()) << update.status();
   EXPECT_EQ(update->error_message.find(kApiKey), std::string::npos);
   EXPECT_NE(update->error_message.find("[redacted]"), std::string::npos);

@@ -82,6 +82,9 @@ void ExpectSameRecord(const TaskRecord& got, const TaskRecord& want) {
   EXPECT_EQ(got.next_action_time, want.next_action_time);
   EXPECT_EQ(got.deadline, want.deadline);
   EXPECT_EQ(got.unknown_since, want.unknown_since);
+  EXPECT_EQ(got.poll_url, want.poll_url);
+  EXPECT_EQ(got.reference_artifact_id, want.reference_artifact_id);
+  EXPECT_EQ(got.provider_endpoint, want.provider_endpoint);
 }
 
 // Runs SQL on the file through a connection of its own, as another process would.
@@ -617,6 +620,9 @@ TEST_F(SqliteTaskStoreTest, ReopenKeepsDataAndSchema) {
   TaskRecord r = MakeRecord("task-1", "tenant-a", "req-1");
   r.task.add_clips()->set_clip_id("clip-1");
   r.deadline = absl::InfiniteFuture();
+  r.poll_url = "https://api.tokenlab.test/v1/tasks/ldtask_1";
+  r.reference_artifact_id = "art_1";
+  r.provider_endpoint = "/v1/music/generations";
   MustCreate(r);
   const std::string schema_before =
       RawQuery(path_, "SELECT group_concat(sql, ';') FROM sqlite_master");
@@ -626,7 +632,7 @@ TEST_F(SqliteTaskStoreTest, ReopenKeepsDataAndSchema) {
     store_ = Open();
     ASSERT_NE(store_, nullptr);
   }
-  EXPECT_EQ(RawQuery(path_, "PRAGMA user_version"), "1");
+  EXPECT_EQ(RawQuery(path_, "PRAGMA user_version"), absl::StrCat(SqliteSchemaVersion()));
   EXPECT_EQ(RawQuery(path_, "PRAGMA journal_mode"), "wal");
   EXPECT_EQ(RawQuery(path_, "SELECT group_concat(sql, ';') FROM sqlite_master"), schema_before);
   EXPECT_EQ(RawQuery(path_, "SELECT count(*) FROM tasks"), "1");
@@ -676,15 +682,38 @@ TEST_F(SqliteTaskStoreTest, CorruptRowsAreDataLoss) {
   EXPECT_EQ(store_->Get("task-2").status().code(), absl::StatusCode::kDataLoss);
 }
 
+TEST_F(SqliteTaskStoreTest, VersionOneDatabaseIsUpgradedInPlace) {
+  TaskRecord r = MakeRecord("task-1");
+  MustCreate(r);
+  store_.reset();
+  // What a version-1 file looked like: no poll_url / reference_artifact_id / provider_endpoint.
+  RawExec(path_,
+          "ALTER TABLE tasks DROP COLUMN poll_url; "
+          "ALTER TABLE tasks DROP COLUMN reference_artifact_id; "
+          "ALTER TABLE tasks DROP COLUMN provider_endpoint; PRAGMA user_version = 1");
+  store_ = Open();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(RawQuery(path_, "PRAGMA user_version"), absl::StrCat(SqliteSchemaVersion()));
+  absl::StatusOr<TaskRecord> got = store_->Get("task-1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  ExpectSameRecord(*got, r);
+  TaskRecord next = *got;
+  next.task.set_version(2);
+  next.poll_url = "https://poll.test/1";
+  ASSERT_TRUE(store_->Update(next).ok());
+  EXPECT_EQ(store_->Get("task-1")->poll_url, "https://poll.test/1");
+}
+
 TEST_F(SqliteTaskStoreTest, NewerSchemaIsFailedPrecondition) {
   MustCreate(MakeRecord("task-1"));
   store_.reset();
-  RawExec(path_, "PRAGMA user_version = 2");
+  const std::string newer = absl::StrCat(SqliteSchemaVersion() + 1);
+  RawExec(path_, "PRAGMA user_version = " + newer);
   SqliteOptions options;
   options.path = path_;
   absl::StatusOr<std::unique_ptr<TaskStore>> store = OpenSqliteTaskStore(options);
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
-  EXPECT_EQ(RawQuery(path_, "PRAGMA user_version"), "2");
+  EXPECT_EQ(RawQuery(path_, "PRAGMA user_version"), newer);
   EXPECT_EQ(RawQuery(path_, "SELECT count(*) FROM tasks"), "1");
 }
 

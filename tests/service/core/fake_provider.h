@@ -39,13 +39,18 @@ class FakeProvider : public adapters::ProviderAdapter {
     return {m};
   }
 
-  absl::StatusOr<std::string> Submit(const adapters::SubmitRequest& request) override {
+  absl::StatusOr<adapters::SubmitResult> Submit(const adapters::SubmitRequest& request) override {
     absl::MutexLock lock(&mu_);
     submits_.push_back(request);
-    return Next(submit_answers_,
-                absl::StatusOr<std::string>(absl::StrCat("prov-", submits_.size())));
+    absl::StatusOr<std::string> id =
+        Next(submit_answers_, absl::StatusOr<std::string>(absl::StrCat("prov-", submits_.size())));
+    if (!id.ok()) return id.status();
+    adapters::SubmitResult result;
+    result.provider_task_id = *id;
+    result.endpoint = "/fake/create";
+    return result;
   }
-  absl::StatusOr<adapters::ProviderUpdate> Poll(music::v1::TaskKind, absl::string_view) override {
+  absl::StatusOr<adapters::ProviderUpdate> Poll(const adapters::PollTarget&) override {
     absl::MutexLock lock(&mu_);
     ++polls_;
     adapters::ProviderUpdate pending;
