@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -14,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "service/billing/billing_types.h"
 #include "tools/provider-emulator/callback_sender.h"
 #include "tools/provider-emulator/emulator.h"
 #include "tools/provider-emulator/faults.h"
@@ -66,6 +68,11 @@ class ProviderContract {
   virtual void RegisterRoutes(httplib::Server* server) = 0;
   /// Tasks created so far.
   virtual int64_t TaskCount() const = 0;
+  /// The provider's name as in the service's catalog: "kie", "piapi", "tokenlab", "beatra".
+  virtual std::string provider() const = 0;
+  /// What this provider would report as usage records for every task it served so far (charges
+  /// and refunds, in the provider's currency), for the usage export (/_emulator/usage).
+  virtual std::vector<billing::UsageRecord> UsageRecords() const { return {}; }
 };
 
 /// 16 random bytes as 32 lowercase hex digits (OpenSSL RAND_bytes; not seeded, so ids never repeat

@@ -24,7 +24,10 @@
 #include "tools/provider-emulator/callback_sender.h"
 #include "tools/provider-emulator/core.h"
 #include "tools/provider-emulator/faults.h"
+#include "tools/provider-emulator/beatra_contract.h"
 #include "tools/provider-emulator/kie_contract.h"
+#include "tools/provider-emulator/piapi_contract.h"
+#include "tools/provider-emulator/tokenlab_contract.h"
 #include "tools/provider-emulator/scheduler.h"
 #include "tools/provider-emulator/stats.h"
 
@@ -221,6 +224,9 @@ class ProviderEmulator::Impl {
     core_.stats = &stats_;
     core_.stopping = &stopping_;
     contracts_.push_back(NewKieContract(&core_));
+    contracts_.push_back(NewPiapiContract(&core_));
+    contracts_.push_back(NewTokenlabContract(&core_));
+    contracts_.push_back(NewBeatraContract(&core_));
 
     RegisterRoutes();
     for (auto& contract : contracts_) contract->RegisterRoutes(&server_);

@@ -1,6 +1,9 @@
-// provider-emulator: a real HTTP server that speaks music providers' documented contracts (today
-// kie.ai's Suno API, adapters/kie/WIRE.md) with deterministic fault injection. Integration tests
-// and local runs point the service's adapters at it instead of the real provider.
+// provider-emulator: a real HTTP server that speaks music providers' documented contracts with
+// deterministic fault injection. Integration tests and local runs point the service's adapters at
+// it instead of the real providers. Routes: kie.ai at the root (/api/v1/generate, ...), PiAPI at
+// the root (/api/v1/task), TokenLab under /tokenlab (/tokenlab/v1/music/generations, ...), beatra
+// under /beatra (/beatra/v1/music/text-to-music, ...): an adapter's base URL is the emulator's
+// base_url() plus that prefix (TokenLab and beatra both have GET /v1/tasks/{id}).
 //
 // Structure: a small core (HTTP server, task clock, due-time scheduler, callback sender, fault
 // injector, synthesised audio) plus one file per provider contract (kie_contract.cc). See README.md
@@ -60,6 +63,12 @@ struct EmulatorOptions {
   std::string kie_api_key = "emulator-kie-key";
   /// Non-empty: sign kie callbacks (X-Webhook-Timestamp, X-Webhook-Signature).
   std::string kie_webhook_hmac_key;
+  /// Required `x-api-key` on the PiAPI routes (/api/v1/task); empty disables the check.
+  std::string piapi_api_key = "emulator-piapi-key";
+  /// Required `Authorization: Bearer <key>` on the TokenLab routes (under /tokenlab).
+  std::string tokenlab_api_key = "emulator-tokenlab-key";
+  /// Required `Authorization: Bearer <key>` on the beatra routes (under /beatra).
+  std::string beatra_api_key = "emulator-beatra-key";
   /// A music task walks PENDING -> TEXT_SUCCESS (1/4) -> FIRST_SUCCESS (1/2) -> SUCCESS (1/1)
   /// over this duration, measured from its creation; a lyrics task PENDING -> SUCCESS.
   absl::Duration task_duration = absl::Seconds(2);

@@ -41,6 +41,10 @@ void ParseDirectives(absl::string_view text, Directives* out) {
       out->slow_create = true;
     } else if (name == "malformed_create") {
       out->malformed_create = true;
+    } else if (name == "create_error") {
+      out->create_error = std::string(value);
+    } else if (name == "task_error") {
+      out->task_error = std::string(value);
     } else if (name == "duration_ms") {
       int64_t ms = 0;
       if (absl::SimpleAtoi(value, &ms) && ms >= 0) out->duration = absl::Milliseconds(ms);

@@ -54,6 +54,12 @@ struct Directives {
   bool slow_create = false;
   bool malformed_create = false;
   std::optional<absl::Duration> duration;  ///< duration_ms=N.
+  /// create_error=NAME: answer the create with a provider-specific error shape instead of a task
+  /// (e.g. PiAPI "10000", beatra "insufficient_balance" / "rate_limited", TokenLab "402" /
+  /// "429"). Each contract documents the names it knows; unknown names are ignored.
+  std::string create_error;
+  /// task_error=NAME: the task is created and later fails with this provider-specific error.
+  std::string task_error;
 };
 
 /// Adds the directives found in `text` to `out` (later ones win).

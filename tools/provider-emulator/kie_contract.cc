@@ -337,6 +337,8 @@ class KieContract : public ProviderContract {
                 });
   }
 
+  std::string provider() const override { return "kie"; }
+
   int64_t TaskCount() const override {
     absl::MutexLock lock(&mu_);
     return static_cast<int64_t>(tasks_.size());

@@ -25,6 +25,13 @@ ABSL_FLAG(std::string, kie_api_key, "emulator-kie-key",
           "$KIE_API_KEY is used if set.");
 ABSL_FLAG(std::string, kie_webhook_hmac_key, "",
           "If set, kie callbacks carry X-Webhook-Timestamp and X-Webhook-Signature.");
+ABSL_FLAG(std::string, piapi_api_key, "emulator-piapi-key",
+          "x-api-key the PiAPI routes require (empty: no check); $PIAPI_API_KEY when not given.");
+ABSL_FLAG(std::string, tokenlab_api_key, "emulator-tokenlab-key",
+          "Bearer key the TokenLab routes require (empty: no check); $TOKENLAB_API_KEY when not "
+          "given.");
+ABSL_FLAG(std::string, beatra_api_key, "emulator-beatra-key",
+          "Bearer key the beatra routes require (empty: no check); $BEATRA_API_KEY when not given.");
 ABSL_FLAG(int64_t, task_duration_ms, 2000, "Time from creation to SUCCESS of every task.");
 ABSL_FLAG(std::string, public_base_url, "",
           "Base of the audio/image URLs handed out (default http://host:port).");
@@ -84,6 +91,9 @@ int main(int argc, char** argv) {
       "Serves kie.ai's Suno API contract with fault injection. Example:\n"
       "  provider-emulator --port 8089 --task_duration_ms 1000 --create_429_rate 0.1");
   const bool key_given = FlagGiven(argc, argv, "kie_api_key");
+  const bool piapi_key_given = FlagGiven(argc, argv, "piapi_api_key");
+  const bool tokenlab_key_given = FlagGiven(argc, argv, "tokenlab_api_key");
+  const bool beatra_key_given = FlagGiven(argc, argv, "beatra_api_key");
   absl::ParseCommandLine(argc, argv);
 
   music::emulator::EmulatorOptions options;
@@ -94,6 +104,16 @@ int main(int argc, char** argv) {
     options.kie_api_key = env;
   }
   options.kie_webhook_hmac_key = absl::GetFlag(FLAGS_kie_webhook_hmac_key);
+  // A key flag wins; otherwise the variable the service reads its key from, so both agree.
+  auto key = [](bool given, std::string flag, const char* env_name) {
+    const char* env = std::getenv(env_name);
+    return !given && env != nullptr && *env != '\0' ? std::string(env) : flag;
+  };
+  options.piapi_api_key = key(piapi_key_given, absl::GetFlag(FLAGS_piapi_api_key), "PIAPI_API_KEY");
+  options.tokenlab_api_key =
+      key(tokenlab_key_given, absl::GetFlag(FLAGS_tokenlab_api_key), "TOKENLAB_API_KEY");
+  options.beatra_api_key =
+      key(beatra_key_given, absl::GetFlag(FLAGS_beatra_api_key), "BEATRA_API_KEY");
   options.task_duration = absl::Milliseconds(absl::GetFlag(FLAGS_task_duration_ms));
   options.public_base_url = absl::GetFlag(FLAGS_public_base_url);
   options.clip_seconds = absl::GetFlag(FLAGS_clip_seconds);
