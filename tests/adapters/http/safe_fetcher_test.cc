@@ -25,11 +25,13 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -69,6 +71,8 @@ struct AddressCase {
   bool forbidden;  // with allow_loopback = false
   bool forbidden_with_loopback_allowed;
 };
+
+void PrintTo(const AddressCase& c, std::ostream* os) { *os << c.address; }
 
 class IsForbiddenAddressTest : public TestWithParam<AddressCase> {};
 
@@ -136,7 +140,15 @@ INSTANTIATE_TEST_SUITE_P(
         AddressCase{"172.32.0.0", false, false}, AddressCase{"192.167.255.255", false, false},
         AddressCase{"192.169.0.0", false, false}, AddressCase{"223.255.255.255", false, false},
         AddressCase{"2606:4700::1", false, false}, AddressCase{"2a00:1450:4001::1", false, false},
-        AddressCase{"2001:4860:4860::8888", false, false}));
+        AddressCase{"2001:4860:4860::8888", false, false}),
+    [](const ::testing::TestParamInfo<AddressCase>& info) {
+      // "::ffff:10.0.0.1" -> "__ffff_10_0_0_1": test names allow only [A-Za-z0-9_].
+      std::string name = info.param.address;
+      for (char& c : name) {
+        if (!absl::ascii_isalnum(static_cast<unsigned char>(c))) c = '_';
+      }
+      return name;
+    });
 
 TEST(IsForbiddenAddressTest, NonIpFamiliesAndNullAreForbidden) {
   EXPECT_TRUE(IsForbiddenAddress(nullptr, true));
