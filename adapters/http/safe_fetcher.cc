@@ -25,7 +25,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
@@ -162,7 +161,7 @@ struct CurlFree {
   void operator()(char* p) const { curl_free(p); }
 };
 
-// Reads one part of `url`; nullopt-like "" with false when the part is absent.
+// Reads one part of `url` into `out`; false when the URL has no such part.
 bool GetPart(CURLU* url, CURLUPart part, unsigned int flags, std::string* out) {
   char* raw = nullptr;
   if (curl_url_get(url, part, &raw, flags) != CURLUE_OK || raw == nullptr) return false;

@@ -35,7 +35,7 @@ struct SafeFetchOptions {
   absl::Duration total_timeout = absl::Seconds(120);
   /// Redirects followed, each only to the same scheme, host and port; never elsewhere.
   int max_redirects = 3;
-  /// Tests only: permits 127.0.0.0/8 and ::1 (nothing else).
+  /// Tests only: permits 127.0.0.0/8 (also as ::ffff:127.x.y.z) and ::1, nothing else.
   bool allow_loopback = false;
   /// Tests only: permits http:// (production is https only).
   bool allow_http = false;
