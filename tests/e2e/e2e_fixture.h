@@ -46,6 +46,36 @@ class E2eTest : public ::testing::Test {
 
   virtual void ConfigureEmulator(emulator::EmulatorOptions&) {}
 
+  /// Adds the adapters under test and their catalog entries. The default: kie.ai only. A test of
+  /// another provider overrides it (adapters built on `client`, pointed at the emulator's
+  /// `emulator_->base_url()` plus the provider's prefix) and DefaultModel().
+  virtual void AddProviders(std::shared_ptr<http::HttpClient> client, bool with_key,
+                            service::ProviderRegistry* registry,
+                            std::vector<music::v1::Model>* models) {
+    adapters::kie::KieOptions ko;
+    ko.base_url = emulator_->base_url();
+    ko.api_key = with_key ? kApiKey : "";
+    ko.request_timeout = absl::Seconds(1);
+    ko.webhook_hmac_key = webhook_hmac_key_;
+    std::shared_ptr<adapters::ProviderAdapter> kie = adapters::kie::NewKieAdapter(ko, client);
+    AddAdapter(kie, with_key, registry, models);
+  }
+
+  /// The catalog's default model.
+  virtual std::string DefaultModel() { return "suno-v4.5"; }
+
+  /// Registers `adapter` and its models (available when `available`).
+  static void AddAdapter(std::shared_ptr<adapters::ProviderAdapter> adapter, bool available,
+                         service::ProviderRegistry* registry,
+                         std::vector<music::v1::Model>* models) {
+    for (auto m : adapter->Models()) {
+      m.set_available(available);
+      if (!available) m.set_unavailable_reason("no API key");
+      models->push_back(m);
+    }
+    registry->Add(std::move(adapter));
+  }
+
   void StartServer(bool with_key = true) {
     persistence::SqliteOptions so;
     so.path = db_path_;
@@ -54,21 +84,9 @@ class E2eTest : public ::testing::Test {
     http::CurlOptions co;
     co.connect_timeout = absl::Seconds(1);
     co.request_timeout = absl::Seconds(1);
-    adapters::kie::KieOptions ko;
-    ko.base_url = emulator_->base_url();
-    ko.api_key = with_key ? kApiKey : "";
-    ko.request_timeout = absl::Seconds(1);
-    ko.webhook_hmac_key = webhook_hmac_key_;
-    std::shared_ptr<adapters::ProviderAdapter> kie =
-        adapters::kie::NewKieAdapter(ko, http::NewCurlHttpClient(co));
     std::vector<music::v1::Model> models;
-    for (auto m : kie->Models()) {
-      m.set_available(with_key);
-      if (!with_key) m.set_unavailable_reason("no API key");
-      models.push_back(m);
-    }
     auto registry = std::make_unique<service::ProviderRegistry>();
-    registry->Add(kie);
+    AddProviders(http::NewCurlHttpClient(co), with_key, registry.get(), &models);
     service::ServerOptions options;
     options.listen = "127.0.0.1:0";
     options.callbacks_listen = "127.0.0.1:0";
@@ -82,7 +100,7 @@ class E2eTest : public ::testing::Test {
     options.engine.workers = 8;
     auto server = service::MusicServer::Start(
         options, std::move(*store), std::move(registry),
-        std::make_unique<service::Catalog>(models, "suno-v4.5"), service::RealClock::Get());
+        std::make_unique<service::Catalog>(models, DefaultModel()), service::RealClock::Get());
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
