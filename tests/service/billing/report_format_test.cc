@@ -57,7 +57,9 @@ TEST(ReportFormatTest, CsvHasOneRowPerTotalAndPerDiscrepancy) {
   o.min_transactions = 3000;
   o.min_usage_records = 3000;
   o.discrepancy_rate = 0.05;
-  const ReconcileReport r = Report(testing::GenerateDataset(o));
+  // The report points into the data set: keep it alive.
+  const testing::Dataset d = testing::GenerateDataset(o);
+  const ReconcileReport r = Report(d);
   const std::string csv = ReportToCsv(r);
   std::vector<std::string> lines = absl::StrSplit(csv, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 1 + r.totals.size() + r.discrepancies.size());
@@ -76,7 +78,9 @@ TEST(ReportFormatTest, SummaryIsATable) {
   o.min_transactions = 2000;
   o.min_usage_records = 2000;
   o.discrepancy_rate = 0.05;
-  const ReconcileReport r = Report(testing::GenerateDataset(o));
+  // The report points into the data set: keep it alive.
+  const testing::Dataset d = testing::GenerateDataset(o);
+  const ReconcileReport r = Report(d);
   const std::string s = ReportSummary(r, 5);
   EXPECT_THAT(s, HasSubstr("PROVIDER"));
   EXPECT_THAT(s, HasSubstr("beatra"));
