@@ -107,6 +107,7 @@ struct ServiceGroup {
 // Usage records that no exact key paired, grouped per provider task (or the best key they have).
 struct UsageGroup {
   absl::string_view provider;
+  int key_kind = 0;  // 0 task id, 1 billing transaction id, 2 request id, 3 usage record id
   absl::string_view key;
   absl::string_view provider_task_id;
   absl::string_view model;
@@ -371,6 +372,7 @@ absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> t
       if (inserted) {
         ugroups.emplace_back();
         ugroups.back().provider = r.provider;
+        ugroups.back().key_kind = kind;
         ugroups.back().key = key;
       }
       UsageGroup& ug = ugroups[it->second];
@@ -391,8 +393,8 @@ absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> t
   std::sort(unpaired.begin(), unpaired.end(), [&](uint32_t a, uint32_t b) {
     const UsageGroup& x = ugroups[a];
     const UsageGroup& y = ugroups[b];
-    return std::tie(x.provider, x.model, x.time, x.key) <
-           std::tie(y.provider, y.model, y.time, y.key);
+    return std::tie(x.provider, x.model, x.time, x.key, x.key_kind) <
+           std::tie(y.provider, y.model, y.time, y.key, y.key_kind);
   });
   if (o.fallback && o.fallback_window > absl::ZeroDuration() && !unpaired.empty()) {
     absl::flat_hash_map<Key2, std::vector<uint32_t>> candidates;

@@ -242,6 +242,42 @@ TEST(ReconcilerTest, FallbackPairsByModelAmountAndTime) {
   }
 }
 
+TEST(ReconcilerTest, StaleReservationChargedByTheProviderIsLeakage) {
+  OneTask w = Task(1000000, 1000000);
+  w.ledger[0].kind = TransactionKind::kReserve;
+  ReconcileOptions o;
+  // Within the grace of as_of: in flight, left for later.
+  absl::StatusOr<ReconcileReport> r = Reconcile(w.ledger, w.usage, o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->tasks, 0);
+  EXPECT_EQ(r->in_flight_excluded, 1);
+  // A day later it is stale: the provider charged, the service never settled.
+  o.as_of = w.ledger[0].time + absl::Hours(24);
+  r = Reconcile(w.ledger, w.usage, o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->stale_reservations, 1);
+  ASSERT_EQ(r->discrepancies.size(), 1u);
+  EXPECT_EQ(r->discrepancies[0].outcome, Outcome::kMissingBillingTransaction);
+  EXPECT_EQ(r->discrepancies[0].task_id, "t1");
+  // A stale reservation nobody charged is no discrepancy.
+  w.usage[0].amount_micros = 0;
+  r = Reconcile(w.ledger, w.usage, o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->discrepancies.empty());
+}
+
+TEST(ReconcilerTest, DuplicatesOnEitherSide) {
+  ReconcileOptions o;
+  OneTask w = Task(1000000, 1000000);
+  w.usage.push_back(w.usage[0]);
+  w.usage[1].usage_record_id = "k1:generate:CHARGE:1";
+  EXPECT_EQ(OutcomeOf(w, o), Outcome::kDuplicate);  // reported twice
+  w = Task(1000000, 2000000);
+  w.ledger.push_back(w.ledger[0]);
+  w.ledger[1].billing_transaction_id = "btx_t1_SETTLE_2";
+  EXPECT_EQ(OutcomeOf(w, o), Outcome::kDuplicate);  // billed twice (nets agree, still flagged)
+}
+
 TEST(ReconcilerTest, AmbiguousKeysAreNotUsed) {
   // Two service tasks claim the same request id: the provider record cannot be paired by it.
   OneTask w = Task(1000000, 1000000);
