@@ -969,3 +969,5 @@ std::vector<BillingTransaction> LedgerSet::Release() {
 }
 
 }  // namespace music::billing
+
+#undef BILLING_ASSIGN_OR_RETURN

@@ -130,6 +130,12 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
       st = time_value(a.options.end);
     } else if (name == "providers") {
       a.options.providers = absl::StrSplit(value, ',', absl::SkipEmpty());
+      for (const std::string& p : a.options.providers) {
+        if (!billing::IsKnownProvider(p)) {
+          return UsageError(absl::StrCat("--providers: unknown provider \"", p,
+                                         "\" (tokenlab, beatra, piapi, kie)"));
+        }
+      }
     } else if (name == "tolerance_micros") {
       st = int_value(a.options.tolerance_micros);
     } else if (name == "tolerance_percent") {

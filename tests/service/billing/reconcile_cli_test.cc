@@ -163,6 +163,10 @@ TEST_F(ReconcileCliTest, BadCommandLineExits64) {
   EXPECT_EQ(Run("--ledger x.jsonl"), 64);
   EXPECT_EQ(Run("--ledger x.jsonl --usage acme=x.jsonl"), 64);
   EXPECT_EQ(Run("--ledger x.jsonl --usage kie=x.csv --start yesterday"), 64);
+  EXPECT_EQ(Run("--ledger x.jsonl --usage kie=x.csv --providers kie,acme"), 64);
+  EXPECT_EQ(Run("--ledger x.jsonl --usage kie=x.csv --start 2026-11-02T00:00:00Z "
+                "--end 2026-11-01T00:00:00Z"),
+            64);
   EXPECT_EQ(Run("--ledger x.jsonl --usage kie=x.csv --bogus 1"), 64);
   EXPECT_THAT(stderr_, HasSubstr("unknown flag --bogus"));
   EXPECT_EQ(Run("--help"), 0);
