@@ -469,22 +469,27 @@ absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> t
     ++report.tasks;
     ++report.outcome_tasks[static_cast<int>(outcome)];
     ++report.matched_by[static_cast<int>(how)];
+    // Each side's amount goes to the totals of its own currency, so every row stays in one unit;
+    // a currency mismatch thus puts the provider's amount on a row of the provider's currency.
     const int ci = static_cast<int>(currency);
+    const int pi = static_cast<int>(s.currency_set ? s.currency : currency);
     ++tasks_by_currency[ci];
     billed_by_currency[ci] += billed;
-    provider_by_currency[ci] += net;
-
-    TotalsKey key{provider, model, day, ci};
-    auto [it, inserted] = totals_index.emplace(key, static_cast<uint32_t>(totals.size()));
-    if (inserted) totals.push_back(TotalsAcc{key, Totals{}});
-    Totals& t = totals[it->second].totals;
+    provider_by_currency[pi] += net;
+    auto row = [&](int c) -> Totals& {
+      TotalsKey key{provider, model, day, c};
+      auto [it, inserted] = totals_index.emplace(key, static_cast<uint32_t>(totals.size()));
+      if (inserted) totals.push_back(TotalsAcc{key, Totals{}});
+      return totals[it->second].totals;
+    };
+    Totals& t = row(ci);
     ++t.tasks;
-    OutcomeTotals& ot = t.by_outcome[static_cast<int>(outcome)];
-    ++ot.tasks;
-    ot.billed_micros += billed;
-    ot.provider_micros += net;
+    ++t.by_outcome[static_cast<int>(outcome)].tasks;
+    t.by_outcome[static_cast<int>(outcome)].billed_micros += billed;
     t.billed_micros += billed;
-    t.provider_micros += net;
+    Totals& pt = row(pi);
+    pt.by_outcome[static_cast<int>(outcome)].provider_micros += net;
+    pt.provider_micros += net;
     if (outcome == Outcome::kMatched) return;
 
     TaskResult r;
@@ -583,7 +588,7 @@ absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> t
                std::tie(b.provider, b.day, b.model, b.outcome, b.task_id, b.provider_task_id, kb);
       });
   for (int ci = 0; ci < 2; ++ci) {
-    if (tasks_by_currency[ci] == 0) continue;
+    if (tasks_by_currency[ci] == 0 && provider_by_currency[ci] == 0) continue;
     CurrencyTotals c;
     c.currency = static_cast<Currency>(ci);
     c.tasks = tasks_by_currency[ci];

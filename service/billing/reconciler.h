@@ -122,7 +122,9 @@ struct OutcomeTotals {
   int64_t provider_micros = 0;
 };
 
-/// Totals of one (provider, model, UTC day, currency).
+/// Totals of one (provider, model, UTC day, currency). A task counts on the row of the service's
+/// currency; each side's amount is summed on the row of that side's currency, so a row is in one
+/// unit (a CURRENCY_MISMATCH task may leave a row with provider amounts and no tasks).
 struct Totals {
   std::string provider;
   /// The provider's model id where known (usage records carry only that), else the catalog model.

@@ -214,11 +214,21 @@ absl::Status ForEachRecord(FileFormat format, absl::string_view content, absl::s
                            absl::Span<const absl::string_view> required_columns, Fn fn) {
   if (format == FileFormat::kJsonl) {
     int line_no = 0;
-    rapidjson::Document doc;
+    // One pool for every line, emptied before each: a Document reused as is would keep every
+    // line's strings until the end of the file.
+    char value_buffer[16384];
+    char parse_buffer[4096];
+    rapidjson::MemoryPoolAllocator<> value_pool(value_buffer, sizeof(value_buffer));
+    rapidjson::MemoryPoolAllocator<> parse_pool(parse_buffer, sizeof(parse_buffer));
+    using Document = rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
+                                                rapidjson::MemoryPoolAllocator<>>;
     for (absl::string_view line : absl::StrSplit(content, '\n')) {
       ++line_no;
       line = absl::StripAsciiWhitespace(line);
       if (line.empty()) continue;
+      value_pool.Clear();
+      parse_pool.Clear();
+      Document doc(&value_pool, sizeof(parse_buffer), &parse_pool);
       doc.Parse<rapidjson::kParseNumbersAsStringsFlag>(line.data(), line.size());
       if (doc.HasParseError()) {
         return absl::InvalidArgumentError(absl::StrCat(
