@@ -18,7 +18,7 @@
 // ambiguous and pairs nothing. Then, for the records left (grouped per provider task id, else
 // billing transaction id, request id, record id) and when enabled, a fallback: same provider and
 // model, billed vs provider_net within the tolerance, times within `fallback_window`, only tasks
-// no record was paired with; the closest in time wins, ties to the smaller task id.
+// no record was paired with; the closest in time wins (ties: the earlier, then the smaller id).
 //
 // Outcomes per task, first that applies:
 //   CURRENCY_MISMATCH          the two sides (or the rows of one side) use different currencies.
