@@ -71,9 +71,9 @@ class TokenlabAdapter final : public ProviderAdapter {
     absl::StatusOr<TokenlabTaskRef> ref = ParseTokenlabCreateAnswer(response->body);
     const absl::string_view header_id = http::FindHeader(response->headers, "X-Task-ID");
     if (ref.ok() && !header_id.empty() && header_id != ref->task_id) {
-      ref = absl::InternalError(absl::StrCat("TokenLab answered task \"",
-                                             absl::CEscape(ref->task_id), "\" with X-Task-ID \"",
-                                             absl::CEscape(header_id), "\""));
+      ref =
+          absl::InternalError(absl::StrCat("TokenLab answered task \"", absl::CEscape(ref->task_id),
+                                           "\" with X-Task-ID \"", absl::CEscape(header_id), "\""));
     }
     if (!ref.ok()) {
       // TokenLab said yes but we cannot read the task: it may exist and bill. The engine looks it
@@ -100,7 +100,8 @@ class TokenlabAdapter final : public ProviderAdapter {
       return absl::InvalidArgumentError(
           absl::StrCat("TokenLab cannot poll task kind ", music::v1::TaskKind_Name(kind)));
     }
-    if (target.provider_task_id.empty()) return absl::InvalidArgumentError("empty TokenLab task id");
+    if (target.provider_task_id.empty())
+      return absl::InvalidArgumentError("empty TokenLab task id");
 
     const std::string url = PollUrl(target);
     const std::string operation = absl::StrCat("GET ", kTasksPath, "/{id}");

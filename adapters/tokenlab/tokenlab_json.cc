@@ -315,8 +315,8 @@ absl::StatusOr<ProviderUpdate> ParseTokenlabTask(absl::string_view body, bool ly
               absl::EqualsIgnoreCase(cancellation_status, "canceled");
   update.state = MapTokenlabStatus(ref.status, cancelled).state;
 
-  for (absl::Status s : {ReadProgress(doc, update), ReadError(doc, update),
-                         ReadBilling(doc, update)}) {
+  for (absl::Status s :
+       {ReadProgress(doc, update), ReadError(doc, update), ReadBilling(doc, update)}) {
     if (!s.ok()) return s;
   }
   if (lyrics_task) {
@@ -329,10 +329,10 @@ absl::StatusOr<ProviderUpdate> ParseTokenlabTask(absl::string_view body, bool ly
     case ProviderState::kFailed:
       update.error_code = TokenlabFailureCode(update.provider_error_code);
       if (update.error_message.empty()) {
-        update.error_message = update.provider_error_code.empty()
-                                   ? "TokenLab task failed"
-                                   : absl::StrCat("TokenLab task failed: ",
-                                                  update.provider_error_code);
+        update.error_message =
+            update.provider_error_code.empty()
+                ? "TokenLab task failed"
+                : absl::StrCat("TokenLab task failed: ", update.provider_error_code);
       }
       break;
     case ProviderState::kCanceled:
@@ -340,10 +340,9 @@ absl::StatusOr<ProviderUpdate> ParseTokenlabTask(absl::string_view body, bool ly
       if (update.error_message.empty()) update.error_message = "canceled at TokenLab";
       break;
     case ProviderState::kRunning:
-      update.first_clip_ready = std::any_of(update.clips.begin(), update.clips.end(),
-                                            [](const music::v1::Clip& c) {
-                                              return !c.audio_url().empty();
-                                            });
+      update.first_clip_ready =
+          std::any_of(update.clips.begin(), update.clips.end(),
+                      [](const music::v1::Clip& c) { return !c.audio_url().empty(); });
       break;
     default:
       break;

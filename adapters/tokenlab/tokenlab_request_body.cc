@@ -110,7 +110,8 @@ absl::StatusOr<std::string> BuildCreateBody(const SubmitRequest& request) {
       PutString(w, "continue_clip_id", input.continue_from_clip_id());
       // 0 means "from the source clip's parameters / end" (task.proto); `continue_at` is
       // optional in seed 000, so it is left out rather than sent as 0.
-      if (input.continue_at_seconds() > 0) PutSeconds(w, "continue_at", input.continue_at_seconds());
+      if (input.continue_at_seconds() > 0)
+        PutSeconds(w, "continue_at", input.continue_at_seconds());
       break;
   }
   // The lookup key of a lost create (CONTRACT-NOTES: "look the task up by request_id before

@@ -156,8 +156,11 @@ TEST_F(TokenlabE2eTest, MusicSucceedsWithMappedFieldsAndPlayableAudio) {
   auto creates = Requests("POST", "/tokenlab/v1/music/generations");
   ASSERT_EQ(creates.size(), 1u);
   EXPECT_TRUE(absl::StrContains(creates[0].body, R"("action":"MUSIC")")) << creates[0].body;
-  EXPECT_TRUE(absl::StrContains(creates[0].body, R"("tags":"synth-pop, upbeat")")) << creates[0].body;
-  EXPECT_TRUE(absl::StrContains(creates[0].body, absl::StrCat(R"("request_id":")", done.task_id(), ".tokenlab"))) << creates[0].body;
+  EXPECT_TRUE(absl::StrContains(creates[0].body, R"("tags":"synth-pop, upbeat")"))
+      << creates[0].body;
+  EXPECT_TRUE(absl::StrContains(creates[0].body,
+                                absl::StrCat(R"("request_id":")", done.task_id(), ".tokenlab")))
+      << creates[0].body;
   EXPECT_EQ(creates[0].authorization, absl::StrCat("Bearer ", kTokenlabKey));
   EXPECT_EQ(emulator_->TaskCount(), 1);
 }
@@ -213,7 +216,8 @@ TEST_F(TokenlabE2eTest, LyricsSucceedWithVariants) {
   const auto done = WaitDone(resp.task().task_id());
   ASSERT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED) << done.DebugString();
   ASSERT_GE(done.lyric_variants_size(), 1);
-  EXPECT_TRUE(absl::StrContains(done.lyric_variants(0).text(), "the sea")) << done.lyric_variants(0).text();
+  EXPECT_TRUE(absl::StrContains(done.lyric_variants(0).text(), "the sea"))
+      << done.lyric_variants(0).text();
   EXPECT_EQ(done.clips_size(), 0);
   auto creates = Requests("POST", "/tokenlab/v1/music/generations");
   ASSERT_EQ(creates.size(), 1u);
@@ -243,7 +247,9 @@ TEST_F(TokenlabE2eTest, ContinueClipOfASucceededTask) {
   ExpectWav(done.clips(0).audio_url());
   auto creates = Requests("POST", "/tokenlab/v1/music/generations");
   ASSERT_EQ(creates.size(), 2u);
-  EXPECT_TRUE(absl::StrContains(creates[1].body, absl::StrCat(R"("continue_clip_id":")", clip_id, "\""))) << creates[1].body;
+  EXPECT_TRUE(
+      absl::StrContains(creates[1].body, absl::StrCat(R"("continue_clip_id":")", clip_id, "\"")))
+      << creates[1].body;
   EXPECT_TRUE(absl::StrContains(creates[1].body, R"("continue_at":2)")) << creates[1].body;
   EXPECT_EQ(emulator_->stats().extend_creates, 1);
 }
@@ -307,12 +313,13 @@ TEST_P(TokenlabLostCreateTest, RecoveredByRequestIdWithoutASecondTask) {
   ExpectWav(done.clips(0).audio_url());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Emulator, TokenlabLostCreateTest,
-    ::testing::Values(LostCase{"MalformedCreate", "x [emu:malformed_create]"},
-                      // slow_delay 2.5 s > the 1 s client timeout.
-                      LostCase{"SlowCreate", "x [emu:slow_create]"}),
-    [](const ::testing::TestParamInfo<LostCase>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Emulator, TokenlabLostCreateTest,
+                         ::testing::Values(LostCase{"MalformedCreate", "x [emu:malformed_create]"},
+                                           // slow_delay 2.5 s > the 1 s client timeout.
+                                           LostCase{"SlowCreate", "x [emu:slow_create]"}),
+                         [](const ::testing::TestParamInfo<LostCase>& info) {
+                           return info.param.name;
+                         });
 
 TEST_F(TokenlabE2eTest, InsufficientBalanceFailsFailedPrecondition) {
   const auto done = WaitDone(CreateMusic("x [emu:create_error=402]").task_id());

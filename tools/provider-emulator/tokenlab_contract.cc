@@ -1,6 +1,6 @@
-// TokenLab music contract, as adapters/tokenlab/WIRE.md describes it (seeds 000/001 and the TokenLab
-// section of shared/seeds/CONTRACT-NOTES.md), under the prefix /tokenlab. WIRE.md "Emulator" lists
-// the routes, the directives this contract understands and its usage records.
+// TokenLab music contract, as adapters/tokenlab/WIRE.md describes it (seeds 000/001 and the
+// TokenLab section of shared/seeds/CONTRACT-NOTES.md), under the prefix /tokenlab. WIRE.md
+// "Emulator" lists the routes, the directives this contract understands and its usage records.
 #include "tools/provider-emulator/tokenlab_contract.h"
 
 #include <rapidjson/document.h>
@@ -38,9 +38,8 @@ constexpr absl::string_view kModel = "suno_music";
 constexpr int64_t kPriceMicros = 100000;
 constexpr absl::string_view kPriceText = "0.10";
 // Request fields of the public contract (seed 000); anything else is "Unsupported parameter".
-constexpr absl::string_view kKnownFields[] = {"model",  "prompt",           "title",
-                                              "tags",   "action",           "continue_clip_id",
-                                              "continue_at", "request_id"};
+constexpr absl::string_view kKnownFields[] = {
+    "model", "prompt", "title", "tags", "action", "continue_clip_id", "continue_at", "request_id"};
 
 enum class Action { kMusic, kLyrics };
 enum class Phase { kPending, kProcessing, kCompleted, kFailed };
@@ -147,10 +146,9 @@ class TokenlabContract final : public ProviderContract {
 
   void RegisterRoutes(httplib::Server* server) override {
     const std::string prefix(kPrefix);
-    server->Post(prefix + "/v1/music/generations",
-                 [this](const httplib::Request& req, httplib::Response& res) {
-                   HandleCreate(req, &res);
-                 });
+    server->Post(
+        prefix + "/v1/music/generations",
+        [this](const httplib::Request& req, httplib::Response& res) { HandleCreate(req, &res); });
     server->Get(prefix + R"(/v1/tasks/([A-Za-z0-9_.-]+))",
                 [this](const httplib::Request& req, httplib::Response& res) {
                   HandlePoll(req, &res, req.matches[1]);
@@ -211,8 +209,7 @@ class TokenlabContract final : public ProviderContract {
       return true;
     }
     core_->stats->Add(&EmulatorStats::unauthorized);
-    SetJson(res, 401,
-            ErrorEnvelope("invalid_api_key", "Invalid API key", "authentication_error"));
+    SetJson(res, 401, ErrorEnvelope("invalid_api_key", "Invalid API key", "authentication_error"));
     return false;
   }
 
@@ -311,8 +308,8 @@ absl::StatusOr<CreateSpec> TokenlabContract::ParseCreate(const std::string& body
     const Task* source = owner == clip_owner_.end() ? nullptr : &tasks_.at(owner->second);
     if (source == nullptr || PhaseAt(*source, absl::Now()) != Phase::kCompleted ||
         source->no_audio) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "continue_clip_id is not a completed clip: ", spec.continue_clip_id));
+      return absl::InvalidArgumentError(
+          absl::StrCat("continue_clip_id is not a completed clip: ", spec.continue_clip_id));
     }
     if (spec.continue_at.has_value() && *spec.continue_at >= core_->options.clip_seconds) {
       return absl::InvalidArgumentError("continue_at must be less than the clip's duration");
@@ -348,9 +345,9 @@ bool TokenlabContract::AnswerCreateError(absl::string_view name, const CreateSpe
     stats.Add(&EmulatorStats::creates_rejected);
     stats.Add(&EmulatorStats::creates_rate_limited);
     res->set_header("Retry-After", "1");
-    SetJson(res, 429,
-            ErrorEnvelope("rate_limit_exceeded", "Too many requests, retry later",
-                          "rate_limit_error"));
+    SetJson(
+        res, 429,
+        ErrorEnvelope("rate_limit_exceeded", "Too many requests, retry later", "rate_limit_error"));
     return true;
   }
   if (lower == "500") {
@@ -381,9 +378,9 @@ void TokenlabContract::HandleCreate(const httplib::Request& req, httplib::Respon
     stats.Add(&EmulatorStats::creates_rejected);
     stats.Add(&EmulatorStats::creates_rate_limited);
     res->set_header("Retry-After", "1");
-    SetJson(res, 429,
-            ErrorEnvelope("rate_limit_exceeded", "Too many requests, retry later",
-                          "rate_limit_error"));
+    SetJson(
+        res, 429,
+        ErrorEnvelope("rate_limit_exceeded", "Too many requests, retry later", "rate_limit_error"));
     return;
   }
   if (faults.rejection == CreateRejection::kServerError) {
@@ -434,7 +431,8 @@ void TokenlabContract::HandleCreate(const httplib::Request& req, httplib::Respon
     ClipAudio audio;
     audio.seconds = core_->options.clip_seconds;
     const bool playable = !task.no_audio && !Fails(task);
-    audio.stream_ready_at = task.no_audio ? absl::InfiniteFuture() : task.created + task.duration / 4;
+    audio.stream_ready_at =
+        task.no_audio ? absl::InfiniteFuture() : task.created + task.duration / 4;
     audio.audio_ready_at = playable ? task.created + task.duration : absl::InfiniteFuture();
     core_->clips->Put(task.clip_id, audio);
   }
@@ -451,7 +449,7 @@ void TokenlabContract::HandleCreate(const httplib::Request& req, httplib::Respon
     tasks_.emplace(id, std::move(task));
   }
   stats.Add(&EmulatorStats::creates_accepted);
-  stats.Add(spec->action == Action::kLyrics   ? &EmulatorStats::lyrics_creates
+  stats.Add(spec->action == Action::kLyrics  ? &EmulatorStats::lyrics_creates
             : spec->continue_clip_id.empty() ? &EmulatorStats::generate_creates
                                              : &EmulatorStats::extend_creates);
   // A slow answer comes after the task exists: a client that gives up has still created it.
@@ -502,16 +500,15 @@ void TokenlabContract::WriteTask(Writer& w, const Task& task, absl::Time now) co
   const bool done = phase == Phase::kCompleted;
   if (task.action == Action::kLyrics) {
     PutNullableString(w, "title", done ? "Emulated Lyrics" : "");
-    PutNullableString(w, "lyrics",
-                      done ? absl::StrCat("[Verse]\n", task.prompt,
-                                          "\n[Chorus]\nTokenLab hums along\n")
-                           : "");
+    PutNullableString(
+        w, "lyrics",
+        done ? absl::StrCat("[Verse]\n", task.prompt, "\n[Chorus]\nTokenLab hums along\n") : "");
   } else {
     const bool streaming = !task.no_audio && phase != Phase::kPending && phase != Phase::kFailed;
     PutString(w, "clip_id", task.clip_id);
-    PutNullableString(w, "audio_url", done && !task.no_audio
-                                          ? absl::StrCat(base, "/audio/", task.clip_id, ".wav")
-                                          : "");
+    PutNullableString(
+        w, "audio_url",
+        done && !task.no_audio ? absl::StrCat(base, "/audio/", task.clip_id, ".wav") : "");
     PutNullableString(w, "stream_audio_url",
                       streaming ? absl::StrCat(base, "/stream/", task.clip_id) : "");
     PutNullableString(w, "image_url",

@@ -123,9 +123,8 @@ class TokenlabAdapterTest : public ::testing::Test {
     return client_->last().body;
   }
 
-  absl::StatusOr<ProviderUpdate> PollWith(const std::string& poll_url, int status,
-                                          std::string body, http::Headers headers = {},
-                                          std::string base = kBase) {
+  absl::StatusOr<ProviderUpdate> PollWith(const std::string& poll_url, int status, std::string body,
+                                          http::Headers headers = {}, std::string base = kBase) {
     client_->Answer(status, std::move(body), std::move(headers));
     PollTarget target;
     target.kind = music::v1::TASK_KIND_MUSIC;
@@ -228,11 +227,10 @@ TEST_F(TokenlabAdapterTest, LyricsBody) {
   SubmitRequest request = Music({});
   request.kind = music::v1::TASK_KIND_LYRICS;
   request.input.set_prompt("a song about the sea");
-  EXPECT_THAT(Members(SubmitBody(request)),
-              ::testing::UnorderedElementsAre(R"(model="suno_music")",
-                                              R"(prompt="a song about the sea")",
-                                              R"(action="LYRICS")",
-                                              R"(request_id="tsk_1.tokenlab")"));
+  EXPECT_THAT(
+      Members(SubmitBody(request)),
+      ::testing::UnorderedElementsAre(R"(model="suno_music")", R"(prompt="a song about the sea")",
+                                      R"(action="LYRICS")", R"(request_id="tsk_1.tokenlab")"));
 }
 
 TEST_F(TokenlabAdapterTest, ContinuationBody) {
@@ -245,10 +243,9 @@ TEST_F(TokenlabAdapterTest, ContinuationBody) {
   request.input.set_title("Carry On");
   EXPECT_THAT(Members(SubmitBody(request)),
               ::testing::UnorderedElementsAre(
-                  R"(model="suno_music")", R"(prompt="[Chorus] carry on")",
-                  R"(title="Carry On")", R"(tags="folk")", R"(action="MUSIC")",
-                  R"(continue_clip_id="clip_9")", "continue_at=30",
-                  R"(request_id="tsk_1.tokenlab")"));
+                  R"(model="suno_music")", R"(prompt="[Chorus] carry on")", R"(title="Carry On")",
+                  R"(tags="folk")", R"(action="MUSIC")", R"(continue_clip_id="clip_9")",
+                  "continue_at=30", R"(request_id="tsk_1.tokenlab")"));
 
   request.input.set_continue_at_seconds(12.5);
   rapidjson::Document doc = Json(SubmitBody(request));
@@ -335,21 +332,47 @@ TEST_F(TokenlabAdapterTest, CreateErrorTable) {
   const std::vector<ErrorCase> cases = {
       {402,
        R"({"error":{"code":"insufficient_balance","message":"Insufficient balance","type":"billing_error"}})",
-       {}, StatusCode::kFailedPrecondition, "insufficient_balance", absl::ZeroDuration()},
-      {402, R"({"error":{"code":"spend_limit_exceeded","message":"Spend limit"}})", {},
-       StatusCode::kFailedPrecondition, "spend_limit_exceeded", absl::ZeroDuration()},
-      {429, R"({"error":{"code":"rate_limit_exceeded","message":"slow down"}})",
-       {{"Retry-After", "7"}}, StatusCode::kResourceExhausted, "rate_limit_exceeded",
+       {},
+       StatusCode::kFailedPrecondition,
+       "insufficient_balance",
+       absl::ZeroDuration()},
+      {402,
+       R"({"error":{"code":"spend_limit_exceeded","message":"Spend limit"}})",
+       {},
+       StatusCode::kFailedPrecondition,
+       "spend_limit_exceeded",
+       absl::ZeroDuration()},
+      {429,
+       R"({"error":{"code":"rate_limit_exceeded","message":"slow down"}})",
+       {{"Retry-After", "7"}},
+       StatusCode::kResourceExhausted,
+       "rate_limit_exceeded",
        absl::Seconds(7)},
       {500, "<html>oops</html>", {}, StatusCode::kUnavailable, "500", absl::ZeroDuration()},
-      {503, R"({"error":{"message":"maintenance"}})", {{"Retry-After", "30"}},
-       StatusCode::kUnavailable, "503", absl::Seconds(30)},
-      {400, R"({"error":{"code":"unsupported_parameter","message":"Unsupported parameter: foo"}})",
-       {}, StatusCode::kInvalidArgument, "unsupported_parameter", absl::ZeroDuration()},
-      {422, R"({"error":"bad prompt"})", {}, StatusCode::kInvalidArgument, "422",
+      {503,
+       R"({"error":{"message":"maintenance"}})",
+       {{"Retry-After", "30"}},
+       StatusCode::kUnavailable,
+       "503",
+       absl::Seconds(30)},
+      {400,
+       R"({"error":{"code":"unsupported_parameter","message":"Unsupported parameter: foo"}})",
+       {},
+       StatusCode::kInvalidArgument,
+       "unsupported_parameter",
        absl::ZeroDuration()},
-      {401, R"({"error":{"code":"invalid_api_key","message":"Invalid API key"}})", {},
-       StatusCode::kUnauthenticated, "invalid_api_key", absl::ZeroDuration()},
+      {422,
+       R"({"error":"bad prompt"})",
+       {},
+       StatusCode::kInvalidArgument,
+       "422",
+       absl::ZeroDuration()},
+      {401,
+       R"({"error":{"code":"invalid_api_key","message":"Invalid API key"}})",
+       {},
+       StatusCode::kUnauthenticated,
+       "invalid_api_key",
+       absl::ZeroDuration()},
       {403, "", {}, StatusCode::kPermissionDenied, "403", absl::ZeroDuration()},
       {404, "", {}, StatusCode::kNotFound, "404", absl::ZeroDuration()},
       {418, "", {}, StatusCode::kFailedPrecondition, "418", absl::ZeroDuration()},
@@ -369,7 +392,8 @@ TEST_F(TokenlabAdapterTest, CreateErrorTable) {
       EXPECT_FALSE(GetRetryAfter(status).has_value()) << c.http_status;
     }
   }
-  client_->Answer(400, R"({"error":{"code":"unsupported_parameter","message":"Unsupported parameter: foo"}})");
+  client_->Answer(
+      400, R"({"error":{"code":"unsupported_parameter","message":"Unsupported parameter: foo"}})");
   EXPECT_THAT(Adapter()->Submit(Music(input)).status().message(),
               HasSubstr("Unsupported parameter"));
 }
@@ -439,9 +463,9 @@ TEST_F(TokenlabAdapterTest, PollFallsBackToTheFixedRoute) {
   ASSERT_TRUE(PollWith("", 200, R"({"id":"ldtask_1","status":"pending"})").ok());
   EXPECT_EQ(client_->last().url, "https://api.tokenlab.sh/v1/tasks/ldtask_1");
   // A relative poll_url is resolved against base_url's origin.
-  ASSERT_TRUE(PollWith("/v1/tasks/ldtask_1?view=full", 200,
-                       R"({"id":"ldtask_1","status":"pending"})")
-                  .ok());
+  ASSERT_TRUE(
+      PollWith("/v1/tasks/ldtask_1?view=full", 200, R"({"id":"ldtask_1","status":"pending"})")
+          .ok());
   EXPECT_EQ(client_->last().url, "https://api.tokenlab.sh/v1/tasks/ldtask_1?view=full");
   // With a path prefix (the emulator's /tokenlab) and odd task ids.
   client_->Answer(200, R"({"status":"pending"})");
@@ -553,9 +577,10 @@ TEST_F(TokenlabAdapterTest, ApiKeyNeverInAnErrorMessage) {
   EXPECT_EQ(poll.status().code(), StatusCode::kUnauthenticated);
   EXPECT_THAT(std::string(poll.status().message()), Not(HasSubstr(kApiKey)));
   // A failed task whose message quotes the key.
-  auto failed = PollWith("", 200,
-                         absl::StrCat(R"({"id":"ldtask_1","status":"failed","error":{"message":"bad )",
-                                      kApiKey, R"("}})"));
+  auto failed =
+      PollWith("", 200,
+               absl::StrCat(R"({"id":"ldtask_1","status":"failed","error":{"message":"bad )",
+                            kApiKey, R"("}})"));
   ASSERT_TRUE(failed.ok()) << failed.status();
   EXPECT_THAT(failed->error_message, Not(HasSubstr(kApiKey)));
 }

@@ -69,11 +69,11 @@ TEST(TokenlabJsonTest, CreateAnswerWithOnlyIdOrOnlyTaskId) {
 
 TEST(TokenlabJsonTest, BrokenCreateAnswersAreInternal) {
   for (const char* body : {
-           "",                                         // empty
-           R"({"id":"ldtask_1","sta)",                 // truncated
-           "[]",                                       // not an object
-           R"({"status":"pending"})",                  // no id
-           R"({"id":42})",                             // wrong type
+           "",                                           // empty
+           R"({"id":"ldtask_1","sta)",                   // truncated
+           "[]",                                         // not an object
+           R"({"status":"pending"})",                    // no id
+           R"({"id":42})",                               // wrong type
            R"({"id":"ldtask_1","task_id":"ldtask_2"})",  // disagreeing ids
            R"({"id":"ldtask_1","poll_url":7})",
        }) {
@@ -160,8 +160,8 @@ TEST(TokenlabJsonTest, PendingAndProcessing) {
 
 TEST(TokenlabJsonTest, CompletedWithoutAudioStaysSucceededWithoutAudio) {
   // Seed 000 "Common Errors": completed without audio_url; the service turns it into a failure.
-  auto update = ParseTokenlabTask(
-      R"({"id":"t","status":"completed","audio_url":null,"title":"x"})", false);
+  auto update =
+      ParseTokenlabTask(R"({"id":"t","status":"completed","audio_url":null,"title":"x"})", false);
   ASSERT_TRUE(update.ok()) << update.status();
   EXPECT_EQ(update->state, ProviderState::kSucceeded);
   for (const auto& clip : update->clips) EXPECT_TRUE(clip.audio_url().empty());
@@ -220,8 +220,7 @@ TEST(TokenlabJsonTest, FailedTask) {
 TEST(TokenlabJsonTest, CancelledTask) {
   // CONTRACT-NOTES: failed + cancelled: true + cancellation_status: "cancelled".
   auto update = ParseTokenlabTask(
-      R"({"id":"t","status":"failed","cancelled":true,"cancellation_status":"cancelled"})",
-      false);
+      R"({"id":"t","status":"failed","cancelled":true,"cancellation_status":"cancelled"})", false);
   ASSERT_TRUE(update.ok()) << update.status();
   EXPECT_EQ(update->state, ProviderState::kCanceled);
   EXPECT_EQ(update->error_code, absl::StatusCode::kCancelled);
@@ -229,8 +228,8 @@ TEST(TokenlabJsonTest, CancelledTask) {
   auto flag_only = ParseTokenlabTask(R"({"id":"t","status":"failed","cancelled":true})", false);
   ASSERT_TRUE(flag_only.ok());
   EXPECT_EQ(flag_only->state, ProviderState::kCanceled);
-  auto status_only = ParseTokenlabTask(
-      R"({"id":"t","status":"failed","cancellation_status":"cancelled"})", false);
+  auto status_only =
+      ParseTokenlabTask(R"({"id":"t","status":"failed","cancellation_status":"cancelled"})", false);
   ASSERT_TRUE(status_only.ok());
   EXPECT_EQ(status_only->state, ProviderState::kCanceled);
 }
@@ -247,8 +246,8 @@ TEST(TokenlabJsonTest, BrokenTasksAreInternal) {
            "",
            "null",
            R"({"id":"t","status":"compl)",
-           R"({"id":"t"})",                                   // no status
-           R"({"id":"t","status":1})",                        // wrong type
+           R"({"id":"t"})",             // no status
+           R"({"id":"t","status":1})",  // wrong type
            R"({"id":"t","status":"completed","audio_url":5})",
            R"({"id":"t","status":"completed","duration":"long"})",
            R"({"id":"t","status":"completed","duration":-1})",
@@ -281,7 +280,8 @@ TEST(TokenlabJsonTest, DecimalMicrosAreExact) {
   EXPECT_EQ(*ParseDecimalMicros("0.0000005"), 1);  // half-up on the 7th decimal
   EXPECT_EQ(*ParseDecimalMicros("0.0000004"), 0);
   EXPECT_EQ(*ParseDecimalMicros("999999999999.999999"), 999999999999999999);
-  for (const char* bad : {"", "-1", "+1", "1e3", ".5", "5.", "1.2.3", "abc", "1 ", "1000000000000"}) {
+  for (const char* bad :
+       {"", "-1", "+1", "1e3", ".5", "5.", "1.2.3", "abc", "1 ", "1000000000000"}) {
     EXPECT_FALSE(ParseDecimalMicros(bad).ok()) << bad;
   }
 }
@@ -332,10 +332,10 @@ TEST(TokenlabJsonTest, Models) {
   EXPECT_EQ((*models)[0].price_micros, 250000);
   EXPECT_EQ((*models)[0].price_currency, "USD");
   EXPECT_FALSE((*models)[1].price_micros.has_value());
-  for (const char* body : {R"({"data":[{"id":""}]})", R"({"data":[{"id":"x","capabilities":1}]})",
-                           R"({"data":[{"id":"x","capabilities":{"music":"yes"}}]})",
-                           R"({"data":[{"id":"x","pricing":{"per_task":"abc","currency":"USD"}}]})",
-                           "{}"}) {
+  for (const char* body :
+       {R"({"data":[{"id":""}]})", R"({"data":[{"id":"x","capabilities":1}]})",
+        R"({"data":[{"id":"x","capabilities":{"music":"yes"}}]})",
+        R"({"data":[{"id":"x","pricing":{"per_task":"abc","currency":"USD"}}]})", "{}"}) {
     EXPECT_EQ(ParseTokenlabModels(body).status().code(), absl::StatusCode::kInternal) << body;
   }
 }

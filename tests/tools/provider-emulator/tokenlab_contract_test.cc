@@ -1,6 +1,8 @@
 // The emulator's TokenLab contract over real HTTP (adapters/tokenlab/WIRE.md "Emulator"): the
 // documented shapes, the timeline, the directives and shared faults, the request-id lookup and the
 // usage records; then the TokenLab adapter against it with real libcurl traffic.
+#include "tools/provider-emulator/tokenlab_contract.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -23,7 +25,6 @@
 #include "adapters/tokenlab/tokenlab_adapter.h"
 #include "tools/provider-emulator/core.h"
 #include "tools/provider-emulator/emulator.h"
-#include "tools/provider-emulator/tokenlab_contract.h"
 
 namespace music::emulator {
 namespace {
@@ -66,10 +67,10 @@ std::string Str(const rapidjson::Value& obj, const char* name) {
 
 std::string Body(const std::string& prompt, const std::string& request_id,
                  const std::string& extra = "") {
-  return absl::StrCat(R"({"model":"suno_music","prompt":")", prompt,
-                      R"(","title":"Morning Static","tags":"synth-pop, upbeat","action":"MUSIC")",
-                      request_id.empty() ? "" : absl::StrCat(R"(,"request_id":")", request_id, "\""),
-                      extra, "}");
+  return absl::StrCat(
+      R"({"model":"suno_music","prompt":")", prompt,
+      R"(","title":"Morning Static","tags":"synth-pop, upbeat","action":"MUSIC")",
+      request_id.empty() ? "" : absl::StrCat(R"(,"request_id":")", request_id, "\""), extra, "}");
 }
 
 class TokenlabContractTest : public ::testing::Test {
@@ -195,8 +196,8 @@ TEST_F(TokenlabContractTest, MusicTimelineEndsWithRealAudio) {
 }
 
 TEST_F(TokenlabContractTest, LyricsTask) {
-  const std::string id = CreateOk(
-      R"({"model":"suno_music","prompt":"the sea","action":"LYRICS","request_id":"l1"})");
+  const std::string id =
+      CreateOk(R"({"model":"suno_music","prompt":"the sea","action":"LYRICS","request_id":"l1"})");
   rapidjson::Document doc = ParseJson(PollUntilTerminal(id));
   EXPECT_EQ(Str(doc, "status"), "completed");
   EXPECT_EQ(Str(doc, "action"), "LYRICS");
@@ -534,8 +535,8 @@ TEST_F(TokenlabAdapterEmulatorTest, CreatePollDownload) {
   absl::StatusOr<adapters::SubmitResult> submitted = adapter->Submit(Music("calm piano", "k1"));
   ASSERT_TRUE(submitted.ok()) << submitted.status();
   EXPECT_TRUE(absl::StartsWith(submitted->provider_task_id, "ldtask_"));
-  EXPECT_EQ(submitted->poll_url,
-            absl::StrCat(emulator_->base_url(), "/tokenlab/v1/tasks/", submitted->provider_task_id));
+  EXPECT_EQ(submitted->poll_url, absl::StrCat(emulator_->base_url(), "/tokenlab/v1/tasks/",
+                                              submitted->provider_task_id));
   EXPECT_FALSE(submitted->provider_billing_transaction_id.empty());
   EXPECT_EQ(submitted->endpoint, "/v1/music/generations");
 
