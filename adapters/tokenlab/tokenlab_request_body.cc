@@ -51,6 +51,13 @@ const std::string& PromptText(const music::v1::TaskInput& input) {
   return input.prompt().empty() ? input.lyrics() : input.prompt();
 }
 
+// A music create needs a prompt (seed 000 "Key fields"), but a custom-mode instrumental may come
+// with style and title only: its tags then describe the music.
+std::string MusicPrompt(const music::v1::TaskInput& input) {
+  const std::string& text = PromptText(input);
+  return text.empty() ? Tags(input) : text;
+}
+
 absl::Status Unsupported(absl::string_view what) {
   return absl::InvalidArgumentError(
       absl::StrCat("TokenLab's public music contract has no ", what,
@@ -97,7 +104,7 @@ absl::StatusOr<std::string> BuildCreateBody(const SubmitRequest& request) {
       PutString(w, "action", "LYRICS");
       break;
     case music::v1::TASK_KIND_MUSIC:
-      PutString(w, "prompt", PromptText(input));
+      PutString(w, "prompt", MusicPrompt(input));
       PutIfSet(w, "title", input.title());
       PutIfSet(w, "tags", Tags(input));
       PutString(w, "action", "MUSIC");

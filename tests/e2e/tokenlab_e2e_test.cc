@@ -206,6 +206,25 @@ TEST_F(TokenlabForeignPollUrlTest, KeyNeverGoesToAnotherOrigin) {
   EXPECT_GE(Requests("GET", "/tokenlab/v1/tasks/ldtask_").size(), 1u);
 }
 
+TEST_F(TokenlabE2eTest, CustomModeInstrumentalWithoutPromptSucceeds) {
+  music::v1::CreateMusicRequest req;
+  req.set_style("ambient");
+  req.set_title("Drift");
+  req.set_instrumental(true);
+  music::v1::CreateMusicResponse resp;
+  grpc::ClientContext ctx;
+  grpc::Status s = stub_->CreateMusic(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const auto done = WaitDone(resp.task().task_id());
+  ASSERT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED) << done.DebugString();
+  auto creates = Requests("POST", "/tokenlab/v1/music/generations");
+  ASSERT_EQ(creates.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(creates[0].body, R"("tags":"ambient, instrumental")"))
+      << creates[0].body;
+  EXPECT_TRUE(absl::StrContains(creates[0].body, R"("prompt":"ambient, instrumental")"))
+      << creates[0].body;
+}
+
 TEST_F(TokenlabE2eTest, LyricsSucceedWithVariants) {
   music::v1::CreateLyricsRequest req;
   req.set_prompt("a song about the sea");

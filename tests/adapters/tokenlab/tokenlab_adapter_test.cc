@@ -269,7 +269,8 @@ TEST_F(TokenlabAdapterTest, InstrumentalAndCustomLyrics) {
   input.set_instrumental(true);
   rapidjson::Document doc = Json(SubmitBody(Music(input)));
   EXPECT_STREQ(doc["tags"].GetString(), "ambient, instrumental");
-  EXPECT_STREQ(doc["prompt"].GetString(), "");
+  // No prompt and no lyrics: the tags describe the music (TokenLab requires a prompt).
+  EXPECT_STREQ(doc["prompt"].GetString(), "ambient, instrumental");
 
   music::v1::TaskInput bare;
   bare.set_prompt("calm piano");
