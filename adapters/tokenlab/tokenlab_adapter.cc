@@ -150,7 +150,13 @@ class TokenlabAdapter final : public ProviderAdapter {
     if (absl::Status s = CheckTokenlabAnswer(*response, operation, absl::Now()); !s.ok()) {
       // NOT_FOUND would make the engine create again; a 404 of the lookup route itself says
       // nothing about the task, so it is "cannot tell yet".
-      if (absl::IsNotFound(s)) s = WithMessage(absl::UnavailableError(""), s.message());
+      if (absl::IsNotFound(s)) {
+        absl::Status unavailable(absl::StatusCode::kUnavailable, s.message());
+        s.ForEachPayload([&unavailable](absl::string_view url, const absl::Cord& payload) {
+          unavailable.SetPayload(url, payload);
+        });
+        s = unavailable;
+      }
       return Clean(s, "");
     }
     absl::StatusOr<std::vector<TokenlabTaskRef>> tasks = ParseTokenlabTaskList(response->body);

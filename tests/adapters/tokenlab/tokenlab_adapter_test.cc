@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "adapters/provider_errors.h"
+#include "adapters/tokenlab/tokenlab_url.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -458,6 +459,24 @@ TEST_F(TokenlabAdapterTest, PollNeverSendsTheKeyToAnotherOrigin) {
     ASSERT_TRUE(update.ok()) << update.status();
     EXPECT_EQ(client_->last().url, "https://api.tokenlab.sh/v1/tasks/ldtask_1") << foreign;
   }
+}
+
+TEST(TokenlabUrlTest, SameOrigin) {
+  EXPECT_TRUE(SameOrigin("https://api.tokenlab.sh", "https://api.tokenlab.sh/v1/tasks/x"));
+  EXPECT_TRUE(SameOrigin("https://api.tokenlab.sh/prefix", "HTTPS://Api.TokenLab.sh:443/y?z=1"));
+  EXPECT_TRUE(SameOrigin("http://127.0.0.1:8080/tokenlab", "http://127.0.0.1:8080/tokenlab/v1"));
+  EXPECT_TRUE(SameOrigin("http://[::1]:9000", "http://[::1]:9000/v1/tasks/x"));
+  EXPECT_FALSE(SameOrigin("http://[::1]:9000", "http://[::1]:9001/v1/tasks/x"));
+  EXPECT_FALSE(SameOrigin("http://127.0.0.1:8080", "http://127.0.0.1:8081/v1"));
+  EXPECT_FALSE(SameOrigin("http://127.0.0.1:8080", "http://localhost:8080/v1"));
+  EXPECT_FALSE(SameOrigin("https://api.tokenlab.sh", "https://api.tokenlab.sh/x#frag"));
+  EXPECT_FALSE(SameOrigin("https://api.tokenlab.sh", "https://api.tokenlab.sh:0/x"));
+  EXPECT_FALSE(SameOrigin("https://api.tokenlab.sh", "https://api.tokenlab.sh:99999/x"));
+  EXPECT_FALSE(SameOrigin("https://api.tokenlab.sh", "https://api.tokenlab.sh/a b"));
+  EXPECT_FALSE(SameOrigin("https://api.tokenlab.sh", "https://api.tokenlab.sh\r\n/x"));
+  EXPECT_FALSE(SameOrigin("https://api.tokenlab.sh", "/v1/tasks/x"));
+  EXPECT_FALSE(SameOrigin("not a url", "not a url"));
+  EXPECT_EQ(UrlEncode("a b/c?d=e&f~_.-"), "a%20b%2Fc%3Fd%3De%26f~_.-");
 }
 
 TEST_F(TokenlabAdapterTest, PollFallsBackToTheFixedRoute) {
