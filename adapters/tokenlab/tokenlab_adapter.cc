@@ -1,0 +1,237 @@
+// The TokenLab adapter: builds the requests of WIRE.md, sends them through an HttpClient and turns
+// answers into SubmitResults and ProviderUpdates. Parsing, the status table, the error table, the
+// request body and URL rules live in their own files; this file only wires them to the
+// ProviderAdapter calls.
+
+#include "adapters/tokenlab/tokenlab_adapter.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "adapters/provider_errors.h"
+#include "adapters/tokenlab/tokenlab_errors.h"
+#include "adapters/tokenlab/tokenlab_json.h"
+#include "adapters/tokenlab/tokenlab_models.h"
+#include "adapters/tokenlab/tokenlab_request_body.h"
+#include "adapters/tokenlab/tokenlab_url.h"
+
+namespace music::adapters::tokenlab {
+namespace {
+
+using music::v1::TaskKind;
+
+constexpr char kCreatePath[] = "/v1/music/generations";
+constexpr char kTasksPath[] = "/v1/tasks";
+constexpr char kModelsPath[] = "/v1/models?recommended_for=music";
+
+// "scheme://authority" of an absolute URL, or "" when it has none.
+absl::string_view OriginOf(absl::string_view url) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == absl::string_view::npos) return {};
+  const size_t path = url.find_first_of("/?#", scheme_end + 3);
+  return url.substr(0, path);
+}
+
+class TokenlabAdapter final : public ProviderAdapter {
+ public:
+  TokenlabAdapter(TokenlabOptions options, std::shared_ptr<http::HttpClient> client)
+      : options_(std::move(options)),
+        base_url_(absl::StripSuffix(options_.base_url, "/")),
+        models_(TokenlabModels(options_.price)),
+        client_(std::move(client)) {}
+
+  std::string provider() const override { return "tokenlab"; }
+
+  ResubmitPolicy resubmit_policy() const override { return ResubmitPolicy::kLookupByRequestId; }
+
+  std::vector<music::v1::Model> Models() const override { return models_; }
+
+  absl::StatusOr<SubmitResult> Submit(const SubmitRequest& request) override {
+    absl::StatusOr<std::string> body = BuildCreateBody(request);
+    if (!body.ok()) return Clean(body.status(), "");
+
+    const std::string operation = absl::StrCat("POST ", kCreatePath);
+    http::Request http_request = NewRequest("POST", absl::StrCat(base_url_, kCreatePath));
+    http_request.headers.emplace_back("Content-Type", "application/json");
+    http_request.body = *std::move(body);
+    absl::StatusOr<http::Response> response = client_->Send(http_request);
+    if (!response.ok()) return Clean(response.status(), operation);
+    if (absl::Status s = CheckTokenlabAnswer(*response, operation, absl::Now()); !s.ok()) {
+      return Clean(s, "");
+    }
+
+    absl::StatusOr<TokenlabTaskRef> ref = ParseTokenlabCreateAnswer(response->body);
+    const absl::string_view header_id = http::FindHeader(response->headers, "X-Task-ID");
+    if (ref.ok() && !header_id.empty() && header_id != ref->task_id) {
+      ref =
+          absl::InternalError(absl::StrCat("TokenLab answered task \"", absl::CEscape(ref->task_id),
+                                           "\" with X-Task-ID \"", absl::CEscape(header_id), "\""));
+    }
+    if (!ref.ok()) {
+      // TokenLab said yes but we cannot read the task: it may exist and bill. The engine looks it
+      // up by request_id before any new create (kLookupByRequestId).
+      absl::Status status = ref.status();
+      MarkOutcomeUnknown(status);
+      return Clean(status, operation);
+    }
+    SubmitResult result;
+    result.provider_task_id = ref->task_id;
+    result.poll_url = ref->poll_url;
+    result.provider_billing_transaction_id =
+        !ref->billing_transaction_id.empty()
+            ? ref->billing_transaction_id
+            : std::string(http::FindHeader(response->headers, "X-Billing-Transaction-ID"));
+    result.endpoint = kCreatePath;
+    return result;
+  }
+
+  absl::StatusOr<ProviderUpdate> Poll(const PollTarget& target) override {
+    const TaskKind kind = target.kind;
+    if (kind != music::v1::TASK_KIND_MUSIC && kind != music::v1::TASK_KIND_LYRICS &&
+        kind != music::v1::TASK_KIND_CONTINUATION) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("TokenLab cannot poll task kind ", music::v1::TaskKind_Name(kind)));
+    }
+    if (target.provider_task_id.empty())
+      return absl::InvalidArgumentError("empty TokenLab task id");
+
+    const std::string url = PollUrl(target);
+    const std::string operation = absl::StrCat("GET ", kTasksPath, "/{id}");
+    absl::StatusOr<http::Response> response = client_->Send(NewRequest("GET", url));
+    if (!response.ok()) return Clean(response.status(), operation);
+    if (absl::Status s = CheckTokenlabAnswer(*response, operation, absl::Now()); !s.ok()) {
+      return Clean(s, "");
+    }
+    absl::StatusOr<ProviderUpdate> update =
+        ParseTokenlabTask(response->body, kind == music::v1::TASK_KIND_LYRICS);
+    if (!update.ok()) return Clean(update.status(), operation);
+    // Applying another task's state to this one would be worse than failing the poll.
+    if (!update->provider_task_id.empty() && update->provider_task_id != target.provider_task_id) {
+      return Clean(absl::InternalError(absl::StrCat("TokenLab answered for task \"",
+                                                    absl::CEscape(update->provider_task_id),
+                                                    "\" instead of the one asked for")),
+                   operation);
+    }
+    update->provider_task_id = target.provider_task_id;
+    if (update->provider_billing_transaction_id.empty()) {
+      update->provider_billing_transaction_id =
+          std::string(http::FindHeader(response->headers, "X-Billing-Transaction-ID"));
+    }
+    update->error_message = Redact(update->error_message, options_.api_key);
+    return update;
+  }
+
+  absl::StatusOr<ProviderUpdate> ParseCallback(TaskKind kind,
+                                               const http::Request& request) override {
+    return absl::UnimplementedError("TokenLab sends no customer webhooks; tasks are polled");
+  }
+
+  absl::Status Cancel(absl::string_view provider_task_id) override {
+    return absl::UnimplementedError("TokenLab documents no cancel API");
+  }
+
+  absl::StatusOr<SubmitResult> FindByRequestId(const SubmitRequest& request) override {
+    if (request.idempotency_key.empty()) {
+      return absl::InvalidArgumentError("no request id to look a TokenLab task up by");
+    }
+    const std::string operation = absl::StrCat("GET ", kTasksPath, "?request_id=");
+    absl::StatusOr<http::Response> response = client_->Send(NewRequest(
+        "GET",
+        absl::StrCat(base_url_, kTasksPath, "?request_id=", UrlEncode(request.idempotency_key))));
+    if (!response.ok()) return Clean(response.status(), operation);
+    if (absl::Status s = CheckTokenlabAnswer(*response, operation, absl::Now()); !s.ok()) {
+      // NOT_FOUND would make the engine create again; a 404 of the lookup route itself says
+      // nothing about the task, so it is "cannot tell yet".
+      if (absl::IsNotFound(s)) {
+        absl::Status unavailable(absl::StatusCode::kUnavailable, s.message());
+        s.ForEachPayload([&unavailable](absl::string_view url, const absl::Cord& payload) {
+          unavailable.SetPayload(url, payload);
+        });
+        s = unavailable;
+      }
+      return Clean(s, "");
+    }
+    absl::StatusOr<std::vector<TokenlabTaskRef>> tasks = ParseTokenlabTaskList(response->body);
+    if (!tasks.ok()) return Clean(tasks.status(), operation);
+    for (const TokenlabTaskRef& ref : *tasks) {
+      // A list entry naming another request id is not ours, whatever the filter did.
+      if (!ref.request_id.empty() && ref.request_id != request.idempotency_key) continue;
+      SubmitResult result;
+      result.provider_task_id = ref.task_id;
+      result.poll_url = ref.poll_url;
+      result.provider_billing_transaction_id = ref.billing_transaction_id;
+      result.endpoint = kCreatePath;
+      return result;
+    }
+    return absl::NotFoundError("TokenLab has no task with this request_id");
+  }
+
+  absl::StatusOr<std::vector<music::v1::Model>> FetchModels() override {
+    const std::string operation = absl::StrCat("GET ", kModelsPath);
+    absl::StatusOr<http::Response> response =
+        client_->Send(NewRequest("GET", absl::StrCat(base_url_, kModelsPath)));
+    if (!response.ok()) return Clean(response.status(), operation);
+    if (absl::Status s = CheckTokenlabAnswer(*response, operation, absl::Now()); !s.ok()) {
+      return Clean(s, "");
+    }
+    absl::StatusOr<std::vector<TokenlabModelInfo>> live = ParseTokenlabModels(response->body);
+    if (!live.ok()) return Clean(live.status(), operation);
+    return MergeTokenlabModels(models_, *live);
+  }
+
+ private:
+  // poll_url first (seed 000 "Use poll_url first"), but only on base_url's own origin: the API key
+  // goes with it. Otherwise, and when there is none, the fixed route.
+  std::string PollUrl(const PollTarget& target) const {
+    const std::string& poll_url = target.poll_url;
+    if (!poll_url.empty()) {
+      if (SameOrigin(base_url_, poll_url)) return poll_url;
+      if (absl::StartsWith(poll_url, "/") && !absl::StartsWith(poll_url, "//") &&
+          !absl::StrContains(poll_url, '\\') && !OriginOf(base_url_).empty()) {
+        return absl::StrCat(OriginOf(base_url_), poll_url);
+      }
+    }
+    return absl::StrCat(base_url_, kTasksPath, "/", UrlEncode(target.provider_task_id));
+  }
+
+  http::Request NewRequest(absl::string_view method, std::string url) const {
+    http::Request request;
+    request.method = std::string(method);
+    request.url = std::move(url);
+    request.headers.emplace_back("Authorization", absl::StrCat("Bearer ", options_.api_key));
+    request.headers.emplace_back("Accept", "application/json");
+    request.timeout = options_.request_timeout;
+    return request;
+  }
+
+  // Prefixes `operation` (when given) and strips the API key from the message, whatever the
+  // message came from (libcurl, a provider `message`), keeping the status payloads.
+  absl::Status Clean(const absl::Status& status, absl::string_view operation) const {
+    const std::string message = operation.empty()
+                                    ? std::string(status.message())
+                                    : absl::StrCat("TokenLab ", operation, ": ", status.message());
+    return WithMessage(status, Redact(message, options_.api_key));
+  }
+
+  const TokenlabOptions options_;
+  const std::string base_url_;  // without a trailing "/"
+  const std::vector<music::v1::Model> models_;
+  const std::shared_ptr<http::HttpClient> client_;
+};
+
+}  // namespace
+
+std::unique_ptr<ProviderAdapter> NewTokenlabAdapter(TokenlabOptions options,
+                                                    std::shared_ptr<http::HttpClient> client) {
+  return std::make_unique<TokenlabAdapter>(std::move(options), std::move(client));
+}
+
+}  // namespace music::adapters::tokenlab

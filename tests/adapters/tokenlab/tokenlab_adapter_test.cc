@@ -1,0 +1,609 @@
+// The TokenLab adapter against a fake HttpClient: exact request shapes (WIRE.md, seed 000), the
+// error table, poll_url handling (only on base_url's origin), the request-id lookup, the model
+// list, and that the API key never leaks into an error.
+
+#include "adapters/tokenlab/tokenlab_adapter.h"
+
+#include <rapidjson/document.h>
+
+#include <deque>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "adapters/provider_errors.h"
+#include "adapters/tokenlab/tokenlab_url.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace music::adapters::tokenlab {
+namespace {
+
+using absl::StatusCode;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kApiKey[] = "tl-secret-api-key-0123456789";
+constexpr char kBase[] = "https://api.tokenlab.sh";
+constexpr char kCreated[] = R"({"id":"ldtask_1","task_id":"ldtask_1","status":"pending",
+  "poll_url":"https://api.tokenlab.sh/v1/tasks/ldtask_1","model":"suno_music"})";
+
+// Records every request and answers from a queue of canned results.
+class FakeHttpClient final : public http::HttpClient {
+ public:
+  absl::StatusOr<http::Response> Send(const http::Request& request) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    requests_.push_back(request);
+    if (answers_.empty()) return absl::InternalError("fake: no canned answer");
+    absl::StatusOr<http::Response> answer = std::move(answers_.front());
+    answers_.pop_front();
+    return answer;
+  }
+  void Answer(int status, std::string body, http::Headers headers = {}) {
+    std::lock_guard<std::mutex> lock(mu_);
+    answers_.push_back(http::Response{status, std::move(headers), std::move(body)});
+  }
+  void Fail(absl::Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    answers_.push_back(std::move(status));
+  }
+  std::vector<http::Request> requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
+  http::Request last() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_.back();
+  }
+
+ private:
+  std::mutex mu_;
+  std::deque<absl::StatusOr<http::Response>> answers_;
+  std::vector<http::Request> requests_;
+};
+
+rapidjson::Document Json(const std::string& text) {
+  rapidjson::Document doc;
+  doc.Parse(text.data(), text.size());
+  EXPECT_FALSE(doc.HasParseError()) << text;
+  return doc;
+}
+
+// The body's members as "name=value" strings (strings quoted), sorted by rapidjson order.
+std::vector<std::string> Members(const std::string& body) {
+  rapidjson::Document doc = Json(body);
+  std::vector<std::string> out;
+  if (!doc.IsObject()) return out;
+  for (const auto& m : doc.GetObject()) {
+    std::string value;
+    if (m.value.IsString()) {
+      value = absl::StrCat("\"", m.value.GetString(), "\"");
+    } else if (m.value.IsInt64()) {
+      value = absl::StrCat(m.value.GetInt64());
+    } else if (m.value.IsNumber()) {
+      value = absl::StrCat(m.value.GetDouble());
+    } else {
+      value = "<other>";
+    }
+    out.push_back(absl::StrCat(m.name.GetString(), "=", value));
+  }
+  return out;
+}
+
+class TokenlabAdapterTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<ProviderAdapter> Adapter(std::string base_url = kBase) {
+    TokenlabOptions options;
+    options.base_url = std::move(base_url);
+    options.api_key = kApiKey;
+    options.request_timeout = absl::Seconds(12);
+    return NewTokenlabAdapter(options, client_);
+  }
+
+  static SubmitRequest Music(music::v1::TaskInput input) {
+    SubmitRequest request;
+    request.kind = music::v1::TASK_KIND_MUSIC;
+    request.task_id = "tsk_1";
+    request.provider_model = "suno_music";
+    request.input = std::move(input);
+    request.request_id = "caller-req-1";
+    request.idempotency_key = "tsk_1.tokenlab";
+    return request;
+  }
+
+  // Submits `request` (answered with kCreated) and returns the body sent.
+  std::string SubmitBody(const SubmitRequest& request) {
+    client_->Answer(200, kCreated);
+    absl::StatusOr<SubmitResult> result = Adapter()->Submit(request);
+    EXPECT_TRUE(result.ok()) << result.status();
+    return client_->last().body;
+  }
+
+  absl::StatusOr<ProviderUpdate> PollWith(const std::string& poll_url, int status, std::string body,
+                                          http::Headers headers = {}, std::string base = kBase) {
+    client_->Answer(status, std::move(body), std::move(headers));
+    PollTarget target;
+    target.kind = music::v1::TASK_KIND_MUSIC;
+    target.provider_task_id = "ldtask_1";
+    target.poll_url = poll_url;
+    return Adapter(std::move(base))->Poll(target);
+  }
+
+  std::shared_ptr<FakeHttpClient> client_ = std::make_shared<FakeHttpClient>();
+};
+
+TEST_F(TokenlabAdapterTest, Identity) {
+  auto adapter = Adapter();
+  EXPECT_EQ(adapter->provider(), "tokenlab");
+  EXPECT_EQ(adapter->resubmit_policy(), ResubmitPolicy::kLookupByRequestId);
+  EXPECT_EQ(adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, http::Request{}).status().code(),
+            StatusCode::kUnimplemented);
+  EXPECT_EQ(adapter->Cancel("ldtask_1").code(), StatusCode::kUnimplemented);
+  EXPECT_EQ(adapter->UploadReferenceAudio({}).status().code(), StatusCode::kUnimplemented);
+  EXPECT_TRUE(client_->requests().empty());
+}
+
+TEST_F(TokenlabAdapterTest, CatalogEntry) {
+  std::vector<music::v1::Model> models = Adapter()->Models();
+  ASSERT_EQ(models.size(), 1u);
+  const music::v1::Model& m = models[0];
+  EXPECT_EQ(m.name(), "tokenlab-suno-music");
+  EXPECT_EQ(m.provider(), "tokenlab");
+  EXPECT_EQ(m.provider_model(), "suno_music");
+  EXPECT_TRUE(m.capabilities().music());
+  EXPECT_TRUE(m.capabilities().lyrics());
+  EXPECT_TRUE(m.capabilities().continuation());
+  EXPECT_TRUE(m.capabilities().instrumental());
+  EXPECT_EQ(m.capabilities().clips_per_task(), 1);
+  EXPECT_FALSE(m.capabilities().reference_audio());
+  EXPECT_FALSE(m.capabilities().seed());
+  EXPECT_FALSE(m.capabilities().negative_tags());
+  EXPECT_EQ(m.capabilities().model_option_namespaces_size(), 0);
+  EXPECT_EQ(m.price().amount_micros(), 100000);
+  EXPECT_EQ(m.price().currency(), "USD");
+
+  TokenlabOptions options;
+  options.price.set_amount_micros(70000);
+  auto priced = NewTokenlabAdapter(options, client_)->Models();
+  EXPECT_EQ(priced[0].price().amount_micros(), 70000);
+  EXPECT_EQ(priced[0].price().currency(), "USD");
+}
+
+// The seed's own example (seed 000 "Create A Music Task"), sent exactly, plus request_id.
+TEST_F(TokenlabAdapterTest, SeedCreateExampleIsSentExactly) {
+  music::v1::TaskInput input;
+  input.set_prompt("An upbeat synth-pop track with warm vocals and a clean chorus");
+  input.set_title("Morning Static");
+  input.set_style("synth-pop, upbeat");
+  client_->Answer(200, kCreated);
+  absl::StatusOr<SubmitResult> result = Adapter()->Submit(Music(input));
+  ASSERT_TRUE(result.ok()) << result.status();
+
+  const http::Request sent = client_->last();
+  EXPECT_EQ(sent.method, "POST");
+  EXPECT_EQ(sent.url, "https://api.tokenlab.sh/v1/music/generations");
+  EXPECT_EQ(http::FindHeader(sent.headers, "Authorization"), absl::StrCat("Bearer ", kApiKey));
+  EXPECT_EQ(http::FindHeader(sent.headers, "Content-Type"), "application/json");
+  EXPECT_EQ(http::FindHeader(sent.headers, "Accept"), "application/json");
+  EXPECT_EQ(sent.timeout, absl::Seconds(12));
+
+  constexpr char kSeedBody[] = R"({
+    "model": "suno_music",
+    "prompt": "An upbeat synth-pop track with warm vocals and a clean chorus",
+    "title": "Morning Static",
+    "tags": "synth-pop, upbeat",
+    "action": "MUSIC"
+  })";
+  std::vector<std::string> expected = Members(kSeedBody);
+  expected.push_back(R"(request_id="tsk_1.tokenlab")");
+  EXPECT_THAT(Members(sent.body), ::testing::UnorderedElementsAreArray(expected));
+
+  EXPECT_EQ(result->provider_task_id, "ldtask_1");
+  EXPECT_EQ(result->poll_url, "https://api.tokenlab.sh/v1/tasks/ldtask_1");
+  EXPECT_EQ(result->endpoint, "/v1/music/generations");
+  EXPECT_TRUE(result->provider_billing_transaction_id.empty());
+}
+
+TEST_F(TokenlabAdapterTest, BillingTransactionFromBodyOrHeader) {
+  client_->Answer(200, R"({"id":"ldtask_1","billing_transaction_id":"btx_body"})",
+                  {{"X-Billing-Transaction-ID", "btx_header"}, {"X-Task-ID", "ldtask_1"}});
+  music::v1::TaskInput input;
+  input.set_prompt("p");
+  auto from_body = Adapter()->Submit(Music(input));
+  ASSERT_TRUE(from_body.ok()) << from_body.status();
+  EXPECT_EQ(from_body->provider_billing_transaction_id, "btx_body");
+
+  client_->Answer(200, R"({"id":"ldtask_2"})", {{"X-Billing-Transaction-ID", "btx_header"}});
+  auto from_header = Adapter()->Submit(Music(input));
+  ASSERT_TRUE(from_header.ok()) << from_header.status();
+  EXPECT_EQ(from_header->provider_billing_transaction_id, "btx_header");
+}
+
+TEST_F(TokenlabAdapterTest, LyricsBody) {
+  SubmitRequest request = Music({});
+  request.kind = music::v1::TASK_KIND_LYRICS;
+  request.input.set_prompt("a song about the sea");
+  EXPECT_THAT(
+      Members(SubmitBody(request)),
+      ::testing::UnorderedElementsAre(R"(model="suno_music")", R"(prompt="a song about the sea")",
+                                      R"(action="LYRICS")", R"(request_id="tsk_1.tokenlab")"));
+}
+
+TEST_F(TokenlabAdapterTest, ContinuationBody) {
+  SubmitRequest request = Music({});
+  request.kind = music::v1::TASK_KIND_CONTINUATION;
+  request.input.set_continue_from_clip_id("clip_9");
+  request.input.set_continue_at_seconds(30);
+  request.input.set_prompt("[Chorus] carry on");
+  request.input.set_style("folk");
+  request.input.set_title("Carry On");
+  EXPECT_THAT(Members(SubmitBody(request)),
+              ::testing::UnorderedElementsAre(
+                  R"(model="suno_music")", R"(prompt="[Chorus] carry on")", R"(title="Carry On")",
+                  R"(tags="folk")", R"(action="MUSIC")", R"(continue_clip_id="clip_9")",
+                  "continue_at=30", R"(request_id="tsk_1.tokenlab")"));
+
+  request.input.set_continue_at_seconds(12.5);
+  rapidjson::Document doc = Json(SubmitBody(request));
+  ASSERT_TRUE(doc["continue_at"].IsDouble());
+  EXPECT_DOUBLE_EQ(doc["continue_at"].GetDouble(), 12.5);
+
+  // 0: the source clip's own parameters; continue_at is optional in seed 000 and left out.
+  SubmitRequest plain = Music({});
+  plain.kind = music::v1::TASK_KIND_CONTINUATION;
+  plain.input.set_continue_from_clip_id("clip_9");
+  EXPECT_THAT(Members(SubmitBody(plain)),
+              ::testing::UnorderedElementsAre(R"(model="suno_music")", R"(action="MUSIC")",
+                                              R"(continue_clip_id="clip_9")",
+                                              R"(request_id="tsk_1.tokenlab")"));
+}
+
+TEST_F(TokenlabAdapterTest, InstrumentalAndCustomLyrics) {
+  music::v1::TaskInput input;
+  input.set_style("ambient");
+  input.set_title("Drift");
+  input.set_instrumental(true);
+  rapidjson::Document doc = Json(SubmitBody(Music(input)));
+  EXPECT_STREQ(doc["tags"].GetString(), "ambient, instrumental");
+  // No prompt and no lyrics: the tags describe the music (TokenLab requires a prompt).
+  EXPECT_STREQ(doc["prompt"].GetString(), "ambient, instrumental");
+
+  music::v1::TaskInput bare;
+  bare.set_prompt("calm piano");
+  bare.set_instrumental(true);
+  EXPECT_STREQ(Json(SubmitBody(Music(bare)))["tags"].GetString(), "instrumental");
+
+  music::v1::TaskInput lyrics;
+  lyrics.set_style("folk");
+  lyrics.set_title("Home");
+  lyrics.set_lyrics("[Verse]\ncoming home");
+  rapidjson::Document sung = Json(SubmitBody(Music(lyrics)));
+  EXPECT_STREQ(sung["prompt"].GetString(), "[Verse]\ncoming home");
+  EXPECT_STREQ(sung["tags"].GetString(), "folk");
+}
+
+TEST_F(TokenlabAdapterTest, UnsupportedInputIsRefusedBeforeSending) {
+  std::vector<SubmitRequest> requests;
+  music::v1::TaskInput negative;
+  negative.set_prompt("p");
+  negative.set_negative_tags("metal");
+  requests.push_back(Music(negative));
+  music::v1::TaskInput seeded;
+  seeded.set_prompt("p");
+  seeded.set_seed(7);
+  requests.push_back(Music(seeded));
+  music::v1::TaskInput reference;
+  reference.set_prompt("p");
+  reference.set_reference_audio_id("ref_1");
+  requests.push_back(Music(reference));
+  SubmitRequest no_model = Music({});
+  no_model.provider_model.clear();
+  requests.push_back(no_model);
+  SubmitRequest bad_kind = Music({});
+  bad_kind.kind = music::v1::TASK_KIND_UNSPECIFIED;
+  requests.push_back(bad_kind);
+  SubmitRequest no_clip = Music({});
+  no_clip.kind = music::v1::TASK_KIND_CONTINUATION;
+  requests.push_back(no_clip);
+  SubmitRequest nan_at = Music({});
+  nan_at.kind = music::v1::TASK_KIND_CONTINUATION;
+  nan_at.input.set_continue_from_clip_id("c");
+  nan_at.input.set_continue_at_seconds(std::numeric_limits<double>::quiet_NaN());
+  requests.push_back(nan_at);
+  for (const SubmitRequest& request : requests) {
+    EXPECT_EQ(Adapter()->Submit(request).status().code(), StatusCode::kInvalidArgument);
+  }
+  EXPECT_TRUE(client_->requests().empty());
+}
+
+struct ErrorCase {
+  int http_status;
+  std::string body;
+  http::Headers headers;
+  StatusCode code;
+  std::string provider_code;
+  absl::Duration retry_after;  // zero: none expected
+};
+
+TEST_F(TokenlabAdapterTest, CreateErrorTable) {
+  const std::vector<ErrorCase> cases = {
+      {402,
+       R"({"error":{"code":"insufficient_balance","message":"Insufficient balance","type":"billing_error"}})",
+       {},
+       StatusCode::kFailedPrecondition,
+       "insufficient_balance",
+       absl::ZeroDuration()},
+      {402,
+       R"({"error":{"code":"spend_limit_exceeded","message":"Spend limit"}})",
+       {},
+       StatusCode::kFailedPrecondition,
+       "spend_limit_exceeded",
+       absl::ZeroDuration()},
+      {429,
+       R"({"error":{"code":"rate_limit_exceeded","message":"slow down"}})",
+       {{"Retry-After", "7"}},
+       StatusCode::kResourceExhausted,
+       "rate_limit_exceeded",
+       absl::Seconds(7)},
+      {500, "<html>oops</html>", {}, StatusCode::kUnavailable, "500", absl::ZeroDuration()},
+      {503,
+       R"({"error":{"message":"maintenance"}})",
+       {{"Retry-After", "30"}},
+       StatusCode::kUnavailable,
+       "503",
+       absl::Seconds(30)},
+      {400,
+       R"({"error":{"code":"unsupported_parameter","message":"Unsupported parameter: foo"}})",
+       {},
+       StatusCode::kInvalidArgument,
+       "unsupported_parameter",
+       absl::ZeroDuration()},
+      {422,
+       R"({"error":"bad prompt"})",
+       {},
+       StatusCode::kInvalidArgument,
+       "422",
+       absl::ZeroDuration()},
+      {401,
+       R"({"error":{"code":"invalid_api_key","message":"Invalid API key"}})",
+       {},
+       StatusCode::kUnauthenticated,
+       "invalid_api_key",
+       absl::ZeroDuration()},
+      {403, "", {}, StatusCode::kPermissionDenied, "403", absl::ZeroDuration()},
+      {404, "", {}, StatusCode::kNotFound, "404", absl::ZeroDuration()},
+      {418, "", {}, StatusCode::kFailedPrecondition, "418", absl::ZeroDuration()},
+      {302, "", {}, StatusCode::kInternal, "302", absl::ZeroDuration()},
+  };
+  music::v1::TaskInput input;
+  input.set_prompt("p");
+  for (const ErrorCase& c : cases) {
+    client_->Answer(c.http_status, c.body, c.headers);
+    absl::Status status = Adapter()->Submit(Music(input)).status();
+    EXPECT_EQ(status.code(), c.code) << c.http_status << " " << status;
+    EXPECT_EQ(GetProviderErrorCode(status), c.provider_code) << c.http_status;
+    EXPECT_FALSE(IsOutcomeUnknown(status)) << c.http_status;
+    if (c.retry_after > absl::ZeroDuration()) {
+      EXPECT_EQ(GetRetryAfter(status), c.retry_after) << c.http_status;
+    } else {
+      EXPECT_FALSE(GetRetryAfter(status).has_value()) << c.http_status;
+    }
+  }
+  client_->Answer(
+      400, R"({"error":{"code":"unsupported_parameter","message":"Unsupported parameter: foo"}})");
+  EXPECT_THAT(Adapter()->Submit(Music(input)).status().message(),
+              HasSubstr("Unsupported parameter"));
+}
+
+TEST_F(TokenlabAdapterTest, MalformedCreateAnswerIsInternalAndOutcomeUnknown) {
+  music::v1::TaskInput input;
+  input.set_prompt("p");
+  for (const char* body : {R"({"id":"ldtask_1","sta)", "", "{}", R"({"id":5})"}) {
+    client_->Answer(200, body, {{"X-Task-ID", "ldtask_1"}});
+    absl::Status status = Adapter()->Submit(Music(input)).status();
+    EXPECT_EQ(status.code(), StatusCode::kInternal) << body;
+    EXPECT_TRUE(IsOutcomeUnknown(status)) << body;
+  }
+  // A body and a header naming different tasks cannot both be right.
+  client_->Answer(201, R"({"id":"ldtask_1"})", {{"X-Task-ID", "ldtask_2"}});
+  absl::Status status = Adapter()->Submit(Music(input)).status();
+  EXPECT_EQ(status.code(), StatusCode::kInternal);
+  EXPECT_TRUE(IsOutcomeUnknown(status));
+}
+
+TEST_F(TokenlabAdapterTest, TransportErrorsPassThroughWithTheirMarks) {
+  music::v1::TaskInput input;
+  input.set_prompt("p");
+  absl::Status timeout = absl::DeadlineExceededError("curl: timed out");
+  MarkOutcomeUnknown(timeout);
+  client_->Fail(timeout);
+  absl::Status status = Adapter()->Submit(Music(input)).status();
+  EXPECT_EQ(status.code(), StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(IsOutcomeUnknown(status));
+
+  client_->Fail(absl::UnavailableError("connection refused"));
+  status = Adapter()->Submit(Music(input)).status();
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable);
+  EXPECT_FALSE(IsOutcomeUnknown(status));
+}
+
+TEST_F(TokenlabAdapterTest, PollUsesPollUrlOnTheSameOrigin) {
+  auto update = PollWith("https://API.tokenlab.sh:443/v1/music/generations/ldtask_1", 200,
+                         R"({"id":"ldtask_1","status":"processing"})");
+  ASSERT_TRUE(update.ok()) << update.status();
+  EXPECT_EQ(update->state, ProviderState::kRunning);
+  const http::Request sent = client_->last();
+  EXPECT_EQ(sent.method, "GET");
+  EXPECT_EQ(sent.url, "https://API.tokenlab.sh:443/v1/music/generations/ldtask_1");
+  EXPECT_EQ(http::FindHeader(sent.headers, "Authorization"), absl::StrCat("Bearer ", kApiKey));
+  EXPECT_EQ(sent.timeout, absl::Seconds(12));
+}
+
+TEST_F(TokenlabAdapterTest, PollNeverSendsTheKeyToAnotherOrigin) {
+  for (const char* foreign : {
+           "https://evil.example/v1/tasks/ldtask_1",
+           "http://api.tokenlab.sh/v1/tasks/ldtask_1",        // other scheme
+           "https://api.tokenlab.sh:8443/v1/tasks/ldtask_1",  // other port
+           "https://api.tokenlab.sh@evil.example/v1/tasks/ldtask_1",
+           "https://api.tokenlab.sh.evil.example/v1/tasks/ldtask_1",
+           "//evil.example/v1/tasks/ldtask_1",
+           "ftp://api.tokenlab.sh/v1/tasks/ldtask_1",
+           "https://api.tokenlab.sh\\@evil.example/x",
+       }) {
+    auto update = PollWith(foreign, 200, R"({"id":"ldtask_1","status":"pending"})");
+    ASSERT_TRUE(update.ok()) << update.status();
+    EXPECT_EQ(client_->last().url, "https://api.tokenlab.sh/v1/tasks/ldtask_1") << foreign;
+  }
+}
+
+TEST(TokenlabUrlTest, SameOrigin) {
+  EXPECT_TRUE(SameOrigin("https://api.tokenlab.sh", "https://api.tokenlab.sh/v1/tasks/x"));
+  EXPECT_TRUE(SameOrigin("https://api.tokenlab.sh/prefix", "HTTPS://Api.TokenLab.sh:443/y?z=1"));
+  EXPECT_TRUE(SameOrigin("http://127.0.0.1:8080/tokenlab", "http://127.0.0.1:8080/tokenlab/v1"));
+  EXPECT_TRUE(SameOrigin("http://[::1]:9000", "http://[::1]:9000/v1/tasks/x"));
+  EXPECT_FALSE(SameOrigin("http://[::1]:9000", "http://[::1]:9001/v1/tasks/x"));
+  EXPECT_FALSE(SameOrigin("http://127.0.0.1:8080", "http://127.0.0.1:8081/v1"));
+  EXPECT_FALSE(SameOrigin("http://127.0.0.1:8080", "http://localhost:8080/v1"));
+  EXPECT_FALSE(SameOrigin("https://api.tokenlab.sh", "https://api.tokenlab.sh/x#frag"));
+  EXPECT_FALSE(SameOrigin("https://api.tokenlab.sh", "https://api.tokenlab.sh:0/x"));
+  EXPECT_FALSE(SameOrigin("https://api.tokenlab.sh", "https://api.tokenlab.sh:99999/x"));
+  EXPECT_FALSE(SameOrigin("https://api.tokenlab.sh", "https://api.tokenlab.sh/a b"));
+  EXPECT_FALSE(SameOrigin("https://api.tokenlab.sh", "https://api.tokenlab.sh\r\n/x"));
+  EXPECT_FALSE(SameOrigin("https://api.tokenlab.sh", "/v1/tasks/x"));
+  EXPECT_FALSE(SameOrigin("not a url", "not a url"));
+  EXPECT_EQ(UrlEncode("a b/c?d=e&f~_.-"), "a%20b%2Fc%3Fd%3De%26f~_.-");
+}
+
+TEST_F(TokenlabAdapterTest, PollFallsBackToTheFixedRoute) {
+  ASSERT_TRUE(PollWith("", 200, R"({"id":"ldtask_1","status":"pending"})").ok());
+  EXPECT_EQ(client_->last().url, "https://api.tokenlab.sh/v1/tasks/ldtask_1");
+  // A relative poll_url is resolved against base_url's origin.
+  ASSERT_TRUE(
+      PollWith("/v1/tasks/ldtask_1?view=full", 200, R"({"id":"ldtask_1","status":"pending"})")
+          .ok());
+  EXPECT_EQ(client_->last().url, "https://api.tokenlab.sh/v1/tasks/ldtask_1?view=full");
+  // With a path prefix (the emulator's /tokenlab) and odd task ids.
+  client_->Answer(200, R"({"status":"pending"})");
+  PollTarget target;
+  target.kind = music::v1::TASK_KIND_LYRICS;
+  target.provider_task_id = "ld task/1";
+  ASSERT_TRUE(Adapter("http://127.0.0.1:9/tokenlab/")->Poll(target).ok());
+  EXPECT_EQ(client_->last().url, "http://127.0.0.1:9/tokenlab/v1/tasks/ld%20task%2F1");
+}
+
+TEST_F(TokenlabAdapterTest, PollResults) {
+  auto done = PollWith("", 200,
+                       R"({"id":"ldtask_1","status":"completed","audio_url":"https://a/1.mp3",
+                           "video_url":"https://v/1.mp4","title":"T","lyrics":"L"})",
+                       {{"X-Billing-Transaction-ID", "btx_h"}});
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->state, ProviderState::kSucceeded);
+  EXPECT_EQ(done->provider_task_id, "ldtask_1");
+  EXPECT_EQ(done->provider_billing_transaction_id, "btx_h");
+  ASSERT_EQ(done->clips.size(), 1u);
+  EXPECT_EQ(done->clips[0].audio_url(), "https://a/1.mp3");
+  EXPECT_EQ(done->clips[0].video_url(), "https://v/1.mp4");
+
+  auto other = PollWith("", 200, R"({"id":"ldtask_2","status":"completed"})");
+  EXPECT_EQ(other.status().code(), StatusCode::kInternal);
+  EXPECT_EQ(PollWith("", 200, R"({"id":"ldtask_1","sta)").status().code(), StatusCode::kInternal);
+  EXPECT_EQ(PollWith("", 404, R"({"error":{"code":"task_not_found"}})").status().code(),
+            StatusCode::kNotFound);
+  auto busy = PollWith("", 503, "", {{"Retry-After", "2"}});
+  EXPECT_EQ(busy.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(GetRetryAfter(busy.status()), absl::Seconds(2));
+
+  PollTarget empty;
+  empty.kind = music::v1::TASK_KIND_MUSIC;
+  EXPECT_EQ(Adapter()->Poll(empty).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(TokenlabAdapterTest, FindByRequestId) {
+  SubmitRequest request = Music({});
+  request.idempotency_key = "tsk_1.tokenlab/x";
+  client_->Answer(200, R"({"object":"list","data":[
+      {"id":"ldtask_7","request_id":"tsk_1.tokenlab/x","status":"processing",
+       "poll_url":"https://api.tokenlab.sh/v1/tasks/ldtask_7","billing_transaction_id":"btx_7"}]})");
+  absl::StatusOr<SubmitResult> found = Adapter()->FindByRequestId(request);
+  ASSERT_TRUE(found.ok()) << found.status();
+  const http::Request sent = client_->last();
+  EXPECT_EQ(sent.method, "GET");
+  EXPECT_EQ(sent.url, "https://api.tokenlab.sh/v1/tasks?request_id=tsk_1.tokenlab%2Fx");
+  EXPECT_EQ(http::FindHeader(sent.headers, "Authorization"), absl::StrCat("Bearer ", kApiKey));
+  EXPECT_EQ(found->provider_task_id, "ldtask_7");
+  EXPECT_EQ(found->poll_url, "https://api.tokenlab.sh/v1/tasks/ldtask_7");
+  EXPECT_EQ(found->provider_billing_transaction_id, "btx_7");
+  EXPECT_EQ(found->endpoint, "/v1/music/generations");
+
+  client_->Answer(200, R"({"object":"list","data":[]})");
+  EXPECT_EQ(Adapter()->FindByRequestId(request).status().code(), StatusCode::kNotFound);
+  // Entries for another request id are not ours.
+  client_->Answer(200, R"({"data":[{"id":"ldtask_8","request_id":"someone-else"}]})");
+  EXPECT_EQ(Adapter()->FindByRequestId(request).status().code(), StatusCode::kNotFound);
+  // "Cannot tell" must never read as NOT_FOUND (that would create a second task).
+  client_->Answer(404, R"({"error":{"code":"not_found"}})");
+  EXPECT_EQ(Adapter()->FindByRequestId(request).status().code(), StatusCode::kUnavailable);
+  client_->Answer(500, "");
+  EXPECT_EQ(Adapter()->FindByRequestId(request).status().code(), StatusCode::kUnavailable);
+  client_->Answer(200, R"({"data":[)");
+  EXPECT_EQ(Adapter()->FindByRequestId(request).status().code(), StatusCode::kInternal);
+}
+
+TEST_F(TokenlabAdapterTest, FetchModelsRefreshesTheCatalog) {
+  client_->Answer(200, R"({"object":"list","data":[{"id":"suno_music",
+      "capabilities":{"lyrics":false},"pricing":{"per_task":"0.25","currency":"USD"}}]})");
+  auto models = Adapter()->FetchModels();
+  ASSERT_TRUE(models.ok()) << models.status();
+  EXPECT_EQ(client_->last().url, "https://api.tokenlab.sh/v1/models?recommended_for=music");
+  ASSERT_EQ(models->size(), 1u);
+  EXPECT_EQ((*models)[0].name(), "tokenlab-suno-music");
+  EXPECT_FALSE((*models)[0].capabilities().lyrics());
+  EXPECT_TRUE((*models)[0].capabilities().music());
+  EXPECT_EQ((*models)[0].price().amount_micros(), 250000);
+
+  client_->Answer(503, "");
+  EXPECT_EQ(Adapter()->FetchModels().status().code(), StatusCode::kUnavailable);
+  client_->Answer(200, "nope");
+  EXPECT_EQ(Adapter()->FetchModels().status().code(), StatusCode::kInternal);
+}
+
+TEST_F(TokenlabAdapterTest, ApiKeyNeverInAnErrorMessage) {
+  const std::string echo = absl::StrCat(R"({"error":{"code":"invalid_api_key","message":"key )",
+                                        kApiKey, R"( is invalid"}})");
+  music::v1::TaskInput input;
+  input.set_prompt("p");
+  std::vector<absl::Status> errors;
+  client_->Answer(401, echo);
+  errors.push_back(Adapter()->Submit(Music(input)).status());
+  client_->Fail(absl::UnavailableError(absl::StrCat("could not send Bearer ", kApiKey)));
+  errors.push_back(Adapter()->Submit(Music(input)).status());
+  client_->Answer(200, absl::StrCat(R"({"id":")", kApiKey, R"(","sta)"));
+  errors.push_back(Adapter()->Submit(Music(input)).status());
+  client_->Answer(429, echo);
+  errors.push_back(Adapter()->FindByRequestId(Music(input)).status());
+  client_->Answer(500, echo);
+  errors.push_back(Adapter()->FetchModels().status());
+  for (const absl::Status& s : errors) {
+    EXPECT_FALSE(s.ok());
+    EXPECT_THAT(std::string(s.message()), Not(HasSubstr(kApiKey))) << s;
+    EXPECT_THAT(s.ToString(), Not(HasSubstr(kApiKey)));
+  }
+  auto poll = PollWith("", 401, echo);
+  EXPECT_EQ(poll.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_THAT(std::string(poll.status().message()), Not(HasSubstr(kApiKey)));
+  // A failed task whose message quotes the key.
+  auto failed =
+      PollWith("", 200,
+               absl::StrCat(R"({"id":"ldtask_1","status":"failed","error":{"message":"bad )",
+                            kApiKey, R"("}})"));
+  ASSERT_TRUE(failed.ok()) << failed.status();
+  EXPECT_THAT(failed->error_message, Not(HasSubstr(kApiKey)));
+}
+
+}  // namespace
+}  // namespace music::adapters::tokenlab
