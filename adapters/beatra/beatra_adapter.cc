@@ -199,7 +199,12 @@ class BeatraAdapter final : public ProviderAdapter {
     const std::string message = operation.empty()
                                     ? std::string(status.message())
                                     : absl::StrCat("beatra ", operation, ": ", status.message());
-    return WithMessage(status, Redact(message, options_.api_key));
+    absl::Status out = WithMessage(status, Redact(message, options_.api_key));
+    // The provider's code is echoed from the answer too, so it can carry the key as well.
+    if (const std::string code = GetProviderErrorCode(out); !code.empty()) {
+      SetProviderErrorCode(out, Redact(code, options_.api_key));
+    }
+    return out;
   }
 
   const BeatraOptions options_;
