@@ -60,8 +60,8 @@ class BeatraAdapter final : public ProviderAdapter {
 
   absl::StatusOr<SubmitResult> Submit(const SubmitRequest& request) override {
     if (request.kind != music::v1::TASK_KIND_MUSIC) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "beatra cannot run task kind ", music::v1::TaskKind_Name(request.kind)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("beatra cannot run task kind ", music::v1::TaskKind_Name(request.kind)));
     }
     // Without the key a resend could create a second task: never send a create without one.
     if (request.idempotency_key.empty()) {
@@ -99,8 +99,8 @@ class BeatraAdapter final : public ProviderAdapter {
 
   absl::StatusOr<ProviderUpdate> Poll(const PollTarget& target) override {
     if (target.kind != music::v1::TASK_KIND_MUSIC) {
-      return absl::InvalidArgumentError(absl::StrCat("beatra cannot poll task kind ",
-                                                     music::v1::TaskKind_Name(target.kind)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("beatra cannot poll task kind ", music::v1::TaskKind_Name(target.kind)));
     }
     if (target.provider_task_id.empty()) return absl::InvalidArgumentError("empty beatra task id");
     const std::string operation = absl::StrCat("GET ", kTasksPath, "{id}");
@@ -134,9 +134,9 @@ class BeatraAdapter final : public ProviderAdapter {
   absl::Status Cancel(absl::string_view provider_task_id) override {
     if (provider_task_id.empty()) return absl::InvalidArgumentError("empty beatra task id");
     const std::string operation = absl::StrCat("POST ", kTasksPath, "{id}/cancel");
-    http::Request http_request = NewRequest(
-        "POST", absl::StrCat(kTasksPath, EncodeSegment(provider_task_id), "/cancel"),
-        options_.request_timeout);
+    http::Request http_request =
+        NewRequest("POST", absl::StrCat(kTasksPath, EncodeSegment(provider_task_id), "/cancel"),
+                   options_.request_timeout);
     http_request.headers.emplace_back("Content-Type", "application/json");
     http_request.body = "{}";
     absl::StatusOr<http::Response> response = client_->Send(http_request);

@@ -101,9 +101,9 @@ absl::Status CheckBeatraAnswer(const http::Response& response, absl::string_view
                                absl::Time now) {
   if (response.status >= 200 && response.status <= 299) return absl::OkStatus();
   const std::optional<BeatraError> envelope = ParseBeatraErrorEnvelope(response.body);
-  const C code = envelope ? BeatraHttpErrorCode(envelope->code, envelope->retryable,
-                                                response.status)
-                          : FromHttpStatus(response.status);
+  const C code = envelope
+                     ? BeatraHttpErrorCode(envelope->code, envelope->retryable, response.status)
+                     : FromHttpStatus(response.status);
   std::string message = absl::StrCat("beatra ", operation, " answered HTTP ", response.status);
   if (envelope) {
     absl::StrAppend(&message, " ", absl::CEscape(absl::string_view(envelope->code).substr(0, 64)));

@@ -300,11 +300,11 @@ absl::StatusOr<ProviderUpdate> ParseBeatraTask(absl::string_view body) {
   const Value* usage = nullptr;
   const Value* usage_lines = nullptr;
   std::string ignored;
-  for (absl::Status s : {ReadString(doc, "task_id", &update.provider_task_id),
-                         ReadObject(doc, "output", &output), ReadObject(doc, "usage", &usage),
-                         ReadString(doc, "started_at", &ignored),
-                         ReadString(doc, "completed_at", &ignored),
-                         ReadString(doc, "cancel_requested_at", &ignored)}) {
+  for (absl::Status s :
+       {ReadString(doc, "task_id", &update.provider_task_id), ReadObject(doc, "output", &output),
+        ReadObject(doc, "usage", &usage), ReadString(doc, "started_at", &ignored),
+        ReadString(doc, "completed_at", &ignored),
+        ReadString(doc, "cancel_requested_at", &ignored)}) {
     if (!s.ok()) return s;
   }
   if (output != nullptr) {

@@ -34,9 +34,9 @@ std::vector<music::v1::Model> BeatraModels() {
     model.mutable_price()->set_currency("CREDITS");
     music::v1::ModelCapabilities* caps = model.mutable_capabilities();
     caps->set_music(true);
-    caps->set_instrumental(true);  // top-level `instrumental` (seed 002 "Model options")
-    caps->set_lyrics(false);       // no lyrics-task endpoint
-    caps->set_continuation(false);  // no extend endpoint
+    caps->set_instrumental(true);     // top-level `instrumental` (seed 002 "Model options")
+    caps->set_lyrics(false);          // no lyrics-task endpoint
+    caps->set_continuation(false);    // no extend endpoint
     caps->set_reference_audio(true);  // POST /v1/music/reference-audio-to-music
     caps->set_clips_per_task(spec.clips_per_task);
     caps->add_model_option_namespaces(spec.option_namespace);

@@ -51,8 +51,7 @@ void WriteSorted(const rapidjson::Value& value, JsonWriter& w) {
 }
 
 // The one namespace of model_options, as JSON text (sorted); "" when there are no options.
-absl::StatusOr<std::string> ModelOptionsJson(const SubmitRequest& request,
-                                             absl::string_view ns) {
+absl::StatusOr<std::string> ModelOptionsJson(const SubmitRequest& request, absl::string_view ns) {
   const auto& fields = request.input.model_options().fields();
   if (fields.empty()) return std::string();
   for (const auto& [key, value] : fields) {
@@ -106,9 +105,8 @@ absl::StatusOr<std::string> BuildBeatraCreateBody(const SubmitRequest& request) 
   const music::v1::TaskInput& input = request.input;
   const absl::string_view ns = BeatraModelNamespace(request.provider_model);
   if (ns.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("beatra has no model \"", request.provider_model,
-                     "\" (suno-5.5 or minimax-music-2.6)"));
+    return absl::InvalidArgumentError(absl::StrCat("beatra has no model \"", request.provider_model,
+                                                   "\" (suno-5.5 or minimax-music-2.6)"));
   }
   if (!input.negative_tags().empty()) {
     return absl::InvalidArgumentError("beatra takes no negative_tags");

@@ -40,9 +40,7 @@ bool Names(const std::vector<std::string>& fields, const std::string& field) {
 
 class BeatraE2eTest : public E2eTest {
  protected:
-  void ConfigureEmulator(emulator::EmulatorOptions& eo) override {
-    eo.beatra_api_key = kBeatraKey;
-  }
+  void ConfigureEmulator(emulator::EmulatorOptions& eo) override { eo.beatra_api_key = kBeatraKey; }
 
   void AddProviders(std::shared_ptr<http::HttpClient> client, bool with_key,
                     service::ProviderRegistry* registry,
@@ -224,9 +222,9 @@ TEST_F(BeatraE2eTest, RateLimitedCreateIsRetriedAndSucceeds) {
 }
 
 TEST_F(BeatraE2eTest, TaskErrorFailsTheTaskWithTheProvidersCode) {
-  const auto done = WaitDone(CreateWithModel("beatra-minimax-music-2.6",
-                                             "x [emu:task_error=generation_failed]")
-                                 .task_id());
+  const auto done =
+      WaitDone(CreateWithModel("beatra-minimax-music-2.6", "x [emu:task_error=generation_failed]")
+                   .task_id());
   ASSERT_EQ(done.state(), music::v1::TASK_STATE_FAILED) << done.DebugString();
   EXPECT_EQ(done.error().code(), static_cast<int>(absl::StatusCode::kInternal));
   EXPECT_EQ(done.error().provider_error_code(), "generation_failed");

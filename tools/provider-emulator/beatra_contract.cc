@@ -159,7 +159,7 @@ const Value* Member(const Value& obj, const char* name) {
 struct Task {
   std::string id;
   std::string model;
-  std::string endpoint;  // kTextToMusic or kReferenceToMusic
+  std::string endpoint;    // kTextToMusic or kReferenceToMusic
   std::string request_id;  // X-Request-Id of the create that made it
   std::string prompt, lyrics, title;
   bool instrumental = false;
@@ -178,10 +178,10 @@ struct Task {
   std::vector<std::string> artifact_ids;
 
   // When the task ends on its own: failures at d/2, successes at d.
-  absl::Time natural_end() const {
-    return created + (fail_code.empty() ? duration : duration / 2);
+  absl::Time natural_end() const { return created + (fail_code.empty() ? duration : duration / 2); }
+  bool canceled() const {
+    return cancel_requested.has_value() && *cancel_requested < natural_end();
   }
-  bool canceled() const { return cancel_requested.has_value() && *cancel_requested < natural_end(); }
   std::optional<absl::Time> end_time(absl::Time now) const {
     if (canceled()) return *cancel_requested;
     if (now >= natural_end()) return natural_end();
@@ -251,14 +251,12 @@ class BeatraContract final : public ProviderContract {
     server->Post(p + "/v1/uploads", [this](const httplib::Request& req, httplib::Response& res) {
       HandleUpload(req, &res);
     });
-    server->Post(p + R"(/v1/tasks/([^/]+)/cancel)",
-                 [this](const httplib::Request& req, httplib::Response& res) {
-                   HandleCancel(req, &res);
-                 });
-    server->Get(p + R"(/v1/tasks/([^/]+))",
-                [this](const httplib::Request& req, httplib::Response& res) {
-                  HandleGet(req, &res);
-                });
+    server->Post(
+        p + R"(/v1/tasks/([^/]+)/cancel)",
+        [this](const httplib::Request& req, httplib::Response& res) { HandleCancel(req, &res); });
+    server->Get(
+        p + R"(/v1/tasks/([^/]+))",
+        [this](const httplib::Request& req, httplib::Response& res) { HandleGet(req, &res); });
     server->Get(p + "/v1/tasks", [this](const httplib::Request& req, httplib::Response& res) {
       HandleList(req, &res);
     });
@@ -344,7 +342,8 @@ class BeatraContract final : public ProviderContract {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Task> tasks_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> order_ ABSL_GUARDED_BY(mu_);  // task ids, oldest first
-  absl::flat_hash_map<std::string, KeyRecord> keys_ ABSL_GUARDED_BY(mu_);  // for the emulator's life
+  // Idempotency keys, remembered for the emulator's life.
+  absl::flat_hash_map<std::string, KeyRecord> keys_ ABSL_GUARDED_BY(mu_);
   // Idempotency keys (or bodies) whose one-shot retryable create_error already fired.
   absl::flat_hash_set<std::string> fired_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Upload> uploads_ ABSL_GUARDED_BY(mu_);
@@ -477,9 +476,8 @@ void BeatraContract::HandleCreate(const httplib::Request& req, httplib::Response
   }
   const Value* reference = Member(doc, "reference_audio");
   if (endpoint == kReferenceToMusic) {
-    const Value* artifact = reference != nullptr && reference->IsObject()
-                                ? Member(*reference, "artifact_id")
-                                : nullptr;
+    const Value* artifact =
+        reference != nullptr && reference->IsObject() ? Member(*reference, "artifact_id") : nullptr;
     if (artifact == nullptr || !artifact->IsString()) {
       invalid(422, "invalid_request", "reference_audio.artifact_id is required");
       return;
@@ -567,8 +565,8 @@ void BeatraContract::HandleCreate(const httplib::Request& req, httplib::Response
     audio.stream_ready_at = task.no_audio || !task.fail_code.empty()
                                 ? absl::InfiniteFuture()
                                 : task.created + task.duration / 5;
-    audio.audio_ready_at = task.no_audio || !task.fail_code.empty() ? absl::InfiniteFuture()
-                                                                    : task.natural_end();
+    audio.audio_ready_at =
+        task.no_audio || !task.fail_code.empty() ? absl::InfiniteFuture() : task.natural_end();
     core_->clips->Put(task.clip_ids.back(), audio);
   }
 
@@ -749,8 +747,9 @@ void BeatraContract::WriteTask(Writer& w, const Task& task, absl::Time now) cons
   w.StartObject();
   PutString(w, "task_id", task.id);
   PutString(w, "object", "task");
-  PutString(w, "type", task.endpoint == kTextToMusic ? "music.text_to_music"
-                                                       : "music.reference_audio_to_music");
+  PutString(
+      w, "type",
+      task.endpoint == kTextToMusic ? "music.text_to_music" : "music.reference_audio_to_music");
   PutString(w, "model", task.model);
   PutString(w, "status", status);
 
@@ -867,9 +866,8 @@ void BeatraContract::WriteTask(Writer& w, const Task& task, absl::Time now) cons
     w.RawValue(task.metadata.data(), task.metadata.size(), rapidjson::kObjectType);
   }
   PutString(w, "created_at", Rfc3339(task.created));
-  PutNullableString(w, "started_at", now >= started && (!end || *end >= started)
-                                         ? Rfc3339(started)
-                                         : std::string());
+  PutNullableString(w, "started_at",
+                    now >= started && (!end || *end >= started) ? Rfc3339(started) : std::string());
   PutNullableString(w, "completed_at", end ? Rfc3339(*end) : std::string());
   PutNullableString(w, "cancel_requested_at",
                     task.cancel_requested ? Rfc3339(*task.cancel_requested) : std::string());

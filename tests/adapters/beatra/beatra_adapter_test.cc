@@ -243,8 +243,8 @@ TEST_F(BeatraAdapterTest, ModelOptionsOnlyTheModelsNamespaceSorted) {
   ASSERT_TRUE(Submit(request).ok());
   const std::string sent = client_->last().body;
   rapidjson::Document body = Parse(sent);
-  EXPECT_THAT(Keys(body), ElementsAre("model", "prompt", "instrumental", "metadata",
-                                      "model_options"));
+  EXPECT_THAT(Keys(body),
+              ElementsAre("model", "prompt", "instrumental", "metadata", "model_options"));
   EXPECT_STREQ(body["model"].GetString(), "minimax-music-2.6");
   EXPECT_THAT(Keys(body["model_options"]), ElementsAre("minimax"));
   EXPECT_THAT(Keys(body["model_options"]["minimax"]), ElementsAre("bitrate", "mix", "tempo"));
@@ -311,8 +311,8 @@ TEST_F(BeatraAdapterTest, ReferenceAudioGoesToItsEndpoint) {
   EXPECT_EQ(sent.url, "https://beatra.test/v1/music/reference-audio-to-music");
   EXPECT_EQ(http::FindHeader(sent.headers, "Idempotency-Key"), "tsk_1.beatra");
   rapidjson::Document body = Parse(sent.body);
-  EXPECT_THAT(Keys(body), ElementsAre("model", "prompt", "instrumental", "metadata",
-                                      "reference_audio"));
+  EXPECT_THAT(Keys(body),
+              ElementsAre("model", "prompt", "instrumental", "metadata", "reference_audio"));
   EXPECT_THAT(Keys(body["reference_audio"]), ElementsAre("artifact_id"));
   EXPECT_STREQ(body["reference_audio"]["artifact_id"].GetString(), "art_ref");
 }
@@ -477,20 +477,18 @@ TEST_F(BeatraAdapterTest, UploadIsMultipartWithFilePart) {
   ASSERT_TRUE(absl::StartsWith(content_type, "multipart/form-data; boundary=")) << content_type;
   const std::string boundary = content_type.substr(content_type.find('=') + 1);
   EXPECT_GE(boundary.size(), 20u);
-  const std::string want = absl::StrCat(
-      "--", boundary, "\r\n",
-      "Content-Disposition: form-data; name=\"file\"; filename=\"my _ref_.wav\"\r\n",
-      "Content-Type: audio/wav\r\n\r\n", upload.bytes, "\r\n--", boundary, "--\r\n");
+  const std::string want =
+      absl::StrCat("--", boundary, "\r\n",
+                   "Content-Disposition: form-data; name=\"file\"; filename=\"my _ref_.wav\"\r\n",
+                   "Content-Type: audio/wav\r\n\r\n", upload.bytes, "\r\n--", boundary, "--\r\n");
   EXPECT_EQ(sent.body, want);
 }
 
 TEST_F(BeatraAdapterTest, UploadLimitsAndErrors) {
   ReferenceAudioUpload empty{"a.wav", "audio/wav", ""};
-  EXPECT_EQ(Adapter()->UploadReferenceAudio(empty).status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Adapter()->UploadReferenceAudio(empty).status().code(), StatusCode::kInvalidArgument);
   ReferenceAudioUpload huge{"a.wav", "audio/wav", std::string(kMaxUploadBytes + 1, 'x')};
-  EXPECT_EQ(Adapter()->UploadReferenceAudio(huge).status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Adapter()->UploadReferenceAudio(huge).status().code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(client_->requests().empty());
 
   ReferenceAudioUpload ok{"a.wav", "", "bytes"};
@@ -535,8 +533,9 @@ TEST_F(BeatraAdapterTest, ApiKeyNeverInErrors) {
     EXPECT_THAT(s.ToString(), Not(HasSubstr(kApiKey)));
   }
   // A failed task whose message quotes the key.
-  client_->Answer(200, absl::StrCat(R"({"task_id":"t","status":"failed","error":{"code":"x","message":")",
-                                    kApiKey, R"("}})"));
+  client_->Answer(
+      200, absl::StrCat(R"({"task_id":"t","status":"failed","error":{"code":"x","message":")",
+                        kApiKey, R"("}})"));
   auto update = Poll("t");
   ASSERT_TRUE(update.ok()) << update.status();
   EXPECT_THAT(update->error_message, Not(HasSubstr(kApiKey)));

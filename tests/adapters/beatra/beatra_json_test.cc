@@ -201,9 +201,9 @@ TEST(BeatraTaskTest, TaskErrorCodes) {
       {"something_new", false, StatusCode::kInternal},
   };
   for (const Case& c : cases) {
-    const std::string body = absl::StrCat(
-        R"({"task_id":"t","status":"failed","error":{"code":")", c.code,
-        R"(","message":"m","retryable":)", c.retryable ? "true" : "false", "}}");
+    const std::string body =
+        absl::StrCat(R"({"task_id":"t","status":"failed","error":{"code":")", c.code,
+                     R"(","message":"m","retryable":)", c.retryable ? "true" : "false", "}}");
     auto u = ParseBeatraTask(body);
     ASSERT_TRUE(u.ok()) << u.status();
     EXPECT_EQ(u->error_code, c.want) << c.code;
@@ -276,18 +276,18 @@ TEST(BeatraTaskTest, BrokenBodiesAreInternal) {
       "null",
       "[1,2]",
       "{",
-      R"({"task_id":"t"})",                                 // no status
-      R"({"status":7})",                                    // status not a string
-      R"({"status":"running","task_id":5})",                // task_id not a string
-      R"({"status":"running","progress":"half"})",          // progress not an object
+      R"({"task_id":"t"})",                                  // no status
+      R"({"status":7})",                                     // status not a string
+      R"({"status":"running","task_id":5})",                 // task_id not a string
+      R"({"status":"running","progress":"half"})",           // progress not an object
       R"({"status":"running","progress":{"percent":"4"}})",  // percent not a number
       R"({"status":"running","progress":{"stage":4}})",
-      R"({"status":"succeeded","output":[]})",               // output not an object
-      R"({"status":"succeeded","output":{"clips":{}}})",     // clips not an array
-      R"({"status":"succeeded","output":{"clips":[5]}})",    // clip not an object
+      R"({"status":"succeeded","output":[]})",             // output not an object
+      R"({"status":"succeeded","output":{"clips":{}}})",   // clips not an array
+      R"({"status":"succeeded","output":{"clips":[5]}})",  // clip not an object
       R"({"status":"succeeded","output":{"clips":[{"audio_url":5}]}})",
       R"({"status":"succeeded","output":{"clips":[{"duration_seconds":"x"}]}})",
-      R"({"status":"failed","error":"boom"})",               // error not an object
+      R"({"status":"failed","error":"boom"})",  // error not an object
       R"({"status":"failed","error":{"code":1}})",
       R"({"status":"failed","error":{"code":"x","retryable":"yes"}})",
       R"({"status":"running","billing":[]})",
@@ -370,8 +370,7 @@ TEST(BeatraErrorTableTest, CodesAndStatuses) {
             StatusCode::kFailedPrecondition);
   EXPECT_EQ(BeatraHttpErrorCode("billing_failed", true, 500), StatusCode::kUnavailable);
   EXPECT_EQ(BeatraHttpErrorCode("invalid_request", false, 422), StatusCode::kInvalidArgument);
-  EXPECT_EQ(BeatraHttpErrorCode("unsupported_option", false, 422),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(BeatraHttpErrorCode("unsupported_option", false, 422), StatusCode::kInvalidArgument);
   EXPECT_EQ(BeatraHttpErrorCode("unsupported_model", false, 400), StatusCode::kInvalidArgument);
   EXPECT_EQ(BeatraHttpErrorCode("rate_limited", true, 429), StatusCode::kResourceExhausted);
   EXPECT_EQ(BeatraHttpErrorCode("brand_new", true, 418), StatusCode::kUnavailable);

@@ -1,6 +1,8 @@
 // The beatra contract of the provider emulator over real HTTP (adapters/beatra/WIRE.md): routes,
 // auth, the task envelope over time, Idempotency-Key dedupe, error envelopes, cancel, uploads,
 // listing and usage records; then the beatra adapter against it over libcurl.
+#include "tools/provider-emulator/beatra_contract.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -20,7 +22,6 @@
 #include "adapters/beatra/beatra_adapter.h"
 #include "adapters/http/http_client.h"
 #include "adapters/provider_errors.h"
-#include "tools/provider-emulator/beatra_contract.h"
 #include "tools/provider-emulator/core.h"
 #include "tools/provider-emulator/emulator.h"
 
@@ -296,7 +297,8 @@ TEST_F(BeatraContractTest, CreateErrorDirectives) {
   EXPECT_EQ(res->status, 402);  // every time
 
   // Retryable errors fire once per key: the retry with the same key gets the task.
-  const std::string limited = R"({"model":"suno-5.5","prompt":"y [emu:create_error=rate_limited]"})";
+  const std::string limited =
+      R"({"model":"suno-5.5","prompt":"y [emu:create_error=rate_limited]"})";
   res = Create(limited, "key-429");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 429);
@@ -372,7 +374,8 @@ TEST_F(BeatraContractTest, PollFaultsAndNoAudio) {
   EXPECT_EQ(ErrorCode(res), "internal_error");
   emulator_->SetFaults(FaultConfig{});
 
-  const std::string silent = CreateTask(R"({"model":"minimax-music-2.6","prompt":"[emu:no_audio]"})");
+  const std::string silent =
+      CreateTask(R"({"model":"minimax-music-2.6","prompt":"[emu:no_audio]"})");
   rapidjson::Document done = ParseJson(WaitTerminal(silent));
   EXPECT_EQ(Str(done, "status"), "succeeded");
   ASSERT_EQ(done["output"]["clips"].Size(), 1u);
@@ -453,8 +456,8 @@ TEST_F(BeatraContractTest, ListTasksNewestFirstWithLimit) {
 }
 
 TEST_F(BeatraContractTest, UploadsAndReferenceAudioToMusic) {
-  httplib::MultipartFormDataItems items = {{"file", std::string("RIFF....WAVE", 12), "ref.wav",
-                                            "audio/wav"}};
+  httplib::MultipartFormDataItems items = {
+      {"file", std::string("RIFF....WAVE", 12), "ref.wav", "audio/wav"}};
   auto res = client_->Post("/beatra/v1/uploads", Auth(), items);
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 201) << res->body;
@@ -489,6 +492,15 @@ TEST_F(BeatraContractTest, UploadsAndReferenceAudioToMusic) {
   res = client_->Post("/beatra/v1/uploads", Auth(), wrong);
   EXPECT_EQ(res->status, 422);
   EXPECT_EQ(ErrorCode(res), "invalid_request");
+}
+
+TEST_F(BeatraContractTest, UploadOver100MiBIs413) {
+  httplib::MultipartFormDataItems items = {
+      {"file", std::string((size_t{100} << 20) + 1, 'x'), "big.wav", "audio/wav"}};
+  auto res = client_->Post("/beatra/v1/uploads", Auth(), items);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  EXPECT_EQ(ErrorCode(res), "payload_too_large");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -542,14 +554,14 @@ class BeatraUsageTest : public ::testing::Test {
 TEST_F(BeatraUsageTest, ChargePerTaskAndRefundOnFailureOrCancel) {
   EXPECT_EQ(contract_->provider(), "beatra");
   const std::string ok = Create(R"({"model":"suno-5.5","prompt":"a"})", "u1");
-  const std::string failed =
-      Create(R"({"model":"minimax-music-2.6","prompt":"[emu:task_error=generation_failed]"})",
-             "u2");
+  const std::string failed = Create(
+      R"({"model":"minimax-music-2.6","prompt":"[emu:task_error=generation_failed]"})", "u2");
   const std::string canceled =
       Create(R"({"model":"suno-5.5","prompt":"[emu:duration_ms=5000]"})", "u3");
   httplib::Headers h = {{"Authorization", absl::StrCat("Bearer ", kKey)}};
-  ASSERT_EQ(client_->Post(absl::StrCat("/beatra/v1/tasks/", canceled, "/cancel").c_str(), h, "{}",
-                          "application/json")
+  ASSERT_EQ(client_
+                ->Post(absl::StrCat("/beatra/v1/tasks/", canceled, "/cancel").c_str(), h, "{}",
+                       "application/json")
                 ->status,
             200);
   EXPECT_EQ(contract_->TaskCount(), 3);
@@ -589,7 +601,8 @@ TEST_F(BeatraUsageTest, ChargePerTaskAndRefundOnFailureOrCancel) {
   ASSERT_EQ(again.size(), records.size());
   for (size_t i = 0; i < records.size(); ++i) {
     EXPECT_EQ(again[i].usage_record_id, records[i].usage_record_id);
-    for (size_t j = 0; j < i; ++j) EXPECT_NE(records[i].usage_record_id, records[j].usage_record_id);
+    for (size_t j = 0; j < i; ++j)
+      EXPECT_NE(records[i].usage_record_id, records[j].usage_record_id);
   }
 }
 
@@ -673,7 +686,8 @@ TEST_F(BeatraAdapterOverHttpTest, MinimaxWithModelOptions) {
   (*request.input.mutable_model_options()->mutable_fields())["minimax"]
       .mutable_struct_value()
       ->mutable_fields()
-      ->operator[]("tempo")
+      ->
+      operator[]("tempo")
       .set_number_value(80);
   auto sent = adapter->Submit(request);
   ASSERT_TRUE(sent.ok()) << sent.status();
@@ -751,8 +765,8 @@ TEST_F(BeatraAdapterOverHttpTest, ProviderErrorsMap) {
   auto billing = adapter->Submit(Music("suno-5.5", "[emu:create_error=billing_failed]", "tsk_e3"));
   EXPECT_EQ(billing.status().code(), absl::StatusCode::kUnavailable);
 
-  auto failing = adapter->Submit(Music("minimax-music-2.6",
-                                       "[emu:task_error=content_policy_violation]", "tsk_e4"));
+  auto failing = adapter->Submit(
+      Music("minimax-music-2.6", "[emu:task_error=content_policy_violation]", "tsk_e4"));
   ASSERT_TRUE(failing.ok()) << failing.status();
   const adapters::ProviderUpdate failed = PollToEnd(adapter.get(), failing->provider_task_id);
   EXPECT_EQ(failed.state, adapters::ProviderState::kFailed);
