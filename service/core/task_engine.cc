@@ -597,11 +597,9 @@ void TaskEngine::AfterProviderError(TaskRecord& r, const absl::Status& error,
   if (retryable && budget_left) {
     r.submission = SubmissionState::kNotSubmitted;
     r.attempts += 1;
+    // With the circuit open, the next Submit waits out the cool-down (in memory only: a
+    // restarted engine has a fresh breaker and should not inherit the wait).
     r.next_action_time = Clamp(now + Backoff(r.attempts, error), r);
-    if (circuit_open) {
-      // The last (or only) member waits out the cool-down rather than hammer a failing provider.
-      r.next_action_time = std::max(r.next_action_time, Clamp(breaker_.RetryAt(r.task.provider()), r));
-    }
     return;
   }
   FailTask(error.code(), absl::StrCat("the provider refused ", what, ": ", error.message()), "",
