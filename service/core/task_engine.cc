@@ -654,6 +654,11 @@ const music::v1::Model* TaskEngine::NextCandidate(const TaskRecord& record) cons
     if (m == nullptr || !m->available() || tried(*m) || providers_->Find(m->provider()) == nullptr) {
       continue;
     }
+    // A continuation extends a clip where it was made: no other provider has the clip.
+    if (record.task.kind() == music::v1::TASK_KIND_CONTINUATION &&
+        m->provider() != record.task.provider()) {
+      continue;
+    }
     std::vector<FieldViolation> violations;
     ValidateTaskInput(record.task.kind(), record.task.input(), *m, violations);
     if (violations.empty()) return m;

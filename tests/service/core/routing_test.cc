@@ -315,6 +315,20 @@ TEST_F(RoutingTest, PlainModelNeverFailsOver) {
   EXPECT_EQ(Get(id).task.failovers_size(), 0);
 }
 
+TEST_F(RoutingTest, ContinuationsStayWithTheClipsProvider) {
+  a_->QueueSubmit(NoCredits());
+  StartEngine();
+  CreateSpec spec = Spec();
+  spec.kind = music::v1::TASK_KIND_CONTINUATION;
+  spec.input.Clear();
+  spec.input.set_continue_from_clip_id("clip-1");
+  const std::string id = Create(spec);
+  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_FAILED; }));
+  Settle();
+  EXPECT_EQ(b_->submits(), 0);
+  EXPECT_EQ(Get(id).task.failovers_size(), 0);
+}
+
 TEST_F(RoutingTest, UnavailableAndIncapableMembersAreSkipped) {
   // b cannot take this task (no seeds); c can.
   b_->set_reference_audio(false);
