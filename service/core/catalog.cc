@@ -58,8 +58,8 @@ absl::Status ValidateAliases(const std::vector<music::v1::Model>& models,
                                                 "\", which is not a model of the catalog"));
       }
       if (!members.insert(member).second) {
-        return InvalidField(field, absl::StrCat("alias \"", alias.name(), "\" lists \"", member,
-                                                "\" twice"));
+        return InvalidField(
+            field, absl::StrCat("alias \"", alias.name(), "\" lists \"", member, "\" twice"));
       }
     }
   }
@@ -72,9 +72,9 @@ Catalog::Catalog(std::vector<music::v1::Model> models, std::string default_model
   Index();
 }
 
-absl::StatusOr<std::unique_ptr<Catalog>> Catalog::Create(
-    std::vector<music::v1::Model> models, std::vector<music::v1::ModelAlias> aliases,
-    std::string default_model) {
+absl::StatusOr<std::unique_ptr<Catalog>> Catalog::Create(std::vector<music::v1::Model> models,
+                                                         std::vector<music::v1::ModelAlias> aliases,
+                                                         std::string default_model) {
   if (auto s = ValidateAliases(models, aliases); !s.ok()) return s;
   std::unique_ptr<Catalog> catalog(new Catalog());
   catalog->models_ = std::move(models);
@@ -134,10 +134,9 @@ absl::StatusOr<Route> Catalog::Resolve(absl::string_view name, absl::string_view
     }
   }
   if (route.candidates.empty()) {
-    return FailedPrecondition(
-        "PROVIDER_UNAVAILABLE", alias->name(),
-        absl::StrCat("no model of alias ", alias->name(),
-                     " is available (", absl::StrJoin(reasons, "; "), ")"));
+    return FailedPrecondition("PROVIDER_UNAVAILABLE", alias->name(),
+                              absl::StrCat("no model of alias ", alias->name(), " is available (",
+                                           absl::StrJoin(reasons, "; "), ")"));
   }
   return route;
 }

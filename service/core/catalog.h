@@ -41,9 +41,9 @@ class Catalog {
   /// A catalog with exactly `aliases`. INVALID_ARGUMENT naming the alias when an alias has no
   /// members, names a model, is defined twice, or lists a model that does not exist (or twice);
   /// INVALID_ARGUMENT naming `default_model` when it is neither a model nor an alias.
-  static absl::StatusOr<std::unique_ptr<Catalog>> Create(
-      std::vector<music::v1::Model> models, std::vector<music::v1::ModelAlias> aliases,
-      std::string default_model);
+  static absl::StatusOr<std::unique_ptr<Catalog>> Create(std::vector<music::v1::Model> models,
+                                                         std::vector<music::v1::ModelAlias> aliases,
+                                                         std::string default_model);
 
   /// The route for `name` (a model or an alias; empty means the default). INVALID_ARGUMENT
   /// naming `field` when unknown; FAILED_PRECONDITION naming the reason when no candidate is

@@ -42,7 +42,6 @@ absl::StatusOr<persistence::ListCursor> DecodePageToken(const music::v1::ListTas
   return persistence::ListCursor{absl::FromUnixMicros(micros), parts[4]};
 }
 
-
 // Resolves a model name or alias to its route. An unknown name joins the other field violations;
 // no available candidate is FAILED_PRECONDITION, reported only once the request itself is valid.
 absl::StatusOr<Route> ResolveRoute(const Catalog& catalog, absl::string_view name,
@@ -293,8 +292,8 @@ absl::StatusOr<const music::v1::Model*> MusicApi::CheckReferenceAudioMetadata(
   if (m.filename().empty()) {
     violations.push_back({"metadata.filename", "required"});
   } else if (CharCount(m.filename()) > kMaxReferenceFilenameChars) {
-    violations.push_back({"metadata.filename",
-                          absl::StrCat("at most ", kMaxReferenceFilenameChars, " characters")});
+    violations.push_back(
+        {"metadata.filename", absl::StrCat("at most ", kMaxReferenceFilenameChars, " characters")});
   } else if (m.filename().find_first_of(std::string("/\\\0", 3)) != std::string::npos) {
     violations.push_back({"metadata.filename", "a file name, without directories"});
   }

@@ -581,13 +581,11 @@ void TaskEngine::AfterProviderError(TaskRecord& r, const absl::Status& error,
                                     absl::string_view what, absl::Time now) {
   const bool retryable = adapters::IsRetryable(error) || adapters::IsOutcomeUnknown(error);
   const bool budget_left = r.attempts + 1 < options_.max_submit_attempts;
-  const bool circuit_open =
-      breaker_.state(r.task.provider()) == CircuitBreaker::State::kOpen;
+  const bool circuit_open = breaker_.state(r.task.provider()) == CircuitBreaker::State::kOpen;
   // 402 and the like fail over at once; retryable errors once the budget is spent or the
   // circuit opened; INVALID_ARGUMENT (the content was refused) and auth errors never.
-  const bool fail_over =
-      error.code() == absl::StatusCode::kFailedPrecondition ||
-      (retryable && (circuit_open || !budget_left));
+  const bool fail_over = error.code() == absl::StatusCode::kFailedPrecondition ||
+                         (retryable && (circuit_open || !budget_left));
   if (fail_over) {
     if (const music::v1::Model* next = NextCandidate(r); next != nullptr) {
       FailOver(r, *next, error.code(), error.message(), now);
@@ -651,7 +649,8 @@ const music::v1::Model* TaskEngine::NextCandidate(const TaskRecord& record) cons
   if (current < 0) return nullptr;  // the catalog changed under the task: stay where it is
   for (int i = current + 1; i < alias->models_size(); ++i) {
     const music::v1::Model* m = catalog_->Find(alias->models(i));
-    if (m == nullptr || !m->available() || tried(*m) || providers_->Find(m->provider()) == nullptr) {
+    if (m == nullptr || !m->available() || tried(*m) ||
+        providers_->Find(m->provider()) == nullptr) {
       continue;
     }
     // A continuation extends a clip where it was made: no other provider has the clip.
@@ -681,7 +680,8 @@ bool TaskEngine::PrepareReferenceAudio(TaskRecord& record, adapters::ProviderAda
   if (fetched.ok()) {
     content_type = SniffAudioType(fetched->bytes, fetched->content_type);
     if (fetched->bytes.empty() || content_type.empty()) {
-      fetched = absl::InvalidArgumentError("the URL did not serve audio (mp3, wav, flac, ogg, m4a)");
+      fetched =
+          absl::InvalidArgumentError("the URL did not serve audio (mp3, wav, flac, ogg, m4a)");
     }
   }
   LogEvent("task.reference_audio_fetched",

@@ -112,8 +112,8 @@ void ValidateModelFeatures(const music::v1::TaskInput& in, const music::v1::Mode
   const bool has_uri = !in.reference_audio_uri().empty();
   const bool has_id = !in.reference_audio_id().empty();
   if (has_uri && has_id) {
-    out.push_back({"reference_audio_id",
-                   "give reference_audio_uri or reference_audio_id, not both"});
+    out.push_back(
+        {"reference_audio_id", "give reference_audio_uri or reference_audio_id, not both"});
   }
   if ((has_uri || has_id) && !caps.reference_audio()) {
     out.push_back({has_uri ? "reference_audio_uri" : "reference_audio_id",
@@ -123,8 +123,8 @@ void ValidateModelFeatures(const music::v1::TaskInput& in, const music::v1::Mode
     absl::string_view uri = in.reference_audio_uri();
     const bool https = absl::StartsWithIgnoreCase(uri, "https://");
     absl::string_view rest = https ? uri.substr(8) : absl::string_view();
-    const bool has_host = !rest.empty() && rest.front() != '/' && rest.front() != '?' &&
-                          rest.front() != '#';
+    const bool has_host =
+        !rest.empty() && rest.front() != '/' && rest.front() != '?' && rest.front() != '#';
     bool printable = true;
     for (unsigned char c : uri) printable &= c > 0x20 && c < 0x7F;
     if (uri.size() > kMaxReferenceAudioUriChars) {
@@ -142,10 +142,10 @@ void ValidateModelFeatures(const music::v1::TaskInput& in, const music::v1::Mode
       out.push_back({"reference_audio_id",
                      "must be \"<provider>/<id>\" as UploadReferenceAudio returned it"});
     } else if (id.substr(0, slash) != model.provider()) {
-      out.push_back({"reference_audio_id",
-                     absl::StrCat("was uploaded for provider ", id.substr(0, slash), "; model ",
-                                  model.name(), " runs on ", model.provider(),
-                                  " (upload it for this model)")});
+      out.push_back(
+          {"reference_audio_id",
+           absl::StrCat("was uploaded for provider ", id.substr(0, slash), "; model ", model.name(),
+                        " runs on ", model.provider(), " (upload it for this model)")});
     }
   }
   if (in.seed() < 0) {
@@ -163,11 +163,11 @@ void ValidateModelFeatures(const music::v1::TaskInput& in, const music::v1::Mode
     for (const auto& ns : caps.model_option_namespaces()) known |= ns == key;
     if (!known) {
       out.push_back(
-          {field, caps.model_option_namespaces().empty()
-                      ? absl::StrCat("model ", model.name(), " takes no model_options")
-                      : absl::StrCat("model ", model.name(), " takes model_options under ",
-                                     absl::StrJoin(caps.model_option_namespaces(), ", "),
-                                     " only")});
+          {field,
+           caps.model_option_namespaces().empty()
+               ? absl::StrCat("model ", model.name(), " takes no model_options")
+               : absl::StrCat("model ", model.name(), " takes model_options under ",
+                              absl::StrJoin(caps.model_option_namespaces(), ", "), " only")});
     } else if (value.kind_case() != google::protobuf::Value::kStructValue) {
       out.push_back({field, "must be an object of the provider's options"});
     }

@@ -176,8 +176,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchTaskResponse>, p
 // One UploadReferenceAudio stream: the metadata (checked against the catalog in the reaction; no
 // I/O), then chunks appended to memory up to the cap, then the provider upload on a worker
 // thread. No thread is held while the client sends. Deletes itself in OnDone.
-class UploadReactor final
-    : public grpc::ServerReadReactor<music::v1::UploadReferenceAudioRequest> {
+class UploadReactor final : public grpc::ServerReadReactor<music::v1::UploadReferenceAudioRequest> {
  public:
   UploadReactor(MusicApi* api, ThreadPool* workers, size_t max_bytes,
                 music::v1::UploadReferenceAudioResponse* response)
@@ -213,9 +212,9 @@ class UploadReactor final
         // Refused at once: nothing more is read or kept.
         bytes_.clear();
         bytes_.shrink_to_fit();
-        Finish(ToGrpcStatus(FailedPrecondition(
-            "REFERENCE_AUDIO_TOO_LARGE", metadata_.filename(),
-            absl::StrCat("reference audio is at most ", max_bytes_, " bytes"))));
+        Finish(ToGrpcStatus(
+            FailedPrecondition("REFERENCE_AUDIO_TOO_LARGE", metadata_.filename(),
+                               absl::StrCat("reference audio is at most ", max_bytes_, " bytes"))));
         return;
       }
       bytes_.append(chunk);

@@ -98,8 +98,8 @@ absl::StatusOr<std::unique_ptr<Catalog>> BuildCatalog(
       models.push_back(std::move(added));
       model = &models.back();
     } else if (!o.provider.empty() && o.provider != model->provider()) {
-      return Bad(key + ".provider", absl::StrCat("model ", name, " is served by ",
-                                                 model->provider()));
+      return Bad(key + ".provider",
+                 absl::StrCat("model ", name, " is served by ", model->provider()));
     }
     if (!o.provider_model.empty()) model->set_provider_model(o.provider_model);
     if (o.price_micros) model->mutable_price()->set_amount_micros(*o.price_micros);

@@ -29,8 +29,8 @@ std::string NoApiKeyReason(absl::string_view provider, const ProviderConfig& con
 /// default model. INVALID_ARGUMENT naming the config key on an unknown model, provider or alias
 /// member, or a default_model that is neither a model nor an alias. Never fails for a provider
 /// without a key: its models are listed as unavailable.
-absl::StatusOr<std::unique_ptr<Catalog>> BuildCatalog(const ServerConfig& config,
-                                                      const std::vector<CatalogProvider>& providers);
+absl::StatusOr<std::unique_ptr<Catalog>> BuildCatalog(
+    const ServerConfig& config, const std::vector<CatalogProvider>& providers);
 
 }  // namespace music::service
 

@@ -117,9 +117,9 @@ Setter Aliases(std::vector<std::pair<std::string, std::vector<std::string>>>* ou
 
 // The capability limits `catalog.models.<name>` may set.
 constexpr const char* kLimitKeys[] = {
-    "max_duration_seconds", "max_prompt_chars",        "max_custom_prompt_chars",
-    "max_style_chars",      "max_title_chars",         "max_lyrics_prompt_chars",
-    "max_lyrics_chars",     "clips_per_task",          "continuation_added_seconds"};
+    "max_duration_seconds", "max_prompt_chars", "max_custom_prompt_chars",
+    "max_style_chars",      "max_title_chars",  "max_lyrics_prompt_chars",
+    "max_lyrics_chars",     "clips_per_task",   "continuation_added_seconds"};
 
 // catalog.models: {"name": {"enabled": false, "price_micros": 1, ...}, ...}.
 Setter Models(std::map<std::string, ModelOverride>* out) {

@@ -58,8 +58,8 @@ struct ModelOverride {
   std::map<std::string, int> limits;
 };
 
-/// The whole server configuration/// The whole server configuration: the JSON file's keys, each with its default. README.md
-/// documents every key.
+/// The whole server configuration/// The whole server configuration: the JSON file's keys, each
+/// with its default. README.md documents every key.
 struct ServerConfig {
   std::string listen = "127.0.0.1:50051";
   std::string tenant = "default";

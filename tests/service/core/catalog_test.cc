@@ -93,11 +93,11 @@ TEST(CatalogTest, BadAliasesAreRefusedNamingTheAlias) {
     std::string field;
   };
   const Case cases[] = {
-      {{A("a", {"b"})}, "aliases.a"},                   // clashes with a model
-      {{A("x", {"a", "missing"})}, "aliases.x"},        // unknown member
-      {{A("x", {})}, "aliases.x"},                      // empty
-      {{A("x", {"a"}), A("x", {"b"})}, "aliases.x"},    // twice
-      {{A("y", {"a", "a"})}, "aliases.y"},              // member twice
+      {{A("a", {"b"})}, "aliases.a"},                 // clashes with a model
+      {{A("x", {"a", "missing"})}, "aliases.x"},      // unknown member
+      {{A("x", {})}, "aliases.x"},                    // empty
+      {{A("x", {"a"}), A("x", {"b"})}, "aliases.x"},  // twice
+      {{A("y", {"a", "a"})}, "aliases.y"},            // member twice
   };
   for (const Case& c : cases) {
     auto catalog = Catalog::Create(models, c.aliases, "a");

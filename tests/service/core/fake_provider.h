@@ -84,14 +84,15 @@ class FakeProvider : public adapters::ProviderAdapter {
       const adapters::ReferenceAudioUpload& upload) override {
     absl::MutexLock lock(&mu_);
     uploads_.push_back(upload);
-    return Next(upload_answers_, absl::StatusOr<std::string>(absl::StrCat("art-", uploads_.size())));
+    return Next(upload_answers_,
+                absl::StatusOr<std::string>(absl::StrCat("art-", uploads_.size())));
   }
   absl::StatusOr<adapters::SubmitResult> FindByRequestId(
       const adapters::SubmitRequest& request) override {
     absl::MutexLock lock(&mu_);
     ++lookups_;
-    absl::StatusOr<std::string> id = Next(lookup_answers_, absl::StatusOr<std::string>(
-                                                               absl::NotFoundError("no such task")));
+    absl::StatusOr<std::string> id =
+        Next(lookup_answers_, absl::StatusOr<std::string>(absl::NotFoundError("no such task")));
     if (!id.ok()) return id.status();
     adapters::SubmitResult result;
     result.provider_task_id = *id;

@@ -220,7 +220,8 @@ TEST(ValidationTest, SeedAndNegativeTagsOnlyWhereTaken) {
 
 TEST(ValidationTest, ModelOptionsOnlyUnderTheModelsNamespaces) {
   auto r = Simple();
-  (*(*r.mutable_model_options()->mutable_fields())["suno"].mutable_struct_value()
+  (*(*r.mutable_model_options()->mutable_fields())["suno"]
+        .mutable_struct_value()
         ->mutable_fields())["weirdness"]
       .set_number_value(0.5);
   EXPECT_EQ(MusicFields(r, BeatraModel()), Strings{});

@@ -44,8 +44,8 @@ class CatalogBuilderTest : public ::testing::Test {
  protected:
   std::vector<CatalogProvider> Providers(bool beatra_key = true) {
     return {
-        {std::make_shared<NamedModelsProvider>("kie", std::vector<std::string>{"suno-v4.5",
-                                                                               "suno-v5"}),
+        {std::make_shared<NamedModelsProvider>("kie",
+                                               std::vector<std::string>{"suno-v4.5", "suno-v5"}),
          ""},
         {std::make_shared<NamedModelsProvider>(
              "beatra", std::vector<std::string>{"beatra-suno-5.5"}, 80'000'000),
@@ -121,12 +121,15 @@ TEST_F(CatalogBuilderTest, BadConfigNamesTheKey) {
     std::string key;
   };
   const Case cases[] = {
-      {[](ServerConfig& c) { c.aliases.push_back({"x", {"suno-v4.5", "nope"}}); },
+      {[](ServerConfig& c) {
+         c.aliases.push_back({"x", {"suno-v4.5", "nope"}});
+       },
        "catalog.aliases.x"},
-      {[](ServerConfig& c) { c.aliases.push_back({"suno-v5", {"suno-v4.5"}}); },
+      {[](ServerConfig& c) {
+         c.aliases.push_back({"suno-v5", {"suno-v4.5"}});
+       },
        "catalog.aliases.suno-v5"},
-      {[](ServerConfig& c) { c.model_overrides["ghost"].enabled = false; },
-       "catalog.models.ghost"},
+      {[](ServerConfig& c) { c.model_overrides["ghost"].enabled = false; }, "catalog.models.ghost"},
       {[](ServerConfig& c) {
          c.model_overrides["ghost"].provider = "piapi";
          c.model_overrides["ghost"].provider_model = "x";
