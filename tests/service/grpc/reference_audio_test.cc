@@ -343,6 +343,42 @@ TEST_F(ReferenceAudioTest, ReferenceAudioIdOfAnotherProviderIsRefused) {
   EXPECT_NE(s.error_message().find("reference_audio_id"), std::string::npos);
 }
 
+TEST_F(ReferenceAudioTest, AliasRoutesToTheMembersThatCanDoTheRequest) {
+  StartServer();
+  music::v1::ListModelsResponse models;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->ListModels(&ctx, music::v1::ListModelsRequest(), &models).ok());
+  }
+  ASSERT_EQ(models.aliases_size(), 1);
+  EXPECT_EQ(models.aliases(0).name(), "suno");
+
+  // plain-model takes no reference audio: the task starts on beatra, and keeps the alias.
+  music::v1::CreateMusicRequest req;
+  req.set_model("suno");
+  req.set_prompt("a song like this");
+  req.set_reference_audio_id("beatra/art-5");
+  music::v1::CreateMusicResponse resp;
+  {
+    grpc::ClientContext ctx;
+    grpc::Status s = stub_->CreateMusic(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  EXPECT_EQ(resp.task().model(), "suno");
+  EXPECT_EQ(resp.task().provider(), "beatra");
+  EXPECT_EQ(WaitStarted(resp.task().task_id()).provider(), "beatra");
+  EXPECT_EQ(plain_->submits(), 0);
+
+  // No member can do it: refused before anything is stored, naming the field.
+  req.set_reference_audio_id("");
+  req.set_reference_audio_uri("http://insecure.example/a.mp3");
+  grpc::ClientContext ctx;
+  grpc::Status s = stub_->CreateMusic(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("reference_audio_uri"), std::string::npos);
+  EXPECT_NE(s.error_message().find("alias suno"), std::string::npos) << s.error_message();
+}
+
 TEST_F(ReferenceAudioTest, LoopbackUrlIsRefusedWithoutAllowLoopback) {
   const int port = StartHttps(Mp3Bytes(4000));
   auto fetcher = http::NewSafeFetcher(FetchOptions(/*allow_loopback=*/false));
