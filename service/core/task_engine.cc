@@ -500,6 +500,10 @@ void TaskEngine::Submit(TaskRecord record, adapters::ProviderAdapter* adapter) {
         return true;
       }).IgnoreError();
     } else {
+      {
+        absl::MutexLock lock(&mu_);
+        circuit_waiters_[provider].insert(task_id);
+      }
       Schedule(task_id, Clamp(breaker_.RetryAt(provider), record));
     }
     return;
@@ -522,7 +526,7 @@ void TaskEngine::Submit(TaskRecord record, adapters::ProviderAdapter* adapter) {
 
   const adapters::SubmitRequest request = BuildSubmitRequest(*marked);
   absl::StatusOr<adapters::SubmitResult> sent = adapter->Submit(request);
-  breaker_.Record(provider, sent.status());
+  RecordOutcome(provider, sent.status());
 
   const absl::Time now = clock_->Now();
   const auto policy = adapter->resubmit_policy();
@@ -575,6 +579,21 @@ void TaskEngine::Submit(TaskRecord record, adapters::ProviderAdapter* adapter) {
       adapter->Cancel(sent->provider_task_id).IgnoreError();
     }
   }
+}
+
+void TaskEngine::RecordOutcome(const std::string& provider, const absl::Status& status) {
+  breaker_.Record(provider, status);
+  if (CircuitBreaker::CountsAsFailure(status)) return;
+  std::set<std::string> waiters;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = circuit_waiters_.find(provider);
+    if (it == circuit_waiters_.end()) return;
+    waiters = std::move(it->second);
+    circuit_waiters_.erase(it);
+  }
+  const absl::Time now = clock_->Now();
+  for (const auto& id : waiters) Schedule(id, now);
 }
 
 void TaskEngine::AfterProviderError(TaskRecord& r, const absl::Status& error,
@@ -711,7 +730,7 @@ bool TaskEngine::PrepareReferenceAudio(TaskRecord& record, adapters::ProviderAda
   upload.content_type = content_type;
   upload.bytes = std::move(fetched->bytes);
   absl::StatusOr<std::string> artifact = adapter->UploadReferenceAudio(upload);
-  breaker_.Record(provider, artifact.status());
+  RecordOutcome(provider, artifact.status());
   auto updated = Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
     if (r.submission != SubmissionState::kNotSubmitted || IsTerminal(r.task.state()) ||
         r.task.provider() != provider) {
@@ -771,7 +790,7 @@ void TaskEngine::Adopt(const adapters::SubmitResult& result, TaskRecord& r) {
 void TaskEngine::Recover(const TaskRecord& record, adapters::ProviderAdapter* adapter) {
   const std::string& task_id = record.task.task_id();
   absl::StatusOr<adapters::SubmitResult> found = adapter->FindByRequestId(BuildSubmitRequest(record));
-  if (!absl::IsNotFound(found.status())) breaker_.Record(record.task.provider(), found.status());
+  if (!absl::IsNotFound(found.status())) RecordOutcome(record.task.provider(), found.status());
   const absl::Time now = clock_->Now();
   LogEvent("task.lookup_by_request_id",
            {{"task_id", task_id},
@@ -813,7 +832,7 @@ void TaskEngine::Poll(const TaskRecord& record, adapters::ProviderAdapter* adapt
   target.provider_task_id = record.task.provider_task_id();
   target.poll_url = record.poll_url;
   auto update = adapter->Poll(target);
-  breaker_.Record(record.task.provider(), update.status());
+  RecordOutcome(record.task.provider(), update.status());
   const absl::Time now = clock_->Now();
   const absl::Duration interval = std::max(options_.poll_interval, kMinPollInterval);
   if (!update.ok()) {

@@ -170,6 +170,9 @@ class TaskEngine {
   adapters::SubmitRequest BuildSubmitRequest(const persistence::TaskRecord& record) const;
   // Records the provider task an accepted create (or a lookup) revealed.
   static void Adopt(const adapters::SubmitResult& result, persistence::TaskRecord& r);
+  // Records the answer of a provider request in the breaker; a success (the circuit is closed
+  // now) wakes the tasks that were waiting for it.
+  void RecordOutcome(const std::string& provider, const absl::Status& status);
   void FailNow(const std::string& task_id, absl::StatusCode code, const std::string& message,
                const std::string& provider_error_code = "");
   absl::Duration Backoff(int attempt, const absl::Status& error);
@@ -189,6 +192,8 @@ class TaskEngine {
   std::map<std::string, absl::Time> due_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> running_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> poll_failures_ ABSL_GUARDED_BY(mu_);
+  // Tasks waiting for a provider's open circuit, woken when a request to it succeeds.
+  std::map<std::string, std::set<std::string>> circuit_waiters_ ABSL_GUARDED_BY(mu_);
   bool kicked_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread scheduler_;

@@ -359,6 +359,22 @@ TEST_F(RoutingTest, SingleProviderWithOpenCircuitWaitsForTheCoolDown) {
   EXPECT_EQ(engine_->circuit_breaker().state("a"), CircuitBreaker::State::kClosed);
 }
 
+TEST_F(RoutingTest, TasksWaitingForTheCircuitGoWhenTheProviderAnswersAgain) {
+  StartEngine(3, /*breaker_threshold=*/1);
+  const std::string running = Create(Spec("a-model"));
+  ASSERT_TRUE(WaitFor([&] { return State(running) == music::v1::TASK_STATE_RUNNING; }));
+  engine_->circuit_breaker().RecordFailure("a");
+  const std::string waiting = Create(Spec("a-model"));
+  Settle();
+  EXPECT_EQ(a_->submits(), 1);  // refused by the open circuit, waiting for its cool-down
+  // The running task's poll succeeds 5 s later: the provider is back, the waiter goes now
+  // instead of after the 30 s cool-down.
+  Advance(absl::Seconds(5));
+  ASSERT_TRUE(WaitFor([&] { return State(waiting) == music::v1::TASK_STATE_RUNNING; }));
+  EXPECT_EQ(a_->submits(), 2);
+  EXPECT_EQ(engine_->circuit_breaker().state("a"), CircuitBreaker::State::kClosed);
+}
+
 TEST_F(RoutingTest, PollFailuresOpenTheCircuit) {
   StartEngine(3, /*breaker_threshold=*/2);
   const std::string id = Create(Spec("a-model"));
