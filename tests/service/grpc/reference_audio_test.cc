@@ -115,7 +115,7 @@ class ReferenceAudioTest : public ::testing::Test {
   }
 
   void StartServer(size_t max_bytes = kMaxReferenceAudioBytes,
-                   http::ReferenceAudioFetcher* fetcher = nullptr) {
+                   http::ReferenceAudioFetcher* fetcher = nullptr, bool uploads = true) {
     persistence::SqliteOptions so;
     so.path = dir_ + "/music.db";
     so.synchronous = "NORMAL";
@@ -144,6 +144,7 @@ class ReferenceAudioTest : public ::testing::Test {
     options.engine.workers = 2;
     options.engine.reference_fetcher = fetcher;
     options.max_reference_audio_bytes = max_bytes;
+    options.reference_audio_uploads = uploads;
     auto server = MusicServer::Start(options, std::move(*store), std::move(registry),
                                      std::move(*catalog), RealClock::Get());
     ASSERT_TRUE(server.ok()) << server.status();
@@ -297,6 +298,14 @@ TEST_F(ReferenceAudioTest, AboveTheCapIsRefusedAtOnce) {
   auto result = Upload(&metadata, chunks);
   EXPECT_EQ(result.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
       << result.status.error_message();
+  EXPECT_TRUE(beatra_->uploads().empty());
+}
+
+TEST_F(ReferenceAudioTest, DisabledUploadsAreFailedPrecondition) {
+  StartServer(kMaxReferenceAudioBytes, nullptr, /*uploads=*/false);
+  const auto metadata = Metadata();
+  auto result = Upload(&metadata, {Mp3Bytes(100)});
+  EXPECT_EQ(result.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_TRUE(beatra_->uploads().empty());
 }
 
