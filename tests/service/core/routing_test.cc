@@ -404,6 +404,28 @@ TEST_F(RoutingTest, RestartInTheMiddleKeepsTheRoute) {
   EXPECT_EQ(c_->submits(), 0);
 }
 
+// A (beatra-like) provider that deduplicates creates by idempotency key.
+class IdempotentRoutingTest : public RoutingTest {
+ protected:
+  void SetUp() override { Open(adapters::ResubmitPolicy::kIdempotencyKey); }
+};
+
+TEST_F(IdempotentRoutingTest, LostCreatesAreResentWithTheSameKeyThenFailOver) {
+  absl::Status timeout = absl::DeadlineExceededError("timeout after sending");
+  adapters::MarkOutcomeUnknown(timeout);
+  a_->QueueSubmit(timeout);
+  StartEngine(/*max_attempts=*/2);
+  const std::string id = Create(Spec());
+  ASSERT_TRUE(AdvanceUntil([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  EXPECT_EQ(a_->submits(), 2);  // the provider deduplicates: resending is safe
+  EXPECT_EQ(a_->last_submit().idempotency_key, id + ".a");
+  EXPECT_EQ(b_->submits(), 1);
+  EXPECT_EQ(b_->last_submit().idempotency_key, id + ".b");
+  ASSERT_EQ(Get(id).task.failovers_size(), 1);
+  EXPECT_EQ(Get(id).task.failovers(0).code(),
+            static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+}
+
 // A (TokenLab-like) provider that can look creates up by request id.
 class LookupRoutingTest : public RoutingTest {
  protected:
