@@ -3,6 +3,9 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <chrono>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "service/core/event_log.h"
 
@@ -97,6 +100,11 @@ absl::Status CallbackServer::Bind(const std::string& host, int port) {
 void CallbackServer::Serve() {
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   // The socket is already listening (Bind): connections wait in the backlog until accepted.
+  // httplib's stop() does nothing until the accept loop runs, so a Stop() right after Serve()
+  // would join a thread that never ends: wait (bounded, in case listening failed) for the loop.
+  for (int i = 0; i < 5000 && !server_->is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 void CallbackServer::Stop() {

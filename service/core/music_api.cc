@@ -1,8 +1,11 @@
 #include "service/core/music_api.h"
 
+#include <openssl/sha.h>
+
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -39,21 +42,47 @@ absl::StatusOr<persistence::ListCursor> DecodePageToken(const music::v1::ListTas
   return persistence::ListCursor{absl::FromUnixMicros(micros), parts[4]};
 }
 
-absl::Status Invalid(std::vector<FieldViolation>& violations) {
-  return violations.empty() ? absl::OkStatus() : InvalidArgument(std::move(violations));
-}
-
-// Resolves a model name. An unknown model joins the other field violations; an unavailable one is
-// FAILED_PRECONDITION, reported only once the request itself is valid.
-absl::StatusOr<const music::v1::Model*> ResolveModel(const Catalog& catalog, absl::string_view name,
-                                                     std::vector<FieldViolation>& violations) {
+// Resolves a model name or alias to its route. An unknown name joins the other field violations;
+// no available candidate is FAILED_PRECONDITION, reported only once the request itself is valid.
+absl::StatusOr<Route> ResolveRoute(const Catalog& catalog, absl::string_view name,
+                                   std::vector<FieldViolation>& violations) {
   if (name.empty()) name = catalog.default_model();
-  if (catalog.Find(name) == nullptr) {
+  if (catalog.Find(name) == nullptr && catalog.FindAlias(name) == nullptr) {
     violations.push_back({"model", absl::StrCat("unknown model \"", name,
                                                 "\"; ListModels lists the models served")});
   }
   if (!violations.empty()) return InvalidArgument(std::move(violations));
   return catalog.Resolve(name);
+}
+
+// Keeps the candidates of `route` that `check` finds no fault with. When none is left the request
+// is refused with the faults found for the first candidate (for a plain model: its only one), so
+// the error names the field.
+template <typename Check>
+absl::Status FilterRoute(Route& route, std::vector<FieldViolation>& violations, Check check) {
+  std::vector<const music::v1::Model*> kept;
+  std::vector<FieldViolation> first;
+  for (size_t i = 0; i < route.candidates.size(); ++i) {
+    std::vector<FieldViolation> found;
+    check(*route.candidates[i], found);
+    if (found.empty()) {
+      kept.push_back(route.candidates[i]);
+    } else if (i == 0) {
+      first = std::move(found);
+    }
+  }
+  if (kept.empty()) {
+    for (auto& v : first) {
+      if (route.alias) {
+        v.description = absl::StrCat(v.description, " (and no other model of alias ", route.name,
+                                     " can do this request)");
+      }
+      violations.push_back(std::move(v));
+    }
+  }
+  if (!violations.empty()) return InvalidArgument(std::move(violations));
+  route.candidates = std::move(kept);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -62,23 +91,23 @@ absl::StatusOr<music::v1::CreateMusicResponse> MusicApi::CreateMusic(
     absl::string_view tenant, const music::v1::CreateMusicRequest& r) {
   std::vector<FieldViolation> violations;
   ValidateRequestId(r.request_id(), violations);
-  auto model = ResolveModel(*catalog_, r.model(), violations);
-  if (!model.ok()) return model.status();
-  ValidateCreateMusic(r, **model, violations);
-  if (auto s = Invalid(violations); !s.ok()) return s;
+  auto route = ResolveRoute(*catalog_, r.model(), violations);
+  if (!route.ok()) return route.status();
+  if (auto s = FilterRoute(*route, violations,
+                           [&](const music::v1::Model& m, std::vector<FieldViolation>& out) {
+                             ValidateCreateMusic(r, m, out);
+                           });
+      !s.ok()) {
+    return s;
+  }
 
   CreateSpec spec;
   spec.tenant = std::string(tenant);
   spec.request_id = r.request_id();
   spec.kind = music::v1::TASK_KIND_MUSIC;
-  spec.model = *model;
-  auto& in = spec.input;
-  in.set_prompt(r.prompt());
-  in.set_style(r.style());
-  in.set_title(r.title());
-  in.set_lyrics(r.lyrics());
-  in.set_instrumental(r.instrumental());
-  in.set_negative_tags(r.negative_tags());
+  spec.model = route->candidates.front();
+  spec.model_name = route->name;
+  spec.input = MusicInput(r);
   auto outcome = engine_->Create(spec);
   if (!outcome.ok()) return outcome.status();
   music::v1::CreateMusicResponse response;
@@ -90,16 +119,22 @@ absl::StatusOr<music::v1::CreateLyricsResponse> MusicApi::CreateLyrics(
     absl::string_view tenant, const music::v1::CreateLyricsRequest& r) {
   std::vector<FieldViolation> violations;
   ValidateRequestId(r.request_id(), violations);
-  auto model = ResolveModel(*catalog_, r.model(), violations);
-  if (!model.ok()) return model.status();
-  ValidateCreateLyrics(r, **model, violations);
-  if (auto s = Invalid(violations); !s.ok()) return s;
+  auto route = ResolveRoute(*catalog_, r.model(), violations);
+  if (!route.ok()) return route.status();
+  if (auto s = FilterRoute(*route, violations,
+                           [&](const music::v1::Model& m, std::vector<FieldViolation>& out) {
+                             ValidateCreateLyrics(r, m, out);
+                           });
+      !s.ok()) {
+    return s;
+  }
 
   CreateSpec spec;
   spec.tenant = std::string(tenant);
   spec.request_id = r.request_id();
   spec.kind = music::v1::TASK_KIND_LYRICS;
-  spec.model = *model;
+  spec.model = route->candidates.front();
+  spec.model_name = route->name;
   spec.input.set_prompt(r.prompt());
   auto outcome = engine_->Create(spec);
   if (!outcome.ok()) return outcome.status();
@@ -143,21 +178,34 @@ absl::StatusOr<music::v1::ContinueClipResponse> MusicApi::ContinueClip(
     violations.push_back(
         {"model", absl::StrCat("must be the source clip's model (", source->task.model(), ")")});
   }
-  auto model = ResolveModel(*catalog_, model_name, violations);
-  if (!model.ok()) return model.status();
-  ValidateContinueClip(r, **model, violations);
   if (clip->duration_seconds() > 0 && r.continue_at_seconds() >= clip->duration_seconds()) {
     violations.push_back(
         {"continue_at_seconds",
          absl::StrCat("must be less than the clip's duration (", clip->duration_seconds(), " s)")});
   }
-  if (auto s = Invalid(violations); !s.ok()) return s;
+  auto route = ResolveRoute(*catalog_, model_name, violations);
+  if (!route.ok()) return route.status();
+  // A continuation extends a clip where it was made: the source task's provider, whatever alias
+  // the caller named.
+  const std::string& source_provider = source->task.provider();
+  if (auto s = FilterRoute(*route, violations,
+                           [&](const music::v1::Model& m, std::vector<FieldViolation>& out) {
+                             ValidateContinueClip(r, m, out);
+                             if (m.provider() != source_provider) {
+                               out.push_back({"model", absl::StrCat("the source clip was made by ",
+                                                                    source_provider)});
+                             }
+                           });
+      !s.ok()) {
+    return s;
+  }
 
   CreateSpec spec;
   spec.tenant = std::string(tenant);
   spec.request_id = r.request_id();
   spec.kind = music::v1::TASK_KIND_CONTINUATION;
-  spec.model = *model;
+  spec.model = route->candidates.front();
+  spec.model_name = route->name;
   auto& in = spec.input;
   in.set_continue_from_clip_id(r.clip_id());
   in.set_continue_at_seconds(r.continue_at_seconds());
@@ -232,7 +280,73 @@ absl::StatusOr<music::v1::ListModelsResponse> MusicApi::ListModels(
     const music::v1::ListModelsRequest&) {
   music::v1::ListModelsResponse response;
   for (const auto& m : catalog_->models()) *response.add_models() = m;
+  for (const auto& a : catalog_->aliases()) *response.add_aliases() = a;
   response.set_default_model(catalog_->default_model());
+  return response;
+}
+
+absl::StatusOr<const music::v1::Model*> MusicApi::CheckReferenceAudioMetadata(
+    const music::v1::ReferenceAudioMetadata& m) const {
+  std::vector<FieldViolation> violations;
+  if (m.model().empty()) violations.push_back({"metadata.model", "required"});
+  if (m.filename().empty()) {
+    violations.push_back({"metadata.filename", "required"});
+  } else if (CharCount(m.filename()) > kMaxReferenceFilenameChars) {
+    violations.push_back(
+        {"metadata.filename", absl::StrCat("at most ", kMaxReferenceFilenameChars, " characters")});
+  } else if (m.filename().find_first_of(std::string("/\\\0", 3)) != std::string::npos) {
+    violations.push_back({"metadata.filename", "a file name, without directories"});
+  }
+  if (!absl::StartsWithIgnoreCase(m.content_type(), "audio/")) {
+    violations.push_back({"metadata.content_type", "must start with \"audio/\", e.g. audio/mpeg"});
+  }
+  if (!m.model().empty() && catalog_->Find(m.model()) == nullptr &&
+      catalog_->FindAlias(m.model()) == nullptr) {
+    violations.push_back({"metadata.model", absl::StrCat("unknown model \"", m.model(),
+                                                         "\"; ListModels lists the models")});
+  }
+  if (!violations.empty()) return InvalidArgument(std::move(violations));
+  if (providers_ == nullptr) {
+    return FailedPrecondition("REFERENCE_AUDIO_DISABLED", "UploadReferenceAudio",
+                              "reference audio uploads are disabled on this server");
+  }
+  auto route = catalog_->Resolve(m.model(), "metadata.model");
+  if (!route.ok()) return route.status();
+  for (const music::v1::Model* model : route->candidates) {
+    if (model->capabilities().reference_audio() && providers_->Find(model->provider()) != nullptr) {
+      return model;
+    }
+  }
+  return InvalidField("metadata.model",
+                      absl::StrCat("model ", m.model(), " takes no reference audio"));
+}
+
+absl::StatusOr<music::v1::UploadReferenceAudioResponse> MusicApi::UploadReferenceAudio(
+    const music::v1::ReferenceAudioMetadata& metadata, std::string bytes, size_t max_bytes) {
+  auto model = CheckReferenceAudioMetadata(metadata);
+  if (!model.ok()) return model.status();
+  if (bytes.empty()) return InvalidField("chunk", "no audio bytes were sent after the metadata");
+  if (bytes.size() > max_bytes) {
+    return FailedPrecondition("REFERENCE_AUDIO_TOO_LARGE", metadata.filename(),
+                              absl::StrCat("reference audio is at most ", max_bytes, " bytes"));
+  }
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  const std::string provider = (*model)->provider();
+  adapters::ProviderAdapter* adapter = providers_->Find(provider);
+  music::v1::UploadReferenceAudioResponse response;
+  response.set_size_bytes(static_cast<int64_t>(bytes.size()));
+  response.set_sha256(absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest))));
+  adapters::ReferenceAudioUpload upload;
+  upload.filename = metadata.filename();
+  upload.content_type = metadata.content_type();
+  upload.bytes = std::move(bytes);
+  auto artifact = adapter->UploadReferenceAudio(upload);
+  if (!artifact.ok()) return artifact.status();
+  if (artifact->empty()) return absl::InternalError(provider + " returned no artifact id");
+  response.set_reference_audio_id(absl::StrCat(provider, "/", *artifact));
+  response.set_provider(provider);
   return response;
 }
 

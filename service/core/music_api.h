@@ -21,8 +21,10 @@ namespace music::service {
 /// ALREADY_EXISTS for a request_id reused with another request; storage errors pass through.
 class MusicApi {
  public:
-  MusicApi(persistence::TaskStore* store, const Catalog* catalog, TaskEngine* engine)
-      : store_(store), catalog_(catalog), engine_(engine) {}
+  /// `providers` (for UploadReferenceAudio) may be null: uploads are then FAILED_PRECONDITION.
+  MusicApi(persistence::TaskStore* store, const Catalog* catalog, TaskEngine* engine,
+           const ProviderRegistry* providers = nullptr)
+      : store_(store), catalog_(catalog), engine_(engine), providers_(providers) {}
 
   absl::StatusOr<music::v1::CreateMusicResponse> CreateMusic(
       absl::string_view tenant, const music::v1::CreateMusicRequest& request);
@@ -39,6 +41,20 @@ class MusicApi {
   absl::StatusOr<music::v1::ListModelsResponse> ListModels(
       const music::v1::ListModelsRequest& request);
 
+  /// Checks UploadReferenceAudio's metadata and picks the model whose provider keeps the audio:
+  /// the first available member of the model's route that takes reference audio. No I/O, so a
+  /// gRPC reaction may call it. INVALID_ARGUMENT naming `metadata.<field>`; FAILED_PRECONDITION
+  /// when uploads are off or no provider of the route takes reference audio.
+  absl::StatusOr<const music::v1::Model*> CheckReferenceAudioMetadata(
+      const music::v1::ReferenceAudioMetadata& metadata) const;
+
+  /// Stores `bytes` at the provider of the model CheckReferenceAudioMetadata picks and returns
+  /// reference_audio_id "<provider>/<artifact id>", the size and the hex SHA-256. INVALID_ARGUMENT
+  /// naming `chunk` when empty; FAILED_PRECONDITION above `max_bytes`; the provider's errors pass
+  /// through. Blocking (provider HTTP).
+  absl::StatusOr<music::v1::UploadReferenceAudioResponse> UploadReferenceAudio(
+      const music::v1::ReferenceAudioMetadata& metadata, std::string bytes, size_t max_bytes);
+
   /// The task for WatchTask's first message: NOT_FOUND as GetTask.
   absl::StatusOr<music::v1::Task> LoadTask(absl::string_view tenant, absl::string_view task_id);
 
@@ -46,7 +62,13 @@ class MusicApi {
   persistence::TaskStore* const store_;
   const Catalog* const catalog_;
   TaskEngine* const engine_;
+  const ProviderRegistry* const providers_;
 };
+
+/// Largest reference audio accepted, bytes (beatra's upload cap, seed 002).
+inline constexpr size_t kMaxReferenceAudioBytes = 100 << 20;
+/// Longest UploadReferenceAudio file name, characters.
+inline constexpr size_t kMaxReferenceFilenameChars = 255;
 
 /// Default and largest ListTasks page sizes (AIP-158).
 inline constexpr int kDefaultPageSize = 50;

@@ -15,6 +15,25 @@
 //    task id and the task is adopted and driven on as usual. If no callback arrives within
 //    unknown_submission_grace (or the task deadline), the task fails with UNAVAILABLE saying the
 //    submission outcome is unknown, so the caller can decide to create it again.
+//
+// Routing.
+// A task created through a model alias (Task.model = the alias) starts on the first alias member
+// that can do it; Task.provider / provider_model name the member it is on now, and
+// Task.failovers the members it left, in order. When a provider does not take the task -- 402 /
+// FAILED_PRECONDITION at once; UNAVAILABLE, RESOURCE_EXHAUSTED, timeouts and other retryable
+// errors once the per-provider retry budget is spent or the provider's circuit opens; an open
+// circuit before anything is sent -- the task moves to the next member (see NextCandidate) with a
+// fresh submission (kNotSubmitted, attempts 0, and SubmitRequest.idempotency_key is per
+// provider). Never when the provider may hold the task: a kAtMostOnce create whose outcome is
+// unknown waits as above, because a second provider task could be billed twice; a
+// kLookupByRequestId one moves on only after the lookup said NOT_FOUND. INVALID_ARGUMENT (the
+// provider refused the content) fails the task: another provider would be asked the same thing.
+// The route is derived from the catalog and the task, so a restart resumes it where it was.
+//
+// Reference audio.
+// A reference_audio_uri is downloaded (SSRF-safe fetcher) and stored at the task's provider
+// before the create, and the provider's artifact id is written to the record first, so retries and
+// restarts never download it again. A failover clears it: the next provider needs its own upload.
 #include "service/core/task_engine.h"
 
 #include <algorithm>
@@ -22,6 +41,7 @@
 #include <vector>
 
 #include "absl/random/random.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "adapters/provider_errors.h"
@@ -29,6 +49,7 @@
 #include "service/core/request_fingerprint.h"
 #include "service/core/status_details.h"
 #include "service/core/task_merge.h"
+#include "service/core/validation.h"
 
 namespace music::service {
 
@@ -37,6 +58,43 @@ using persistence::SubmissionState;
 using persistence::TaskRecord;
 
 namespace {
+
+// The file name given to a provider for a downloaded reference: the URL's last path segment.
+std::string ReferenceFilename(absl::string_view url) {
+  url = url.substr(0, url.find_first_of("?#"));
+  const size_t scheme = url.find("://");
+  if (scheme != absl::string_view::npos) url.remove_prefix(scheme + 3);
+  const size_t slash = url.rfind('/');
+  absl::string_view name =
+      slash == absl::string_view::npos ? absl::string_view() : url.substr(slash + 1);
+  if (name.empty()) return "reference-audio";
+  return std::string(name.substr(0, 255));
+}
+
+// The audio type of downloaded bytes, from their first bytes (the server's Content-Type is
+// untrusted), else from an "audio/" Content-Type; "" when it does not look like audio.
+std::string SniffAudioType(absl::string_view bytes, absl::string_view content_type) {
+  auto starts = [&](absl::string_view p, size_t at = 0) {
+    return bytes.size() >= at + p.size() && bytes.substr(at, p.size()) == p;
+  };
+  if (starts("ID3")) return "audio/mpeg";
+  if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
+      (static_cast<unsigned char>(bytes[1]) & 0xE0) == 0xE0) {
+    return "audio/mpeg";
+  }
+  if (starts("RIFF") && starts("WAVE", 8)) return "audio/wav";
+  if (starts("fLaC")) return "audio/flac";
+  if (starts("OggS")) return "audio/ogg";
+  if (starts("ftyp", 4)) return "audio/mp4";
+  if (absl::StartsWithIgnoreCase(content_type, "audio/")) return std::string(content_type);
+  return "";
+}
+
+bool IsRefusal(absl::StatusCode code) {
+  return code == absl::StatusCode::kPermissionDenied ||
+         code == absl::StatusCode::kInvalidArgument ||
+         code == absl::StatusCode::kFailedPrecondition;
+}
 
 std::string NewTaskId() {
   static absl::Mutex mu(absl::kConstInit);
@@ -57,6 +115,7 @@ TaskEngine::TaskEngine(EngineOptions options, persistence::TaskStore* store,
       catalog_(catalog),
       clock_(clock),
       hub_(hub),
+      breaker_(options_.circuit_breaker, clock),
       pool_(std::max(1, options_.workers)) {}
 
 TaskEngine::~TaskEngine() { Shutdown(); }
@@ -112,14 +171,16 @@ absl::StatusOr<CreateOutcome> TaskEngine::Create(const CreateSpec& spec) {
   task.set_tenant(spec.tenant);
   task.set_request_id(spec.request_id);
   task.set_kind(spec.kind);
-  task.set_model(spec.model->name());
+  const std::string& model_name = spec.model_name.empty() ? spec.model->name() : spec.model_name;
+  task.set_model(model_name);
   task.set_provider(spec.model->provider());
+  task.set_provider_model(spec.model->provider_model());
   task.set_state(music::v1::TASK_STATE_PENDING);
   *task.mutable_input() = spec.input;
   SetTimestamp(now, task.mutable_create_time());
   SetTimestamp(now, task.mutable_update_time());
   task.set_version(1);
-  record.request_fingerprint = RequestFingerprint(spec.kind, spec.model->name(), spec.input);
+  record.request_fingerprint = RequestFingerprint(spec.kind, model_name, spec.input);
   record.submission = SubmissionState::kNotSubmitted;
   record.next_action_time = now;
   record.deadline = now + options_.task_deadline;
@@ -420,11 +481,41 @@ void TaskEngine::Step(const std::string& task_id) {
   }
 }
 
-void TaskEngine::Submit(const TaskRecord& record, adapters::ProviderAdapter* adapter) {
-  const std::string& task_id = record.task.task_id();
+void TaskEngine::Submit(TaskRecord record, adapters::ProviderAdapter* adapter) {
+  const std::string task_id = record.task.task_id();
+  const std::string provider = record.task.provider();
+  if (!breaker_.Allow(provider)) {
+    // Nothing is sent to a provider whose circuit is open: the next alias member, or a wait.
+    if (NextCandidate(record) != nullptr) {
+      const absl::Time now = clock_->Now();
+      Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
+        if (r.submission != SubmissionState::kNotSubmitted || IsTerminal(r.task.state()) ||
+            r.task.provider() != provider) {
+          return false;
+        }
+        const music::v1::Model* next = NextCandidate(r);
+        if (next == nullptr) return false;
+        FailOver(r, *next, absl::StatusCode::kUnavailable,
+                 absl::StrCat("circuit open: ", provider, " failed repeatedly; not tried"), now);
+        return true;
+      }).IgnoreError();
+    } else {
+      {
+        absl::MutexLock lock(&mu_);
+        circuit_waiters_[provider].insert(task_id);
+      }
+      Schedule(task_id, Clamp(breaker_.RetryAt(provider), record));
+    }
+    return;
+  }
+  if (!record.task.input().reference_audio_uri().empty() && record.reference_artifact_id.empty() &&
+      !PrepareReferenceAudio(record, adapter)) {
+    return;
+  }
   // Written before sending, so a crash mid-send is seen on restart (see "Lost submissions").
   auto marked = Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
-    if (r.submission != SubmissionState::kNotSubmitted || IsTerminal(r.task.state())) {
+    if (r.submission != SubmissionState::kNotSubmitted || IsTerminal(r.task.state()) ||
+        r.task.provider() != provider) {
       return absl::AbortedError("changed meanwhile");
     }
     r.submission = SubmissionState::kSubmitting;
@@ -433,15 +524,16 @@ void TaskEngine::Submit(const TaskRecord& record, adapters::ProviderAdapter* ada
   });
   if (!marked.ok()) return;
 
-  const adapters::SubmitRequest request = BuildSubmitRequest(record);
+  const adapters::SubmitRequest request = BuildSubmitRequest(*marked);
   absl::StatusOr<adapters::SubmitResult> sent = adapter->Submit(request);
+  RecordOutcome(provider, sent.status());
 
   const absl::Time now = clock_->Now();
   const auto policy = adapter->resubmit_policy();
   if (!sent.ok()) {
     LogEvent("task.submit_failed",
              {{"task_id", task_id},
-              {"provider", record.task.provider()},
+              {"provider", provider},
               {"code", absl::StatusCodeToString(sent.status().code())},
               {"outcome_unknown", adapters::IsOutcomeUnknown(sent.status()) ? "true" : "false"},
               {"error", sent.status().message()}});
@@ -466,7 +558,7 @@ void TaskEngine::Submit(const TaskRecord& record, adapters::ProviderAdapter* ada
     const absl::Status& error = sent.status();
     if (adapters::IsOutcomeUnknown(error) && policy != adapters::ResubmitPolicy::kIdempotencyKey) {
       // kAtMostOnce waits for a callback; kLookupByRequestId looks the task up before any new
-      // create (see "Lost submissions").
+      // create (see "Lost submissions"). Neither fails over: the provider may hold the task.
       r.submission = SubmissionState::kUnknown;
       r.unknown_since = now;
       r.attempts += 1;
@@ -477,15 +569,7 @@ void TaskEngine::Submit(const TaskRecord& record, adapters::ProviderAdapter* ada
                 r);
       return true;
     }
-    if ((adapters::IsRetryable(error) || adapters::IsOutcomeUnknown(error)) &&
-        r.attempts + 1 < options_.max_submit_attempts) {
-      r.submission = SubmissionState::kNotSubmitted;
-      r.attempts += 1;
-      r.next_action_time = Clamp(now + Backoff(r.attempts, error), r);
-      return true;
-    }
-    FailTask(error.code(), absl::StrCat("the provider refused the task: ", error.message()), "",
-             adapters::GetProviderErrorCode(error), now, r.task);
+    AfterProviderError(r, error, "the task", now);
     return true;
   }).IgnoreError();
   if (sent.ok()) {
@@ -495,6 +579,173 @@ void TaskEngine::Submit(const TaskRecord& record, adapters::ProviderAdapter* ada
       adapter->Cancel(sent->provider_task_id).IgnoreError();
     }
   }
+}
+
+void TaskEngine::RecordOutcome(const std::string& provider, const absl::Status& status) {
+  breaker_.Record(provider, status);
+  if (CircuitBreaker::CountsAsFailure(status)) return;
+  std::set<std::string> waiters;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = circuit_waiters_.find(provider);
+    if (it == circuit_waiters_.end()) return;
+    waiters = std::move(it->second);
+    circuit_waiters_.erase(it);
+  }
+  const absl::Time now = clock_->Now();
+  for (const auto& id : waiters) Schedule(id, now);
+}
+
+void TaskEngine::AfterProviderError(TaskRecord& r, const absl::Status& error,
+                                    absl::string_view what, absl::Time now) {
+  const bool retryable = adapters::IsRetryable(error) || adapters::IsOutcomeUnknown(error);
+  const bool budget_left = r.attempts + 1 < options_.max_submit_attempts;
+  const bool circuit_open = breaker_.state(r.task.provider()) == CircuitBreaker::State::kOpen;
+  // 402 and the like fail over at once; retryable errors once the budget is spent or the
+  // circuit opened; INVALID_ARGUMENT (the content was refused) and auth errors never.
+  const bool fail_over = error.code() == absl::StatusCode::kFailedPrecondition ||
+                         (retryable && (circuit_open || !budget_left));
+  if (fail_over) {
+    if (const music::v1::Model* next = NextCandidate(r); next != nullptr) {
+      FailOver(r, *next, error.code(), error.message(), now);
+      return;
+    }
+  }
+  if (retryable && budget_left) {
+    r.submission = SubmissionState::kNotSubmitted;
+    r.attempts += 1;
+    // With the circuit open, the next Submit waits out the cool-down (in memory only: a
+    // restarted engine has a fresh breaker and should not inherit the wait).
+    r.next_action_time = Clamp(now + Backoff(r.attempts, error), r);
+    return;
+  }
+  FailTask(error.code(), absl::StrCat("the provider refused ", what, ": ", error.message()), "",
+           adapters::GetProviderErrorCode(error), now, r.task);
+}
+
+void TaskEngine::FailOver(TaskRecord& r, const music::v1::Model& next, absl::StatusCode code,
+                          absl::string_view message, absl::Time now) {
+  music::v1::ProviderFailover* failover = r.task.add_failovers();
+  failover->set_provider(r.task.provider());
+  failover->set_provider_model(r.task.provider_model());
+  failover->set_code(static_cast<int32_t>(code));
+  failover->set_message(std::string(message));
+  SetTimestamp(now, failover->mutable_time());
+  LogEvent("task.failover", {{"task_id", r.task.task_id()},
+                             {"from", r.task.provider()},
+                             {"to", next.provider()},
+                             {"code", absl::StatusCodeToString(code)},
+                             {"error", message}});
+  r.task.set_provider(next.provider());
+  r.task.set_provider_model(next.provider_model());
+  r.task.set_provider_task_id("");
+  r.submission = SubmissionState::kNotSubmitted;
+  r.attempts = 0;
+  r.poll_url.clear();
+  r.reference_artifact_id.clear();  // stored at the provider left behind
+  r.unknown_since = absl::InfinitePast();
+  r.next_action_time = now;
+}
+
+const music::v1::Model* TaskEngine::NextCandidate(const TaskRecord& record) const {
+  const music::v1::ModelAlias* alias = catalog_->FindAlias(record.task.model());
+  if (alias == nullptr) return nullptr;
+  auto tried = [&](const music::v1::Model& m) {
+    for (const auto& f : record.task.failovers()) {
+      if (f.provider() == m.provider() && f.provider_model() == m.provider_model()) return true;
+    }
+    return false;
+  };
+  int current = -1;
+  for (int i = 0; i < alias->models_size(); ++i) {
+    const music::v1::Model* m = catalog_->Find(alias->models(i));
+    if (m != nullptr && m->provider() == record.task.provider() &&
+        m->provider_model() == record.task.provider_model()) {
+      current = i;
+      break;
+    }
+  }
+  if (current < 0) return nullptr;  // the catalog changed under the task: stay where it is
+  for (int i = current + 1; i < alias->models_size(); ++i) {
+    const music::v1::Model* m = catalog_->Find(alias->models(i));
+    if (m == nullptr || !m->available() || tried(*m) ||
+        providers_->Find(m->provider()) == nullptr) {
+      continue;
+    }
+    // A continuation extends a clip where it was made: no other provider has the clip.
+    if (record.task.kind() == music::v1::TASK_KIND_CONTINUATION &&
+        m->provider() != record.task.provider()) {
+      continue;
+    }
+    std::vector<FieldViolation> violations;
+    ValidateTaskInput(record.task.kind(), record.task.input(), *m, violations);
+    if (violations.empty()) return m;
+  }
+  return nullptr;
+}
+
+bool TaskEngine::PrepareReferenceAudio(TaskRecord& record, adapters::ProviderAdapter* adapter) {
+  const std::string task_id = record.task.task_id();
+  const std::string provider = record.task.provider();
+  const std::string& url = record.task.input().reference_audio_uri();
+  if (options_.reference_fetcher == nullptr) {
+    FailNow(task_id, absl::StatusCode::kFailedPrecondition,
+            "reference audio URLs are disabled on this server; upload the audio with "
+            "UploadReferenceAudio and pass reference_audio_id");
+    return false;
+  }
+  absl::StatusOr<http::FetchedAudio> fetched = options_.reference_fetcher->Fetch(url);
+  std::string content_type;
+  if (fetched.ok()) {
+    content_type = SniffAudioType(fetched->bytes, fetched->content_type);
+    if (fetched->bytes.empty() || content_type.empty()) {
+      fetched =
+          absl::InvalidArgumentError("the URL did not serve audio (mp3, wav, flac, ogg, m4a)");
+    }
+  }
+  LogEvent("task.reference_audio_fetched",
+           {{"task_id", task_id},
+            {"result", fetched.ok() ? "ok" : absl::StatusCodeToString(fetched.status().code())},
+            {"bytes", fetched.ok() ? absl::StrCat(fetched->bytes.size()) : "0"}});
+  const absl::Time now = clock_->Now();
+  if (!fetched.ok()) {
+    const absl::Status& error = fetched.status();
+    Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
+      if (r.submission != SubmissionState::kNotSubmitted || IsTerminal(r.task.state())) {
+        return false;
+      }
+      const std::string message =
+          absl::StrCat("reference_audio_uri could not be used: ", error.message());
+      if (IsRefusal(error.code()) || r.attempts + 1 >= options_.max_submit_attempts) {
+        return FailTask(error.code(), message, "", "", now, r.task);
+      }
+      r.attempts += 1;  // transient (network, timeout): the download is retried
+      r.next_action_time = Clamp(now + Backoff(r.attempts, error), r);
+      return true;
+    }).IgnoreError();
+    return false;
+  }
+  adapters::ReferenceAudioUpload upload;
+  upload.filename = ReferenceFilename(fetched->final_url.empty() ? url : fetched->final_url);
+  upload.content_type = content_type;
+  upload.bytes = std::move(fetched->bytes);
+  absl::StatusOr<std::string> artifact = adapter->UploadReferenceAudio(upload);
+  RecordOutcome(provider, artifact.status());
+  auto updated = Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
+    if (r.submission != SubmissionState::kNotSubmitted || IsTerminal(r.task.state()) ||
+        r.task.provider() != provider) {
+      return absl::AbortedError("changed meanwhile");
+    }
+    if (!artifact.ok()) {
+      AfterProviderError(r, artifact.status(), "the reference audio", now);
+      return true;
+    }
+    r.reference_artifact_id = *artifact;
+    return true;
+  });
+  if (!updated.ok() || !artifact.ok()) return false;
+  record = *updated;
+  return true;
 }
 
 adapters::SubmitRequest TaskEngine::BuildSubmitRequest(const TaskRecord& record) const {
@@ -514,6 +765,14 @@ adapters::SubmitRequest TaskEngine::BuildSubmitRequest(const TaskRecord& record)
   // failover to another provider never collides with it.
   request.idempotency_key = absl::StrCat(record.task.task_id(), ".", record.task.provider());
   request.reference_artifact_id = record.reference_artifact_id;
+  if (request.reference_artifact_id.empty() && !record.task.input().reference_audio_id().empty()) {
+    // "<provider>/<artifact id>" as UploadReferenceAudio returned it; validation checked the
+    // provider.
+    absl::string_view id = record.task.input().reference_audio_id();
+    const size_t slash = id.find('/');
+    request.reference_artifact_id =
+        std::string(slash == absl::string_view::npos ? id : id.substr(slash + 1));
+  }
   return request;
 }
 
@@ -531,6 +790,7 @@ void TaskEngine::Adopt(const adapters::SubmitResult& result, TaskRecord& r) {
 void TaskEngine::Recover(const TaskRecord& record, adapters::ProviderAdapter* adapter) {
   const std::string& task_id = record.task.task_id();
   absl::StatusOr<adapters::SubmitResult> found = adapter->FindByRequestId(BuildSubmitRequest(record));
+  if (!absl::IsNotFound(found.status())) RecordOutcome(record.task.provider(), found.status());
   const absl::Time now = clock_->Now();
   LogEvent("task.lookup_by_request_id",
            {{"task_id", task_id},
@@ -546,7 +806,15 @@ void TaskEngine::Recover(const TaskRecord& record, adapters::ProviderAdapter* ad
       return true;
     }
     if (absl::IsNotFound(found.status())) {
-      // The lost create never made a task: creating now cannot make a second one.
+      // The lost create never made a task: creating now cannot make a second one, here or (once
+      // the retry budget is spent) at the next alias member.
+      if (r.attempts >= options_.max_submit_attempts) {
+        if (const music::v1::Model* next = NextCandidate(r); next != nullptr) {
+          FailOver(r, *next, absl::StatusCode::kDeadlineExceeded,
+                   "no answer to the create, and the provider has no such task", now);
+          return true;
+        }
+      }
       r.submission = SubmissionState::kNotSubmitted;
       r.next_action_time = now;
       return true;
@@ -564,6 +832,7 @@ void TaskEngine::Poll(const TaskRecord& record, adapters::ProviderAdapter* adapt
   target.provider_task_id = record.task.provider_task_id();
   target.poll_url = record.poll_url;
   auto update = adapter->Poll(target);
+  RecordOutcome(record.task.provider(), update.status());
   const absl::Time now = clock_->Now();
   const absl::Duration interval = std::max(options_.poll_interval, kMinPollInterval);
   if (!update.ok()) {

@@ -15,9 +15,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "adapters/http/http_types.h"
+#include "adapters/http/safe_fetcher.h"
 #include "adapters/provider_adapter.h"
 #include "persistence/task_store.h"
 #include "service/core/catalog.h"
+#include "service/core/circuit_breaker.h"
 #include "service/core/clock.h"
 #include "service/core/thread_pool.h"
 #include "service/core/watch_hub.h"
@@ -64,6 +66,11 @@ struct EngineOptions {
   int workers = 8;
   /// Longest the scheduler sleeps before re-reading the clock (bounds FakeClock latency).
   absl::Duration scheduler_tick = absl::Milliseconds(100);
+  /// The per-provider circuit breaker (failure_threshold 0 turns it off).
+  CircuitBreakerOptions circuit_breaker;
+  /// Downloads reference_audio_uri at submit time (SSRF-safe). Not owned; nullptr: tasks with a
+  /// reference_audio_uri fail FAILED_PRECONDITION ("reference audio URLs are disabled").
+  http::ReferenceAudioFetcher* reference_fetcher = nullptr;
 };
 
 /// kie.ai's per-task record-info limit (3 requests/s), CONTRACT-NOTES.md.
@@ -74,8 +81,12 @@ struct CreateSpec {
   std::string tenant;
   std::string request_id;
   music::v1::TaskKind kind = music::v1::TASK_KIND_UNSPECIFIED;
-  /// Catalog entry of the resolved model.
+  /// Catalog entry of the model the task starts on (a plain model, or the first candidate of an
+  /// alias route that can do the task).
   const music::v1::Model* model = nullptr;
+  /// The name the caller asked for, stored as Task.model: an alias name makes the engine fail
+  /// over along the alias's members. Empty: model->name().
+  std::string model_name;
   music::v1::TaskInput input;
 };
 
@@ -125,6 +136,9 @@ class TaskEngine {
   /// Wakes the scheduler to re-read the clock (after FakeClock::Advance in tests).
   void Kick();
 
+  /// The per-provider circuit breaker the engine consults before every create.
+  CircuitBreaker& circuit_breaker() { return breaker_; }
+
  private:
   using Mutation = std::function<absl::StatusOr<bool>(persistence::TaskRecord&)>;
 
@@ -134,13 +148,31 @@ class TaskEngine {
   void Schedule(const std::string& task_id, absl::Time when);
   void SchedulerLoop();
   void Step(const std::string& task_id);
-  void Submit(const persistence::TaskRecord& record, adapters::ProviderAdapter* adapter);
+  void Submit(persistence::TaskRecord record, adapters::ProviderAdapter* adapter);
+  // Downloads the task's reference_audio_uri and stores it at the provider, keeping the
+  // provider's artifact id in the record. False when the task cannot be sent now (it was failed,
+  // failed over or rescheduled); else `record` is the updated record.
+  bool PrepareReferenceAudio(persistence::TaskRecord& record, adapters::ProviderAdapter* adapter);
+  // The alias member a task routed through an alias moves to when its provider does not take
+  // it: the next member after the current one that is available, configured, not tried yet and
+  // able to do the task. nullptr for plain models and at the end of the route.
+  const music::v1::Model* NextCandidate(const persistence::TaskRecord& record) const;
+  // Decides, inside a Mutate, what follows a provider's refusal of a task not yet accepted:
+  // fail over, retry with backoff, or fail. `what` names the refused thing in the task error.
+  void AfterProviderError(persistence::TaskRecord& r, const absl::Status& error,
+                          absl::string_view what, absl::Time now);
+  // Moves `r` to `next`, recording the provider it leaves in Task.failovers.
+  static void FailOver(persistence::TaskRecord& r, const music::v1::Model& next,
+                       absl::StatusCode code, absl::string_view message, absl::Time now);
   void Poll(const persistence::TaskRecord& record, adapters::ProviderAdapter* adapter);
   // For kLookupByRequestId providers: finds the task a lost create made, or allows a new create.
   void Recover(const persistence::TaskRecord& record, adapters::ProviderAdapter* adapter);
   adapters::SubmitRequest BuildSubmitRequest(const persistence::TaskRecord& record) const;
   // Records the provider task an accepted create (or a lookup) revealed.
   static void Adopt(const adapters::SubmitResult& result, persistence::TaskRecord& r);
+  // Records the answer of a provider request in the breaker; a success (the circuit is closed
+  // now) wakes the tasks that were waiting for it.
+  void RecordOutcome(const std::string& provider, const absl::Status& status);
   void FailNow(const std::string& task_id, absl::StatusCode code, const std::string& message,
                const std::string& provider_error_code = "");
   absl::Duration Backoff(int attempt, const absl::Status& error);
@@ -152,6 +184,7 @@ class TaskEngine {
   const Catalog* const catalog_;
   const Clock* const clock_;
   WatchHub* const hub_;
+  CircuitBreaker breaker_;
   ThreadPool pool_;
 
   absl::Mutex mu_;
@@ -159,6 +192,8 @@ class TaskEngine {
   std::map<std::string, absl::Time> due_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> running_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> poll_failures_ ABSL_GUARDED_BY(mu_);
+  // Tasks waiting for a provider's open circuit, woken when a request to it succeeds.
+  std::map<std::string, std::set<std::string>> circuit_waiters_ ABSL_GUARDED_BY(mu_);
   bool kicked_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread scheduler_;

@@ -3,7 +3,10 @@
 #include <cmath>
 #include <string>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace music::service {
 namespace {
@@ -77,10 +80,137 @@ void ValidateCreateMusic(const music::v1::CreateMusicRequest& r, const music::v1
     if (!r.instrumental() && r.lyrics().empty() && r.prompt().empty()) {
       out.push_back({"lyrics", "required in custom mode unless instrumental"});
     }
-    CheckMax(r.lyrics().empty() ? "prompt" : "lyrics", r.lyrics().empty() ? r.prompt() : r.lyrics(),
-             caps.max_custom_prompt_chars(), out);
+    if (!r.lyrics().empty() && caps.max_lyrics_chars() > 0) {
+      CheckMax("lyrics", r.lyrics(), caps.max_lyrics_chars(), out);
+    } else {
+      CheckMax(r.lyrics().empty() ? "prompt" : "lyrics",
+               r.lyrics().empty() ? r.prompt() : r.lyrics(), caps.max_custom_prompt_chars(), out);
+    }
   }
   CheckMax("negative_tags", r.negative_tags(), caps.max_style_chars(), out);
+  ValidateModelFeatures(MusicInput(r), model, out);
+}
+
+music::v1::TaskInput MusicInput(const music::v1::CreateMusicRequest& r) {
+  music::v1::TaskInput in;
+  in.set_prompt(r.prompt());
+  in.set_style(r.style());
+  in.set_title(r.title());
+  in.set_lyrics(r.lyrics());
+  in.set_instrumental(r.instrumental());
+  in.set_negative_tags(r.negative_tags());
+  in.set_reference_audio_uri(r.reference_audio_uri());
+  in.set_reference_audio_id(r.reference_audio_id());
+  in.set_seed(r.seed());
+  if (r.has_model_options()) *in.mutable_model_options() = r.model_options();
+  return in;
+}
+
+void ValidateModelFeatures(const music::v1::TaskInput& in, const music::v1::Model& model,
+                           std::vector<FieldViolation>& out) {
+  const auto& caps = model.capabilities();
+  const bool has_uri = !in.reference_audio_uri().empty();
+  const bool has_id = !in.reference_audio_id().empty();
+  if (has_uri && has_id) {
+    out.push_back(
+        {"reference_audio_id", "give reference_audio_uri or reference_audio_id, not both"});
+  }
+  if ((has_uri || has_id) && !caps.reference_audio()) {
+    out.push_back({has_uri ? "reference_audio_uri" : "reference_audio_id",
+                   absl::StrCat("model ", model.name(), " takes no reference audio")});
+  }
+  if (has_uri) {
+    absl::string_view uri = in.reference_audio_uri();
+    const bool https = absl::StartsWithIgnoreCase(uri, "https://");
+    absl::string_view rest = https ? uri.substr(8) : absl::string_view();
+    const bool has_host =
+        !rest.empty() && rest.front() != '/' && rest.front() != '?' && rest.front() != '#';
+    bool printable = true;
+    for (unsigned char c : uri) printable &= c > 0x20 && c < 0x7F;
+    if (uri.size() > kMaxReferenceAudioUriChars) {
+      out.push_back({"reference_audio_uri",
+                     absl::StrCat("at most ", kMaxReferenceAudioUriChars, " characters")});
+    } else if (!https || !has_host || !printable) {
+      out.push_back({"reference_audio_uri",
+                     "must be an https:// URL with a host (no spaces; percent-encode the rest)"});
+    }
+  }
+  if (has_id) {
+    absl::string_view id = in.reference_audio_id();
+    const size_t slash = id.find('/');
+    if (slash == absl::string_view::npos || slash == 0 || slash + 1 == id.size()) {
+      out.push_back({"reference_audio_id",
+                     "must be \"<provider>/<id>\" as UploadReferenceAudio returned it"});
+    } else if (id.substr(0, slash) != model.provider()) {
+      out.push_back(
+          {"reference_audio_id",
+           absl::StrCat("was uploaded for provider ", id.substr(0, slash), "; model ", model.name(),
+                        " runs on ", model.provider(), " (upload it for this model)")});
+    }
+  }
+  if (in.seed() < 0) {
+    out.push_back({"seed", "must not be negative (0 means random)"});
+  } else if (in.seed() != 0 && !caps.seed()) {
+    out.push_back({"seed", absl::StrCat("model ", model.name(), " takes no seed; leave it 0")});
+  }
+  if (!in.negative_tags().empty() && !caps.negative_tags()) {
+    out.push_back(
+        {"negative_tags", absl::StrCat("model ", model.name(), " takes no negative tags")});
+  }
+  for (const auto& [key, value] : in.model_options().fields()) {
+    const std::string field = absl::StrCat("model_options.", key);
+    bool known = false;
+    for (const auto& ns : caps.model_option_namespaces()) known |= ns == key;
+    if (!known) {
+      out.push_back(
+          {field,
+           caps.model_option_namespaces().empty()
+               ? absl::StrCat("model ", model.name(), " takes no model_options")
+               : absl::StrCat("model ", model.name(), " takes model_options under ",
+                              absl::StrJoin(caps.model_option_namespaces(), ", "), " only")});
+    } else if (value.kind_case() != google::protobuf::Value::kStructValue) {
+      out.push_back({field, "must be an object of the provider's options"});
+    }
+  }
+}
+
+void ValidateTaskInput(music::v1::TaskKind kind, const music::v1::TaskInput& in,
+                       const music::v1::Model& model, std::vector<FieldViolation>& out) {
+  switch (kind) {
+    case music::v1::TASK_KIND_MUSIC: {
+      music::v1::CreateMusicRequest r;
+      r.set_prompt(in.prompt());
+      r.set_style(in.style());
+      r.set_title(in.title());
+      r.set_lyrics(in.lyrics());
+      r.set_instrumental(in.instrumental());
+      r.set_negative_tags(in.negative_tags());
+      r.set_reference_audio_uri(in.reference_audio_uri());
+      r.set_reference_audio_id(in.reference_audio_id());
+      r.set_seed(in.seed());
+      if (in.has_model_options()) *r.mutable_model_options() = in.model_options();
+      ValidateCreateMusic(r, model, out);
+      return;
+    }
+    case music::v1::TASK_KIND_LYRICS: {
+      music::v1::CreateLyricsRequest r;
+      r.set_prompt(in.prompt());
+      ValidateCreateLyrics(r, model, out);
+      return;
+    }
+    case music::v1::TASK_KIND_CONTINUATION: {
+      music::v1::ContinueClipRequest r;
+      r.set_clip_id(in.continue_from_clip_id());
+      r.set_continue_at_seconds(in.continue_at_seconds());
+      r.set_prompt(in.prompt());
+      r.set_style(in.style());
+      r.set_title(in.title());
+      ValidateContinueClip(r, model, out);
+      return;
+    }
+    default:
+      out.push_back({"kind", "unknown task kind"});
+  }
 }
 
 void ValidateCreateLyrics(const music::v1::CreateLyricsRequest& r, const music::v1::Model& model,

@@ -37,6 +37,27 @@ void ValidateCreateLyrics(const music::v1::CreateLyricsRequest& request,
 void ValidateContinueClip(const music::v1::ContinueClipRequest& request,
                           const music::v1::Model& model, std::vector<FieldViolation>& out);
 
+/// Checks the parts of a request that depend on what `model` can take (all models of seed
+/// 002/003/004): reference audio only where capabilities.reference_audio, at most one of
+/// reference_audio_uri (https, syntax only: the download is checked at submit) and
+/// reference_audio_id ("<provider>/<id>" of the model's provider); seed (>= 0) only where
+/// capabilities.seed unless 0; negative_tags only where capabilities.negative_tags; model_options
+/// top-level keys among capabilities.model_option_namespaces, each an object. Used by
+/// ValidateCreateMusic.
+void ValidateModelFeatures(const music::v1::TaskInput& input, const music::v1::Model& model,
+                           std::vector<FieldViolation>& out);
+
+/// Checks a stored task input of `kind` against `model` as the create RPC of that kind would
+/// (the routing engine uses it to skip alias members that cannot do a task).
+void ValidateTaskInput(music::v1::TaskKind kind, const music::v1::TaskInput& input,
+                       const music::v1::Model& model, std::vector<FieldViolation>& out);
+
+/// The TaskInput a CreateMusicRequest stores.
+music::v1::TaskInput MusicInput(const music::v1::CreateMusicRequest& request);
+
+/// Longest accepted reference_audio_uri, characters.
+inline constexpr size_t kMaxReferenceAudioUriChars = 2048;
+
 /// True when a CreateMusicRequest is in custom mode (style, title or lyrics given).
 bool IsCustomMode(const music::v1::CreateMusicRequest& request);
 

@@ -4,9 +4,11 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "persistence/task_record.h"
+#include "service/core/status_details.h"
 #include "service/core/task_merge.h"
 #include "service/grpc/status_mapping.h"
 
@@ -171,6 +173,85 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchTaskResponse>, p
   WatchTaskResponse message_ ABSL_GUARDED_BY(mu_);
 };
 
+// One UploadReferenceAudio stream: the metadata (checked against the catalog in the reaction; no
+// I/O), then chunks appended to memory up to the cap, then the provider upload on a worker
+// thread. No thread is held while the client sends. Deletes itself in OnDone.
+class UploadReactor final : public grpc::ServerReadReactor<music::v1::UploadReferenceAudioRequest> {
+ public:
+  UploadReactor(MusicApi* api, ThreadPool* workers, size_t max_bytes,
+                music::v1::UploadReferenceAudioResponse* response)
+      : api_(api), workers_(workers), max_bytes_(max_bytes), response_(response) {}
+
+  void Begin() { StartRead(&request_); }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client has sent everything (or the call broke: Finish is then harmless)
+      Complete();
+      return;
+    }
+    if (!have_metadata_) {
+      if (request_.part_case() != music::v1::UploadReferenceAudioRequest::kMetadata) {
+        Finish(ToGrpcStatus(
+            InvalidField("metadata", "required in the first message, before any chunk")));
+        return;
+      }
+      auto model = api_->CheckReferenceAudioMetadata(request_.metadata());
+      if (!model.ok()) {
+        Finish(ToGrpcStatus(model.status()));
+        return;
+      }
+      metadata_ = request_.metadata();
+      have_metadata_ = true;
+    } else {
+      if (request_.part_case() != music::v1::UploadReferenceAudioRequest::kChunk) {
+        Finish(ToGrpcStatus(InvalidField("metadata", "only in the first message")));
+        return;
+      }
+      const std::string& chunk = request_.chunk();
+      if (bytes_.size() + chunk.size() > max_bytes_) {
+        // Refused at once: nothing more is read or kept.
+        bytes_.clear();
+        bytes_.shrink_to_fit();
+        Finish(ToGrpcStatus(
+            FailedPrecondition("REFERENCE_AUDIO_TOO_LARGE", metadata_.filename(),
+                               absl::StrCat("reference audio is at most ", max_bytes_, " bytes"))));
+        return;
+      }
+      bytes_.append(chunk);
+    }
+    StartRead(&request_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void Complete() {
+    if (!have_metadata_) {
+      Finish(ToGrpcStatus(InvalidField("metadata", "required in the first message")));
+      return;
+    }
+    if (bytes_.empty()) {
+      Finish(ToGrpcStatus(InvalidField("chunk", "no audio bytes were sent after the metadata")));
+      return;
+    }
+    const bool scheduled = workers_->Schedule([this] {
+      auto result = api_->UploadReferenceAudio(metadata_, std::move(bytes_), max_bytes_);
+      if (result.ok()) *response_ = std::move(*result);
+      Finish(ToGrpcStatus(result.status()));
+    });
+    if (!scheduled) Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
+  }
+
+  MusicApi* const api_;
+  ThreadPool* const workers_;
+  const size_t max_bytes_;
+  music::v1::UploadReferenceAudioResponse* const response_;
+  music::v1::UploadReferenceAudioRequest request_;
+  music::v1::ReferenceAudioMetadata metadata_;
+  bool have_metadata_ = false;
+  std::string bytes_;
+};
+
 }  // namespace
 
 template <typename Req, typename Resp, typename Fn>
@@ -242,6 +323,14 @@ grpc::ServerUnaryReactor* MusicServiceImpl::ListModels(grpc::CallbackServerConte
 grpc::ServerWriteReactor<WatchTaskResponse>* MusicServiceImpl::WatchTask(
     grpc::CallbackServerContext* ctx, const music::v1::WatchTaskRequest* request) {
   auto* reactor = new WatchReactor(api_, workers_, hub_, tenant_, *request);
+  reactor->Begin();
+  return reactor;
+}
+
+grpc::ServerReadReactor<music::v1::UploadReferenceAudioRequest>*
+MusicServiceImpl::UploadReferenceAudio(grpc::CallbackServerContext* ctx,
+                                       music::v1::UploadReferenceAudioResponse* response) {
+  auto* reactor = new UploadReactor(api_, workers_, max_reference_audio_bytes_, response);
   reactor->Begin();
   return reactor;
 }

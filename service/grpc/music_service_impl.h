@@ -16,9 +16,15 @@ namespace music::service {
 /// held per stream.
 class MusicServiceImpl final : public music::v1::MusicService::CallbackService {
  public:
-  /// `tenant`: the tenant of every call until authentication exists.
-  MusicServiceImpl(MusicApi* api, ThreadPool* workers, WatchHub* hub, std::string tenant)
-      : api_(api), workers_(workers), hub_(hub), tenant_(std::move(tenant)) {}
+  /// `tenant`: the tenant of every call until authentication exists. `max_reference_audio_bytes`:
+  /// the UploadReferenceAudio cap (at most kMaxReferenceAudioBytes).
+  MusicServiceImpl(MusicApi* api, ThreadPool* workers, WatchHub* hub, std::string tenant,
+                   size_t max_reference_audio_bytes = kMaxReferenceAudioBytes)
+      : api_(api),
+        workers_(workers),
+        hub_(hub),
+        tenant_(std::move(tenant)),
+        max_reference_audio_bytes_(max_reference_audio_bytes) {}
 
   grpc::ServerUnaryReactor* CreateMusic(grpc::CallbackServerContext* ctx,
                                         const music::v1::CreateMusicRequest* request,
@@ -43,6 +49,10 @@ class MusicServiceImpl final : public music::v1::MusicService::CallbackService {
                                        music::v1::ListModelsResponse* response) override;
   grpc::ServerWriteReactor<music::v1::WatchTaskResponse>* WatchTask(
       grpc::CallbackServerContext* ctx, const music::v1::WatchTaskRequest* request) override;
+  /// A read reactor: checks the metadata as soon as it arrives, refuses an upload at once when it
+  /// passes the cap (reading stops), and runs the provider upload on the worker pool.
+  grpc::ServerReadReactor<music::v1::UploadReferenceAudioRequest>* UploadReferenceAudio(
+      grpc::CallbackServerContext* ctx, music::v1::UploadReferenceAudioResponse* response) override;
 
  private:
   template <typename Req, typename Resp, typename Fn>
@@ -53,6 +63,7 @@ class MusicServiceImpl final : public music::v1::MusicService::CallbackService {
   ThreadPool* const workers_;
   WatchHub* const hub_;
   const std::string tenant_;
+  const size_t max_reference_audio_bytes_;
 };
 
 }  // namespace music::service

@@ -29,6 +29,25 @@ Setter String(std::string* out, bool allow_empty = true) {
   };
 }
 
+Setter Bool(bool* out) {
+  return [=](const rapidjson::Value& v, const std::string& key) {
+    if (!v.IsBool()) return Bad(key, "must be true or false");
+    *out = v.GetBool();
+    return absl::OkStatus();
+  };
+}
+
+Setter Int64(int64_t* out, int64_t min, int64_t max) {
+  return [=](const rapidjson::Value& v, const std::string& key) {
+    if (!v.IsInt64()) return Bad(key, "must be an integer");
+    if (v.GetInt64() < min || v.GetInt64() > max) {
+      return Bad(key, absl::StrCat("must be between ", min, " and ", max));
+    }
+    *out = v.GetInt64();
+    return absl::OkStatus();
+  };
+}
+
 Setter Int(int* out, int min, int max) {
   return [=](const rapidjson::Value& v, const std::string& key) {
     if (!v.IsInt()) return Bad(key, "must be an integer");
@@ -61,18 +80,151 @@ absl::Status Walk(const rapidjson::Value& object, const std::string& prefix,
   }
   for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
     const std::string key = absl::StrCat(prefix, prefix.empty() ? "" : ".", it->name.GetString());
-    if (it->value.IsObject()) {
+    auto setter = setters.find(key);
+    if (it->value.IsObject() && setter == setters.end()) {
       if (auto s = Walk(it->value, key, setters); !s.ok()) return s;
       continue;
     }
-    auto setter = setters.find(key);
     if (setter == setters.end()) return Bad(key, "unknown key (see README.md, Configuration)");
     if (auto s = setter->second(it->value, key); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
 
+// catalog.aliases: {"name": ["model", ...], ...}.
+Setter Aliases(std::vector<std::pair<std::string, std::vector<std::string>>>* out) {
+  return [=](const rapidjson::Value& v, const std::string& key) {
+    if (!v.IsObject()) return Bad(key, "must be an object of alias name -> list of model names");
+    out->clear();
+    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+      const std::string alias_key = absl::StrCat(key, ".", it->name.GetString());
+      if (it->name.GetStringLength() == 0) return Bad(alias_key, "an alias needs a name");
+      if (!it->value.IsArray() || it->value.Empty()) {
+        return Bad(alias_key, "must be a non-empty list of model names");
+      }
+      std::vector<std::string> models;
+      for (const auto& m : it->value.GetArray()) {
+        if (!m.IsString() || m.GetStringLength() == 0) {
+          return Bad(alias_key, "must list model names (strings)");
+        }
+        models.emplace_back(m.GetString());
+      }
+      out->emplace_back(it->name.GetString(), std::move(models));
+    }
+    return absl::OkStatus();
+  };
+}
+
+// The capability limits `catalog.models.<name>` may set.
+constexpr const char* kLimitKeys[] = {
+    "max_duration_seconds", "max_prompt_chars", "max_custom_prompt_chars",
+    "max_style_chars",      "max_title_chars",  "max_lyrics_prompt_chars",
+    "max_lyrics_chars",     "clips_per_task",   "continuation_added_seconds"};
+
+// catalog.models: {"name": {"enabled": false, "price_micros": 1, ...}, ...}.
+Setter Models(std::map<std::string, ModelOverride>* out) {
+  return [=](const rapidjson::Value& v, const std::string& key) {
+    if (!v.IsObject()) return Bad(key, "must be an object of model name -> settings");
+    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+      const std::string model_key = absl::StrCat(key, ".", it->name.GetString());
+      if (it->name.GetStringLength() == 0) return Bad(model_key, "a model needs a name");
+      ModelOverride o;
+      bool enabled = true;
+      int64_t price = 0;
+      std::string currency;
+      std::map<std::string, Setter> setters = {
+          {"enabled", Bool(&enabled)},
+          {"price_micros", Int64(&price, 0, int64_t{1} << 50)},
+          {"price_currency", String(&currency, false)},
+          {"provider", String(&o.provider, false)},
+          {"provider_model", String(&o.provider_model, false)},
+          {"copy_from", String(&o.copy_from, false)},
+      };
+      std::map<std::string, int> limits;
+      for (const char* limit : kLimitKeys) limits[limit] = -1;
+      for (const char* limit : kLimitKeys) setters[limit] = Int(&limits[limit], 0, 1'000'000);
+      if (!it->value.IsObject()) return Bad(model_key, "must be an object");
+      for (auto f = it->value.MemberBegin(); f != it->value.MemberEnd(); ++f) {
+        const std::string field_key = absl::StrCat(model_key, ".", f->name.GetString());
+        auto setter = setters.find(f->name.GetString());
+        if (setter == setters.end()) {
+          return Bad(field_key, "unknown key (see README.md, Configuration)");
+        }
+        if (auto s = setter->second(f->value, field_key); !s.ok()) return s;
+        const std::string name = f->name.GetString();
+        if (name == "enabled") o.enabled = enabled;
+        if (name == "price_micros") o.price_micros = price;
+        if (name == "price_currency") o.price_currency = currency;
+      }
+      for (const auto& [limit, value] : limits) {
+        if (value >= 0) o.limits[limit] = value;
+      }
+      if (!o.copy_from.empty() && o.provider.empty()) {
+        return Bad(model_key + ".provider", "required for a new model (with copy_from)");
+      }
+      (*out)[it->name.GetString()] = std::move(o);
+    }
+    return absl::OkStatus();
+  };
+}
+
+void AddProviderSetters(const std::string& name, ProviderConfig* p,
+                        std::map<std::string, Setter>& setters) {
+  const absl::Duration s = absl::Seconds(1);
+  const std::string k = absl::StrCat("providers.", name, ".");
+  setters[k + "base_url"] = String(&p->base_url, false);
+  setters[k + "api_key_env"] = String(&p->api_key_env);
+  setters[k + "api_key_file"] = String(&p->api_key_file);
+  setters[k + "connect_timeout_seconds"] = Duration(&p->connect_timeout, s);
+  setters[k + "request_timeout_seconds"] = Duration(&p->request_timeout, s);
+  setters[k + "price_micros"] = Int64(&p->price_micros, 0, int64_t{1} << 50);
+  setters[k + "price_currency"] = String(&p->price_currency, false);
+}
+
 }  // namespace
+
+ProviderConfig DefaultKieConfig() {
+  ProviderConfig c;
+  c.base_url = "https://api.kie.ai";
+  c.api_key_env = "KIE_API_KEY";
+  c.webhook_hmac_key_env = "KIE_WEBHOOK_HMAC_KEY";
+  // kie.ai bills credits and publishes no per-task price: an operator setting (12 credits).
+  c.price_micros = 12'000'000;
+  c.price_currency = "CREDITS";
+  return c;
+}
+
+ProviderConfig DefaultPiapiConfig() {
+  ProviderConfig c;
+  c.base_url = "https://api.piapi.ai";
+  c.api_key_env = "PIAPI_API_KEY";
+  c.webhook_secret_env = "PIAPI_WEBHOOK_SECRET";
+  return c;
+}
+
+ProviderConfig DefaultTokenlabConfig() {
+  ProviderConfig c;
+  c.base_url = "https://api.tokenlab.sh";
+  c.api_key_env = "TOKENLAB_API_KEY";
+  c.price_micros = 100'000;  // $0.10 per task: an operator setting, TokenLab lists none
+  c.price_currency = "USD";
+  return c;
+}
+
+ProviderConfig DefaultBeatraConfig() {
+  ProviderConfig c;
+  c.base_url = "https://api.beatra.ai";
+  c.api_key_env = "BEATRA_API_KEY";
+  return c;
+}
+
+const ProviderConfig* FindProviderConfig(const ServerConfig& config, absl::string_view name) {
+  if (name == "kie") return &config.kie;
+  if (name == "piapi") return &config.piapi;
+  if (name == "tokenlab") return &config.tokenlab;
+  if (name == "beatra") return &config.beatra;
+  return nullptr;
+}
 
 absl::Status SplitHostPort(absl::string_view address, absl::string_view key, std::string* host,
                            int* port) {
@@ -101,7 +253,7 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json) {
                      rapidjson::GetParseError_En(doc.GetParseError())));
   }
   const absl::Duration s = absl::Seconds(1), ms = absl::Milliseconds(1);
-  const std::map<std::string, Setter> setters = {
+  std::map<std::string, Setter> setters = {
       {"listen", String(&c.listen, false)},
       {"tenant", String(&c.tenant, false)},
       {"default_model", String(&c.default_model, false)},
@@ -119,13 +271,22 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json) {
       {"tasks.unknown_submission_grace_seconds", Duration(&c.unknown_submission_grace, s)},
       {"tasks.workers", Int(&c.workers, 1, 1024)},
       {"watch.heartbeat_seconds", Duration(&c.heartbeat_interval, s, absl::Milliseconds(10))},
-      {"providers.kie.base_url", String(&c.kie.base_url, false)},
-      {"providers.kie.api_key_env", String(&c.kie.api_key_env)},
-      {"providers.kie.api_key_file", String(&c.kie.api_key_file)},
       {"providers.kie.webhook_hmac_key_env", String(&c.kie.webhook_hmac_key_env)},
-      {"providers.kie.connect_timeout_seconds", Duration(&c.kie.connect_timeout, s)},
-      {"providers.kie.request_timeout_seconds", Duration(&c.kie.request_timeout, s)},
+      {"providers.piapi.webhook_secret_env", String(&c.piapi.webhook_secret_env)},
+      {"catalog.aliases", Aliases(&c.aliases)},
+      {"catalog.models", Models(&c.model_overrides)},
+      {"routing.circuit_breaker_failures", Int(&c.circuit_breaker_failures, 0, 1000)},
+      {"routing.circuit_breaker_cooldown_seconds", Duration(&c.circuit_breaker_cooldown, s)},
+      {"reference_audio.enabled", Bool(&c.reference_audio_enabled)},
+      {"reference_audio.max_bytes", Int64(&c.reference_audio_max_bytes, 1, 100 << 20)},
+      {"reference_audio.timeout_seconds", Duration(&c.reference_audio_timeout, s)},
+      {"reference_audio.allow_loopback", Bool(&c.reference_audio_allow_loopback)},
+      {"reference_audio.allow_http", Bool(&c.reference_audio_allow_http)},
   };
+  AddProviderSetters("kie", &c.kie, setters);
+  AddProviderSetters("piapi", &c.piapi, setters);
+  AddProviderSetters("tokenlab", &c.tokenlab, setters);
+  AddProviderSetters("beatra", &c.beatra, setters);
   if (auto st = Walk(doc, "", setters); !st.ok()) return st;
   if (c.database_synchronous != "FULL" && c.database_synchronous != "NORMAL") {
     return Bad("database.synchronous", "must be FULL or NORMAL");
@@ -135,6 +296,18 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json) {
   if (auto st = SplitHostPort(c.listen, "listen", &host, &port); !st.ok()) return st;
   if (auto st = SplitHostPort(c.callbacks_listen, "callbacks.listen", &host, &port); !st.ok()) {
     return st;
+  }
+  for (const char* provider : {"kie", "piapi", "tokenlab", "beatra"}) {
+    const ProviderConfig& p = *FindProviderConfig(c, provider);
+    if (p.price_micros > 0 && p.price_currency != "CREDITS" && p.price_currency != "USD") {
+      return Bad(absl::StrCat("providers.", provider, ".price_currency"), "must be CREDITS or USD");
+    }
+  }
+  for (const auto& [name, o] : c.model_overrides) {
+    if (o.price_currency && *o.price_currency != "CREDITS" && *o.price_currency != "USD") {
+      return Bad(absl::StrCat("catalog.models.", name, ".price_currency"),
+                 "must be CREDITS or USD");
+    }
   }
   if (c.backoff_max < c.backoff_initial) {
     return Bad("tasks.backoff_max_seconds", "must not be below tasks.backoff_initial_ms");

@@ -13,8 +13,10 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/http/http_client.h"
+#include "adapters/http/safe_fetcher.h"
 #include "adapters/kie/kie_adapter.h"
 #include "persistence/sqlite/sqlite_task_store.h"
+#include "service/server/catalog_builder.h"
 #include "service/server/config.h"
 #include "service/server/music_server.h"
 
@@ -91,25 +93,26 @@ int main(int argc, char** argv) {
   std::shared_ptr<music::adapters::ProviderAdapter> kie =
       music::adapters::kie::NewKieAdapter(kie_options, http);
 
+  // Further adapters (PiAPI, TokenLab, beatra) are added here the same way, each with its
+  // providers.<name> settings; one without a key is listed as unavailable.
   auto providers = std::make_unique<music::service::ProviderRegistry>();
-  std::vector<music::v1::Model> models;
-  for (auto model : kie->Models()) {
-    model.set_available(kie_available);
-    if (!kie_available) {
-      model.set_unavailable_reason(absl::StrCat(
-          "no API key for provider kie: set the environment variable ", config.kie.api_key_env,
-          config.kie.api_key_file.empty() ? "" : " or the file providers.kie.api_key_file"));
-    }
-    models.push_back(std::move(model));
-  }
+  std::vector<music::service::CatalogProvider> catalog_providers;
+  catalog_providers.push_back(
+      {kie, kie_available ? "" : music::service::NoApiKeyReason("kie", config.kie)});
   providers->Add(kie);
-  bool default_known = false;
-  for (const auto& m : models) default_known |= m.name() == config.default_model;
-  if (!default_known) {
-    return Fail(absl::InvalidArgumentError(
-        absl::StrCat("config key \"default_model\": no model named ", config.default_model)));
+  auto catalog = music::service::BuildCatalog(config, catalog_providers);
+  if (!catalog.ok()) return Fail(catalog.status());
+
+  // Reference-audio URLs are downloaded by the SSRF-safe fetcher; it lives as long as main.
+  std::unique_ptr<music::http::ReferenceAudioFetcher> fetcher;
+  if (config.reference_audio_enabled) {
+    music::http::SafeFetchOptions fetch_options;
+    fetch_options.max_bytes = static_cast<size_t>(config.reference_audio_max_bytes);
+    fetch_options.total_timeout = config.reference_audio_timeout;
+    fetch_options.allow_loopback = config.reference_audio_allow_loopback;
+    fetch_options.allow_http = config.reference_audio_allow_http;
+    fetcher = music::http::NewSafeFetcher(fetch_options);
   }
-  auto catalog = std::make_unique<music::service::Catalog>(std::move(models), config.default_model);
 
   // The store is opened last, so a bad config never creates or migrates a database file.
   music::persistence::SqliteOptions db_options;
@@ -133,9 +136,14 @@ int main(int argc, char** argv) {
   options.engine.backoff_max = config.backoff_max;
   options.engine.unknown_submission_grace = config.unknown_submission_grace;
   options.engine.workers = config.workers;
+  options.engine.circuit_breaker.failure_threshold = config.circuit_breaker_failures;
+  options.engine.circuit_breaker.cool_down = config.circuit_breaker_cooldown;
+  options.engine.reference_fetcher = fetcher.get();
+  options.reference_audio_uploads = config.reference_audio_enabled;
+  options.max_reference_audio_bytes = static_cast<size_t>(config.reference_audio_max_bytes);
 
   auto server = music::service::MusicServer::Start(std::move(options), std::move(*store),
-                                                   std::move(providers), std::move(catalog),
+                                                   std::move(providers), *std::move(catalog),
                                                    music::service::RealClock::Get());
   if (!server.ok()) return Fail(server.status());
   std::cout << "music-server listening on " << config.listen << " (port " << (*server)->port()

@@ -5,6 +5,7 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
@@ -51,9 +52,12 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   s->callbacks_->Serve();
 
   s->rpc_workers_ = std::make_unique<ThreadPool>(s->options_.rpc_workers);
-  s->api_ = std::make_unique<MusicApi>(s->store_.get(), s->catalog_.get(), s->engine_.get());
-  s->service_ = std::make_unique<MusicServiceImpl>(s->api_.get(), s->rpc_workers_.get(),
-                                                   s->hub_.get(), s->options_.tenant);
+  s->api_ = std::make_unique<MusicApi>(
+      s->store_.get(), s->catalog_.get(), s->engine_.get(),
+      s->options_.reference_audio_uploads ? s->providers_.get() : nullptr);
+  s->service_ = std::make_unique<MusicServiceImpl>(
+      s->api_.get(), s->rpc_workers_.get(), s->hub_.get(), s->options_.tenant,
+      std::min(s->options_.max_reference_audio_bytes, kMaxReferenceAudioBytes));
 
   // Reflection lists the default health service; referencing its descriptor links it in so
   // reflection can describe it too (grpcurl / buf curl users call grpc.health.v1.Health/Check).
@@ -63,6 +67,7 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(s->options_.listen, grpc::InsecureServerCredentials(), &s->port_);
   builder.RegisterService(s->service_.get());
+  builder.SetMaxReceiveMessageSize(s->options_.max_receive_message_bytes);
   if (s->options_.generic_service != nullptr) {
     builder.RegisterCallbackGenericService(s->options_.generic_service);
   }

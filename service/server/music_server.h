@@ -35,8 +35,14 @@ struct ServerOptions {
   absl::Duration shutdown_grace = absl::Seconds(10);
   /// Threads running RPC work (database reads and writes).
   int rpc_workers = 4;
-  /// engine.callback_base_url is filled in from the callback listener.
+  /// engine.callback_base_url is filled in from the callback listener. engine.reference_fetcher
+  /// (not owned) downloads reference_audio_uri at submit; nullptr turns such URLs off.
   EngineOptions engine;
+  /// UploadReferenceAudio: off makes it FAILED_PRECONDITION; the cap is at most 100 MB.
+  bool reference_audio_uploads = true;
+  size_t max_reference_audio_bytes = kMaxReferenceAudioBytes;
+  /// Largest gRPC message accepted (UploadReferenceAudio chunks of 1 MiB and more).
+  int max_receive_message_bytes = 8 << 20;
   /// Optional catch-all service for methods no service implements (benchmarks register a no-op
   /// here to measure the server's own per-call cost next to MusicService). Not owned.
   grpc::CallbackGenericService* generic_service = nullptr;

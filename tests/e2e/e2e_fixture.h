@@ -98,6 +98,8 @@ class E2eTest : public ::testing::Test {
     options.engine.backoff_max = absl::Seconds(2);
     options.engine.unknown_submission_grace = absl::Seconds(10);
     options.engine.workers = 8;
+    // The fault tests count retries of one provider; routing_test.cc covers the breaker.
+    options.engine.circuit_breaker.failure_threshold = 0;
     auto server = service::MusicServer::Start(
         options, std::move(*store), std::move(registry),
         std::make_unique<service::Catalog>(models, DefaultModel()), service::RealClock::Get());

@@ -2,6 +2,7 @@
 #define MUSIC_TESTS_SERVICE_CORE_FAKE_PROVIDER_H_
 
 #include <deque>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,16 +16,29 @@ namespace music::service {
 /// repeats), callbacks carry a ProviderUpdate encoded by the test. Thread-safe.
 class FakeProvider : public adapters::ProviderAdapter {
  public:
-  explicit FakeProvider(adapters::ResubmitPolicy policy = adapters::ResubmitPolicy::kAtMostOnce)
-      : policy_(policy) {}
+  /// `name`: the provider's name; its one model is "<name>-model" (provider model "F1").
+  explicit FakeProvider(adapters::ResubmitPolicy policy = adapters::ResubmitPolicy::kAtMostOnce,
+                        std::string name = "fake")
+      : policy_(policy), name_(std::move(name)) {}
 
-  std::string provider() const override { return "fake"; }
+  std::string provider() const override { return name_; }
   adapters::ResubmitPolicy resubmit_policy() const override { return policy_; }
+  /// Makes Models() say the model takes reference audio, seeds and negative tags.
+  void set_reference_audio(bool on) {
+    absl::MutexLock lock(&mu_);
+    reference_audio_ = on;
+  }
   std::vector<music::v1::Model> Models() const override {
     music::v1::Model m;
-    m.set_name("fake-model");
-    m.set_provider("fake");
+    m.set_name(name_ + "-model");
+    m.set_provider(name_);
     m.set_provider_model("F1");
+    {
+      absl::MutexLock lock(&mu_);
+      m.mutable_capabilities()->set_reference_audio(reference_audio_);
+      m.mutable_capabilities()->set_seed(reference_audio_);
+      m.mutable_capabilities()->set_negative_tags(reference_audio_);
+    }
     m.set_available(true);
     auto* c = m.mutable_capabilities();
     c->set_music(true);
@@ -66,6 +80,24 @@ class FakeProvider : public adapters::ProviderAdapter {
     if (it == callbacks_.end()) return absl::InvalidArgumentError("malformed");
     return it->second;
   }
+  absl::StatusOr<std::string> UploadReferenceAudio(
+      const adapters::ReferenceAudioUpload& upload) override {
+    absl::MutexLock lock(&mu_);
+    uploads_.push_back(upload);
+    return Next(upload_answers_,
+                absl::StatusOr<std::string>(absl::StrCat("art-", uploads_.size())));
+  }
+  absl::StatusOr<adapters::SubmitResult> FindByRequestId(
+      const adapters::SubmitRequest& request) override {
+    absl::MutexLock lock(&mu_);
+    ++lookups_;
+    absl::StatusOr<std::string> id =
+        Next(lookup_answers_, absl::StatusOr<std::string>(absl::NotFoundError("no such task")));
+    if (!id.ok()) return id.status();
+    adapters::SubmitResult result;
+    result.provider_task_id = *id;
+    return result;
+  }
   absl::Status Cancel(absl::string_view) override {
     absl::MutexLock lock(&mu_);
     ++cancels_;
@@ -75,6 +107,22 @@ class FakeProvider : public adapters::ProviderAdapter {
   void QueueSubmit(absl::StatusOr<std::string> answer) {
     absl::MutexLock lock(&mu_);
     submit_answers_.push_back(std::move(answer));
+  }
+  void QueueUpload(absl::StatusOr<std::string> answer) {
+    absl::MutexLock lock(&mu_);
+    upload_answers_.push_back(std::move(answer));
+  }
+  void QueueLookup(absl::StatusOr<std::string> answer) {
+    absl::MutexLock lock(&mu_);
+    lookup_answers_.push_back(std::move(answer));
+  }
+  std::vector<adapters::ReferenceAudioUpload> uploads() const {
+    absl::MutexLock lock(&mu_);
+    return uploads_;
+  }
+  int lookups() const {
+    absl::MutexLock lock(&mu_);
+    return lookups_;
   }
   void QueuePoll(absl::StatusOr<adapters::ProviderUpdate> answer) {
     absl::MutexLock lock(&mu_);
@@ -112,7 +160,13 @@ class FakeProvider : public adapters::ProviderAdapter {
   }
 
   const adapters::ResubmitPolicy policy_;
+  const std::string name_;
   mutable absl::Mutex mu_;
+  bool reference_audio_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<absl::StatusOr<std::string>> upload_answers_ ABSL_GUARDED_BY(mu_);
+  std::deque<absl::StatusOr<std::string>> lookup_answers_ ABSL_GUARDED_BY(mu_);
+  std::vector<adapters::ReferenceAudioUpload> uploads_ ABSL_GUARDED_BY(mu_);
+  int lookups_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<absl::StatusOr<std::string>> submit_answers_ ABSL_GUARDED_BY(mu_);
   std::deque<absl::StatusOr<adapters::ProviderUpdate>> poll_answers_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, adapters::ProviderUpdate> callbacks_ ABSL_GUARDED_BY(mu_);

@@ -142,5 +142,122 @@ TEST(ValidationTest, RequestIdRules) {
   EXPECT_EQ(Fields(v), (std::vector<std::string>{"request_id", "request_id"}));
 }
 
+music::v1::Model BeatraModel() {
+  music::v1::Model m = KieModel(true);
+  m.set_name("beatra-suno-5.5");
+  m.set_provider("beatra");
+  auto* c = m.mutable_capabilities();
+  c->set_reference_audio(true);
+  c->set_seed(true);
+  c->set_negative_tags(true);
+  c->set_max_lyrics_chars(3000);
+  c->add_model_option_namespaces("suno");
+  return m;
+}
+
+music::v1::CreateMusicRequest Simple() {
+  music::v1::CreateMusicRequest r;
+  r.set_prompt("a song");
+  return r;
+}
+
+std::vector<std::string> MusicFields(const music::v1::CreateMusicRequest& r,
+                                     const music::v1::Model& m) {
+  std::vector<FieldViolation> v;
+  ValidateCreateMusic(r, m, v);
+  return Fields(v);
+}
+
+using Strings = std::vector<std::string>;
+
+TEST(ValidationTest, ReferenceAudioOnlyWhereTheModelTakesIt) {
+  auto r = Simple();
+  r.set_reference_audio_uri("https://cdn.example/a.mp3");
+  EXPECT_EQ(MusicFields(r, KieModel(true)), Strings{"reference_audio_uri"});
+  EXPECT_EQ(MusicFields(r, BeatraModel()), Strings{});
+  r.set_reference_audio_id("beatra/art-1");
+  EXPECT_EQ(MusicFields(r, BeatraModel()), Strings{"reference_audio_id"});  // not both
+}
+
+TEST(ValidationTest, ReferenceAudioUriMustBeHttps) {
+  for (const char* bad : {"http://cdn.example/a.mp3", "ftp://x/a", "https://", "https:///a.mp3",
+                          "https://cdn.example/a b.mp3", "cdn.example/a.mp3"}) {
+    auto r = Simple();
+    r.set_reference_audio_uri(bad);
+    EXPECT_EQ(MusicFields(r, BeatraModel()), Strings{"reference_audio_uri"}) << bad;
+  }
+  auto r = Simple();
+  r.set_reference_audio_uri("https://" + std::string(3000, 'a'));
+  EXPECT_EQ(MusicFields(r, BeatraModel()), Strings{"reference_audio_uri"});
+}
+
+TEST(ValidationTest, ReferenceAudioIdMustBelongToTheModelsProvider) {
+  auto r = Simple();
+  r.set_reference_audio_id("beatra/art-1");
+  EXPECT_EQ(MusicFields(r, BeatraModel()), Strings{});
+  r.set_reference_audio_id("tokenlab/art-1");
+  EXPECT_EQ(MusicFields(r, BeatraModel()), Strings{"reference_audio_id"});
+  for (const char* bad : {"art-1", "/art-1", "beatra/"}) {
+    r.set_reference_audio_id(bad);
+    EXPECT_EQ(MusicFields(r, BeatraModel()), Strings{"reference_audio_id"}) << bad;
+  }
+}
+
+TEST(ValidationTest, SeedAndNegativeTagsOnlyWhereTaken) {
+  auto r = Simple();
+  r.set_seed(0);
+  EXPECT_EQ(MusicFields(r, KieModel(true)), Strings{});  // 0 is always fine
+  r.set_seed(42);
+  EXPECT_EQ(MusicFields(r, KieModel(true)), Strings{"seed"});
+  EXPECT_EQ(MusicFields(r, BeatraModel()), Strings{});
+  r.set_seed(-1);
+  EXPECT_EQ(MusicFields(r, BeatraModel()), Strings{"seed"});
+  auto n = Simple();
+  n.set_negative_tags("metal");
+  EXPECT_EQ(MusicFields(n, KieModel(true)), Strings{"negative_tags"});
+  EXPECT_EQ(MusicFields(n, BeatraModel()), Strings{});
+}
+
+TEST(ValidationTest, ModelOptionsOnlyUnderTheModelsNamespaces) {
+  auto r = Simple();
+  (*(*r.mutable_model_options()->mutable_fields())["suno"]
+        .mutable_struct_value()
+        ->mutable_fields())["weirdness"]
+      .set_number_value(0.5);
+  EXPECT_EQ(MusicFields(r, BeatraModel()), Strings{});
+  EXPECT_EQ(MusicFields(r, KieModel(true)), Strings{"model_options.suno"});
+  (*r.mutable_model_options()->mutable_fields())["minimax"].mutable_struct_value();
+  EXPECT_EQ(MusicFields(r, BeatraModel()), Strings{"model_options.minimax"});
+  auto s = Simple();
+  (*s.mutable_model_options()->mutable_fields())["suno"].set_string_value("x");
+  EXPECT_EQ(MusicFields(s, BeatraModel()), Strings{"model_options.suno"});
+}
+
+TEST(ValidationTest, LyricsLimitUsesMaxLyricsCharsWhenSet) {
+  music::v1::CreateMusicRequest r;
+  r.set_style("pop");
+  r.set_title("t");
+  r.set_lyrics(std::string(3001, 'l'));
+  EXPECT_EQ(MusicFields(r, BeatraModel()), Strings{"lyrics"});
+  EXPECT_EQ(MusicFields(r, KieModel(true)), Strings{});  // 5000 on kie V4_5
+  r.set_lyrics(std::string(3000, 'l'));
+  EXPECT_EQ(MusicFields(r, BeatraModel()), Strings{});
+}
+
+TEST(ValidationTest, TaskInputIsCheckedLikeTheCreateRequest) {
+  auto r = Simple();
+  r.set_seed(7);
+  std::vector<FieldViolation> v;
+  ValidateTaskInput(music::v1::TASK_KIND_MUSIC, MusicInput(r), KieModel(true), v);
+  EXPECT_EQ(Fields(v), Strings{"seed"});
+  v.clear();
+  ValidateTaskInput(music::v1::TASK_KIND_MUSIC, MusicInput(r), BeatraModel(), v);
+  EXPECT_TRUE(v.empty());
+  music::v1::TaskInput lyrics;
+  lyrics.set_prompt(std::string(201, 'p'));
+  ValidateTaskInput(music::v1::TASK_KIND_LYRICS, lyrics, KieModel(true), v);
+  EXPECT_EQ(Fields(v), Strings{"prompt"});
+}
+
 }  // namespace
 }  // namespace music::service

@@ -42,6 +42,74 @@ TEST(ConfigTest, ReadsEveryDocumentedKey) {
   EXPECT_EQ(c->workers, 3);
 }
 
+TEST(ConfigTest, NewProviderRoutingAndReferenceAudioDefaults) {
+  auto c = ParseConfig("{}");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->piapi.api_key_env, "PIAPI_API_KEY");
+  EXPECT_EQ(c->piapi.webhook_secret_env, "PIAPI_WEBHOOK_SECRET");
+  EXPECT_EQ(c->tokenlab.api_key_env, "TOKENLAB_API_KEY");
+  EXPECT_EQ(c->beatra.api_key_env, "BEATRA_API_KEY");
+  EXPECT_EQ(c->piapi.base_url, "https://api.piapi.ai");
+  EXPECT_EQ(c->kie.price_micros, 12'000'000);
+  EXPECT_EQ(c->kie.price_currency, "CREDITS");
+  EXPECT_EQ(c->tokenlab.price_micros, 100'000);
+  EXPECT_EQ(c->tokenlab.price_currency, "USD");
+  EXPECT_EQ(c->beatra.price_micros, 0);
+  EXPECT_EQ(c->circuit_breaker_failures, 5);
+  EXPECT_EQ(c->circuit_breaker_cooldown, absl::Seconds(30));
+  EXPECT_TRUE(c->reference_audio_enabled);
+  EXPECT_EQ(c->reference_audio_max_bytes, 100 << 20);
+  EXPECT_FALSE(c->reference_audio_allow_loopback);
+  EXPECT_FALSE(c->reference_audio_allow_http);
+  EXPECT_TRUE(c->aliases.empty());
+  EXPECT_TRUE(c->model_overrides.empty());
+}
+
+TEST(ConfigTest, ReadsProvidersCatalogRoutingAndReferenceAudio) {
+  auto c = ParseConfig(R"({
+    "providers": {
+      "kie": {"price_micros": 8000000, "price_currency": "CREDITS"},
+      "piapi": {"base_url": "http://127.0.0.1:2", "api_key_env": "P", "api_key_file": "/run/p",
+                "webhook_secret_env": "PW", "connect_timeout_seconds": 2,
+                "request_timeout_seconds": 9},
+      "tokenlab": {"price_micros": 50000, "price_currency": "USD"},
+      "beatra": {"api_key_env": "B"}},
+    "catalog": {
+      "aliases": {"suno": ["suno-v4.5", "beatra-suno-5.5"], "fast": ["suno-v3.5"]},
+      "models": {"suno-v5": {"enabled": false, "price_micros": 20000000,
+                             "price_currency": "CREDITS", "max_style_chars": 500},
+                 "suno-v5.5": {"provider": "kie", "provider_model": "V5_5",
+                               "copy_from": "suno-v5"}}},
+    "routing": {"circuit_breaker_failures": 3, "circuit_breaker_cooldown_seconds": 12},
+    "reference_audio": {"enabled": false, "max_bytes": 1048576, "timeout_seconds": 20,
+                        "allow_loopback": true, "allow_http": true}})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kie.price_micros, 8'000'000);
+  EXPECT_EQ(c->kie.base_url, "https://api.kie.ai");  // untouched keys keep their defaults
+  EXPECT_EQ(c->piapi.base_url, "http://127.0.0.1:2");
+  EXPECT_EQ(c->piapi.api_key_file, "/run/p");
+  EXPECT_EQ(c->piapi.webhook_secret_env, "PW");
+  EXPECT_EQ(c->piapi.request_timeout, absl::Seconds(9));
+  EXPECT_EQ(c->tokenlab.price_micros, 50'000);
+  EXPECT_EQ(c->beatra.api_key_env, "B");
+  ASSERT_EQ(c->aliases.size(), 2u);
+  EXPECT_EQ(c->aliases[0].first, "suno");
+  EXPECT_EQ(c->aliases[0].second, (std::vector<std::string>{"suno-v4.5", "beatra-suno-5.5"}));
+  ASSERT_EQ(c->model_overrides.count("suno-v5"), 1u);
+  const ModelOverride& v5 = c->model_overrides.at("suno-v5");
+  EXPECT_EQ(v5.enabled, false);
+  EXPECT_EQ(v5.price_micros, 20'000'000);
+  EXPECT_EQ(v5.limits.at("max_style_chars"), 500);
+  EXPECT_EQ(c->model_overrides.at("suno-v5.5").copy_from, "suno-v5");
+  EXPECT_EQ(c->circuit_breaker_failures, 3);
+  EXPECT_EQ(c->circuit_breaker_cooldown, absl::Seconds(12));
+  EXPECT_FALSE(c->reference_audio_enabled);
+  EXPECT_EQ(c->reference_audio_max_bytes, 1 << 20);
+  EXPECT_EQ(c->reference_audio_timeout, absl::Seconds(20));
+  EXPECT_TRUE(c->reference_audio_allow_loopback);
+  EXPECT_TRUE(c->reference_audio_allow_http);
+}
+
 struct BadCase {
   const char* json;
   const char* key;
@@ -59,6 +127,29 @@ TEST(ConfigTest, BadConfigNamesTheKey) {
       {R"({"providers": {"kie": {"api_key": "secret"}}})", "providers.kie.api_key"},
       {R"({"callbacks": {"listen": "h:99999"}})", "callbacks.listen"},
       {R"({"typo_key": 1})", "typo_key"},
+      {R"({"providers": {"beatra": {"api_key": "secret"}}})", "providers.beatra.api_key"},
+      {R"({"providers": {"tokenlab": {"price_currency": "EUR"}}})",
+       "providers.tokenlab.price_currency"},
+      {R"({"providers": {"piapi": {"request_timeout_seconds": 0}}})",
+       "providers.piapi.request_timeout_seconds"},
+      {R"({"providers": {"nope": {"base_url": "x"}}})", "providers.nope.base_url"},
+      {R"({"catalog": {"aliases": {"suno": []}}})", "catalog.aliases.suno"},
+      {R"({"catalog": {"aliases": {"suno": "suno-v4.5"}}})", "catalog.aliases.suno"},
+      {R"({"catalog": {"aliases": {"suno": [1]}}})", "catalog.aliases.suno"},
+      {R"({"catalog": {"models": {"suno-v5": {"colour": 1}}}})", "catalog.models.suno-v5.colour"},
+      {R"({"catalog": {"models": {"suno-v5": {"enabled": "no"}}}})",
+       "catalog.models.suno-v5.enabled"},
+      {R"({"catalog": {"models": {"suno-v5": {"price_micros": -1}}}})",
+       "catalog.models.suno-v5.price_micros"},
+      {R"({"catalog": {"models": {"suno-v5": {"price_currency": "EUR"}}}})",
+       "catalog.models.suno-v5.price_currency"},
+      {R"({"catalog": {"typo": 1}})", "catalog.typo"},
+      {R"({"routing": {"circuit_breaker_failures": -1}})", "routing.circuit_breaker_failures"},
+      {R"({"routing": {"circuit_breaker_cooldown_seconds": 0}})",
+       "routing.circuit_breaker_cooldown_seconds"},
+      {R"({"reference_audio": {"max_bytes": 104857601}})", "reference_audio.max_bytes"},
+      {R"({"reference_audio": {"enabled": 1}})", "reference_audio.enabled"},
+      {R"({"reference_audio": {"allow_loopback": "yes"}})", "reference_audio.allow_loopback"},
   };
   for (const auto& c : cases) {
     auto parsed = ParseConfig(c.json);

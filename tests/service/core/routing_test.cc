@@ -1,0 +1,569 @@
+// Routing through model aliases with failover, the circuit breaker in the engine, and reference
+// audio at submit: three FakeProviders, a FakeClock and a real SQLite file.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adapters/provider_errors.h"
+#include "persistence/sqlite/sqlite_task_store.h"
+#include "service/core/task_engine.h"
+#include "service/testing/fake_clock.h"
+#include "tests/service/core/fake_provider.h"
+
+namespace music::service {
+namespace {
+
+using persistence::SubmissionState;
+using persistence::TaskRecord;
+
+// A scripted reference-audio fetcher: answers from a queue (the last answer repeats).
+class FakeFetcher : public http::ReferenceAudioFetcher {
+ public:
+  absl::StatusOr<http::FetchedAudio> Fetch(absl::string_view url) override {
+    absl::MutexLock lock(&mu_);
+    urls_.emplace_back(url);
+    if (answers_.empty()) return absl::InternalError("no answer queued");
+    auto answer = answers_.front();
+    if (answers_.size() > 1) answers_.pop_front();
+    return answer;
+  }
+  void Queue(absl::StatusOr<http::FetchedAudio> answer) {
+    absl::MutexLock lock(&mu_);
+    answers_.push_back(std::move(answer));
+  }
+  int fetches() const {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int>(urls_.size());
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::deque<absl::StatusOr<http::FetchedAudio>> answers_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> urls_ ABSL_GUARDED_BY(mu_);
+};
+
+http::FetchedAudio Mp3(const std::string& url = "https://cdn.example/hum.mp3") {
+  http::FetchedAudio a;
+  a.bytes = std::string("ID3\x04", 4) + std::string(1000, 'x');
+  a.content_type = "application/octet-stream";
+  a.final_url = url;
+  return a;
+}
+
+class RoutingTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(adapters::ResubmitPolicy::kAtMostOnce); }
+
+  void Open(adapters::ResubmitPolicy policy_a,
+            adapters::ResubmitPolicy others = adapters::ResubmitPolicy::kAtMostOnce) {
+    std::string tmpl = ::testing::TempDir() + "/routing_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    persistence::SqliteOptions o;
+    o.path = std::string(tmpl) + "/tasks.db";
+    o.synchronous = "NORMAL";
+    auto store = persistence::OpenSqliteTaskStore(o);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    a_ = std::make_shared<FakeProvider>(policy_a, "a");
+    b_ = std::make_shared<FakeProvider>(others, "b");
+    c_ = std::make_shared<FakeProvider>(others, "c");
+    for (auto* p : {&a_, &b_, &c_}) {
+      (*p)->set_reference_audio(true);
+      registry_.Add(*p);
+    }
+    BuildCatalog();
+    hub_ = std::make_unique<WatchHub>(absl::Hours(1));
+  }
+
+  void BuildCatalog(const std::vector<std::string>& route = {"a-model", "b-model", "c-model"}) {
+    std::vector<music::v1::Model> models;
+    for (auto* p : {&a_, &b_, &c_}) {
+      for (auto& m : (*p)->Models()) models.push_back(m);
+    }
+    music::v1::ModelAlias alias;
+    alias.set_name("route");
+    for (const auto& m : route) alias.add_models(m);
+    auto catalog = Catalog::Create(models, {alias}, "route");
+    ASSERT_TRUE(catalog.ok()) << catalog.status();
+    catalog_ = std::move(*catalog);
+  }
+
+  void StartEngine(int max_attempts = 3, int breaker_threshold = 5,
+                   http::ReferenceAudioFetcher* fetcher = nullptr) {
+    EngineOptions o;
+    o.poll_interval = absl::Seconds(5);
+    o.task_deadline = absl::Seconds(600);
+    o.backoff_initial = absl::Seconds(1);
+    o.backoff_max = absl::Seconds(8);
+    o.max_submit_attempts = max_attempts;
+    o.unknown_submission_grace = absl::Seconds(30);
+    o.workers = 2;
+    o.scheduler_tick = absl::Milliseconds(2);
+    o.circuit_breaker.failure_threshold = breaker_threshold;
+    o.circuit_breaker.cool_down = absl::Seconds(30);
+    o.reference_fetcher = fetcher;
+    engine_ = std::make_unique<TaskEngine>(o, store_.get(), &registry_, catalog_.get(), &clock_,
+                                           hub_.get());
+    ASSERT_TRUE(engine_->Start().ok());
+  }
+
+  void TearDown() override {
+    if (engine_) engine_->Shutdown();
+  }
+
+  CreateSpec Spec(const std::string& name = "route", const std::string& first = "a-model") {
+    CreateSpec spec;
+    spec.tenant = "default";
+    spec.kind = music::v1::TASK_KIND_MUSIC;
+    spec.model = catalog_->Find(first);
+    spec.model_name = name;
+    spec.input.set_prompt("a song");
+    return spec;
+  }
+
+  std::string Create(const CreateSpec& spec) {
+    auto created = engine_->Create(spec);
+    EXPECT_TRUE(created.ok()) << created.status();
+    return created.ok() ? created->task.task_id() : "";
+  }
+
+  TaskRecord Get(const std::string& id) {
+    auto r = store_->Get(id);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : TaskRecord{};
+  }
+  music::v1::TaskState State(const std::string& id) { return Get(id).task.state(); }
+
+  bool WaitFor(const std::function<bool()>& done) {
+    for (int i = 0; i < 2000; ++i) {
+      if (done()) return true;
+      engine_->Kick();
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+    return done();
+  }
+  void Settle() {
+    for (int i = 0; i < 20; ++i) {
+      engine_->Kick();
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+  }
+  void Advance(absl::Duration d) {
+    clock_.Advance(d);
+    engine_->Kick();
+  }
+  // Moves time in backoff-sized steps until `done` (bounded).
+  bool AdvanceUntil(const std::function<bool()>& done, absl::Duration step = absl::Seconds(8)) {
+    for (int i = 0; i < 40 && !done(); ++i) {
+      Settle();
+      Advance(step);
+    }
+    return WaitFor(done);
+  }
+
+  static absl::Status NoCredits() {
+    absl::Status s = absl::FailedPreconditionError("insufficient credits");
+    adapters::SetProviderErrorCode(s, "402");
+    return s;
+  }
+
+  FakeClock clock_;
+  std::unique_ptr<persistence::TaskStore> store_;
+  std::shared_ptr<FakeProvider> a_, b_, c_;
+  ProviderRegistry registry_;
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<WatchHub> hub_;
+  std::unique_ptr<TaskEngine> engine_;
+};
+
+TEST_F(RoutingTest, ServerErrorsFailOverAfterTheRetryBudget) {
+  a_->QueueSubmit(absl::UnavailableError("HTTP 503"));
+  StartEngine(/*max_attempts=*/3);
+  const std::string id = Create(Spec());
+  EXPECT_EQ(Get(id).task.model(), "route");
+  EXPECT_EQ(Get(id).task.provider(), "a");
+  ASSERT_TRUE(AdvanceUntil([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  const auto task = Get(id).task;
+  EXPECT_EQ(a_->submits(), 3);
+  EXPECT_EQ(b_->submits(), 1);
+  EXPECT_EQ(task.model(), "route");
+  EXPECT_EQ(task.provider(), "b");
+  EXPECT_EQ(task.provider_model(), "F1");
+  ASSERT_EQ(task.failovers_size(), 1);
+  EXPECT_EQ(task.failovers(0).provider(), "a");
+  EXPECT_EQ(task.failovers(0).code(), static_cast<int>(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(task.failovers(0).message(), "HTTP 503");
+  EXPECT_TRUE(task.failovers(0).has_time());
+  // A fresh idempotency key per provider.
+  EXPECT_EQ(b_->last_submit().idempotency_key, id + ".b");
+  EXPECT_EQ(b_->last_submit().callback_url, "");
+}
+
+TEST_F(RoutingTest, OutOfCreditsFailsOverAtOnce) {
+  a_->QueueSubmit(NoCredits());
+  StartEngine();
+  const std::string id = Create(Spec());
+  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  EXPECT_EQ(a_->submits(), 1);
+  EXPECT_EQ(b_->submits(), 1);
+  const auto task = Get(id).task;
+  EXPECT_EQ(task.provider(), "b");
+  ASSERT_EQ(task.failovers_size(), 1);
+  EXPECT_EQ(task.failovers(0).code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
+
+  // Polls go to b only.
+  Advance(absl::Seconds(5));
+  ASSERT_TRUE(WaitFor([&] { return b_->polls() >= 1; }));
+  EXPECT_EQ(a_->polls(), 0);
+}
+
+TEST_F(RoutingTest, OpenCircuitIsSkippedWithoutARequest) {
+  StartEngine(3, /*breaker_threshold=*/2);
+  engine_->circuit_breaker().RecordFailure("a");
+  engine_->circuit_breaker().RecordFailure("a");
+  const std::string id = Create(Spec());
+  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  EXPECT_EQ(a_->submits(), 0);
+  EXPECT_EQ(b_->submits(), 1);
+  const auto task = Get(id).task;
+  ASSERT_EQ(task.failovers_size(), 1);
+  EXPECT_EQ(task.failovers(0).provider(), "a");
+  EXPECT_NE(task.failovers(0).message().find("circuit open"), std::string::npos);
+}
+
+TEST_F(RoutingTest, CircuitOpeningCutsTheRetryBudgetShort) {
+  a_->QueueSubmit(absl::UnavailableError("HTTP 502"));
+  StartEngine(/*max_attempts=*/8, /*breaker_threshold=*/2);
+  const std::string id = Create(Spec());
+  ASSERT_TRUE(AdvanceUntil([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  EXPECT_EQ(a_->submits(), 2);  // the second failure opened the circuit
+  EXPECT_EQ(Get(id).task.provider(), "b");
+}
+
+TEST_F(RoutingTest, ContentRefusalDoesNotFailOver) {
+  a_->QueueSubmit(absl::InvalidArgumentError("prompt violates the content policy"));
+  StartEngine();
+  const std::string id = Create(Spec());
+  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_FAILED; }));
+  Settle();
+  EXPECT_EQ(b_->submits(), 0);
+  const auto task = Get(id).task;
+  EXPECT_EQ(task.error().code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(task.failovers_size(), 0);
+  EXPECT_EQ(task.provider(), "a");
+}
+
+TEST_F(RoutingTest, AtMostOnceCreateWithUnknownOutcomeNeverFailsOver) {
+  absl::Status timeout = absl::DeadlineExceededError("timeout after sending");
+  adapters::MarkOutcomeUnknown(timeout);
+  a_->QueueSubmit(timeout);
+  StartEngine();
+  const std::string id = Create(Spec());
+  ASSERT_TRUE(WaitFor([&] { return Get(id).submission == SubmissionState::kUnknown; }));
+  Advance(absl::Seconds(31));  // past the grace: the task fails, nothing goes elsewhere
+  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_FAILED; }));
+  Settle();
+  EXPECT_EQ(a_->submits(), 1);
+  EXPECT_EQ(b_->submits(), 0);
+  EXPECT_EQ(c_->submits(), 0);
+  EXPECT_EQ(Get(id).task.failovers_size(), 0);
+  EXPECT_EQ(Get(id).task.error().code(), static_cast<int>(absl::StatusCode::kUnavailable));
+}
+
+TEST_F(RoutingTest, TimeoutKnownNotToHaveReachedTheProviderFailsOver) {
+  a_->QueueSubmit(absl::DeadlineExceededError("connect timeout"));  // not marked unknown
+  StartEngine(/*max_attempts=*/1);
+  const std::string id = Create(Spec());
+  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  EXPECT_EQ(Get(id).task.provider(), "b");
+}
+
+TEST_F(RoutingTest, AllProvidersFailingFailsTheTaskWithTheLastErrorAndEveryFailover) {
+  a_->QueueSubmit(NoCredits());
+  b_->QueueSubmit(absl::UnavailableError("HTTP 500"));
+  absl::Status c_error = absl::FailedPreconditionError("account suspended");
+  adapters::SetProviderErrorCode(c_error, "451");
+  c_->QueueSubmit(c_error);
+  StartEngine(/*max_attempts=*/2);
+  const std::string id = Create(Spec());
+  ASSERT_TRUE(AdvanceUntil([&] { return State(id) == music::v1::TASK_STATE_FAILED; }));
+  const auto task = Get(id).task;
+  EXPECT_EQ(task.provider(), "c");
+  EXPECT_EQ(task.error().code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  EXPECT_NE(task.error().message().find("account suspended"), std::string::npos);
+  EXPECT_EQ(task.error().provider_error_code(), "451");
+  ASSERT_EQ(task.failovers_size(), 2);
+  EXPECT_EQ(task.failovers(0).provider(), "a");
+  EXPECT_EQ(task.failovers(1).provider(), "b");
+  EXPECT_EQ(task.failovers(1).code(), static_cast<int>(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(a_->submits(), 1);
+  EXPECT_EQ(b_->submits(), 2);
+  EXPECT_EQ(c_->submits(), 1);
+}
+
+TEST_F(RoutingTest, PlainModelNeverFailsOver) {
+  a_->QueueSubmit(NoCredits());
+  StartEngine();
+  const std::string id = Create(Spec("a-model"));
+  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_FAILED; }));
+  Settle();
+  EXPECT_EQ(b_->submits(), 0);
+  EXPECT_EQ(Get(id).task.failovers_size(), 0);
+}
+
+TEST_F(RoutingTest, ContinuationsStayWithTheClipsProvider) {
+  a_->QueueSubmit(NoCredits());
+  StartEngine();
+  CreateSpec spec = Spec();
+  spec.kind = music::v1::TASK_KIND_CONTINUATION;
+  spec.input.Clear();
+  spec.input.set_continue_from_clip_id("clip-1");
+  const std::string id = Create(spec);
+  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_FAILED; }));
+  Settle();
+  EXPECT_EQ(b_->submits(), 0);
+  EXPECT_EQ(Get(id).task.failovers_size(), 0);
+}
+
+TEST_F(RoutingTest, UnavailableAndIncapableMembersAreSkipped) {
+  // b cannot take this task (no seeds); c can.
+  b_->set_reference_audio(false);
+  BuildCatalog();
+  a_->QueueSubmit(NoCredits());
+  StartEngine();
+  CreateSpec spec = Spec();
+  spec.input.set_seed(42);
+  const std::string id = Create(spec);
+  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  EXPECT_EQ(b_->submits(), 0);
+  EXPECT_EQ(c_->submits(), 1);
+  EXPECT_EQ(Get(id).task.provider(), "c");
+}
+
+TEST_F(RoutingTest, SingleProviderWithOpenCircuitWaitsForTheCoolDown) {
+  StartEngine(3, /*breaker_threshold=*/1);
+  engine_->circuit_breaker().RecordFailure("a");
+  const std::string id = Create(Spec("a-model"));
+  Settle();
+  EXPECT_EQ(a_->submits(), 0);
+  Advance(absl::Seconds(29));
+  Settle();
+  EXPECT_EQ(a_->submits(), 0);
+  Advance(absl::Seconds(1));
+  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  EXPECT_EQ(a_->submits(), 1);  // the probe, which closed the circuit
+  EXPECT_EQ(engine_->circuit_breaker().state("a"), CircuitBreaker::State::kClosed);
+}
+
+TEST_F(RoutingTest, TasksWaitingForTheCircuitGoWhenTheProviderAnswersAgain) {
+  StartEngine(3, /*breaker_threshold=*/1);
+  const std::string running = Create(Spec("a-model"));
+  ASSERT_TRUE(WaitFor([&] { return State(running) == music::v1::TASK_STATE_RUNNING; }));
+  engine_->circuit_breaker().RecordFailure("a");
+  const std::string waiting = Create(Spec("a-model"));
+  Settle();
+  EXPECT_EQ(a_->submits(), 1);  // refused by the open circuit, waiting for its cool-down
+  // The running task's poll succeeds 5 s later: the provider is back, the waiter goes now
+  // instead of after the 30 s cool-down.
+  Advance(absl::Seconds(5));
+  ASSERT_TRUE(WaitFor([&] { return State(waiting) == music::v1::TASK_STATE_RUNNING; }));
+  EXPECT_EQ(a_->submits(), 2);
+  EXPECT_EQ(engine_->circuit_breaker().state("a"), CircuitBreaker::State::kClosed);
+}
+
+TEST_F(RoutingTest, PollFailuresOpenTheCircuit) {
+  StartEngine(3, /*breaker_threshold=*/2);
+  const std::string id = Create(Spec("a-model"));
+  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  a_->QueuePoll(absl::UnavailableError("HTTP 503"));
+  ASSERT_TRUE(AdvanceUntil([&] { return a_->polls() >= 2; }));
+  EXPECT_EQ(engine_->circuit_breaker().state("a"), CircuitBreaker::State::kOpen);
+}
+
+TEST_F(RoutingTest, RestartInTheMiddleKeepsTheRoute) {
+  a_->QueueSubmit(NoCredits());
+  b_->QueueSubmit(absl::UnavailableError("HTTP 503"));
+  b_->QueueSubmit(std::string("prov-b"));
+  StartEngine(/*max_attempts=*/3);
+  const std::string id = Create(Spec());
+  ASSERT_TRUE(WaitFor([&] { return b_->submits() == 1 && Get(id).attempts == 1; }));
+  engine_->Shutdown();
+  engine_.reset();
+  StartEngine(/*max_attempts=*/3);  // a new engine on the same store
+  ASSERT_TRUE(AdvanceUntil([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  const auto task = Get(id).task;
+  EXPECT_EQ(task.provider(), "b");
+  EXPECT_EQ(task.provider_task_id(), "prov-b");
+  EXPECT_EQ(task.failovers_size(), 1);
+  EXPECT_EQ(a_->submits(), 1);
+  EXPECT_EQ(b_->submits(), 2);
+  EXPECT_EQ(c_->submits(), 0);
+}
+
+// A (beatra-like) provider that deduplicates creates by idempotency key.
+class IdempotentRoutingTest : public RoutingTest {
+ protected:
+  void SetUp() override { Open(adapters::ResubmitPolicy::kIdempotencyKey); }
+};
+
+TEST_F(IdempotentRoutingTest, LostCreatesAreResentWithTheSameKeyThenFailOver) {
+  absl::Status timeout = absl::DeadlineExceededError("timeout after sending");
+  adapters::MarkOutcomeUnknown(timeout);
+  a_->QueueSubmit(timeout);
+  StartEngine(/*max_attempts=*/2);
+  const std::string id = Create(Spec());
+  ASSERT_TRUE(AdvanceUntil([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  EXPECT_EQ(a_->submits(), 2);  // the provider deduplicates: resending is safe
+  EXPECT_EQ(a_->last_submit().idempotency_key, id + ".a");
+  EXPECT_EQ(b_->submits(), 1);
+  EXPECT_EQ(b_->last_submit().idempotency_key, id + ".b");
+  ASSERT_EQ(Get(id).task.failovers_size(), 1);
+  EXPECT_EQ(Get(id).task.failovers(0).code(),
+            static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+}
+
+// A (TokenLab-like) provider that can look creates up by request id.
+class LookupRoutingTest : public RoutingTest {
+ protected:
+  void SetUp() override { Open(adapters::ResubmitPolicy::kLookupByRequestId); }
+};
+
+TEST_F(LookupRoutingTest, LostCreateFailsOverOnlyAfterTheLookupSaysNotFound) {
+  absl::Status timeout = absl::DeadlineExceededError("timeout after sending");
+  adapters::MarkOutcomeUnknown(timeout);
+  a_->QueueSubmit(timeout);
+  a_->QueueLookup(absl::UnavailableError("lookup failed"));
+  a_->QueueLookup(absl::NotFoundError("no such task"));
+  StartEngine(/*max_attempts=*/1);
+  const std::string id = Create(Spec());
+  ASSERT_TRUE(AdvanceUntil([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  EXPECT_EQ(a_->submits(), 1);
+  EXPECT_EQ(a_->lookups(), 2);  // a failed lookup is no licence to move on
+  EXPECT_EQ(b_->submits(), 1);
+  ASSERT_EQ(Get(id).task.failovers_size(), 1);
+  EXPECT_EQ(Get(id).task.provider(), "b");
+}
+
+TEST_F(LookupRoutingTest, LostCreateFoundByLookupStaysPut) {
+  absl::Status timeout = absl::DeadlineExceededError("timeout after sending");
+  adapters::MarkOutcomeUnknown(timeout);
+  a_->QueueSubmit(timeout);
+  a_->QueueLookup(std::string("prov-found"));
+  StartEngine(/*max_attempts=*/1);
+  const std::string id = Create(Spec());
+  ASSERT_TRUE(AdvanceUntil([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  EXPECT_EQ(Get(id).task.provider_task_id(), "prov-found");
+  EXPECT_EQ(b_->submits(), 0);
+}
+
+// Reference audio at submit.
+
+TEST_F(RoutingTest, ReferenceUrlIsFetchedUploadedAndNeverFetchedAgain) {
+  FakeFetcher fetcher;
+  fetcher.Queue(Mp3());
+  a_->QueueSubmit(absl::UnavailableError("HTTP 503"));
+  a_->QueueSubmit(std::string("prov-a"));
+  StartEngine(3, 5, &fetcher);
+  CreateSpec spec = Spec("a-model");
+  spec.input.set_reference_audio_uri("https://cdn.example/hum.mp3?sig=1");
+  const std::string id = Create(spec);
+  ASSERT_TRUE(AdvanceUntil([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  EXPECT_EQ(fetcher.fetches(), 1);
+  ASSERT_EQ(a_->uploads().size(), 1u);
+  EXPECT_EQ(a_->uploads()[0].filename, "hum.mp3");
+  EXPECT_EQ(a_->uploads()[0].content_type, "audio/mpeg");
+  EXPECT_EQ(a_->uploads()[0].bytes, Mp3().bytes);
+  EXPECT_EQ(a_->submits(), 2);
+  EXPECT_EQ(a_->last_submit().reference_artifact_id, "art-1");
+  EXPECT_EQ(Get(id).reference_artifact_id, "art-1");
+}
+
+TEST_F(RoutingTest, ReferenceUrlWithoutFetcherFails) {
+  StartEngine();
+  CreateSpec spec = Spec("a-model");
+  spec.input.set_reference_audio_uri("https://cdn.example/hum.mp3");
+  const std::string id = Create(spec);
+  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_FAILED; }));
+  EXPECT_EQ(Get(id).task.error().code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  EXPECT_NE(Get(id).task.error().message().find("reference audio URLs are disabled"),
+            std::string::npos);
+  EXPECT_EQ(a_->submits(), 0);
+}
+
+TEST_F(RoutingTest, RefusedReferenceUrlFailsWithTheFetchersCode) {
+  FakeFetcher fetcher;
+  fetcher.Queue(absl::PermissionDeniedError("the host resolves to a private address"));
+  StartEngine(3, 5, &fetcher);
+  CreateSpec spec = Spec("a-model");
+  spec.input.set_reference_audio_uri("https://internal.example/x.mp3");
+  const std::string id = Create(spec);
+  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_FAILED; }));
+  const auto task = Get(id).task;
+  EXPECT_EQ(task.error().code(), static_cast<int>(absl::StatusCode::kPermissionDenied));
+  EXPECT_NE(task.error().message().find("reference_audio_uri"), std::string::npos);
+  EXPECT_NE(task.error().message().find("private address"), std::string::npos);
+  EXPECT_EQ(a_->uploads().size(), 0u);
+  EXPECT_EQ(a_->submits(), 0);
+}
+
+TEST_F(RoutingTest, NonAudioReferenceFails) {
+  FakeFetcher fetcher;
+  http::FetchedAudio html;
+  html.bytes = "<html>hello</html>";
+  html.content_type = "text/html";
+  fetcher.Queue(html);
+  StartEngine(3, 5, &fetcher);
+  CreateSpec spec = Spec("a-model");
+  spec.input.set_reference_audio_uri("https://cdn.example/page");
+  const std::string id = Create(spec);
+  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_FAILED; }));
+  EXPECT_EQ(Get(id).task.error().code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(a_->uploads().size(), 0u);
+}
+
+TEST_F(RoutingTest, TransientFetchErrorsAreRetried) {
+  FakeFetcher fetcher;
+  fetcher.Queue(absl::UnavailableError("connection reset"));
+  fetcher.Queue(Mp3());
+  StartEngine(3, 5, &fetcher);
+  CreateSpec spec = Spec("a-model");
+  spec.input.set_reference_audio_uri("https://cdn.example/hum.mp3");
+  const std::string id = Create(spec);
+  ASSERT_TRUE(WaitFor([&] { return fetcher.fetches() == 1 && Get(id).attempts == 1; }));
+  EXPECT_EQ(State(id), music::v1::TASK_STATE_PENDING);
+  ASSERT_TRUE(AdvanceUntil([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  EXPECT_EQ(fetcher.fetches(), 2);
+  EXPECT_EQ(a_->last_submit().reference_artifact_id, "art-1");
+}
+
+TEST_F(RoutingTest, FailoverUploadsTheReferenceAgainAtTheNextProvider) {
+  FakeFetcher fetcher;
+  fetcher.Queue(Mp3());
+  a_->QueueSubmit(NoCredits());
+  StartEngine(3, 5, &fetcher);
+  CreateSpec spec = Spec();
+  spec.input.set_reference_audio_uri("https://cdn.example/hum.mp3");
+  const std::string id = Create(spec);
+  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  EXPECT_EQ(a_->uploads().size(), 1u);
+  EXPECT_EQ(b_->uploads().size(), 1u);
+  EXPECT_EQ(b_->last_submit().reference_artifact_id, "art-1");
+  EXPECT_EQ(Get(id).task.provider(), "b");
+}
+
+TEST_F(RoutingTest, ReferenceAudioIdLosesItsProviderPrefix) {
+  StartEngine();
+  CreateSpec spec = Spec("a-model");
+  spec.input.set_reference_audio_id("a/art-77");
+  const std::string id = Create(spec);
+  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  EXPECT_EQ(a_->last_submit().reference_artifact_id, "art-77");
+  EXPECT_EQ(a_->uploads().size(), 0u);
+}
+
+}  // namespace
+}  // namespace music::service
