@@ -37,6 +37,8 @@ std::vector<music::v1::Model> KieModels() {
     caps->set_lyrics(true);
     caps->set_continuation(true);
     caps->set_instrumental(true);
+    caps->set_negative_tags(true);  // negativeTags on generate (seed 004)
+    caps->set_clips_per_task(2);
     caps->set_max_duration_seconds(spec.long_form ? 480 : 240);
     caps->set_max_prompt_chars(500);
     caps->set_max_custom_prompt_chars(spec.long_form ? 5000 : 3000);

@@ -60,9 +60,6 @@ absl::StatusOr<std::unique_ptr<Catalog>> BuildCatalog(
     const ProviderConfig* pc = FindProviderConfig(config, name);
     for (auto& m : entries) {
       m.set_provider(name);
-      // kie.ai takes negativeTags (seed 004; the adapter sends them) though its entries predate
-      // the capability flag.
-      if (name == "kie") m.mutable_capabilities()->set_negative_tags(true);
       if (pc != nullptr && pc->price_micros > 0 && m.price().amount_micros() == 0) {
         m.mutable_price()->set_amount_micros(pc->price_micros);
         m.mutable_price()->set_currency(pc->price_currency);

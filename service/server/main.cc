@@ -12,9 +12,13 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "adapters/http/http_client.h"
 #include "adapters/http/safe_fetcher.h"
+#include "adapters/beatra/beatra_adapter.h"
 #include "adapters/kie/kie_adapter.h"
+#include "adapters/piapi/piapi_adapter.h"
+#include "adapters/tokenlab/tokenlab_adapter.h"
 #include "persistence/sqlite/sqlite_task_store.h"
 #include "service/server/catalog_builder.h"
 #include "service/server/config.h"
@@ -75,31 +79,74 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_listen).empty()) config.listen = absl::GetFlag(FLAGS_listen);
   if (!absl::GetFlag(FLAGS_database).empty()) config.database_path = absl::GetFlag(FLAGS_database);
 
-  // Providers. One without an API key stays in the catalog, marked unavailable.
-  music::http::CurlOptions curl_options;
-  curl_options.connect_timeout = config.kie.connect_timeout;
-  curl_options.request_timeout = config.kie.request_timeout;
-  std::shared_ptr<music::http::HttpClient> http = music::http::NewCurlHttpClient(curl_options);
-
-  music::adapters::kie::KieOptions kie_options;
-  kie_options.base_url = config.kie.base_url;
-  auto api_key =
-      ReadSecret(config.kie.api_key_env, config.kie.api_key_file, "providers.kie.api_key_file");
-  if (!api_key.ok()) return Fail(api_key.status());
-  kie_options.api_key = *std::move(api_key);
-  kie_options.webhook_hmac_key = *ReadSecret(config.kie.webhook_hmac_key_env, "", "");
-  kie_options.request_timeout = config.kie.request_timeout;
-  const bool kie_available = !kie_options.api_key.empty();
-  std::shared_ptr<music::adapters::ProviderAdapter> kie =
-      music::adapters::kie::NewKieAdapter(kie_options, http);
-
-  // Further adapters (PiAPI, TokenLab, beatra) are added here the same way, each with its
-  // providers.<name> settings; one without a key is listed as unavailable.
+  // Providers, each with its own HTTP client (its own timeouts and connection cache) and its key
+  // from its own environment variable or file. One without a key stays in the catalog, marked
+  // unavailable, and is never called.
   auto providers = std::make_unique<music::service::ProviderRegistry>();
   std::vector<music::service::CatalogProvider> catalog_providers;
-  catalog_providers.push_back(
-      {kie, kie_available ? "" : music::service::NoApiKeyReason("kie", config.kie)});
-  providers->Add(kie);
+  std::vector<std::string> summary;
+  auto http_for = [](const music::service::ProviderConfig& p) {
+    music::http::CurlOptions curl_options;
+    curl_options.connect_timeout = p.connect_timeout;
+    curl_options.request_timeout = p.request_timeout;
+    return std::shared_ptr<music::http::HttpClient>(music::http::NewCurlHttpClient(curl_options));
+  };
+  auto add = [&](const std::string& name, const music::service::ProviderConfig& p,
+                 const std::string& api_key,
+                 std::shared_ptr<music::adapters::ProviderAdapter> adapter) {
+    const bool available = !api_key.empty();
+    catalog_providers.push_back(
+        {adapter, available ? "" : music::service::NoApiKeyReason(name, p)});
+    providers->Add(std::move(adapter));
+    summary.push_back(absl::StrCat(name, available ? " available" : " unavailable (no API key)"));
+  };
+  auto key_of = [](const std::string& name, const music::service::ProviderConfig& p) {
+    return ReadSecret(p.api_key_env, p.api_key_file,
+                      absl::StrCat("providers.", name, ".api_key_file"));
+  };
+
+  auto kie_key = key_of("kie", config.kie);
+  if (!kie_key.ok()) return Fail(kie_key.status());
+  music::adapters::kie::KieOptions kie_options;
+  kie_options.base_url = config.kie.base_url;
+  kie_options.api_key = *kie_key;
+  kie_options.webhook_hmac_key = *ReadSecret(config.kie.webhook_hmac_key_env, "", "");
+  kie_options.request_timeout = config.kie.request_timeout;
+  add("kie", config.kie, *kie_key,
+      music::adapters::kie::NewKieAdapter(kie_options, http_for(config.kie)));
+
+  auto piapi_key = key_of("piapi", config.piapi);
+  if (!piapi_key.ok()) return Fail(piapi_key.status());
+  music::adapters::piapi::PiapiOptions piapi_options;
+  piapi_options.base_url = config.piapi.base_url;
+  piapi_options.api_key = *piapi_key;
+  piapi_options.webhook_secret = *ReadSecret(config.piapi.webhook_secret_env, "", "");
+  piapi_options.request_timeout = config.piapi.request_timeout;
+  add("piapi", config.piapi, *piapi_key,
+      music::adapters::piapi::NewPiapiAdapter(piapi_options, http_for(config.piapi)));
+
+  auto tokenlab_key = key_of("tokenlab", config.tokenlab);
+  if (!tokenlab_key.ok()) return Fail(tokenlab_key.status());
+  music::adapters::tokenlab::TokenlabOptions tokenlab_options;
+  tokenlab_options.base_url = config.tokenlab.base_url;
+  tokenlab_options.api_key = *tokenlab_key;
+  tokenlab_options.request_timeout = config.tokenlab.request_timeout;
+  if (config.tokenlab.price_micros > 0) {
+    tokenlab_options.price.set_amount_micros(config.tokenlab.price_micros);
+    tokenlab_options.price.set_currency(config.tokenlab.price_currency);
+  }
+  add("tokenlab", config.tokenlab, *tokenlab_key,
+      music::adapters::tokenlab::NewTokenlabAdapter(tokenlab_options, http_for(config.tokenlab)));
+
+  auto beatra_key = key_of("beatra", config.beatra);
+  if (!beatra_key.ok()) return Fail(beatra_key.status());
+  music::adapters::beatra::BeatraOptions beatra_options;
+  beatra_options.base_url = config.beatra.base_url;
+  beatra_options.api_key = *beatra_key;
+  beatra_options.request_timeout = config.beatra.request_timeout;
+  add("beatra", config.beatra, *beatra_key,
+      music::adapters::beatra::NewBeatraAdapter(beatra_options, http_for(config.beatra)));
+
   auto catalog = music::service::BuildCatalog(config, catalog_providers);
   if (!catalog.ok()) return Fail(catalog.status());
 
@@ -148,8 +195,8 @@ int main(int argc, char** argv) {
   if (!server.ok()) return Fail(server.status());
   std::cout << "music-server listening on " << config.listen << " (port " << (*server)->port()
             << "), callbacks on port " << (*server)->callback_port() << ", database "
-            << config.database_path << ", provider kie "
-            << (kie_available ? "available" : "unavailable (no API key)") << std::endl;
+            << config.database_path << ", providers: " << absl::StrJoin(summary, ", ")
+            << std::endl;
 
   int signal = 0;
   sigwait(&signals, &signal);
