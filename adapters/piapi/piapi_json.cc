@@ -6,6 +6,8 @@
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <cmath>
 #include <string>
@@ -316,7 +318,12 @@ absl::StatusOr<PiapiCallback> ParsePiapiCallback(absl::string_view body) {
   } else if (timestamp->IsUint64()) {
     callback.timestamp = absl::StrCat(timestamp->GetUint64());
   } else {
-    callback.timestamp = absl::StrCat(timestamp->GetDouble());
+    // The shortest text that reads back as the same double: two different timestamps never
+    // collapse into one key (absl::StrCat would keep only 6 significant digits).
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    timestamp->Accept(writer);
+    callback.timestamp.assign(buffer.GetString(), buffer.GetSize());
   }
   const Value* data = nullptr;
   if (absl::Status s = ReadObject(doc, "data", &data); !s.ok()) return AsInvalidArgument(s);
