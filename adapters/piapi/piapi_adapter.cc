@@ -118,9 +118,8 @@ class PiapiAdapter final : public ProviderAdapter {
         break;
       default:
         // Seed 003: music-u supports only generate_music (no lyrics-only task).
-        return absl::InvalidArgumentError(
-            absl::StrCat("PiAPI music-u cannot run task kind ",
-                         music::v1::TaskKind_Name(request.kind)));
+        return absl::InvalidArgumentError(absl::StrCat("PiAPI music-u cannot run task kind ",
+                                                       music::v1::TaskKind_Name(request.kind)));
     }
     if (request.provider_model.empty()) return absl::InvalidArgumentError("no PiAPI model");
 
@@ -156,8 +155,8 @@ class PiapiAdapter final : public ProviderAdapter {
   absl::StatusOr<ProviderUpdate> Poll(const PollTarget& target) override {
     if (target.kind != music::v1::TASK_KIND_MUSIC &&
         target.kind != music::v1::TASK_KIND_CONTINUATION) {
-      return absl::InvalidArgumentError(absl::StrCat("PiAPI cannot poll task kind ",
-                                                     music::v1::TaskKind_Name(target.kind)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("PiAPI cannot poll task kind ", music::v1::TaskKind_Name(target.kind)));
     }
     if (target.provider_task_id.empty()) return absl::InvalidArgumentError("empty PiAPI task id");
     const std::string operation = absl::StrCat("GET ", kTaskPath, "/{task_id}");
@@ -202,10 +201,9 @@ class PiapiAdapter final : public ProviderAdapter {
     if (!callback.ok()) return Clean(callback.status(), "");
     // CONTRACT-NOTES "PiAPI": "Use `timestamp` to drop repeats".
     if (!seen_.Insert(absl::StrCat(callback->update.provider_task_id, "\n", callback->timestamp))) {
-      return absl::AlreadyExistsError(absl::StrCat("PiAPI webhook for task ",
-                                                   absl::CEscape(callback->update.provider_task_id),
-                                                   " at ", callback->timestamp,
-                                                   " was already received"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("PiAPI webhook for task ", absl::CEscape(callback->update.provider_task_id),
+                       " at ", callback->timestamp, " was already received"));
     }
     ProviderUpdate update = std::move(callback->update);
     update.error_message = Redact(update.error_message, options_.api_key);

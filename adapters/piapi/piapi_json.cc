@@ -107,8 +107,7 @@ absl::Status ReadTags(const Value& obj, const char* name, std::string* out) {
 
 // One clip object; `key` is its key in the `clips` map ("" in the list forms). Returns false in
 // *keep for the documented empty placeholder `{}` and for a clip without any id.
-absl::Status ReadClip(const Value& item, absl::string_view key, music::v1::Clip* clip,
-                      bool* keep) {
+absl::Status ReadClip(const Value& item, absl::string_view key, music::v1::Clip* clip, bool* keep) {
   *keep = false;
   if (!item.IsObject()) return WrongType("clip", "an object");
   if (item.MemberCount() == 0) return absl::OkStatus();  // seed 003: "<id>": {}
@@ -226,9 +225,9 @@ absl::Status ReadTaskData(const Value& data, ProviderUpdate& update) {
   std::optional<int64_t> error_code;
   std::string error_message;
   if (error != nullptr) {
-    for (absl::Status s : {ReadCode(*error, "code", &error_code),
-                           ReadString(*error, "raw_message", &error_message),
-                           ReadString(*error, "message", &error_message)}) {
+    for (absl::Status s :
+         {ReadCode(*error, "code", &error_code), ReadString(*error, "raw_message", &error_message),
+          ReadString(*error, "message", &error_message)}) {
       if (!s.ok()) return s;
     }
   }
@@ -244,8 +243,7 @@ absl::Status ReadTaskData(const Value& data, ProviderUpdate& update) {
 }
 
 absl::Status AsInvalidArgument(const absl::Status& status) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("malformed PiAPI webhook: ", status.message()));
+  return absl::InvalidArgumentError(absl::StrCat("malformed PiAPI webhook: ", status.message()));
 }
 
 }  // namespace

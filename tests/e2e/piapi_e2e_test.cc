@@ -1,11 +1,11 @@
 // PiAPI Udio music-u through the whole service: gRPC in, real HTTP (libcurl) to the provider
 // emulator's PiAPI contract, webhooks back to the server's callback port, SQLite underneath.
+#include <httplib.h>
+#include <rapidjson/document.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <httplib.h>
-#include <rapidjson/document.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -101,8 +101,8 @@ class PiapiE2eTest : public E2eTest {
                               const http::Headers& headers) {
     http::Request req;
     req.method = "POST";
-    req.url = absl::StrCat("http://127.0.0.1:", server_->callback_port(), "/callbacks/piapi/",
-                           task_id);
+    req.url =
+        absl::StrCat("http://127.0.0.1:", server_->callback_port(), "/callbacks/piapi/", task_id);
     req.body = body;
     req.headers = headers;
     req.headers.emplace_back("Content-Type", "application/json");
@@ -246,9 +246,9 @@ TEST_F(PiapiE2eTest, RepeatedWebhookIsAcknowledgedAndChangesNothing) {
   const std::string provider_task_id = WaitProviderTaskId(task.task_id());
   ASSERT_FALSE(provider_task_id.empty());
   const std::string timestamp = "1900000000123";
-  const std::string first = absl::StrCat(R"({"timestamp": )", timestamp,
-                                         R"(, "data": {"task_id": ")", provider_task_id,
-                                         R"(", "status": "processing"}})");
+  const std::string first =
+      absl::StrCat(R"({"timestamp": )", timestamp, R"(, "data": {"task_id": ")", provider_task_id,
+                   R"(", "status": "processing"}})");
   EXPECT_EQ(PostCallback(task.task_id(), first, {{"x-webhook-secret", kWebhookSecret}}).status,
             200);
   const auto before = GetTask(task.task_id());

@@ -211,14 +211,12 @@ class PiapiContract final : public ProviderContract {
   explicit PiapiContract(const EmulatorCore* core) : core_(core) {}
 
   void RegisterRoutes(httplib::Server* server) override {
-    server->Post(std::string(kTaskPath),
-                 [this](const httplib::Request& req, httplib::Response& res) {
-                   HandleCreate(req, &res);
-                 });
-    server->Get(R"(/api/v1/task/([^/?]+))",
-                [this](const httplib::Request& req, httplib::Response& res) {
-                  HandleGet(req, &res);
-                });
+    server->Post(
+        std::string(kTaskPath),
+        [this](const httplib::Request& req, httplib::Response& res) { HandleCreate(req, &res); });
+    server->Get(
+        R"(/api/v1/task/([^/?]+))",
+        [this](const httplib::Request& req, httplib::Response& res) { HandleGet(req, &res); });
   }
 
   int64_t TaskCount() const override {
@@ -338,8 +336,8 @@ absl::StatusOr<TaskSpec> PiapiContract::ParseCreate(const Value& body) const {
   if (extend) {
     absl::MutexLock lock(&mu_);
     if (!clip_owner_.contains(spec.continue_song_id)) {
-      return absl::NotFoundError(absl::StrCat("continue_song_id not found: ",
-                                              spec.continue_song_id));
+      return absl::NotFoundError(
+          absl::StrCat("continue_song_id not found: ", spec.continue_song_id));
     }
   }
   return spec;
@@ -380,8 +378,8 @@ void PiapiContract::HandleCreate(const httplib::Request& req, httplib::Response*
   }
 
   Directives directives;
-  ParseDirectives(absl::StrCat(spec->gpt_description_prompt, " ", spec->prompt, " ",
-                               spec->title, " ", spec->negative_tags),
+  ParseDirectives(absl::StrCat(spec->gpt_description_prompt, " ", spec->prompt, " ", spec->title,
+                               " ", spec->negative_tags),
                   &directives);
   if (directives.create_error == "10000") {
     // CONTRACT-NOTES: a failed freeze answers error code 10000 with consume 0, and no task.
@@ -461,8 +459,8 @@ std::string PiapiContract::CreateTask(TaskSpec spec, const Directives& directive
   if (task.extend) {
     // The extension holds the source up to continue_at plus the 32 s udio32 adds.
     if (std::optional<ClipAudio> source = core_->clips->Find(spec.continue_song_id)) {
-      const double base = spec.continue_at > 0 ? std::min(spec.continue_at, source->seconds)
-                                               : source->seconds;
+      const double base =
+          spec.continue_at > 0 ? std::min(spec.continue_at, source->seconds) : source->seconds;
       task.clip_seconds = base + kExtendSeconds;
     } else {
       task.clip_seconds = core_->options.clip_seconds + kExtendSeconds;
@@ -545,11 +543,9 @@ void PiapiContract::ScheduleWebhooks(const Task& task) {
   for (size_t i : order) {
     for (int copy = 0; copy < copies; ++copy) {
       // The scheduler and sender stop before the contract is destroyed, so `this` outlives it.
-      core_->scheduler->ScheduleAt(
-          task.created + deliveries[i].at,
-          [this, id = task.id, phase = deliveries[i].phase, ts = timestamps[i]] {
-            SendWebhook(id, phase, ts);
-          });
+      core_->scheduler->ScheduleAt(task.created + deliveries[i].at,
+                                   [this, id = task.id, phase = deliveries[i].phase,
+                                    ts = timestamps[i]] { SendWebhook(id, phase, ts); });
     }
   }
 }
@@ -679,8 +675,7 @@ void PiapiContract::WriteClip(Writer& w, const Task& task, size_t index, bool fi
   w.EndObject();
 }
 
-void PiapiContract::WriteTaskData(Writer& w, const Task& task, Phase phase,
-                                  bool lower_case) const {
+void PiapiContract::WriteTaskData(Writer& w, const Task& task, Phase phase, bool lower_case) const {
   w.StartObject();
   PutString(w, "task_id", task.id);
   PutString(w, "model", kModel);

@@ -236,9 +236,9 @@ TEST_F(PiapiAdapterTest, ContinuationBody) {
   request.input.set_continue_at_seconds(0);
   rapidjson::Document doc = SubmitAndParse(request);
   const rapidjson::Value& in = doc["input"];
-  EXPECT_THAT(Keys(in), UnorderedElementsAre("gpt_description_prompt", "negative_tags",
-                                             "lyrics_type", "seed", "continue_song_id",
-                                             "continue_at"));
+  EXPECT_THAT(Keys(in),
+              UnorderedElementsAre("gpt_description_prompt", "negative_tags", "lyrics_type", "seed",
+                                   "continue_song_id", "continue_at"));
   EXPECT_EQ(Str(in, "continue_song_id"), "1307fd94-adbc-4787-b8e3-2e89f84ef22b");
   ASSERT_TRUE(in["continue_at"].IsInt64());
   EXPECT_EQ(in["continue_at"].GetInt64(), 0);
@@ -318,8 +318,8 @@ TEST_F(PiapiAdapterTest, CreateErrorTable) {
        StatusCode::kFailedPrecondition, "10000"},
       {402, R"({"code":402,"data":null,"message":"insufficient credits"})",
        StatusCode::kFailedPrecondition, "402"},
-      {400, R"({"code":400,"data":null,"message":"bad lyrics_type"})",
-       StatusCode::kInvalidArgument, "400"},
+      {400, R"({"code":400,"data":null,"message":"bad lyrics_type"})", StatusCode::kInvalidArgument,
+       "400"},
       {422, "", StatusCode::kInvalidArgument, "422"},
       {401, R"({"code":401,"data":null,"message":"Unauthorized"})", StatusCode::kUnauthenticated,
        "401"},
@@ -408,9 +408,9 @@ TEST_F(PiapiAdapterTest, PollErrors) {
                 .code(),
             StatusCode::kInternal);
   // A poll of a task that failed its freeze is a failed task, not a failed poll.
-  absl::StatusOr<ProviderUpdate> failed = PollWith(
-      200, R"({"code":200,"data":{"task_id":"pi-task-1","status":"Failed",)"
-           R"("error":{"code":10000,"message":"failed to freeze point"}}})");
+  absl::StatusOr<ProviderUpdate> failed =
+      PollWith(200, R"({"code":200,"data":{"task_id":"pi-task-1","status":"Failed",)"
+                    R"("error":{"code":10000,"message":"failed to freeze point"}}})");
   ASSERT_TRUE(failed.ok()) << failed.status();
   EXPECT_EQ(failed->state, ProviderState::kFailed);
   EXPECT_EQ(failed->error_code, StatusCode::kFailedPrecondition);
@@ -421,8 +421,8 @@ TEST_F(PiapiAdapterTest, PollErrors) {
 }
 
 TEST_F(PiapiAdapterTest, ApiKeyNeverInErrors) {
-  const std::string echo = absl::StrCat(R"({"code":401,"data":null,"message":"bad key )", kApiKey,
-                                        R"("})");
+  const std::string echo =
+      absl::StrCat(R"({"code":401,"data":null,"message":"bad key )", kApiKey, R"("})");
   absl::Status status = SubmitError(401, echo);
   EXPECT_FALSE(absl::StrContains(status.message(), kApiKey)) << status;
   EXPECT_TRUE(absl::StrContains(status.message(), "[redacted]")) << status;
@@ -431,9 +431,9 @@ TEST_F(PiapiAdapterTest, ApiKeyNeverInErrors) {
   input.set_prompt("x");
   status = Adapter()->Submit(Music(input)).status();
   EXPECT_FALSE(absl::StrContains(status.message(), kApiKey)) << status;
-  absl::StatusOr<ProviderUpdate> update =
-      PollWith(200, absl::StrCat(R"({"code":200,"data":{"task_id":"pi-task-1","status":"Failed",)",
-                                 R"("error":{"code":500,"message":"key )", kApiKey, R"( refused"}}})"));
+  absl::StatusOr<ProviderUpdate> update = PollWith(
+      200, absl::StrCat(R"({"code":200,"data":{"task_id":"pi-task-1","status":"Failed",)",
+                        R"("error":{"code":500,"message":"key )", kApiKey, R"( refused"}}})"));
   ASSERT_TRUE(update.ok());
   EXPECT_FALSE(absl::StrContains(update->error_message, kApiKey)) << update->error_message;
   status = PollWith(500, absl::StrCat(R"({"code":500,"message":")", kApiKey, R"("})")).status();
@@ -491,13 +491,15 @@ TEST_F(PiapiAdapterTest, ForgedWebhooksAreUnauthenticatedAndDoNotPoisonRepeats) 
       {{"x-api-key", kApiKey}},
   };
   for (const http::Headers& headers : forged) {
-    EXPECT_EQ(
-        adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, Delivery(kWebhook, headers)).status().code(),
-        StatusCode::kUnauthenticated);
+    EXPECT_EQ(adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, Delivery(kWebhook, headers))
+                  .status()
+                  .code(),
+              StatusCode::kUnauthenticated);
   }
   // Garbage without the secret is refused before its body is read.
-  EXPECT_EQ(adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, Delivery("{nope", {})).status().code(),
-            StatusCode::kUnauthenticated);
+  EXPECT_EQ(
+      adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, Delivery("{nope", {})).status().code(),
+      StatusCode::kUnauthenticated);
   // The forged attempts did not mark the real delivery as seen.
   EXPECT_TRUE(adapter
                   ->ParseCallback(music::v1::TASK_KIND_MUSIC,
@@ -513,10 +515,9 @@ TEST_F(PiapiAdapterTest, WebhooksRefusedWhenNoSecretIsConfigured) {
                 .status()
                 .code(),
             StatusCode::kUnauthenticated);
-  EXPECT_EQ(adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, Delivery(kWebhook, {}))
-                .status()
-                .code(),
-            StatusCode::kUnauthenticated);
+  EXPECT_EQ(
+      adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, Delivery(kWebhook, {})).status().code(),
+      StatusCode::kUnauthenticated);
 }
 
 TEST_F(PiapiAdapterTest, MalformedWebhookIsInvalidArgument) {

@@ -250,16 +250,16 @@ TEST(PiapiJsonTest, BrokenAnswersAreInternal) {
       "null",
       "[]",
       "{",
-      seed.substr(0, seed.size() / 2),  // truncated
-      R"({"data": {"task_id": "t", "status": "Completed"}})",                // no code
-      R"({"code": "x", "data": {"task_id": "t", "status": "Completed"}})",   // code not int
-      R"({"code": 500, "data": {"task_id": "t", "status": "Completed"}})",   // code not 200
-      R"({"code": 200})",                                                     // no data
-      R"({"code": 200, "data": []})",                                         // data not object
-      R"({"code": 200, "data": {"task_id": "t"}})",                           // no status
-      R"({"code": 200, "data": {"task_id": "t", "status": 3}})",              // status not string
-      R"({"code": 200, "data": {"task_id": 7, "status": "Pending"}})",        // id not string
-      R"({"code": 200, "data": {"status": "Completed", "output": []}})",      // output not object
+      seed.substr(0, seed.size() / 2),                                      // truncated
+      R"({"data": {"task_id": "t", "status": "Completed"}})",               // no code
+      R"({"code": "x", "data": {"task_id": "t", "status": "Completed"}})",  // code not int
+      R"({"code": 500, "data": {"task_id": "t", "status": "Completed"}})",  // code not 200
+      R"({"code": 200})",                                                   // no data
+      R"({"code": 200, "data": []})",                                       // data not object
+      R"({"code": 200, "data": {"task_id": "t"}})",                         // no status
+      R"({"code": 200, "data": {"task_id": "t", "status": 3}})",            // status not string
+      R"({"code": 200, "data": {"task_id": 7, "status": "Pending"}})",      // id not string
+      R"({"code": 200, "data": {"status": "Completed", "output": []}})",    // output not object
       R"({"code": 200, "data": {"status": "Completed", "output": {"clips": 5}}})",
       R"({"code": 200, "data": {"status": "Completed", "output": {"clips": {"a": 5}}}})",
       R"({"code": 200, "data": {"status": "Completed", "output": {"songs": {}}}})",
@@ -287,10 +287,10 @@ TEST(PiapiJsonTest, CreateAnswer) {
       R"({"code": 200, "data": {"task_id": "abc", "status": "pending"}, "message": "success"})");
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_EQ(*id, "abc");
-  for (const char* body : {"", "{", R"({"code": 200})", R"({"code": 200, "data": {}})",
-                           R"({"code": 200, "data": {"task_id": ""}})",
-                           R"({"code": 200, "data": {"task_id": 5}})",
-                           R"({"code": 400, "data": {"task_id": "abc"}})"}) {
+  for (const char* body :
+       {"", "{", R"({"code": 200})", R"({"code": 200, "data": {}})",
+        R"({"code": 200, "data": {"task_id": ""}})", R"({"code": 200, "data": {"task_id": 5}})",
+        R"({"code": 400, "data": {"task_id": "abc"}})"}) {
     EXPECT_EQ(ParsePiapiCreateAnswer(body).status().code(), StatusCode::kInternal) << body;
   }
 }
@@ -332,13 +332,12 @@ TEST(PiapiJsonTest, Webhook) {
   EXPECT_EQ(callback->timestamp, "1723018391.25");
   EXPECT_EQ(callback->update.state, ProviderState::kRunning);
 
-  for (const char* body :
-       {"", "{", "[]", R"({"data": {"task_id": "t", "status": "pending"}})",
-        R"({"timestamp": "1", "data": {"task_id": "t", "status": "pending"}})",
-        R"({"timestamp": 1})", R"({"timestamp": 1, "data": []})",
-        R"({"timestamp": 1, "data": {"status": "pending"}})",
-        R"({"timestamp": 1, "data": {"task_id": "t"}})",
-        R"({"timestamp": 1, "data": {"task_id": "t", "status": "completed",
+  for (const char* body : {"", "{", "[]", R"({"data": {"task_id": "t", "status": "pending"}})",
+                           R"({"timestamp": "1", "data": {"task_id": "t", "status": "pending"}})",
+                           R"({"timestamp": 1})", R"({"timestamp": 1, "data": []})",
+                           R"({"timestamp": 1, "data": {"status": "pending"}})",
+                           R"({"timestamp": 1, "data": {"task_id": "t"}})",
+                           R"({"timestamp": 1, "data": {"task_id": "t", "status": "completed",
             "output": {"clips": 1}}})"}) {
     EXPECT_EQ(ParsePiapiCallback(body).status().code(), StatusCode::kInvalidArgument) << body;
   }

@@ -13,12 +13,12 @@ TEST(PiapiStatusTest, EveryDocumentedStatusInAnyCase) {
     ProviderState state;
   };
   const Case cases[] = {
-      {"Staged", ProviderState::kPending},        {"staged", ProviderState::kPending},
-      {"Pending", ProviderState::kPending},       {"pending", ProviderState::kPending},
-      {"PENDING", ProviderState::kPending},       {"Processing", ProviderState::kRunning},
-      {"processing", ProviderState::kRunning},    {"Completed", ProviderState::kSucceeded},
-      {"completed", ProviderState::kSucceeded},   {"COMPLETED", ProviderState::kSucceeded},
-      {"Failed", ProviderState::kFailed},         {"failed", ProviderState::kFailed},
+      {"Staged", ProviderState::kPending},      {"staged", ProviderState::kPending},
+      {"Pending", ProviderState::kPending},     {"pending", ProviderState::kPending},
+      {"PENDING", ProviderState::kPending},     {"Processing", ProviderState::kRunning},
+      {"processing", ProviderState::kRunning},  {"Completed", ProviderState::kSucceeded},
+      {"completed", ProviderState::kSucceeded}, {"COMPLETED", ProviderState::kSucceeded},
+      {"Failed", ProviderState::kFailed},       {"failed", ProviderState::kFailed},
   };
   for (const Case& c : cases) {
     const PiapiStatusInfo info = MapPiapiStatus(c.status);

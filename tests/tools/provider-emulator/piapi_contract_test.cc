@@ -1,6 +1,8 @@
 // The PiAPI contract of the provider emulator over real HTTP (adapters/piapi/WIRE.md), and the
 // PiAPI adapter against it with real libcurl traffic. Task durations are a few hundred
 // milliseconds; waits are bounded polling loops.
+#include "tools/provider-emulator/piapi_contract.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -23,7 +25,6 @@
 #include "adapters/provider_errors.h"
 #include "tools/provider-emulator/core.h"
 #include "tools/provider-emulator/emulator.h"
-#include "tools/provider-emulator/piapi_contract.h"
 
 namespace music::emulator {
 namespace {
@@ -383,9 +384,9 @@ TEST_F(PiapiContractTest, ExtendAdds32Seconds) {
   ASSERT_TRUE(WaitStatus(source, "Completed"));
   rapidjson::Document doc = Poll(source);
   const std::string clip_id = doc["data"]["output"]["clips"].MemberBegin()->name.GetString();
-  const std::string ext = Create(
-      Body("winter snow, Folk music", false,
-           absl::StrCat(R"(,"continue_song_id":")", clip_id, R"(","continue_at":0)")));
+  const std::string ext =
+      Create(Body("winter snow, Folk music", false,
+                  absl::StrCat(R"(,"continue_song_id":")", clip_id, R"(","continue_at":0)")));
   ASSERT_FALSE(ext.empty());
   ASSERT_TRUE(WaitStatus(ext, "Completed"));
   rapidjson::Document extended = Poll(ext);
