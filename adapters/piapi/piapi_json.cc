@@ -215,7 +215,11 @@ absl::Status ReadTaskData(const Value& data, ProviderUpdate& update) {
         ReadObject(data, "meta", &meta), ReadObject(data, "error", &error)}) {
     if (!s.ok()) return s;
   }
-  update.state = MapPiapiStatus(update.provider_status).state;
+  const PiapiStatusInfo info = MapPiapiStatus(update.provider_status);
+  update.state = info.state;
+  // A webhook's "completed" and a poll's "Completed" are the same stage: one spelling, so the
+  // service does not record a new task version for a change of case.
+  if (info.known) update.provider_status = std::string(info.canonical);
   if (output != nullptr) {
     if (absl::Status s = ReadOutput(*output, &update.clips); !s.ok()) return s;
   }

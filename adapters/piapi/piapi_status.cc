@@ -26,9 +26,10 @@ constexpr Row kTable[] = {
 
 PiapiStatusInfo MapPiapiStatus(absl::string_view status) {
   for (const Row& row : kTable) {
-    if (absl::EqualsIgnoreCase(row.status, status)) return PiapiStatusInfo{row.state, true};
+    if (absl::EqualsIgnoreCase(row.status, status))
+      return PiapiStatusInfo{row.state, true, row.status};
   }
-  return PiapiStatusInfo{ProviderState::kRunning, false};
+  return PiapiStatusInfo{ProviderState::kRunning, false, {}};
 }
 
 absl::StatusCode PiapiTaskErrorCode(int64_t code) {

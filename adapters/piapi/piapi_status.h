@@ -14,6 +14,8 @@ struct PiapiStatusInfo {
   ProviderState state = ProviderState::kRunning;
   /// False for a status this table does not know (kept raw, treated as still running).
   bool known = true;
+  /// The table's spelling of a known status ("Completed" for "completed"); "" when unknown.
+  absl::string_view canonical;
 };
 
 /// THE PiAPI status table (seed 003 "Get Task" `status` enum; WIRE.md "Statuses"), compared

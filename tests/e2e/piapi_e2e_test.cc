@@ -215,7 +215,7 @@ TEST_F(PiapiE2eTest, WebhooksCompleteTheTaskWhilePollsCannotAnswer) {
 }
 
 TEST_F(PiapiE2eTest, ForgedWebhookIsRefusedAndChangesNothing) {
-  const auto task = CreateMusic("forge target [emu:duration_ms=3000]");
+  const auto task = CreateMusic("forge target [emu:duration_ms=6000]");
   const std::string provider_task_id = WaitProviderTaskId(task.task_id());
   ASSERT_FALSE(provider_task_id.empty());
   absl::SleepFor(absl::Milliseconds(100));  // the create webhook lands first
@@ -242,17 +242,20 @@ TEST_F(PiapiE2eTest, ForgedWebhookIsRefusedAndChangesNothing) {
 }
 
 TEST_F(PiapiE2eTest, RepeatedWebhookIsAcknowledgedAndChangesNothing) {
-  const auto task = CreateMusic("repeat target [emu:duration_ms=3000]");
+  const auto task = CreateMusic("repeat target [emu:duration_ms=6000]");
   const std::string provider_task_id = WaitProviderTaskId(task.task_id());
   ASSERT_FALSE(provider_task_id.empty());
+  // A genuine delivery (the secret is right) saying what the task is (pending until 1.5 s), so
+  // polls meanwhile change nothing either; then a "failed" body with the same timestamp: only the
+  // timestamp says it is a repeat.
   const std::string timestamp = "1900000000123";
   const std::string first =
       absl::StrCat(R"({"timestamp": )", timestamp, R"(, "data": {"task_id": ")", provider_task_id,
-                   R"(", "status": "processing"}})");
+                   R"(", "status": "pending"}})");
   EXPECT_EQ(PostCallback(task.task_id(), first, {{"x-webhook-secret", kWebhookSecret}}).status,
             200);
   const auto before = GetTask(task.task_id());
-  // The same timestamp again, even with another body: a repeat, acknowledged, ignored.
+  // The same timestamp again, even with another body: a repeat, acknowledged (200), ignored.
   const std::string repeat = absl::StrCat(
       R"({"timestamp": )", timestamp, R"(, "data": {"task_id": ")", provider_task_id,
       R"(", "status": "failed", "error": {"code": 500, "message": "should be ignored"}}})");

@@ -123,7 +123,7 @@ TEST(PiapiJsonTest, SeedGetTaskExample) {
   ASSERT_TRUE(update.ok()) << update.status();
   EXPECT_EQ(update->provider_task_id, "7088bf9d-6edb-4fab-b1fd-83afc64dde91");
   EXPECT_EQ(update->state, ProviderState::kSucceeded);
-  EXPECT_EQ(update->provider_status, "completed");
+  EXPECT_EQ(update->provider_status, "Completed");  // canonical spelling
   // The empty `{}` clip is skipped; the other's empty id is replaced by its key.
   ASSERT_EQ(update->clips.size(), 1u);
   const music::v1::Clip& clip = update->clips[0];

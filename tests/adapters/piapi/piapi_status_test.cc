@@ -2,6 +2,8 @@
 // and the failed-task error codes.
 #include "adapters/piapi/piapi_status.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
 namespace music::adapters::piapi {
@@ -24,6 +26,8 @@ TEST(PiapiStatusTest, EveryDocumentedStatusInAnyCase) {
     const PiapiStatusInfo info = MapPiapiStatus(c.status);
     EXPECT_EQ(info.state, c.state) << c.status;
     EXPECT_TRUE(info.known) << c.status;
+    EXPECT_TRUE(absl::EqualsIgnoreCase(info.canonical, c.status)) << c.status;
+    EXPECT_TRUE(absl::ascii_isupper(info.canonical[0])) << c.status;
   }
 }
 
@@ -32,6 +36,7 @@ TEST(PiapiStatusTest, UnknownStatusKeepsTheTaskRunning) {
     const PiapiStatusInfo info = MapPiapiStatus(status);
     EXPECT_EQ(info.state, ProviderState::kRunning) << status;
     EXPECT_FALSE(info.known) << status;
+    EXPECT_TRUE(info.canonical.empty()) << status;
   }
 }
 

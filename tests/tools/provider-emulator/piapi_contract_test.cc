@@ -260,7 +260,9 @@ TEST_F(PiapiContractTest, TaskGoesPendingProcessingCompletedWithTwoPlayableClips
     const std::string key = m.name.GetString();
     const std::string clip_id = Str(m.value, "id");
     if (clip_id.empty()) ++empty_ids;
-    if (!clip_id.empty()) EXPECT_EQ(clip_id, key);
+    if (!clip_id.empty()) {
+      EXPECT_EQ(clip_id, key);
+    }
     EXPECT_DOUBLE_EQ(m.value["metadata"]["duration"].GetDouble(), kClipSeconds);
     const std::string audio = Str(m.value, "audio_url");
     EXPECT_EQ(audio, absl::StrCat(emulator_->base_url(), "/audio/", key, ".wav"));
@@ -344,7 +346,9 @@ TEST_F(PiapiContractTest, WebhooksCarryTheSecretAndLowerCaseStatuses) {
   for (size_t i = 0; i < got.size(); ++i) {
     EXPECT_EQ(got[i].secret, kSecret);
     EXPECT_GT(got[i].timestamp, 0);
-    if (i > 0) EXPECT_GT(got[i].timestamp, got[i - 1].timestamp);
+    if (i > 0) {
+      EXPECT_GT(got[i].timestamp, got[i - 1].timestamp);
+    }
     rapidjson::Document doc = ParseJson(got[i].body);
     EXPECT_TRUE(doc.HasMember("timestamp"));
     EXPECT_EQ(Str(doc["data"], "model"), "music-u");
