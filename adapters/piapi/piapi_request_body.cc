@@ -1,0 +1,96 @@
+#include "adapters/piapi/piapi_request_body.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cmath>
+#include <cstdint>
+
+namespace music::adapters::piapi {
+namespace {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void PutString(JsonWriter& w, const char* key, absl::string_view value) {
+  w.Key(key);
+  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+// Whole seconds go out as an integer ("continue_at": 0, as in seed 003), others as a decimal.
+void PutSeconds(JsonWriter& w, const char* key, double seconds) {
+  w.Key(key);
+  if (seconds == std::floor(seconds) && std::fabs(seconds) < 1e15) {
+    w.Int64(static_cast<int64_t>(seconds));
+  } else {
+    w.Double(seconds);
+  }
+}
+
+bool IsCustomMode(const music::v1::TaskInput& input) {
+  return !input.style().empty() || !input.title().empty() || !input.lyrics().empty();
+}
+
+// The words to sing: exact lyrics, or in custom mode the prompt (task.proto TaskInput.prompt).
+const std::string& SungWords(const music::v1::TaskInput& input) {
+  static const std::string* const kNone = new std::string();
+  if (!input.lyrics().empty()) return input.lyrics();
+  if (IsCustomMode(input) && !input.instrumental()) return input.prompt();
+  return *kNone;
+}
+
+}  // namespace
+
+std::string PiapiLyricsType(const music::v1::TaskInput& input) {
+  if (input.instrumental()) return "instrumental";
+  if (!SungWords(input).empty()) return "user";
+  return "generate";
+}
+
+std::string BuildPiapiCreateBody(const music::v1::TaskInput& input, absl::string_view model,
+                                 bool continuation, absl::string_view service_mode,
+                                 const PiapiWebhook& webhook) {
+  const std::string lyrics_type = PiapiLyricsType(input);
+  // generate / instrumental: the description is the prompt (or, for a custom-mode
+  // instrumental without one, the style); user: the words go in `prompt`, the style describes.
+  std::string description;
+  if (lyrics_type == "user") {
+    description = input.style();
+  } else {
+    description = input.prompt().empty() ? input.style() : input.prompt();
+  }
+
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  PutString(w, "model", model);
+  PutString(w, "task_type", "generate_music");
+  w.Key("input");
+  w.StartObject();
+  PutString(w, "gpt_description_prompt", description);
+  if (lyrics_type == "user") PutString(w, "prompt", SungWords(input));
+  PutString(w, "lyrics_type", lyrics_type);
+  PutString(w, "negative_tags", input.negative_tags());
+  w.Key("seed");
+  w.Int64(input.seed() == 0 ? -1 : input.seed());
+  if (!input.title().empty()) PutString(w, "title", input.title());
+  if (continuation) {
+    PutString(w, "continue_song_id", input.continue_from_clip_id());
+    PutSeconds(w, "continue_at", input.continue_at_seconds());
+  }
+  w.EndObject();
+  w.Key("config");
+  w.StartObject();
+  PutString(w, "service_mode", service_mode);
+  if (!webhook.endpoint.empty()) {
+    w.Key("webhook_config");
+    w.StartObject();
+    PutString(w, "endpoint", webhook.endpoint);
+    PutString(w, "secret", webhook.secret);
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+}  // namespace music::adapters::piapi
