@@ -74,7 +74,6 @@ TEST_F(CatalogBuilderTest, BuiltInEntriesPricesAvailabilityAndTheSunoAlias) {
   EXPECT_FALSE(beatra->available());
   EXPECT_EQ(beatra->unavailable_reason(), "no API key: set $BEATRA_API_KEY");
   EXPECT_TRUE(c.Find("suno-v4.5")->available());
-  EXPECT_TRUE(c.Find("suno-v4.5")->capabilities().negative_tags());
   ASSERT_NE(c.FindAlias("suno"), nullptr);
   EXPECT_EQ(c.FindAlias("suno")->models_size(), 3);
   auto route = c.Resolve("suno");
