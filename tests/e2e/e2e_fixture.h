@@ -64,6 +64,11 @@ class E2eTest : public ::testing::Test {
   /// The catalog's default model.
   virtual std::string DefaultModel() { return "suno-v4.5"; }
 
+  /// The catalog over `models`: by default the built-in aliases and DefaultModel().
+  virtual std::unique_ptr<service::Catalog> MakeCatalog(std::vector<music::v1::Model> models) {
+    return std::make_unique<service::Catalog>(std::move(models), DefaultModel());
+  }
+
   /// Registers `adapter` and its models (available when `available`).
   static void AddAdapter(std::shared_ptr<adapters::ProviderAdapter> adapter, bool available,
                          service::ProviderRegistry* registry,
@@ -102,7 +107,7 @@ class E2eTest : public ::testing::Test {
     options.engine.circuit_breaker.failure_threshold = 0;
     auto server = service::MusicServer::Start(
         options, std::move(*store), std::move(registry),
-        std::make_unique<service::Catalog>(models, DefaultModel()), service::RealClock::Get());
+        MakeCatalog(models), service::RealClock::Get());
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),

@@ -1,0 +1,128 @@
+// A caller picks a model, not a provider: an alias whose first provider refuses the task (402 out
+// of credits, or 5xx past the retry budget) is submitted to the next one, through real adapters,
+// libcurl and the provider emulator.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "adapters/beatra/beatra_adapter.h"
+#include "adapters/tokenlab/tokenlab_adapter.h"
+#include "tests/e2e/e2e_fixture.h"
+
+namespace music::e2e {
+namespace {
+
+constexpr char kBeatraKey[] = "e2e-beatra-key";
+constexpr char kTokenlabKey[] = "e2e-tokenlab-key";
+
+class RoutingE2eTest : public E2eTest {
+ protected:
+  void ConfigureEmulator(emulator::EmulatorOptions& eo) override {
+    eo.beatra_api_key = kBeatraKey;
+    eo.tokenlab_api_key = kTokenlabKey;
+  }
+
+  void AddProviders(std::shared_ptr<http::HttpClient> client, bool with_key,
+                    service::ProviderRegistry* registry,
+                    std::vector<music::v1::Model>* models) override {
+    E2eTest::AddProviders(client, with_key, registry, models);  // kie.ai
+    adapters::beatra::BeatraOptions bo;
+    bo.base_url = absl::StrCat(emulator_->base_url(), "/beatra");
+    bo.api_key = kBeatraKey;
+    bo.request_timeout = absl::Seconds(1);
+    AddAdapter(adapters::beatra::NewBeatraAdapter(bo, client), true, registry, models);
+    adapters::tokenlab::TokenlabOptions to;
+    to.base_url = absl::StrCat(emulator_->base_url(), "/tokenlab");
+    to.api_key = kTokenlabKey;
+    to.request_timeout = absl::Seconds(1);
+    AddAdapter(adapters::tokenlab::NewTokenlabAdapter(to, client), true, registry, models);
+  }
+
+  // "suno" tries beatra first, then kie.ai; "suno-tl" tries TokenLab, then kie.ai.
+  std::unique_ptr<service::Catalog> MakeCatalog(std::vector<music::v1::Model> models) override {
+    music::v1::ModelAlias suno;
+    suno.set_name("suno");
+    suno.add_models("beatra-suno-5.5");
+    suno.add_models("suno-v4.5");
+    music::v1::ModelAlias suno_tl;
+    suno_tl.set_name("suno-tl");
+    suno_tl.add_models("tokenlab-suno-music");
+    suno_tl.add_models("suno-v4.5");
+    auto catalog = service::Catalog::Create(std::move(models), {suno, suno_tl}, "suno");
+    EXPECT_TRUE(catalog.ok()) << catalog.status();
+    return catalog.ok() ? *std::move(catalog) : nullptr;
+  }
+
+  music::v1::Task Create(const std::string& model, const std::string& prompt) {
+    music::v1::CreateMusicRequest req;
+    req.set_model(model);
+    req.set_prompt(prompt);
+    music::v1::CreateMusicResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = stub_->CreateMusic(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.task();
+  }
+};
+
+TEST_F(RoutingE2eTest, OutOfCreditsAtTheFirstProviderFailsOverToTheNext) {
+  const music::v1::Task created =
+      Create("suno", "calm piano [emu:create_error=insufficient_balance]");
+  EXPECT_EQ(created.model(), "suno");
+  const music::v1::Task done = WaitDone(created.task_id());
+  ASSERT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED) << done.DebugString();
+  EXPECT_EQ(done.provider(), "kie");  // the task records which provider ran it
+  EXPECT_EQ(done.provider_model(), "V4_5");
+  ASSERT_EQ(done.failovers_size(), 1);
+  EXPECT_EQ(done.failovers(0).provider(), "beatra");
+  EXPECT_EQ(done.failovers(0).provider_model(), "suno-5.5");
+  EXPECT_EQ(done.failovers(0).code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  EXPECT_FALSE(done.clips().empty());
+  // beatra refused the create (no task there); kie.ai made exactly one.
+  EXPECT_EQ(emulator_->TaskCount(), 1);
+}
+
+TEST_F(RoutingE2eTest, ServerErrorsPastTheRetryBudgetFailOverToTheNext) {
+  emulator::FaultConfig faults;
+  faults.create_500_count = 8;  // the fixture's engine allows 8 attempts per provider
+  emulator_->SetFaults(faults);
+  const music::v1::Task created = Create("suno-tl", "lofi beat");
+  const music::v1::Task done = WaitDone(created.task_id());
+  ASSERT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED) << done.DebugString();
+  EXPECT_EQ(done.provider(), "kie");
+  ASSERT_EQ(done.failovers_size(), 1);
+  EXPECT_EQ(done.failovers(0).provider(), "tokenlab");
+  EXPECT_EQ(done.failovers(0).code(), static_cast<int>(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(emulator_->stats().creates_server_error, 8);
+  EXPECT_EQ(emulator_->TaskCount(), 1);
+}
+
+TEST_F(RoutingE2eTest, AFirstProviderThatTakesTheTaskRunsIt) {
+  const music::v1::Task done = WaitDone(Create("suno", "sunny folk").task_id());
+  ASSERT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED) << done.DebugString();
+  EXPECT_EQ(done.provider(), "beatra");
+  EXPECT_EQ(done.failovers_size(), 0);
+  EXPECT_EQ(done.clips_size(), 2);
+}
+
+TEST_F(RoutingE2eTest, ListModelsShowsPricesAndAliases) {
+  music::v1::ListModelsResponse resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->ListModels(&ctx, music::v1::ListModelsRequest(), &resp).ok());
+  bool saw_beatra = false;
+  for (const auto& m : resp.models()) {
+    if (m.name() == "beatra-suno-5.5") {
+      saw_beatra = true;
+      EXPECT_EQ(m.price().amount_micros(), 80'000'000);
+      EXPECT_EQ(m.price().currency(), "CREDITS");
+    }
+  }
+  EXPECT_TRUE(saw_beatra);
+  ASSERT_GE(resp.aliases_size(), 2);
+  EXPECT_EQ(resp.aliases(0).name(), "suno");
+  EXPECT_EQ(resp.default_model(), "suno");
+}
+
+}  // namespace
+}  // namespace music::e2e
