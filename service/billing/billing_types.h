@@ -70,7 +70,7 @@ enum class UsageKind { kCharge, kRefund };
 absl::string_view UsageKindName(UsageKind k);  ///< "CHARGE" / "REFUND".
 std::optional<UsageKind> ParseUsageKind(absl::string_view s);
 
-/// One provider usage record, normalised from the provider's export (see usage_import.h for the
+/// One provider usage record, normalised from the provider's export (see usage_format.h for the
 /// formats).
 struct UsageRecord {
   std::string provider;

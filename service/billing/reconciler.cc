@@ -1,0 +1,632 @@
+#include "service/billing/reconciler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <tuple>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "service/billing/money.h"
+
+namespace music::billing {
+namespace {
+
+constexpr uint32_t kNil = std::numeric_limits<uint32_t>::max();
+constexpr uint32_t kAmbiguous = kNil - 1;
+
+using Key2 = std::pair<absl::string_view, absl::string_view>;
+
+// Keeps the smallest non-empty value: an attribute chosen this way does not depend on input order.
+void KeepMin(absl::string_view& slot, absl::string_view v) {
+  if (!v.empty() && (slot.empty() || v < slot)) slot = v;
+}
+
+void KeepCurrency(Currency c, bool& set, bool& mixed, Currency& slot) {
+  if (!set) {
+    set = true;
+    slot = c;
+  } else if (slot != c) {
+    mixed = true;
+    if (c < slot) slot = c;  // order-independent choice for the report
+  }
+}
+
+// The ledger rows of one (provider, task_id). Rows are chained through `next_row` so a group
+// costs no allocation of its own.
+struct ServiceGroup {
+  absl::string_view provider;
+  absl::string_view task_id;
+  absl::string_view provider_task_id;
+  absl::string_view model;
+  absl::string_view provider_model;
+  uint32_t head = kNil;
+  int64_t reserved = 0;
+  int64_t settled = 0;
+  int64_t refunded = 0;
+  int32_t settles = 0;
+  int32_t refunds = 0;
+  Currency currency = Currency::kCredits;
+  bool currency_set = false;
+  bool currency_mixed = false;
+  absl::Time time = absl::InfiniteFuture();
+  uint32_t usage_head = kNil;  // first UsageGroup paired with this task
+  MatchKey matched_by = MatchKey::kNone;
+
+  // The model the providers' records name: the provider's model id, else the catalog name.
+  absl::string_view match_model() const { return provider_model.empty() ? model : provider_model; }
+};
+
+// The usage records of one provider task (or billing transaction, request, record when the
+// provider gives no task id).
+struct UsageGroup {
+  absl::string_view provider;
+  absl::string_view provider_task_id;
+  absl::string_view billing_transaction_id;
+  absl::string_view request_id;
+  absl::string_view model;
+  absl::string_view key;  // the grouping key, for sorting
+  uint32_t head = kNil;
+  int64_t charged = 0;
+  int64_t refunded = 0;
+  int32_t charges = 0;
+  int32_t refunds = 0;
+  Currency currency = Currency::kCredits;
+  bool currency_set = false;
+  bool currency_mixed = false;
+  absl::Time time = absl::InfiniteFuture();
+  uint32_t service = kNil;     // the ServiceGroup it was paired with
+  uint32_t next_usage = kNil;  // next UsageGroup of the same ServiceGroup
+  int64_t net() const { return charged - refunded; }
+};
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+int64_t DayNumber(absl::Time t) { return FloorDiv(absl::ToUnixSeconds(t), 86400); }
+
+struct TotalsKey {
+  absl::string_view provider;
+  absl::string_view model;
+  int64_t day;
+  int currency;
+  template <typename H>
+  friend H AbslHashValue(H h, const TotalsKey& k) {
+    return H::combine(std::move(h), k.provider, k.model, k.day, k.currency);
+  }
+  friend bool operator==(const TotalsKey& a, const TotalsKey& b) {
+    return a.provider == b.provider && a.model == b.model && a.day == b.day &&
+           a.currency == b.currency;
+  }
+};
+
+// Inserts key -> group, marking a key that two groups claim as ambiguous.
+void IndexKey(absl::flat_hash_map<Key2, uint32_t>& index, absl::string_view provider,
+              absl::string_view key, uint32_t group) {
+  if (key.empty()) return;
+  auto [it, inserted] = index.emplace(Key2(provider, key), group);
+  if (!inserted && it->second != group) it->second = kAmbiguous;
+}
+
+uint32_t Lookup(const absl::flat_hash_map<Key2, uint32_t>& index, absl::string_view provider,
+                absl::string_view key) {
+  if (key.empty()) return kNil;
+  auto it = index.find(Key2(provider, key));
+  if (it == index.end() || it->second == kAmbiguous) return kNil;
+  return it->second;
+}
+
+// The outcome of one task from its two sides' sums. `service`/`usage` say which sides exist.
+struct Sides {
+  const ServiceGroup* service = nullptr;  // null: the provider's records only
+  const UsageGroup* first_usage = nullptr;
+  bool has_usage = false;
+  int64_t charged = 0;
+  int64_t refunded = 0;
+  int32_t charges = 0;
+  int32_t refunds = 0;
+  bool usage_currency_set = false;
+  bool usage_currency_mixed = false;
+  Currency usage_currency = Currency::kCredits;
+  int64_t net() const { return charged - refunded; }
+};
+
+std::pair<Outcome, std::string> Classify(const Sides& s, const ReconcileOptions& o, bool detail) {
+  const ServiceGroup* g = s.service;
+  const int64_t billed = g != nullptr ? g->settled : 0;
+  const int64_t net = s.net();
+  auto text = [&](auto&&... parts) { return detail ? absl::StrCat(parts...) : std::string(); };
+  // Currencies first: amounts in different units cannot be compared.
+  if ((g != nullptr && g->currency_mixed) || s.usage_currency_mixed) {
+    return {Outcome::kCurrencyMismatch, text("one side mixes currencies")};
+  }
+  if (g != nullptr && s.has_usage && g->currency_set && g->currency != s.usage_currency) {
+    return {Outcome::kCurrencyMismatch,
+            text("service bills ", CurrencyName(g->currency), ", provider reports ",
+                 CurrencyName(s.usage_currency))};
+  }
+  if (!s.has_usage) {
+    if (!WithinTolerance(billed, 0, o)) {
+      return {Outcome::kMissingUsageRecord,
+              text("service billed ", FormatMicros(billed), ", provider reported nothing")};
+    }
+    if (g->settles > 1 || g->refunds > 1) {
+      return {Outcome::kDuplicate, text("ledger has ", g->settles, " SETTLE and ", g->refunds,
+                                        " REFUND rows for the task")};
+    }
+    return {Outcome::kMatched, ""};
+  }
+  const bool unbilled = g == nullptr || (g->settles == 0 && g->refunds == 0);
+  if (unbilled && !WithinTolerance(net, 0, o)) {
+    return {Outcome::kMissingBillingTransaction,
+            text("provider charged ", FormatMicros(net),
+                 g == nullptr ? ", the service has no ledger row for the task"
+                              : ", the service only reserved (never settled)")};
+  }
+  if ((g != nullptr && (g->settles > 1 || g->refunds > 1)) || s.charges > 1 || s.refunds > 1) {
+    return {Outcome::kDuplicate, text("ledger: ", g != nullptr ? g->settles : 0, " SETTLE, ",
+                                      g != nullptr ? g->refunds : 0, " REFUND; provider: ",
+                                      s.charges, " charges, ", s.refunds, " refunds")};
+  }
+  if (WithinTolerance(billed, net, o)) return {Outcome::kMatched, ""};
+  const bool service_refunded = g != nullptr && billed == 0 && g->refunded > 0;
+  const bool provider_refunded = s.refunded > 0 && net <= 0;
+  if (service_refunded || provider_refunded) {
+    return {Outcome::kRefundMismatch,
+            text(service_refunded ? "service refunded the task" : "service billed it",
+                 provider_refunded ? ", provider refunded it" : ", provider kept ",
+                 provider_refunded ? "" : FormatMicros(net))};
+  }
+  return {Outcome::kAmountMismatch,
+          text("billed ", FormatMicros(billed), ", provider net ", FormatMicros(net),
+               " (difference ", FormatMicros(net - billed), ")")};
+}
+
+struct TotalsAcc {
+  TotalsKey key;
+  Totals totals;
+};
+
+}  // namespace
+
+absl::string_view OutcomeName(Outcome o) {
+  switch (o) {
+    case Outcome::kMatched:
+      return "MATCHED";
+    case Outcome::kAmountMismatch:
+      return "AMOUNT_MISMATCH";
+    case Outcome::kMissingUsageRecord:
+      return "MISSING_USAGE_RECORD";
+    case Outcome::kMissingBillingTransaction:
+      return "MISSING_BILLING_TRANSACTION";
+    case Outcome::kDuplicate:
+      return "DUPLICATE";
+    case Outcome::kRefundMismatch:
+      return "REFUND_MISMATCH";
+    case Outcome::kCurrencyMismatch:
+      return "CURRENCY_MISMATCH";
+  }
+  return "UNKNOWN";
+}
+
+absl::string_view MatchKeyName(MatchKey k) {
+  switch (k) {
+    case MatchKey::kNone:
+      return "NONE";
+    case MatchKey::kProviderTaskId:
+      return "PROVIDER_TASK_ID";
+    case MatchKey::kBillingTransactionId:
+      return "BILLING_TRANSACTION_ID";
+    case MatchKey::kRequestId:
+      return "REQUEST_ID";
+    case MatchKey::kFallback:
+      return "FALLBACK";
+  }
+  return "UNKNOWN";
+}
+
+bool WithinTolerance(int64_t a, int64_t b, const ReconcileOptions& o) {
+  // |a - b| in unsigned: never overflows for int64 inputs.
+  const uint64_t diff = a >= b ? static_cast<uint64_t>(a) - static_cast<uint64_t>(b)
+                               : static_cast<uint64_t>(b) - static_cast<uint64_t>(a);
+  if (diff <= static_cast<uint64_t>(std::max<int64_t>(o.tolerance_micros, 0))) return true;
+  if (o.tolerance_percent <= 0) return false;
+  const long double ref =
+      std::max(std::fabs(static_cast<long double>(a)), std::fabs(static_cast<long double>(b)));
+  return static_cast<long double>(diff) <= ref * o.tolerance_percent / 100.0L;
+}
+
+absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> txs,
+                                          absl::Span<const UsageRecord> usage,
+                                          const ReconcileOptions& o) {
+  if (o.end <= o.start) return absl::InvalidArgumentError("the range end must be after its start");
+  if (o.tolerance_micros < 0 || o.tolerance_percent < 0 || std::isnan(o.tolerance_percent)) {
+    return absl::InvalidArgumentError("tolerances must be >= 0");
+  }
+  if (o.in_flight_grace < absl::ZeroDuration() || o.fallback_window < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("in_flight_grace and fallback_window must be >= 0");
+  }
+  if (o.credits_per_usd <= 0) return absl::InvalidArgumentError("credits_per_usd must be > 0");
+  if (txs.size() >= kAmbiguous || usage.size() >= kAmbiguous) {
+    return absl::InvalidArgumentError("too many records for one run");
+  }
+
+  ReconcileReport report;
+  report.options = o;
+  report.transactions_in = static_cast<int64_t>(txs.size());
+  report.usage_records_in = static_cast<int64_t>(usage.size());
+  absl::Time newest = absl::InfinitePast();
+
+  // 1. The service side, grouped per (provider, task_id).
+  std::vector<ServiceGroup> sgroups;
+  std::vector<uint32_t> next_row(txs.size(), kNil);
+  std::vector<uint32_t> row_group(txs.size());
+  {
+    absl::flat_hash_map<Key2, uint32_t> by_task;
+    by_task.reserve(txs.size());
+    sgroups.reserve(txs.size() / 2 + 1);
+    for (uint32_t i = 0; i < txs.size(); ++i) {
+      const BillingTransaction& t = txs[i];
+      auto [it, inserted] =
+          by_task.emplace(Key2(t.provider, t.task_id), static_cast<uint32_t>(sgroups.size()));
+      if (inserted) {
+        sgroups.emplace_back();
+        sgroups.back().provider = t.provider;
+        sgroups.back().task_id = t.task_id;
+      }
+      ServiceGroup& g = sgroups[it->second];
+      row_group[i] = it->second;
+      next_row[i] = g.head;
+      g.head = i;
+      KeepMin(g.provider_task_id, t.provider_task_id);
+      KeepMin(g.model, t.model);
+      KeepMin(g.provider_model, t.provider_model);
+      KeepCurrency(t.currency, g.currency_set, g.currency_mixed, g.currency);
+      g.time = std::min(g.time, t.time);
+      newest = std::max(newest, t.time);
+      switch (t.kind) {
+        case TransactionKind::kReserve:
+          g.reserved += t.amount_micros;
+          break;
+        case TransactionKind::kSettle:
+          g.settled += t.amount_micros;
+          ++g.settles;
+          break;
+        case TransactionKind::kRefund:
+          g.refunded += t.amount_micros;
+          ++g.refunds;
+          break;
+      }
+    }
+  }
+
+  // 2. The exact-key indexes into the service side.
+  absl::flat_hash_map<Key2, uint32_t> by_ptid, by_btx, by_request;
+  by_ptid.reserve(sgroups.size());
+  for (uint32_t i = 0; i < txs.size(); ++i) {
+    const BillingTransaction& t = txs[i];
+    IndexKey(by_ptid, t.provider, t.provider_task_id, row_group[i]);
+    if (!t.provider_billing_transaction_id.empty()) {
+      IndexKey(by_btx, t.provider, t.provider_billing_transaction_id, row_group[i]);
+    }
+    if (!t.request_id.empty()) IndexKey(by_request, t.provider, t.request_id, row_group[i]);
+  }
+  std::vector<uint32_t>().swap(row_group);
+
+  // 3. The provider side, grouped per provider task (or the best key it has).
+  std::vector<UsageGroup> ugroups;
+  std::vector<uint32_t> next_usage_row(usage.size(), kNil);
+  {
+    using UKey = std::tuple<absl::string_view, int, absl::string_view>;
+    absl::flat_hash_map<UKey, uint32_t> by_key;
+    by_key.reserve(usage.size());
+    ugroups.reserve(usage.size() / 2 + 1);
+    for (uint32_t i = 0; i < usage.size(); ++i) {
+      const UsageRecord& r = usage[i];
+      int kind = 0;
+      absl::string_view key = r.provider_task_id;
+      if (key.empty())
+        std::tie(kind, key) =
+            std::make_pair(1, absl::string_view(r.provider_billing_transaction_id));
+      if (key.empty()) std::tie(kind, key) = std::make_pair(2, absl::string_view(r.request_id));
+      if (key.empty())
+        std::tie(kind, key) = std::make_pair(3, absl::string_view(r.usage_record_id));
+      auto [it, inserted] =
+          by_key.emplace(UKey(r.provider, kind, key), static_cast<uint32_t>(ugroups.size()));
+      if (inserted) {
+        ugroups.emplace_back();
+        ugroups.back().provider = r.provider;
+        ugroups.back().key = key;
+      }
+      UsageGroup& g = ugroups[it->second];
+      next_usage_row[i] = g.head;
+      g.head = i;
+      KeepMin(g.provider_task_id, r.provider_task_id);
+      KeepMin(g.billing_transaction_id, r.provider_billing_transaction_id);
+      KeepMin(g.request_id, r.request_id);
+      KeepMin(g.model, r.model);
+      KeepCurrency(r.currency, g.currency_set, g.currency_mixed, g.currency);
+      g.time = std::min(g.time, r.time);
+      newest = std::max(newest, r.time);
+      if (r.kind == UsageKind::kCharge) {
+        g.charged += r.amount_micros;
+        ++g.charges;
+      } else {
+        g.refunded += r.amount_micros;
+        ++g.refunds;
+      }
+    }
+  }
+
+  // 4. Exact-key pairing.
+  auto pair_up = [&](uint32_t u, uint32_t s, MatchKey how) {
+    UsageGroup& ug = ugroups[u];
+    ServiceGroup& sg = sgroups[s];
+    ug.service = s;
+    ug.next_usage = sg.usage_head;
+    sg.usage_head = u;
+    if (sg.matched_by == MatchKey::kNone || how < sg.matched_by) sg.matched_by = how;
+  };
+  std::vector<uint32_t> unpaired;
+  for (uint32_t u = 0; u < ugroups.size(); ++u) {
+    const UsageGroup& ug = ugroups[u];
+    uint32_t s = Lookup(by_ptid, ug.provider, ug.provider_task_id);
+    MatchKey how = MatchKey::kProviderTaskId;
+    if (s == kNil) {
+      s = Lookup(by_btx, ug.provider, ug.billing_transaction_id);
+      how = MatchKey::kBillingTransactionId;
+    }
+    if (s == kNil) {
+      s = Lookup(by_request, ug.provider, ug.request_id);
+      how = MatchKey::kRequestId;
+    }
+    if (s != kNil) {
+      pair_up(u, s, how);
+    } else {
+      unpaired.push_back(u);
+    }
+  }
+  absl::flat_hash_map<Key2, uint32_t>().swap(by_ptid);
+  absl::flat_hash_map<Key2, uint32_t>().swap(by_btx);
+  absl::flat_hash_map<Key2, uint32_t>().swap(by_request);
+
+  // 5. Fallback pairing of what is left: same provider and model, amounts within tolerance, times
+  // within the window; both sides in a stable order so the greedy choice is order-independent.
+  if (o.fallback && o.fallback_window > absl::ZeroDuration() && !unpaired.empty()) {
+    absl::flat_hash_map<Key2, std::vector<uint32_t>> candidates;
+    for (uint32_t s = 0; s < sgroups.size(); ++s) {
+      const ServiceGroup& sg = sgroups[s];
+      if (sg.usage_head == kNil && (sg.settles > 0 || sg.refunds > 0)) {
+        candidates[Key2(sg.provider, sg.match_model())].push_back(s);
+      }
+    }
+    for (auto& [key, list] : candidates) {
+      std::sort(list.begin(), list.end(), [&](uint32_t a, uint32_t b) {
+        return std::tie(sgroups[a].time, sgroups[a].task_id) <
+               std::tie(sgroups[b].time, sgroups[b].task_id);
+      });
+    }
+    std::sort(unpaired.begin(), unpaired.end(), [&](uint32_t a, uint32_t b) {
+      const UsageGroup& x = ugroups[a];
+      const UsageGroup& y = ugroups[b];
+      return std::tie(x.provider, x.model, x.time, x.key) <
+             std::tie(y.provider, y.model, y.time, y.key);
+    });
+    std::vector<uint32_t> still_unpaired;
+    for (uint32_t u : unpaired) {
+      const UsageGroup& ug = ugroups[u];
+      auto it = candidates.find(Key2(ug.provider, ug.model));
+      uint32_t best = kNil;
+      if (it != candidates.end() && !ug.model.empty()) {
+        const std::vector<uint32_t>& list = it->second;
+        auto lo = std::lower_bound(list.begin(), list.end(), ug.time - o.fallback_window,
+                                   [&](uint32_t s, absl::Time t) { return sgroups[s].time < t; });
+        absl::Duration best_dt = absl::InfiniteDuration();
+        for (auto p = lo; p != list.end() && sgroups[*p].time <= ug.time + o.fallback_window; ++p) {
+          const ServiceGroup& sg = sgroups[*p];
+          if (sg.usage_head != kNil || sg.currency != ug.currency) continue;
+          if (!WithinTolerance(sg.settled, ug.net(), o)) continue;
+          const absl::Duration dt = absl::AbsDuration(sg.time - ug.time);
+          if (dt < best_dt) {
+            best_dt = dt;
+            best = *p;
+          }
+        }
+      }
+      if (best != kNil) {
+        pair_up(u, best, MatchKey::kFallback);
+      } else {
+        still_unpaired.push_back(u);
+      }
+    }
+    unpaired.swap(still_unpaired);
+  }
+
+  // 6. Classify every task in range.
+  const absl::Time in_flight_cutoff =
+      (o.end == absl::InfiniteFuture() ? newest + absl::Nanoseconds(1) : o.end) - o.in_flight_grace;
+  auto provider_selected = [&](absl::string_view p) {
+    return o.providers.empty() ||
+           std::find(o.providers.begin(), o.providers.end(), p) != o.providers.end();
+  };
+  absl::flat_hash_map<TotalsKey, uint32_t> totals_index;
+  std::vector<TotalsAcc> totals;
+  absl::flat_hash_map<int64_t, std::string> day_names;
+  auto day_name = [&](int64_t day) -> const std::string& {
+    auto [it, inserted] = day_names.emplace(day, "");
+    if (inserted) it->second = UtcDay(absl::FromUnixSeconds(day * 86400));
+    return it->second;
+  };
+  std::array<int64_t, 2> billed_by_currency{}, provider_by_currency{}, tasks_by_currency{};
+
+  auto account = [&](const Sides& s, absl::Time time, absl::string_view provider,
+                     absl::string_view model, MatchKey how) {
+    const ServiceGroup* g = s.service;
+    const Currency currency = g != nullptr && g->currency_set ? g->currency : s.usage_currency;
+    const int64_t billed = g != nullptr ? g->settled : 0;
+    const int64_t net = s.net();
+    // Only discrepancies pay for the explanation text.
+    std::pair<Outcome, std::string> verdict = Classify(s, o, /*detail=*/false);
+    if (verdict.first != Outcome::kMatched) verdict = Classify(s, o, /*detail=*/true);
+    const Outcome outcome = verdict.first;
+    const int64_t day = DayNumber(time);
+    ++report.tasks;
+    ++report.outcome_tasks[static_cast<int>(outcome)];
+    ++report.matched_by[static_cast<int>(how)];
+    const int ci = static_cast<int>(currency);
+    ++tasks_by_currency[ci];
+    billed_by_currency[ci] += billed;
+    provider_by_currency[ci] += net;
+
+    TotalsKey key{provider, model, day, ci};
+    auto [it, inserted] = totals_index.emplace(key, static_cast<uint32_t>(totals.size()));
+    if (inserted) totals.push_back(TotalsAcc{key, Totals{}});
+    Totals& t = totals[it->second].totals;
+    ++t.tasks;
+    OutcomeTotals& ot = t.by_outcome[static_cast<int>(outcome)];
+    ++ot.tasks;
+    ot.billed_micros += billed;
+    ot.provider_micros += net;
+    t.billed_micros += billed;
+    t.provider_micros += net;
+    if (outcome == Outcome::kMatched) return;
+
+    TaskResult r;
+    r.outcome = outcome;
+    r.matched_by = how;
+    r.provider = std::string(provider);
+    r.model = std::string(model);
+    r.day = day_name(day);
+    r.currency = currency;
+    r.billed_micros = billed;
+    r.provider_charge_micros = s.charged;
+    r.provider_refund_micros = s.refunded;
+    r.difference_micros = net - billed;
+    r.detail = std::move(verdict.second);
+    if (g != nullptr) {
+      r.task_id = std::string(g->task_id);
+      r.provider_task_id = std::string(g->provider_task_id);
+      r.reserved_micros = g->reserved;
+      r.service_refund_micros = g->refunded;
+      for (uint32_t i = g->head; i != kNil; i = next_row[i]) r.transactions.push_back(&txs[i]);
+    }
+    for (const UsageGroup* ug = s.first_usage; ug != nullptr;
+         ug = ug->next_usage == kNil || g == nullptr ? nullptr : &ugroups[ug->next_usage]) {
+      if (r.provider_task_id.empty()) r.provider_task_id = std::string(ug->provider_task_id);
+      for (uint32_t i = ug->head; i != kNil; i = next_usage_row[i]) r.usage.push_back(&usage[i]);
+    }
+    std::sort(r.transactions.begin(), r.transactions.end(),
+              [](const BillingTransaction* a, const BillingTransaction* b) {
+                return std::tie(a->kind, a->billing_transaction_id, a->time) <
+                       std::tie(b->kind, b->billing_transaction_id, b->time);
+              });
+    std::sort(r.usage.begin(), r.usage.end(), [](const UsageRecord* a, const UsageRecord* b) {
+      return std::tie(a->kind, a->usage_record_id, a->time) <
+             std::tie(b->kind, b->usage_record_id, b->time);
+    });
+    report.discrepancies.push_back(std::move(r));
+  };
+
+  for (const ServiceGroup& g : sgroups) {
+    if (!provider_selected(g.provider) || g.time < o.start || g.time >= o.end) continue;
+    const bool reserve_only = g.settles == 0 && g.refunds == 0;
+    if (reserve_only) {
+      if (g.time >= in_flight_cutoff) {
+        ++report.in_flight_excluded;
+        continue;
+      }
+      ++report.stale_reservations;
+    }
+    Sides s;
+    s.service = &g;
+    if (g.usage_head != kNil) s.first_usage = &ugroups[g.usage_head];
+    for (uint32_t u = g.usage_head; u != kNil; u = ugroups[u].next_usage) {
+      const UsageGroup& ug = ugroups[u];
+      s.has_usage = true;
+      s.charged += ug.charged;
+      s.refunded += ug.refunded;
+      s.charges += ug.charges;
+      s.refunds += ug.refunds;
+      if (ug.currency_mixed) s.usage_currency_mixed = true;
+      if (ug.currency_set) {
+        KeepCurrency(ug.currency, s.usage_currency_set, s.usage_currency_mixed, s.usage_currency);
+      }
+    }
+    absl::string_view model = g.match_model();
+    if (model.empty() && s.first_usage != nullptr) model = s.first_usage->model;
+    account(s, g.time, g.provider, model, g.matched_by);
+  }
+  for (uint32_t u : unpaired) {
+    const UsageGroup& ug = ugroups[u];
+    if (!provider_selected(ug.provider) || ug.time < o.start || ug.time >= o.end) continue;
+    Sides s;
+    s.first_usage = &ug;
+    s.has_usage = true;
+    s.charged = ug.charged;
+    s.refunded = ug.refunded;
+    s.charges = ug.charges;
+    s.refunds = ug.refunds;
+    s.usage_currency_set = ug.currency_set;
+    s.usage_currency_mixed = ug.currency_mixed;
+    s.usage_currency = ug.currency;
+    account(s, ug.time, ug.provider, ug.model, MatchKey::kNone);
+  }
+
+  // 7. Stable output order.
+  std::sort(totals.begin(), totals.end(), [](const TotalsAcc& a, const TotalsAcc& b) {
+    return std::tie(a.key.provider, a.key.model, a.key.day, a.key.currency) <
+           std::tie(b.key.provider, b.key.model, b.key.day, b.key.currency);
+  });
+  report.totals.reserve(totals.size());
+  for (TotalsAcc& acc : totals) {
+    Totals& t = acc.totals;
+    t.provider = std::string(acc.key.provider);
+    t.model = std::string(acc.key.model);
+    t.day = day_name(acc.key.day);
+    t.currency = static_cast<Currency>(acc.key.currency);
+    t.difference_micros = t.provider_micros - t.billed_micros;
+    report.totals.push_back(std::move(t));
+  }
+  std::sort(
+      report.discrepancies.begin(), report.discrepancies.end(),
+      [](const TaskResult& a, const TaskResult& b) {
+        // The first record ids break ties between tasks with no task id of either kind.
+        auto first_ids = [](const TaskResult& r) {
+          return std::make_pair(r.transactions.empty()
+                                    ? absl::string_view()
+                                    : absl::string_view(r.transactions[0]->billing_transaction_id),
+                                r.usage.empty() ? absl::string_view()
+                                                : absl::string_view(r.usage[0]->usage_record_id));
+        };
+        const auto ka = first_ids(a);
+        const auto kb = first_ids(b);
+        return std::tie(a.provider, a.day, a.model, a.outcome, a.task_id, a.provider_task_id, ka) <
+               std::tie(b.provider, b.day, b.model, b.outcome, b.task_id, b.provider_task_id, kb);
+      });
+  for (int ci = 0; ci < 2; ++ci) {
+    if (tasks_by_currency[ci] == 0) continue;
+    CurrencyTotals c;
+    c.currency = static_cast<Currency>(ci);
+    c.tasks = tasks_by_currency[ci];
+    c.billed_micros = billed_by_currency[ci];
+    c.provider_micros = provider_by_currency[ci];
+    c.difference_micros = c.provider_micros - c.billed_micros;
+    report.currency.push_back(c);
+  }
+  const int credits = static_cast<int>(Currency::kCredits);
+  const int usd = static_cast<int>(Currency::kUsd);
+  report.billed_usd_micros =
+      billed_by_currency[usd] + billed_by_currency[credits] / o.credits_per_usd;
+  report.provider_usd_micros =
+      provider_by_currency[usd] + provider_by_currency[credits] / o.credits_per_usd;
+  report.difference_usd_micros = report.provider_usd_micros - report.billed_usd_micros;
+  return report;
+}
+
+}  // namespace music::billing
