@@ -35,52 +35,85 @@ void KeepCurrency(Currency c, bool& set, bool& mixed, Currency& slot) {
   }
 }
 
-// The ledger rows of one (provider, task_id). Rows are chained through `next_row` so a group
-// costs no allocation of its own.
+// The sums of a task's usage records. Records are chained through `next_usage_row`.
+struct UsageSums {
+  int64_t charged = 0;
+  int64_t refunded = 0;
+  int32_t charges = 0;
+  int32_t refunds = 0;
+  uint32_t head = kNil;
+  Currency currency = Currency::kCredits;
+  bool currency_set = false;
+  bool currency_mixed = false;
+
+  bool empty() const { return head == kNil; }
+  int64_t net() const { return charged - refunded; }
+  void Add(const UsageRecord& r, uint32_t i, std::vector<uint32_t>& next) {
+    next[i] = head;
+    head = i;
+    KeepCurrency(r.currency, currency_set, currency_mixed, currency);
+    if (r.kind == UsageKind::kCharge) {
+      charged += r.amount_micros;
+      ++charges;
+    } else {
+      refunded += r.amount_micros;
+      ++refunds;
+    }
+  }
+  // Moves `o`'s records here (o is one of the few records left for the fallback).
+  void Merge(const UsageSums& o, std::vector<uint32_t>& next) {
+    charged += o.charged;
+    refunded += o.refunded;
+    charges += o.charges;
+    refunds += o.refunds;
+    if (o.currency_mixed) currency_mixed = true;
+    if (o.currency_set) KeepCurrency(o.currency, currency_set, currency_mixed, currency);
+    for (uint32_t i = o.head; i != kNil;) {
+      const uint32_t after = next[i];
+      next[i] = head;
+      head = i;
+      i = after;
+    }
+  }
+};
+
+// The ledger rows of one (provider, task_id) and the usage records paired with them. Rows are
+// chained through `next_row`, so a task costs no allocation of its own.
 struct ServiceGroup {
   absl::string_view provider;
   absl::string_view task_id;
   absl::string_view provider_task_id;
+  absl::string_view billing_transaction_id;  // the provider's
+  absl::string_view request_id;
   absl::string_view model;
   absl::string_view provider_model;
   uint32_t head = kNil;
+  int32_t settles = 0;
+  int32_t refunds = 0;
   int64_t reserved = 0;
   int64_t settled = 0;
   int64_t refunded = 0;
-  int32_t settles = 0;
-  int32_t refunds = 0;
+  absl::Time time = absl::InfiniteFuture();
   Currency currency = Currency::kCredits;
   bool currency_set = false;
   bool currency_mixed = false;
-  absl::Time time = absl::InfiniteFuture();
-  uint32_t usage_head = kNil;  // first UsageGroup paired with this task
   MatchKey matched_by = MatchKey::kNone;
+  UsageSums usage;
 
   // The model the providers' records name: the provider's model id, else the catalog name.
   absl::string_view match_model() const { return provider_model.empty() ? model : provider_model; }
 };
 
-// The usage records of one provider task (or billing transaction, request, record when the
-// provider gives no task id).
+// Usage records that no exact key paired, grouped per provider task (or the best key they have).
 struct UsageGroup {
   absl::string_view provider;
+  int key_kind = 0;  // 0 task id, 1 billing transaction id, 2 request id, 3 usage record id
+  absl::string_view key;
   absl::string_view provider_task_id;
-  absl::string_view billing_transaction_id;
-  absl::string_view request_id;
   absl::string_view model;
-  absl::string_view key;  // the grouping key, for sorting
-  uint32_t head = kNil;
-  int64_t charged = 0;
-  int64_t refunded = 0;
-  int32_t charges = 0;
-  int32_t refunds = 0;
-  Currency currency = Currency::kCredits;
-  bool currency_set = false;
-  bool currency_mixed = false;
   absl::Time time = absl::InfiniteFuture();
-  uint32_t service = kNil;     // the ServiceGroup it was paired with
-  uint32_t next_usage = kNil;  // next UsageGroup of the same ServiceGroup
-  int64_t net() const { return charged - refunded; }
+  UsageSums usage;
+  bool paired = false;
 };
 
 int64_t FloorDiv(int64_t a, int64_t b) {
@@ -122,36 +155,22 @@ uint32_t Lookup(const absl::flat_hash_map<Key2, uint32_t>& index, absl::string_v
   return it->second;
 }
 
-// The outcome of one task from its two sides' sums. `service`/`usage` say which sides exist.
-struct Sides {
-  const ServiceGroup* service = nullptr;  // null: the provider's records only
-  const UsageGroup* first_usage = nullptr;
-  bool has_usage = false;
-  int64_t charged = 0;
-  int64_t refunded = 0;
-  int32_t charges = 0;
-  int32_t refunds = 0;
-  bool usage_currency_set = false;
-  bool usage_currency_mixed = false;
-  Currency usage_currency = Currency::kCredits;
-  int64_t net() const { return charged - refunded; }
-};
-
-std::pair<Outcome, std::string> Classify(const Sides& s, const ReconcileOptions& o, bool detail) {
-  const ServiceGroup* g = s.service;
+// The outcome of one task from its two sides' sums; `g` is null when only the provider knows
+// the task.
+std::pair<Outcome, std::string> Classify(const ServiceGroup* g, const UsageSums& s,
+                                         const ReconcileOptions& o, bool detail) {
   const int64_t billed = g != nullptr ? g->settled : 0;
   const int64_t net = s.net();
   auto text = [&](auto&&... parts) { return detail ? absl::StrCat(parts...) : std::string(); };
   // Currencies first: amounts in different units cannot be compared.
-  if ((g != nullptr && g->currency_mixed) || s.usage_currency_mixed) {
+  if ((g != nullptr && g->currency_mixed) || s.currency_mixed) {
     return {Outcome::kCurrencyMismatch, text("one side mixes currencies")};
   }
-  if (g != nullptr && s.has_usage && g->currency_set && g->currency != s.usage_currency) {
-    return {Outcome::kCurrencyMismatch,
-            text("service bills ", CurrencyName(g->currency), ", provider reports ",
-                 CurrencyName(s.usage_currency))};
+  if (g != nullptr && !s.empty() && g->currency_set && g->currency != s.currency) {
+    return {Outcome::kCurrencyMismatch, text("service bills ", CurrencyName(g->currency),
+                                             ", provider reports ", CurrencyName(s.currency))};
   }
-  if (!s.has_usage) {
+  if (s.empty()) {
     if (!WithinTolerance(billed, 0, o)) {
       return {Outcome::kMissingUsageRecord,
               text("service billed ", FormatMicros(billed), ", provider reported nothing")};
@@ -266,10 +285,9 @@ absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> t
   // 1. The service side, grouped per (provider, task_id).
   std::vector<ServiceGroup> sgroups;
   std::vector<uint32_t> next_row(txs.size(), kNil);
-  std::vector<uint32_t> row_group(txs.size());
   {
     absl::flat_hash_map<Key2, uint32_t> by_task;
-    by_task.reserve(txs.size());
+    by_task.reserve(txs.size() / 2 + 1);
     sgroups.reserve(txs.size() / 2 + 1);
     for (uint32_t i = 0; i < txs.size(); ++i) {
       const BillingTransaction& t = txs[i];
@@ -281,10 +299,11 @@ absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> t
         sgroups.back().task_id = t.task_id;
       }
       ServiceGroup& g = sgroups[it->second];
-      row_group[i] = it->second;
       next_row[i] = g.head;
       g.head = i;
       KeepMin(g.provider_task_id, t.provider_task_id);
+      KeepMin(g.billing_transaction_id, t.provider_billing_transaction_id);
+      KeepMin(g.request_id, t.request_id);
       KeepMin(g.model, t.model);
       KeepMin(g.provider_model, t.provider_model);
       KeepCurrency(t.currency, g.currency_set, g.currency_mixed, g.currency);
@@ -306,104 +325,83 @@ absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> t
     }
   }
 
-  // 2. The exact-key indexes into the service side.
+  // 2. The exact-key indexes into the service side: a task's ids are its rows' (the smallest when
+  // rows disagree); a key two tasks share is ambiguous and pairs nothing.
   absl::flat_hash_map<Key2, uint32_t> by_ptid, by_btx, by_request;
   by_ptid.reserve(sgroups.size());
-  for (uint32_t i = 0; i < txs.size(); ++i) {
-    const BillingTransaction& t = txs[i];
-    IndexKey(by_ptid, t.provider, t.provider_task_id, row_group[i]);
-    if (!t.provider_billing_transaction_id.empty()) {
-      IndexKey(by_btx, t.provider, t.provider_billing_transaction_id, row_group[i]);
-    }
-    if (!t.request_id.empty()) IndexKey(by_request, t.provider, t.request_id, row_group[i]);
+  for (uint32_t s = 0; s < sgroups.size(); ++s) {
+    const ServiceGroup& g = sgroups[s];
+    IndexKey(by_ptid, g.provider, g.provider_task_id, s);
+    IndexKey(by_btx, g.provider, g.billing_transaction_id, s);
+    IndexKey(by_request, g.provider, g.request_id, s);
   }
-  std::vector<uint32_t>().swap(row_group);
 
-  // 3. The provider side, grouped per provider task (or the best key it has).
-  std::vector<UsageGroup> ugroups;
+  // 3. Pair every usage record by exact key, straight into its task's sums; group the rest.
   std::vector<uint32_t> next_usage_row(usage.size(), kNil);
+  std::vector<UsageGroup> ugroups;
   {
     using UKey = std::tuple<absl::string_view, int, absl::string_view>;
     absl::flat_hash_map<UKey, uint32_t> by_key;
-    by_key.reserve(usage.size());
-    ugroups.reserve(usage.size() / 2 + 1);
     for (uint32_t i = 0; i < usage.size(); ++i) {
       const UsageRecord& r = usage[i];
+      newest = std::max(newest, r.time);
+      uint32_t s = Lookup(by_ptid, r.provider, r.provider_task_id);
+      MatchKey how = MatchKey::kProviderTaskId;
+      if (s == kNil) {
+        s = Lookup(by_btx, r.provider, r.provider_billing_transaction_id);
+        how = MatchKey::kBillingTransactionId;
+      }
+      if (s == kNil) {
+        s = Lookup(by_request, r.provider, r.request_id);
+        how = MatchKey::kRequestId;
+      }
+      if (s != kNil) {
+        ServiceGroup& g = sgroups[s];
+        g.usage.Add(r, i, next_usage_row);
+        if (g.matched_by == MatchKey::kNone || how < g.matched_by) g.matched_by = how;
+        continue;
+      }
+      // The first key the record has; its kind keeps a task id apart from an equal request id.
+      const absl::string_view keys[] = {r.provider_task_id, r.provider_billing_transaction_id,
+                                        r.request_id, r.usage_record_id};
       int kind = 0;
-      absl::string_view key = r.provider_task_id;
-      if (key.empty())
-        std::tie(kind, key) =
-            std::make_pair(1, absl::string_view(r.provider_billing_transaction_id));
-      if (key.empty()) std::tie(kind, key) = std::make_pair(2, absl::string_view(r.request_id));
-      if (key.empty())
-        std::tie(kind, key) = std::make_pair(3, absl::string_view(r.usage_record_id));
+      while (kind < 3 && keys[kind].empty()) ++kind;
+      const absl::string_view key = keys[kind];
       auto [it, inserted] =
           by_key.emplace(UKey(r.provider, kind, key), static_cast<uint32_t>(ugroups.size()));
       if (inserted) {
         ugroups.emplace_back();
         ugroups.back().provider = r.provider;
+        ugroups.back().key_kind = kind;
         ugroups.back().key = key;
       }
-      UsageGroup& g = ugroups[it->second];
-      next_usage_row[i] = g.head;
-      g.head = i;
-      KeepMin(g.provider_task_id, r.provider_task_id);
-      KeepMin(g.billing_transaction_id, r.provider_billing_transaction_id);
-      KeepMin(g.request_id, r.request_id);
-      KeepMin(g.model, r.model);
-      KeepCurrency(r.currency, g.currency_set, g.currency_mixed, g.currency);
-      g.time = std::min(g.time, r.time);
-      newest = std::max(newest, r.time);
-      if (r.kind == UsageKind::kCharge) {
-        g.charged += r.amount_micros;
-        ++g.charges;
-      } else {
-        g.refunded += r.amount_micros;
-        ++g.refunds;
-      }
-    }
-  }
-
-  // 4. Exact-key pairing.
-  auto pair_up = [&](uint32_t u, uint32_t s, MatchKey how) {
-    UsageGroup& ug = ugroups[u];
-    ServiceGroup& sg = sgroups[s];
-    ug.service = s;
-    ug.next_usage = sg.usage_head;
-    sg.usage_head = u;
-    if (sg.matched_by == MatchKey::kNone || how < sg.matched_by) sg.matched_by = how;
-  };
-  std::vector<uint32_t> unpaired;
-  for (uint32_t u = 0; u < ugroups.size(); ++u) {
-    const UsageGroup& ug = ugroups[u];
-    uint32_t s = Lookup(by_ptid, ug.provider, ug.provider_task_id);
-    MatchKey how = MatchKey::kProviderTaskId;
-    if (s == kNil) {
-      s = Lookup(by_btx, ug.provider, ug.billing_transaction_id);
-      how = MatchKey::kBillingTransactionId;
-    }
-    if (s == kNil) {
-      s = Lookup(by_request, ug.provider, ug.request_id);
-      how = MatchKey::kRequestId;
-    }
-    if (s != kNil) {
-      pair_up(u, s, how);
-    } else {
-      unpaired.push_back(u);
+      UsageGroup& ug = ugroups[it->second];
+      KeepMin(ug.provider_task_id, r.provider_task_id);
+      KeepMin(ug.model, r.model);
+      ug.time = std::min(ug.time, r.time);
+      ug.usage.Add(r, i, next_usage_row);
     }
   }
   absl::flat_hash_map<Key2, uint32_t>().swap(by_ptid);
   absl::flat_hash_map<Key2, uint32_t>().swap(by_btx);
   absl::flat_hash_map<Key2, uint32_t>().swap(by_request);
 
-  // 5. Fallback pairing of what is left: same provider and model, amounts within tolerance, times
+  // 4. Fallback pairing of what is left: same provider and model, amounts within tolerance, times
   // within the window; both sides in a stable order so the greedy choice is order-independent.
+  std::vector<uint32_t> unpaired(ugroups.size());
+  for (uint32_t u = 0; u < ugroups.size(); ++u) unpaired[u] = u;
+  std::sort(unpaired.begin(), unpaired.end(), [&](uint32_t a, uint32_t b) {
+    const UsageGroup& x = ugroups[a];
+    const UsageGroup& y = ugroups[b];
+    return std::tie(x.provider, x.model, x.time, x.key, x.key_kind) <
+           std::tie(y.provider, y.model, y.time, y.key, y.key_kind);
+  });
   if (o.fallback && o.fallback_window > absl::ZeroDuration() && !unpaired.empty()) {
     absl::flat_hash_map<Key2, std::vector<uint32_t>> candidates;
     for (uint32_t s = 0; s < sgroups.size(); ++s) {
-      const ServiceGroup& sg = sgroups[s];
-      if (sg.usage_head == kNil && (sg.settles > 0 || sg.refunds > 0)) {
-        candidates[Key2(sg.provider, sg.match_model())].push_back(s);
+      const ServiceGroup& g = sgroups[s];
+      if (g.usage.empty() && (g.settles > 0 || g.refunds > 0)) {
+        candidates[Key2(g.provider, g.match_model())].push_back(s);
       }
     }
     for (auto& [key, list] : candidates) {
@@ -412,45 +410,37 @@ absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> t
                std::tie(sgroups[b].time, sgroups[b].task_id);
       });
     }
-    std::sort(unpaired.begin(), unpaired.end(), [&](uint32_t a, uint32_t b) {
-      const UsageGroup& x = ugroups[a];
-      const UsageGroup& y = ugroups[b];
-      return std::tie(x.provider, x.model, x.time, x.key) <
-             std::tie(y.provider, y.model, y.time, y.key);
-    });
-    std::vector<uint32_t> still_unpaired;
     for (uint32_t u : unpaired) {
-      const UsageGroup& ug = ugroups[u];
+      UsageGroup& ug = ugroups[u];
       auto it = candidates.find(Key2(ug.provider, ug.model));
+      if (it == candidates.end() || ug.model.empty()) continue;
+      const std::vector<uint32_t>& list = it->second;
+      auto lo = std::lower_bound(list.begin(), list.end(), ug.time - o.fallback_window,
+                                 [&](uint32_t s, absl::Time t) { return sgroups[s].time < t; });
       uint32_t best = kNil;
-      if (it != candidates.end() && !ug.model.empty()) {
-        const std::vector<uint32_t>& list = it->second;
-        auto lo = std::lower_bound(list.begin(), list.end(), ug.time - o.fallback_window,
-                                   [&](uint32_t s, absl::Time t) { return sgroups[s].time < t; });
-        absl::Duration best_dt = absl::InfiniteDuration();
-        for (auto p = lo; p != list.end() && sgroups[*p].time <= ug.time + o.fallback_window; ++p) {
-          const ServiceGroup& sg = sgroups[*p];
-          if (sg.usage_head != kNil || sg.currency != ug.currency) continue;
-          if (!WithinTolerance(sg.settled, ug.net(), o)) continue;
-          const absl::Duration dt = absl::AbsDuration(sg.time - ug.time);
-          if (dt < best_dt) {
-            best_dt = dt;
-            best = *p;
-          }
+      absl::Duration best_dt = absl::InfiniteDuration();
+      for (auto p = lo; p != list.end() && sgroups[*p].time <= ug.time + o.fallback_window; ++p) {
+        const ServiceGroup& g = sgroups[*p];
+        if (!g.usage.empty() || g.currency != ug.usage.currency) continue;
+        if (!WithinTolerance(g.settled, ug.usage.net(), o)) continue;
+        const absl::Duration dt = absl::AbsDuration(g.time - ug.time);
+        if (dt < best_dt) {
+          best_dt = dt;
+          best = *p;
         }
       }
       if (best != kNil) {
-        pair_up(u, best, MatchKey::kFallback);
-      } else {
-        still_unpaired.push_back(u);
+        sgroups[best].usage.Merge(ug.usage, next_usage_row);
+        sgroups[best].matched_by = MatchKey::kFallback;
+        ug.paired = true;
       }
     }
-    unpaired.swap(still_unpaired);
   }
 
-  // 6. Classify every task in range.
+  // 5. Classify every task in range.
   const absl::Time in_flight_cutoff =
-      (o.end == absl::InfiniteFuture() ? newest + absl::Nanoseconds(1) : o.end) - o.in_flight_grace;
+      (o.as_of == absl::InfiniteFuture() ? newest + absl::Nanoseconds(1) : o.as_of) -
+      o.in_flight_grace;
   auto provider_selected = [&](absl::string_view p) {
     return o.providers.empty() ||
            std::find(o.providers.begin(), o.providers.end(), p) != o.providers.end();
@@ -465,15 +455,15 @@ absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> t
   };
   std::array<int64_t, 2> billed_by_currency{}, provider_by_currency{}, tasks_by_currency{};
 
-  auto account = [&](const Sides& s, absl::Time time, absl::string_view provider,
-                     absl::string_view model, MatchKey how) {
-    const ServiceGroup* g = s.service;
-    const Currency currency = g != nullptr && g->currency_set ? g->currency : s.usage_currency;
+  auto account = [&](const ServiceGroup* g, const UsageSums& s, absl::Time time,
+                     absl::string_view provider, absl::string_view model,
+                     absl::string_view provider_task_id, MatchKey how) {
+    const Currency currency = g != nullptr && g->currency_set ? g->currency : s.currency;
     const int64_t billed = g != nullptr ? g->settled : 0;
     const int64_t net = s.net();
     // Only discrepancies pay for the explanation text.
-    std::pair<Outcome, std::string> verdict = Classify(s, o, /*detail=*/false);
-    if (verdict.first != Outcome::kMatched) verdict = Classify(s, o, /*detail=*/true);
+    std::pair<Outcome, std::string> verdict = Classify(g, s, o, /*detail=*/false);
+    if (verdict.first != Outcome::kMatched) verdict = Classify(g, s, o, /*detail=*/true);
     const Outcome outcome = verdict.first;
     const int64_t day = DayNumber(time);
     ++report.tasks;
@@ -509,18 +499,19 @@ absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> t
     r.provider_refund_micros = s.refunded;
     r.difference_micros = net - billed;
     r.detail = std::move(verdict.second);
+    r.provider_task_id = std::string(provider_task_id);
     if (g != nullptr) {
       r.task_id = std::string(g->task_id);
-      r.provider_task_id = std::string(g->provider_task_id);
       r.reserved_micros = g->reserved;
       r.service_refund_micros = g->refunded;
       for (uint32_t i = g->head; i != kNil; i = next_row[i]) r.transactions.push_back(&txs[i]);
     }
-    for (const UsageGroup* ug = s.first_usage; ug != nullptr;
-         ug = ug->next_usage == kNil || g == nullptr ? nullptr : &ugroups[ug->next_usage]) {
-      if (r.provider_task_id.empty()) r.provider_task_id = std::string(ug->provider_task_id);
-      for (uint32_t i = ug->head; i != kNil; i = next_usage_row[i]) r.usage.push_back(&usage[i]);
+    absl::string_view usage_ptid;
+    for (uint32_t i = s.head; i != kNil; i = next_usage_row[i]) {
+      r.usage.push_back(&usage[i]);
+      KeepMin(usage_ptid, usage[i].provider_task_id);
     }
+    if (r.provider_task_id.empty()) r.provider_task_id = std::string(usage_ptid);
     std::sort(r.transactions.begin(), r.transactions.end(),
               [](const BillingTransaction* a, const BillingTransaction* b) {
                 return std::tie(a->kind, a->billing_transaction_id, a->time) <
@@ -535,50 +526,32 @@ absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> t
 
   for (const ServiceGroup& g : sgroups) {
     if (!provider_selected(g.provider) || g.time < o.start || g.time >= o.end) continue;
-    const bool reserve_only = g.settles == 0 && g.refunds == 0;
-    if (reserve_only) {
+    if (g.settles == 0 && g.refunds == 0) {
       if (g.time >= in_flight_cutoff) {
         ++report.in_flight_excluded;
         continue;
       }
       ++report.stale_reservations;
     }
-    Sides s;
-    s.service = &g;
-    if (g.usage_head != kNil) s.first_usage = &ugroups[g.usage_head];
-    for (uint32_t u = g.usage_head; u != kNil; u = ugroups[u].next_usage) {
-      const UsageGroup& ug = ugroups[u];
-      s.has_usage = true;
-      s.charged += ug.charged;
-      s.refunded += ug.refunded;
-      s.charges += ug.charges;
-      s.refunds += ug.refunds;
-      if (ug.currency_mixed) s.usage_currency_mixed = true;
-      if (ug.currency_set) {
-        KeepCurrency(ug.currency, s.usage_currency_set, s.usage_currency_mixed, s.usage_currency);
-      }
-    }
     absl::string_view model = g.match_model();
-    if (model.empty() && s.first_usage != nullptr) model = s.first_usage->model;
-    account(s, g.time, g.provider, model, g.matched_by);
+    if (model.empty() && !g.usage.empty()) model = usage[g.usage.head].model;
+    account(&g, g.usage, g.time, g.provider, model, g.provider_task_id, g.matched_by);
   }
   for (uint32_t u : unpaired) {
     const UsageGroup& ug = ugroups[u];
+    if (ug.paired) continue;
     if (!provider_selected(ug.provider) || ug.time < o.start || ug.time >= o.end) continue;
-    Sides s;
-    s.first_usage = &ug;
-    s.has_usage = true;
-    s.charged = ug.charged;
-    s.refunded = ug.refunded;
-    s.charges = ug.charges;
-    s.refunds = ug.refunds;
-    s.usage_currency_set = ug.currency_set;
-    s.usage_currency_mixed = ug.currency_mixed;
-    s.usage_currency = ug.currency;
-    account(s, ug.time, ug.provider, ug.model, MatchKey::kNone);
+    if (ug.time >= in_flight_cutoff) {
+      // Likely the charge of a task the service still only holds (its RESERVE predates the
+      // provider task id): judged in a later run.
+      ++report.in_flight_usage_excluded;
+      continue;
+    }
+    account(nullptr, ug.usage, ug.time, ug.provider, ug.model, ug.provider_task_id,
+            MatchKey::kNone);
   }
 
-  // 7. Stable output order.
+  // 6. Stable output order.
   std::sort(totals.begin(), totals.end(), [](const TotalsAcc& a, const TotalsAcc& b) {
     return std::tie(a.key.provider, a.key.model, a.key.day, a.key.currency) <
            std::tie(b.key.provider, b.key.model, b.key.day, b.key.currency);

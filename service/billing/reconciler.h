@@ -32,10 +32,14 @@
 //   MATCHED                    otherwise (including a task that neither side charged).
 //
 // In flight: a task whose only ledger rows are RESERVEs is excluded (with its usage records)
-// when its reservation is younger than `in_flight_grace` before the range end (or, with no range
-// end, before the newest input time): the provider may not have reported yet. An older one is a
-// stale reservation: it is reconciled with billed = 0 (so a provider charge for it shows as
-// MISSING_BILLING_TRANSACTION) and counted in `stale_reservations`.
+// when its reservation is younger than `in_flight_grace` before `as_of`, the time the inputs were
+// taken (by default the newest time in them): the task has not finished and the provider may not
+// have reported yet. Likewise provider records paired with no ledger row and younger than that
+// cutoff are left for a later run (the reservation they belong to may not carry the provider task
+// id yet). In flight is judged against `as_of`, not the range end, so a daily run made after the
+// day reconciles the day's last tasks instead of dropping them from every run. An older
+// reservation-only task is a stale reservation: it is reconciled with billed = 0 (so a provider
+// charge for it shows as MISSING_BILLING_TRANSACTION) and counted in `stale_reservations`.
 //
 // Range: a task belongs to [start, end) by its task time, the earliest of its ledger rows (or, for
 // a task only the provider reports, of its usage records), so a task near midnight is never split
@@ -104,6 +108,8 @@ struct ReconcileOptions {
   absl::Duration fallback_window = absl::Minutes(10);
   /// See "In flight" above. >= 0.
   absl::Duration in_flight_grace = absl::Hours(1);
+  /// When the inputs were taken; InfiniteFuture means the newest time found in them.
+  absl::Time as_of = absl::InfiniteFuture();
   /// Credits per USD for the report's common-unit (USD) totals only; beatra's default rate
   /// (seed 002). > 0.
   int64_t credits_per_usd = 1000;
@@ -166,7 +172,8 @@ struct ReconcileReport {
   int64_t transactions_in = 0;  ///< Ledger rows given.
   int64_t usage_records_in = 0;
   int64_t tasks = 0;  ///< Tasks reconciled (in range, provider selected, not in flight).
-  int64_t in_flight_excluded = 0;
+  int64_t in_flight_excluded = 0;        ///< Reservation-only tasks left for a later run.
+  int64_t in_flight_usage_excluded = 0;  ///< Unpaired provider tasks left for a later run.
   int64_t stale_reservations = 0;
   std::array<int64_t, kOutcomeCount> outcome_tasks{};
   std::array<int64_t, kMatchKeyCount> matched_by{};  ///< Tasks per pairing, incl. one-sided kNone.

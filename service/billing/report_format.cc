@@ -128,12 +128,14 @@ std::string ReportToJson(const ReconcileReport& r) {
   w.Bool(r.options.fallback);
   Int(w, "fallback_window_seconds", absl::ToInt64Seconds(r.options.fallback_window));
   Int(w, "in_flight_grace_seconds", absl::ToInt64Seconds(r.options.in_flight_grace));
+  Time(w, "as_of", r.options.as_of);
   Int(w, "credits_per_usd", r.options.credits_per_usd);
   w.EndObject();
   Int(w, "billing_transactions_in", r.transactions_in);
   Int(w, "usage_records_in", r.usage_records_in);
   Int(w, "tasks", r.tasks);
   Int(w, "in_flight_excluded", r.in_flight_excluded);
+  Int(w, "in_flight_usage_excluded", r.in_flight_usage_excluded);
   Int(w, "stale_reservations", r.stale_reservations);
   Int(w, "discrepancy_count", static_cast<int64_t>(r.discrepancies.size()));
   Key(w, "outcomes");
@@ -302,9 +304,10 @@ std::string ReportSummary(const ReconcileReport& r, int max_lines) {
       r.options.fallback ? absl::FormatDuration(r.options.fallback_window) : std::string("off"));
   absl::StrAppendFormat(&out,
                         "Inputs: %d billing transactions, %d usage records. Tasks reconciled: %d "
-                        "(%d in flight excluded, %d stale reservations)\n\n",
+                        "(in flight, left for a later run: %d reserved tasks, %d provider-only "
+                        "tasks; %d stale reservations)\n\n",
                         r.transactions_in, r.usage_records_in, r.tasks, r.in_flight_excluded,
-                        r.stale_reservations);
+                        r.in_flight_usage_excluded, r.stale_reservations);
   constexpr absl::string_view kRowFormat =
       "%-9s %-18s %-10s %-7s %8s %8s %6s %6s %6s %5s %6s %5s %16s %16s %14s\n";
   absl::StrAppendFormat(&out, kRowFormat, "PROVIDER", "MODEL", "DAY", "CUR", "TASKS", "MATCHED",

@@ -797,7 +797,8 @@ absl::StatusOr<std::vector<UsageRecord>> ParseUsage(absl::string_view provider, 
   std::vector<UsageRecord> out;
   absl::Status st;
   if (provider == kProviderTokenLab) {
-    st = ForEachRecord(format, content, source, kTlColumns,
+    constexpr absl::string_view kRequired[] = {"id", "type", "amount", "created_at"};
+    st = ForEachRecord(format, content, source, kRequired,
                        [&](const Fields& f) { return ParseTokenLab(f, out); });
   } else if (provider == kProviderBeatra) {
     constexpr absl::string_view kRequired[] = {"task_id", "charged_credits", "completed_at"};
@@ -968,3 +969,5 @@ std::vector<BillingTransaction> LedgerSet::Release() {
 }
 
 }  // namespace music::billing
+
+#undef BILLING_ASSIGN_OR_RETURN

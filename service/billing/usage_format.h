@@ -101,10 +101,15 @@ class UsageSet {
 /// Ledger rows unique by billing_transaction_id, with the same idempotence as UsageSet.
 class LedgerSet {
  public:
+  /// Adds `t` unless its billing_transaction_id is present; returns whether it was added. Sets
+  /// `*conflict` (when not null) if the id was present with different content.
   bool Add(BillingTransaction t, bool* conflict = nullptr);
+  /// Parses a ledger file and adds every row; all or nothing (INVALID_ARGUMENT naming source,
+  /// line and field on a bad row).
   absl::StatusOr<ImportStats> Import(FileFormat format, absl::string_view content,
                                      absl::string_view source);
   const std::vector<BillingTransaction>& rows() const { return rows_; }
+  /// Moves the rows out; the set is empty afterwards.
   std::vector<BillingTransaction> Release();
 
  private:

@@ -46,7 +46,8 @@ USAGE-FORMATS.md; providers: tokenlab, beatra, piapi, kie), prints a summary tab
   --tolerance_micros N          amounts within N micros agree (default 0)
   --tolerance_percent P         amounts within P% agree (default 0)
   --fallback_window DURATION    fallback match window, e.g. 10m; 0 disables (default 10m)
-  --in_flight_grace DURATION    reservation-only tasks this close to the end are in flight (1h)
+  --in_flight_grace DURATION    reservation-only tasks this close to --as_of are in flight (1h)
+  --as_of RFC3339               when the exports were taken (default: their newest record)
   --credits_per_usd N           rate for the USD-equivalent totals (default 1000)
   --json OUT, --csv OUT         write the report as JSON / CSV
   --max_discrepancies N         allowed discrepancies before exit 3 (default 0)
@@ -129,6 +130,12 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
       st = time_value(a.options.end);
     } else if (name == "providers") {
       a.options.providers = absl::StrSplit(value, ',', absl::SkipEmpty());
+      for (const std::string& p : a.options.providers) {
+        if (!billing::IsKnownProvider(p)) {
+          return UsageError(absl::StrCat("--providers: unknown provider \"", p,
+                                         "\" (tokenlab, beatra, piapi, kie)"));
+        }
+      }
     } else if (name == "tolerance_micros") {
       st = int_value(a.options.tolerance_micros);
     } else if (name == "tolerance_percent") {
@@ -139,6 +146,8 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
     } else if (name == "fallback_window") {
       st = duration_value(a.options.fallback_window);
       a.options.fallback = a.options.fallback_window > absl::ZeroDuration();
+    } else if (name == "as_of") {
+      st = time_value(a.options.as_of);
     } else if (name == "in_flight_grace") {
       st = duration_value(a.options.in_flight_grace);
     } else if (name == "credits_per_usd") {
