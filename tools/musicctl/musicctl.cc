@@ -4,6 +4,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "music/v1/music_service.grpc.pb.h"
+#include "tools/musicctl/billing_commands.h"
 #include "tools/musicctl/commands.h"
 #include "tools/musicctl/console.h"
 
@@ -31,6 +32,11 @@ int Main(const std::vector<std::string>& args, const EnvLookup& env, std::ostrea
   console.tz = absl::LocalTimeZone();
 
   auto channel = grpc::CreateChannel(options->server, grpc::InsecureChannelCredentials());
+  if (IsBillingCommand(options->command)) {
+    auto billing = music::v1::BillingService::NewStub(channel);
+    auto reconciliation = music::v1::ReconciliationService::NewStub(channel);
+    return RunBillingCommand(*options, *billing, *reconciliation, console);
+  }
   auto stub = music::v1::MusicService::NewStub(channel);
   return RunCommand(*options, *stub, console);
 }

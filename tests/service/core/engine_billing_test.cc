@@ -133,7 +133,8 @@ class EngineBillingTest : public ::testing::Test {
   void ExpectCleanLedger() {
     auto violations = store_->CheckLedger();
     ASSERT_TRUE(violations.ok()) << violations.status();
-    for (const auto& v : *violations) ADD_FAILURE() << v.task_id << " " << v.kind << ": " << v.detail;
+    for (const auto& v : *violations)
+      ADD_FAILURE() << v.task_id << " " << v.kind << ": " << v.detail;
   }
 
   static adapters::ProviderUpdate Success(int64_t charged = 0) {
