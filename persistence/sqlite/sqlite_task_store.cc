@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <limits>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -564,10 +564,9 @@ class SqliteTaskStore final : public SqliteStore {
 
   absl::StatusOr<std::vector<billing::UsageRecord>> ListUsageRecords(
       const TimeRange& range, absl::Span<const std::string> providers) override {
-    const std::string sql =
-        absl::StrCat("SELECT ", kUsageColumns,
-                     " FROM usage_records WHERE time_us >= ?1 AND time_us < ?2 "
-                     "ORDER BY time_us, provider, usage_record_id");
+    const std::string sql = absl::StrCat("SELECT ", kUsageColumns,
+                                         " FROM usage_records WHERE time_us >= ?1 AND time_us < ?2 "
+                                         "ORDER BY time_us, provider, usage_record_id");
     absl::MutexLock lock(&mu_);
     absl::StatusOr<sqlite3_stmt*> stmt = Prepare(sql);
     if (!stmt.ok()) return stmt.status();
@@ -586,9 +585,9 @@ class SqliteTaskStore final : public SqliteStore {
 
   absl::Status SaveReconciliationRun(const ReconciliationRun& run) override {
     if (run.run_id.empty()) return absl::InvalidArgumentError("run_id is empty");
-    const std::string sql = absl::StrCat(
-        "INSERT INTO reconciliation_runs (", kRunColumns,
-        ", report_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+    const std::string sql =
+        absl::StrCat("INSERT INTO reconciliation_runs (", kRunColumns,
+                     ", report_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
     absl::MutexLock lock(&mu_);
     absl::StatusOr<sqlite3_stmt*> stmt = Prepare(sql);
     if (!stmt.ok()) return stmt.status();
@@ -614,8 +613,8 @@ class SqliteTaskStore final : public SqliteStore {
   }
 
   absl::StatusOr<ReconciliationRun> GetReconciliationRun(absl::string_view run_id) override {
-    const std::string sql = absl::StrCat("SELECT ", kRunColumns,
-                                         ", report_json FROM reconciliation_runs WHERE run_id = ?1");
+    const std::string sql = absl::StrCat(
+        "SELECT ", kRunColumns, ", report_json FROM reconciliation_runs WHERE run_id = ?1");
     absl::MutexLock lock(&mu_);
     absl::StatusOr<sqlite3_stmt*> stmt = Prepare(sql);
     if (!stmt.ok()) return stmt.status();
@@ -915,11 +914,10 @@ class SqliteTaskStore final : public SqliteStore {
       if (t.reserves > 1) add("DUPLICATE_RESERVE", absl::StrCat(t.reserves, " RESERVE rows"));
       if (t.settles > 1) add("DUPLICATE_SETTLE", absl::StrCat(t.settles, " SETTLE rows"));
       if (t.refunds > 1) add("DUPLICATE_REFUND", absl::StrCat(t.refunds, " REFUND rows"));
-      if (t.settles > 0 && (t.state == music::v1::TASK_STATE_FAILED ||
-                            t.state == music::v1::TASK_STATE_CANCELED)) {
-        add("SETTLED_NOT_SUCCEEDED",
-            absl::StrCat("a ", music::v1::TaskState_Name(t.state), " task has a SETTLE of ",
-                         t.settled, " micros"));
+      if (t.settles > 0 &&
+          (t.state == music::v1::TASK_STATE_FAILED || t.state == music::v1::TASK_STATE_CANCELED)) {
+        add("SETTLED_NOT_SUCCEEDED", absl::StrCat("a ", music::v1::TaskState_Name(t.state),
+                                                  " task has a SETTLE of ", t.settled, " micros"));
       }
       if (terminal && t.settles + t.refunds == 0) {
         add("UNFINISHED", "terminal task without SETTLE or REFUND");
@@ -934,8 +932,8 @@ class SqliteTaskStore final : public SqliteStore {
       if (t.currencies.size() > 1) {
         add("CURRENCY", absl::StrCat("rows in ", absl::StrJoin(t.currencies, " and ")));
       }
-      if (t.billing.reserved_micros() != t.reserved ||
-          t.billing.charged_micros() != t.settled || t.billing.refunded_micros() != t.refunded ||
+      if (t.billing.reserved_micros() != t.reserved || t.billing.charged_micros() != t.settled ||
+          t.billing.refunded_micros() != t.refunded ||
           (t.currencies.size() == 1 && *t.currencies.begin() != t.billing.currency())) {
         add("BILLING_MISMATCH",
             absl::StrCat("Task.billing reserved/charged/refunded ", t.billing.reserved_micros(),

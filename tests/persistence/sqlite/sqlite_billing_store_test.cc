@@ -151,10 +151,10 @@ TEST_F(SqliteBillingStoreTest, ATakenTransactionIdRollsBackTheTaskChange) {
   TaskRecord copy = r;
   copy.task.set_state(music::v1::TASK_STATE_FAILED);
   std::vector<BillingTransaction> rows = billing::Finish(copy, kBase);
-  RawExec(path_, absl::StrCat("INSERT INTO billing_transactions VALUES ('",
-                              rows[0].billing_transaction_id,
-                              "', 'tenant-a', 'task-1', '', 'kie', '', '', 'm', 'V4_5', '', "
-                              "'REFUND', 12000000, 'CREDITS', 1)"));
+  RawExec(path_,
+          absl::StrCat("INSERT INTO billing_transactions VALUES ('", rows[0].billing_transaction_id,
+                       "', 'tenant-a', 'task-1', '', 'kie', '', '', 'm', 'V4_5', '', "
+                       "'REFUND', 12000000, 'CREDITS', 1)"));
   absl::Status s = Finish(r, music::v1::TASK_STATE_FAILED, kBase);
   EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists) << s;
   auto stored = store_->Get("task-1");
@@ -194,8 +194,7 @@ TEST_F(SqliteBillingStoreTest, ListIsNewestFirstPaginatedAndRanged) {
   q.tenant = "tenant-b";
   EXPECT_TRUE(store_->ListBillingTransactions(q)->transactions.empty());
   q.page_size = 0;
-  EXPECT_EQ(store_->ListBillingTransactions(q).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->ListBillingTransactions(q).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(SqliteBillingStoreTest, ReconciliationListingKeepsWholeTasks) {
@@ -239,9 +238,8 @@ TEST_F(SqliteBillingStoreTest, UsageImportIsIdempotent) {
   EXPECT_EQ((*all)[2].usage_record_id, "u3");
   EXPECT_EQ((*all)[2].amount_micros, 3);
   EXPECT_EQ((*all)[2].time, kBase + absl::Seconds(1));
-  EXPECT_EQ(store_->ListUsageRecords({kBase + absl::Seconds(1), absl::InfiniteFuture()}, {})
-                ->size(),
-            1u);
+  EXPECT_EQ(
+      store_->ListUsageRecords({kBase + absl::Seconds(1), absl::InfiniteFuture()}, {})->size(), 1u);
   // All or nothing: a bad record adds nothing.
   std::vector<billing::UsageRecord> bad = {Usage("u4", kBase, 4), Usage("", kBase, 5)};
   EXPECT_EQ(store_->InsertUsageRecords(bad).status().code(), absl::StatusCode::kInvalidArgument);
@@ -311,14 +309,14 @@ TEST_F(SqliteBillingStoreTest, CheckLedgerFindsInjectedCorruption) {
 
   auto insert = [&](const std::string& id, const std::string& task, const std::string& kind,
                     int64_t amount) {
-    RawExec(path_, absl::StrCat("INSERT INTO billing_transactions VALUES ('", id,
-                                "', 'tenant-a', '", task,
-                                "', '', 'kie', '', '', 'm', 'V4_5', '', '", kind, "', ", amount,
-                                ", 'CREDITS', 1)"));
+    RawExec(path_,
+            absl::StrCat("INSERT INTO billing_transactions VALUES ('", id, "', 'tenant-a', '", task,
+                         "', '', 'kie', '', '', 'm', 'V4_5', '', '", kind, "', ", amount,
+                         ", 'CREDITS', 1)"));
   };
-  insert("x1", "dup", "SETTLE", 12'000'000);     // a second SETTLE
-  insert("x2", "failed", "SETTLE", 0);            // a failed task settled
-  insert("x3", "ghost", "RESERVE", 1);            // no such task
+  insert("x1", "dup", "SETTLE", 12'000'000);  // a second SETTLE
+  insert("x2", "failed", "SETTLE", 0);        // a failed task settled
+  insert("x3", "ghost", "RESERVE", 1);        // no such task
   // "unfinished" ends FAILED without its REFUND: rewrite the task row only.
   RawExec(path_, "UPDATE tasks SET state = 4 WHERE task_id = 'unfinished'");
   // "noreserve": build a task row without its RESERVE by copying one and renaming it.
@@ -334,8 +332,7 @@ TEST_F(SqliteBillingStoreTest, CheckLedgerFindsInjectedCorruption) {
             (std::vector<std::string>{"DUPLICATE_SETTLE", "UNBALANCED", "BILLING_MISMATCH"}));
   EXPECT_EQ(KindsFor(*found, "failed"), std::vector<std::string>{"SETTLED_NOT_SUCCEEDED"});
   EXPECT_EQ(KindsFor(*found, "ghost"), std::vector<std::string>{"ORPHAN"});
-  EXPECT_EQ(KindsFor(*found, "unfinished"),
-            (std::vector<std::string>{"UNFINISHED", "UNBALANCED"}));
+  EXPECT_EQ(KindsFor(*found, "unfinished"), (std::vector<std::string>{"UNFINISHED", "UNBALANCED"}));
   EXPECT_EQ(KindsFor(*found, "copy"),
             (std::vector<std::string>{"MISSING_RESERVE", "BILLING_MISMATCH"}));
 }
