@@ -179,6 +179,11 @@ int Reconcile(const Options& options, ReconciliationService::StubInterface& stub
   }
   request.set_tolerance_micros(options.tolerance_micros);
   request.set_dry_run(options.dry_run);
+  if (options.in_flight_grace.has_value()) {
+    const int64_t ns = absl::ToInt64Nanoseconds(*options.in_flight_grace);
+    request.mutable_in_flight_grace()->set_seconds(ns / 1'000'000'000);
+    request.mutable_in_flight_grace()->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
+  }
   grpc::ClientContext context;
   SetDeadline(options, &context);
   music::v1::ReconcileResponse response;

@@ -83,6 +83,23 @@ bool SetTime(Options& options, absl::string_view text, std::string* error) {
   return true;
 }
 
+bool SetGrace(Options& options, absl::string_view text, std::string* error) {
+  double seconds = 0;
+  absl::Duration grace;
+  if (absl::SimpleAtod(text, &seconds)) {
+    grace = absl::Seconds(seconds);
+  } else if (!absl::ParseDuration(text, &grace)) {
+    *error = "not a number of seconds";
+    return false;
+  }
+  if (grace < absl::ZeroDuration()) {
+    *error = "must not be negative";
+    return false;
+  }
+  options.in_flight_grace = grace;
+  return true;
+}
+
 bool SetFormat(Options& options, absl::string_view text, std::string* error) {
   const std::string f = absl::AsciiStrToLower(text);
   if (f != "csv" && f != "json" && f != "jsonl") {
@@ -146,6 +163,9 @@ const FlagDef kFlags[] = {
     {"tolerance_micros", "N", "reconcile: amounts within N micros agree (default 0)",
      &SetValue<&Options::tolerance_micros>},
     {"dry_run", nullptr, "reconcile: do not store the run", &SetValue<&Options::dry_run>},
+    {"in_flight_grace", "SECONDS",
+     "reconcile: leave tasks this young before --end for a later run (server default 3600)",
+     &SetGrace},
     {"max_discrepancies", "N",
      "reconcile: exit 3 when more than N tasks do not reconcile (default 0)",
      &SetValue<&Options::max_discrepancies>},
@@ -220,7 +240,8 @@ const std::vector<CommandDef>& Commands() {
        Command::kReconcile,
        "--start TIME --end TIME [--providers P1,P2] [--tolerance_micros N] [--dry_run]\n"
        "           [--max_discrepancies N]  (exit 3 over N)",
-       {"start", "end", "providers", "tolerance_micros", "dry_run", "max_discrepancies"},
+       {"start", "end", "providers", "tolerance_micros", "dry_run", "max_discrepancies",
+        "in_flight_grace"},
        false},
   };
   return *kCommands;

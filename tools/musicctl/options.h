@@ -106,6 +106,9 @@ struct Options {
   std::string providers;
   int64_t tolerance_micros = 0;
   bool dry_run = false;
+  /// reconcile: tasks with only a reservation or only usage younger than this before --end are
+  /// left for a later run; nullopt: the server's default (1 hour).
+  std::optional<absl::Duration> in_flight_grace;
   /// reconcile exits kExitFindings when it finds more discrepancies than this.
   int64_t max_discrepancies = 0;
 };

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "adapters/provider_errors.h"
 #include "persistence/sqlite/sqlite_task_store.h"
 #include "service/core/task_engine.h"
 #include "service/testing/fake_clock.h"
@@ -276,6 +277,37 @@ TEST_F(EngineBillingTest, FailureCancelAndDeadlineRefundEverything) {
     EXPECT_EQ(rows.count("SETTLE"), 0u);
     EXPECT_EQ(Get(id).task.billing().refunded_micros(), kPrice);
     EXPECT_EQ(Get(id).task.billing().charged_micros(), 0);
+  }
+  ExpectCleanLedger();
+}
+
+TEST_F(EngineBillingTest, ProviderCancelAndLostSubmissionRefundEverything) {
+  StartEngine();
+  const std::string provider_canceled = CreateRunning();
+  adapters::ProviderUpdate canceled;
+  canceled.state = adapters::ProviderState::kCanceled;
+  canceled.provider_status = "CANCELED";
+  provider_->DefineCallback("canceled", canceled);
+  ASSERT_TRUE(Callback(provider_canceled, "canceled").ok());
+  ASSERT_TRUE(persistence::IsTerminal(Get(provider_canceled).task.state()));
+
+  // A create whose answer was lost and no callback revealed: FailNow after the grace.
+  absl::Status timeout = absl::DeadlineExceededError("timeout");
+  adapters::MarkOutcomeUnknown(timeout);
+  provider_->QueueSubmit(timeout);
+  auto created = engine_->Create(Spec());
+  ASSERT_TRUE(created.ok());
+  const std::string lost = created->task.task_id();
+  ASSERT_TRUE(
+      WaitFor([&] { return Get(lost).submission == persistence::SubmissionState::kUnknown; }));
+  Advance(absl::Seconds(31));
+  ASSERT_TRUE(WaitFor([&] { return IsState(lost, music::v1::TASK_STATE_FAILED); }));
+
+  for (const std::string& id : {provider_canceled, lost}) {
+    SCOPED_TRACE(id);
+    auto rows = Ledger(id);
+    EXPECT_EQ(rows.count("SETTLE"), 0u);
+    EXPECT_EQ(Amount(rows, "REFUND"), kPrice);
   }
   ExpectCleanLedger();
 }

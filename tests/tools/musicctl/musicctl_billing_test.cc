@@ -195,9 +195,9 @@ TEST_F(MusicctlBillingTest, CheckLedgerExitsNonZeroOnViolations) {
 }
 
 TEST_F(MusicctlBillingTest, ReconcilePrintsTheSummaryAndHonoursTheThreshold) {
-  RunResult run =
-      Musicctl({"reconcile", "--start", "2026-11-01T00:00:00Z", "--end", "2026-11-02T00:00:00Z",
-                "--providers", "kie,piapi", "--tolerance_micros", "5", "--dry_run"});
+  RunResult run = Musicctl({"reconcile", "--start", "2026-11-01T00:00:00Z", "--end",
+                            "2026-11-02T00:00:00Z", "--providers", "kie,piapi",
+                            "--tolerance_micros", "5", "--dry_run", "--in_flight_grace", "90"});
   EXPECT_EQ(run.exit_code, kExitFindings) << run.output;  // 2 discrepancies > 0
   EXPECT_THAT(run.output, HasSubstr("SUMMARY TABLE"));
   EXPECT_THAT(run.output, HasSubstr("Dry run: not stored. 2 of 10 tasks"));
@@ -205,11 +205,13 @@ TEST_F(MusicctlBillingTest, ReconcilePrintsTheSummaryAndHonoursTheThreshold) {
   EXPECT_EQ(sent.providers_size(), 2);
   EXPECT_EQ(sent.tolerance_micros(), 5);
   EXPECT_TRUE(sent.dry_run());
+  EXPECT_EQ(sent.in_flight_grace().seconds(), 90);
   EXPECT_EQ(sent.start_time().seconds(), 1793491200);  // 2026-11-01T00:00:00Z
   RunResult within = Musicctl({"reconcile", "--start", "2026-11-01T00:00:00Z", "--end",
                                "2026-11-02T00:00:00Z", "--max_discrepancies", "2"});
   EXPECT_EQ(within.exit_code, kExitOk) << within.output;
   EXPECT_THAT(within.output, HasSubstr("Stored as run rec_1"));
+  EXPECT_FALSE(reconciliation_.last().has_in_flight_grace());
   EXPECT_EQ(Musicctl({"reconcile", "--start", "2026-11-01T00:00:00Z"}).exit_code, kExitUsage);
   RunResult refused = Musicctl({"reconcile", "--start", "2026-11-01T00:00:00Z", "--end",
                                 "2026-11-02T00:00:00Z", "--tolerance_micros", "500"});
