@@ -337,5 +337,32 @@ TEST_F(SqliteBillingStoreTest, CheckLedgerFindsInjectedCorruption) {
             (std::vector<std::string>{"MISSING_RESERVE", "BILLING_MISMATCH"}));
 }
 
+TEST_F(SqliteBillingStoreTest, SchemaTwoFileGainsTheLedgerAndItsOldTasksAreNotFlagged) {
+  // A task stored before the ledger existed: no Task.billing, no rows.
+  TaskRecord legacy;
+  legacy.task.set_task_id("legacy");
+  legacy.task.set_tenant("tenant-a");
+  legacy.task.set_state(music::v1::TASK_STATE_SUCCEEDED);
+  legacy.task.set_version(1);
+  ASSERT_TRUE(store_->Create(legacy).ok());
+  store_.reset();
+  RawExec(path_,
+          "DROP TABLE billing_transactions; DROP TABLE usage_records; "
+          "DROP TABLE reconciliation_runs; PRAGMA user_version = 2");
+  SqliteOptions o;
+  o.path = path_;
+  auto reopened = OpenSqliteStore(o);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  store_ = std::move(*reopened);
+  auto check = store_->CheckLedger();
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_TRUE(check->empty());
+  NewTask("new", kBase);  // the ledger works on the upgraded file
+  BillingListQuery q;
+  q.tenant = "tenant-a";
+  EXPECT_EQ(store_->ListBillingTransactions(q)->transactions.size(), 1u);
+  EXPECT_NE(RawExecError(path_, "DELETE FROM billing_transactions"), "");  // triggers are back
+}
+
 }  // namespace
 }  // namespace music::persistence

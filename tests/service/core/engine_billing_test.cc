@@ -194,6 +194,26 @@ TEST_F(EngineBillingTest, CreateReservesThePrice) {
   EXPECT_EQ(reserve.time, clock_.Now());
 }
 
+TEST_F(EngineBillingTest, ConcurrentIdempotentCreatesReserveOnce) {
+  StartEngine();
+  std::vector<std::thread> threads;
+  std::vector<std::string> ids(12);
+  for (int i = 0; i < 12; ++i) {
+    threads.emplace_back([&, i] {
+      CreateSpec spec = Spec();
+      spec.request_id = "same-key";
+      auto r = engine_->Create(spec);
+      if (r.ok()) ids[i] = r->task.task_id();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& id : ids) ASSERT_EQ(id, ids[0]);
+  auto rows = Ledger(ids[0]);
+  EXPECT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows.count("RESERVE"), 1u);
+  ExpectCleanLedger();
+}
+
 TEST_F(EngineBillingTest, UnpricedModelReservesZeroAndStillBalances) {
   StartEngine();
   const std::string id = CreateRunning("free-model");
