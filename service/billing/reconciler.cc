@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "service/billing/money.h"
@@ -325,40 +326,61 @@ absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> t
     }
   }
 
-  // 2. The exact-key indexes into the service side: a task's ids are its rows' (the smallest when
-  // rows disagree); a key two tasks share is ambiguous and pairs nothing.
+  // 2. Pair usage records by exact key, straight into their task's sums. A task's keys are those
+  // of its rows (the smallest when its rows disagree); a key two tasks share is ambiguous and pairs
+  // nothing. The billing-transaction and request-id indexes are built only for the providers
+  // whose records need them (TokenLab's): most records pair by provider task id.
   absl::flat_hash_map<Key2, uint32_t> by_ptid, by_btx, by_request;
   by_ptid.reserve(sgroups.size());
   for (uint32_t s = 0; s < sgroups.size(); ++s) {
-    const ServiceGroup& g = sgroups[s];
-    IndexKey(by_ptid, g.provider, g.provider_task_id, s);
-    IndexKey(by_btx, g.provider, g.billing_transaction_id, s);
-    IndexKey(by_request, g.provider, g.request_id, s);
+    IndexKey(by_ptid, sgroups[s].provider, sgroups[s].provider_task_id, s);
+  }
+  std::vector<uint32_t> next_usage_row(usage.size(), kNil);
+  auto pair_record = [&](uint32_t i, uint32_t s, MatchKey how) {
+    ServiceGroup& g = sgroups[s];
+    g.usage.Add(usage[i], i, next_usage_row);
+    if (g.matched_by == MatchKey::kNone || how < g.matched_by) g.matched_by = how;
+  };
+  std::vector<uint32_t> retry;
+  absl::flat_hash_set<absl::string_view> retry_providers;
+  for (uint32_t i = 0; i < usage.size(); ++i) {
+    const UsageRecord& r = usage[i];
+    newest = std::max(newest, r.time);
+    const uint32_t s = Lookup(by_ptid, r.provider, r.provider_task_id);
+    if (s != kNil) {
+      pair_record(i, s, MatchKey::kProviderTaskId);
+    } else {
+      retry.push_back(i);
+      if (!r.provider_billing_transaction_id.empty() || !r.request_id.empty()) {
+        retry_providers.insert(r.provider);
+      }
+    }
+  }
+  absl::flat_hash_map<Key2, uint32_t>().swap(by_ptid);
+  if (!retry_providers.empty()) {
+    for (uint32_t s = 0; s < sgroups.size(); ++s) {
+      const ServiceGroup& g = sgroups[s];
+      if (!retry_providers.contains(g.provider)) continue;
+      IndexKey(by_btx, g.provider, g.billing_transaction_id, s);
+      IndexKey(by_request, g.provider, g.request_id, s);
+    }
   }
 
-  // 3. Pair every usage record by exact key, straight into its task's sums; group the rest.
-  std::vector<uint32_t> next_usage_row(usage.size(), kNil);
+  // 3. The second keys; what is still unpaired is grouped for the fallback.
   std::vector<UsageGroup> ugroups;
   {
     using UKey = std::tuple<absl::string_view, int, absl::string_view>;
     absl::flat_hash_map<UKey, uint32_t> by_key;
-    for (uint32_t i = 0; i < usage.size(); ++i) {
+    for (uint32_t i : retry) {
       const UsageRecord& r = usage[i];
-      newest = std::max(newest, r.time);
-      uint32_t s = Lookup(by_ptid, r.provider, r.provider_task_id);
-      MatchKey how = MatchKey::kProviderTaskId;
-      if (s == kNil) {
-        s = Lookup(by_btx, r.provider, r.provider_billing_transaction_id);
-        how = MatchKey::kBillingTransactionId;
-      }
-      if (s == kNil) {
-        s = Lookup(by_request, r.provider, r.request_id);
-        how = MatchKey::kRequestId;
-      }
+      uint32_t s = Lookup(by_btx, r.provider, r.provider_billing_transaction_id);
       if (s != kNil) {
-        ServiceGroup& g = sgroups[s];
-        g.usage.Add(r, i, next_usage_row);
-        if (g.matched_by == MatchKey::kNone || how < g.matched_by) g.matched_by = how;
+        pair_record(i, s, MatchKey::kBillingTransactionId);
+        continue;
+      }
+      s = Lookup(by_request, r.provider, r.request_id);
+      if (s != kNil) {
+        pair_record(i, s, MatchKey::kRequestId);
         continue;
       }
       // The first key the record has; its kind keeps a task id apart from an equal request id.
@@ -382,7 +404,6 @@ absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> t
       ug.usage.Add(r, i, next_usage_row);
     }
   }
-  absl::flat_hash_map<Key2, uint32_t>().swap(by_ptid);
   absl::flat_hash_map<Key2, uint32_t>().swap(by_btx);
   absl::flat_hash_map<Key2, uint32_t>().swap(by_request);
 
@@ -469,22 +490,27 @@ absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> t
     ++report.tasks;
     ++report.outcome_tasks[static_cast<int>(outcome)];
     ++report.matched_by[static_cast<int>(how)];
+    // Each side's amount goes to the totals of its own currency, so every row stays in one unit;
+    // a currency mismatch thus puts the provider's amount on a row of the provider's currency.
     const int ci = static_cast<int>(currency);
+    const int pi = static_cast<int>(s.currency_set ? s.currency : currency);
     ++tasks_by_currency[ci];
     billed_by_currency[ci] += billed;
-    provider_by_currency[ci] += net;
-
-    TotalsKey key{provider, model, day, ci};
-    auto [it, inserted] = totals_index.emplace(key, static_cast<uint32_t>(totals.size()));
-    if (inserted) totals.push_back(TotalsAcc{key, Totals{}});
-    Totals& t = totals[it->second].totals;
+    provider_by_currency[pi] += net;
+    auto row = [&](int c) -> Totals& {
+      TotalsKey key{provider, model, day, c};
+      auto [it, inserted] = totals_index.emplace(key, static_cast<uint32_t>(totals.size()));
+      if (inserted) totals.push_back(TotalsAcc{key, Totals{}});
+      return totals[it->second].totals;
+    };
+    Totals& t = row(ci);
     ++t.tasks;
-    OutcomeTotals& ot = t.by_outcome[static_cast<int>(outcome)];
-    ++ot.tasks;
-    ot.billed_micros += billed;
-    ot.provider_micros += net;
+    ++t.by_outcome[static_cast<int>(outcome)].tasks;
+    t.by_outcome[static_cast<int>(outcome)].billed_micros += billed;
     t.billed_micros += billed;
-    t.provider_micros += net;
+    Totals& pt = row(pi);
+    pt.by_outcome[static_cast<int>(outcome)].provider_micros += net;
+    pt.provider_micros += net;
     if (outcome == Outcome::kMatched) return;
 
     TaskResult r;
@@ -583,7 +609,7 @@ absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> t
                std::tie(b.provider, b.day, b.model, b.outcome, b.task_id, b.provider_task_id, kb);
       });
   for (int ci = 0; ci < 2; ++ci) {
-    if (tasks_by_currency[ci] == 0) continue;
+    if (tasks_by_currency[ci] == 0 && provider_by_currency[ci] == 0) continue;
     CurrencyTotals c;
     c.currency = static_cast<Currency>(ci);
     c.tasks = tasks_by_currency[ci];

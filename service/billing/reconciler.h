@@ -13,16 +13,19 @@
 //   1. (provider, provider task id)          [every provider; TokenLab's ldtask_..., beatra's,...]
 //   2. (provider, provider billing_transaction_id)   [TokenLab, seeds 000/001]
 //   3. (provider, request_id)                         [TokenLab]
-// (a key that two service tasks share is ambiguous and not used), then, for what is left and when
-// enabled, a fallback: same provider and model, billed vs provider_net within the tolerance, and
-// times within `fallback_window`; the closest in time wins.
+// Each usage record is paired on its own, by the first of its keys that finds a task; a task's keys
+// are those of its ledger rows (the smallest when its rows disagree), and a key two tasks share is
+// ambiguous and pairs nothing. Then, for the records left (grouped per provider task id, else
+// billing transaction id, request id, record id) and when enabled, a fallback: same provider and
+// model, billed vs provider_net within the tolerance, times within `fallback_window`, only tasks
+// no record was paired with; the closest in time wins (ties: the earlier, then the smaller id).
 //
 // Outcomes per task, first that applies:
 //   CURRENCY_MISMATCH          the two sides (or the rows of one side) use different currencies.
 //   MISSING_USAGE_RECORD       the service billed (billed beyond tolerance), the provider reported
 //                              nothing for the task.
 //   MISSING_BILLING_TRANSACTION the provider charged (provider_net beyond tolerance), the service
-//                              has no ledger row for the task: leakage.
+//                              has no ledger row for the task, or only a stale RESERVE: leakage.
 //   DUPLICATE                  either side has the same kind twice: two SETTLEs or two REFUNDs in
 //                              the ledger, two charges or two refunds from the provider.
 //   REFUND_MISMATCH            nets differ and a side fully refunded: the service refunded the
@@ -122,7 +125,9 @@ struct OutcomeTotals {
   int64_t provider_micros = 0;
 };
 
-/// Totals of one (provider, model, UTC day, currency).
+/// Totals of one (provider, model, UTC day, currency). A task counts on the row of the service's
+/// currency; each side's amount is summed on the row of that side's currency, so a row is in one
+/// unit (a CURRENCY_MISMATCH task may leave a row with provider amounts and no tasks).
 struct Totals {
   std::string provider;
   /// The provider's model id where known (usage records carry only that), else the catalog model.

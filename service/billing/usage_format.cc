@@ -214,11 +214,21 @@ absl::Status ForEachRecord(FileFormat format, absl::string_view content, absl::s
                            absl::Span<const absl::string_view> required_columns, Fn fn) {
   if (format == FileFormat::kJsonl) {
     int line_no = 0;
-    rapidjson::Document doc;
+    // One pool for every line, emptied before each: a Document reused as is would keep every
+    // line's strings until the end of the file.
+    char value_buffer[16384];
+    char parse_buffer[4096];
+    rapidjson::MemoryPoolAllocator<> value_pool(value_buffer, sizeof(value_buffer));
+    rapidjson::MemoryPoolAllocator<> parse_pool(parse_buffer, sizeof(parse_buffer));
+    using Document = rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
+                                                rapidjson::MemoryPoolAllocator<>>;
     for (absl::string_view line : absl::StrSplit(content, '\n')) {
       ++line_no;
       line = absl::StripAsciiWhitespace(line);
       if (line.empty()) continue;
+      value_pool.Clear();
+      parse_pool.Clear();
+      Document doc(&value_pool, sizeof(parse_buffer), &parse_pool);
       doc.Parse<rapidjson::kParseNumbersAsStringsFlag>(line.data(), line.size());
       if (doc.HasParseError()) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -899,9 +909,49 @@ bool SameRow(const BillingTransaction& a, const BillingTransaction& b) {
          a.time == b.time;
 }
 
+namespace {
+
+// Appends the parsed records to `rows`, skipping those whose key is already there. The parsed
+// vector becomes the storage when `rows` is empty (the usual first import), so a large file is
+// held once, not twice; otherwise its records are moved over. Kept records are compacted in place.
+template <typename T, typename KeyFn, typename SameFn>
+ImportStats AppendUnique(std::vector<T>& rows, absl::flat_hash_map<std::string, size_t>& index,
+                         std::vector<T>&& parsed, KeyFn key, SameFn same) {
+  ImportStats stats;
+  stats.records = static_cast<int64_t>(parsed.size());
+  const size_t start = rows.size();
+  if (start == 0) {
+    rows.swap(parsed);
+  } else {
+    rows.reserve(start + parsed.size());
+    for (T& r : parsed) rows.push_back(std::move(r));
+  }
+  std::vector<T>().swap(parsed);
+  index.reserve(rows.size());
+  size_t kept = start;
+  for (size_t i = start; i < rows.size(); ++i) {
+    auto [it, inserted] = index.emplace(key(rows[i]), kept);
+    if (!inserted) {
+      ++stats.duplicates;
+      if (!same(rows[it->second], rows[i])) ++stats.conflicts;
+      continue;
+    }
+    ++stats.added;
+    if (kept != i) rows[kept] = std::move(rows[i]);
+    ++kept;
+  }
+  rows.resize(kept);
+  return stats;
+}
+
+std::string UsageKey(const UsageRecord& r) {
+  return absl::StrCat(r.provider, "\n", r.usage_record_id);
+}
+
+}  // namespace
+
 bool UsageSet::Add(UsageRecord r, bool* conflict) {
-  std::string key = absl::StrCat(r.provider, "\n", r.usage_record_id);
-  auto [it, inserted] = index_.emplace(std::move(key), records_.size());
+  auto [it, inserted] = index_.emplace(UsageKey(r), records_.size());
   if (!inserted) {
     if (conflict != nullptr) *conflict = !SameRecord(records_[it->second], r);
     return false;
@@ -915,18 +965,7 @@ absl::StatusOr<ImportStats> UsageSet::Import(absl::string_view provider, FileFor
                                              absl::string_view content, absl::string_view source) {
   absl::StatusOr<std::vector<UsageRecord>> parsed = ParseUsage(provider, format, content, source);
   if (!parsed.ok()) return parsed.status();
-  ImportStats stats;
-  stats.records = static_cast<int64_t>(parsed->size());
-  for (UsageRecord& r : *parsed) {
-    bool conflict = false;
-    if (Add(std::move(r), &conflict)) {
-      ++stats.added;
-    } else {
-      ++stats.duplicates;
-      if (conflict) ++stats.conflicts;
-    }
-  }
-  return stats;
+  return AppendUnique(records_, index_, *std::move(parsed), UsageKey, SameRecord);
 }
 
 std::vector<UsageRecord> UsageSet::Release() {
@@ -949,18 +988,9 @@ absl::StatusOr<ImportStats> LedgerSet::Import(FileFormat format, absl::string_vi
                                               absl::string_view source) {
   absl::StatusOr<std::vector<BillingTransaction>> parsed = ParseLedger(format, content, source);
   if (!parsed.ok()) return parsed.status();
-  ImportStats stats;
-  stats.records = static_cast<int64_t>(parsed->size());
-  for (BillingTransaction& t : *parsed) {
-    bool conflict = false;
-    if (Add(std::move(t), &conflict)) {
-      ++stats.added;
-    } else {
-      ++stats.duplicates;
-      if (conflict) ++stats.conflicts;
-    }
-  }
-  return stats;
+  return AppendUnique(
+      rows_, index_, *std::move(parsed),
+      [](const BillingTransaction& t) { return t.billing_transaction_id; }, SameRow);
 }
 
 std::vector<BillingTransaction> LedgerSet::Release() {

@@ -3,16 +3,23 @@
 // generation. Prints wall times, records/s and peak RSS (getrusage ru_maxrss), so running it at
 // several N shows time and memory growing linearly.
 //
-//   reconcile_bench [N=1000000] [discrepancy_rate=0.01]
+//   reconcile_bench [N=1000000] [discrepancy_rate=0.01] [DIR]
+//
+// With DIR, also writes the data set there as files for tools/reconcile (ledger.jsonl,
+// tokenlab.jsonl, piapi.jsonl, beatra.csv, kie.csv), with the library's writers.
 #include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "service/billing/reconciler.h"
 #include "service/billing/report_format.h"
+#include "service/billing/usage_format.h"
 #include "tests/service/billing/billing_dataset.h"
 
 namespace {
@@ -88,6 +95,26 @@ int main(int argc, char** argv) {
   std::printf("report json: %.3f s, %zu bytes\n", json_s, json.size());
   std::printf("peak RSS: %ld MiB after generation, %ld MiB after reconcile (+%ld MiB)\n",
               rss_inputs, rss_reconcile, rss_reconcile - rss_inputs);
+  if (argc > 3) {
+    const std::string dir = argv[3];
+    std::ofstream(dir + "/ledger.jsonl")
+        << billing::WriteLedger(billing::FileFormat::kJsonl, d.ledger);
+    std::map<std::string, std::vector<billing::UsageRecord>> by_provider;
+    for (const billing::UsageRecord& u : d.usage) by_provider[u.provider].push_back(u);
+    for (const auto& [provider, records] : by_provider) {
+      const bool csv = provider == "beatra" || provider == "kie";
+      absl::StatusOr<std::string> text = billing::WriteUsage(
+          provider, csv ? billing::FileFormat::kCsv : billing::FileFormat::kJsonl, records);
+      if (!text.ok()) {
+        std::fprintf(stderr, "%s: %s\n", provider.c_str(),
+                     std::string(text.status().message()).c_str());
+        return 1;
+      }
+      std::ofstream(dir + "/" + provider + (csv ? ".csv" : ".jsonl")) << *text;
+    }
+    std::printf("wrote %s/{ledger.jsonl,tokenlab.jsonl,piapi.jsonl,beatra.csv,kie.csv}\n",
+                dir.c_str());
+  }
   return found_expected == d.expected.size() && r->discrepancies.size() == d.expected.size() ? 0
                                                                                              : 1;
 }

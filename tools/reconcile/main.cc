@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -179,12 +178,17 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
   return a;
 }
 
+// Reads the whole file into one string (one copy: exports can be hundreds of MB).
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  const std::streamsize size = in.tellg();
+  std::string content(size > 0 ? static_cast<size_t>(size) : 0, '\0');
+  in.seekg(0);
+  if (size > 0 && !in.read(content.data(), size)) {
+    return absl::DataLossError(absl::StrCat("cannot read ", path));
+  }
+  return content;
 }
 
 absl::Status WriteFile(const std::string& path, const std::string& content) {

@@ -47,6 +47,7 @@ Dataset GenerateDataset(const DatasetOptions& o) {
   d.usage.reserve(reserve_hint);
   absl::Time last = o.start;
   int64_t i = 0;
+  Currency row_currency = Currency::kCredits;  // the current task's ledger currency
   auto add_row = [&](const ProviderShape& s, int64_t n, TransactionKind kind, int64_t amount,
                      absl::Time time, absl::string_view id_suffix, bool with_ptid) {
     BillingTransaction t;
@@ -66,7 +67,7 @@ Dataset GenerateDataset(const DatasetOptions& o) {
     t.endpoint = "/v1/music/generations";
     t.kind = kind;
     t.amount_micros = amount;
-    t.currency = s.currency;
+    t.currency = row_currency;
     t.time = time;
     d.ledger.push_back(std::move(t));
   };
@@ -121,6 +122,11 @@ Dataset GenerateDataset(const DatasetOptions& o) {
     // A refund-mismatch variant where the service billed a task the provider refunded.
     const bool service_kept = inject == Inject::kRefund && !piapi && (n / 4) % 2 == 1;
 
+    // A currency mismatch goes on the side whose export can say it: PiAPI only bills USD and
+    // kie.ai only credits, so for them the ledger is in the other currency.
+    const bool fixed_currency = piapi || std::string(s.provider) == "kie";
+    row_currency = inject == Inject::kCurrency && fixed_currency ? Other(s.currency) : s.currency;
+
     // The service's ledger.
     if (inject != Inject::kMissingBtx) {
       add_row(s, n, TransactionKind::kReserve, s.reserve, t0, "", false);
@@ -139,7 +145,8 @@ Dataset GenerateDataset(const DatasetOptions& o) {
     }
 
     // The provider's usage records.
-    const Currency cur = inject == Inject::kCurrency ? Other(s.currency) : s.currency;
+    const Currency cur =
+        inject == Inject::kCurrency && !fixed_currency ? Other(s.currency) : s.currency;
     const absl::Time tu = t0 + absl::Seconds(5);
     if (inject == Inject::kMissingUsage) {
       // nothing reported
@@ -202,6 +209,7 @@ Dataset GenerateDataset(const DatasetOptions& o) {
   for (int k = 0; k < o.in_flight_tasks; ++k) {
     const int64_t n = i + k;
     const ProviderShape& s = kShapes[n % 4];
+    row_currency = s.currency;
     add_row(s, n, TransactionKind::kReserve, s.reserve, d.end - absl::Minutes(10), "", false);
     add_usage(s, n, UsageKind::kCharge, s.settle, d.end - absl::Minutes(9), s.currency, 0, "");
   }

@@ -215,6 +215,26 @@ TEST(ReconcilerTest, CurrencyAndRefundOutcomes) {
   EXPECT_EQ(OutcomeOf(w, o), Outcome::kRefundMismatch);
 }
 
+TEST(ReconcilerTest, TotalsKeepEachSideInItsOwnCurrency) {
+  OneTask w = Task(2000000, 3000000);
+  w.usage[0].currency = Currency::kUsd;  // the service bills credits
+  absl::StatusOr<ReconcileReport> r = Reconcile(w.ledger, w.usage, ReconcileOptions{});
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->currency.size(), 2u);
+  EXPECT_EQ(r->currency[0].currency, Currency::kCredits);
+  EXPECT_EQ(r->currency[0].tasks, 1);
+  EXPECT_EQ(r->currency[0].billed_micros, 2000000);
+  EXPECT_EQ(r->currency[0].provider_micros, 0);
+  EXPECT_EQ(r->currency[1].currency, Currency::kUsd);
+  EXPECT_EQ(r->currency[1].tasks, 0);
+  EXPECT_EQ(r->currency[1].provider_micros, 3000000);
+  // 2 credits = $0.002 at 1000 credits/USD.
+  EXPECT_EQ(r->billed_usd_micros, 2000);
+  EXPECT_EQ(r->provider_usd_micros, 3000000);
+  ASSERT_EQ(r->totals.size(), 2u);
+  EXPECT_EQ(r->totals[0].tasks + r->totals[1].tasks, 1);
+}
+
 TEST(ReconcilerTest, FallbackPairsByModelAmountAndTime) {
   // The service never learned the provider task id: no exact key.
   OneTask w = Task(1000000, 1000000);

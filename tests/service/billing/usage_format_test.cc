@@ -414,6 +414,28 @@ TEST(ImportTest, IdempotentByProviderAndId) {
   EXPECT_EQ(set.records().size(), before);
 }
 
+TEST(ImportTest, DuplicatesWithinOneFile) {
+  const std::string line =
+      R"({"id":"a","type":"charge","amount":"1","created_at":"2026-11-01T00:00:00Z"})";
+  const std::string other =
+      R"({"id":"b","type":"charge","amount":"2","created_at":"2026-11-01T00:00:00Z"})";
+  UsageSet set;
+  absl::StatusOr<ImportStats> s = set.Import(kProviderTokenLab, FileFormat::kJsonl,
+                                             absl::StrCat(line, "\n", line, "\n", other), "f");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->records, 3);
+  EXPECT_EQ(s->added, 2);
+  EXPECT_EQ(s->duplicates, 1);
+  ASSERT_EQ(set.records().size(), 2u);
+  EXPECT_EQ(set.records()[0].usage_record_id, "a");
+  EXPECT_EQ(set.records()[1].usage_record_id, "b");
+  // The index still points at the right rows after the compaction.
+  bool conflict = true;
+  UsageRecord b = set.records()[1];
+  EXPECT_FALSE(set.Add(b, &conflict));
+  EXPECT_FALSE(conflict);
+}
+
 TEST(ImportTest, DerivedIdsMakeReexportsIdempotent) {
   // A beatra task exported while running (charge only), then after failing (charge + refund):
   // the second import adds only the refund.
