@@ -9,7 +9,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "persistence/task_record.h"
+#include "service/billing/billing_types.h"
 
 namespace music::persistence {
 
@@ -59,6 +61,16 @@ class TaskStore {
   /// UNAVAILABLE on storage failures.
   virtual absl::StatusOr<CreateResult> Create(const TaskRecord& record) = 0;
 
+  /// Create that also appends `ledger` rows (the task's RESERVE) in the same transaction; when the
+  /// request_id returns an existing task (created=false) nothing is appended. ALREADY_EXISTS when
+  /// a row's billing_transaction_id is taken. The default supports only an empty ledger
+  /// (UNIMPLEMENTED otherwise): stores without billing.
+  virtual absl::StatusOr<CreateResult> Create(
+      const TaskRecord& record, absl::Span<const billing::BillingTransaction> ledger) {
+    if (!ledger.empty()) return absl::UnimplementedError("this store keeps no ledger");
+    return Create(record);
+  }
+
   /// Returns the task. NOT_FOUND when there is none.
   virtual absl::StatusOr<TaskRecord> Get(absl::string_view task_id) = 0;
 
@@ -66,6 +78,16 @@ class TaskStore {
   /// record.task.version() - 1 (optimistic concurrency: of two writers from the same version, one
   /// wins). Re-indexes the clip ids. Errors: NOT_FOUND; ABORTED when the version does not match.
   virtual absl::Status Update(const TaskRecord& record) = 0;
+
+  /// Update that also appends `ledger` rows (SETTLE / REFUND) in the same transaction: both or
+  /// neither (a failed version check writes no row). ALREADY_EXISTS when a row's
+  /// billing_transaction_id is taken (the task was already settled or refunded). The default
+  /// supports only an empty ledger.
+  virtual absl::Status Update(const TaskRecord& record,
+                              absl::Span<const billing::BillingTransaction> ledger) {
+    if (!ledger.empty()) return absl::UnimplementedError("this store keeps no ledger");
+    return Update(record);
+  }
 
   /// Lists tasks of query.tenant, newest first.
   virtual absl::StatusOr<ListPage> List(const ListQuery& query) = 0;

@@ -45,6 +45,8 @@ std::vector<music::v1::Model> KieModels() {
     caps->set_max_style_chars(spec.long_form ? 1000 : 200);
     caps->set_max_title_chars(80);
     caps->set_max_lyrics_prompt_chars(200);  // POST /api/v1/lyrics (CONTRACT-NOTES)
+    model.mutable_price()->set_amount_micros(kKiePriceMicros);
+    model.mutable_price()->set_currency("CREDITS");
     models.push_back(std::move(model));
   }
   return models;

@@ -1,11 +1,17 @@
 #ifndef MUSIC_ADAPTERS_KIE_KIE_MODELS_H_
 #define MUSIC_ADAPTERS_KIE_KIE_MODELS_H_
 
+#include <cstdint>
 #include <vector>
 
 #include "music/v1/music_service.pb.h"
 
 namespace music::adapters::kie {
+
+/// What one kie.ai generation costs, in micro-credits (12 credits): the price every kie model
+/// reserves. kie.ai bills in credits and gives no per-task charge in its answers, so a succeeded
+/// task settles at this price; the provider emulator charges the same by default.
+inline constexpr int64_t kKiePriceMicros = 12'000'000;
 
 /// The kie.ai catalog entries: suno-v3.5 (V3_5), suno-v4 (V4), suno-v4.5 (V4_5), suno-v4.5-plus
 /// (V4_5PLUS), suno-v5 (V5), with the limits of seed 004 ("AI Models", "Key Parameters").

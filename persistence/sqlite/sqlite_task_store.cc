@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,7 +17,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -71,6 +76,65 @@ CREATE INDEX task_clips_tenant_clip_id ON task_clips (tenant, clip_id);
 ALTER TABLE tasks ADD COLUMN poll_url TEXT NOT NULL DEFAULT '';
 ALTER TABLE tasks ADD COLUMN reference_artifact_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE tasks ADD COLUMN provider_endpoint TEXT NOT NULL DEFAULT '';
+)sql",
+    // 3: the billing ledger (append-only: triggers refuse UPDATE and DELETE), imported provider
+    // usage records (unique per provider and record id) and reconciliation runs. IF NOT EXISTS: a
+    // file whose user_version was set back (a restored backup of the pragma) migrates cleanly.
+    R"sql(
+CREATE TABLE IF NOT EXISTS billing_transactions (
+  billing_transaction_id          TEXT    NOT NULL PRIMARY KEY,
+  tenant                          TEXT    NOT NULL,
+  task_id                         TEXT    NOT NULL,
+  request_id                      TEXT    NOT NULL,
+  provider                        TEXT    NOT NULL,
+  provider_task_id                TEXT    NOT NULL,
+  provider_billing_transaction_id TEXT    NOT NULL,
+  model                           TEXT    NOT NULL,
+  provider_model                  TEXT    NOT NULL,
+  endpoint                        TEXT    NOT NULL,
+  kind                            TEXT    NOT NULL,
+  amount_micros                   INTEGER NOT NULL,
+  currency                        TEXT    NOT NULL,
+  time_us                         INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS billing_transactions_tenant_time
+  ON billing_transactions (tenant, time_us DESC, billing_transaction_id DESC);
+CREATE INDEX IF NOT EXISTS billing_transactions_time ON billing_transactions (time_us);
+CREATE INDEX IF NOT EXISTS billing_transactions_task ON billing_transactions (task_id);
+CREATE TRIGGER IF NOT EXISTS billing_transactions_no_update BEFORE UPDATE ON billing_transactions
+BEGIN SELECT RAISE(ABORT, 'the billing ledger is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS billing_transactions_no_delete BEFORE DELETE ON billing_transactions
+BEGIN SELECT RAISE(ABORT, 'the billing ledger is append-only'); END;
+CREATE TABLE IF NOT EXISTS usage_records (
+  provider                        TEXT    NOT NULL,
+  usage_record_id                 TEXT    NOT NULL,
+  provider_task_id                TEXT    NOT NULL,
+  provider_billing_transaction_id TEXT    NOT NULL,
+  request_id                      TEXT    NOT NULL,
+  model                           TEXT    NOT NULL,
+  endpoint                        TEXT    NOT NULL,
+  kind                            TEXT    NOT NULL,
+  amount_micros                   INTEGER NOT NULL,
+  currency                        TEXT    NOT NULL,
+  time_us                         INTEGER NOT NULL,
+  PRIMARY KEY (provider, usage_record_id)
+);
+CREATE INDEX IF NOT EXISTS usage_records_time ON usage_records (time_us);
+CREATE TABLE IF NOT EXISTS reconciliation_runs (
+  run_id                TEXT    NOT NULL PRIMARY KEY,
+  create_time_us        INTEGER NOT NULL,
+  start_us              INTEGER NOT NULL,
+  end_us                INTEGER NOT NULL,
+  providers             TEXT    NOT NULL,
+  tolerance_micros      INTEGER NOT NULL,
+  tasks                 INTEGER NOT NULL,
+  discrepancies         INTEGER NOT NULL,
+  outcome_tasks         TEXT    NOT NULL,
+  difference_usd_micros INTEGER NOT NULL,
+  summary               TEXT    NOT NULL,
+  report_json           TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reconciliation_runs_time ON reconciliation_runs (create_time_us DESC, run_id DESC);
 )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -201,7 +265,140 @@ class ScopedStmt {
   sqlite3_stmt* stmt_;
 };
 
-class SqliteTaskStore final : public TaskStore {
+// Columns of a ledger row, in BillingTransaction order (DecodeTransaction, BindTransaction).
+constexpr char kTransactionColumns[] =
+    "billing_transaction_id, tenant, task_id, request_id, provider, provider_task_id, "
+    "provider_billing_transaction_id, model, provider_model, endpoint, kind, amount_micros, "
+    "currency, time_us";
+constexpr char kUsageColumns[] =
+    "provider, usage_record_id, provider_task_id, provider_billing_transaction_id, request_id, "
+    "model, endpoint, kind, amount_micros, currency, time_us";
+constexpr char kRunColumns[] =
+    "run_id, create_time_us, start_us, end_us, providers, tolerance_micros, tasks, discrepancies, "
+    "outcome_tasks, difference_usd_micros, summary";
+
+// Binds ?1..?14 of a ledger row insert.
+absl::Status BindTransaction(sqlite3_stmt* stmt, const billing::BillingTransaction& t) {
+  int rc = SQLITE_OK;
+  auto check = [&rc](int result) {
+    if (rc == SQLITE_OK) rc = result;
+  };
+  check(BindText(stmt, 1, t.billing_transaction_id));
+  check(BindText(stmt, 2, t.tenant));
+  check(BindText(stmt, 3, t.task_id));
+  check(BindText(stmt, 4, t.request_id));
+  check(BindText(stmt, 5, t.provider));
+  check(BindText(stmt, 6, t.provider_task_id));
+  check(BindText(stmt, 7, t.provider_billing_transaction_id));
+  check(BindText(stmt, 8, t.model));
+  check(BindText(stmt, 9, t.provider_model));
+  check(BindText(stmt, 10, t.endpoint));
+  check(BindText(stmt, 11, billing::TransactionKindName(t.kind)));
+  check(sqlite3_bind_int64(stmt, 12, t.amount_micros));
+  check(BindText(stmt, 13, billing::CurrencyName(t.currency)));
+  check(sqlite3_bind_int64(stmt, 14, ToMicros(t.time)));
+  if (rc != SQLITE_OK) return SqliteError(nullptr, rc, "bind");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<billing::BillingTransaction> DecodeTransaction(sqlite3_stmt* stmt) {
+  billing::BillingTransaction t;
+  t.billing_transaction_id = ColumnText(stmt, 0);
+  t.tenant = ColumnText(stmt, 1);
+  t.task_id = ColumnText(stmt, 2);
+  t.request_id = ColumnText(stmt, 3);
+  t.provider = ColumnText(stmt, 4);
+  t.provider_task_id = ColumnText(stmt, 5);
+  t.provider_billing_transaction_id = ColumnText(stmt, 6);
+  t.model = ColumnText(stmt, 7);
+  t.provider_model = ColumnText(stmt, 8);
+  t.endpoint = ColumnText(stmt, 9);
+  auto kind = billing::ParseTransactionKind(ColumnText(stmt, 10));
+  auto currency = billing::ParseCurrency(ColumnText(stmt, 12));
+  if (!kind || !currency) {
+    return absl::DataLossError(
+        absl::StrCat("billing transaction ", t.billing_transaction_id, ": bad kind or currency"));
+  }
+  t.kind = *kind;
+  t.amount_micros = sqlite3_column_int64(stmt, 11);
+  t.currency = *currency;
+  t.time = FromMicros(sqlite3_column_int64(stmt, 13));
+  return t;
+}
+
+absl::Status BindUsage(sqlite3_stmt* stmt, const billing::UsageRecord& u) {
+  int rc = SQLITE_OK;
+  auto check = [&rc](int result) {
+    if (rc == SQLITE_OK) rc = result;
+  };
+  check(BindText(stmt, 1, u.provider));
+  check(BindText(stmt, 2, u.usage_record_id));
+  check(BindText(stmt, 3, u.provider_task_id));
+  check(BindText(stmt, 4, u.provider_billing_transaction_id));
+  check(BindText(stmt, 5, u.request_id));
+  check(BindText(stmt, 6, u.model));
+  check(BindText(stmt, 7, u.endpoint));
+  check(BindText(stmt, 8, billing::UsageKindName(u.kind)));
+  check(sqlite3_bind_int64(stmt, 9, u.amount_micros));
+  check(BindText(stmt, 10, billing::CurrencyName(u.currency)));
+  check(sqlite3_bind_int64(stmt, 11, ToMicros(u.time)));
+  if (rc != SQLITE_OK) return SqliteError(nullptr, rc, "bind");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<billing::UsageRecord> DecodeUsage(sqlite3_stmt* stmt) {
+  billing::UsageRecord u;
+  u.provider = ColumnText(stmt, 0);
+  u.usage_record_id = ColumnText(stmt, 1);
+  u.provider_task_id = ColumnText(stmt, 2);
+  u.provider_billing_transaction_id = ColumnText(stmt, 3);
+  u.request_id = ColumnText(stmt, 4);
+  u.model = ColumnText(stmt, 5);
+  u.endpoint = ColumnText(stmt, 6);
+  auto kind = billing::ParseUsageKind(ColumnText(stmt, 7));
+  auto currency = billing::ParseCurrency(ColumnText(stmt, 9));
+  if (!kind || !currency) {
+    return absl::DataLossError(
+        absl::StrCat("usage record ", u.usage_record_id, ": bad kind or currency"));
+  }
+  u.kind = *kind;
+  u.amount_micros = sqlite3_column_int64(stmt, 8);
+  u.currency = *currency;
+  u.time = FromMicros(sqlite3_column_int64(stmt, 10));
+  return u;
+}
+
+// "a,b" <-> {"a", "b"}; provider names hold no commas.
+std::vector<std::string> SplitList(absl::string_view s) {
+  if (s.empty()) return {};
+  return absl::StrSplit(s, ',');
+}
+
+// Outcome counts as "NAME=n;NAME=n".
+std::string JoinCounts(const std::vector<std::pair<std::string, int64_t>>& counts) {
+  std::vector<std::string> parts;
+  for (const auto& [name, n] : counts) parts.push_back(absl::StrCat(name, "=", n));
+  return absl::StrJoin(parts, ";");
+}
+
+std::vector<std::pair<std::string, int64_t>> SplitCounts(absl::string_view s) {
+  std::vector<std::pair<std::string, int64_t>> counts;
+  if (s.empty()) return counts;
+  for (absl::string_view part : absl::StrSplit(s, ';')) {
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(part, '=');
+    int64_t n = 0;
+    if (!absl::SimpleAtoi(kv.second, &n)) continue;
+    counts.emplace_back(std::string(kv.first), n);
+  }
+  return counts;
+}
+
+bool ProviderSelected(absl::Span<const std::string> providers, absl::string_view provider) {
+  return providers.empty() ||
+         std::find(providers.begin(), providers.end(), provider) != providers.end();
+}
+
+class SqliteTaskStore final : public SqliteStore {
  public:
   // Takes ownership of an open connection.
   explicit SqliteTaskStore(sqlite3* db) : db_(db) {}
@@ -230,6 +427,241 @@ class SqliteTaskStore final : public TaskStore {
     if (absl::Status s = Begin(); !s.ok()) return s;
     absl::StatusOr<CreateResult> result = CreateInTransaction(record, blob);
     if (absl::Status s = End(result.status()); !s.ok()) return s;
+    return result;
+  }
+
+  absl::StatusOr<CreateResult> Create(
+      const TaskRecord& record, absl::Span<const billing::BillingTransaction> ledger) override {
+    if (absl::Status s = ValidateRecord(record); !s.ok()) return s;
+    if (record.task.version() != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a new task has version 1, not ", record.task.version()));
+    }
+    std::string blob;
+    if (!record.task.SerializeToString(&blob)) {
+      return absl::InternalError("cannot serialize the task");
+    }
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = Begin(); !s.ok()) return s;
+    absl::StatusOr<CreateResult> result = CreateInTransaction(record, blob);
+    // A request_id that returned an existing task adds no reservation: the first create made it.
+    if (result.ok() && result->created) {
+      if (absl::Status s = AppendLedger(ledger); !s.ok()) result = s;
+    }
+    if (absl::Status s = End(result.status()); !s.ok()) return s;
+    return result;
+  }
+
+  absl::Status Update(const TaskRecord& record,
+                      absl::Span<const billing::BillingTransaction> ledger) override {
+    if (absl::Status s = ValidateRecord(record); !s.ok()) return s;
+    if (record.task.version() < 2) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("an updated task has version >= 2, not ", record.task.version()));
+    }
+    std::string blob;
+    if (!record.task.SerializeToString(&blob)) {
+      return absl::InternalError("cannot serialize the task");
+    }
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = Begin(); !s.ok()) return s;
+    absl::Status status = UpdateInTransaction(record, blob);
+    // The task row first: a failed version check writes no ledger row.
+    if (status.ok()) status = AppendLedger(ledger);
+    return End(status);
+  }
+
+  absl::StatusOr<BillingPage> ListBillingTransactions(const BillingListQuery& query) override {
+    if (query.page_size < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("page_size must be >= 1, not ", query.page_size));
+    }
+    std::string sql = absl::StrCat("SELECT ", kTransactionColumns,
+                                   " FROM billing_transactions WHERE tenant = ?1 AND time_us >= ?2 "
+                                   "AND time_us < ?3");
+    if (query.after.has_value()) sql += " AND (time_us, billing_transaction_id) < (?4, ?5)";
+    sql += " ORDER BY time_us DESC, billing_transaction_id DESC LIMIT ?6";
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<sqlite3_stmt*> stmt = Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    ScopedStmt scoped(*stmt);
+    BindText(*stmt, 1, query.tenant);
+    sqlite3_bind_int64(*stmt, 2, ToMicros(query.range.start));
+    sqlite3_bind_int64(*stmt, 3, ToMicros(query.range.end));
+    if (query.after.has_value()) {
+      sqlite3_bind_int64(*stmt, 4, ToMicros(query.after->time));
+      BindText(*stmt, 5, query.after->id);
+    }
+    sqlite3_bind_int64(*stmt, 6, static_cast<int64_t>(query.page_size) + 1);
+    BillingPage page;
+    auto rows = QueryRows<billing::BillingTransaction>(*stmt, DecodeTransaction);
+    if (!rows.ok()) return rows.status();
+    page.transactions = *std::move(rows);
+    if (page.transactions.size() > static_cast<size_t>(query.page_size)) {
+      page.transactions.resize(static_cast<size_t>(query.page_size));
+      page.has_more = true;
+    }
+    return page;
+  }
+
+  absl::StatusOr<std::vector<billing::BillingTransaction>> ListBillingTransactionsForReconciliation(
+      const TimeRange& range, absl::Span<const std::string> providers) override {
+    const std::string sql = absl::StrCat(
+        "SELECT ", kTransactionColumns,
+        " FROM billing_transactions WHERE task_id IN (SELECT task_id FROM billing_transactions "
+        "WHERE time_us >= ?1 AND time_us < ?2) ORDER BY time_us, billing_transaction_id");
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<sqlite3_stmt*> stmt = Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    ScopedStmt scoped(*stmt);
+    sqlite3_bind_int64(*stmt, 1, ToMicros(range.start));
+    sqlite3_bind_int64(*stmt, 2, ToMicros(range.end));
+    auto rows = QueryRows<billing::BillingTransaction>(*stmt, DecodeTransaction);
+    if (!rows.ok()) return rows.status();
+    rows->erase(std::remove_if(rows->begin(), rows->end(),
+                               [&](const billing::BillingTransaction& t) {
+                                 return !ProviderSelected(providers, t.provider);
+                               }),
+                rows->end());
+    return rows;
+  }
+
+  absl::StatusOr<UsageInsertResult> InsertUsageRecords(
+      absl::Span<const billing::UsageRecord> records) override {
+    for (const billing::UsageRecord& r : records) {
+      if (r.provider.empty() || r.usage_record_id.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("usage record of provider \"", r.provider, "\" for task \"",
+                         r.provider_task_id, "\": provider and usage_record_id are required"));
+      }
+    }
+    const std::string sql = absl::StrCat("INSERT OR IGNORE INTO usage_records (", kUsageColumns,
+                                         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = Begin(); !s.ok()) return s;
+    UsageInsertResult result;
+    absl::Status status = absl::OkStatus();
+    absl::StatusOr<sqlite3_stmt*> stmt = Prepare(sql);
+    if (!stmt.ok()) status = stmt.status();
+    for (size_t i = 0; status.ok() && i < records.size(); ++i) {
+      ScopedStmt scoped(*stmt);
+      status = BindUsage(*stmt, records[i]);
+      if (!status.ok()) break;
+      const int rc = sqlite3_step(*stmt);
+      if (rc != SQLITE_DONE) {
+        status = SqliteError(db_, rc, "insert usage record");
+        break;
+      }
+      if (sqlite3_changes(db_) == 1) {
+        ++result.inserted;
+      } else {
+        ++result.duplicates;
+      }
+    }
+    if (absl::Status s = End(status); !s.ok()) return s;
+    return result;
+  }
+
+  absl::StatusOr<std::vector<billing::UsageRecord>> ListUsageRecords(
+      const TimeRange& range, absl::Span<const std::string> providers) override {
+    const std::string sql = absl::StrCat("SELECT ", kUsageColumns,
+                                         " FROM usage_records WHERE time_us >= ?1 AND time_us < ?2 "
+                                         "ORDER BY time_us, provider, usage_record_id");
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<sqlite3_stmt*> stmt = Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    ScopedStmt scoped(*stmt);
+    sqlite3_bind_int64(*stmt, 1, ToMicros(range.start));
+    sqlite3_bind_int64(*stmt, 2, ToMicros(range.end));
+    auto rows = QueryRows<billing::UsageRecord>(*stmt, DecodeUsage);
+    if (!rows.ok()) return rows.status();
+    rows->erase(std::remove_if(rows->begin(), rows->end(),
+                               [&](const billing::UsageRecord& u) {
+                                 return !ProviderSelected(providers, u.provider);
+                               }),
+                rows->end());
+    return rows;
+  }
+
+  absl::Status SaveReconciliationRun(const ReconciliationRun& run) override {
+    if (run.run_id.empty()) return absl::InvalidArgumentError("run_id is empty");
+    const std::string sql =
+        absl::StrCat("INSERT INTO reconciliation_runs (", kRunColumns,
+                     ", report_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<sqlite3_stmt*> stmt = Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    ScopedStmt scoped(*stmt);
+    BindText(*stmt, 1, run.run_id);
+    sqlite3_bind_int64(*stmt, 2, ToMicros(run.create_time));
+    sqlite3_bind_int64(*stmt, 3, ToMicros(run.range.start));
+    sqlite3_bind_int64(*stmt, 4, ToMicros(run.range.end));
+    BindText(*stmt, 5, absl::StrJoin(run.providers, ","));
+    sqlite3_bind_int64(*stmt, 6, run.tolerance_micros);
+    sqlite3_bind_int64(*stmt, 7, run.tasks);
+    sqlite3_bind_int64(*stmt, 8, run.discrepancies);
+    BindText(*stmt, 9, JoinCounts(run.outcome_tasks));
+    sqlite3_bind_int64(*stmt, 10, run.difference_usd_micros);
+    BindText(*stmt, 11, run.summary);
+    BindText(*stmt, 12, run.report_json);
+    const int rc = sqlite3_step(*stmt);
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      return absl::AlreadyExistsError(absl::StrCat("reconciliation run ", run.run_id, " exists"));
+    }
+    if (rc != SQLITE_DONE) return SqliteError(db_, rc, "insert reconciliation run");
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<ReconciliationRun> GetReconciliationRun(absl::string_view run_id) override {
+    const std::string sql = absl::StrCat(
+        "SELECT ", kRunColumns, ", report_json FROM reconciliation_runs WHERE run_id = ?1");
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<sqlite3_stmt*> stmt = Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    ScopedStmt scoped(*stmt);
+    BindText(*stmt, 1, run_id);
+    auto runs = QueryRows<ReconciliationRun>(*stmt, DecodeRun);
+    if (!runs.ok()) return runs.status();
+    if (runs->empty()) {
+      return absl::NotFoundError(absl::StrCat("reconciliation run ", run_id, " not found"));
+    }
+    return std::move(runs->front());
+  }
+
+  absl::StatusOr<RunPage> ListReconciliationRuns(
+      int page_size, const std::optional<BillingCursor>& after) override {
+    if (page_size < 1) {
+      return absl::InvalidArgumentError(absl::StrCat("page_size must be >= 1, not ", page_size));
+    }
+    std::string sql = absl::StrCat("SELECT ", kRunColumns, ", '' FROM reconciliation_runs");
+    if (after.has_value()) sql += " WHERE (create_time_us, run_id) < (?1, ?2)";
+    sql += " ORDER BY create_time_us DESC, run_id DESC LIMIT ?3";
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<sqlite3_stmt*> stmt = Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    ScopedStmt scoped(*stmt);
+    if (after.has_value()) {
+      sqlite3_bind_int64(*stmt, 1, ToMicros(after->time));
+      BindText(*stmt, 2, after->id);
+    }
+    sqlite3_bind_int64(*stmt, 3, static_cast<int64_t>(page_size) + 1);
+    auto runs = QueryRows<ReconciliationRun>(*stmt, DecodeRun);
+    if (!runs.ok()) return runs.status();
+    RunPage page;
+    page.runs = *std::move(runs);
+    if (page.runs.size() > static_cast<size_t>(page_size)) {
+      page.runs.resize(static_cast<size_t>(page_size));
+      page.has_more = true;
+    }
+    return page;
+  }
+
+  absl::StatusOr<std::vector<LedgerViolation>> CheckLedger() override {
+    // One consistent snapshot of both tables: a read transaction.
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = Exec("BEGIN", "begin"); !s.ok()) return s;
+    absl::StatusOr<std::vector<LedgerViolation>> result = CheckLedgerInTransaction();
+    Exec(kRollbackSql, "end read").IgnoreError();
     return result;
   }
 
@@ -354,6 +786,164 @@ class SqliteTaskStore final : public TaskStore {
   }
 
   absl::Status Begin() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return Exec(kBeginSql, "begin"); }
+
+  // Inserts ledger rows inside the caller's transaction. A taken id is ALREADY_EXISTS: the task
+  // already has a row of that kind, and the caller's whole transaction must roll back.
+  absl::Status AppendLedger(absl::Span<const billing::BillingTransaction> ledger)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (ledger.empty()) return absl::OkStatus();
+    absl::StatusOr<sqlite3_stmt*> stmt =
+        Prepare(absl::StrCat("INSERT INTO billing_transactions (", kTransactionColumns,
+                             ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+                             "?14)"));
+    if (!stmt.ok()) return stmt.status();
+    for (const billing::BillingTransaction& t : ledger) {
+      if (t.billing_transaction_id.empty() || t.task_id.empty() || t.amount_micros < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "billing transaction \"", t.billing_transaction_id,
+            "\": billing_transaction_id and task_id are required and amount_micros >= 0"));
+      }
+      ScopedStmt scoped(*stmt);
+      if (absl::Status s = BindTransaction(*stmt, t); !s.ok()) return s;
+      const int rc = sqlite3_step(*stmt);
+      if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("billing transaction ", t.billing_transaction_id, " already exists"));
+      }
+      if (rc != SQLITE_DONE) return SqliteError(db_, rc, "insert billing transaction");
+    }
+    return absl::OkStatus();
+  }
+
+  // Steps `stmt` to the end, decoding every row.
+  template <typename T, typename Decode>
+  absl::StatusOr<std::vector<T>> QueryRows(sqlite3_stmt* stmt, Decode decode)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::vector<T> rows;
+    while (true) {
+      const int rc = sqlite3_step(stmt);
+      if (rc == SQLITE_DONE) return rows;
+      if (rc != SQLITE_ROW) return SqliteError(db_, rc, "select");
+      absl::StatusOr<T> row = decode(stmt);
+      if (!row.ok()) return row.status();
+      rows.push_back(*std::move(row));
+    }
+  }
+
+  static absl::StatusOr<ReconciliationRun> DecodeRun(sqlite3_stmt* stmt) {
+    ReconciliationRun run;
+    run.run_id = ColumnText(stmt, 0);
+    run.create_time = FromMicros(sqlite3_column_int64(stmt, 1));
+    run.range.start = FromMicros(sqlite3_column_int64(stmt, 2));
+    run.range.end = FromMicros(sqlite3_column_int64(stmt, 3));
+    run.providers = SplitList(ColumnText(stmt, 4));
+    run.tolerance_micros = sqlite3_column_int64(stmt, 5);
+    run.tasks = sqlite3_column_int64(stmt, 6);
+    run.discrepancies = sqlite3_column_int64(stmt, 7);
+    run.outcome_tasks = SplitCounts(ColumnText(stmt, 8));
+    run.difference_usd_micros = sqlite3_column_int64(stmt, 9);
+    run.summary = ColumnText(stmt, 10);
+    run.report_json = ColumnText(stmt, 11);
+    return run;
+  }
+
+  absl::StatusOr<std::vector<LedgerViolation>> CheckLedgerInTransaction()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    struct TaskSums {
+      bool has_task = false;
+      music::v1::TaskState state = music::v1::TASK_STATE_UNSPECIFIED;
+      music::v1::TaskBilling billing;
+      int reserves = 0, settles = 0, refunds = 0;
+      int64_t reserved = 0, settled = 0, refunded = 0;
+      std::set<std::string> currencies;
+    };
+    std::map<std::string, TaskSums> tasks;
+    {
+      absl::StatusOr<sqlite3_stmt*> stmt = Prepare("SELECT task_id, state, task FROM tasks");
+      if (!stmt.ok()) return stmt.status();
+      ScopedStmt scoped(*stmt);
+      int rc;
+      while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) {
+        TaskSums& sums = tasks[ColumnText(*stmt, 0)];
+        sums.has_task = true;
+        sums.state = static_cast<music::v1::TaskState>(sqlite3_column_int64(*stmt, 1));
+        music::v1::Task task;
+        const int size = sqlite3_column_bytes(*stmt, 2);
+        const void* blob = sqlite3_column_blob(*stmt, 2);
+        if (task.ParseFromArray(size > 0 ? blob : "", size)) sums.billing = task.billing();
+      }
+      if (rc != SQLITE_DONE) return SqliteError(db_, rc, "select tasks");
+    }
+    {
+      absl::StatusOr<sqlite3_stmt*> stmt =
+          Prepare("SELECT task_id, kind, amount_micros, currency FROM billing_transactions");
+      if (!stmt.ok()) return stmt.status();
+      ScopedStmt scoped(*stmt);
+      int rc;
+      while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) {
+        TaskSums& sums = tasks[ColumnText(*stmt, 0)];
+        const std::string kind = ColumnText(*stmt, 1);
+        const int64_t amount = sqlite3_column_int64(*stmt, 2);
+        sums.currencies.insert(ColumnText(*stmt, 3));
+        if (kind == "RESERVE") {
+          ++sums.reserves;
+          sums.reserved += amount;
+        } else if (kind == "SETTLE") {
+          ++sums.settles;
+          sums.settled += amount;
+        } else {
+          ++sums.refunds;
+          sums.refunded += amount;
+        }
+      }
+      if (rc != SQLITE_DONE) return SqliteError(db_, rc, "select billing transactions");
+    }
+    std::vector<LedgerViolation> violations;
+    for (const auto& [task_id, t] : tasks) {
+      auto add = [&, id = task_id](absl::string_view kind, std::string detail) {
+        violations.push_back({id, std::string(kind), std::move(detail)});
+      };
+      if (!t.has_task) {
+        add("ORPHAN", "ledger rows for a task that does not exist");
+        continue;
+      }
+      // A task stored before the ledger existed (schema 2) has no billing at all: not checked.
+      if (t.billing.currency().empty() && t.reserves + t.settles + t.refunds == 0) continue;
+      const bool terminal = IsTerminal(t.state);
+      if (t.reserves == 0) add("MISSING_RESERVE", "no RESERVE row");
+      if (t.reserves > 1) add("DUPLICATE_RESERVE", absl::StrCat(t.reserves, " RESERVE rows"));
+      if (t.settles > 1) add("DUPLICATE_SETTLE", absl::StrCat(t.settles, " SETTLE rows"));
+      if (t.refunds > 1) add("DUPLICATE_REFUND", absl::StrCat(t.refunds, " REFUND rows"));
+      if (t.settles > 0 &&
+          (t.state == music::v1::TASK_STATE_FAILED || t.state == music::v1::TASK_STATE_CANCELED)) {
+        add("SETTLED_NOT_SUCCEEDED", absl::StrCat("a ", music::v1::TaskState_Name(t.state),
+                                                  " task has a SETTLE of ", t.settled, " micros"));
+      }
+      if (terminal && t.settles + t.refunds == 0) {
+        add("UNFINISHED", "terminal task without SETTLE or REFUND");
+      }
+      if (!terminal && t.settles + t.refunds > 0) {
+        add("UNFINISHED", "a task not yet terminal already has SETTLE or REFUND rows");
+      }
+      if (terminal && t.reserved != t.settled + t.refunded) {
+        add("UNBALANCED", absl::StrCat("reserved ", t.reserved, " != settled ", t.settled,
+                                       " + refunded ", t.refunded));
+      }
+      if (t.currencies.size() > 1) {
+        add("CURRENCY", absl::StrCat("rows in ", absl::StrJoin(t.currencies, " and ")));
+      }
+      if (t.billing.reserved_micros() != t.reserved || t.billing.charged_micros() != t.settled ||
+          t.billing.refunded_micros() != t.refunded ||
+          (t.currencies.size() == 1 && *t.currencies.begin() != t.billing.currency())) {
+        add("BILLING_MISMATCH",
+            absl::StrCat("Task.billing reserved/charged/refunded ", t.billing.reserved_micros(),
+                         "/", t.billing.charged_micros(), "/", t.billing.refunded_micros(), " ",
+                         t.billing.currency(), " vs ledger ", t.reserved, "/", t.settled, "/",
+                         t.refunded));
+      }
+    }
+    return violations;
+  }
 
   // Commits when `status` is OK, else rolls back; returns `status` or the commit error.
   absl::Status End(absl::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -640,6 +1230,12 @@ absl::Status Migrate(sqlite3* db) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TaskStore>> OpenSqliteTaskStore(const SqliteOptions& options) {
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = OpenSqliteStore(options);
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<TaskStore>(*std::move(store));
+}
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> OpenSqliteStore(const SqliteOptions& options) {
   if (options.path.empty()) return absl::InvalidArgumentError("SqliteOptions.path is empty");
   if (options.path == ":memory:") {
     return absl::InvalidArgumentError("SqliteOptions.path: in-memory databases are not supported");
@@ -691,7 +1287,7 @@ absl::StatusOr<std::unique_ptr<TaskStore>> OpenSqliteTaskStore(const SqliteOptio
   if (foreign_keys != 1) return absl::InternalError("sqlite: foreign keys are not supported");
 
   if (absl::Status s = Migrate(db.get()); !s.ok()) return s;
-  return std::unique_ptr<TaskStore>(std::make_unique<SqliteTaskStore>(db.release()));
+  return std::unique_ptr<SqliteStore>(std::make_unique<SqliteTaskStore>(db.release()));
 }
 
 int SqliteSchemaVersion() { return kSchemaVersion; }

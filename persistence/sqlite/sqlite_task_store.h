@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "persistence/billing_store.h"
 #include "persistence/task_store.h"
 
 namespace music::persistence {
@@ -37,6 +38,13 @@ struct SqliteOptions {
 /// than this code; UNAVAILABLE when the file cannot be opened or is locked; DATA_LOSS when it is
 /// not a database; INTERNAL for other SQLite failures.
 absl::StatusOr<std::unique_ptr<TaskStore>> OpenSqliteTaskStore(const SqliteOptions& options);
+
+/// The SQLite store implements both the task store and the billing store over one connection, so
+/// a task change and its ledger rows commit in one transaction.
+class SqliteStore : public TaskStore, public BillingStore {};
+
+/// As OpenSqliteTaskStore, with the billing interface too.
+absl::StatusOr<std::unique_ptr<SqliteStore>> OpenSqliteStore(const SqliteOptions& options);
 
 /// The schema version (PRAGMA user_version) this build creates and upgrades to.
 int SqliteSchemaVersion();

@@ -45,6 +45,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "adapters/provider_errors.h"
+#include "service/billing/ledger.h"
 #include "service/core/event_log.h"
 #include "service/core/request_fingerprint.h"
 #include "service/core/status_details.h"
@@ -184,8 +185,13 @@ absl::StatusOr<CreateOutcome> TaskEngine::Create(const CreateSpec& spec) {
   record.submission = SubmissionState::kNotSubmitted;
   record.next_action_time = now;
   record.deadline = now + options_.task_deadline;
+  // The reservation is stored with the task, in one transaction: no task exists unreserved.
+  const billing::BillingTransaction reserve = billing::Reserve(spec.model, record, now);
+  if (!spec.model->has_price()) {
+    LogEvent("billing.unpriced_model", {{"task_id", task.task_id()}, {"model", task.model()}});
+  }
 
-  auto result = store_->Create(record);
+  auto result = store_->Create(record, absl::MakeConstSpan(&reserve, 1));
   if (!result.ok()) return result.status();
   if (!result->created) {
     if (result->record.request_fingerprint != record.request_fingerprint) {
@@ -293,7 +299,13 @@ absl::StatusOr<TaskRecord> TaskEngine::Mutate(absl::string_view task_id, const M
     if (!*write) return *current;
     next.task.set_version(current->task.version() + 1);
     SetTimestamp(clock_->Now(), next.task.mutable_update_time());
-    absl::Status s = store_->Update(next);
+    // SETTLE / REFUND go in the same write as the terminal transition, whichever path (success,
+    // failure, cancel, deadline) gets there first; the version check lets only one win.
+    std::vector<billing::BillingTransaction> ledger;
+    if (IsTerminal(next.task.state()) && !IsTerminal(current->task.state())) {
+      ledger = billing::Finish(next, clock_->Now());
+    }
+    absl::Status s = store_->Update(next, ledger);
     if (s.ok()) {
       hub_->Publish(next.task);
       if (IsTerminal(next.task.state()) && !IsTerminal(current->task.state())) {

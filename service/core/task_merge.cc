@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "persistence/task_record.h"
 
@@ -59,6 +60,12 @@ void MergeBilling(const adapters::ProviderUpdate& update, Task& task) {
     billing->set_provider_billing_transaction_id(update.provider_billing_transaction_id);
   }
   if (!update.has_billing) return;
+  // A report in another currency than the reservation cannot settle it: it is not kept (the task
+  // settles at its price) and reconciliation reports the provider's usage as a currency mismatch.
+  if (!update.billing_currency.empty() && !billing->currency().empty() &&
+      !absl::EqualsIgnoreCase(update.billing_currency, billing->currency())) {
+    return;
+  }
   billing->set_provider_charged_micros(update.charged_micros);
   billing->set_provider_refunded_micros(update.refunded_micros);
 }

@@ -58,6 +58,16 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   s->service_ = std::make_unique<MusicServiceImpl>(
       s->api_.get(), s->rpc_workers_.get(), s->hub_.get(), s->options_.tenant,
       std::min(s->options_.max_reference_audio_bytes, kMaxReferenceAudioBytes));
+  // The billing services need the ledger's store: the task store, when it keeps one.
+  if (auto* billing_store = dynamic_cast<persistence::BillingStore*>(s->store_.get())) {
+    BillingApiOptions billing_options;
+    billing_options.credits_per_usd = s->options_.credits_per_usd;
+    s->billing_api_ = std::make_unique<BillingApi>(billing_store, clock, billing_options);
+    s->billing_service_ = std::make_unique<BillingServiceImpl>(
+        s->billing_api_.get(), s->rpc_workers_.get(), s->options_.tenant);
+    s->reconciliation_service_ =
+        std::make_unique<ReconciliationServiceImpl>(s->billing_api_.get(), s->rpc_workers_.get());
+  }
 
   // Reflection lists the default health service; referencing its descriptor links it in so
   // reflection can describe it too (grpcurl / buf curl users call grpc.health.v1.Health/Check).
@@ -68,6 +78,10 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   builder.AddListeningPort(s->options_.listen, grpc::InsecureServerCredentials(), &s->port_);
   builder.RegisterService(s->service_.get());
   builder.SetMaxReceiveMessageSize(s->options_.max_receive_message_bytes);
+  if (s->billing_service_) {
+    builder.RegisterService(s->billing_service_.get());
+    builder.RegisterService(s->reconciliation_service_.get());
+  }
   if (s->options_.generic_service != nullptr) {
     builder.RegisterCallbackGenericService(s->options_.generic_service);
   }
@@ -78,6 +92,10 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   if (auto* health = s->server_->GetHealthCheckService()) {
     health->SetServingStatus(true);
     health->SetServingStatus("music.v1.MusicService", true);
+    if (s->billing_service_) {
+      health->SetServingStatus("music.v1.BillingService", true);
+      health->SetServingStatus("music.v1.ReconciliationService", true);
+    }
   }
   if (auto st = s->engine_->Start(); !st.ok()) {
     s->Shutdown();

@@ -10,12 +10,14 @@
 #include "absl/status/statusor.h"
 #include "persistence/task_store.h"
 #include "service/callbacks/callback_server.h"
+#include "service/core/billing_api.h"
 #include "service/core/catalog.h"
 #include "service/core/clock.h"
 #include "service/core/music_api.h"
 #include "service/core/task_engine.h"
 #include "service/core/thread_pool.h"
 #include "service/core/watch_hub.h"
+#include "service/grpc/billing_service_impl.h"
 #include "service/grpc/music_service_impl.h"
 
 namespace music::service {
@@ -43,13 +45,17 @@ struct ServerOptions {
   size_t max_reference_audio_bytes = kMaxReferenceAudioBytes;
   /// Largest gRPC message accepted (UploadReferenceAudio chunks of 1 MiB and more).
   int max_receive_message_bytes = 8 << 20;
+  /// Credits per USD in reconciliation reports' USD totals (beatra's rate, seed 002).
+  int64_t credits_per_usd = 1000;
   /// Optional catch-all service for methods no service implements (benchmarks register a no-op
   /// here to measure the server's own per-call cost next to MusicService). Not owned.
   grpc::CallbackGenericService* generic_service = nullptr;
 };
 
-/// One running service: gRPC (MusicService, health, reflection), the callback listener and the
-/// task engine, over a task store and provider adapters given by the caller (main or a test).
+/// One running service: gRPC (MusicService, health, reflection; BillingService and
+/// ReconciliationService when the store is also a persistence::BillingStore, as the SQLite store
+/// is), the callback listener and the task engine, over a task store and provider adapters given
+/// by the caller (main or a test).
 class MusicServer {
  public:
   /// Starts everything and resumes unfinished tasks. UNAVAILABLE when an address cannot be bound.
@@ -84,6 +90,9 @@ class MusicServer {
   std::unique_ptr<ThreadPool> rpc_workers_;
   std::unique_ptr<MusicApi> api_;
   std::unique_ptr<MusicServiceImpl> service_;
+  std::unique_ptr<BillingApi> billing_api_;
+  std::unique_ptr<BillingServiceImpl> billing_service_;
+  std::unique_ptr<ReconciliationServiceImpl> reconciliation_service_;
   std::unique_ptr<CallbackServer> callbacks_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -39,6 +39,9 @@ curl_grpc() { "$buf" curl --protocol grpc --http2-prior-knowledge "$@"; }
 curl_grpc --list-methods "$url" >"$work/methods.out" 2>&1 || fail "list-methods: $(cat "$work/methods.out")"
 grep -q "music.v1.MusicService/CreateMusic" "$work/methods.out" || fail "CreateMusic not listed"
 grep -q "music.v1.MusicService/WatchTask" "$work/methods.out" || fail "WatchTask not listed"
+grep -q "music.v1.BillingService/CheckLedger" "$work/methods.out" || fail "BillingService not listed"
+grep -q "music.v1.ReconciliationService/Reconcile" "$work/methods.out" ||
+  fail "ReconciliationService not listed"
 
 # CreateMusic with JSON, no proto files at hand.
 curl_grpc "$url/music.v1.MusicService/CreateMusic" \
@@ -63,6 +66,15 @@ for _ in $(seq 100); do
 done
 grep -q '"TASK_STATE_SUCCEEDED"' "$work/get.json" || fail "task did not succeed: $(cat "$work/get.json")"
 grep -q '"audioUrl"' "$work/get.json" || fail "no audio URL"
+
+# The task was reserved and settled: its ledger rows list, and the ledger checks out (an empty
+# JSON object: no violations).
+curl_grpc "$url/music.v1.BillingService/ListBillingTransactions" -d '{}' >"$work/ledger.json" 2>&1 ||
+  fail "ListBillingTransactions: $(cat "$work/ledger.json")"
+grep -q "btx_${task_id}_SETTLE" "$work/ledger.json" || fail "no SETTLE: $(cat "$work/ledger.json")"
+curl_grpc "$url/music.v1.BillingService/CheckLedger" -d '{}' >"$work/check.json" 2>&1 ||
+  fail "CheckLedger: $(cat "$work/check.json")"
+grep -q "violations" "$work/check.json" && fail "ledger violations: $(cat "$work/check.json")"
 
 # Health service answers SERVING.
 curl_grpc "$url/grpc.health.v1.Health/Check" -d '{}' >"$work/health.json" 2>&1 || fail "health: $(cat "$work/health.json")"

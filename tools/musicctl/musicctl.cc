@@ -3,7 +3,9 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
 #include "music/v1/music_service.grpc.pb.h"
+#include "tools/musicctl/billing_commands.h"
 #include "tools/musicctl/commands.h"
 #include "tools/musicctl/console.h"
 
@@ -30,6 +32,16 @@ int Main(const std::vector<std::string>& args, const EnvLookup& env, std::ostrea
   console.color = color;
   console.tz = absl::LocalTimeZone();
 
+  if (IsBillingCommand(options->command)) {
+    // A ledger export is one message: lift the 4 MB default on what the client accepts.
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);
+    auto channel =
+        grpc::CreateCustomChannel(options->server, grpc::InsecureChannelCredentials(), args);
+    auto billing = music::v1::BillingService::NewStub(channel);
+    auto reconciliation = music::v1::ReconciliationService::NewStub(channel);
+    return RunBillingCommand(*options, *billing, *reconciliation, console);
+  }
   auto channel = grpc::CreateChannel(options->server, grpc::InsecureChannelCredentials());
   auto stub = music::v1::MusicService::NewStub(channel);
   return RunCommand(*options, *stub, console);

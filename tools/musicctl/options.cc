@@ -71,6 +71,45 @@ bool SetKind(Options& options, absl::string_view text, std::string* error) {
   return true;
 }
 
+/// Sets a time member from RFC 3339 ("2026-11-23T00:00:00Z").
+template <auto Member>
+bool SetTime(Options& options, absl::string_view text, std::string* error) {
+  absl::Time t;
+  if (!absl::ParseTime(absl::RFC3339_full, std::string(text), &t, error)) {
+    *error = "expected an RFC 3339 time such as 2026-11-23T00:00:00Z";
+    return false;
+  }
+  options.*Member = t;
+  return true;
+}
+
+bool SetGrace(Options& options, absl::string_view text, std::string* error) {
+  double seconds = 0;
+  absl::Duration grace;
+  if (absl::SimpleAtod(text, &seconds)) {
+    grace = absl::Seconds(seconds);
+  } else if (!absl::ParseDuration(text, &grace)) {
+    *error = "not a number of seconds";
+    return false;
+  }
+  if (grace < absl::ZeroDuration()) {
+    *error = "must not be negative";
+    return false;
+  }
+  options.in_flight_grace = grace;
+  return true;
+}
+
+bool SetFormat(Options& options, absl::string_view text, std::string* error) {
+  const std::string f = absl::AsciiStrToLower(text);
+  if (f != "csv" && f != "json" && f != "jsonl") {
+    *error = "expected csv or json";
+    return false;
+  }
+  options.format = f == "jsonl" ? "json" : f;
+  return true;
+}
+
 bool SetHelp(Options& options, absl::string_view text, std::string* error) {
   bool help = false;
   if (!absl::ParseFlag(text, &help, error)) return false;
@@ -111,6 +150,25 @@ const FlagDef kFlags[] = {
     {"page_size", "N", "list: tasks per page (server default 50)", &SetValue<&Options::page_size>},
     {"page_token", "TOKEN", "list: start at this page", &SetValue<&Options::page_token>},
     {"all", nullptr, "list: follow next_page_token to the last page", &SetValue<&Options::all>},
+    {"start", "TIME", "billing/reconcile: from this RFC 3339 time (default: the beginning)",
+     &SetTime<&Options::start>},
+    {"end", "TIME", "billing/reconcile: before this RFC 3339 time (default: no end)",
+     &SetTime<&Options::end>},
+    {"format", "F", "billing export: csv or json (JSON lines); import-usage: csv or jsonl",
+     &SetFormat},
+    {"provider", "P", "billing import-usage: kie, piapi, tokenlab or beatra",
+     &SetValue<&Options::provider>},
+    {"providers", "P1,P2", "reconcile: only these providers (default all)",
+     &SetValue<&Options::providers>},
+    {"tolerance_micros", "N", "reconcile: amounts within N micros agree (default 0)",
+     &SetValue<&Options::tolerance_micros>},
+    {"dry_run", nullptr, "reconcile: do not store the run", &SetValue<&Options::dry_run>},
+    {"in_flight_grace", "SECONDS",
+     "reconcile: leave tasks this young before --end for a later run (server default 3600)",
+     &SetGrace},
+    {"max_discrepancies", "N",
+     "reconcile: exit 3 when more than N tasks do not reconcile (default 0)",
+     &SetValue<&Options::max_discrepancies>},
 };
 
 const char* const kCommonFlags[] = {"server", "timeout", "json", "verbose", "help"};
@@ -123,6 +181,8 @@ struct CommandDef {
   const char* synopsis;
   std::vector<const char*> flags;
   bool takes_task_id;
+  /// Takes one FILE argument instead (billing import-usage).
+  bool takes_file = false;
 };
 
 const std::vector<CommandDef>& Commands() {
@@ -159,6 +219,30 @@ const std::vector<CommandDef>& Commands() {
        "TASK_ID [--since_version N] [--watch_timeout SECONDS]",
        {"since_version", "watch_timeout"},
        true},
+      {"billing list",
+       Command::kBillingList,
+       "[--start TIME] [--end TIME] [--page_size N] [--page_token TOKEN] [--all]",
+       {"start", "end", "page_size", "page_token", "all"},
+       false},
+      {"billing export",
+       Command::kBillingExport,
+       "--format csv|json [--start TIME] [--end TIME]  (the ledger file, on stdout)",
+       {"start", "end", "format"},
+       false},
+      {"billing import-usage",
+       Command::kBillingImportUsage,
+       "--provider P --format csv|jsonl FILE  (FILE - is stdin)",
+       {"provider", "format"},
+       false,
+       true},
+      {"billing check-ledger", Command::kBillingCheckLedger, "(exit 3 on violations)", {}, false},
+      {"reconcile",
+       Command::kReconcile,
+       "--start TIME --end TIME [--providers P1,P2] [--tolerance_micros N] [--dry_run]\n"
+       "           [--max_discrepancies N]  (exit 3 over N)",
+       {"start", "end", "providers", "tolerance_micros", "dry_run", "max_discrepancies",
+        "in_flight_grace"},
+       false},
   };
   return *kCommands;
 }
@@ -206,6 +290,24 @@ absl::Status Validate(const CommandDef& command, const Options& options) {
     case Command::kWatch:
       if (options.since_version < 0) return UsageError("--since_version must be >= 0");
       break;
+    case Command::kBillingList:
+      if (options.page_size < 0) return UsageError("--page_size must be >= 0");
+      break;
+    case Command::kBillingImportUsage:
+      if (options.provider.empty()) return UsageError("billing import-usage needs --provider");
+      if (options.format != "csv" && options.format != "json") {
+        return UsageError("billing import-usage needs --format csv or jsonl");
+      }
+      if (options.file.empty()) return UsageError("billing import-usage needs a FILE");
+      break;
+    case Command::kReconcile:
+      if (options.start == absl::InfinitePast() || options.end == absl::InfiniteFuture()) {
+        return UsageError("reconcile needs --start and --end");
+      }
+      if (options.end <= options.start) return UsageError("--end must be after --start");
+      if (options.tolerance_micros < 0) return UsageError("--tolerance_micros must be >= 0");
+      if (options.max_discrepancies < 0) return UsageError("--max_discrepancies must be >= 0");
+      break;
     default:
       break;
   }
@@ -245,8 +347,17 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args, const En
   if (auto server = env("MUSIC_SERVER"); server && !server->empty()) options.server = *server;
   if (args.empty()) return UsageError("missing command");
 
-  const std::string& name = args[0];
+  std::string name = args[0];
   if (name == "help" || name == "--help" || name == "-h" || name == "-help") return options;
+  // "billing" groups its subcommands: "billing list", "billing export", ...
+  size_t first_arg = 1;
+  if (name == "billing") {
+    if (args.size() < 2) {
+      return UsageError("billing needs a subcommand: list, export, import-usage or check-ledger");
+    }
+    name = absl::StrCat("billing ", args[1]);
+    first_arg = 2;
+  }
   const CommandDef* command = nullptr;
   for (const CommandDef& def : Commands()) {
     if (name == def.name) command = &def;
@@ -256,7 +367,7 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args, const En
 
   std::vector<std::string> positional;
   bool flags_done = false;
-  for (size_t i = 1; i < args.size(); ++i) {
+  for (size_t i = first_arg; i < args.size(); ++i) {
     absl::string_view arg = args[i];
     if (flags_done || arg.size() < 2 || arg[0] != '-') {
       positional.emplace_back(arg);
@@ -304,6 +415,9 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args, const En
       return UsageError(absl::StrCat(command->name, " takes one TASK_ID"));
     }
     if (!positional.empty()) options.task_id = positional[0];
+  } else if (command->takes_file) {
+    if (positional.size() > 1) return UsageError(absl::StrCat(command->name, " takes one FILE"));
+    if (!positional.empty()) options.file = positional[0];
   } else if (!positional.empty()) {
     return UsageError(absl::StrCat(command->name, ": unexpected argument \"", positional[0], "\""));
   }
@@ -318,6 +432,9 @@ std::string ShortUsageText() {
       "Commands:\n";
   for (const CommandDef& command : Commands()) {
     std::string line = absl::StrFormat("  %-8s %s", command.name, command.synopsis);
+    if (absl::string_view(command.name).size() > 8) {
+      line = absl::StrFormat("  %s\n           %s", command.name, command.synopsis);
+    }
     absl::StrAppend(&text, absl::StripTrailingAsciiWhitespace(line), "\n");
   }
   return text;
@@ -334,7 +451,7 @@ std::string UsageText() {
       "\nCommon flags (--server, --timeout, --json, --verbose) work with every command.\n"
       "create, lyrics and continue also take --watch_timeout with --watch.\n"
       "\nExit codes: 0 success (a watched task SUCCEEDED), 1 RPC error, 2 task FAILED or\n"
-      "CANCELED, 64 usage error.\n";
+      "CANCELED, 3 ledger violations or too many reconciliation discrepancies, 64 usage error.\n";
   return text;
 }
 

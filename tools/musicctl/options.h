@@ -20,6 +20,8 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitRpcError = 1;
 /// The watched task ended FAILED or CANCELED.
 inline constexpr int kExitTaskFailed = 2;
+/// billing check-ledger found violations, or reconcile found more discrepancies than allowed.
+inline constexpr int kExitFindings = 3;
 /// The command line was wrong (sysexits EX_USAGE).
 inline constexpr int kExitUsage = 64;
 
@@ -27,7 +29,29 @@ inline constexpr int kExitUsage = 64;
 inline constexpr char kDefaultServer[] = "127.0.0.1:50051";
 
 /// The subcommands.
-enum class Command { kHelp, kCreate, kLyrics, kContinue, kGet, kList, kCancel, kModels, kWatch };
+enum class Command {
+  kHelp,
+  kCreate,
+  kLyrics,
+  kContinue,
+  kGet,
+  kList,
+  kCancel,
+  kModels,
+  kWatch,
+  kBillingList,
+  kBillingExport,
+  kBillingImportUsage,
+  kBillingCheckLedger,
+  kReconcile,
+};
+
+/// True for the commands of BillingService and ReconciliationService.
+inline bool IsBillingCommand(Command c) {
+  return c == Command::kBillingList || c == Command::kBillingExport ||
+         c == Command::kBillingImportUsage || c == Command::kBillingCheckLedger ||
+         c == Command::kReconcile;
+}
 
 /// Everything the command line says. Fields that a command does not take keep their defaults.
 struct Options {
@@ -68,6 +92,25 @@ struct Options {
   std::string page_token;
   /// Follow next_page_token to the last page.
   bool all = false;
+
+  // billing / reconcile.
+  /// Time range; InfinitePast / InfiniteFuture when not given.
+  absl::Time start = absl::InfinitePast();
+  absl::Time end = absl::InfiniteFuture();
+  /// billing export: "csv" or "json" (JSON lines).
+  std::string format = "csv";
+  /// billing import-usage: the provider and the usage file ("-" is stdin).
+  std::string provider;
+  std::string file;
+  /// reconcile: comma-separated providers; "" means all.
+  std::string providers;
+  int64_t tolerance_micros = 0;
+  bool dry_run = false;
+  /// reconcile: tasks with only a reservation or only usage younger than this before --end are
+  /// left for a later run; nullopt: the server's default (1 hour).
+  std::optional<absl::Duration> in_flight_grace;
+  /// reconcile exits kExitFindings when it finds more discrepancies than this.
+  int64_t max_discrepancies = 0;
 };
 
 /// Looks up an environment variable; nullopt when unset.

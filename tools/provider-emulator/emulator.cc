@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "service/billing/usage_format.h"
 #include "tools/provider-emulator/audio.h"
 #include "tools/provider-emulator/callback_sender.h"
 #include "tools/provider-emulator/core.h"
@@ -30,6 +31,7 @@
 #include "tools/provider-emulator/tokenlab_contract.h"
 #include "tools/provider-emulator/scheduler.h"
 #include "tools/provider-emulator/stats.h"
+#include "tools/provider-emulator/usage_export.h"
 
 namespace music::emulator {
 namespace {
@@ -266,6 +268,14 @@ class ProviderEmulator::Impl {
   FaultConfig faults() const { return faults_.Get(); }
   EmulatorStats stats() const { return stats_.Snapshot(); }
 
+  std::vector<billing::UsageRecord> UsageRecords(const std::string& provider) const {
+    absl::MutexLock lock(&mu_);
+    for (const auto& contract : contracts_) {
+      if (contract->provider() == provider) return contract->UsageRecords();
+    }
+    return {};
+  }
+
   int64_t TaskCount() const {
     absl::MutexLock lock(&mu_);
     int64_t total = 0;
@@ -299,6 +309,9 @@ class ProviderEmulator::Impl {
       SetFaults(config);
       SetJson(&res, 200, FaultsJson(config));
     });
+    server_.Get("/_emulator/usage", [this](const httplib::Request& req, httplib::Response& res) {
+      ServeUsage(req, &res);
+    });
     server_.Get(R"(/audio/([A-Za-z0-9_-]+)\.wav)",
                 [this](const httplib::Request& req, httplib::Response& res) {
                   ServeAudio(req.matches[1], /*stream=*/false, &res);
@@ -322,6 +335,37 @@ class ProviderEmulator::Impl {
                 ErrorJson(res.status, res.status == 404 ? "not found" : "request failed"));
       }
     });
+  }
+
+  // GET /_emulator/usage?provider=P&format=jsonl|csv[&missing=N&extra=N&amount=N&duplicate=N
+  // &refund=N&seed=S]: the provider's usage export, with the differences applied.
+  void ServeUsage(const httplib::Request& req, httplib::Response* res) {
+    const std::string provider = req.get_param_value("provider");
+    const std::string format_name = req.get_param_value("format");
+    if (!billing::IsKnownProvider(provider)) {
+      SetJson(res, 422, ErrorJson(422, "parameter provider: kie, piapi, tokenlab or beatra"));
+      return;
+    }
+    if (format_name != "jsonl" && format_name != "csv") {
+      SetJson(res, 422, ErrorJson(422, "parameter format: jsonl or csv"));
+      return;
+    }
+    std::vector<std::pair<std::string, std::string>> params(req.params.begin(), req.params.end());
+    absl::StatusOr<UsageDifferences> differences = ParseUsageDifferences(params);
+    if (!differences.ok()) {
+      SetJson(res, 422, ErrorJson(422, differences.status().message()));
+      return;
+    }
+    const billing::FileFormat format =
+        format_name == "csv" ? billing::FileFormat::kCsv : billing::FileFormat::kJsonl;
+    absl::StatusOr<std::string> body = billing::WriteUsage(
+        provider, format, ApplyUsageDifferences(UsageRecords(provider), *differences));
+    if (!body.ok()) {
+      SetJson(res, 500, ErrorJson(500, body.status().message()));
+      return;
+    }
+    res->set_content(*body,
+                     format == billing::FileFormat::kCsv ? "text/csv" : "application/x-ndjson");
   }
 
   void ServeAudio(const std::string& clip_id, bool stream, httplib::Response* res) {
@@ -370,5 +414,10 @@ void ProviderEmulator::SetFaults(const FaultConfig& faults) { impl_->SetFaults(f
 FaultConfig ProviderEmulator::faults() const { return impl_->faults(); }
 EmulatorStats ProviderEmulator::stats() const { return impl_->stats(); }
 int64_t ProviderEmulator::TaskCount() const { return impl_->TaskCount(); }
+
+std::vector<billing::UsageRecord> ProviderEmulator::UsageRecords(
+    const std::string& provider) const {
+  return impl_->UsageRecords(provider);
+}
 
 }  // namespace music::emulator

@@ -14,9 +14,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "service/billing/billing_types.h"
 
 namespace music::emulator {
 
@@ -84,6 +86,9 @@ struct EmulatorOptions {
   absl::Duration callback_retry_backoff = absl::Milliseconds(200);
   /// Initial fault settings; see SetFaults.
   FaultConfig faults;
+  /// kie.ai credits charged per successful task, in micro-credits (the usage export): 12 credits,
+  /// the service's kie catalog price.
+  int64_t kie_price_micros = 12'000'000;
 };
 
 /// Counters since Start(). "Creates" cover generate, extend and lyrics requests.
@@ -141,6 +146,9 @@ class ProviderEmulator {
   EmulatorStats stats() const;
   /// Provider tasks created so far, over all contracts (tests prove "one submission" with it).
   int64_t TaskCount() const;
+  /// The usage records `provider` ("kie", ...) reports so far, without injected differences
+  /// (GET /_emulator/usage adds those). Empty for an unknown provider.
+  std::vector<billing::UsageRecord> UsageRecords(const std::string& provider) const;
 
  private:
   class Impl;

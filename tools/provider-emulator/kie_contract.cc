@@ -26,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "service/billing/usage_format.h"
 
 namespace music::emulator {
 namespace {
@@ -342,6 +343,32 @@ class KieContract : public ProviderContract {
   int64_t TaskCount() const override {
     absl::MutexLock lock(&mu_);
     return static_cast<int64_t>(tasks_.size());
+  }
+
+  // kie.ai bills credits per generation: one charge of options.kie_price_micros for every task
+  // that has reached SUCCESS, at its success time (milliseconds, as kie.ai's createTime); failed
+  // tasks cost nothing.
+  std::vector<billing::UsageRecord> UsageRecords() const override {
+    const absl::Time now = absl::Now();
+    std::vector<billing::UsageRecord> records;
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, task] : tasks_) {
+      if (task.plan.empty() || task.plan.back().status != kSuccess) continue;
+      const absl::Time done = task.created + task.plan.back().at;
+      if (done > now) continue;
+      billing::UsageRecord r;
+      r.provider = "kie";
+      r.provider_task_id = id;
+      r.model = task.model;
+      r.endpoint = task.operation_type;
+      r.kind = billing::UsageKind::kCharge;
+      r.amount_micros = core_->options.kie_price_micros;
+      r.currency = billing::Currency::kCredits;
+      r.time = absl::FromUnixMillis(absl::ToUnixMillis(done));
+      r.usage_record_id = billing::DeriveUsageRecordId(r, r.endpoint);
+      records.push_back(std::move(r));
+    }
+    return records;
   }
 
  private:

@@ -1,0 +1,81 @@
+#include "service/grpc/billing_service_impl.h"
+
+#include <utility>
+
+#include "service/grpc/status_mapping.h"
+
+namespace music::service {
+namespace {
+
+// Runs `fn(*request)` on a worker thread and finishes the call with its result.
+template <typename Req, typename Resp, typename Fn>
+grpc::ServerUnaryReactor* RunUnary(ThreadPool* workers, grpc::CallbackServerContext* ctx,
+                                   const Req* request, Resp* response, Fn fn) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  const bool scheduled = workers->Schedule([ctx, request, response, reactor, fn] {
+    if (ctx->IsCancelled()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller"));
+      return;
+    }
+    auto result = fn(*request);
+    if (result.ok()) *response = std::move(*result);
+    reactor->Finish(ToGrpcStatus(result.status()));
+  });
+  if (!scheduled) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
+  }
+  return reactor;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* BillingServiceImpl::ListBillingTransactions(
+    grpc::CallbackServerContext* ctx, const music::v1::ListBillingTransactionsRequest* request,
+    music::v1::ListBillingTransactionsResponse* response) {
+  return RunUnary(workers_, ctx, request, response,
+                  [this](const auto& r) { return api_->ListBillingTransactions(tenant_, r); });
+}
+
+grpc::ServerUnaryReactor* BillingServiceImpl::ExportBillingTransactions(
+    grpc::CallbackServerContext* ctx, const music::v1::ExportBillingTransactionsRequest* request,
+    music::v1::ExportBillingTransactionsResponse* response) {
+  return RunUnary(workers_, ctx, request, response,
+                  [this](const auto& r) { return api_->ExportBillingTransactions(tenant_, r); });
+}
+
+grpc::ServerUnaryReactor* BillingServiceImpl::ImportUsageRecords(
+    grpc::CallbackServerContext* ctx, const music::v1::ImportUsageRecordsRequest* request,
+    music::v1::ImportUsageRecordsResponse* response) {
+  return RunUnary(workers_, ctx, request, response,
+                  [this](const auto& r) { return api_->ImportUsageRecords(r); });
+}
+
+grpc::ServerUnaryReactor* BillingServiceImpl::CheckLedger(
+    grpc::CallbackServerContext* ctx, const music::v1::CheckLedgerRequest* request,
+    music::v1::CheckLedgerResponse* response) {
+  return RunUnary(workers_, ctx, request, response,
+                  [this](const auto& r) { return api_->CheckLedger(r); });
+}
+
+grpc::ServerUnaryReactor* ReconciliationServiceImpl::Reconcile(
+    grpc::CallbackServerContext* ctx, const music::v1::ReconcileRequest* request,
+    music::v1::ReconcileResponse* response) {
+  return RunUnary(workers_, ctx, request, response,
+                  [this](const auto& r) { return api_->Reconcile(r); });
+}
+
+grpc::ServerUnaryReactor* ReconciliationServiceImpl::ListReconciliationRuns(
+    grpc::CallbackServerContext* ctx, const music::v1::ListReconciliationRunsRequest* request,
+    music::v1::ListReconciliationRunsResponse* response) {
+  return RunUnary(workers_, ctx, request, response,
+                  [this](const auto& r) { return api_->ListReconciliationRuns(r); });
+}
+
+grpc::ServerUnaryReactor* ReconciliationServiceImpl::GetReconciliationRun(
+    grpc::CallbackServerContext* ctx, const music::v1::GetReconciliationRunRequest* request,
+    music::v1::GetReconciliationRunResponse* response) {
+  return RunUnary(workers_, ctx, request, response,
+                  [this](const auto& r) { return api_->GetReconciliationRun(r); });
+}
+
+}  // namespace music::service
