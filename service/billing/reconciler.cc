@@ -78,10 +78,16 @@ struct UsageSums {
   }
 };
 
-// The ledger rows of one (provider, task_id) and the usage records paired with them. Rows are
-// chained through `next_row`, so a task costs no allocation of its own.
+// The ledger rows of one task and the usage records paired with them. Rows are chained through
+// `next_row`, so a task costs no allocation of its own. A task that failed over to another
+// provider has its RESERVE under the provider first tried and its SETTLE/REFUND under the one
+// that ran it: the group is the task's, and its provider and model are those of its SETTLE/REFUND
+// rows (the RESERVE's only while the task is in flight).
 struct ServiceGroup {
   absl::string_view provider;
+  absl::string_view reserve_provider;  // from RESERVE rows
+  absl::string_view reserve_model;
+  absl::string_view reserve_provider_model;
   absl::string_view task_id;
   absl::string_view provider_task_id;
   absl::string_view billing_transaction_id;  // the provider's
@@ -283,7 +289,7 @@ absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> t
   report.usage_records_in = static_cast<int64_t>(usage.size());
   absl::Time newest = absl::InfinitePast();
 
-  // 1. The service side, grouped per (provider, task_id).
+  // 1. The service side, grouped per task_id.
   std::vector<ServiceGroup> sgroups;
   std::vector<uint32_t> next_row(txs.size(), kNil);
   {
@@ -293,10 +299,9 @@ absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> t
     for (uint32_t i = 0; i < txs.size(); ++i) {
       const BillingTransaction& t = txs[i];
       auto [it, inserted] =
-          by_task.emplace(Key2(t.provider, t.task_id), static_cast<uint32_t>(sgroups.size()));
+          by_task.emplace(Key2(absl::string_view(), t.task_id), static_cast<uint32_t>(sgroups.size()));
       if (inserted) {
         sgroups.emplace_back();
-        sgroups.back().provider = t.provider;
         sgroups.back().task_id = t.task_id;
       }
       ServiceGroup& g = sgroups[it->second];
@@ -305,8 +310,15 @@ absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> t
       KeepMin(g.provider_task_id, t.provider_task_id);
       KeepMin(g.billing_transaction_id, t.provider_billing_transaction_id);
       KeepMin(g.request_id, t.request_id);
-      KeepMin(g.model, t.model);
-      KeepMin(g.provider_model, t.provider_model);
+      if (t.kind == TransactionKind::kReserve) {
+        KeepMin(g.reserve_provider, t.provider);
+        KeepMin(g.reserve_model, t.model);
+        KeepMin(g.reserve_provider_model, t.provider_model);
+      } else {
+        KeepMin(g.provider, t.provider);
+        KeepMin(g.model, t.model);
+        KeepMin(g.provider_model, t.provider_model);
+      }
       KeepCurrency(t.currency, g.currency_set, g.currency_mixed, g.currency);
       g.time = std::min(g.time, t.time);
       newest = std::max(newest, t.time);
@@ -323,6 +335,14 @@ absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> t
           ++g.refunds;
           break;
       }
+    }
+  }
+
+  for (ServiceGroup& g : sgroups) {
+    if (g.provider.empty()) {  // in flight: only the RESERVE names a provider yet
+      g.provider = g.reserve_provider;
+      g.model = g.reserve_model;
+      g.provider_model = g.reserve_provider_model;
     }
   }
 

@@ -393,3 +393,54 @@ TEST(ReconcilerTest, RejectsBadOptions) {
 
 }  // namespace
 }  // namespace music::billing
+
+namespace music::billing {
+namespace {
+
+// A task that failed over has its RESERVE under the provider first tried and its SETTLE/REFUND
+// under the one that ran it; it is one task, matched against the second provider's record.
+TEST(ReconcilerFailoverTest, AFailedOverTaskIsOneTaskOfTheProviderThatRanIt) {
+  auto row = [](TransactionKind kind, const char* provider, const char* ptid, const char* model,
+                int64_t micros) {
+    BillingTransaction t;
+    t.billing_transaction_id = absl::StrCat("btx_tsk_1_", TransactionKindName(kind));
+    t.tenant = "default";
+    t.task_id = "tsk_1";
+    t.provider = provider;
+    t.provider_task_id = ptid;
+    t.model = "suno";
+    t.provider_model = model;
+    t.kind = kind;
+    t.amount_micros = micros;
+    t.currency = Currency::kCredits;
+    t.time = T("2026-11-20T10:00:00Z");
+    return t;
+  };
+  const std::vector<BillingTransaction> ledger = {
+      row(TransactionKind::kReserve, "beatra", "", "suno-5.5", 12'000'000),
+      row(TransactionKind::kSettle, "kie", "kie-task-9", "V4_5", 12'000'000),
+  };
+  UsageRecord charge;
+  charge.provider = "kie";
+  charge.usage_record_id = "u1";
+  charge.provider_task_id = "kie-task-9";
+  charge.model = "V4_5";
+  charge.kind = UsageKind::kCharge;
+  charge.amount_micros = 12'000'000;
+  charge.currency = Currency::kCredits;
+  charge.time = T("2026-11-20T10:01:00Z");
+  ReconcileOptions o;
+  o.end = T("2026-11-21T00:00:00Z");
+  o.as_of = T("2026-11-22T00:00:00Z");  // long after: nothing is in flight any more
+  absl::StatusOr<ReconcileReport> r = Reconcile(ledger, {charge}, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->discrepancies.empty()) << r->discrepancies.front().detail;
+  EXPECT_EQ(r->stale_reservations, 0);  // the RESERVE is not a task of its own
+  ASSERT_EQ(r->totals.size(), 1u);
+  EXPECT_EQ(r->totals[0].provider, "kie");
+  EXPECT_EQ(r->totals[0].model, "V4_5");
+  EXPECT_EQ(r->totals[0].by_outcome[static_cast<int>(Outcome::kMatched)].tasks, 1);
+}
+
+}  // namespace
+}  // namespace music::billing
