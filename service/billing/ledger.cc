@@ -51,15 +51,19 @@ BillingTransaction Reserve(const music::v1::Model* model, persistence::TaskRecor
   }
   billing->set_currency(std::string(CurrencyName(currency)));
   billing->set_reserved_micros(amount);
+  billing->set_price_micros(amount);
   BillingTransaction row = RowFor(record, TransactionKind::kReserve, amount, now);
   if (row.provider_model.empty() && model != nullptr) row.provider_model = model->provider_model();
   return row;
 }
 
 int64_t SettleAmount(const music::v1::TaskBilling& billing) {
-  const int64_t reserved = billing.reserved_micros();
+  // A task that failed over to a cheaper model is settled at that model's price.
+  const int64_t reserved = billing.price_micros() > 0
+                               ? std::min(billing.price_micros(), billing.reserved_micros())
+                               : billing.reserved_micros();
   if (billing.provider_charged_micros() > 0) {
-    return std::min(billing.provider_charged_micros(), reserved);
+    return std::min(billing.provider_charged_micros(), billing.reserved_micros());
   }
   return reserved;
 }

@@ -6,7 +6,9 @@
 //   SUCCEEDED              SETTLE  = the provider's reported charge when it reports one in the
 //                                    task's currency, capped at the reservation (an over-charge
 //                                    is settled at the reservation; reconciliation reports the
-//                                    difference), else the reservation;
+//                                    difference), else the price of the model that ran it (the
+//                                    reservation, or after a failover the new model's price when
+//                                    in the same currency), capped at the reservation;
 //                          REFUND  = reserved - settled, when > 0
 //   FAILED / CANCELED      REFUND  = all of the reservation (a failed or canceled task is never
 //                                    left charged)
@@ -46,7 +48,9 @@ BillingTransaction Reserve(const music::v1::Model* model, persistence::TaskRecor
 std::vector<BillingTransaction> Finish(persistence::TaskRecord& record, absl::Time now);
 
 /// The amount a succeeded task is settled at: the provider's reported charge (billing
-/// provider_charged_micros > 0) capped at reserved_micros, else reserved_micros.
+/// provider_charged_micros > 0) capped at reserved_micros, else the price of the model that ran it
+/// (price_micros, which a failover to a model priced in the same currency lowers or raises)
+/// capped at reserved_micros.
 int64_t SettleAmount(const music::v1::TaskBilling& billing);
 
 }  // namespace music::billing

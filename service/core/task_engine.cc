@@ -651,6 +651,11 @@ void TaskEngine::FailOver(TaskRecord& r, const music::v1::Model& next, absl::Sta
   r.task.set_provider(next.provider());
   r.task.set_provider_model(next.provider_model());
   r.task.set_provider_task_id("");
+  // The reservation stays (the ledger is append-only); the task is settled at the new model's
+  // price when it is in the reservation's currency (see billing/ledger.h).
+  if (next.price().currency() == r.task.billing().currency()) {
+    r.task.mutable_billing()->set_price_micros(next.price().amount_micros());
+  }
   r.submission = SubmissionState::kNotSubmitted;
   r.attempts = 0;
   r.poll_url.clear();

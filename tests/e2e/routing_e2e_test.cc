@@ -79,6 +79,11 @@ TEST_F(RoutingE2eTest, OutOfCreditsAtTheFirstProviderFailsOverToTheNext) {
   EXPECT_EQ(done.failovers(0).provider_model(), "suno-5.5");
   EXPECT_EQ(done.failovers(0).code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
   EXPECT_FALSE(done.clips().empty());
+  // Reserved at beatra's price (80 credits), settled at kie.ai's (12), the rest refunded.
+  EXPECT_EQ(done.billing().currency(), "CREDITS");
+  EXPECT_EQ(done.billing().reserved_micros(), 80'000'000);
+  EXPECT_EQ(done.billing().charged_micros(), 12'000'000);
+  EXPECT_EQ(done.billing().refunded_micros(), 68'000'000);
   // beatra refused the create (no task there); kie.ai made exactly one.
   EXPECT_EQ(emulator_->TaskCount(), 1);
 }

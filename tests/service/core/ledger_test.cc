@@ -113,3 +113,23 @@ TEST(LedgerTest, NonTerminalTaskWritesNothing) {
 
 }  // namespace
 }  // namespace music::billing
+
+namespace music::billing {
+namespace {
+
+TEST(LedgerFailoverTest, SettlesAtThePriceOfTheModelThatRanCappedAtTheReservation) {
+  music::v1::TaskBilling b;
+  b.set_reserved_micros(80'000'000);
+  b.set_price_micros(12'000'000);  // failed over to a cheaper model
+  EXPECT_EQ(SettleAmount(b), 12'000'000);
+  b.set_price_micros(120'000'000);  // a dearer one: never more than was reserved
+  EXPECT_EQ(SettleAmount(b), 80'000'000);
+  b.set_price_micros(0);  // a task stored before price_micros existed
+  EXPECT_EQ(SettleAmount(b), 80'000'000);
+  b.set_price_micros(12'000'000);
+  b.set_provider_charged_micros(15'000'000);  // the provider's own report wins
+  EXPECT_EQ(SettleAmount(b), 15'000'000);
+}
+
+}  // namespace
+}  // namespace music::billing
