@@ -60,7 +60,7 @@ absl::StatusOr<std::unique_ptr<Catalog>> BuildCatalog(
     const ProviderConfig* pc = FindProviderConfig(config, name);
     for (auto& m : entries) {
       m.set_provider(name);
-      if (pc != nullptr && pc->price_micros > 0 && m.price().amount_micros() == 0) {
+      if (pc != nullptr && pc->price_micros > 0) {  // the operator's price wins
         m.mutable_price()->set_amount_micros(pc->price_micros);
         m.mutable_price()->set_currency(pc->price_currency);
       }

@@ -24,7 +24,7 @@ std::string NoApiKeyReason(absl::string_view provider, const ProviderConfig& con
 
 /// Builds the catalog of a deployment: each provider's built-in models (its live list from
 /// FetchModels when it has one and answers; failures keep the built-in entries), marked available
-/// or not; per-provider prices (providers.<p>.price_micros) for models that carry none;
+/// or not; per-provider prices (providers.<p>.price_micros, when set, override the adapters');
 /// `catalog.models` overrides and additions; the built-in aliases plus `catalog.aliases`; and the
 /// default model. INVALID_ARGUMENT naming the config key on an unknown model, provider or alias
 /// member, or a default_model that is neither a model nor an alias. Never fails for a provider
