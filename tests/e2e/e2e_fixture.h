@@ -46,6 +46,9 @@ class E2eTest : public ::testing::Test {
 
   virtual void ConfigureEmulator(emulator::EmulatorOptions&) {}
 
+  /// Last changes to the server's options before it starts (e.g. a reference-audio fetcher).
+  virtual void ConfigureServer(service::ServerOptions&) {}
+
   /// Adds the adapters under test and their catalog entries. The default: kie.ai only. A test of
   /// another provider overrides it (adapters built on `client`, pointed at the emulator's
   /// `emulator_->base_url()` plus the provider's prefix) and DefaultModel().
@@ -105,6 +108,7 @@ class E2eTest : public ::testing::Test {
     options.engine.workers = 8;
     // The fault tests count retries of one provider; routing_test.cc covers the breaker.
     options.engine.circuit_breaker.failure_threshold = 0;
+    ConfigureServer(options);
     auto server = service::MusicServer::Start(
         options, std::move(*store), std::move(registry),
         MakeCatalog(models), service::RealClock::Get());

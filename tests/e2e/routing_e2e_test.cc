@@ -1,14 +1,26 @@
 // A caller picks a model, not a provider: an alias whose first provider refuses the task (402 out
 // of credits, or 5xx past the retry budget) is submitted to the next one, through real adapters,
-// libcurl and the provider emulator.
+// libcurl and the provider emulator. Reference audio reaches beatra both ways: uploaded through
+// UploadReferenceAudio, and as an https URL the service downloads through the SSRF-safe fetcher.
+//
+// Debian's cpp-httplib.pc defines it too; httplib.h needs it before its first inclusion.
+#define CPPHTTPLIB_OPENSSL_SUPPORT
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
 #include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/beatra/beatra_adapter.h"
+#include "adapters/http/safe_fetcher.h"
 #include "adapters/tokenlab/tokenlab_adapter.h"
 #include "tests/e2e/e2e_fixture.h"
+#include "tests/testing/self_signed_cert.h"
 
 namespace music::e2e {
 namespace {
@@ -127,6 +139,115 @@ TEST_F(RoutingE2eTest, ListModelsShowsPricesAndAliases) {
   ASSERT_GE(resp.aliases_size(), 2);
   EXPECT_EQ(resp.aliases(0).name(), "suno");
   EXPECT_EQ(resp.default_model(), "suno");
+}
+
+// Reference audio through the whole service: bytes streamed over gRPC, or an https URL the
+// service fetches (loopback allowed here only by the fetcher's explicit test switch).
+class ReferenceAudioE2eTest : public RoutingE2eTest {
+ protected:
+  void SetUp() override {
+    std::string tmpl = ::testing::TempDir() + "/refaudio_e2e_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    cert_path_ = tmpl + "/cert.pem";
+    key_path_ = tmpl + "/key.pem";
+    ASSERT_TRUE(music::testing::WriteSelfSignedCert(cert_path_, key_path_));
+    https_ = std::make_unique<httplib::SSLServer>(cert_path_.c_str(), key_path_.c_str());
+    https_->Get("/hum.mp3", [this](const httplib::Request&, httplib::Response& res) {
+      ++https_hits_;
+      res.set_content(Mp3(), "audio/mpeg");
+    });
+    https_->set_keep_alive_timeout(1);
+    https_port_ = https_->bind_to_any_port("127.0.0.1");
+    https_thread_ = std::thread([this] { https_->listen_after_bind(); });
+    while (!https_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    http::SafeFetchOptions fo;
+    fo.allow_loopback = true;  // the test switch: the https server is on 127.0.0.1
+    fo.ca_file = cert_path_;
+    fo.total_timeout = absl::Seconds(10);
+    fetcher_ = http::NewSafeFetcher(fo);
+    RoutingE2eTest::SetUp();
+  }
+
+  void TearDown() override {
+    RoutingE2eTest::TearDown();
+    https_->stop();
+    if (https_thread_.joinable()) https_thread_.join();
+  }
+
+  void ConfigureServer(service::ServerOptions& options) override {
+    options.engine.reference_fetcher = fetcher_.get();
+  }
+
+  static std::string Mp3() {
+    std::string bytes = std::string("ID3\x04", 4);
+    bytes.resize(64 << 10);
+    for (size_t i = 4; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 2654435761u) >> 24);
+    return bytes;
+  }
+
+  music::v1::Task CreateWithReference(const std::string& uri, const std::string& id) {
+    music::v1::CreateMusicRequest req;
+    req.set_model("beatra-suno-5.5");
+    req.set_prompt("in the style of this hum");
+    req.set_reference_audio_uri(uri);
+    req.set_reference_audio_id(id);
+    music::v1::CreateMusicResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = stub_->CreateMusic(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.task();
+  }
+
+  std::string cert_path_, key_path_;
+  std::unique_ptr<httplib::SSLServer> https_;
+  std::thread https_thread_;
+  int https_port_ = 0;
+  std::atomic<int> https_hits_{0};
+  std::unique_ptr<http::ReferenceAudioFetcher> fetcher_;
+};
+
+TEST_F(ReferenceAudioE2eTest, UploadedBytesReachBeatraAndTheTaskSucceeds) {
+  grpc::ClientContext ctx;
+  music::v1::UploadReferenceAudioResponse resp;
+  auto writer = stub_->UploadReferenceAudio(&ctx, &resp);
+  music::v1::UploadReferenceAudioRequest first;
+  first.mutable_metadata()->set_model("beatra-suno-5.5");
+  first.mutable_metadata()->set_filename("hum.mp3");
+  first.mutable_metadata()->set_content_type("audio/mpeg");
+  ASSERT_TRUE(writer->Write(first));
+  const std::string bytes = Mp3();
+  music::v1::UploadReferenceAudioRequest chunk;
+  chunk.set_chunk(bytes);
+  ASSERT_TRUE(writer->Write(chunk));
+  ASSERT_TRUE(writer->WritesDone());
+  const grpc::Status s = writer->Finish();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(absl::StartsWith(resp.reference_audio_id(), "beatra/")) << resp.reference_audio_id();
+  EXPECT_EQ(resp.size_bytes(), static_cast<int64_t>(bytes.size()));
+
+  const music::v1::Task done = WaitDone(CreateWithReference("", resp.reference_audio_id()).task_id());
+  ASSERT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED) << done.DebugString();
+  EXPECT_EQ(done.provider(), "beatra");
+  EXPECT_EQ(done.clips_size(), 2);
+}
+
+TEST_F(ReferenceAudioE2eTest, AnHttpsUrlIsFetchedUploadedAndUsed) {
+  const std::string uri = absl::StrCat("https://127.0.0.1:", https_port_, "/hum.mp3");
+  const music::v1::Task done = WaitDone(CreateWithReference(uri, "").task_id());
+  ASSERT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED) << done.DebugString();
+  EXPECT_EQ(https_hits_.load(), 1);  // fetched once, before the create
+  EXPECT_EQ(done.provider(), "beatra");
+}
+
+TEST_F(ReferenceAudioE2eTest, AUrlOfAPrivateAddressFailsTheTaskWithoutAProviderTask) {
+  const music::v1::Task done =
+      WaitDone(CreateWithReference("https://169.254.169.254/latest/meta-data", "").task_id());
+  ASSERT_EQ(done.state(), music::v1::TASK_STATE_FAILED) << done.DebugString();
+  EXPECT_TRUE(done.error().code() == static_cast<int>(absl::StatusCode::kPermissionDenied) ||
+              done.error().code() == static_cast<int>(absl::StatusCode::kInvalidArgument))
+      << done.error().ShortDebugString();
+  EXPECT_EQ(emulator_->TaskCount(), 0);
+  EXPECT_EQ(done.billing().refunded_micros(), done.billing().reserved_micros());
 }
 
 }  // namespace
