@@ -276,6 +276,7 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json) {
       {"catalog.aliases", Aliases(&c.aliases)},
       {"catalog.models", Models(&c.model_overrides)},
       {"routing.circuit_breaker_failures", Int(&c.circuit_breaker_failures, 0, 1000)},
+      {"billing.credits_per_usd", Int64(&c.credits_per_usd, 1, 1'000'000'000)},
       {"routing.circuit_breaker_cooldown_seconds", Duration(&c.circuit_breaker_cooldown, s)},
       {"reference_audio.enabled", Bool(&c.reference_audio_enabled)},
       {"reference_audio.max_bytes", Int64(&c.reference_audio_max_bytes, 1, 100 << 20)},

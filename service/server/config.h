@@ -95,6 +95,8 @@ struct ServerConfig {
   std::map<std::string, ModelOverride> model_overrides;
   // routing.*
   int circuit_breaker_failures = 5;
+  // billing.*: credits per USD in reconciliation reports' USD totals (seed 002: 1000).
+  int64_t credits_per_usd = 1000;
   absl::Duration circuit_breaker_cooldown = absl::Seconds(30);
   // reference_audio.*
   bool reference_audio_enabled = true;

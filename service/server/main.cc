@@ -186,6 +186,7 @@ int main(int argc, char** argv) {
   options.engine.circuit_breaker.failure_threshold = config.circuit_breaker_failures;
   options.engine.circuit_breaker.cool_down = config.circuit_breaker_cooldown;
   options.engine.reference_fetcher = fetcher.get();
+  options.credits_per_usd = config.credits_per_usd;
   options.reference_audio_uploads = config.reference_audio_enabled;
   options.max_reference_audio_bytes = static_cast<size_t>(config.reference_audio_max_bytes);
 

@@ -13,6 +13,7 @@ TEST(ConfigTest, EmptyObjectGivesDefaults) {
   EXPECT_EQ(c->kie.base_url, "https://api.kie.ai");
   EXPECT_EQ(c->kie.api_key_env, "KIE_API_KEY");
   EXPECT_EQ(c->poll_interval, absl::Seconds(7));
+  EXPECT_EQ(c->credits_per_usd, 1000);
 }
 
 TEST(ConfigTest, ReadsEveryDocumentedKey) {
@@ -24,7 +25,7 @@ TEST(ConfigTest, ReadsEveryDocumentedKey) {
     "tasks": {"poll_interval_seconds": 0.5, "deadline_seconds": 60, "submit_max_attempts": 3,
               "backoff_initial_ms": 100, "backoff_max_seconds": 2,
               "unknown_submission_grace_seconds": 30, "workers": 3},
-    "watch": {"heartbeat_seconds": 15},
+    "watch": {"heartbeat_seconds": 15}, "billing": {"credits_per_usd": 1250},
     "providers": {"kie": {"base_url": "http://127.0.0.1:1", "api_key_env": "K",
                           "api_key_file": "/run/k", "webhook_hmac_key_env": "H",
                           "connect_timeout_seconds": 1, "request_timeout_seconds": 2}}})");
@@ -33,6 +34,7 @@ TEST(ConfigTest, ReadsEveryDocumentedKey) {
   EXPECT_EQ(c->tenant, "acme");
   EXPECT_EQ(c->database_synchronous, "NORMAL");
   EXPECT_EQ(c->callbacks_public_url, "https://cb.example.com");
+  EXPECT_EQ(c->credits_per_usd, 1250);
   EXPECT_EQ(c->poll_interval, absl::Milliseconds(500));
   EXPECT_EQ(c->backoff_initial, absl::Milliseconds(100));
   EXPECT_EQ(c->heartbeat_interval, absl::Seconds(15));
@@ -145,6 +147,7 @@ TEST(ConfigTest, BadConfigNamesTheKey) {
        "catalog.models.suno-v5.price_currency"},
       {R"({"catalog": {"typo": 1}})", "catalog.typo"},
       {R"({"routing": {"circuit_breaker_failures": -1}})", "routing.circuit_breaker_failures"},
+      {R"({"billing": {"credits_per_usd": 0}})", "billing.credits_per_usd"},
       {R"({"routing": {"circuit_breaker_cooldown_seconds": 0}})",
        "routing.circuit_breaker_cooldown_seconds"},
       {R"({"reference_audio": {"max_bytes": 104857601}})", "reference_audio.max_bytes"},
