@@ -85,6 +85,9 @@ int CreateMusic(const Options& options, MusicService::StubInterface& stub, const
   request.set_lyrics(options.lyrics);
   request.set_instrumental(options.instrumental);
   request.set_negative_tags(options.negative_tags);
+  request.set_reference_audio_uri(options.reference_audio_uri);
+  request.set_reference_audio_id(options.reference_audio_id);
+  request.set_seed(options.seed);
   if (!options.lyrics_file.empty()) {
     std::optional<std::string> lyrics = ReadFile(options.lyrics_file);
     if (!lyrics) {

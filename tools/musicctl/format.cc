@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -223,7 +224,23 @@ std::string FormatTask(const Task& task, absl::TimeZone tz) {
     if (!task.provider_task_id().empty()) {
       absl::StrAppend(&provider, " (task ", task.provider_task_id(), ")");
     }
+    if (!task.provider_model().empty()) absl::StrAppend(&provider, ", model ", task.provider_model());
     Field(&out, "Provider", provider);
+  }
+  for (const auto& f : task.failovers()) {
+    Field(&out, "Failed over",
+          absl::StrCat(f.provider(), " ", f.provider_model(), ": ",
+                       absl::StatusCodeToString(static_cast<absl::StatusCode>(f.code())), " ",
+                       f.message()));
+  }
+  if (task.has_billing() && !task.billing().currency().empty()) {
+    const auto& b = task.billing();
+    auto amount = [&](int64_t micros) {
+      return absl::StrFormat("%d.%06d %s", micros / 1000000, micros % 1000000, b.currency());
+    };
+    Field(&out, "Billing",
+          absl::StrCat("reserved ", amount(b.reserved_micros()), ", charged ",
+                       amount(b.charged_micros()), ", refunded ", amount(b.refunded_micros())));
   }
   if (!task.request_id().empty()) Field(&out, "Request id", task.request_id());
   Field(&out, "Version", absl::StrCat(task.version()));

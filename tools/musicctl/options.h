@@ -74,6 +74,9 @@ struct Options {
   std::string lyrics_file;
   bool instrumental = false;
   std::string negative_tags;
+  std::string reference_audio_uri;
+  std::string reference_audio_id;
+  int64_t seed = 0;
   std::string clip_id;
   double continue_at_seconds = 0;
   /// Watch the created task until it ends.

@@ -564,6 +564,27 @@ TEST(FormatTest, LyricsTaskShowsEveryVariant) {
   EXPECT_THAT(text, HasSubstr("Created       2023-11-14 22:13:20 UTC"));
 }
 
+TEST(FormatTest, FailedOverTaskShowsTheRouteAndItsMoney) {
+  Task task = MakeTask("t-r", 5, music::v1::TASK_STATE_SUCCEEDED);
+  task.set_provider("kie");
+  task.set_provider_model("V4_5");
+  auto* f = task.add_failovers();
+  f->set_provider("beatra");
+  f->set_provider_model("suno-5.5");
+  f->set_code(9);
+  f->set_message("out of credits");
+  auto* b = task.mutable_billing();
+  b->set_currency("CREDITS");
+  b->set_reserved_micros(80'000'000);
+  b->set_charged_micros(12'000'000);
+  b->set_refunded_micros(68'000'000);
+  std::string text = FormatTask(task, absl::UTCTimeZone());
+  EXPECT_THAT(text, HasSubstr("kie, model V4_5"));
+  EXPECT_THAT(text, HasSubstr("Failed over   beatra suno-5.5: FAILED_PRECONDITION out of credits"));
+  EXPECT_THAT(text, HasSubstr("reserved 80.000000 CREDITS, charged 12.000000 CREDITS, refunded "
+                              "68.000000 CREDITS"));
+}
+
 TEST(FormatTest, WatchLine) {
   Task task = MakeTask("t", 12, music::v1::TASK_STATE_RUNNING);
   task.mutable_progress()->set_provider_status("FIRST_SUCCESS");
