@@ -298,8 +298,8 @@ absl::StatusOr<ReconcileReport> Reconcile(absl::Span<const BillingTransaction> t
     sgroups.reserve(txs.size() / 2 + 1);
     for (uint32_t i = 0; i < txs.size(); ++i) {
       const BillingTransaction& t = txs[i];
-      auto [it, inserted] =
-          by_task.emplace(Key2(absl::string_view(), t.task_id), static_cast<uint32_t>(sgroups.size()));
+      auto [it, inserted] = by_task.emplace(Key2(absl::string_view(), t.task_id),
+                                            static_cast<uint32_t>(sgroups.size()));
       if (inserted) {
         sgroups.emplace_back();
         sgroups.back().task_id = t.task_id;

@@ -257,7 +257,8 @@ absl::Status TaskEngine::HandleCallback(absl::string_view provider, absl::string
   auto update = adapter->ParseCallback(record->task.kind(), request);
   if (absl::IsAlreadyExists(update.status())) {
     // A repeat of a delivery already applied (PiAPI resends with the same timestamp).
-    LogEvent("callback.repeat", {{"task_id", std::string(task_id)}, {"provider", std::string(provider)}});
+    LogEvent("callback.repeat",
+             {{"task_id", std::string(task_id)}, {"provider", std::string(provider)}});
     return absl::OkStatus();
   }
   if (!update.ok()) return update.status();
@@ -574,11 +575,10 @@ void TaskEngine::Submit(TaskRecord record, adapters::ProviderAdapter* adapter) {
       r.submission = SubmissionState::kUnknown;
       r.unknown_since = now;
       r.attempts += 1;
-      r.next_action_time =
-          Clamp(policy == adapters::ResubmitPolicy::kLookupByRequestId
-                    ? now + Backoff(r.attempts, error)
-                    : now + options_.unknown_submission_grace,
-                r);
+      r.next_action_time = Clamp(policy == adapters::ResubmitPolicy::kLookupByRequestId
+                                     ? now + Backoff(r.attempts, error)
+                                     : now + options_.unknown_submission_grace,
+                                 r);
       return true;
     }
     AfterProviderError(r, error, "the task", now);
@@ -806,7 +806,8 @@ void TaskEngine::Adopt(const adapters::SubmitResult& result, TaskRecord& r) {
 
 void TaskEngine::Recover(const TaskRecord& record, adapters::ProviderAdapter* adapter) {
   const std::string& task_id = record.task.task_id();
-  absl::StatusOr<adapters::SubmitResult> found = adapter->FindByRequestId(BuildSubmitRequest(record));
+  absl::StatusOr<adapters::SubmitResult> found =
+      adapter->FindByRequestId(BuildSubmitRequest(record));
   if (!absl::IsNotFound(found.status())) RecordOutcome(record.task.provider(), found.status());
   const absl::Time now = clock_->Now();
   LogEvent("task.lookup_by_request_id",

@@ -146,7 +146,8 @@ bool MergeProviderUpdate(const adapters::ProviderUpdate& update, absl::Time now,
       // Done is 100% whatever the last running report said (providers rarely send 100).
       if (task.progress().percent() > 0 || update.progress_percent >= 0) {
         task.mutable_progress()->set_percent(100);
-        if (!update.progress_stage.empty()) task.mutable_progress()->set_stage(update.progress_stage);
+        if (!update.progress_stage.empty())
+          task.mutable_progress()->set_stage(update.progress_stage);
       }
       if (!lyrics) task.mutable_progress()->set_first_clip_ready(true);
       SetTimestamp(now, task.mutable_end_time());

@@ -13,9 +13,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "adapters/beatra/beatra_adapter.h"
 #include "adapters/http/http_client.h"
 #include "adapters/http/safe_fetcher.h"
-#include "adapters/beatra/beatra_adapter.h"
 #include "adapters/kie/kie_adapter.h"
 #include "adapters/piapi/piapi_adapter.h"
 #include "adapters/tokenlab/tokenlab_adapter.h"
@@ -196,8 +196,7 @@ int main(int argc, char** argv) {
   if (!server.ok()) return Fail(server.status());
   std::cout << "music-server listening on " << config.listen << " (port " << (*server)->port()
             << "), callbacks on port " << (*server)->callback_port() << ", database "
-            << config.database_path << ", providers: " << absl::StrJoin(summary, ", ")
-            << std::endl;
+            << config.database_path << ", providers: " << absl::StrJoin(summary, ", ") << std::endl;
 
   int signal = 0;
   sigwait(&signals, &signal);

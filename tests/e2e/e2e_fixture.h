@@ -109,9 +109,8 @@ class E2eTest : public ::testing::Test {
     // The fault tests count retries of one provider; routing_test.cc covers the breaker.
     options.engine.circuit_breaker.failure_threshold = 0;
     ConfigureServer(options);
-    auto server = service::MusicServer::Start(
-        options, std::move(*store), std::move(registry),
-        MakeCatalog(models), service::RealClock::Get());
+    auto server = service::MusicServer::Start(options, std::move(*store), std::move(registry),
+                                              MakeCatalog(models), service::RealClock::Get());
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),

@@ -10,8 +10,8 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -225,7 +225,8 @@ TEST_F(ReferenceAudioE2eTest, UploadedBytesReachBeatraAndTheTaskSucceeds) {
   ASSERT_TRUE(absl::StartsWith(resp.reference_audio_id(), "beatra/")) << resp.reference_audio_id();
   EXPECT_EQ(resp.size_bytes(), static_cast<int64_t>(bytes.size()));
 
-  const music::v1::Task done = WaitDone(CreateWithReference("", resp.reference_audio_id()).task_id());
+  const music::v1::Task done =
+      WaitDone(CreateWithReference("", resp.reference_audio_id()).task_id());
   ASSERT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED) << done.DebugString();
   EXPECT_EQ(done.provider(), "beatra");
   EXPECT_EQ(done.clips_size(), 2);

@@ -60,7 +60,8 @@ class NullProvider : public music::adapters::ProviderAdapter {
     result.provider_task_id = "null-" + r.task_id;
     return result;
   }
-  absl::StatusOr<music::adapters::ProviderUpdate> Poll(const music::adapters::PollTarget&) override {
+  absl::StatusOr<music::adapters::ProviderUpdate> Poll(
+      const music::adapters::PollTarget&) override {
     return music::adapters::ProviderUpdate{};
   }
   absl::StatusOr<music::adapters::ProviderUpdate> ParseCallback(

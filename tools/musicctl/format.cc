@@ -224,7 +224,8 @@ std::string FormatTask(const Task& task, absl::TimeZone tz) {
     if (!task.provider_task_id().empty()) {
       absl::StrAppend(&provider, " (task ", task.provider_task_id(), ")");
     }
-    if (!task.provider_model().empty()) absl::StrAppend(&provider, ", model ", task.provider_model());
+    if (!task.provider_model().empty())
+      absl::StrAppend(&provider, ", model ", task.provider_model());
     Field(&out, "Provider", provider);
   }
   for (const auto& f : task.failovers()) {

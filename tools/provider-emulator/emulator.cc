@@ -22,15 +22,15 @@
 #include "absl/time/clock.h"
 #include "service/billing/usage_format.h"
 #include "tools/provider-emulator/audio.h"
+#include "tools/provider-emulator/beatra_contract.h"
 #include "tools/provider-emulator/callback_sender.h"
 #include "tools/provider-emulator/core.h"
 #include "tools/provider-emulator/faults.h"
-#include "tools/provider-emulator/beatra_contract.h"
 #include "tools/provider-emulator/kie_contract.h"
 #include "tools/provider-emulator/piapi_contract.h"
-#include "tools/provider-emulator/tokenlab_contract.h"
 #include "tools/provider-emulator/scheduler.h"
 #include "tools/provider-emulator/stats.h"
+#include "tools/provider-emulator/tokenlab_contract.h"
 #include "tools/provider-emulator/usage_export.h"
 
 namespace music::emulator {

@@ -30,8 +30,9 @@ ABSL_FLAG(std::string, piapi_api_key, "emulator-piapi-key",
 ABSL_FLAG(std::string, tokenlab_api_key, "emulator-tokenlab-key",
           "Bearer key the TokenLab routes require (empty: no check); $TOKENLAB_API_KEY when not "
           "given.");
-ABSL_FLAG(std::string, beatra_api_key, "emulator-beatra-key",
-          "Bearer key the beatra routes require (empty: no check); $BEATRA_API_KEY when not given.");
+ABSL_FLAG(
+    std::string, beatra_api_key, "emulator-beatra-key",
+    "Bearer key the beatra routes require (empty: no check); $BEATRA_API_KEY when not given.");
 ABSL_FLAG(int64_t, task_duration_ms, 2000, "Time from creation to SUCCESS of every task.");
 ABSL_FLAG(std::string, public_base_url, "",
           "Base of the audio/image URLs handed out (default http://host:port).");

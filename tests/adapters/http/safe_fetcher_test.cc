@@ -37,7 +37,6 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-
 #include "tests/testing/self_signed_cert.h"
 
 namespace music::http {

@@ -497,7 +497,8 @@ constexpr char kSeedTaskStatus[] = R"({"code":200,"msg":"success","data":{"taskI
 
 TEST_F(KieAdapterTest, PollMusicUrlEncodesTheTaskId) {
   client_->Answer(200, kSeedTaskStatus);
-  absl::StatusOr<ProviderUpdate> update = PollTask(Adapter(), music::v1::TASK_KIND_MUSIC, "a b/c?d&e");
+  absl::StatusOr<ProviderUpdate> update =
+      PollTask(Adapter(), music::v1::TASK_KIND_MUSIC, "a b/c?d&e");
   ASSERT_TRUE(update.ok()) << update.status();
   const http::Request sent = client_->last();
   EXPECT_EQ(sent.method, "GET");
@@ -511,7 +512,8 @@ TEST_F(KieAdapterTest, PollMusicUrlEncodesTheTaskId) {
 
 TEST_F(KieAdapterTest, PollContinuationUsesTheMusicEndpoint) {
   client_->Answer(200, R"({"code":200,"data":{"taskId":"t","status":"PENDING","response":null}})");
-  absl::StatusOr<ProviderUpdate> update = PollTask(Adapter(), music::v1::TASK_KIND_CONTINUATION, "t");
+  absl::StatusOr<ProviderUpdate> update =
+      PollTask(Adapter(), music::v1::TASK_KIND_CONTINUATION, "t");
   ASSERT_TRUE(update.ok()) << update.status();
   EXPECT_EQ(client_->last().url, "https://kie.test/api/v1/generate/record-info?taskId=t");
   EXPECT_EQ(update->state, ProviderState::kPending);

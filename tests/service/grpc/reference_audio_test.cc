@@ -31,7 +31,6 @@
 #include "persistence/sqlite/sqlite_task_store.h"
 #include "service/server/music_server.h"
 #include "tests/service/core/fake_provider.h"
-
 #include "tests/testing/self_signed_cert.h"
 
 namespace music::service {
