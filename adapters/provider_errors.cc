@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 
 namespace music::adapters {
@@ -70,6 +71,30 @@ std::optional<absl::Duration> ParseRetryAfter(absl::string_view value, absl::Tim
     return when > now ? when - now : absl::ZeroDuration();
   }
   return std::nullopt;
+}
+
+void SetRetryAfterFromHeaders(absl::Status& status, const http::Headers& headers, absl::Time now) {
+  if (status.code() != absl::StatusCode::kResourceExhausted &&
+      status.code() != absl::StatusCode::kUnavailable) {
+    return;
+  }
+  const absl::string_view retry_after = http::FindHeader(headers, "Retry-After");
+  if (retry_after.empty()) return;
+  if (std::optional<absl::Duration> delay = ParseRetryAfter(retry_after, now)) {
+    SetRetryAfter(status, *delay);
+  }
+}
+
+absl::Status WithMessage(const absl::Status& status, absl::string_view message) {
+  absl::Status out(status.code(), message);
+  status.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
+}
+
+std::string Redact(absl::string_view text, absl::string_view secret) {
+  if (secret.empty()) return std::string(text);
+  return absl::StrReplaceAll(text, {{secret, "[redacted]"}});
 }
 
 }  // namespace music::adapters

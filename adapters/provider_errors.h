@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "adapters/http/http_types.h"
 
 namespace music::adapters {
 
@@ -30,6 +31,17 @@ bool IsRetryable(const absl::Status& status);
 
 /// Parses a Retry-After header value: delta-seconds or an IMF-fixdate. nullopt when unparsable.
 std::optional<absl::Duration> ParseRetryAfter(absl::string_view value, absl::Time now);
+
+/// For RESOURCE_EXHAUSTED and UNAVAILABLE, attaches the answer's `Retry-After` header (when present
+/// and parsable) with SetRetryAfter; other statuses are left as they are.
+void SetRetryAfterFromHeaders(absl::Status& status, const http::Headers& headers, absl::Time now);
+
+/// `status` with `message`, keeping its code and payloads (Retry-After, outcome-unknown, ...).
+absl::Status WithMessage(const absl::Status& status, absl::string_view message);
+
+/// `text` with every occurrence of `secret` replaced by "[redacted]" (API keys and webhook
+/// secrets never reach an error message, a log or a stored task).
+std::string Redact(absl::string_view text, absl::string_view secret);
 
 }  // namespace music::adapters
 

@@ -34,11 +34,7 @@ absl::StatusCode BeatraTaskErrorCode(absl::string_view code, bool retryable);
 absl::Status CheckBeatraAnswer(const http::Response& response, absl::string_view operation,
                                absl::Time now);
 
-/// `status` with `message`, keeping its code and payloads (Retry-After, outcome-unknown, ...).
-absl::Status WithMessage(const absl::Status& status, absl::string_view message);
 
-/// `text` with every occurrence of `secret` replaced by "[redacted]".
-std::string Redact(absl::string_view text, absl::string_view secret);
 
 }  // namespace music::adapters::beatra
 

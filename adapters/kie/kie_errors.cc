@@ -59,28 +59,8 @@ absl::Status CheckKieAnswer(const http::Response& response, absl::string_view op
   }
   absl::Status status(KieErrorCode(code, lyrics_create), message);
   SetProviderErrorCode(status, absl::StrCat(code));
-  if (status.code() == absl::StatusCode::kResourceExhausted ||
-      status.code() == absl::StatusCode::kUnavailable) {
-    const absl::string_view retry_after = http::FindHeader(response.headers, "Retry-After");
-    if (!retry_after.empty()) {
-      if (std::optional<absl::Duration> delay = ParseRetryAfter(retry_after, now)) {
-        SetRetryAfter(status, *delay);
-      }
-    }
-  }
+  SetRetryAfterFromHeaders(status, response.headers, now);
   return status;
-}
-
-absl::Status WithMessage(const absl::Status& status, absl::string_view message) {
-  absl::Status out(status.code(), message);
-  status.ForEachPayload(
-      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
-  return out;
-}
-
-std::string Redact(absl::string_view text, absl::string_view secret) {
-  if (secret.empty()) return std::string(text);
-  return absl::StrReplaceAll(text, {{secret, "[redacted]"}});
 }
 
 }  // namespace music::adapters::kie

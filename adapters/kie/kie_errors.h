@@ -26,11 +26,7 @@ absl::StatusCode KieErrorCode(int code, bool lyrics_create);
 absl::Status CheckKieAnswer(const http::Response& response, absl::string_view operation,
                             bool lyrics_create, absl::Time now);
 
-/// `status` with `message`, keeping its code and payloads (Retry-After, outcome-unknown, ...).
-absl::Status WithMessage(const absl::Status& status, absl::string_view message);
 
-/// `text` with every occurrence of `secret` replaced by "[redacted]".
-std::string Redact(absl::string_view text, absl::string_view secret);
 
 }  // namespace music::adapters::kie
 

@@ -83,3 +83,33 @@ TEST(IsRetryableTest, Classification) {
 
 }  // namespace
 }  // namespace music::adapters
+
+namespace music::adapters {
+namespace {
+
+TEST(SharedErrorHelpersTest, RetryAfterFromHeadersOnlyForRetryableCodes) {
+  const http::Headers headers = {{"retry-after", "7"}};
+  const absl::Time now = absl::FromUnixSeconds(1'700'000'000);
+  absl::Status limited = absl::ResourceExhaustedError("429");
+  SetRetryAfterFromHeaders(limited, headers, now);
+  EXPECT_EQ(GetRetryAfter(limited), absl::Seconds(7));
+  absl::Status invalid = absl::InvalidArgumentError("422");
+  SetRetryAfterFromHeaders(invalid, headers, now);
+  EXPECT_FALSE(GetRetryAfter(invalid).has_value());
+  absl::Status unavailable = absl::UnavailableError("503");
+  SetRetryAfterFromHeaders(unavailable, {{"Retry-After", "soon"}}, now);
+  EXPECT_FALSE(GetRetryAfter(unavailable).has_value());
+}
+
+TEST(SharedErrorHelpersTest, WithMessageKeepsCodeAndPayloadsAndRedactHidesSecrets) {
+  absl::Status status = absl::DeadlineExceededError("key sk-123 timed out");
+  MarkOutcomeUnknown(status);
+  const absl::Status clean = WithMessage(status, Redact(status.message(), "sk-123"));
+  EXPECT_EQ(clean.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(clean.message(), "key [redacted] timed out");
+  EXPECT_TRUE(IsOutcomeUnknown(clean));
+  EXPECT_EQ(Redact("nothing to hide", ""), "nothing to hide");
+}
+
+}  // namespace
+}  // namespace music::adapters
