@@ -29,7 +29,7 @@
 namespace music::emulator {
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using Writer = JsonWriter;
 using rapidjson::Value;
 
 // ---------------------------------------------------------------------------------------------
@@ -67,24 +67,6 @@ const ModelInfo* FindModel(absl::string_view model) {
 
 // ---------------------------------------------------------------------------------------------
 // JSON helpers.
-
-void PutString(Writer& w, absl::string_view key, absl::string_view value) {
-  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
-
-void PutNullableString(Writer& w, absl::string_view key, absl::string_view value) {
-  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-  if (value.empty()) {
-    w.Null();
-  } else {
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-  }
-}
-
-std::string Finish(const rapidjson::StringBuffer& buffer) {
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
 
 // Micro-units as a decimal string with 4 places, the seed's notation ("80.0000", "0.0800").
 std::string Decimal4(int64_t micros) {

@@ -69,4 +69,22 @@ std::string Truncate(const std::string& body) {
   return body.substr(0, body.size() / 2);
 }
 
+void PutString(JsonWriter& w, absl::string_view key, absl::string_view value) {
+  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+void PutNullableString(JsonWriter& w, absl::string_view key, absl::string_view value) {
+  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  if (value.empty()) {
+    w.Null();
+  } else {
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  }
+}
+
+std::string Finish(const rapidjson::StringBuffer& buffer) {
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
 }  // namespace music::emulator

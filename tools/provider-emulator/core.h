@@ -3,6 +3,8 @@
 #define MUSIC_TOOLS_PROVIDER_EMULATOR_CORE_H_
 
 #include <httplib.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <cstdint>
 #include <optional>
@@ -86,6 +88,14 @@ std::string FormatDateTime(absl::Time t);
 size_t Utf8Length(absl::string_view s);
 /// Sets a JSON body with an HTTP status.
 void SetJson(httplib::Response* res, int http_status, std::string body);
+/// The JSON writer every contract answers with.
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+/// Writes `"key": "value"`.
+void PutString(JsonWriter& w, absl::string_view key, absl::string_view value);
+/// Writes `"key": "value"`, or `"key": null` when `value` is empty.
+void PutNullableString(JsonWriter& w, absl::string_view key, absl::string_view value);
+/// The buffer's JSON text.
+std::string Finish(const rapidjson::StringBuffer& buffer);
 /// `body` cut in the middle (at least one byte removed): what a "malformed" answer sends.
 std::string Truncate(const std::string& body);
 

@@ -31,7 +31,7 @@
 namespace music::emulator {
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using Writer = JsonWriter;
 using rapidjson::Value;
 
 // ---------------------------------------------------------------------------------------------
@@ -81,15 +81,6 @@ std::pair<int, absl::string_view> FailureCode(absl::string_view status) {
 
 // ---------------------------------------------------------------------------------------------
 // JSON helpers.
-
-void PutString(Writer& w, absl::string_view key, absl::string_view value) {
-  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
-
-std::string Finish(const rapidjson::StringBuffer& buffer) {
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
 
 // {"code": code, "msg": msg, "data": null}
 std::string Envelope(int code, absl::string_view msg) {

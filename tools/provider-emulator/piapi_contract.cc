@@ -28,7 +28,7 @@
 namespace music::emulator {
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using Writer = JsonWriter;
 using rapidjson::Value;
 
 // ---------------------------------------------------------------------------------------------
@@ -66,15 +66,6 @@ absl::string_view PhaseName(Phase phase, bool lower_case) {
 
 // ---------------------------------------------------------------------------------------------
 // JSON helpers.
-
-void PutString(Writer& w, absl::string_view key, absl::string_view value) {
-  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
-
-std::string Finish(const rapidjson::StringBuffer& buffer) {
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
 
 // The unified response with `data: null`: {"code": code, "data": null, "message": message}.
 std::string ErrorEnvelope(int code, absl::string_view message) {

@@ -28,7 +28,7 @@
 namespace music::emulator {
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using Writer = JsonWriter;
 using rapidjson::Value;
 
 constexpr absl::string_view kPrefix = "/tokenlab";
@@ -97,24 +97,6 @@ std::string FailureMessage(absl::string_view code) {
   if (code == "content_policy_violation") return "The prompt was rejected by the content policy";
   if (code == "insufficient_balance") return "Insufficient balance to settle the task";
   return "Music generation failed";
-}
-
-void PutString(Writer& w, absl::string_view key, absl::string_view value) {
-  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
-
-void PutNullableString(Writer& w, absl::string_view key, absl::string_view value) {
-  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-  if (value.empty()) {
-    w.Null();
-  } else {
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-  }
-}
-
-std::string Finish(const rapidjson::StringBuffer& buffer) {
-  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 // {"error": {"code", "message", "type"}} (WIRE.md "Errors").
