@@ -34,9 +34,6 @@ struct ProviderConfig {
   std::string price_currency;
 };
 
-/// Kept for the wiring written before there were several providers.
-using KieConfig = ProviderConfig;
-
 /// Defaults of each provider's settings.
 ProviderConfig DefaultKieConfig();
 ProviderConfig DefaultPiapiConfig();
