@@ -10,15 +10,15 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "persistence/task_record.h"
-#include "service/billing/billing_types.h"
+#include "domain/task_record.h"
+#include "domain/billing_types.h"
 
 namespace music::persistence {
 
 /// Result of TaskStore::Create.
 struct CreateResult {
   /// The stored record: the new one, or the existing one with the same (tenant, request_id).
-  TaskRecord record;
+  domain::TaskRecord record;
   /// True when this call inserted the record.
   bool created = false;
 };
@@ -43,7 +43,7 @@ struct ListQuery {
 
 /// One page of ListTasks.
 struct ListPage {
-  std::vector<TaskRecord> records;
+  std::vector<domain::TaskRecord> records;
   /// True when more records match after the last one returned.
   bool has_more = false;
 };
@@ -59,31 +59,31 @@ class TaskStore {
   /// created=false (the caller compares fingerprints). Clip ids of record.task.clips are indexed.
   /// Errors: ALREADY_EXISTS when task_id is taken; INVALID_ARGUMENT when version != 1; INTERNAL /
   /// UNAVAILABLE on storage failures.
-  virtual absl::StatusOr<CreateResult> Create(const TaskRecord& record) = 0;
+  virtual absl::StatusOr<CreateResult> Create(const domain::TaskRecord& record) = 0;
 
   /// Create that also appends `ledger` rows (the task's RESERVE) in the same transaction; when the
   /// request_id returns an existing task (created=false) nothing is appended. ALREADY_EXISTS when
   /// a row's billing_transaction_id is taken. The default supports only an empty ledger
   /// (UNIMPLEMENTED otherwise): stores without billing.
   virtual absl::StatusOr<CreateResult> Create(
-      const TaskRecord& record, absl::Span<const billing::BillingTransaction> ledger) {
+      const domain::TaskRecord& record, absl::Span<const billing::BillingTransaction> ledger) {
     if (!ledger.empty()) return absl::UnimplementedError("this store keeps no ledger");
     return Create(record);
   }
 
   /// Returns the task. NOT_FOUND when there is none.
-  virtual absl::StatusOr<TaskRecord> Get(absl::string_view task_id) = 0;
+  virtual absl::StatusOr<domain::TaskRecord> Get(absl::string_view task_id) = 0;
 
   /// Replaces the stored record with `record` if and only if the stored version is
   /// record.task.version() - 1 (optimistic concurrency: of two writers from the same version, one
   /// wins). Re-indexes the clip ids. Errors: NOT_FOUND; ABORTED when the version does not match.
-  virtual absl::Status Update(const TaskRecord& record) = 0;
+  virtual absl::Status Update(const domain::TaskRecord& record) = 0;
 
   /// Update that also appends `ledger` rows (SETTLE / REFUND) in the same transaction: both or
   /// neither (a failed version check writes no row). ALREADY_EXISTS when a row's
   /// billing_transaction_id is taken (the task was already settled or refunded). The default
   /// supports only an empty ledger.
-  virtual absl::Status Update(const TaskRecord& record,
+  virtual absl::Status Update(const domain::TaskRecord& record,
                               absl::Span<const billing::BillingTransaction> ledger) {
     if (!ledger.empty()) return absl::UnimplementedError("this store keeps no ledger");
     return Update(record);
@@ -94,14 +94,14 @@ class TaskStore {
 
   /// Every non-terminal task (any tenant), oldest first, at most `limit`. Used on start-up to
   /// resume work.
-  virtual absl::StatusOr<std::vector<TaskRecord>> ListActive(int limit) = 0;
+  virtual absl::StatusOr<std::vector<domain::TaskRecord>> ListActive(int limit) = 0;
 
   /// The task of `tenant` that has a clip with this id. NOT_FOUND when there is none.
-  virtual absl::StatusOr<TaskRecord> FindByClipId(absl::string_view tenant,
+  virtual absl::StatusOr<domain::TaskRecord> FindByClipId(absl::string_view tenant,
                                                   absl::string_view clip_id) = 0;
 
   /// The task a provider knows by this id. NOT_FOUND when there is none.
-  virtual absl::StatusOr<TaskRecord> FindByProviderTaskId(absl::string_view provider,
+  virtual absl::StatusOr<domain::TaskRecord> FindByProviderTaskId(absl::string_view provider,
                                                           absl::string_view provider_task_id) = 0;
 };
 

@@ -1,10 +1,7 @@
 #ifndef MUSIC_ADAPTERS_HTTP_HTTP_CLIENT_H_
 #define MUSIC_ADAPTERS_HTTP_HTTP_CLIENT_H_
 
-#include <memory>
-
 #include "absl/status/statusor.h"
-#include "absl/time/time.h"
 #include "adapters/http/http_types.h"
 
 namespace music::http {
@@ -20,19 +17,6 @@ class HttpClient {
   virtual ~HttpClient() = default;
   virtual absl::StatusOr<Response> Send(const Request& request) = 0;
 };
-
-/// libcurl options.
-struct CurlOptions {
-  absl::Duration connect_timeout = absl::Seconds(5);
-  /// Default total timeout when a Request has none.
-  absl::Duration request_timeout = absl::Seconds(30);
-  /// Largest response body accepted, bytes.
-  size_t max_response_bytes = 16 << 20;
-};
-
-/// An HttpClient over libcurl. Reuses connections: each calling thread keeps its own easy handle
-/// (and so its connection cache), as libcurl recommends.
-std::unique_ptr<HttpClient> NewCurlHttpClient(CurlOptions options);
 
 }  // namespace music::http
 

@@ -12,18 +12,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "adapters/http/reference_audio_fetcher.h"
 
 namespace music::http {
-
-/// A downloaded reference-audio file.
-struct FetchedAudio {
-  /// The body, at most SafeFetchOptions::max_bytes bytes.
-  std::string bytes;
-  /// The server's Content-Type header, "" when absent. Untrusted: the caller sniffs the format.
-  std::string content_type;
-  /// The URL the body came from after redirects, as normalised by libcurl.
-  std::string final_url;
-};
 
 /// Limits of a ReferenceAudioFetcher.
 struct SafeFetchOptions {
@@ -41,24 +32,6 @@ struct SafeFetchOptions {
   bool allow_http = false;
   /// Optional CA bundle (PEM) replacing the system one; tests use a self-signed certificate.
   std::string ca_file;
-};
-
-/// Fetches untrusted URLs. Thread-safe. Errors:
-///  - INVALID_ARGUMENT: malformed URL, a scheme other than https (http too with allow_http),
-///    userinfo in the URL, or a host that is an IP literal in a forbidden range.
-///  - PERMISSION_DENIED: every address the host resolved to is forbidden (the message names the
-///    kind of range, never the address), or a redirect leads to another scheme, host or port.
-///  - FAILED_PRECONDITION: the body passes max_bytes (announced or streamed; the transfer stops
-///    there), the final answer is not 2xx (the message names the HTTP status), more than
-///    max_redirects redirects, or the server's TLS certificate does not verify.
-///  - DEADLINE_EXCEEDED: total_timeout or connect_timeout passed.
-///  - UNAVAILABLE: DNS, connect or mid-transfer network failures.
-///  - INTERNAL: libcurl itself failed (out of memory and the like).
-class ReferenceAudioFetcher {
- public:
-  virtual ~ReferenceAudioFetcher() = default;
-  /// Downloads `url` with GET, following allowed redirects.
-  virtual absl::StatusOr<FetchedAudio> Fetch(absl::string_view url) = 0;
 };
 
 /// A ReferenceAudioFetcher over libcurl with the SSRF defences of adapters/http/README.md.

@@ -237,13 +237,13 @@ std::string ColumnText(sqlite3_stmt* stmt, int col) {
                      static_cast<size_t>(sqlite3_column_bytes(stmt, col)));
 }
 
-absl::Status ValidateRecord(const TaskRecord& record) {
+absl::Status ValidateRecord(const domain::TaskRecord& record) {
   if (record.task.task_id().empty()) {
     return absl::InvalidArgumentError("task.task_id is empty");
   }
   const int submission = static_cast<int>(record.submission);
-  if (submission < static_cast<int>(SubmissionState::kNotSubmitted) ||
-      submission > static_cast<int>(SubmissionState::kUnknown)) {
+  if (submission < static_cast<int>(domain::SubmissionState::kNotSubmitted) ||
+      submission > static_cast<int>(domain::SubmissionState::kUnknown)) {
     return absl::InvalidArgumentError(absl::StrCat("bad submission state ", submission));
   }
   return absl::OkStatus();
@@ -413,7 +413,7 @@ class SqliteTaskStore final : public SqliteStore {
     db_ = nullptr;
   }
 
-  absl::StatusOr<CreateResult> Create(const TaskRecord& record) override {
+  absl::StatusOr<CreateResult> Create(const domain::TaskRecord& record) override {
     if (absl::Status s = ValidateRecord(record); !s.ok()) return s;
     if (record.task.version() != 1) {
       return absl::InvalidArgumentError(
@@ -431,7 +431,7 @@ class SqliteTaskStore final : public SqliteStore {
   }
 
   absl::StatusOr<CreateResult> Create(
-      const TaskRecord& record, absl::Span<const billing::BillingTransaction> ledger) override {
+      const domain::TaskRecord& record, absl::Span<const billing::BillingTransaction> ledger) override {
     if (absl::Status s = ValidateRecord(record); !s.ok()) return s;
     if (record.task.version() != 1) {
       return absl::InvalidArgumentError(
@@ -452,7 +452,7 @@ class SqliteTaskStore final : public SqliteStore {
     return result;
   }
 
-  absl::Status Update(const TaskRecord& record,
+  absl::Status Update(const domain::TaskRecord& record,
                       absl::Span<const billing::BillingTransaction> ledger) override {
     if (absl::Status s = ValidateRecord(record); !s.ok()) return s;
     if (record.task.version() < 2) {
@@ -665,7 +665,7 @@ class SqliteTaskStore final : public SqliteStore {
     return result;
   }
 
-  absl::StatusOr<TaskRecord> Get(absl::string_view task_id) override {
+  absl::StatusOr<domain::TaskRecord> Get(absl::string_view task_id) override {
     absl::MutexLock lock(&mu_);
     absl::StatusOr<sqlite3_stmt*> stmt = Prepare(kGetSql);
     if (!stmt.ok()) return stmt.status();
@@ -674,7 +674,7 @@ class SqliteTaskStore final : public SqliteStore {
     return QueryOne(*stmt, absl::StrCat("task ", task_id));
   }
 
-  absl::Status Update(const TaskRecord& record) override {
+  absl::Status Update(const domain::TaskRecord& record) override {
     if (absl::Status s = ValidateRecord(record); !s.ok()) return s;
     if (record.task.version() < 2) {
       return absl::InvalidArgumentError(
@@ -714,7 +714,7 @@ class SqliteTaskStore final : public SqliteStore {
       BindText(*stmt, 5, query.after->task_id);
     }
     sqlite3_bind_int64(*stmt, 6, static_cast<int64_t>(query.page_size) + 1);
-    absl::StatusOr<std::vector<TaskRecord>> records = QueryAll(*stmt);
+    absl::StatusOr<std::vector<domain::TaskRecord>> records = QueryAll(*stmt);
     if (!records.ok()) return records.status();
     ListPage page;
     page.records = *std::move(records);
@@ -725,7 +725,7 @@ class SqliteTaskStore final : public SqliteStore {
     return page;
   }
 
-  absl::StatusOr<std::vector<TaskRecord>> ListActive(int limit) override {
+  absl::StatusOr<std::vector<domain::TaskRecord>> ListActive(int limit) override {
     if (limit < 1) return absl::InvalidArgumentError(absl::StrCat("limit must be >= 1: ", limit));
     absl::MutexLock lock(&mu_);
     absl::StatusOr<sqlite3_stmt*> stmt = Prepare(kListActiveSql);
@@ -735,7 +735,7 @@ class SqliteTaskStore final : public SqliteStore {
     return QueryAll(*stmt);
   }
 
-  absl::StatusOr<TaskRecord> FindByClipId(absl::string_view tenant,
+  absl::StatusOr<domain::TaskRecord> FindByClipId(absl::string_view tenant,
                                           absl::string_view clip_id) override {
     absl::MutexLock lock(&mu_);
     absl::StatusOr<sqlite3_stmt*> stmt = Prepare(kFindByClipIdSql);
@@ -746,7 +746,7 @@ class SqliteTaskStore final : public SqliteStore {
     return QueryOne(*stmt, absl::StrCat("clip ", clip_id));
   }
 
-  absl::StatusOr<TaskRecord> FindByProviderTaskId(absl::string_view provider,
+  absl::StatusOr<domain::TaskRecord> FindByProviderTaskId(absl::string_view provider,
                                                   absl::string_view provider_task_id) override {
     if (provider_task_id.empty()) return absl::NotFoundError("empty provider task id");
     absl::MutexLock lock(&mu_);
@@ -909,7 +909,7 @@ class SqliteTaskStore final : public SqliteStore {
       }
       // A task stored before the ledger existed (schema 2) has no billing at all: not checked.
       if (t.billing.currency().empty() && t.reserves + t.settles + t.refunds == 0) continue;
-      const bool terminal = IsTerminal(t.state);
+      const bool terminal = domain::IsTerminal(t.state);
       if (t.reserves == 0) add("MISSING_RESERVE", "no RESERVE row");
       if (t.reserves > 1) add("DUPLICATE_RESERVE", absl::StrCat(t.reserves, " RESERVE rows"));
       if (t.settles > 1) add("DUPLICATE_SETTLE", absl::StrCat(t.settles, " SETTLE rows"));
@@ -956,7 +956,7 @@ class SqliteTaskStore final : public SqliteStore {
   }
 
   // Steps a query that yields at most one row.
-  absl::StatusOr<TaskRecord> QueryOne(sqlite3_stmt* stmt, absl::string_view what)
+  absl::StatusOr<domain::TaskRecord> QueryOne(sqlite3_stmt* stmt, absl::string_view what)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const int rc = sqlite3_step(stmt);
     if (rc == SQLITE_DONE) return absl::NotFoundError(absl::StrCat(what, " not found"));
@@ -964,21 +964,21 @@ class SqliteTaskStore final : public SqliteStore {
     return DecodeRow(stmt);
   }
 
-  absl::StatusOr<std::vector<TaskRecord>> QueryAll(sqlite3_stmt* stmt)
+  absl::StatusOr<std::vector<domain::TaskRecord>> QueryAll(sqlite3_stmt* stmt)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    std::vector<TaskRecord> records;
+    std::vector<domain::TaskRecord> records;
     while (true) {
       const int rc = sqlite3_step(stmt);
       if (rc == SQLITE_DONE) return records;
       if (rc != SQLITE_ROW) return SqliteError(db_, rc, "select");
-      absl::StatusOr<TaskRecord> record = DecodeRow(stmt);
+      absl::StatusOr<domain::TaskRecord> record = DecodeRow(stmt);
       if (!record.ok()) return record.status();
       records.push_back(*std::move(record));
     }
   }
 
   // Decodes a row of MUSIC_TASK_COLUMNS. DATA_LOSS when it is malformed.
-  static absl::StatusOr<TaskRecord> DecodeRow(sqlite3_stmt* stmt) {
+  static absl::StatusOr<domain::TaskRecord> DecodeRow(sqlite3_stmt* stmt) {
     const std::string task_id = ColumnText(stmt, 0);
     for (int col : {2, 3, 4, 5, 6, 7}) {
       if (sqlite3_column_type(stmt, col) != SQLITE_INTEGER) {
@@ -986,7 +986,7 @@ class SqliteTaskStore final : public SqliteStore {
             "task ", task_id, ": column ", sqlite3_column_name(stmt, col), " is not an integer"));
       }
     }
-    TaskRecord record;
+    domain::TaskRecord record;
     const int blob_size = sqlite3_column_bytes(stmt, 8);
     const void* blob = sqlite3_column_blob(stmt, 8);
     if (!record.task.ParseFromArray(blob_size > 0 ? blob : "", blob_size)) {
@@ -999,8 +999,8 @@ class SqliteTaskStore final : public SqliteStore {
           ", version ", record.task.version(), " vs ", version, ")"));
     }
     const int64_t submission = sqlite3_column_int64(stmt, 2);
-    if (submission < static_cast<int>(SubmissionState::kNotSubmitted) ||
-        submission > static_cast<int>(SubmissionState::kUnknown)) {
+    if (submission < static_cast<int>(domain::SubmissionState::kNotSubmitted) ||
+        submission > static_cast<int>(domain::SubmissionState::kUnknown)) {
       return absl::DataLossError(
           absl::StrCat("task ", task_id, ": bad submission state ", submission));
     }
@@ -1010,7 +1010,7 @@ class SqliteTaskStore final : public SqliteStore {
       return absl::DataLossError(absl::StrCat("task ", task_id, ": bad attempts ", attempts));
     }
     record.request_fingerprint = ColumnText(stmt, 1);
-    record.submission = static_cast<SubmissionState>(submission);
+    record.submission = static_cast<domain::SubmissionState>(submission);
     record.attempts = static_cast<int32_t>(attempts);
     record.next_action_time = FromMicros(sqlite3_column_int64(stmt, 4));
     record.deadline = FromMicros(sqlite3_column_int64(stmt, 5));
@@ -1022,7 +1022,7 @@ class SqliteTaskStore final : public SqliteStore {
   }
 
   // Binds ?1..?20 of kInsertTaskSql / kUpdateTaskSql.
-  static absl::Status BindTaskColumns(sqlite3_stmt* stmt, const TaskRecord& r,
+  static absl::Status BindTaskColumns(sqlite3_stmt* stmt, const domain::TaskRecord& r,
                                       const std::string& blob) {
     const music::v1::Task& t = r.task;
     int rc = SQLITE_OK;
@@ -1078,7 +1078,7 @@ class SqliteTaskStore final : public SqliteStore {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<TaskRecord> GetByRequestId(const music::v1::Task& task)
+  absl::StatusOr<domain::TaskRecord> GetByRequestId(const music::v1::Task& task)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     absl::StatusOr<sqlite3_stmt*> stmt = Prepare(kGetByRequestIdSql);
     if (!stmt.ok()) return stmt.status();
@@ -1088,7 +1088,7 @@ class SqliteTaskStore final : public SqliteStore {
     return QueryOne(*stmt, absl::StrCat("request ", task.request_id()));
   }
 
-  absl::StatusOr<CreateResult> CreateInTransaction(const TaskRecord& record,
+  absl::StatusOr<CreateResult> CreateInTransaction(const domain::TaskRecord& record,
                                                    const std::string& blob)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     int rc;
@@ -1103,7 +1103,7 @@ class SqliteTaskStore final : public SqliteStore {
       // Which key is taken? The request id wins: a retried Create gets the original task.
       absl::Status error = SqliteError(db_, rc, "insert task");
       if (!record.task.request_id().empty()) {
-        absl::StatusOr<TaskRecord> existing = GetByRequestId(record.task);
+        absl::StatusOr<domain::TaskRecord> existing = GetByRequestId(record.task);
         if (existing.ok()) return CreateResult{*std::move(existing), false};
         if (!absl::IsNotFound(existing.status())) return existing.status();
       }
@@ -1118,7 +1118,7 @@ class SqliteTaskStore final : public SqliteStore {
     return CreateResult{record, true};
   }
 
-  absl::Status UpdateInTransaction(const TaskRecord& record, const std::string& blob)
+  absl::Status UpdateInTransaction(const domain::TaskRecord& record, const std::string& blob)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const int64_t expected_version = record.task.version() - 1;
     {
@@ -1233,6 +1233,13 @@ absl::StatusOr<std::unique_ptr<TaskStore>> OpenSqliteTaskStore(const SqliteOptio
   absl::StatusOr<std::unique_ptr<SqliteStore>> store = OpenSqliteStore(options);
   if (!store.ok()) return store.status();
   return std::unique_ptr<TaskStore>(*std::move(store));
+}
+
+absl::StatusOr<Stores> OpenSqliteStores(const SqliteOptions& options) {
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = OpenSqliteStore(options);
+  if (!store.ok()) return store.status();
+  std::shared_ptr<SqliteStore> shared = *std::move(store);
+  return Stores{shared, shared};
 }
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> OpenSqliteStore(const SqliteOptions& options) {

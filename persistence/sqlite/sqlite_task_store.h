@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "persistence/billing_store.h"
+#include "persistence/stores.h"
 #include "persistence/task_store.h"
 
 namespace music::persistence {
@@ -45,6 +46,9 @@ class SqliteStore : public TaskStore, public BillingStore {};
 
 /// As OpenSqliteTaskStore, with the billing interface too.
 absl::StatusOr<std::unique_ptr<SqliteStore>> OpenSqliteStore(const SqliteOptions& options);
+
+/// As OpenSqliteStore, as the two interfaces a server takes (both point to one store).
+absl::StatusOr<Stores> OpenSqliteStores(const SqliteOptions& options);
 
 /// The schema version (PRAGMA user_version) this build creates and upgrades to.
 int SqliteSchemaVersion();

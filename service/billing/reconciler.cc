@@ -11,7 +11,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "service/billing/money.h"
+#include "domain/money.h"
 
 namespace music::billing {
 namespace {

@@ -64,7 +64,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "service/billing/billing_types.h"
+#include "domain/billing_types.h"
 
 namespace music::billing {
 

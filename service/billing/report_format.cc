@@ -10,7 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "rapidjson/prettywriter.h"
 #include "rapidjson/stringbuffer.h"
-#include "service/billing/money.h"
+#include "domain/money.h"
 
 namespace music::billing {
 namespace {

@@ -13,7 +13,7 @@
 #include "rapidjson/error/en.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
-#include "service/billing/money.h"
+#include "domain/money.h"
 
 namespace music::billing {
 namespace {

@@ -18,7 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "service/billing/billing_types.h"
+#include "domain/billing_types.h"
 
 namespace music::billing {
 
@@ -30,12 +30,6 @@ inline constexpr absl::string_view kProviderKie = "kie";
 
 /// True for the four providers above.
 bool IsKnownProvider(absl::string_view provider);
-
-/// How a file is laid out.
-enum class FileFormat {
-  kJsonl,  ///< One JSON object per line; blank lines are skipped.
-  kCsv,    ///< RFC 4180, a header row naming the columns (any order; unknown columns ignored).
-};
 
 /// ".jsonl", ".ndjson", ".json" -> kJsonl; ".csv" -> kCsv (case-insensitive); INVALID_ARGUMENT
 /// otherwise.

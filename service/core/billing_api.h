@@ -9,7 +9,7 @@
 #include "music/v1/billing_service.pb.h"
 #include "music/v1/reconciliation_service.pb.h"
 #include "persistence/billing_store.h"
-#include "service/core/clock.h"
+#include "domain/clock.h"
 
 namespace music::service {
 

@@ -8,7 +8,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "service/core/clock.h"
+#include "domain/clock.h"
 
 namespace music::service {
 

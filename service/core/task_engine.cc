@@ -45,7 +45,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "adapters/provider_errors.h"
-#include "service/billing/ledger.h"
+#include "domain/ledger.h"
 #include "service/core/event_log.h"
 #include "service/core/request_fingerprint.h"
 #include "service/core/status_details.h"
@@ -54,9 +54,9 @@
 
 namespace music::service {
 
-using persistence::IsTerminal;
-using persistence::SubmissionState;
-using persistence::TaskRecord;
+using domain::IsTerminal;
+using domain::SubmissionState;
+using domain::TaskRecord;
 
 namespace {
 

@@ -15,12 +15,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "adapters/http/http_types.h"
-#include "adapters/http/safe_fetcher.h"
+#include "adapters/http/reference_audio_fetcher.h"
 #include "adapters/provider_adapter.h"
 #include "persistence/task_store.h"
 #include "service/core/catalog.h"
 #include "service/core/circuit_breaker.h"
-#include "service/core/clock.h"
+#include "domain/clock.h"
 #include "service/core/thread_pool.h"
 #include "service/core/watch_hub.h"
 
@@ -140,43 +140,43 @@ class TaskEngine {
   CircuitBreaker& circuit_breaker() { return breaker_; }
 
  private:
-  using Mutation = std::function<absl::StatusOr<bool>(persistence::TaskRecord&)>;
+  using Mutation = std::function<absl::StatusOr<bool>(domain::TaskRecord&)>;
 
   // Reads the task, applies `fn` (which returns true to write), writes it with a version check,
   // publishes and reschedules; retries on ABORTED with a fresh read.
-  absl::StatusOr<persistence::TaskRecord> Mutate(absl::string_view task_id, const Mutation& fn);
+  absl::StatusOr<domain::TaskRecord> Mutate(absl::string_view task_id, const Mutation& fn);
   void Schedule(const std::string& task_id, absl::Time when);
   void SchedulerLoop();
   void Step(const std::string& task_id);
-  void Submit(persistence::TaskRecord record, adapters::ProviderAdapter* adapter);
+  void Submit(domain::TaskRecord record, adapters::ProviderAdapter* adapter);
   // Downloads the task's reference_audio_uri and stores it at the provider, keeping the
   // provider's artifact id in the record. False when the task cannot be sent now (it was failed,
   // failed over or rescheduled); else `record` is the updated record.
-  bool PrepareReferenceAudio(persistence::TaskRecord& record, adapters::ProviderAdapter* adapter);
+  bool PrepareReferenceAudio(domain::TaskRecord& record, adapters::ProviderAdapter* adapter);
   // The alias member a task routed through an alias moves to when its provider does not take
   // it: the next member after the current one that is available, configured, not tried yet and
   // able to do the task. nullptr for plain models and at the end of the route.
-  const music::v1::Model* NextCandidate(const persistence::TaskRecord& record) const;
+  const music::v1::Model* NextCandidate(const domain::TaskRecord& record) const;
   // Decides, inside a Mutate, what follows a provider's refusal of a task not yet accepted:
   // fail over, retry with backoff, or fail. `what` names the refused thing in the task error.
-  void AfterProviderError(persistence::TaskRecord& r, const absl::Status& error,
+  void AfterProviderError(domain::TaskRecord& r, const absl::Status& error,
                           absl::string_view what, absl::Time now);
   // Moves `r` to `next`, recording the provider it leaves in Task.failovers.
-  static void FailOver(persistence::TaskRecord& r, const music::v1::Model& next,
+  static void FailOver(domain::TaskRecord& r, const music::v1::Model& next,
                        absl::StatusCode code, absl::string_view message, absl::Time now);
-  void Poll(const persistence::TaskRecord& record, adapters::ProviderAdapter* adapter);
+  void Poll(const domain::TaskRecord& record, adapters::ProviderAdapter* adapter);
   // For kLookupByRequestId providers: finds the task a lost create made, or allows a new create.
-  void Recover(const persistence::TaskRecord& record, adapters::ProviderAdapter* adapter);
-  adapters::SubmitRequest BuildSubmitRequest(const persistence::TaskRecord& record) const;
+  void Recover(const domain::TaskRecord& record, adapters::ProviderAdapter* adapter);
+  adapters::SubmitRequest BuildSubmitRequest(const domain::TaskRecord& record) const;
   // Records the provider task an accepted create (or a lookup) revealed.
-  static void Adopt(const adapters::SubmitResult& result, persistence::TaskRecord& r);
+  static void Adopt(const adapters::SubmitResult& result, domain::TaskRecord& r);
   // Records the answer of a provider request in the breaker; a success (the circuit is closed
   // now) wakes the tasks that were waiting for it.
   void RecordOutcome(const std::string& provider, const absl::Status& status);
   void FailNow(const std::string& task_id, absl::StatusCode code, const std::string& message,
                const std::string& provider_error_code = "");
   absl::Duration Backoff(int attempt, const absl::Status& error);
-  absl::Time Clamp(absl::Time t, const persistence::TaskRecord& record) const;
+  absl::Time Clamp(absl::Time t, const domain::TaskRecord& record) const;
 
   const EngineOptions options_;
   persistence::TaskStore* const store_;

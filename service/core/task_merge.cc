@@ -5,7 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "persistence/task_record.h"
+#include "domain/task_record.h"
 
 namespace music::service {
 namespace {
@@ -102,7 +102,7 @@ absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
 
 bool FailTask(absl::StatusCode code, absl::string_view message, absl::string_view provider_status,
               absl::string_view provider_error_code, absl::Time now, Task& task) {
-  if (persistence::IsTerminal(task.state())) return false;
+  if (domain::IsTerminal(task.state())) return false;
   task.set_state(music::v1::TASK_STATE_FAILED);
   auto* error = task.mutable_error();
   error->set_code(static_cast<int32_t>(code));
@@ -115,7 +115,7 @@ bool FailTask(absl::StatusCode code, absl::string_view message, absl::string_vie
 }
 
 bool MergeProviderUpdate(const adapters::ProviderUpdate& update, absl::Time now, Task& task) {
-  if (persistence::IsTerminal(task.state())) return false;
+  if (domain::IsTerminal(task.state())) return false;
   const Task before = task;
 
   if (!update.provider_task_id.empty() && task.provider_task_id().empty()) {

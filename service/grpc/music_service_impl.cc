@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "persistence/task_record.h"
+#include "domain/task_record.h"
 #include "service/core/status_details.h"
 #include "service/core/task_merge.h"
 #include "service/grpc/status_mapping.h"
@@ -50,7 +50,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchTaskResponse>, p
         if (!task.ok()) {
           FinishLocked(ToGrpcStatus(task.status()));
         } else {
-          if (persistence::IsTerminal(task->state())) terminal_known_ = true;
+          if (domain::IsTerminal(task->state())) terminal_known_ = true;
           EnqueueLocked(*task);
           MaybeWriteLocked();
         }
@@ -126,7 +126,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchTaskResponse>, p
     WatchTaskResponse response;
     *response.mutable_task() = task;
     queue_.push_back(std::move(response));
-    if (persistence::IsTerminal(task.state())) terminal_queued_ = true;
+    if (domain::IsTerminal(task.state())) terminal_queued_ = true;
   }
 
   void MaybeWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

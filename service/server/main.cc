@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "adapters/beatra/beatra_adapter.h"
-#include "adapters/http/http_client.h"
+#include "adapters/http/curl_http_client.h"
 #include "adapters/http/safe_fetcher.h"
 #include "adapters/kie/kie_adapter.h"
 #include "adapters/piapi/piapi_adapter.h"
@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
   music::persistence::SqliteOptions db_options;
   db_options.path = config.database_path;
   db_options.synchronous = config.database_synchronous;
-  auto store = music::persistence::OpenSqliteTaskStore(db_options);
+  auto store = music::persistence::OpenSqliteStores(db_options);
   if (!store.ok()) return Fail(store.status());
 
   music::service::ServerOptions options;
@@ -192,7 +192,7 @@ int main(int argc, char** argv) {
 
   auto server = music::service::MusicServer::Start(std::move(options), std::move(*store),
                                                    std::move(providers), *std::move(catalog),
-                                                   music::service::RealClock::Get());
+                                                   music::RealClock::Get());
   if (!server.ok()) return Fail(server.status());
   std::cout << "music-server listening on " << config.listen << " (port " << (*server)->port()
             << "), callbacks on port " << (*server)->callback_port() << ", database "

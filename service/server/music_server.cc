@@ -15,12 +15,13 @@
 namespace music::service {
 
 absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
-    ServerOptions options, std::unique_ptr<persistence::TaskStore> store,
+    ServerOptions options, persistence::Stores stores,
     std::unique_ptr<ProviderRegistry> providers, std::unique_ptr<Catalog> catalog,
     const Clock* clock) {
   std::unique_ptr<MusicServer> s(new MusicServer());
   s->options_ = std::move(options);
-  s->store_ = std::move(store);
+  if (stores.tasks == nullptr) return absl::InvalidArgumentError("MusicServer needs a task store");
+  s->stores_ = std::move(stores);
   s->providers_ = std::move(providers);
   s->catalog_ = std::move(catalog);
   s->hub_ = std::make_unique<WatchHub>(s->options_.heartbeat_interval);
@@ -47,19 +48,19 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
     if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
     engine_options.callback_base_url = absl::StrCat("http://", host, ":", s->callbacks_->port());
   }
-  s->engine_ = std::make_unique<TaskEngine>(engine_options, s->store_.get(), s->providers_.get(),
+  s->engine_ = std::make_unique<TaskEngine>(engine_options, s->stores_.tasks.get(), s->providers_.get(),
                                             s->catalog_.get(), clock, s->hub_.get());
   s->callbacks_->Serve();
 
   s->rpc_workers_ = std::make_unique<ThreadPool>(s->options_.rpc_workers);
   s->api_ = std::make_unique<MusicApi>(
-      s->store_.get(), s->catalog_.get(), s->engine_.get(),
+      s->stores_.tasks.get(), s->catalog_.get(), s->engine_.get(),
       s->options_.reference_audio_uploads ? s->providers_.get() : nullptr);
   s->service_ = std::make_unique<MusicServiceImpl>(
       s->api_.get(), s->rpc_workers_.get(), s->hub_.get(), s->options_.tenant,
       std::min(s->options_.max_reference_audio_bytes, kMaxReferenceAudioBytes));
-  // The billing services need the ledger's store: the task store, when it keeps one.
-  if (auto* billing_store = dynamic_cast<persistence::BillingStore*>(s->store_.get())) {
+  // The billing services need the ledger's store.
+  if (persistence::BillingStore* billing_store = s->stores_.billing.get()) {
     BillingApiOptions billing_options;
     billing_options.credits_per_usd = s->options_.credits_per_usd;
     s->billing_api_ = std::make_unique<BillingApi>(billing_store, clock, billing_options);

@@ -8,11 +8,11 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "persistence/task_store.h"
+#include "persistence/stores.h"
 #include "service/callbacks/callback_server.h"
 #include "service/core/billing_api.h"
 #include "service/core/catalog.h"
-#include "service/core/clock.h"
+#include "domain/clock.h"
 #include "service/core/music_api.h"
 #include "service/core/task_engine.h"
 #include "service/core/thread_pool.h"
@@ -53,14 +53,13 @@ struct ServerOptions {
 };
 
 /// One running service: gRPC (MusicService, health, reflection; BillingService and
-/// ReconciliationService when the store is also a persistence::BillingStore, as the SQLite store
-/// is), the callback listener and the task engine, over a task store and provider adapters given
-/// by the caller (main or a test).
+/// ReconciliationService when stores.billing is set), the callback listener and the task engine,
+/// over the stores and provider adapters given by the caller (the wiring or a test).
 class MusicServer {
  public:
   /// Starts everything and resumes unfinished tasks. UNAVAILABLE when an address cannot be bound.
   static absl::StatusOr<std::unique_ptr<MusicServer>> Start(
-      ServerOptions options, std::unique_ptr<persistence::TaskStore> store,
+      ServerOptions options, persistence::Stores stores,
       std::unique_ptr<ProviderRegistry> providers, std::unique_ptr<Catalog> catalog,
       const Clock* clock);
   ~MusicServer();
@@ -82,7 +81,7 @@ class MusicServer {
   MusicServer() = default;
 
   ServerOptions options_;
-  std::unique_ptr<persistence::TaskStore> store_;
+  persistence::Stores stores_;
   std::unique_ptr<ProviderRegistry> providers_;
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<WatchHub> hub_;

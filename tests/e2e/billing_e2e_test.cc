@@ -98,7 +98,7 @@ TEST_F(BillingE2eTest, LedgerBalancesAndReconciliationFindsExactlyTheInjectedDif
     grpc::ClientContext ctx;
     ASSERT_TRUE(stub_->CancelTask(&ctx, req, &resp).ok());
   }
-  for (const auto& id : ids) ASSERT_TRUE(persistence::IsTerminal(WaitDone(id).state())) << id;
+  for (const auto& id : ids) ASSERT_TRUE(domain::IsTerminal(WaitDone(id).state())) << id;
 
   // Two more, interrupted by a restart mid-generation. (The canceled task may never have reached
   // the provider, so count from what it has now.)

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "adapters/http/http_client.h"
+#include "adapters/http/curl_http_client.h"
 #include "adapters/kie/kie_adapter.h"
 #include "music/v1/music_service.grpc.pb.h"
 #include "persistence/sqlite/sqlite_task_store.h"
@@ -87,7 +87,7 @@ class E2eTest : public ::testing::Test {
   void StartServer(bool with_key = true) {
     persistence::SqliteOptions so;
     so.path = db_path_;
-    auto store = persistence::OpenSqliteTaskStore(so);
+    auto store = persistence::OpenSqliteStores(so);
     ASSERT_TRUE(store.ok()) << store.status();
     http::CurlOptions co;
     co.connect_timeout = absl::Seconds(1);
@@ -110,7 +110,7 @@ class E2eTest : public ::testing::Test {
     options.engine.circuit_breaker.failure_threshold = 0;
     ConfigureServer(options);
     auto server = service::MusicServer::Start(options, std::move(*store), std::move(registry),
-                                              MakeCatalog(models), service::RealClock::Get());
+                                              MakeCatalog(models), RealClock::Get());
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),

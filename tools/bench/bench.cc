@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
   music::persistence::SqliteOptions so;
   so.path = db;
   so.synchronous = absl::GetFlag(FLAGS_synchronous);
-  auto store = music::persistence::OpenSqliteTaskStore(so);
+  auto store = music::persistence::OpenSqliteStores(so);
   if (!store.ok()) {
     std::fprintf(stderr, "bench: %s\n", std::string(store.status().message()).c_str());
     return 1;
@@ -174,7 +174,7 @@ int main(int argc, char** argv) {
   auto server = MusicServer::Start(
       options, std::move(*store), std::move(registry),
       std::make_unique<music::service::Catalog>(provider->Models(), "null-model"),
-      music::service::RealClock::Get());
+      music::RealClock::Get());
   if (!server.ok()) {
     std::fprintf(stderr, "bench: %s\n", std::string(server.status().message()).c_str());
     return 1;

@@ -13,7 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "grpcpp/client_context.h"
-#include "service/billing/money.h"
+#include "domain/money.h"
 #include "tools/musicctl/format.h"
 #include "tools/musicctl/rpc_error.h"
 

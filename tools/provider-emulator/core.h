@@ -17,7 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "service/billing/billing_types.h"
+#include "domain/billing_types.h"
 #include "tools/provider-emulator/callback_sender.h"
 #include "tools/provider-emulator/emulator.h"
 #include "tools/provider-emulator/faults.h"

@@ -18,7 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "service/billing/billing_types.h"
+#include "domain/billing_types.h"
 
 namespace music::emulator {
 

@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "service/billing/billing_types.h"
+#include "domain/billing_types.h"
 
 namespace music::emulator {
 

@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "service/billing/money.h"
+#include "domain/money.h"
 #include "service/billing/reconciler.h"
 #include "service/billing/report_format.h"
 #include "service/billing/usage_format.h"

@@ -14,7 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "adapters/http/http_client.h"
+#include "adapters/http/curl_http_client.h"
 #include "adapters/provider_errors.h"
 #include "gtest/gtest.h"
 

@@ -11,7 +11,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "persistence/sqlite/sqlite_task_store.h"
-#include "service/billing/ledger.h"
+#include "domain/ledger.h"
 
 namespace music::persistence {
 namespace {
@@ -58,8 +58,8 @@ class SqliteBillingStoreTest : public ::testing::Test {
   }
 
   // A priced task as the engine creates it, with its RESERVE.
-  TaskRecord NewTask(const std::string& id, absl::Time t, int64_t price = 12'000'000) {
-    TaskRecord r;
+  domain::TaskRecord NewTask(const std::string& id, absl::Time t, int64_t price = 12'000'000) {
+    domain::TaskRecord r;
     r.task.set_task_id(id);
     r.task.set_tenant("tenant-a");
     r.task.set_kind(music::v1::TASK_KIND_MUSIC);
@@ -79,7 +79,7 @@ class SqliteBillingStoreTest : public ::testing::Test {
   }
 
   // Moves `r` to `state` with its ledger rows, as the engine's terminal write does.
-  absl::Status Finish(TaskRecord& r, music::v1::TaskState state, absl::Time t) {
+  absl::Status Finish(domain::TaskRecord& r, music::v1::TaskState state, absl::Time t) {
     r.task.set_state(state);
     r.task.set_version(r.task.version() + 1);
     std::vector<BillingTransaction> rows = billing::Finish(r, t);
@@ -108,14 +108,14 @@ TEST_F(SqliteBillingStoreTest, CreateWritesTheReservationWithTheTask) {
 }
 
 TEST_F(SqliteBillingStoreTest, RequestIdReplayAddsNoReservation) {
-  TaskRecord r;
+  domain::TaskRecord r;
   r.task.set_task_id("task-1");
   r.task.set_tenant("tenant-a");
   r.task.set_request_id("req-1");
   r.task.set_version(1);
   BillingTransaction reserve = billing::Reserve(nullptr, r, kBase);
   ASSERT_TRUE(store_->Create(r, absl::MakeConstSpan(&reserve, 1))->created);
-  TaskRecord replay = r;
+  domain::TaskRecord replay = r;
   replay.task.set_task_id("task-2");
   BillingTransaction reserve2 = billing::Reserve(nullptr, replay, kBase);
   auto result = store_->Create(replay, absl::MakeConstSpan(&reserve2, 1));
@@ -128,8 +128,8 @@ TEST_F(SqliteBillingStoreTest, RequestIdReplayAddsNoReservation) {
 }
 
 TEST_F(SqliteBillingStoreTest, RejectedVersionWritesNoLedgerRow) {
-  TaskRecord r = NewTask("task-1", kBase);
-  TaskRecord stale = r;
+  domain::TaskRecord r = NewTask("task-1", kBase);
+  domain::TaskRecord stale = r;
   ASSERT_TRUE(Finish(r, music::v1::TASK_STATE_SUCCEEDED, kBase + absl::Seconds(5)).ok());
   // A second writer from the same version: its failure and refund must not land.
   absl::Status lost = Finish(stale, music::v1::TASK_STATE_FAILED, kBase + absl::Seconds(6));
@@ -145,10 +145,10 @@ TEST_F(SqliteBillingStoreTest, RejectedVersionWritesNoLedgerRow) {
 }
 
 TEST_F(SqliteBillingStoreTest, ATakenTransactionIdRollsBackTheTaskChange) {
-  TaskRecord r = NewTask("task-1", kBase);
+  domain::TaskRecord r = NewTask("task-1", kBase);
   // A REFUND row already there (as if a crashed writer had left one): the terminal write with
   // the same id must fail and leave the task as it was.
-  TaskRecord copy = r;
+  domain::TaskRecord copy = r;
   copy.task.set_state(music::v1::TASK_STATE_FAILED);
   std::vector<BillingTransaction> rows = billing::Finish(copy, kBase);
   RawExec(path_,
@@ -198,7 +198,7 @@ TEST_F(SqliteBillingStoreTest, ListIsNewestFirstPaginatedAndRanged) {
 }
 
 TEST_F(SqliteBillingStoreTest, ReconciliationListingKeepsWholeTasks) {
-  TaskRecord a = NewTask("task-a", kBase);
+  domain::TaskRecord a = NewTask("task-a", kBase);
   ASSERT_TRUE(Finish(a, music::v1::TASK_STATE_SUCCEEDED, kBase + absl::Hours(2)).ok());
   NewTask("task-b", kBase + absl::Hours(5));
   // The range holds only task-a's RESERVE; its SETTLE (later) comes along.
@@ -295,11 +295,11 @@ std::vector<std::string> KindsFor(const std::vector<LedgerViolation>& v, const s
 }
 
 TEST_F(SqliteBillingStoreTest, CheckLedgerFindsInjectedCorruption) {
-  TaskRecord ok = NewTask("ok", kBase);
+  domain::TaskRecord ok = NewTask("ok", kBase);
   ASSERT_TRUE(Finish(ok, music::v1::TASK_STATE_SUCCEEDED, kBase).ok());
-  TaskRecord dup = NewTask("dup", kBase);
+  domain::TaskRecord dup = NewTask("dup", kBase);
   ASSERT_TRUE(Finish(dup, music::v1::TASK_STATE_SUCCEEDED, kBase).ok());
-  TaskRecord failed = NewTask("failed", kBase);
+  domain::TaskRecord failed = NewTask("failed", kBase);
   ASSERT_TRUE(Finish(failed, music::v1::TASK_STATE_FAILED, kBase).ok());
   NewTask("unfinished", kBase);
   NewTask("noreserve", kBase);
@@ -339,7 +339,7 @@ TEST_F(SqliteBillingStoreTest, CheckLedgerFindsInjectedCorruption) {
 
 TEST_F(SqliteBillingStoreTest, SchemaTwoFileGainsTheLedgerAndItsOldTasksAreNotFlagged) {
   // A task stored before the ledger existed: no Task.billing, no rows.
-  TaskRecord legacy;
+  domain::TaskRecord legacy;
   legacy.task.set_task_id("legacy");
   legacy.task.set_tenant("tenant-a");
   legacy.task.set_state(music::v1::TASK_STATE_SUCCEEDED);

@@ -23,7 +23,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "music/v1/task.pb.h"
-#include "persistence/task_record.h"
+#include "domain/task_record.h"
 #include "persistence/task_store.h"
 
 namespace music::persistence {
@@ -45,11 +45,11 @@ absl::Time GetTime(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
-TaskRecord MakeRecord(const std::string& task_id, const std::string& tenant = "tenant-a",
+domain::TaskRecord MakeRecord(const std::string& task_id, const std::string& tenant = "tenant-a",
                       const std::string& request_id = "", absl::Time create_time = kBase,
                       TaskState state = music::v1::TASK_STATE_PENDING,
                       TaskKind kind = music::v1::TASK_KIND_MUSIC) {
-  TaskRecord r;
+  domain::TaskRecord r;
   r.task.set_task_id(task_id);
   r.task.set_tenant(tenant);
   r.task.set_request_id(request_id);
@@ -71,7 +71,7 @@ ListQuery Query(const std::string& tenant, int page_size = 50) {
   return query;
 }
 
-void ExpectSameRecord(const TaskRecord& got, const TaskRecord& want) {
+void ExpectSameRecord(const domain::TaskRecord& got, const domain::TaskRecord& want) {
   std::string diff;
   MessageDifferencer differencer;
   differencer.ReportDifferencesToString(&diff);
@@ -143,10 +143,10 @@ class SqliteTaskStoreTest : public ::testing::Test {
     return store.ok() ? *std::move(store) : nullptr;
   }
 
-  TaskRecord MustCreate(const TaskRecord& record) {
+  domain::TaskRecord MustCreate(const domain::TaskRecord& record) {
     absl::StatusOr<CreateResult> result = store_->Create(record);
     EXPECT_TRUE(result.ok()) << result.status();
-    if (!result.ok()) return TaskRecord();
+    if (!result.ok()) return domain::TaskRecord();
     EXPECT_TRUE(result->created) << record.task.task_id();
     return result->record;
   }
@@ -157,7 +157,7 @@ class SqliteTaskStoreTest : public ::testing::Test {
 };
 
 TEST_F(SqliteTaskStoreTest, CreateThenGetRoundTripsEveryField) {
-  TaskRecord r = MakeRecord("task-1", "tenant-a", "req-1");
+  domain::TaskRecord r = MakeRecord("task-1", "tenant-a", "req-1");
   music::v1::Task& t = r.task;
   t.set_kind(music::v1::TASK_KIND_CONTINUATION);
   t.set_provider_task_id("kie-123");
@@ -197,7 +197,7 @@ TEST_F(SqliteTaskStoreTest, CreateThenGetRoundTripsEveryField) {
   SetTime(t.mutable_update_time(), kBase + absl::Seconds(2));
   SetTime(t.mutable_end_time(), kBase + absl::Seconds(3));
   r.request_fingerprint = std::string(64, 'f');
-  r.submission = SubmissionState::kUnknown;
+  r.submission = domain::SubmissionState::kUnknown;
   r.attempts = 7;
   r.next_action_time = absl::InfinitePast();
   r.deadline = absl::InfiniteFuture();
@@ -208,13 +208,13 @@ TEST_F(SqliteTaskStoreTest, CreateThenGetRoundTripsEveryField) {
   EXPECT_TRUE(created->created);
   ExpectSameRecord(created->record, r);
 
-  absl::StatusOr<TaskRecord> got = store_->Get("task-1");
+  absl::StatusOr<domain::TaskRecord> got = store_->Get("task-1");
   ASSERT_TRUE(got.ok()) << got.status();
   ExpectSameRecord(*got, r);
 
   // The opposite infinities, and finite times on both sides of the epoch.
-  TaskRecord r2 = MakeRecord("task-2");
-  r2.submission = SubmissionState::kSubmitting;
+  domain::TaskRecord r2 = MakeRecord("task-2");
+  r2.submission = domain::SubmissionState::kSubmitting;
   r2.attempts = std::numeric_limits<int32_t>::max();
   r2.next_action_time = absl::InfiniteFuture();
   r2.deadline = absl::InfinitePast();
@@ -225,7 +225,7 @@ TEST_F(SqliteTaskStoreTest, CreateThenGetRoundTripsEveryField) {
   ExpectSameRecord(*got, r2);
 
   // A finite time at the edge of the range never reads back as infinite.
-  TaskRecord r3 = MakeRecord("task-3");
+  domain::TaskRecord r3 = MakeRecord("task-3");
   r3.next_action_time = absl::FromUnixMicros(std::numeric_limits<int64_t>::max());
   r3.deadline = absl::FromUnixMicros(std::numeric_limits<int64_t>::min());
   MustCreate(r3);
@@ -238,14 +238,14 @@ TEST_F(SqliteTaskStoreTest, CreateThenGetRoundTripsEveryField) {
 }
 
 TEST_F(SqliteTaskStoreTest, CreateRejectsBadRecords) {
-  TaskRecord r = MakeRecord("task-1");
+  domain::TaskRecord r = MakeRecord("task-1");
   r.task.set_version(2);
   EXPECT_EQ(store_->Create(r).status().code(), absl::StatusCode::kInvalidArgument);
   r.task.set_version(0);
   EXPECT_EQ(store_->Create(r).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store_->Create(MakeRecord("")).status().code(), absl::StatusCode::kInvalidArgument);
-  TaskRecord bad_submission = MakeRecord("task-1");
-  bad_submission.submission = static_cast<SubmissionState>(9);
+  domain::TaskRecord bad_submission = MakeRecord("task-1");
+  bad_submission.submission = static_cast<domain::SubmissionState>(9);
   EXPECT_EQ(store_->Create(bad_submission).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store_->Get("task-1").status().code(), absl::StatusCode::kNotFound);
 
@@ -264,11 +264,11 @@ TEST_F(SqliteTaskStoreTest, CreateRejectsBadRecords) {
 }
 
 TEST_F(SqliteTaskStoreTest, DuplicateRequestIdReturnsExistingTask) {
-  TaskRecord first = MakeRecord("task-1", "tenant-a", "req-1");
+  domain::TaskRecord first = MakeRecord("task-1", "tenant-a", "req-1");
   first.task.add_clips()->set_clip_id("clip-1");
   MustCreate(first);
 
-  TaskRecord second = MakeRecord("task-2", "tenant-a", "req-1");
+  domain::TaskRecord second = MakeRecord("task-2", "tenant-a", "req-1");
   second.task.add_clips()->set_clip_id("clip-2");
   absl::StatusOr<CreateResult> result = store_->Create(second);
   ASSERT_TRUE(result.ok()) << result.status();
@@ -363,7 +363,7 @@ TEST_P(SqliteConcurrencyTest, ConcurrentUpdatersFromOneVersionExactlyOneWins) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
-      TaskRecord r = MakeRecord("task-1");
+      domain::TaskRecord r = MakeRecord("task-1");
       r.task.set_version(2);
       r.task.mutable_progress()->set_provider_status(absl::StrCat("writer-", i));
       start.WaitForNotification();
@@ -383,7 +383,7 @@ TEST_P(SqliteConcurrencyTest, ConcurrentUpdatersFromOneVersionExactlyOneWins) {
     }
   }
   ASSERT_NE(winner, -1);
-  absl::StatusOr<TaskRecord> got = store_->Get("task-1");
+  absl::StatusOr<domain::TaskRecord> got = store_->Get("task-1");
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->task.version(), 2);
   EXPECT_EQ(got->task.progress().provider_status(), absl::StrCat("writer-", winner));
@@ -397,21 +397,21 @@ INSTANTIATE_TEST_SUITE_P(SharedAndOwnConnections, SqliteConcurrencyTest, ::testi
 TEST_F(SqliteTaskStoreTest, UpdateChecksTheVersion) {
   MustCreate(MakeRecord("task-1", "tenant-a", "req-1"));
 
-  TaskRecord v2 = MakeRecord("task-1", "tenant-a", "req-1");
+  domain::TaskRecord v2 = MakeRecord("task-1", "tenant-a", "req-1");
   v2.task.set_version(2);
   v2.task.set_state(music::v1::TASK_STATE_RUNNING);
   v2.task.set_provider_task_id("p-1");
-  v2.submission = SubmissionState::kSubmitted;
+  v2.submission = domain::SubmissionState::kSubmitted;
   v2.attempts = 3;
   v2.next_action_time = kBase + absl::Seconds(10);
   v2.deadline = kBase + absl::Hours(1);
   ASSERT_TRUE(store_->Update(v2).ok());
-  absl::StatusOr<TaskRecord> got = store_->Get("task-1");
+  absl::StatusOr<domain::TaskRecord> got = store_->Get("task-1");
   ASSERT_TRUE(got.ok()) << got.status();
   ExpectSameRecord(*got, v2);
 
   // A writer that read version 1 is stale now; so is one that skips a version.
-  TaskRecord stale = v2;
+  domain::TaskRecord stale = v2;
   stale.task.set_state(music::v1::TASK_STATE_FAILED);
   EXPECT_EQ(store_->Update(stale).code(), absl::StatusCode::kAborted);
   stale.task.set_version(4);
@@ -420,15 +420,15 @@ TEST_F(SqliteTaskStoreTest, UpdateChecksTheVersion) {
   ASSERT_TRUE(got.ok()) << got.status();
   ExpectSameRecord(*got, v2);
 
-  TaskRecord missing = MakeRecord("task-9");
+  domain::TaskRecord missing = MakeRecord("task-9");
   missing.task.set_version(2);
   EXPECT_EQ(store_->Update(missing).code(), absl::StatusCode::kNotFound);
 
-  TaskRecord v1 = MakeRecord("task-1", "tenant-a", "req-1");
+  domain::TaskRecord v1 = MakeRecord("task-1", "tenant-a", "req-1");
   EXPECT_EQ(store_->Update(v1).code(), absl::StatusCode::kInvalidArgument);
 
   // tenant and request_id are immutable.
-  TaskRecord moved = v2;
+  domain::TaskRecord moved = v2;
   moved.task.set_version(3);
   moved.task.set_tenant("tenant-b");
   EXPECT_EQ(store_->Update(moved).code(), absl::StatusCode::kInvalidArgument);
@@ -436,7 +436,7 @@ TEST_F(SqliteTaskStoreTest, UpdateChecksTheVersion) {
   moved.task.set_request_id("req-2");
   EXPECT_EQ(store_->Update(moved).code(), absl::StatusCode::kInvalidArgument);
 
-  TaskRecord v3 = v2;
+  domain::TaskRecord v3 = v2;
   v3.task.set_version(3);
   v3.task.set_state(music::v1::TASK_STATE_SUCCEEDED);
   ASSERT_TRUE(store_->Update(v3).ok());
@@ -449,7 +449,7 @@ TEST_F(SqliteTaskStoreTest, ListPagesThroughEveryMatchNewestFirst) {
   const TaskState states[] = {music::v1::TASK_STATE_PENDING, music::v1::TASK_STATE_RUNNING,
                               music::v1::TASK_STATE_SUCCEEDED};
   const TaskKind kinds[] = {music::v1::TASK_KIND_MUSIC, music::v1::TASK_KIND_LYRICS};
-  std::vector<TaskRecord> all;
+  std::vector<domain::TaskRecord> all;
   // 31 tasks of tenant-a; groups of three share a create time (the task id breaks the tie), and
   // the insertion order is not the time order.
   for (int i = 0; i < 31; ++i) {
@@ -458,13 +458,13 @@ TEST_F(SqliteTaskStoreTest, ListPagesThroughEveryMatchNewestFirst) {
                              kBase + absl::Seconds(slot / 3), states[slot % 3],
                              kinds[(slot / 2) % 2]));
   }
-  for (const TaskRecord& r : all) MustCreate(r);
+  for (const domain::TaskRecord& r : all) MustCreate(r);
   for (int i = 0; i < 5; ++i) {
     MustCreate(MakeRecord(absl::StrCat("other-", i), "tenant-b", "", kBase + absl::Seconds(i),
                           music::v1::TASK_STATE_RUNNING, music::v1::TASK_KIND_LYRICS));
   }
 
-  auto newer = [](const TaskRecord& a, const TaskRecord& b) {
+  auto newer = [](const domain::TaskRecord& a, const domain::TaskRecord& b) {
     const absl::Time ta = GetTime(a.task.create_time());
     const absl::Time tb = GetTime(b.task.create_time());
     if (ta != tb) return ta > tb;
@@ -474,9 +474,9 @@ TEST_F(SqliteTaskStoreTest, ListPagesThroughEveryMatchNewestFirst) {
                           music::v1::TASK_STATE_CANCELED}) {
     for (TaskKind kind : {music::v1::TASK_KIND_UNSPECIFIED, music::v1::TASK_KIND_LYRICS}) {
       std::vector<std::string> want;
-      std::vector<TaskRecord> sorted = all;
+      std::vector<domain::TaskRecord> sorted = all;
       std::sort(sorted.begin(), sorted.end(), newer);
-      for (const TaskRecord& r : sorted) {
+      for (const domain::TaskRecord& r : sorted) {
         if ((state == 0 || r.task.state() == state) && (kind == 0 || r.task.kind() == kind)) {
           want.push_back(r.task.task_id());
         }
@@ -494,10 +494,10 @@ TEST_F(SqliteTaskStoreTest, ListPagesThroughEveryMatchNewestFirst) {
           ASSERT_LE(page->records.size(), static_cast<size_t>(page_size));
           ++pages;
           ASSERT_LE(pages, 100);
-          for (const TaskRecord& r : page->records) got.push_back(r.task.task_id());
+          for (const domain::TaskRecord& r : page->records) got.push_back(r.task.task_id());
           if (!page->has_more) break;
           ASSERT_EQ(page->records.size(), static_cast<size_t>(page_size));
-          const TaskRecord& last = page->records.back();
+          const domain::TaskRecord& last = page->records.back();
           query.after = ListCursor{GetTime(last.task.create_time()), last.task.task_id()};
         }
         EXPECT_EQ(got, want);
@@ -524,12 +524,12 @@ TEST_F(SqliteTaskStoreTest, ListActiveSkipsTerminalTasksOldestFirst) {
     MustCreate(MakeRecord(absl::StrCat("task-", i), i % 2 == 0 ? "tenant-a" : "tenant-b", "",
                           kBase + absl::Seconds(i), states[i]));
   }
-  auto ids = [](const std::vector<TaskRecord>& records) {
+  auto ids = [](const std::vector<domain::TaskRecord>& records) {
     std::vector<std::string> out;
-    for (const TaskRecord& r : records) out.push_back(r.task.task_id());
+    for (const domain::TaskRecord& r : records) out.push_back(r.task.task_id());
     return out;
   };
-  absl::StatusOr<std::vector<TaskRecord>> active = store_->ListActive(100);
+  absl::StatusOr<std::vector<domain::TaskRecord>> active = store_->ListActive(100);
   ASSERT_TRUE(active.ok()) << active.status();
   EXPECT_EQ(ids(*active), (std::vector<std::string>{"task-1", "task-3", "task-5"}));
 
@@ -538,7 +538,7 @@ TEST_F(SqliteTaskStoreTest, ListActiveSkipsTerminalTasksOldestFirst) {
   EXPECT_EQ(ids(*active), (std::vector<std::string>{"task-1", "task-3"}));
 
   // A task that becomes terminal leaves the list.
-  TaskRecord done = MakeRecord("task-3", "tenant-b", "", kBase + absl::Seconds(3),
+  domain::TaskRecord done = MakeRecord("task-3", "tenant-b", "", kBase + absl::Seconds(3),
                                music::v1::TASK_STATE_CANCELED);
   done.task.set_version(2);
   ASSERT_TRUE(store_->Update(done).ok());
@@ -550,14 +550,14 @@ TEST_F(SqliteTaskStoreTest, ListActiveSkipsTerminalTasksOldestFirst) {
 }
 
 TEST_F(SqliteTaskStoreTest, FindByClipIdFollowsUpdates) {
-  TaskRecord r = MakeRecord("task-1", "tenant-a");
+  domain::TaskRecord r = MakeRecord("task-1", "tenant-a");
   r.task.add_clips()->set_clip_id("clip-1");
   r.task.add_clips()->set_clip_id("clip-2");
   MustCreate(r);
   MustCreate(MakeRecord("task-2", "tenant-a"));
 
   for (const char* clip : {"clip-1", "clip-2"}) {
-    absl::StatusOr<TaskRecord> found = store_->FindByClipId("tenant-a", clip);
+    absl::StatusOr<domain::TaskRecord> found = store_->FindByClipId("tenant-a", clip);
     ASSERT_TRUE(found.ok()) << found.status();
     EXPECT_EQ(found->task.task_id(), "task-1");
   }
@@ -577,13 +577,13 @@ TEST_F(SqliteTaskStoreTest, FindByClipIdFollowsUpdates) {
   EXPECT_EQ(store_->FindByClipId("tenant-a", "clip-1").status().code(),
             absl::StatusCode::kNotFound);
   for (const char* clip : {"clip-2", "clip-3"}) {
-    absl::StatusOr<TaskRecord> found = store_->FindByClipId("tenant-a", clip);
+    absl::StatusOr<domain::TaskRecord> found = store_->FindByClipId("tenant-a", clip);
     ASSERT_TRUE(found.ok()) << found.status();
     EXPECT_EQ(found->task.task_id(), "task-1");
     EXPECT_EQ(found->task.version(), 2);
   }
   // A failed (stale) update leaves the index alone.
-  TaskRecord stale = r;
+  domain::TaskRecord stale = r;
   stale.task.clear_clips();
   stale.task.add_clips()->set_clip_id("clip-4");
   EXPECT_EQ(store_->Update(stale).code(), absl::StatusCode::kAborted);
@@ -593,13 +593,13 @@ TEST_F(SqliteTaskStoreTest, FindByClipIdFollowsUpdates) {
 }
 
 TEST_F(SqliteTaskStoreTest, FindByProviderTaskId) {
-  TaskRecord r = MakeRecord("task-1");
+  domain::TaskRecord r = MakeRecord("task-1");
   r.task.set_provider_task_id("p-1");
   MustCreate(r);
-  TaskRecord unsubmitted = MakeRecord("task-2");  // provider "kie", no provider task id
+  domain::TaskRecord unsubmitted = MakeRecord("task-2");  // provider "kie", no provider task id
   MustCreate(unsubmitted);
 
-  absl::StatusOr<TaskRecord> found = store_->FindByProviderTaskId("kie", "p-1");
+  absl::StatusOr<domain::TaskRecord> found = store_->FindByProviderTaskId("kie", "p-1");
   ASSERT_TRUE(found.ok()) << found.status();
   EXPECT_EQ(found->task.task_id(), "task-1");
   EXPECT_EQ(store_->FindByProviderTaskId("other", "p-1").status().code(),
@@ -617,7 +617,7 @@ TEST_F(SqliteTaskStoreTest, FindByProviderTaskId) {
 }
 
 TEST_F(SqliteTaskStoreTest, ReopenKeepsDataAndSchema) {
-  TaskRecord r = MakeRecord("task-1", "tenant-a", "req-1");
+  domain::TaskRecord r = MakeRecord("task-1", "tenant-a", "req-1");
   r.task.add_clips()->set_clip_id("clip-1");
   r.deadline = absl::InfiniteFuture();
   r.poll_url = "https://api.tokenlab.test/v1/tasks/ldtask_1";
@@ -637,7 +637,7 @@ TEST_F(SqliteTaskStoreTest, ReopenKeepsDataAndSchema) {
   EXPECT_EQ(RawQuery(path_, "SELECT group_concat(sql, ';') FROM sqlite_master"), schema_before);
   EXPECT_EQ(RawQuery(path_, "SELECT count(*) FROM tasks"), "1");
 
-  absl::StatusOr<TaskRecord> got = store_->Get("task-1");
+  absl::StatusOr<domain::TaskRecord> got = store_->Get("task-1");
   ASSERT_TRUE(got.ok()) << got.status();
   ExpectSameRecord(*got, r);
   EXPECT_TRUE(store_->FindByClipId("tenant-a", "clip-1").ok());
@@ -648,7 +648,7 @@ TEST_F(SqliteTaskStoreTest, ReopenKeepsDataAndSchema) {
 }
 
 TEST_F(SqliteTaskStoreTest, CorruptRowsAreDataLoss) {
-  TaskRecord r = MakeRecord("task-1");
+  domain::TaskRecord r = MakeRecord("task-1");
   r.task.add_clips()->set_clip_id("clip-1");
   MustCreate(r);
   MustCreate(MakeRecord("task-2"));
@@ -683,7 +683,7 @@ TEST_F(SqliteTaskStoreTest, CorruptRowsAreDataLoss) {
 }
 
 TEST_F(SqliteTaskStoreTest, VersionOneDatabaseIsUpgradedInPlace) {
-  TaskRecord r = MakeRecord("task-1");
+  domain::TaskRecord r = MakeRecord("task-1");
   MustCreate(r);
   store_.reset();
   // What a version-1 file looked like: no poll_url / reference_artifact_id / provider_endpoint.
@@ -694,10 +694,10 @@ TEST_F(SqliteTaskStoreTest, VersionOneDatabaseIsUpgradedInPlace) {
   store_ = Open();
   ASSERT_NE(store_, nullptr);
   EXPECT_EQ(RawQuery(path_, "PRAGMA user_version"), absl::StrCat(SqliteSchemaVersion()));
-  absl::StatusOr<TaskRecord> got = store_->Get("task-1");
+  absl::StatusOr<domain::TaskRecord> got = store_->Get("task-1");
   ASSERT_TRUE(got.ok()) << got.status();
   ExpectSameRecord(*got, r);
-  TaskRecord next = *got;
+  domain::TaskRecord next = *got;
   next.task.set_version(2);
   next.poll_url = "https://poll.test/1";
   ASSERT_TRUE(store_->Update(next).ok());
@@ -753,7 +753,7 @@ TEST_F(SqliteTaskStoreTest, LockedDatabaseIsUnavailableAndRecovers) {
   ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
   absl::StatusOr<CreateResult> result = (*impatient)->Create(MakeRecord("task-1"));
   EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable) << result.status();
-  TaskRecord update = MakeRecord("task-1");
+  domain::TaskRecord update = MakeRecord("task-1");
   update.task.set_version(2);
   EXPECT_EQ((*impatient)->Update(update).code(), absl::StatusCode::kUnavailable);
   // Readers are not blocked by a writer in WAL mode.

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "service/billing/billing_types.h"
+#include "domain/billing_types.h"
 #include "service/billing/reconciler.h"
 
 namespace music::billing::testing {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "service/billing/money.h"
+#include "domain/money.h"
 #include "service/billing/report_format.h"
 #include "tests/service/billing/billing_dataset.h"
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "service/billing/money.h"
+#include "domain/money.h"
 
 namespace music::billing {
 namespace {

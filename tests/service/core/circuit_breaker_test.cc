@@ -6,7 +6,7 @@
 #include <thread>
 #include <vector>
 
-#include "service/testing/fake_clock.h"
+#include "tests/testing/fake_clock.h"
 
 namespace music::service {
 namespace {

@@ -16,7 +16,7 @@
 #include "adapters/provider_errors.h"
 #include "persistence/sqlite/sqlite_task_store.h"
 #include "service/core/task_engine.h"
-#include "service/testing/fake_clock.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/service/core/fake_provider.h"
 
 namespace music::service {
@@ -24,7 +24,7 @@ namespace {
 
 using billing::BillingTransaction;
 using billing::TransactionKind;
-using persistence::TaskRecord;
+using domain::TaskRecord;
 
 constexpr int64_t kPrice = 12'000'000;  // 12 credits
 
@@ -309,7 +309,7 @@ TEST_F(EngineBillingTest, ProviderCancelAndLostSubmissionRefundEverything) {
   canceled.provider_status = "CANCELED";
   provider_->DefineCallback("canceled", canceled);
   ASSERT_TRUE(Callback(provider_canceled, "canceled").ok());
-  ASSERT_TRUE(persistence::IsTerminal(Get(provider_canceled).task.state()));
+  ASSERT_TRUE(domain::IsTerminal(Get(provider_canceled).task.state()));
 
   // A create whose answer was lost and no callback revealed: FailNow after the grace.
   absl::Status timeout = absl::DeadlineExceededError("timeout");
@@ -319,7 +319,7 @@ TEST_F(EngineBillingTest, ProviderCancelAndLostSubmissionRefundEverything) {
   ASSERT_TRUE(created.ok());
   const std::string lost = created->task.task_id();
   ASSERT_TRUE(
-      WaitFor([&] { return Get(lost).submission == persistence::SubmissionState::kUnknown; }));
+      WaitFor([&] { return Get(lost).submission == domain::SubmissionState::kUnknown; }));
   Advance(absl::Seconds(31));
   ASSERT_TRUE(WaitFor([&] { return IsState(lost, music::v1::TASK_STATE_FAILED); }));
 
@@ -448,7 +448,7 @@ TEST_F(EngineBillingTest, RandomizedRunWithFaultsLeavesACleanLedger) {
   Advance(absl::Seconds(120));  // everything left runs into its deadline
   ASSERT_TRUE(WaitFor([&] {
     for (const auto& id : ids) {
-      if (!persistence::IsTerminal(Get(id).task.state())) return false;
+      if (!domain::IsTerminal(Get(id).task.state())) return false;
     }
     return true;
   }));

@@ -1,5 +1,5 @@
-// The ledger rules as pure functions (service/billing/ledger.h).
-#include "service/billing/ledger.h"
+// The ledger rules as pure functions (domain/ledger.h).
+#include "domain/ledger.h"
 
 #include <gtest/gtest.h>
 
@@ -17,8 +17,8 @@ music::v1::Model Priced(int64_t micros, const std::string& currency) {
   return m;
 }
 
-persistence::TaskRecord Task(const std::string& id = "tsk_1") {
-  persistence::TaskRecord r;
+domain::TaskRecord Task(const std::string& id = "tsk_1") {
+  domain::TaskRecord r;
   r.task.set_task_id(id);
   r.task.set_tenant("t");
   r.task.set_request_id("req");
@@ -28,7 +28,7 @@ persistence::TaskRecord Task(const std::string& id = "tsk_1") {
 }
 
 TEST(LedgerTest, ReserveHoldsThePriceInItsCurrency) {
-  persistence::TaskRecord r = Task();
+  domain::TaskRecord r = Task();
   const music::v1::Model model = Priced(50'000, "USD");
   const BillingTransaction t = Reserve(&model, r, kNow);
   EXPECT_EQ(t.billing_transaction_id, "btx_tsk_1_RESERVE");
@@ -43,7 +43,7 @@ TEST(LedgerTest, ReserveHoldsThePriceInItsCurrency) {
 }
 
 TEST(LedgerTest, UnpricedModelReservesZeroCredits) {
-  persistence::TaskRecord r = Task();
+  domain::TaskRecord r = Task();
   music::v1::Model model;
   EXPECT_EQ(Reserve(&model, r, kNow).amount_micros, 0);
   EXPECT_EQ(Reserve(nullptr, r, kNow).amount_micros, 0);
@@ -53,7 +53,7 @@ TEST(LedgerTest, UnpricedModelReservesZeroCredits) {
 }
 
 TEST(LedgerTest, SuccessSettlesTheReportedChargeAndRefundsTheRest) {
-  persistence::TaskRecord r = Task();
+  domain::TaskRecord r = Task();
   const music::v1::Model model = Priced(80'000'000, "CREDITS");
   Reserve(&model, r, kNow);
   r.task.set_state(music::v1::TASK_STATE_SUCCEEDED);
@@ -74,7 +74,7 @@ TEST(LedgerTest, SuccessSettlesTheReportedChargeAndRefundsTheRest) {
 
 TEST(LedgerTest, SuccessWithoutAReportOrOverChargedSettlesTheReservation) {
   for (int64_t reported : {int64_t{0}, int64_t{90'000'000}}) {
-    persistence::TaskRecord r = Task();
+    domain::TaskRecord r = Task();
     const music::v1::Model model = Priced(80'000'000, "CREDITS");
     Reserve(&model, r, kNow);
     r.task.set_state(music::v1::TASK_STATE_SUCCEEDED);
@@ -89,7 +89,7 @@ TEST(LedgerTest, SuccessWithoutAReportOrOverChargedSettlesTheReservation) {
 
 TEST(LedgerTest, FailureAndCancelRefundEverything) {
   for (auto state : {music::v1::TASK_STATE_FAILED, music::v1::TASK_STATE_CANCELED}) {
-    persistence::TaskRecord r = Task();
+    domain::TaskRecord r = Task();
     const music::v1::Model model = Priced(50'000, "USD");
     Reserve(&model, r, kNow);
     r.task.set_state(state);
@@ -105,7 +105,7 @@ TEST(LedgerTest, FailureAndCancelRefundEverything) {
 }
 
 TEST(LedgerTest, NonTerminalTaskWritesNothing) {
-  persistence::TaskRecord r = Task();
+  domain::TaskRecord r = Task();
   r.task.set_state(music::v1::TASK_STATE_RUNNING);
   EXPECT_TRUE(Finish(r, kNow).empty());
   EXPECT_EQ(r.task.billing().charged_micros(), 0);

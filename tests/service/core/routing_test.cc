@@ -11,14 +11,14 @@
 #include "adapters/provider_errors.h"
 #include "persistence/sqlite/sqlite_task_store.h"
 #include "service/core/task_engine.h"
-#include "service/testing/fake_clock.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/service/core/fake_provider.h"
 
 namespace music::service {
 namespace {
 
-using persistence::SubmissionState;
-using persistence::TaskRecord;
+using domain::SubmissionState;
+using domain::TaskRecord;
 
 // A scripted reference-audio fetcher: answers from a queue (the last answer repeats).
 class FakeFetcher : public http::ReferenceAudioFetcher {

@@ -10,14 +10,14 @@
 
 #include "adapters/provider_errors.h"
 #include "persistence/sqlite/sqlite_task_store.h"
-#include "service/testing/fake_clock.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/service/core/fake_provider.h"
 
 namespace music::service {
 namespace {
 
-using persistence::SubmissionState;
-using persistence::TaskRecord;
+using domain::SubmissionState;
+using domain::TaskRecord;
 
 // Records every task version published, in order.
 class RecordingWatcher : public TaskWatcher {

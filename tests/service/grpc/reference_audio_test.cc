@@ -73,7 +73,7 @@ class ReferenceAudioTest : public ::testing::Test {
     persistence::SqliteOptions so;
     so.path = dir_ + "/music.db";
     so.synchronous = "NORMAL";
-    auto store = persistence::OpenSqliteTaskStore(so);
+    auto store = persistence::OpenSqliteStores(so);
     ASSERT_TRUE(store.ok()) << store.status();
     beatra_ = std::make_shared<FakeProvider>(adapters::ResubmitPolicy::kIdempotencyKey, "beatra");
     beatra_->set_reference_audio(true);

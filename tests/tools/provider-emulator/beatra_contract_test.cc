@@ -20,7 +20,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "adapters/beatra/beatra_adapter.h"
-#include "adapters/http/http_client.h"
+#include "adapters/http/curl_http_client.h"
 #include "adapters/provider_errors.h"
 #include "tools/provider-emulator/core.h"
 #include "tools/provider-emulator/emulator.h"

@@ -20,7 +20,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "adapters/http/http_client.h"
+#include "adapters/http/curl_http_client.h"
 #include "adapters/provider_errors.h"
 #include "adapters/tokenlab/tokenlab_adapter.h"
 #include "tools/provider-emulator/core.h"

@@ -1,4 +1,4 @@
-#include "service/billing/billing_types.h"
+#include "domain/billing_types.h"
 
 #include "absl/strings/match.h"
 

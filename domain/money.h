@@ -1,7 +1,7 @@
 // Exact decimal <-> micro-unit conversion and the RFC 3339 time helpers shared by the billing
 // file formats. Money never goes through floating point: "0.05" is parsed digit by digit.
-#ifndef MUSIC_SERVICE_BILLING_MONEY_H_
-#define MUSIC_SERVICE_BILLING_MONEY_H_
+#ifndef MUSIC_DOMAIN_MONEY_H_
+#define MUSIC_DOMAIN_MONEY_H_
 
 #include <cstdint>
 #include <string>
@@ -38,4 +38,4 @@ std::string UtcDay(absl::Time t);
 
 }  // namespace music::billing
 
-#endif  // MUSIC_SERVICE_BILLING_MONEY_H_
+#endif  // MUSIC_DOMAIN_MONEY_H_

@@ -1,12 +1,13 @@
-#ifndef MUSIC_SERVICE_CORE_CLOCK_H_
-#define MUSIC_SERVICE_CORE_CLOCK_H_
+#ifndef MUSIC_DOMAIN_CLOCK_H_
+#define MUSIC_DOMAIN_CLOCK_H_
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
-namespace music::service {
+namespace music {
 
-/// The time source of the engine. Injected so tests move time instead of sleeping.
+/// The one time source of the program (engine, watch hub, adapters, emulator). Injected so tests
+/// move time instead of sleeping; RealClock is the only caller of absl::Now().
 class Clock {
  public:
   virtual ~Clock() = default;
@@ -24,6 +25,6 @@ class RealClock final : public Clock {
   }
 };
 
-}  // namespace music::service
+}  // namespace music
 
-#endif  // MUSIC_SERVICE_CORE_CLOCK_H_
+#endif  // MUSIC_DOMAIN_CLOCK_H_

@@ -1,4 +1,4 @@
-#include "service/billing/money.h"
+#include "domain/money.h"
 
 #include <limits>
 

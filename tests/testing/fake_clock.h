@@ -1,10 +1,10 @@
-#ifndef MUSIC_SERVICE_TESTING_FAKE_CLOCK_H_
-#define MUSIC_SERVICE_TESTING_FAKE_CLOCK_H_
+#ifndef MUSIC_TESTS_TESTING_FAKE_CLOCK_H_
+#define MUSIC_TESTS_TESTING_FAKE_CLOCK_H_
 
 #include "absl/synchronization/mutex.h"
-#include "service/core/clock.h"
+#include "domain/clock.h"
 
-namespace music::service {
+namespace music {
 
 /// A clock that moves only when told. Thread-safe.
 class FakeClock final : public Clock {
@@ -24,6 +24,6 @@ class FakeClock final : public Clock {
   absl::Time now_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace music::service
+}  // namespace music
 
-#endif  // MUSIC_SERVICE_TESTING_FAKE_CLOCK_H_
+#endif  // MUSIC_TESTS_TESTING_FAKE_CLOCK_H_

@@ -3,8 +3,8 @@
 // reconciliation engine matches the two. Amounts are integers in micro-units of their currency
 // (1 credit = 1,000,000 micros; $1 = 1,000,000 micros), as Google APIs' `*_micros` fields: never
 // floating point.
-#ifndef MUSIC_SERVICE_BILLING_BILLING_TYPES_H_
-#define MUSIC_SERVICE_BILLING_BILLING_TYPES_H_
+#ifndef MUSIC_DOMAIN_BILLING_TYPES_H_
+#define MUSIC_DOMAIN_BILLING_TYPES_H_
 
 #include <cstdint>
 #include <optional>
@@ -89,6 +89,12 @@ struct UsageRecord {
   absl::Time time;
 };
 
+/// How a usage export or a ledger file is laid out.
+enum class FileFormat {
+  kJsonl,  ///< One JSON object per line; blank lines are skipped.
+  kCsv,    ///< RFC 4180, a header row naming the columns (any order; unknown columns ignored).
+};
+
 }  // namespace music::billing
 
-#endif  // MUSIC_SERVICE_BILLING_BILLING_TYPES_H_
+#endif  // MUSIC_DOMAIN_BILLING_TYPES_H_

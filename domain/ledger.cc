@@ -1,4 +1,4 @@
-#include "service/billing/ledger.h"
+#include "domain/ledger.h"
 
 #include <algorithm>
 
@@ -8,7 +8,7 @@ namespace music::billing {
 namespace {
 
 // The row's fields that come from the task; kind, amount and currency are the caller's.
-BillingTransaction RowFor(const persistence::TaskRecord& record, TransactionKind kind,
+BillingTransaction RowFor(const domain::TaskRecord& record, TransactionKind kind,
                           int64_t amount_micros, absl::Time now) {
   const music::v1::Task& task = record.task;
   BillingTransaction t;
@@ -39,7 +39,7 @@ Currency CurrencyOrCredits(absl::string_view name) {
   return ParseCurrency(name).value_or(Currency::kCredits);
 }
 
-BillingTransaction Reserve(const music::v1::Model* model, persistence::TaskRecord& record,
+BillingTransaction Reserve(const music::v1::Model* model, domain::TaskRecord& record,
                            absl::Time now) {
   music::v1::TaskBilling* billing = record.task.mutable_billing();
   int64_t amount = 0;
@@ -68,7 +68,7 @@ int64_t SettleAmount(const music::v1::TaskBilling& billing) {
   return reserved;
 }
 
-std::vector<BillingTransaction> Finish(persistence::TaskRecord& record, absl::Time now) {
+std::vector<BillingTransaction> Finish(domain::TaskRecord& record, absl::Time now) {
   std::vector<BillingTransaction> rows;
   music::v1::TaskBilling* billing = record.task.mutable_billing();
   const int64_t reserved = billing->reserved_micros();

@@ -15,8 +15,8 @@
 //
 // Every transaction id is "btx_<task_id>_<KIND>", so a task has at most one of each kind however
 // often a write is retried (the store's PRIMARY KEY enforces it too). Integer micros only.
-#ifndef MUSIC_SERVICE_BILLING_LEDGER_H_
-#define MUSIC_SERVICE_BILLING_LEDGER_H_
+#ifndef MUSIC_DOMAIN_LEDGER_H_
+#define MUSIC_DOMAIN_LEDGER_H_
 
 #include <cstdint>
 #include <string>
@@ -25,8 +25,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "music/v1/music_service.pb.h"
-#include "persistence/task_record.h"
-#include "service/billing/billing_types.h"
+#include "domain/task_record.h"
+#include "domain/billing_types.h"
 
 namespace music::billing {
 
@@ -39,13 +39,13 @@ Currency CurrencyOrCredits(absl::string_view name);
 /// Sets record.task.billing (currency, reserved_micros = the model's price; 0 and CREDITS when the
 /// model has none) and returns the RESERVE row to store with the new task. `model` may be null
 /// (treated as unpriced).
-BillingTransaction Reserve(const music::v1::Model* model, persistence::TaskRecord& record,
+BillingTransaction Reserve(const music::v1::Model* model, domain::TaskRecord& record,
                            absl::Time now);
 
 /// For a task that has just become terminal (`record` is the new version): sets
 /// task.billing.charged_micros / refunded_micros and returns the SETTLE and/or REFUND rows to
 /// store with it. Returns nothing (and changes nothing) for a task that is not terminal.
-std::vector<BillingTransaction> Finish(persistence::TaskRecord& record, absl::Time now);
+std::vector<BillingTransaction> Finish(domain::TaskRecord& record, absl::Time now);
 
 /// The amount a succeeded task is settled at: the provider's reported charge (billing
 /// provider_charged_micros > 0) capped at reserved_micros, else the price of the model that ran it
@@ -55,4 +55,4 @@ int64_t SettleAmount(const music::v1::TaskBilling& billing);
 
 }  // namespace music::billing
 
-#endif  // MUSIC_SERVICE_BILLING_LEDGER_H_
+#endif  // MUSIC_DOMAIN_LEDGER_H_

@@ -1,5 +1,5 @@
-#ifndef MUSIC_PERSISTENCE_TASK_RECORD_H_
-#define MUSIC_PERSISTENCE_TASK_RECORD_H_
+#ifndef MUSIC_DOMAIN_TASK_RECORD_H_
+#define MUSIC_DOMAIN_TASK_RECORD_H_
 
 #include <cstdint>
 #include <string>
@@ -7,7 +7,7 @@
 #include "absl/time/time.h"
 #include "music/v1/task.pb.h"
 
-namespace music::persistence {
+namespace music::domain {
 
 /// How far the submission of a task to its provider has got. The engine writes kSubmitting
 /// *before* it sends the create request, so after a crash a task found in kSubmitting is one whose
@@ -50,6 +50,6 @@ inline bool IsTerminal(music::v1::TaskState s) {
          s == music::v1::TASK_STATE_CANCELED;
 }
 
-}  // namespace music::persistence
+}  // namespace music::domain
 
-#endif  // MUSIC_PERSISTENCE_TASK_RECORD_H_
+#endif  // MUSIC_DOMAIN_TASK_RECORD_H_
