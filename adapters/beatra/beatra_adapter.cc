@@ -10,7 +10,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -19,6 +18,8 @@
 #include "adapters/beatra/beatra_json.h"
 #include "adapters/beatra/beatra_models.h"
 #include "adapters/beatra/beatra_request_body.h"
+#include "adapters/internal/create_answer.h"
+#include "adapters/internal/url_encode.h"
 #include "adapters/provider_errors.h"
 
 namespace music::adapters::beatra {
@@ -28,22 +29,6 @@ constexpr char kTextToMusicPath[] = "/v1/music/text-to-music";
 constexpr char kReferenceToMusicPath[] = "/v1/music/reference-audio-to-music";
 constexpr char kUploadsPath[] = "/v1/uploads";
 constexpr char kTasksPath[] = "/v1/tasks/";
-
-// Percent-encodes everything but RFC 3986 unreserved characters, for a path segment.
-std::string EncodeSegment(absl::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : value) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xF]);
-    }
-  }
-  return out;
-}
 
 class BeatraAdapter final : public ProviderAdapter {
  public:
@@ -83,14 +68,10 @@ class BeatraAdapter final : public ProviderAdapter {
     if (absl::Status s = CheckBeatraAnswer(*response, operation, absl::Now()); !s.ok()) {
       return Clean(s, "");
     }
-    absl::StatusOr<std::string> task_id = ParseBeatraCreateAnswer(response->body);
-    if (!task_id.ok()) {
-      // beatra said yes but we cannot read the task id: the task may exist and bill. The
-      // Idempotency-Key makes a resend return that same task.
-      absl::Status status = task_id.status();
-      MarkOutcomeUnknown(status);
-      return Clean(status, WithRequestId(operation, *response));
-    }
+    // The Idempotency-Key makes a resend of an outcome-unknown create return that same task.
+    absl::StatusOr<std::string> task_id =
+        internal::ReadAcceptedCreateAnswer(ParseBeatraCreateAnswer(response->body));
+    if (!task_id.ok()) return Clean(task_id.status(), WithRequestId(operation, *response));
     SubmitResult result;
     result.provider_task_id = *std::move(task_id);
     result.endpoint = path;
@@ -105,7 +86,7 @@ class BeatraAdapter final : public ProviderAdapter {
     if (target.provider_task_id.empty()) return absl::InvalidArgumentError("empty beatra task id");
     const std::string operation = absl::StrCat("GET ", kTasksPath, "{id}");
     http::Request http_request =
-        NewRequest("GET", absl::StrCat(kTasksPath, EncodeSegment(target.provider_task_id)),
+        NewRequest("GET", absl::StrCat(kTasksPath, internal::UrlEncode(target.provider_task_id)),
                    options_.request_timeout);
     absl::StatusOr<http::Response> response = client_->Send(http_request);
     if (!response.ok()) return Clean(response.status(), operation);
@@ -134,9 +115,9 @@ class BeatraAdapter final : public ProviderAdapter {
   absl::Status Cancel(absl::string_view provider_task_id) override {
     if (provider_task_id.empty()) return absl::InvalidArgumentError("empty beatra task id");
     const std::string operation = absl::StrCat("POST ", kTasksPath, "{id}/cancel");
-    http::Request http_request =
-        NewRequest("POST", absl::StrCat(kTasksPath, EncodeSegment(provider_task_id), "/cancel"),
-                   options_.request_timeout);
+    http::Request http_request = NewRequest(
+        "POST", absl::StrCat(kTasksPath, internal::UrlEncode(provider_task_id), "/cancel"),
+        options_.request_timeout);
     http_request.headers.emplace_back("Content-Type", "application/json");
     http_request.body = "{}";
     absl::StatusOr<http::Response> response = client_->Send(http_request);

@@ -3,7 +3,6 @@
 #include <google/protobuf/util/json_util.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <string>
@@ -14,16 +13,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "adapters/beatra/beatra_models.h"
+#include "adapters/internal/json_writer.h"
 
 namespace music::adapters::beatra {
 namespace {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void PutString(JsonWriter& w, const char* key, absl::string_view value) {
-  w.Key(key);
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
+using internal::JsonWriter;
+using internal::PutString;
 
 // Writes `value` with every object's keys in byte order, so equal options give equal bytes
 // (protobuf map order is not part of any contract).

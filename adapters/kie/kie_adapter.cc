@@ -12,11 +12,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "adapters/internal/create_answer.h"
+#include "adapters/internal/url_encode.h"
 #include "adapters/kie/kie_errors.h"
 #include "adapters/kie/kie_json.h"
 #include "adapters/kie/kie_models.h"
@@ -34,22 +35,6 @@ constexpr char kExtendPath[] = "/api/v1/generate/extend";
 constexpr char kLyricsPath[] = "/api/v1/lyrics";
 constexpr char kMusicRecordPath[] = "/api/v1/generate/record-info";
 constexpr char kLyricsRecordPath[] = "/api/v1/lyrics/record-info";
-
-// Percent-encodes everything but RFC 3986 unreserved characters, for a query value.
-std::string UrlEncode(absl::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : value) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xF]);
-    }
-  }
-  return out;
-}
 
 class KieAdapter final : public ProviderAdapter {
  public:
@@ -108,13 +93,9 @@ class KieAdapter final : public ProviderAdapter {
     if (absl::Status s = CheckKieAnswer(*response, operation, lyrics_create, now_()); !s.ok()) {
       return Clean(s, "");
     }
-    absl::StatusOr<std::string> task_id = ParseKieCreateAnswer(response->body);
-    if (!task_id.ok()) {
-      // The provider said yes but we cannot read the task id: the task may exist and bill.
-      absl::Status status = task_id.status();
-      MarkOutcomeUnknown(status);
-      return Clean(status, operation);
-    }
+    absl::StatusOr<std::string> task_id =
+        internal::ReadAcceptedCreateAnswer(ParseKieCreateAnswer(response->body));
+    if (!task_id.ok()) return Clean(task_id.status(), operation);
     SubmitResult result;
     result.provider_task_id = *std::move(task_id);
     result.endpoint = path;
@@ -135,7 +116,7 @@ class KieAdapter final : public ProviderAdapter {
     const char* path = lyrics ? kLyricsRecordPath : kMusicRecordPath;
     const std::string operation = absl::StrCat("GET ", path);
     http::Request http_request =
-        NewRequest("GET", absl::StrCat(path, "?taskId=", UrlEncode(provider_task_id)));
+        NewRequest("GET", absl::StrCat(path, "?taskId=", internal::UrlEncode(provider_task_id)));
     absl::StatusOr<http::Response> response = client_->Send(http_request);
     if (!response.ok()) return Clean(response.status(), operation);
     if (absl::Status s = CheckKieAnswer(*response, operation, /*lyrics_create=*/false, now_());

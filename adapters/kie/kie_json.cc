@@ -5,7 +5,6 @@
 #include "adapters/kie/kie_json.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include <algorithm>
 #include <string>
@@ -14,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "adapters/internal/json_reader.h"
 #include "adapters/kie/kie_status.h"
 
 namespace music::adapters::kie {
@@ -21,84 +21,7 @@ namespace {
 
 using rapidjson::Value;
 
-absl::Status Malformed(absl::string_view what) {
-  return absl::InternalError(absl::StrCat("kie.ai sent a malformed answer: ", what));
-}
-
-absl::Status WrongType(absl::string_view field, absl::string_view expected) {
-  return Malformed(absl::StrCat("`", field, "` is not ", expected));
-}
-
-// Parses `body` and requires a top-level object.
-absl::Status ParseObject(absl::string_view body, rapidjson::Document& doc) {
-  if (body.empty()) return Malformed("empty body");
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (doc.HasParseError()) {
-    return Malformed(absl::StrCat("invalid JSON at offset ", doc.GetErrorOffset(), ": ",
-                                  rapidjson::GetParseError_En(doc.GetParseError())));
-  }
-  if (!doc.IsObject()) return Malformed("the body is not a JSON object");
-  return absl::OkStatus();
-}
-
-// `obj` must be an object. nullptr when the member is absent or null (WIRE.md allows null for
-// most optional fields, e.g. `response`, `sunoData`, `errorCode`).
-const Value* Find(const Value& obj, const char* name) {
-  auto it = obj.FindMember(name);
-  if (it == obj.MemberEnd() || it->value.IsNull()) return nullptr;
-  return &it->value;
-}
-
-absl::Status ReadString(const Value& obj, const char* name, std::string* out) {
-  const Value* v = Find(obj, name);
-  if (v == nullptr) {
-    out->clear();
-    return absl::OkStatus();
-  }
-  if (!v->IsString()) return WrongType(name, "a string");
-  out->assign(v->GetString(), v->GetStringLength());
-  return absl::OkStatus();
-}
-
-absl::Status ReadNumber(const Value& obj, const char* name, double* out) {
-  const Value* v = Find(obj, name);
-  if (v == nullptr) {
-    *out = 0;
-    return absl::OkStatus();
-  }
-  if (!v->IsNumber()) return WrongType(name, "a number");
-  *out = v->GetDouble();
-  return absl::OkStatus();
-}
-
-// An object member; *out is nullptr when absent or null.
-absl::Status ReadObject(const Value& obj, const char* name, const Value** out) {
-  *out = Find(obj, name);
-  if (*out != nullptr && !(*out)->IsObject()) return WrongType(name, "an object");
-  return absl::OkStatus();
-}
-
-absl::Status ReadArray(const Value& obj, const char* name, const Value** out) {
-  *out = Find(obj, name);
-  if (*out != nullptr && !(*out)->IsArray()) return WrongType(name, "an array");
-  return absl::OkStatus();
-}
-
-// A raw provider code that may be an integer or a string (`errorCode` is documented as
-// null|int; a string is kept rather than failing the whole poll).
-absl::Status ReadCode(const Value& obj, const char* name, std::string* out) {
-  const Value* v = Find(obj, name);
-  out->clear();
-  if (v == nullptr) return absl::OkStatus();
-  if (v->IsInt64()) {
-    *out = absl::StrCat(v->GetInt64());
-  } else if (v->IsString()) {
-    out->assign(v->GetString(), v->GetStringLength());
-  } else {
-    return WrongType(name, "an integer");
-  }
-  return absl::OkStatus();
-}
+constexpr internal::JsonReader kJson("kie.ai");
 
 // Clip member names: record-info answers use camelCase, callbacks snake_case (WIRE.md).
 struct ClipKeys {
@@ -114,18 +37,19 @@ absl::Status ReadClips(const Value* array, const ClipKeys& keys,
                        std::vector<music::v1::Clip>* out) {
   if (array == nullptr) return absl::OkStatus();
   for (const Value& item : array->GetArray()) {
-    if (!item.IsObject()) return WrongType("clip", "an object");
+    if (!item.IsObject()) return kJson.WrongType("clip", "an object");
     music::v1::Clip clip;
     double duration = 0;
-    for (absl::Status s : {ReadString(item, "id", clip.mutable_clip_id()),
-                           ReadString(item, keys.audio_url, clip.mutable_audio_url()),
-                           ReadString(item, keys.stream_audio_url, clip.mutable_stream_audio_url()),
-                           ReadString(item, keys.image_url, clip.mutable_image_url()),
-                           ReadString(item, "title", clip.mutable_title()),
-                           ReadString(item, "tags", clip.mutable_tags()),
-                           ReadString(item, "prompt", clip.mutable_lyrics()),
-                           ReadString(item, keys.model_name, clip.mutable_model_name()),
-                           ReadNumber(item, "duration", &duration)}) {
+    for (absl::Status s :
+         {kJson.ReadString(item, "id", clip.mutable_clip_id()),
+          kJson.ReadString(item, keys.audio_url, clip.mutable_audio_url()),
+          kJson.ReadString(item, keys.stream_audio_url, clip.mutable_stream_audio_url()),
+          kJson.ReadString(item, keys.image_url, clip.mutable_image_url()),
+          kJson.ReadString(item, "title", clip.mutable_title()),
+          kJson.ReadString(item, "tags", clip.mutable_tags()),
+          kJson.ReadString(item, "prompt", clip.mutable_lyrics()),
+          kJson.ReadString(item, keys.model_name, clip.mutable_model_name()),
+          kJson.ReadNumber(item, "duration", &duration)}) {
       if (!s.ok()) return s;
     }
     clip.set_duration_seconds(duration);
@@ -141,12 +65,12 @@ absl::Status ReadLyricVariants(const Value* array, const char* error_key,
                                std::string* first_error) {
   if (array == nullptr) return absl::OkStatus();
   for (const Value& item : array->GetArray()) {
-    if (!item.IsObject()) return WrongType("lyrics item", "an object");
+    if (!item.IsObject()) return kJson.WrongType("lyrics item", "an object");
     music::v1::LyricVariant variant;
     std::string error;
-    for (absl::Status s : {ReadString(item, "text", variant.mutable_text()),
-                           ReadString(item, "title", variant.mutable_title()),
-                           ReadString(item, error_key, &error)}) {
+    for (absl::Status s : {kJson.ReadString(item, "text", variant.mutable_text()),
+                           kJson.ReadString(item, "title", variant.mutable_title()),
+                           kJson.ReadString(item, error_key, &error)}) {
       if (!s.ok()) return s;
     }
     if (first_error->empty()) *first_error = error;
@@ -192,9 +116,9 @@ void RequireLyrics(ProviderUpdate& update, absl::string_view provider_message) {
 // Every successful answer carries the integer `code` 200; anything else means the envelope check
 // was bypassed or the body is not what it claims to be.
 absl::Status RequireCode200(const rapidjson::Document& doc) {
-  const Value* code = Find(doc, "code");
-  if (code == nullptr || !code->IsInt()) return WrongType("code", "an integer");
-  if (code->GetInt() != 200) return Malformed(absl::StrCat("`code` is ", code->GetInt()));
+  const Value* code = kJson.Find(doc, "code");
+  if (code == nullptr || !code->IsInt()) return kJson.WrongType("code", "an integer");
+  if (code->GetInt() != 200) return kJson.Malformed(absl::StrCat("`code` is ", code->GetInt()));
   return absl::OkStatus();
 }
 
@@ -204,15 +128,13 @@ absl::Status ReadRecord(const rapidjson::Document& doc, bool lyrics, ProviderUpd
                         const Value** response) {
   if (absl::Status s = RequireCode200(doc); !s.ok()) return s;
   const Value* data = nullptr;
-  if (absl::Status s = ReadObject(doc, "data", &data); !s.ok()) return s;
-  if (data == nullptr) return Malformed("no `data`");
-  const Value* status = Find(*data, "status");
-  if (status == nullptr || !status->IsString()) return WrongType("status", "a string");
-  update.provider_status.assign(status->GetString(), status->GetStringLength());
-  for (absl::Status s : {ReadString(*data, "taskId", &update.provider_task_id),
-                         ReadCode(*data, "errorCode", &update.provider_error_code),
-                         ReadString(*data, "errorMessage", &update.error_message),
-                         ReadObject(*data, "response", response)}) {
+  if (absl::Status s = kJson.ReadObject(doc, "data", &data); !s.ok()) return s;
+  if (data == nullptr) return kJson.Malformed("no `data`");
+  for (absl::Status s : {kJson.ReadRequiredString(*data, "status", &update.provider_status),
+                         kJson.ReadString(*data, "taskId", &update.provider_task_id),
+                         kJson.ReadCode(*data, "errorCode", &update.provider_error_code),
+                         kJson.ReadString(*data, "errorMessage", &update.error_message),
+                         kJson.ReadObject(*data, "response", response)}) {
     if (!s.ok()) return s;
   }
   Apply(MapKieStatus(update.provider_status, lyrics), update);
@@ -226,22 +148,23 @@ absl::Status ReadRecord(const rapidjson::Document& doc, bool lyrics, ProviderUpd
 // `data.data` array (nullptr when empty/null).
 absl::Status ReadCallback(const rapidjson::Document& doc, ProviderUpdate& update,
                           const Value** items) {
-  const Value* code = Find(doc, "code");
-  if (code == nullptr || !code->IsInt()) return WrongType("code", "an integer");
+  const Value* code = kJson.Find(doc, "code");
+  if (code == nullptr || !code->IsInt()) return kJson.WrongType("code", "an integer");
   std::string msg;
   const Value* data = nullptr;
-  for (absl::Status s : {ReadString(doc, "msg", &msg), ReadObject(doc, "data", &data)}) {
-    if (!s.ok()) return s;
-  }
-  if (data == nullptr) return Malformed("no `data`");
-  std::string callback_type;
   for (absl::Status s :
-       {ReadString(*data, "callbackType", &callback_type),
-        ReadString(*data, "task_id", &update.provider_task_id), ReadArray(*data, "data", items)}) {
+       {kJson.ReadString(doc, "msg", &msg), kJson.ReadObject(doc, "data", &data)}) {
     if (!s.ok()) return s;
   }
-  if (callback_type.empty()) return Malformed("no `callbackType`");
-  if (update.provider_task_id.empty()) return Malformed("no `task_id`");
+  if (data == nullptr) return kJson.Malformed("no `data`");
+  std::string callback_type;
+  for (absl::Status s : {kJson.ReadString(*data, "callbackType", &callback_type),
+                         kJson.ReadString(*data, "task_id", &update.provider_task_id),
+                         kJson.ReadArray(*data, "data", items)}) {
+    if (!s.ok()) return s;
+  }
+  if (callback_type.empty()) return kJson.Malformed("no `callbackType`");
+  if (update.provider_task_id.empty()) return kJson.Malformed("no `task_id`");
   // The stages a callback reports are named as record-info names them, so a callback and a poll
   // of the same stage are the same update (no extra task version for a change of wording).
   if (code->GetInt() == 200 && callback_type == "text") {
@@ -271,38 +194,38 @@ absl::Status AsInvalidArgument(const absl::Status& status) {
 
 std::optional<KieEnvelope> ParseKieEnvelope(absl::string_view body) {
   rapidjson::Document doc;
-  if (!ParseObject(body, doc).ok()) return std::nullopt;
-  const Value* code = Find(doc, "code");
+  if (!kJson.ParseObject(body, doc).ok()) return std::nullopt;
+  const Value* code = kJson.Find(doc, "code");
   if (code == nullptr || !code->IsInt()) return std::nullopt;
   KieEnvelope envelope;
   envelope.code = code->GetInt();
   // A non-string msg is not worth losing the code over.
-  if (!ReadString(doc, "msg", &envelope.msg).ok()) envelope.msg.clear();
+  if (!kJson.ReadString(doc, "msg", &envelope.msg).ok()) envelope.msg.clear();
   return envelope;
 }
 
 absl::StatusOr<std::string> ParseKieCreateAnswer(absl::string_view body) {
   rapidjson::Document doc;
-  if (absl::Status s = ParseObject(body, doc); !s.ok()) return s;
+  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return s;
   if (absl::Status s = RequireCode200(doc); !s.ok()) return s;
   const Value* data = nullptr;
-  if (absl::Status s = ReadObject(doc, "data", &data); !s.ok()) return s;
-  if (data == nullptr) return Malformed("no `data`");
+  if (absl::Status s = kJson.ReadObject(doc, "data", &data); !s.ok()) return s;
+  if (data == nullptr) return kJson.Malformed("no `data`");
   std::string task_id;
-  if (absl::Status s = ReadString(*data, "taskId", &task_id); !s.ok()) return s;
-  if (task_id.empty()) return Malformed("no `data.taskId`");
+  if (absl::Status s = kJson.ReadString(*data, "taskId", &task_id); !s.ok()) return s;
+  if (task_id.empty()) return kJson.Malformed("no `data.taskId`");
   return task_id;
 }
 
 absl::StatusOr<ProviderUpdate> ParseKieMusicRecord(absl::string_view body) {
   rapidjson::Document doc;
-  if (absl::Status s = ParseObject(body, doc); !s.ok()) return s;
+  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return s;
   ProviderUpdate update;
   const Value* response = nullptr;
   if (absl::Status s = ReadRecord(doc, /*lyrics=*/false, update, &response); !s.ok()) return s;
   if (response != nullptr) {
     const Value* clips = nullptr;
-    if (absl::Status s = ReadArray(*response, "sunoData", &clips); !s.ok()) return s;
+    if (absl::Status s = kJson.ReadArray(*response, "sunoData", &clips); !s.ok()) return s;
     if (absl::Status s = ReadClips(clips, kCamelCase, &update.clips); !s.ok()) return s;
   }
   RequireAudio(update);
@@ -311,14 +234,14 @@ absl::StatusOr<ProviderUpdate> ParseKieMusicRecord(absl::string_view body) {
 
 absl::StatusOr<ProviderUpdate> ParseKieLyricsRecord(absl::string_view body) {
   rapidjson::Document doc;
-  if (absl::Status s = ParseObject(body, doc); !s.ok()) return s;
+  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return s;
   ProviderUpdate update;
   const Value* response = nullptr;
   if (absl::Status s = ReadRecord(doc, /*lyrics=*/true, update, &response); !s.ok()) return s;
   std::string item_error;
   if (response != nullptr) {
     const Value* items = nullptr;
-    if (absl::Status s = ReadArray(*response, "data", &items); !s.ok()) return s;
+    if (absl::Status s = kJson.ReadArray(*response, "data", &items); !s.ok()) return s;
     if (absl::Status s =
             ReadLyricVariants(items, "errorMessage", &update.lyric_variants, &item_error);
         !s.ok()) {
@@ -331,7 +254,7 @@ absl::StatusOr<ProviderUpdate> ParseKieLyricsRecord(absl::string_view body) {
 
 absl::StatusOr<ProviderUpdate> ParseKieMusicCallback(absl::string_view body) {
   rapidjson::Document doc;
-  if (absl::Status s = ParseObject(body, doc); !s.ok()) return AsInvalidArgument(s);
+  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return AsInvalidArgument(s);
   ProviderUpdate update;
   const Value* items = nullptr;
   if (absl::Status s = ReadCallback(doc, update, &items); !s.ok()) return AsInvalidArgument(s);
@@ -344,7 +267,7 @@ absl::StatusOr<ProviderUpdate> ParseKieMusicCallback(absl::string_view body) {
 
 absl::StatusOr<ProviderUpdate> ParseKieLyricsCallback(absl::string_view body) {
   rapidjson::Document doc;
-  if (absl::Status s = ParseObject(body, doc); !s.ok()) return AsInvalidArgument(s);
+  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return AsInvalidArgument(s);
   ProviderUpdate update;
   const Value* items = nullptr;
   if (absl::Status s = ReadCallback(doc, update, &items); !s.ok()) return AsInvalidArgument(s);

@@ -1,39 +1,17 @@
 #include "adapters/kie/kie_request_body.h"
 
 #include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
-#include <cmath>
-#include <cstdint>
+#include "adapters/internal/json_writer.h"
 
 namespace music::adapters::kie {
 namespace {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void PutString(JsonWriter& w, const char* key, absl::string_view value) {
-  w.Key(key);
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
-
-void PutBool(JsonWriter& w, const char* key, bool value) {
-  w.Key(key);
-  w.Bool(value);
-}
-
-void PutIfSet(JsonWriter& w, const char* key, absl::string_view value) {
-  if (!value.empty()) PutString(w, key, value);
-}
-
-// Whole seconds go out as an integer ("continueAt": 60, as in seed 004), others as a decimal.
-void PutSeconds(JsonWriter& w, const char* key, double seconds) {
-  w.Key(key);
-  if (seconds == std::floor(seconds) && seconds < 1e15) {
-    w.Int64(static_cast<int64_t>(seconds));
-  } else {
-    w.Double(seconds);
-  }
-}
+using internal::JsonWriter;
+using internal::PutBool;
+using internal::PutIfSet;
+using internal::PutSeconds;
+using internal::PutString;
 
 // In custom mode kie.ai's `prompt` is the text to sing: exact lyrics win over the description.
 const std::string& SungPrompt(const music::v1::TaskInput& input) {

@@ -17,12 +17,13 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "adapters/internal/create_answer.h"
+#include "adapters/internal/url_encode.h"
 #include "adapters/piapi/piapi_errors.h"
 #include "adapters/piapi/piapi_json.h"
 #include "adapters/piapi/piapi_models.h"
@@ -39,22 +40,6 @@ constexpr char kSecretHeader[] = "x-webhook-secret";
 // Webhook deliveries remembered for dropping repeats; PiAPI resends within minutes, so the last
 // 10,000 (task, timestamp) pairs cover far more than its retry window.
 constexpr size_t kSeenDeliveries = 10000;
-
-// Percent-encodes everything but RFC 3986 unreserved characters, for a path segment.
-std::string UrlEncode(absl::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : value) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xF]);
-    }
-  }
-  return out;
-}
 
 // Constant time for equal lengths (CRYPTO_memcmp); a length mismatch is a mismatch.
 bool SecretsEqual(absl::string_view a, absl::string_view b) {
@@ -139,13 +124,9 @@ class PiapiAdapter final : public ProviderAdapter {
         !s.ok()) {
       return Clean(s, "");
     }
-    absl::StatusOr<std::string> task_id = ParsePiapiCreateAnswer(response->body);
-    if (!task_id.ok()) {
-      // PiAPI said yes but we cannot read the task id: the task may exist and bill.
-      absl::Status status = task_id.status();
-      MarkOutcomeUnknown(status);
-      return Clean(status, operation);
-    }
+    absl::StatusOr<std::string> task_id =
+        internal::ReadAcceptedCreateAnswer(ParsePiapiCreateAnswer(response->body));
+    if (!task_id.ok()) return Clean(task_id.status(), operation);
     SubmitResult result;
     result.provider_task_id = *std::move(task_id);
     result.endpoint = kTaskPath;
@@ -160,8 +141,8 @@ class PiapiAdapter final : public ProviderAdapter {
     }
     if (target.provider_task_id.empty()) return absl::InvalidArgumentError("empty PiAPI task id");
     const std::string operation = absl::StrCat("GET ", kTaskPath, "/{task_id}");
-    http::Request http_request =
-        NewRequest("GET", absl::StrCat(kTaskPath, "/", UrlEncode(target.provider_task_id)));
+    http::Request http_request = NewRequest(
+        "GET", absl::StrCat(kTaskPath, "/", internal::UrlEncode(target.provider_task_id)));
     absl::StatusOr<http::Response> response = client_->Send(http_request);
     if (!response.ok()) return Clean(response.status(), operation);
     if (absl::Status s = CheckPiapiAnswer(*response, operation, /*create=*/false, absl::Now());

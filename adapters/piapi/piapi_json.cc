@@ -5,7 +5,6 @@
 #include "adapters/piapi/piapi_json.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -18,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "adapters/internal/json_reader.h"
 #include "adapters/piapi/piapi_status.h"
 
 namespace music::adapters::piapi {
@@ -25,57 +25,11 @@ namespace {
 
 using rapidjson::Value;
 
-absl::Status Malformed(absl::string_view what) {
-  return absl::InternalError(absl::StrCat("PiAPI sent a malformed answer: ", what));
-}
-
-absl::Status WrongType(absl::string_view field, absl::string_view expected) {
-  return Malformed(absl::StrCat("`", field, "` is not ", expected));
-}
-
-absl::Status ParseObject(absl::string_view body, rapidjson::Document& doc) {
-  if (body.empty()) return Malformed("empty body");
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (doc.HasParseError()) {
-    return Malformed(absl::StrCat("invalid JSON at offset ", doc.GetErrorOffset(), ": ",
-                                  rapidjson::GetParseError_En(doc.GetParseError())));
-  }
-  if (!doc.IsObject()) return Malformed("the body is not a JSON object");
-  return absl::OkStatus();
-}
-
-// `obj` must be an object. nullptr when the member is absent or null.
-const Value* Find(const Value& obj, const char* name) {
-  auto it = obj.FindMember(name);
-  if (it == obj.MemberEnd() || it->value.IsNull()) return nullptr;
-  return &it->value;
-}
-
-absl::Status ReadString(const Value& obj, const char* name, std::string* out) {
-  const Value* v = Find(obj, name);
-  if (v == nullptr) return absl::OkStatus();  // keeps *out (a fallback may have set it)
-  if (!v->IsString()) return WrongType(name, "a string");
-  if (v->GetStringLength() > 0) out->assign(v->GetString(), v->GetStringLength());
-  return absl::OkStatus();
-}
-
-absl::Status ReadNumber(const Value& obj, const char* name, double* out) {
-  const Value* v = Find(obj, name);
-  if (v == nullptr) return absl::OkStatus();
-  if (!v->IsNumber()) return WrongType(name, "a number");
-  *out = v->GetDouble();
-  return absl::OkStatus();
-}
-
-absl::Status ReadObject(const Value& obj, const char* name, const Value** out) {
-  *out = Find(obj, name);
-  if (*out != nullptr && !(*out)->IsObject()) return WrongType(name, "an object");
-  return absl::OkStatus();
-}
+constexpr internal::JsonReader kJson("PiAPI");
 
 // An error code documented as an integer; an integer string is accepted too.
 absl::Status ReadCode(const Value& obj, const char* name, std::optional<int64_t>* out) {
-  const Value* v = Find(obj, name);
+  const Value* v = kJson.Find(obj, name);
   out->reset();
   if (v == nullptr) return absl::OkStatus();
   int64_t code = 0;
@@ -85,23 +39,25 @@ absl::Status ReadCode(const Value& obj, const char* name, std::optional<int64_t>
              absl::SimpleAtoi(absl::string_view(v->GetString(), v->GetStringLength()), &code)) {
     *out = code;
   } else {
-    return WrongType(name, "an integer");
+    return kJson.WrongType(name, "an integer");
   }
   return absl::OkStatus();
 }
 
-// `tags`: a string (Suno-style clips) or an array of strings (Udio songs).
+// `tags`: a string (Suno-style clips) or an array of strings (Udio songs), joined with ", ".
+// The JsonReader contract: "" when absent or null.
 absl::Status ReadTags(const Value& obj, const char* name, std::string* out) {
-  const Value* v = Find(obj, name);
+  out->clear();
+  const Value* v = kJson.Find(obj, name);
   if (v == nullptr) return absl::OkStatus();
-  if (v->IsString()) return ReadString(obj, name, out);
-  if (!v->IsArray()) return WrongType(name, "a string or an array of strings");
+  if (v->IsString()) return kJson.ReadString(obj, name, out);
+  if (!v->IsArray()) return kJson.WrongType(name, "a string or an array of strings");
   std::vector<std::string> tags;
   for (const Value& tag : v->GetArray()) {
-    if (!tag.IsString()) return WrongType(name, "a string or an array of strings");
+    if (!tag.IsString()) return kJson.WrongType(name, "a string or an array of strings");
     tags.emplace_back(tag.GetString(), tag.GetStringLength());
   }
-  if (!tags.empty()) *out = absl::StrJoin(tags, ", ");
+  *out = absl::StrJoin(tags, ", ");
   return absl::OkStatus();
 }
 
@@ -109,41 +65,44 @@ absl::Status ReadTags(const Value& obj, const char* name, std::string* out) {
 // *keep for the documented empty placeholder `{}` and for a clip without any id.
 absl::Status ReadClip(const Value& item, absl::string_view key, music::v1::Clip* clip, bool* keep) {
   *keep = false;
-  if (!item.IsObject()) return WrongType("clip", "an object");
+  if (!item.IsObject()) return kJson.WrongType("clip", "an object");
   if (item.MemberCount() == 0) return absl::OkStatus();  // seed 003: "<id>": {}
   const Value* metadata = nullptr;
-  double duration = 0;
   // Seed 003 clips (Suno-style): id, audio_url, video_url, image_url / image_large_url,
   // model_name, title, metadata {tags, prompt, duration}. The Udio list form (WIRE.md) names the
-  // audio `song_path` and the image `image_path`, with top-level lyrics, tags[] and duration.
-  for (absl::Status s : {ReadString(item, "song_id", clip->mutable_clip_id()),
-                         ReadString(item, "id", clip->mutable_clip_id()),
-                         ReadString(item, "song_path", clip->mutable_audio_url()),
-                         ReadString(item, "audio_url", clip->mutable_audio_url()),
-                         ReadString(item, "stream_audio_url", clip->mutable_stream_audio_url()),
-                         ReadString(item, "image_large_url", clip->mutable_image_url()),
-                         ReadString(item, "image_path", clip->mutable_image_url()),
-                         ReadString(item, "image_url", clip->mutable_image_url()),
-                         ReadString(item, "video_url", clip->mutable_video_url()),
-                         ReadString(item, "title", clip->mutable_title()),
-                         ReadString(item, "model_name", clip->mutable_model_name()),
-                         ReadObject(item, "metadata", &metadata)}) {
+  // id `song_id`, the audio `song_path` and the image `image_path`, with top-level lyrics, tags[]
+  // and duration. Where both forms name a field, the Suno-style member wins when set.
+  for (absl::Status s :
+       {kJson.ReadFirstString(item, {"id", "song_id"}, clip->mutable_clip_id()),
+        kJson.ReadFirstString(item, {"audio_url", "song_path"}, clip->mutable_audio_url()),
+        kJson.ReadString(item, "stream_audio_url", clip->mutable_stream_audio_url()),
+        kJson.ReadFirstString(item, {"image_url", "image_path", "image_large_url"},
+                              clip->mutable_image_url()),
+        kJson.ReadString(item, "video_url", clip->mutable_video_url()),
+        kJson.ReadString(item, "title", clip->mutable_title()),
+        kJson.ReadString(item, "model_name", clip->mutable_model_name()),
+        kJson.ReadObject(item, "metadata", &metadata)}) {
     if (!s.ok()) return s;
   }
+  std::string metadata_tags, metadata_lyrics, tags, lyrics;
+  std::optional<double> metadata_duration, duration;
   if (metadata != nullptr) {
-    for (absl::Status s : {ReadTags(*metadata, "tags", clip->mutable_tags()),
-                           ReadString(*metadata, "prompt", clip->mutable_lyrics()),
-                           ReadNumber(*metadata, "duration", &duration)}) {
+    for (absl::Status s : {ReadTags(*metadata, "tags", &metadata_tags),
+                           kJson.ReadString(*metadata, "prompt", &metadata_lyrics),
+                           kJson.ReadNumber(*metadata, "duration", &metadata_duration)}) {
       if (!s.ok()) return s;
     }
   }
-  for (absl::Status s : {ReadTags(item, "tags", clip->mutable_tags()),
-                         ReadString(item, "lyrics", clip->mutable_lyrics()),
-                         ReadNumber(item, "duration", &duration)}) {
+  for (absl::Status s : {ReadTags(item, "tags", &tags), kJson.ReadString(item, "lyrics", &lyrics),
+                         kJson.ReadNumber(item, "duration", &duration)}) {
     if (!s.ok()) return s;
   }
-  if (!std::isfinite(duration) || duration < 0) return Malformed("`duration` is out of range");
-  clip->set_duration_seconds(duration);
+  // Top-level members (the Udio form) win over `metadata` when set.
+  clip->set_tags(!tags.empty() ? std::move(tags) : std::move(metadata_tags));
+  clip->set_lyrics(!lyrics.empty() ? std::move(lyrics) : std::move(metadata_lyrics));
+  const double seconds = duration.value_or(metadata_duration.value_or(0));
+  if (seconds < 0) return kJson.Malformed("`duration` is out of range");
+  clip->set_duration_seconds(seconds);
   // The map's key is the clip id when `id` is empty (seed 003 example: "id": "").
   if (clip->clip_id().empty()) clip->set_clip_id(std::string(key));
   *keep = !clip->clip_id().empty();
@@ -163,7 +122,7 @@ absl::Status ReadClipList(const Value& list, std::vector<music::v1::Clip>* out) 
 // `data.output`: {"clips": {id: clip, ...}} (seed 003) or {"clips": [clip, ...]} /
 // {"songs": [song, ...]} (the list forms).
 absl::Status ReadOutput(const Value& output, std::vector<music::v1::Clip>* out) {
-  if (const Value* clips = Find(output, "clips"); clips != nullptr) {
+  if (const Value* clips = kJson.Find(output, "clips"); clips != nullptr) {
     if (clips->IsObject()) {
       for (const auto& member : clips->GetObject()) {
         music::v1::Clip clip;
@@ -175,11 +134,11 @@ absl::Status ReadOutput(const Value& output, std::vector<music::v1::Clip>* out) 
     } else if (clips->IsArray()) {
       if (absl::Status s = ReadClipList(*clips, out); !s.ok()) return s;
     } else {
-      return WrongType("clips", "an object or an array");
+      return kJson.WrongType("clips", "an object or an array");
     }
   }
-  if (const Value* songs = Find(output, "songs"); songs != nullptr) {
-    if (!songs->IsArray()) return WrongType("songs", "an array");
+  if (const Value* songs = kJson.Find(output, "songs"); songs != nullptr) {
+    if (!songs->IsArray()) return kJson.WrongType("songs", "an array");
     if (absl::Status s = ReadClipList(*songs, out); !s.ok()) return s;
   }
   return absl::OkStatus();
@@ -189,13 +148,13 @@ absl::Status ReadOutput(const Value& output, std::vector<music::v1::Clip>* out) 
 // "PiAPI"; 0 on failure).
 absl::Status ReadUsage(const Value& meta, ProviderUpdate& update) {
   const Value* usage = nullptr;
-  if (absl::Status s = ReadObject(meta, "usage", &usage); !s.ok()) return s;
+  if (absl::Status s = kJson.ReadObject(meta, "usage", &usage); !s.ok()) return s;
   if (usage == nullptr) return absl::OkStatus();
-  const Value* consume = Find(*usage, "consume");
-  if (consume == nullptr) return absl::OkStatus();
-  if (!consume->IsNumber()) return WrongType("consume", "a number");
-  std::optional<int64_t> micros = UsdToMicros(consume->GetDouble());
-  if (!micros) return Malformed("`consume` is out of range");
+  std::optional<double> consume;
+  if (absl::Status s = kJson.ReadNumber(*usage, "consume", &consume); !s.ok()) return s;
+  if (!consume) return absl::OkStatus();
+  std::optional<int64_t> micros = UsdToMicros(*consume);
+  if (!micros) return kJson.Malformed("`consume` is out of range");
   update.has_billing = true;
   update.charged_micros = *micros;
   update.billing_currency = "USD";
@@ -204,15 +163,16 @@ absl::Status ReadUsage(const Value& meta, ProviderUpdate& update) {
 
 // The Get Task `data` object, shared by poll answers and webhooks.
 absl::Status ReadTaskData(const Value& data, ProviderUpdate& update) {
-  const Value* status = Find(data, "status");
-  if (status == nullptr || !status->IsString()) return WrongType("status", "a string");
-  update.provider_status.assign(status->GetString(), status->GetStringLength());
+  if (absl::Status s = kJson.ReadRequiredString(data, "status", &update.provider_status); !s.ok()) {
+    return s;
+  }
   const Value* output = nullptr;
   const Value* meta = nullptr;
   const Value* error = nullptr;
   for (absl::Status s :
-       {ReadString(data, "task_id", &update.provider_task_id), ReadObject(data, "output", &output),
-        ReadObject(data, "meta", &meta), ReadObject(data, "error", &error)}) {
+       {kJson.ReadString(data, "task_id", &update.provider_task_id),
+        kJson.ReadObject(data, "output", &output), kJson.ReadObject(data, "meta", &meta),
+        kJson.ReadObject(data, "error", &error)}) {
     if (!s.ok()) return s;
   }
   const PiapiStatusInfo info = MapPiapiStatus(update.provider_status);
@@ -229,9 +189,10 @@ absl::Status ReadTaskData(const Value& data, ProviderUpdate& update) {
   std::optional<int64_t> error_code;
   std::string error_message;
   if (error != nullptr) {
+    // `message`, else `raw_message`.
     for (absl::Status s :
-         {ReadCode(*error, "code", &error_code), ReadString(*error, "raw_message", &error_message),
-          ReadString(*error, "message", &error_message)}) {
+         {ReadCode(*error, "code", &error_code),
+          kJson.ReadFirstString(*error, {"message", "raw_message"}, &error_message)}) {
       if (!s.ok()) return s;
     }
   }
@@ -259,18 +220,17 @@ std::optional<int64_t> UsdToMicros(double usd) {
 
 std::optional<PiapiEnvelope> ParsePiapiEnvelope(absl::string_view body) {
   rapidjson::Document doc;
-  if (!ParseObject(body, doc).ok()) return std::nullopt;
+  if (!kJson.ParseObject(body, doc).ok()) return std::nullopt;
   PiapiEnvelope envelope;
   // Lenient: a wrong type is not worth losing the rest of the envelope over.
   if (!ReadCode(doc, "code", &envelope.code).ok()) envelope.code.reset();
-  if (!ReadString(doc, "message", &envelope.message).ok()) envelope.message.clear();
-  const Value* data = Find(doc, "data");
-  const Value* error = data != nullptr && data->IsObject() ? Find(*data, "error") : nullptr;
+  if (!kJson.ReadString(doc, "message", &envelope.message).ok()) envelope.message.clear();
+  const Value* data = kJson.Find(doc, "data");
+  const Value* error = data != nullptr && data->IsObject() ? kJson.Find(*data, "error") : nullptr;
   if (error != nullptr && error->IsObject()) {
     if (!ReadCode(*error, "code", &envelope.error_code).ok()) envelope.error_code.reset();
     std::string message;
-    if (ReadString(*error, "raw_message", &message).ok() &&
-        ReadString(*error, "message", &message).ok()) {
+    if (kJson.ReadFirstString(*error, {"message", "raw_message"}, &message).ok()) {
       envelope.error_message = std::move(message);
     }
   }
@@ -279,29 +239,29 @@ std::optional<PiapiEnvelope> ParsePiapiEnvelope(absl::string_view body) {
 
 absl::StatusOr<std::string> ParsePiapiCreateAnswer(absl::string_view body) {
   rapidjson::Document doc;
-  if (absl::Status s = ParseObject(body, doc); !s.ok()) return s;
+  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return s;
   std::optional<int64_t> code;
   if (absl::Status s = ReadCode(doc, "code", &code); !s.ok()) return s;
-  if (code && *code != 200) return Malformed(absl::StrCat("`code` is ", *code));
+  if (code && *code != 200) return kJson.Malformed(absl::StrCat("`code` is ", *code));
   const Value* data = nullptr;
-  if (absl::Status s = ReadObject(doc, "data", &data); !s.ok()) return s;
-  if (data == nullptr) return Malformed("no `data`");
+  if (absl::Status s = kJson.ReadObject(doc, "data", &data); !s.ok()) return s;
+  if (data == nullptr) return kJson.Malformed("no `data`");
   std::string task_id;
-  if (absl::Status s = ReadString(*data, "task_id", &task_id); !s.ok()) return s;
-  if (task_id.empty()) return Malformed("no `data.task_id`");
+  if (absl::Status s = kJson.ReadString(*data, "task_id", &task_id); !s.ok()) return s;
+  if (task_id.empty()) return kJson.Malformed("no `data.task_id`");
   return task_id;
 }
 
 absl::StatusOr<ProviderUpdate> ParsePiapiTaskAnswer(absl::string_view body) {
   rapidjson::Document doc;
-  if (absl::Status s = ParseObject(body, doc); !s.ok()) return s;
+  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return s;
   std::optional<int64_t> code;
   if (absl::Status s = ReadCode(doc, "code", &code); !s.ok()) return s;
-  if (!code) return WrongType("code", "an integer");
-  if (*code != 200) return Malformed(absl::StrCat("`code` is ", *code));
+  if (!code) return kJson.WrongType("code", "an integer");
+  if (*code != 200) return kJson.Malformed(absl::StrCat("`code` is ", *code));
   const Value* data = nullptr;
-  if (absl::Status s = ReadObject(doc, "data", &data); !s.ok()) return s;
-  if (data == nullptr) return Malformed("no `data`");
+  if (absl::Status s = kJson.ReadObject(doc, "data", &data); !s.ok()) return s;
+  if (data == nullptr) return kJson.Malformed("no `data`");
   ProviderUpdate update;
   if (absl::Status s = ReadTaskData(*data, update); !s.ok()) return s;
   return update;
@@ -309,11 +269,11 @@ absl::StatusOr<ProviderUpdate> ParsePiapiTaskAnswer(absl::string_view body) {
 
 absl::StatusOr<PiapiCallback> ParsePiapiCallback(absl::string_view body) {
   rapidjson::Document doc;
-  if (absl::Status s = ParseObject(body, doc); !s.ok()) return AsInvalidArgument(s);
+  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return AsInvalidArgument(s);
   PiapiCallback callback;
-  const Value* timestamp = Find(doc, "timestamp");
+  const Value* timestamp = kJson.Find(doc, "timestamp");
   if (timestamp == nullptr || !timestamp->IsNumber()) {
-    return AsInvalidArgument(WrongType("timestamp", "a number"));
+    return AsInvalidArgument(kJson.WrongType("timestamp", "a number"));
   }
   if (timestamp->IsInt64()) {
     callback.timestamp = absl::StrCat(timestamp->GetInt64());
@@ -328,11 +288,11 @@ absl::StatusOr<PiapiCallback> ParsePiapiCallback(absl::string_view body) {
     callback.timestamp.assign(buffer.GetString(), buffer.GetSize());
   }
   const Value* data = nullptr;
-  if (absl::Status s = ReadObject(doc, "data", &data); !s.ok()) return AsInvalidArgument(s);
-  if (data == nullptr) return AsInvalidArgument(Malformed("no `data`"));
+  if (absl::Status s = kJson.ReadObject(doc, "data", &data); !s.ok()) return AsInvalidArgument(s);
+  if (data == nullptr) return AsInvalidArgument(kJson.Malformed("no `data`"));
   if (absl::Status s = ReadTaskData(*data, callback.update); !s.ok()) return AsInvalidArgument(s);
   if (callback.update.provider_task_id.empty()) {
-    return AsInvalidArgument(Malformed("no `data.task_id`"));
+    return AsInvalidArgument(kJson.Malformed("no `data.task_id`"));
   }
   return callback;
 }

@@ -1,30 +1,15 @@
 #include "adapters/piapi/piapi_request_body.h"
 
 #include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
-#include <cmath>
-#include <cstdint>
+#include "adapters/internal/json_writer.h"
 
 namespace music::adapters::piapi {
 namespace {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void PutString(JsonWriter& w, const char* key, absl::string_view value) {
-  w.Key(key);
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
-
-// Whole seconds go out as an integer ("continue_at": 0, as in seed 003), others as a decimal.
-void PutSeconds(JsonWriter& w, const char* key, double seconds) {
-  w.Key(key);
-  if (seconds == std::floor(seconds) && std::fabs(seconds) < 1e15) {
-    w.Int64(static_cast<int64_t>(seconds));
-  } else {
-    w.Double(seconds);
-  }
-}
+using internal::JsonWriter;
+using internal::PutSeconds;
+using internal::PutString;
 
 bool IsCustomMode(const music::v1::TaskInput& input) {
   return !input.style().empty() || !input.title().empty() || !input.lyrics().empty();

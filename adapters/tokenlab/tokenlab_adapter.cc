@@ -16,6 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "adapters/internal/create_answer.h"
+#include "adapters/internal/url_encode.h"
 #include "adapters/provider_errors.h"
 #include "adapters/tokenlab/tokenlab_errors.h"
 #include "adapters/tokenlab/tokenlab_json.h"
@@ -75,13 +77,10 @@ class TokenlabAdapter final : public ProviderAdapter {
           absl::InternalError(absl::StrCat("TokenLab answered task \"", absl::CEscape(ref->task_id),
                                            "\" with X-Task-ID \"", absl::CEscape(header_id), "\""));
     }
-    if (!ref.ok()) {
-      // TokenLab said yes but we cannot read the task: it may exist and bill. The engine looks it
-      // up by request_id before any new create (kLookupByRequestId).
-      absl::Status status = ref.status();
-      MarkOutcomeUnknown(status);
-      return Clean(status, operation);
-    }
+    // The engine looks an outcome-unknown create up by request_id before any new create
+    // (kLookupByRequestId).
+    ref = internal::ReadAcceptedCreateAnswer(std::move(ref));
+    if (!ref.ok()) return Clean(ref.status(), operation);
     SubmitResult result;
     result.provider_task_id = ref->task_id;
     result.poll_url = ref->poll_url;
@@ -144,8 +143,8 @@ class TokenlabAdapter final : public ProviderAdapter {
     }
     const std::string operation = absl::StrCat("GET ", kTasksPath, "?request_id=");
     absl::StatusOr<http::Response> response = client_->Send(NewRequest(
-        "GET",
-        absl::StrCat(base_url_, kTasksPath, "?request_id=", UrlEncode(request.idempotency_key))));
+        "GET", absl::StrCat(base_url_, kTasksPath,
+                            "?request_id=", internal::UrlEncode(request.idempotency_key))));
     if (!response.ok()) return Clean(response.status(), operation);
     if (absl::Status s = CheckTokenlabAnswer(*response, operation, absl::Now()); !s.ok()) {
       // NOT_FOUND would make the engine create again; a 404 of the lookup route itself says
@@ -199,7 +198,7 @@ class TokenlabAdapter final : public ProviderAdapter {
         return absl::StrCat(OriginOf(base_url_), poll_url);
       }
     }
-    return absl::StrCat(base_url_, kTasksPath, "/", UrlEncode(target.provider_task_id));
+    return absl::StrCat(base_url_, kTasksPath, "/", internal::UrlEncode(target.provider_task_id));
   }
 
   http::Request NewRequest(absl::string_view method, std::string url) const {

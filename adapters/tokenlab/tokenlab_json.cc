@@ -4,7 +4,6 @@
 #include "adapters/tokenlab/tokenlab_json.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include <algorithm>
 #include <cmath>
@@ -16,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "adapters/internal/json_reader.h"
 #include "adapters/tokenlab/tokenlab_status.h"
 
 namespace music::adapters::tokenlab {
@@ -27,111 +27,46 @@ using rapidjson::Value;
 constexpr int kMaxIntegerDigits = 12;
 constexpr double kMaxAmount = 1e12;
 
-absl::Status Malformed(absl::string_view what) {
-  return absl::InternalError(absl::StrCat("TokenLab sent a malformed answer: ", what));
-}
-
-absl::Status WrongType(absl::string_view field, absl::string_view expected) {
-  return Malformed(absl::StrCat("`", field, "` is not ", expected));
-}
-
-absl::Status ParseObject(absl::string_view body, rapidjson::Document& doc) {
-  if (body.empty()) return Malformed("empty body");
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (doc.HasParseError()) {
-    return Malformed(absl::StrCat("invalid JSON at offset ", doc.GetErrorOffset(), ": ",
-                                  rapidjson::GetParseError_En(doc.GetParseError())));
-  }
-  if (!doc.IsObject()) return Malformed("the body is not a JSON object");
-  return absl::OkStatus();
-}
-
-// `obj` must be an object. nullptr when the member is absent or null.
-const Value* Find(const Value& obj, const char* name) {
-  auto it = obj.FindMember(name);
-  if (it == obj.MemberEnd() || it->value.IsNull()) return nullptr;
-  return &it->value;
-}
-
-absl::Status ReadString(const Value& obj, const char* name, std::string* out) {
-  const Value* v = Find(obj, name);
-  out->clear();
-  if (v == nullptr) return absl::OkStatus();
-  if (!v->IsString()) return WrongType(name, "a string");
-  out->assign(v->GetString(), v->GetStringLength());
-  return absl::OkStatus();
-}
-
-absl::Status ReadBool(const Value& obj, const char* name, bool* out) {
-  const Value* v = Find(obj, name);
-  *out = false;
-  if (v == nullptr) return absl::OkStatus();
-  if (!v->IsBool()) return WrongType(name, "a boolean");
-  *out = v->GetBool();
-  return absl::OkStatus();
-}
-
-absl::Status ReadNumber(const Value& obj, const char* name, double* out) {
-  const Value* v = Find(obj, name);
-  *out = 0;
-  if (v == nullptr) return absl::OkStatus();
-  if (!v->IsNumber()) return WrongType(name, "a number");
-  *out = v->GetDouble();
-  if (!std::isfinite(*out)) return WrongType(name, "a finite number");
-  return absl::OkStatus();
-}
-
-// A code that may be a string or an integer (error envelopes differ between gateways).
-absl::Status ReadCode(const Value& obj, const char* name, std::string* out) {
-  const Value* v = Find(obj, name);
-  out->clear();
-  if (v == nullptr) return absl::OkStatus();
-  if (v->IsString()) {
-    out->assign(v->GetString(), v->GetStringLength());
-  } else if (v->IsInt64()) {
-    *out = absl::StrCat(v->GetInt64());
-  } else {
-    return WrongType(name, "a string or an integer");
-  }
-  return absl::OkStatus();
-}
+constexpr internal::JsonReader kJson("TokenLab");
 
 // An amount as a decimal string (exact) or a JSON number (rounded to micros after range checks).
 absl::StatusOr<int64_t> ReadAmount(const Value& v, absl::string_view field) {
   if (v.IsString()) {
     absl::StatusOr<int64_t> micros =
         ParseDecimalMicros(absl::string_view(v.GetString(), v.GetStringLength()));
-    if (!micros.ok()) return WrongType(field, "a decimal amount");
+    if (!micros.ok()) return kJson.WrongType(field, "a decimal amount");
     return micros;
   }
   if (v.IsInt64()) {
     const int64_t whole = v.GetInt64();
     if (whole < 0 || whole >= static_cast<int64_t>(kMaxAmount)) {
-      return WrongType(field, "an amount in range");
+      return kJson.WrongType(field, "an amount in range");
     }
     return whole * 1'000'000;
   }
   if (v.IsNumber()) {
     const double value = v.GetDouble();
     if (!std::isfinite(value) || value < 0 || value >= kMaxAmount) {
-      return WrongType(field, "an amount in range");
+      return kJson.WrongType(field, "an amount in range");
     }
     return static_cast<int64_t>(std::llround(value * 1e6));
   }
-  return WrongType(field, "an amount");
+  return kJson.WrongType(field, "an amount");
 }
 
 absl::Status ReadTaskRef(const Value& obj, TokenlabTaskRef* ref) {
   std::string id;
   for (absl::Status s :
-       {ReadString(obj, "id", &id), ReadString(obj, "task_id", &ref->task_id),
-        ReadString(obj, "status", &ref->status), ReadString(obj, "poll_url", &ref->poll_url),
-        ReadString(obj, "model", &ref->model), ReadString(obj, "request_id", &ref->request_id),
-        ReadString(obj, "billing_transaction_id", &ref->billing_transaction_id)}) {
+       {kJson.ReadString(obj, "id", &id), kJson.ReadString(obj, "task_id", &ref->task_id),
+        kJson.ReadString(obj, "status", &ref->status),
+        kJson.ReadString(obj, "poll_url", &ref->poll_url),
+        kJson.ReadString(obj, "model", &ref->model),
+        kJson.ReadString(obj, "request_id", &ref->request_id),
+        kJson.ReadString(obj, "billing_transaction_id", &ref->billing_transaction_id)}) {
     if (!s.ok()) return s;
   }
   if (!id.empty() && !ref->task_id.empty() && id != ref->task_id) {
-    return Malformed("`id` and `task_id` differ");
+    return kJson.Malformed("`id` and `task_id` differ");
   }
   if (ref->task_id.empty()) ref->task_id = std::move(id);
   return absl::OkStatus();
@@ -140,35 +75,37 @@ absl::Status ReadTaskRef(const Value& obj, TokenlabTaskRef* ref) {
 // One clip object: a `clips[]` entry or the task object itself (WIRE.md "Task object").
 absl::Status ReadClip(const Value& obj, const char* id_key, music::v1::Clip* clip) {
   double duration = 0;
-  for (absl::Status s : {ReadString(obj, id_key, clip->mutable_clip_id()),
-                         ReadString(obj, "audio_url", clip->mutable_audio_url()),
-                         ReadString(obj, "stream_audio_url", clip->mutable_stream_audio_url()),
-                         ReadString(obj, "image_url", clip->mutable_image_url()),
-                         ReadString(obj, "video_url", clip->mutable_video_url()),
-                         ReadString(obj, "title", clip->mutable_title()),
-                         ReadString(obj, "tags", clip->mutable_tags()),
-                         ReadString(obj, "lyrics", clip->mutable_lyrics()),
-                         ReadString(obj, "model", clip->mutable_model_name()),
-                         ReadString(obj, "artifact_id", clip->mutable_artifact_id()),
-                         ReadNumber(obj, "duration", &duration)}) {
+  for (absl::Status s :
+       {kJson.ReadString(obj, id_key, clip->mutable_clip_id()),
+        kJson.ReadString(obj, "audio_url", clip->mutable_audio_url()),
+        kJson.ReadString(obj, "stream_audio_url", clip->mutable_stream_audio_url()),
+        kJson.ReadString(obj, "image_url", clip->mutable_image_url()),
+        kJson.ReadString(obj, "video_url", clip->mutable_video_url()),
+        kJson.ReadString(obj, "title", clip->mutable_title()),
+        kJson.ReadString(obj, "tags", clip->mutable_tags()),
+        kJson.ReadString(obj, "lyrics", clip->mutable_lyrics()),
+        kJson.ReadString(obj, "model", clip->mutable_model_name()),
+        kJson.ReadString(obj, "artifact_id", clip->mutable_artifact_id()),
+        kJson.ReadNumber(obj, "duration", &duration)}) {
     if (!s.ok()) return s;
   }
-  if (duration < 0) return WrongType("duration", "a non-negative number");
+  if (duration < 0) return kJson.WrongType("duration", "a non-negative number");
   clip->set_duration_seconds(duration);
   return absl::OkStatus();
 }
 
 absl::Status ReadClips(const Value& task, const std::string& task_id, ProviderUpdate& update) {
-  if (const Value* clips = Find(task, "clips"); clips != nullptr) {
-    if (!clips->IsArray()) return WrongType("clips", "an array");
+  if (const Value* clips = kJson.Find(task, "clips"); clips != nullptr) {
+    if (!clips->IsArray()) return kJson.WrongType("clips", "an array");
     for (const Value& item : clips->GetArray()) {
-      if (!item.IsObject()) return WrongType("clip", "an object");
+      if (!item.IsObject()) return kJson.WrongType("clip", "an object");
       music::v1::Clip clip;
       if (absl::Status s = ReadClip(item, "id", &clip); !s.ok()) return s;
       if (clip.clip_id().empty()) {
-        if (absl::Status s = ReadString(item, "clip_id", clip.mutable_clip_id()); !s.ok()) return s;
+        if (absl::Status s = kJson.ReadString(item, "clip_id", clip.mutable_clip_id()); !s.ok())
+          return s;
       }
-      if (clip.clip_id().empty()) return Malformed("a clip without `id`");
+      if (clip.clip_id().empty()) return kJson.Malformed("a clip without `id`");
       update.clips.push_back(std::move(clip));
     }
     return absl::OkStatus();
@@ -187,36 +124,36 @@ absl::Status ReadClips(const Value& task, const std::string& task_id, ProviderUp
 
 absl::Status ReadLyrics(const Value& task, ProviderUpdate& update) {
   music::v1::LyricVariant variant;
-  for (absl::Status s : {ReadString(task, "lyrics", variant.mutable_text()),
-                         ReadString(task, "title", variant.mutable_title())}) {
+  for (absl::Status s : {kJson.ReadString(task, "lyrics", variant.mutable_text()),
+                         kJson.ReadString(task, "title", variant.mutable_title())}) {
     if (!s.ok()) return s;
   }
   if (variant.text().empty()) {
-    if (absl::Status s = ReadString(task, "text", variant.mutable_text()); !s.ok()) return s;
+    if (absl::Status s = kJson.ReadString(task, "text", variant.mutable_text()); !s.ok()) return s;
   }
   if (!variant.text().empty()) update.lyric_variants.push_back(std::move(variant));
   return absl::OkStatus();
 }
 
 absl::Status ReadProgress(const Value& task, ProviderUpdate& update) {
-  const Value* progress = Find(task, "progress");
+  const Value* progress = kJson.Find(task, "progress");
   if (progress == nullptr) return absl::OkStatus();
   double percent = -1;
   if (progress->IsNumber()) {
     percent = progress->GetDouble();
   } else if (progress->IsObject()) {
-    if (const Value* p = Find(*progress, "percent"); p != nullptr) {
-      if (!p->IsNumber()) return WrongType("progress.percent", "a number");
+    if (const Value* p = kJson.Find(*progress, "percent"); p != nullptr) {
+      if (!p->IsNumber()) return kJson.WrongType("progress.percent", "a number");
       percent = p->GetDouble();
     }
-    for (absl::Status s : {ReadString(*progress, "stage", &update.progress_stage),
-                           ReadString(*progress, "message", &update.progress_message)}) {
+    for (absl::Status s : {kJson.ReadString(*progress, "stage", &update.progress_stage),
+                           kJson.ReadString(*progress, "message", &update.progress_message)}) {
       if (!s.ok()) return s;
     }
   } else {
-    return WrongType("progress", "a number or an object");
+    return kJson.WrongType("progress", "a number or an object");
   }
-  if (!std::isfinite(percent)) return WrongType("progress", "a finite number");
+  if (!std::isfinite(percent)) return kJson.WrongType("progress", "a finite number");
   if (percent >= 0) {
     update.progress_percent = static_cast<int32_t>(std::min(100.0, std::floor(percent)));
   }
@@ -224,15 +161,15 @@ absl::Status ReadProgress(const Value& task, ProviderUpdate& update) {
 }
 
 absl::Status ReadError(const Value& task, ProviderUpdate& update) {
-  const Value* error = Find(task, "error");
+  const Value* error = kJson.Find(task, "error");
   if (error == nullptr) return absl::OkStatus();
   if (error->IsString()) {
     update.error_message.assign(error->GetString(), error->GetStringLength());
     return absl::OkStatus();
   }
-  if (!error->IsObject()) return WrongType("error", "an object or a string");
-  for (absl::Status s : {ReadCode(*error, "code", &update.provider_error_code),
-                         ReadString(*error, "message", &update.error_message)}) {
+  if (!error->IsObject()) return kJson.WrongType("error", "an object or a string");
+  for (absl::Status s : {kJson.ReadCode(*error, "code", &update.provider_error_code),
+                         kJson.ReadString(*error, "message", &update.error_message)}) {
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
@@ -241,16 +178,16 @@ absl::Status ReadError(const Value& task, ProviderUpdate& update) {
 // `billing {currency, reserved, charged, refunded}` (WIRE.md "Billing"). An unknown currency is
 // ignored rather than guessed at; wrong types are malformed.
 absl::Status ReadBilling(const Value& task, ProviderUpdate& update) {
-  const Value* billing = Find(task, "billing");
+  const Value* billing = kJson.Find(task, "billing");
   if (billing == nullptr) return absl::OkStatus();
-  if (!billing->IsObject()) return WrongType("billing", "an object");
+  if (!billing->IsObject()) return kJson.WrongType("billing", "an object");
   std::string currency;
-  if (absl::Status s = ReadString(*billing, "currency", &currency); !s.ok()) return s;
+  if (absl::Status s = kJson.ReadString(*billing, "currency", &currency); !s.ok()) return s;
   int64_t charged = 0;
   int64_t refunded = 0;
   for (auto [name, out] : {std::pair<const char*, int64_t*>{"charged", &charged},
                            std::pair<const char*, int64_t*>{"refunded", &refunded}}) {
-    const Value* v = Find(*billing, name);
+    const Value* v = kJson.Find(*billing, name);
     if (v == nullptr) continue;
     absl::StatusOr<int64_t> micros = ReadAmount(*v, absl::StrCat("billing.", name));
     if (!micros.ok()) return micros.status();
@@ -269,37 +206,37 @@ absl::Status ReadBilling(const Value& task, ProviderUpdate& update) {
 
 std::optional<TokenlabError> ParseTokenlabError(absl::string_view body) {
   rapidjson::Document doc;
-  if (!ParseObject(body, doc).ok()) return std::nullopt;
+  if (!kJson.ParseObject(body, doc).ok()) return std::nullopt;
   TokenlabError out;
-  const Value* error = Find(doc, "error");
+  const Value* error = kJson.Find(doc, "error");
   if (error != nullptr && error->IsString()) {
     out.message.assign(error->GetString(), error->GetStringLength());
     return out;
   }
   const Value& holder = error != nullptr && error->IsObject() ? *error : doc;
   // A member of the wrong type is dropped rather than losing the rest of the envelope.
-  if (!ReadCode(holder, "code", &out.code).ok()) out.code.clear();
-  if (!ReadString(holder, "message", &out.message).ok()) out.message.clear();
+  if (!kJson.ReadCode(holder, "code", &out.code).ok()) out.code.clear();
+  if (!kJson.ReadString(holder, "message", &out.message).ok()) out.message.clear();
   if (out.code.empty() && out.message.empty()) return std::nullopt;
   return out;
 }
 
 absl::StatusOr<TokenlabTaskRef> ParseTokenlabCreateAnswer(absl::string_view body) {
   rapidjson::Document doc;
-  if (absl::Status s = ParseObject(body, doc); !s.ok()) return s;
+  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return s;
   TokenlabTaskRef ref;
   if (absl::Status s = ReadTaskRef(doc, &ref); !s.ok()) return s;
-  if (ref.task_id.empty()) return Malformed("no `id` / `task_id`");
+  if (ref.task_id.empty()) return kJson.Malformed("no `id` / `task_id`");
   return ref;
 }
 
 absl::StatusOr<ProviderUpdate> ParseTokenlabTask(absl::string_view body, bool lyrics_task) {
   rapidjson::Document doc;
-  if (absl::Status s = ParseObject(body, doc); !s.ok()) return s;
+  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return s;
   TokenlabTaskRef ref;
   if (absl::Status s = ReadTaskRef(doc, &ref); !s.ok()) return s;
-  const Value* status = Find(doc, "status");
-  if (status == nullptr || !status->IsString()) return WrongType("status", "a string");
+  const Value* status = kJson.Find(doc, "status");
+  if (status == nullptr || !status->IsString()) return kJson.WrongType("status", "a string");
 
   ProviderUpdate update;
   update.provider_task_id = ref.task_id;
@@ -307,8 +244,8 @@ absl::StatusOr<ProviderUpdate> ParseTokenlabTask(absl::string_view body, bool ly
   update.provider_billing_transaction_id = ref.billing_transaction_id;
   bool cancelled = false;
   std::string cancellation_status;
-  for (absl::Status s : {ReadBool(doc, "cancelled", &cancelled),
-                         ReadString(doc, "cancellation_status", &cancellation_status)}) {
+  for (absl::Status s : {kJson.ReadBool(doc, "cancelled", &cancelled),
+                         kJson.ReadString(doc, "cancellation_status", &cancellation_status)}) {
     if (!s.ok()) return s;
   }
   cancelled = cancelled || absl::EqualsIgnoreCase(cancellation_status, "cancelled") ||
@@ -352,15 +289,15 @@ absl::StatusOr<ProviderUpdate> ParseTokenlabTask(absl::string_view body, bool ly
 
 absl::StatusOr<std::vector<TokenlabTaskRef>> ParseTokenlabTaskList(absl::string_view body) {
   rapidjson::Document doc;
-  if (absl::Status s = ParseObject(body, doc); !s.ok()) return s;
-  const Value* data = Find(doc, "data");
-  if (data == nullptr || !data->IsArray()) return WrongType("data", "an array");
+  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return s;
+  const Value* data = kJson.Find(doc, "data");
+  if (data == nullptr || !data->IsArray()) return kJson.WrongType("data", "an array");
   std::vector<TokenlabTaskRef> out;
   for (const Value& item : data->GetArray()) {
-    if (!item.IsObject()) return WrongType("data[]", "an object");
+    if (!item.IsObject()) return kJson.WrongType("data[]", "an object");
     TokenlabTaskRef ref;
     if (absl::Status s = ReadTaskRef(item, &ref); !s.ok()) return s;
-    if (ref.task_id.empty()) return Malformed("a listed task without `id` / `task_id`");
+    if (ref.task_id.empty()) return kJson.Malformed("a listed task without `id` / `task_id`");
     out.push_back(std::move(ref));
   }
   return out;
@@ -368,34 +305,35 @@ absl::StatusOr<std::vector<TokenlabTaskRef>> ParseTokenlabTaskList(absl::string_
 
 absl::StatusOr<std::vector<TokenlabModelInfo>> ParseTokenlabModels(absl::string_view body) {
   rapidjson::Document doc;
-  if (absl::Status s = ParseObject(body, doc); !s.ok()) return s;
-  const Value* data = Find(doc, "data");
-  if (data == nullptr || !data->IsArray()) return WrongType("data", "an array");
+  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return s;
+  const Value* data = kJson.Find(doc, "data");
+  if (data == nullptr || !data->IsArray()) return kJson.WrongType("data", "an array");
   std::vector<TokenlabModelInfo> out;
   for (const Value& item : data->GetArray()) {
-    if (!item.IsObject()) return WrongType("data[]", "an object");
+    if (!item.IsObject()) return kJson.WrongType("data[]", "an object");
     TokenlabModelInfo info;
-    if (absl::Status s = ReadString(item, "id", &info.id); !s.ok()) return s;
-    if (info.id.empty()) return Malformed("a model without `id`");
-    if (const Value* caps = Find(item, "capabilities"); caps != nullptr) {
-      if (!caps->IsObject()) return WrongType("capabilities", "an object");
+    if (absl::Status s = kJson.ReadString(item, "id", &info.id); !s.ok()) return s;
+    if (info.id.empty()) return kJson.Malformed("a model without `id`");
+    if (const Value* caps = kJson.Find(item, "capabilities"); caps != nullptr) {
+      if (!caps->IsObject()) return kJson.WrongType("capabilities", "an object");
       for (auto [name, out_flag] :
            {std::pair<const char*, std::optional<bool>*>{"music", &info.music},
             {"lyrics", &info.lyrics},
             {"continuation", &info.continuation},
             {"instrumental", &info.instrumental}}) {
-        const Value* flag = Find(*caps, name);
+        const Value* flag = kJson.Find(*caps, name);
         if (flag == nullptr) continue;
-        if (!flag->IsBool()) return WrongType(absl::StrCat("capabilities.", name), "a boolean");
+        if (!flag->IsBool())
+          return kJson.WrongType(absl::StrCat("capabilities.", name), "a boolean");
         *out_flag = flag->GetBool();
       }
     }
-    if (const Value* pricing = Find(item, "pricing"); pricing != nullptr) {
-      if (!pricing->IsObject()) return WrongType("pricing", "an object");
+    if (const Value* pricing = kJson.Find(item, "pricing"); pricing != nullptr) {
+      if (!pricing->IsObject()) return kJson.WrongType("pricing", "an object");
       std::string currency;
-      if (absl::Status s = ReadString(*pricing, "currency", &currency); !s.ok()) return s;
+      if (absl::Status s = kJson.ReadString(*pricing, "currency", &currency); !s.ok()) return s;
       currency = absl::AsciiStrToUpper(currency);
-      const Value* per_task = Find(*pricing, "per_task");
+      const Value* per_task = kJson.Find(*pricing, "per_task");
       if (per_task != nullptr && (currency == "USD" || currency == "CREDITS")) {
         absl::StatusOr<int64_t> micros = ReadAmount(*per_task, "pricing.per_task");
         if (!micros.ok()) return micros.status();

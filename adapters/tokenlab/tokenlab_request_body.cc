@@ -1,38 +1,19 @@
 #include "adapters/tokenlab/tokenlab_request_body.h"
 
 #include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
-#include <cmath>
-#include <cstdint>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "adapters/internal/json_writer.h"
 
 namespace music::adapters::tokenlab {
 namespace {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void PutString(JsonWriter& w, const char* key, absl::string_view value) {
-  w.Key(key);
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
-
-void PutIfSet(JsonWriter& w, const char* key, absl::string_view value) {
-  if (!value.empty()) PutString(w, key, value);
-}
-
-// Whole seconds go out as an integer, others as a decimal.
-void PutSeconds(JsonWriter& w, const char* key, double seconds) {
-  w.Key(key);
-  if (seconds == std::floor(seconds) && seconds < 1e15) {
-    w.Int64(static_cast<int64_t>(seconds));
-  } else {
-    w.Double(seconds);
-  }
-}
+using internal::JsonWriter;
+using internal::PutIfSet;
+using internal::PutSeconds;
+using internal::PutString;
 
 // Seed 000 puts instrumentals in the "Full song or instrumental" workflow with no field of their
 // own: the request says so in `tags`, where the style goes.

@@ -57,21 +57,6 @@ std::optional<Origin> ParseOrigin(absl::string_view url) {
 
 }  // namespace
 
-std::string UrlEncode(absl::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : value) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xF]);
-    }
-  }
-  return out;
-}
-
 bool SameOrigin(absl::string_view base_url, absl::string_view url) {
   const std::optional<Origin> base = ParseOrigin(base_url);
   const std::optional<Origin> other = ParseOrigin(url);

@@ -7,9 +7,6 @@
 
 namespace music::adapters::tokenlab {
 
-/// Percent-encodes everything but RFC 3986 unreserved characters (a path segment or query value).
-std::string UrlEncode(absl::string_view value);
-
 /// True when `url` is an absolute http(s) URL on the same scheme, host and port as `base_url`
 /// (scheme and host compared case-insensitively; a missing port is the scheme's default), with
 /// no user info and no fragment. Only such a `poll_url` may receive the API key.

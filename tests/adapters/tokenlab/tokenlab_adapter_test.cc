@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "adapters/internal/url_encode.h"
 #include "adapters/provider_errors.h"
 #include "adapters/tokenlab/tokenlab_url.h"
 #include "gmock/gmock.h"
@@ -476,7 +477,7 @@ TEST(TokenlabUrlTest, SameOrigin) {
   EXPECT_FALSE(SameOrigin("https://api.tokenlab.sh", "https://api.tokenlab.sh\r\n/x"));
   EXPECT_FALSE(SameOrigin("https://api.tokenlab.sh", "/v1/tasks/x"));
   EXPECT_FALSE(SameOrigin("not a url", "not a url"));
-  EXPECT_EQ(UrlEncode("a b/c?d=e&f~_.-"), "a%20b%2Fc%3Fd%3De%26f~_.-");
+  EXPECT_EQ(internal::UrlEncode("a b/c?d=e&f~_.-"), "a%20b%2Fc%3Fd%3De%26f~_.-");
 }
 
 TEST_F(TokenlabAdapterTest, PollFallsBackToTheFixedRoute) {
