@@ -18,7 +18,7 @@
 #include "adapters/beatra/beatra_json.h"
 #include "adapters/beatra/beatra_models.h"
 #include "adapters/beatra/beatra_request_body.h"
-#include "adapters/internal/create_answer.h"
+#include "adapters/internal/answer_rules.h"
 #include "adapters/internal/url_encode.h"
 #include "adapters/provider_errors.h"
 
@@ -95,14 +95,10 @@ class BeatraAdapter final : public ProviderAdapter {
     }
     absl::StatusOr<ProviderUpdate> update = ParseBeatraTask(response->body);
     if (!update.ok()) return Clean(update.status(), WithRequestId(operation, *response));
-    // Applying another task's state to this one would be worse than failing the poll.
-    if (!update->provider_task_id.empty() && update->provider_task_id != target.provider_task_id) {
-      return Clean(absl::InternalError(absl::StrCat("beatra answered for task \"",
-                                                    absl::CEscape(update->provider_task_id),
-                                                    "\" instead of the one asked for")),
-                   operation);
+    if (absl::Status s = internal::RequireAnswerForTask("beatra", target.provider_task_id, *update);
+        !s.ok()) {
+      return Clean(s, operation);
     }
-    update->provider_task_id = target.provider_task_id;
     update->error_message = Redact(update->error_message, options_.api_key);
     return update;
   }

@@ -12,11 +12,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "adapters/internal/create_answer.h"
+#include "adapters/internal/answer_rules.h"
 #include "adapters/internal/url_encode.h"
 #include "adapters/kie/kie_errors.h"
 #include "adapters/kie/kie_json.h"
@@ -127,14 +126,10 @@ class KieAdapter final : public ProviderAdapter {
     absl::StatusOr<ProviderUpdate> update =
         lyrics ? ParseKieLyricsRecord(response->body) : ParseKieMusicRecord(response->body);
     if (!update.ok()) return Clean(update.status(), operation);
-    // Applying another task's state to this one would be worse than failing the poll.
-    if (!update->provider_task_id.empty() && update->provider_task_id != provider_task_id) {
-      return Clean(absl::InternalError(absl::StrCat("kie.ai answered for task \"",
-                                                    absl::CEscape(update->provider_task_id),
-                                                    "\" instead of the one asked for")),
-                   operation);
+    if (absl::Status s = internal::RequireAnswerForTask("kie.ai", provider_task_id, *update);
+        !s.ok()) {
+      return Clean(s, operation);
     }
-    update->provider_task_id = std::string(provider_task_id);
     update->error_message = Redact(update->error_message, options_.api_key);
     return update;
   }

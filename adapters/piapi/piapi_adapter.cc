@@ -22,7 +22,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "adapters/internal/create_answer.h"
+#include "adapters/internal/answer_rules.h"
 #include "adapters/internal/url_encode.h"
 #include "adapters/piapi/piapi_errors.h"
 #include "adapters/piapi/piapi_json.h"
@@ -151,14 +151,10 @@ class PiapiAdapter final : public ProviderAdapter {
     }
     absl::StatusOr<ProviderUpdate> update = ParsePiapiTaskAnswer(response->body);
     if (!update.ok()) return Clean(update.status(), operation);
-    // Applying another task's state to this one would be worse than failing the poll.
-    if (!update->provider_task_id.empty() && update->provider_task_id != target.provider_task_id) {
-      return Clean(absl::InternalError(absl::StrCat("PiAPI answered for task \"",
-                                                    absl::CEscape(update->provider_task_id),
-                                                    "\" instead of the one asked for")),
-                   operation);
+    if (absl::Status s = internal::RequireAnswerForTask("PiAPI", target.provider_task_id, *update);
+        !s.ok()) {
+      return Clean(s, operation);
     }
-    update->provider_task_id = target.provider_task_id;
     update->error_message = Redact(update->error_message, options_.api_key);
     return update;
   }

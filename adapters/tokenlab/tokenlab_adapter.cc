@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "adapters/internal/create_answer.h"
+#include "adapters/internal/answer_rules.h"
 #include "adapters/internal/url_encode.h"
 #include "adapters/provider_errors.h"
 #include "adapters/tokenlab/tokenlab_errors.h"
@@ -112,14 +112,11 @@ class TokenlabAdapter final : public ProviderAdapter {
     absl::StatusOr<ProviderUpdate> update =
         ParseTokenlabTask(response->body, kind == music::v1::TASK_KIND_LYRICS);
     if (!update.ok()) return Clean(update.status(), operation);
-    // Applying another task's state to this one would be worse than failing the poll.
-    if (!update->provider_task_id.empty() && update->provider_task_id != target.provider_task_id) {
-      return Clean(absl::InternalError(absl::StrCat("TokenLab answered for task \"",
-                                                    absl::CEscape(update->provider_task_id),
-                                                    "\" instead of the one asked for")),
-                   operation);
+    if (absl::Status s =
+            internal::RequireAnswerForTask("TokenLab", target.provider_task_id, *update);
+        !s.ok()) {
+      return Clean(s, operation);
     }
-    update->provider_task_id = target.provider_task_id;
     if (update->provider_billing_transaction_id.empty()) {
       update->provider_billing_transaction_id =
           std::string(http::FindHeader(response->headers, "X-Billing-Transaction-ID"));

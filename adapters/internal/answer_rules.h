@@ -1,10 +1,12 @@
-#ifndef MUSIC_ADAPTERS_INTERNAL_CREATE_ANSWER_H_
-#define MUSIC_ADAPTERS_INTERNAL_CREATE_ANSWER_H_
+#ifndef MUSIC_ADAPTERS_INTERNAL_ANSWER_RULES_H_
+#define MUSIC_ADAPTERS_INTERNAL_ANSWER_RULES_H_
 
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "adapters/provider_adapter.h"
 
 namespace music::adapters::internal {
 
@@ -23,6 +25,14 @@ absl::StatusOr<T> ReadAcceptedCreateAnswer(absl::StatusOr<T> read) {
   return UnreadableCreateAnswer(std::move(read).status());
 }
 
+/// The rule for a poll answer: it must be about the task asked for. An answer naming another
+/// task (a non-empty `update.provider_task_id` other than `asked`) is INTERNAL "<provider>
+/// answered for task "<id>" instead of the one asked for": applying another task's state to this
+/// one would be worse than failing the poll. Otherwise OK, and `update.provider_task_id` is set to
+/// `asked` (an answer that names no task is about the one asked for).
+absl::Status RequireAnswerForTask(absl::string_view provider, absl::string_view asked,
+                                  ProviderUpdate& update);
+
 }  // namespace music::adapters::internal
 
-#endif  // MUSIC_ADAPTERS_INTERNAL_CREATE_ANSWER_H_
+#endif  // MUSIC_ADAPTERS_INTERNAL_ANSWER_RULES_H_

@@ -1,4 +1,4 @@
-#include "adapters/internal/create_answer.h"
+#include "adapters/internal/answer_rules.h"
 
 #include <string>
 
@@ -40,6 +40,32 @@ TEST(ReadAcceptedCreateAnswerTest, MarksAnErrorOutcomeUnknown) {
     EXPECT_EQ(read.status().message(), "x");
     EXPECT_TRUE(IsOutcomeUnknown(read.status()));
   }
+}
+
+TEST(RequireAnswerForTaskTest, TakesTheAskedIdWhenTheAnswerNamesNone) {
+  ProviderUpdate update;
+  update.error_message = "kept";
+  ASSERT_TRUE(RequireAnswerForTask("Acme", "t1", update).ok());
+  EXPECT_EQ(update.provider_task_id, "t1");
+  EXPECT_EQ(update.error_message, "kept");
+}
+
+TEST(RequireAnswerForTaskTest, AcceptsTheSameTask) {
+  ProviderUpdate update;
+  update.provider_task_id = "t1";
+  ASSERT_TRUE(RequireAnswerForTask("Acme", "t1", update).ok());
+  EXPECT_EQ(update.provider_task_id, "t1");
+}
+
+TEST(RequireAnswerForTaskTest, RejectsAnotherTask) {
+  ProviderUpdate update;
+  update.provider_task_id = "t2\n";
+  const absl::Status s = RequireAnswerForTask("Acme", "t1", update);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  // The provider's id is escaped: it is untrusted text going into a message.
+  EXPECT_EQ(s.message(), "Acme answered for task \"t2\\n\" instead of the one asked for");
+  EXPECT_FALSE(IsOutcomeUnknown(s));
+  EXPECT_EQ(update.provider_task_id, "t2\n");
 }
 
 }  // namespace
