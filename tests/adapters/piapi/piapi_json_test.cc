@@ -355,5 +355,63 @@ TEST(PiapiJsonTest, UsdToMicros) {
   EXPECT_FALSE(UsdToMicros(2e9).has_value());
 }
 
+// Where the Suno-style and the Udio forms both name a field, which one wins (the precedence the
+// reader had when a later member overwrote an earlier one, kept under JsonReader's contract): an
+// empty or absent preferred member gives way to the next.
+TEST(PiapiJsonTest, ClipFieldPrecedence) {
+  const std::string both = R"json({"code": 200, "data": {"task_id": "t", "status": "Completed",
+    "output": {"clips": [
+      {"id": "id1", "song_id": "song1", "audio_url": "https://a/u.mp3", "song_path": "https://a/p.mp3",
+       "image_url": "https://a/u.jpg", "image_path": "https://a/p.jpg",
+       "image_large_url": "https://a/l.jpg", "tags": ["top"], "lyrics": "top lyrics",
+       "duration": 0, "metadata": {"tags": "meta", "prompt": "meta lyrics", "duration": 9}},
+      {"id": "", "song_id": "song2", "audio_url": "", "song_path": "https://a/p2.mp3",
+       "image_url": "", "image_path": "", "image_large_url": "https://a/l2.jpg", "tags": "",
+       "metadata": {"tags": "meta", "prompt": "meta lyrics", "duration": 9}},
+      {"song_id": "song3", "image_path": "https://a/p3.jpg", "image_large_url": "https://a/l3.jpg",
+       "tags": [], "lyrics": null}]}}})json";
+  absl::StatusOr<ProviderUpdate> update = ParsePiapiTaskAnswer(both);
+  ASSERT_TRUE(update.ok()) << update.status();
+  ASSERT_EQ(update->clips.size(), 3u);
+  const music::v1::Clip& first = update->clips[0];
+  EXPECT_EQ(first.clip_id(), "id1");
+  EXPECT_EQ(first.audio_url(), "https://a/u.mp3");
+  EXPECT_EQ(first.image_url(), "https://a/u.jpg");
+  EXPECT_EQ(first.tags(), "top");
+  EXPECT_EQ(first.lyrics(), "top lyrics");
+  EXPECT_EQ(first.duration_seconds(), 0);  // a top-level duration wins even when 0
+  const music::v1::Clip& second = update->clips[1];
+  EXPECT_EQ(second.clip_id(), "song2");
+  EXPECT_EQ(second.audio_url(), "https://a/p2.mp3");
+  EXPECT_EQ(second.image_url(), "https://a/l2.jpg");
+  EXPECT_EQ(second.tags(), "meta");
+  EXPECT_EQ(second.lyrics(), "meta lyrics");
+  EXPECT_EQ(second.duration_seconds(), 9);
+  const music::v1::Clip& third = update->clips[2];
+  EXPECT_EQ(third.clip_id(), "song3");
+  EXPECT_EQ(third.image_url(), "https://a/p3.jpg");
+  EXPECT_EQ(third.tags(), "");
+  EXPECT_EQ(third.lyrics(), "");
+
+  // Every present member is type-checked, the one that would lose too.
+  const std::string wrong = R"json({"code": 200, "data": {"task_id": "t", "status": "Completed",
+    "output": {"clips": [{"id": "id1", "song_id": 7}]}}})json";
+  EXPECT_EQ(ParsePiapiTaskAnswer(wrong).status().code(), StatusCode::kInternal);
+}
+
+// `error.message` wins over `error.raw_message` unless it is empty.
+TEST(PiapiJsonTest, ErrorMessagePrecedence) {
+  const std::string message = R"json({"code": 200, "data": {"task_id": "t", "status": "Failed",
+    "error": {"code": 10000, "raw_message": "raw", "message": "cooked"}}})json";
+  absl::StatusOr<ProviderUpdate> update = ParsePiapiTaskAnswer(message);
+  ASSERT_TRUE(update.ok()) << update.status();
+  EXPECT_EQ(update->error_message, "cooked");
+  const std::string raw = R"json({"code": 200, "data": {"task_id": "t", "status": "Failed",
+    "error": {"code": 10000, "raw_message": "raw", "message": ""}}})json";
+  update = ParsePiapiTaskAnswer(raw);
+  ASSERT_TRUE(update.ok()) << update.status();
+  EXPECT_EQ(update->error_message, "raw");
+}
+
 }  // namespace
 }  // namespace music::adapters::piapi
