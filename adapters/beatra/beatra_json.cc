@@ -41,8 +41,9 @@ absl::Status ReadMicros(const Value& obj, const char* name, int64_t* out, bool* 
     *out = *micros;
   } else if (v->IsInt64()) {
     const int64_t units = v->GetInt64();
-    if (units < 0 || units >= kMaxUnits)
+    if (units < 0 || units >= kMaxUnits) {
       return kJson.WrongType(name, "a non-negative amount in range");
+    }
     *out = units * 1'000'000;
   } else if (v->IsNumber()) {
     // Checked before rounding: llround of a NaN, an infinity or a huge value is undefined.

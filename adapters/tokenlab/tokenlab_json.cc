@@ -102,8 +102,9 @@ absl::Status ReadClips(const Value& task, const std::string& task_id, ProviderUp
       music::v1::Clip clip;
       if (absl::Status s = ReadClip(item, "id", &clip); !s.ok()) return s;
       if (clip.clip_id().empty()) {
-        if (absl::Status s = kJson.ReadString(item, "clip_id", clip.mutable_clip_id()); !s.ok())
+        if (absl::Status s = kJson.ReadString(item, "clip_id", clip.mutable_clip_id()); !s.ok()) {
           return s;
+        }
       }
       if (clip.clip_id().empty()) return kJson.Malformed("a clip without `id`");
       update.clips.push_back(std::move(clip));
@@ -323,8 +324,9 @@ absl::StatusOr<std::vector<TokenlabModelInfo>> ParseTokenlabModels(absl::string_
             {"instrumental", &info.instrumental}}) {
         const Value* flag = kJson.Find(*caps, name);
         if (flag == nullptr) continue;
-        if (!flag->IsBool())
+        if (!flag->IsBool()) {
           return kJson.WrongType(absl::StrCat("capabilities.", name), "a boolean");
+        }
         *out_flag = flag->GetBool();
       }
     }
