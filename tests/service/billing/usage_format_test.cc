@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -512,6 +514,32 @@ TEST(UsageFormatsTest, AddChecksItsInput) {
   // No writer: the provider's export is read-only.
   ExpectError(formats.Write("toy", FileFormat::kCsv, {}).status(), {"toy", "no usage export"});
   ExpectError(formats.Parse("acme", FileFormat::kCsv, "", "t").status(), {"(expected toy)"});
+}
+
+TEST(UsageFormatsTest, FromRegistryTakesModulesWithAParser) {
+  adapters::ProviderModuleRegistry registry;
+  auto no_adapter = [](const adapters::ProviderSettings&)
+      -> absl::StatusOr<std::shared_ptr<adapters::ProviderAdapter>> {
+    return absl::UnimplementedError("not in this test");
+  };
+  for (const auto& [name, usage] : adapters::BuiltinUsageFormats()) {
+    adapters::ProviderModule m;
+    m.name = name;
+    m.make_adapter = no_adapter;
+    m.usage = usage;
+    ASSERT_TRUE(registry.Add(std::move(m)).ok());
+  }
+  adapters::ProviderModule toy;  // a provider without a usage export
+  toy.name = "toy";
+  toy.make_adapter = no_adapter;
+  ASSERT_TRUE(registry.Add(std::move(toy)).ok());
+  const UsageFormats formats = service::UsageFormatsFromRegistry(registry);
+  EXPECT_EQ(formats.providers(), Formats().providers());
+  EXPECT_FALSE(formats.Contains("toy"));
+  absl::StatusOr<std::vector<UsageRecord>> rs =
+      formats.Parse("tokenlab", FileFormat::kJsonl, kTokenLabJsonl, "tl.jsonl");
+  ASSERT_TRUE(rs.ok()) << rs.status();
+  EXPECT_EQ(rs->size(), 2u);
 }
 
 TEST(FileFormatTest, FromPath) {
