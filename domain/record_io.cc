@@ -75,7 +75,6 @@ absl::StatusOr<std::vector<CsvRow>> ReadCsv(absl::string_view in, absl::string_v
   return rows;
 }
 
-
 const Fields* Fields::JsonChild(absl::string_view name, std::optional<Fields>* storage) const {
   if (json_ == nullptr) return nullptr;
   auto m = json_->FindMember(rapidjson::Value(rapidjson::StringRef(name.data(), name.size())));

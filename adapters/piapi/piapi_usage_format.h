@@ -24,7 +24,8 @@ absl::StatusOr<std::vector<billing::UsageRecord>> ParseUsage(billing::FileFormat
                                                              absl::string_view source);
 
 /// Writes records in PiAPI's export format. INVALID_ARGUMENT for a record the provider
-/// cannot express: a refund (PiAPI reports none), a currency other than USD, a negative amount, a record of another provider.
+/// cannot express: a refund (PiAPI reports none), a currency other than USD, a negative amount, a
+/// record of another provider.
 absl::StatusOr<std::string> WriteUsage(billing::FileFormat format,
                                        absl::Span<const billing::UsageRecord> records);
 

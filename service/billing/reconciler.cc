@@ -295,7 +295,10 @@ class Reconciliation {
  public:
   Reconciliation(absl::Span<const BillingTransaction> txs, absl::Span<const UsageRecord> usage,
                  const ReconcileOptions& o)
-      : txs_(txs), usage_(usage), o_(o), next_row_(txs.size(), kNil),
+      : txs_(txs),
+        usage_(usage),
+        o_(o),
+        next_row_(txs.size(), kNil),
         next_usage_row_(usage.size(), kNil) {
     report_.options = o;
     report_.transactions_in = static_cast<int64_t>(txs.size());
@@ -502,8 +505,7 @@ class Reconciliation {
                                  [&](uint32_t s, absl::Time t) { return sgroups_[s].time < t; });
       uint32_t best = kNil;
       absl::Duration best_dt = absl::InfiniteDuration();
-      for (auto p = lo; p != list.end() && sgroups_[*p].time <= ug.time + o_.fallback_window;
-           ++p) {
+      for (auto p = lo; p != list.end() && sgroups_[*p].time <= ug.time + o_.fallback_window; ++p) {
         const ServiceGroup& g = sgroups_[*p];
         if (!g.usage.empty() || g.currency != ug.usage.currency) continue;
         if (!WithinTolerance(g.settled, ug.usage.net(), o_)) continue;
@@ -691,9 +693,9 @@ class Reconciliation {
                 const auto ka = first_ids(a);
                 const auto kb = first_ids(b);
                 return std::tie(a.provider, a.day, a.model, a.outcome, a.task_id,
-                                a.provider_task_id, ka) <
-                       std::tie(b.provider, b.day, b.model, b.outcome, b.task_id,
-                                b.provider_task_id, kb);
+                                a.provider_task_id,
+                                ka) < std::tie(b.provider, b.day, b.model, b.outcome, b.task_id,
+                                               b.provider_task_id, kb);
               });
   }
 

@@ -278,7 +278,8 @@ bool UsageSet::Add(UsageRecord r, bool* conflict) {
 absl::StatusOr<ImportStats> UsageSet::Import(const UsageFormats& formats,
                                              absl::string_view provider, FileFormat format,
                                              absl::string_view content, absl::string_view source) {
-  absl::StatusOr<std::vector<UsageRecord>> parsed = formats.Parse(provider, format, content, source);
+  absl::StatusOr<std::vector<UsageRecord>> parsed =
+      formats.Parse(provider, format, content, source);
   if (!parsed.ok()) return parsed.status();
   return AppendUnique(records_, index_, *std::move(parsed), UsageKey, SameRecord);
 }

@@ -214,8 +214,9 @@ absl::StatusOr<music::v1::ImportUsageRecordsResponse> BillingApi::ImportUsageRec
   std::vector<FieldViolation> violations;
   const billing::UsageFormats& formats = options_.usage_formats;
   if (!formats.Contains(r.provider())) {
-    violations.push_back({"provider", absl::StrCat("unknown provider \"", r.provider(), "\"; one of ",
-                                                   absl::StrJoin(formats.providers(), ", "))});
+    violations.push_back(
+        {"provider", absl::StrCat("unknown provider \"", r.provider(), "\"; one of ",
+                                  absl::StrJoin(formats.providers(), ", "))});
   }
   auto format = Format(r.format());
   if (!format.ok()) violations.push_back({"format", std::string(format.status().message())});
