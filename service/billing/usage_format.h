@@ -1,8 +1,9 @@
-// File formats of the billing records: each provider's usage export (JSON lines or CSV) normalised
-// into UsageRecord, and the service ledger (BillingTransaction) in JSON lines or CSV. Every format
-// has a writer that produces exactly what its parser reads, so the provider emulator exports with
-// these writers and Parse(Write(x)) == x. USAGE-FORMATS.md documents each format with an example
-// line and the seed each field comes from.
+// File formats of the billing records: the service ledger (BillingTransaction) in JSON lines or
+// CSV, the table of the providers' usage exports (UsageFormats; each provider's parser and writer
+// lives in its module, adapters/<p>/<p>_usage_format.h), and the idempotent import of both
+// (UsageSet, LedgerSet). Every format has a writer that produces exactly what its parser reads, so
+// the provider emulator exports with these writers and Parse(Write(x)) == x. USAGE-FORMATS.md
+// documents each format with an example line and the seed each field comes from.
 //
 // Errors are INVALID_ARGUMENT and name the source, the line (1-based, the first physical line of
 // the record) and the field: "usage.csv:7: field `amount`: more than 6 decimals ...".
@@ -10,6 +11,7 @@
 #define MUSIC_SERVICE_BILLING_USAGE_FORMAT_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,43 +20,63 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "domain/billing_records.h"  // SameRecord, SameRow, DeriveUsageRecordId
 #include "domain/billing_types.h"
 
 namespace music::billing {
-
-/// Provider names as the catalog and the config spell them.
-inline constexpr absl::string_view kProviderTokenLab = "tokenlab";
-inline constexpr absl::string_view kProviderBeatra = "beatra";
-inline constexpr absl::string_view kProviderPiapi = "piapi";
-inline constexpr absl::string_view kProviderKie = "kie";
-
-/// True for the four providers above.
-bool IsKnownProvider(absl::string_view provider);
 
 /// ".jsonl", ".ndjson", ".json" -> kJsonl; ".csv" -> kCsv (case-insensitive); INVALID_ARGUMENT
 /// otherwise.
 absl::StatusOr<FileFormat> FileFormatFromPath(absl::string_view path);
 
-/// Parses one provider's usage export. `source` names the input in errors (a file name).
-/// INVALID_ARGUMENT naming source, line and field on the first bad record (bad amount, missing
-/// field, bad time, unknown type), or for an unknown provider. Records come out in file order;
-/// a beatra line may yield a CHARGE and a REFUND.
-absl::StatusOr<std::vector<UsageRecord>> ParseUsage(absl::string_view provider, FileFormat format,
-                                                    absl::string_view content,
-                                                    absl::string_view source = "input");
+/// Parses one provider's usage export; `source` names the input in errors (a file name).
+/// INVALID_ARGUMENT naming source, line and field on the first bad record. Records come out in
+/// file order.
+using UsageParser = std::function<absl::StatusOr<std::vector<UsageRecord>>(
+    FileFormat format, absl::string_view content, absl::string_view source)>;
+/// Writes records in one provider's export format, exactly what its UsageParser reads.
+/// INVALID_ARGUMENT for a record the provider cannot express.
+using UsageWriter = std::function<absl::StatusOr<std::string>(
+    FileFormat format, absl::Span<const UsageRecord> records)>;
 
-/// Writes records in the provider's export format (the provider emulator's export). Records must
-/// all be of `provider`. INVALID_ARGUMENT for a record the provider cannot express: a PiAPI
-/// refund, a TokenLab record without an id, a negative amount, a beatra task with two charges.
-/// beatra and PiAPI carry no record id: the parser derives it (DeriveUsageRecordId), so records
-/// whose id is not the derived one do not round-trip.
-absl::StatusOr<std::string> WriteUsage(absl::string_view provider, FileFormat format,
-                                       absl::Span<const UsageRecord> records);
+/// The usage formats a program knows, by provider name, in the order added. This layer names no
+/// provider: the formats live in the provider modules (adapters/<p>/<p>_usage_format.h), and the
+/// caller builds this table from them (service/core/usage_formats.h). Not thread-safe while
+/// being filled; read-only afterwards, and then safe to share.
+class UsageFormats {
+ public:
+  /// Adds `provider`'s format; ALREADY_EXISTS when it is there, INVALID_ARGUMENT without a name
+  /// or a parser (`write` may be empty: the provider's export is then read-only).
+  absl::Status Add(std::string provider, UsageParser parse, UsageWriter write = nullptr);
+  /// True when `provider` has a usage format.
+  bool Contains(absl::string_view provider) const;
+  /// The providers, in the order added.
+  std::vector<std::string> providers() const;
 
-/// The id the parser gives a record whose provider has none: beatra and PiAPI
-/// "<task_id>:<CHARGE|REFUND>" (one of each per task at most), kie.ai
-/// "<taskId>:<operationType>:<CHARGE|REFUND>:<createTime ms>".
-std::string DeriveUsageRecordId(const UsageRecord& r, absl::string_view operation_type = "");
+  /// Parses `provider`'s export. INVALID_ARGUMENT for an unknown provider (naming the known
+  /// ones) or from the provider's parser (naming source, line and field; a bad amount, a missing
+  /// field, a bad time, an unknown type). A beatra line may yield a CHARGE and a REFUND.
+  absl::StatusOr<std::vector<UsageRecord>> Parse(absl::string_view provider, FileFormat format,
+                                                 absl::string_view content,
+                                                 absl::string_view source = "input") const;
+  /// Writes records (all of `provider`) in its export format (the provider emulator's export).
+  /// INVALID_ARGUMENT for an unknown provider, one without a writer, or a record the provider
+  /// cannot express (a PiAPI refund, a TokenLab record without an id, a negative amount, a
+  /// beatra task with two charges). beatra and PiAPI carry no record id: the parser derives it
+  /// (DeriveUsageRecordId), so records whose id is not the derived one do not round-trip.
+  absl::StatusOr<std::string> Write(absl::string_view provider, FileFormat format,
+                                    absl::Span<const UsageRecord> records) const;
+
+ private:
+  struct Entry {
+    std::string provider;
+    UsageParser parse;
+    UsageWriter write;
+  };
+  const Entry* Find(absl::string_view provider) const;
+
+  std::vector<Entry> entries_;  // a handful: a linear search is the fastest lookup
+};
 
 /// Parses the service ledger file. INVALID_ARGUMENT naming source, line and field.
 absl::StatusOr<std::vector<BillingTransaction>> ParseLedger(FileFormat format,
@@ -79,9 +101,11 @@ class UsageSet {
   /// Adds `r` unless its key is present; returns whether it was added. Sets `*conflict` (when
   /// not null) if the key was present with different content.
   bool Add(UsageRecord r, bool* conflict = nullptr);
-  /// Parses `content` and adds every record; all or nothing: on a parse error nothing is added.
-  absl::StatusOr<ImportStats> Import(absl::string_view provider, FileFormat format,
-                                     absl::string_view content, absl::string_view source);
+  /// Parses `content` with `provider`'s format in `formats` and adds every record; all or
+  /// nothing: on a parse error (or an unknown provider) nothing is added.
+  absl::StatusOr<ImportStats> Import(const UsageFormats& formats, absl::string_view provider,
+                                     FileFormat format, absl::string_view content,
+                                     absl::string_view source);
   const std::vector<UsageRecord>& records() const { return records_; }
   /// Moves the records out; the set is empty afterwards.
   std::vector<UsageRecord> Release();
@@ -110,10 +134,6 @@ class LedgerSet {
   std::vector<BillingTransaction> rows_;
   absl::flat_hash_map<std::string, size_t> index_;
 };
-
-/// Field-by-field equality (the round-trip tests and the import's conflict check use them).
-bool SameRecord(const UsageRecord& a, const UsageRecord& b);
-bool SameRow(const BillingTransaction& a, const BillingTransaction& b);
 
 }  // namespace music::billing
 

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "service/billing/reconciler.h"
@@ -211,15 +212,17 @@ absl::StatusOr<music::v1::ExportBillingTransactionsResponse> BillingApi::ExportB
 absl::StatusOr<music::v1::ImportUsageRecordsResponse> BillingApi::ImportUsageRecords(
     const music::v1::ImportUsageRecordsRequest& r) {
   std::vector<FieldViolation> violations;
-  if (!billing::IsKnownProvider(r.provider())) {
-    violations.push_back({"provider", absl::StrCat("unknown provider \"", r.provider(),
-                                                   "\"; one of kie, piapi, tokenlab, beatra")});
+  const billing::UsageFormats& formats = options_.usage_formats;
+  if (!formats.Contains(r.provider())) {
+    violations.push_back(
+        {"provider", absl::StrCat("unknown provider \"", r.provider(), "\"; one of ",
+                                  absl::StrJoin(formats.providers(), ", "))});
   }
   auto format = Format(r.format());
   if (!format.ok()) violations.push_back({"format", std::string(format.status().message())});
   if (!violations.empty()) return InvalidArgument(std::move(violations));
   const std::string source = r.source().empty() ? "content" : r.source();
-  auto records = billing::ParseUsage(r.provider(), *format, r.content(), source);
+  auto records = formats.Parse(r.provider(), *format, r.content(), source);
   if (!records.ok()) return InvalidField("content", records.status().message());
   auto inserted = store_->InsertUsageRecords(*records);
   if (!inserted.ok()) return inserted.status();
@@ -248,7 +251,7 @@ absl::StatusOr<music::v1::ReconcileResponse> BillingApi::Reconcile(
     const music::v1::ReconcileRequest& r) {
   if (r.tolerance_micros() < 0) return InvalidField("tolerance_micros", "must not be negative");
   for (const auto& provider : r.providers()) {
-    if (!billing::IsKnownProvider(provider)) {
+    if (!options_.usage_formats.Contains(provider)) {
       return InvalidField("providers", absl::StrCat("unknown provider \"", provider, "\""));
     }
   }

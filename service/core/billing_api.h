@@ -2,6 +2,7 @@
 #define MUSIC_SERVICE_CORE_BILLING_API_H_
 
 #include <cstdint>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -9,6 +10,7 @@
 #include "music/v1/billing_service.pb.h"
 #include "music/v1/reconciliation_service.pb.h"
 #include "persistence/billing_store.h"
+#include "service/billing/usage_format.h"
 #include "domain/clock.h"
 
 namespace music::service {
@@ -22,6 +24,9 @@ struct BillingApiOptions {
   absl::Duration in_flight_grace = absl::Hours(1);
   /// How far past the range the store is read, so a task's late SETTLE or usage record is seen.
   absl::Duration late_window = absl::Hours(24);
+  /// The providers' usage-record formats (service/core/usage_formats.h builds them from the
+  /// provider modules). ImportUsageRecords and Reconcile know only these providers.
+  billing::UsageFormats usage_formats;
 };
 
 /// The domain side of BillingService and ReconciliationService: validation, the store calls and
@@ -31,7 +36,7 @@ class BillingApi {
  public:
   /// Pointers must outlive the API.
   BillingApi(persistence::BillingStore* store, const Clock* clock, BillingApiOptions options = {})
-      : store_(store), clock_(clock), options_(options) {}
+      : store_(store), clock_(clock), options_(std::move(options)) {}
 
   /// INVALID_ARGUMENT for a negative page_size, end before start or a foreign page_token.
   absl::StatusOr<music::v1::ListBillingTransactionsResponse> ListBillingTransactions(

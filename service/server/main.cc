@@ -19,7 +19,9 @@
 #include "adapters/kie/kie_adapter.h"
 #include "adapters/piapi/piapi_adapter.h"
 #include "adapters/tokenlab/tokenlab_adapter.h"
+#include "adapters/usage_formats.h"
 #include "persistence/sqlite/sqlite_task_store.h"
+#include "service/core/usage_formats.h"
 #include "service/server/catalog_builder.h"
 #include "service/server/config.h"
 #include "service/server/music_server.h"
@@ -187,6 +189,8 @@ int main(int argc, char** argv) {
   options.engine.circuit_breaker.cool_down = config.circuit_breaker_cooldown;
   options.engine.reference_fetcher = fetcher.get();
   options.credits_per_usd = config.credits_per_usd;
+  options.usage_formats =
+      music::service::UsageFormatsFrom(music::adapters::BuiltinUsageFormats());
   options.reference_audio_uploads = config.reference_audio_enabled;
   options.max_reference_audio_bytes = static_cast<size_t>(config.reference_audio_max_bytes);
 

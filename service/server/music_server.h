@@ -47,6 +47,9 @@ struct ServerOptions {
   int max_receive_message_bytes = 8 << 20;
   /// Credits per USD in reconciliation reports' USD totals (beatra's rate, seed 002).
   int64_t credits_per_usd = 1000;
+  /// The providers' usage-record formats, for ImportUsageRecords and Reconcile (built from the
+  /// provider modules: service/core/usage_formats.h). Empty: those RPCs know no provider.
+  billing::UsageFormats usage_formats;
   /// Optional catch-all service for methods no service implements (benchmarks register a no-op
   /// here to measure the server's own per-call cost next to MusicService). Not owned.
   grpc::CallbackGenericService* generic_service = nullptr;

@@ -17,9 +17,11 @@
 #include <string>
 #include <vector>
 
+#include "adapters/usage_formats.h"
 #include "service/billing/reconciler.h"
 #include "service/billing/report_format.h"
 #include "service/billing/usage_format.h"
+#include "service/core/usage_formats.h"
 #include "tests/service/billing/billing_dataset.h"
 
 namespace {
@@ -101,9 +103,11 @@ int main(int argc, char** argv) {
         << billing::WriteLedger(billing::FileFormat::kJsonl, d.ledger);
     std::map<std::string, std::vector<billing::UsageRecord>> by_provider;
     for (const billing::UsageRecord& u : d.usage) by_provider[u.provider].push_back(u);
+    const billing::UsageFormats formats =
+        music::service::UsageFormatsFrom(music::adapters::BuiltinUsageFormats());
     for (const auto& [provider, records] : by_provider) {
       const bool csv = provider == "beatra" || provider == "kie";
-      absl::StatusOr<std::string> text = billing::WriteUsage(
+      absl::StatusOr<std::string> text = formats.Write(
           provider, csv ? billing::FileFormat::kCsv : billing::FileFormat::kJsonl, records);
       if (!text.ok()) {
         std::fprintf(stderr, "%s: %s\n", provider.c_str(),

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/kie/kie_usage_format.h"
 #include "music/v1/billing_service.grpc.pb.h"
 #include "music/v1/reconciliation_service.grpc.pb.h"
 #include "service/billing/usage_format.h"
@@ -161,7 +162,7 @@ TEST_F(BillingE2eTest, LedgerBalancesAndReconciliationFindsExactlyTheInjectedDif
   // The provider's side, with one of each difference injected.
   const std::string usage =
       UsageExport("format=jsonl&missing=1&extra=1&amount=1&duplicate=1&refund=1&seed=7");
-  auto exported = billing::ParseUsage("kie", billing::FileFormat::kJsonl, usage, "usage.jsonl");
+  auto exported = adapters::kie::ParseUsage(billing::FileFormat::kJsonl, usage, "usage.jsonl");
   ASSERT_TRUE(exported.ok()) << exported.status();
   const auto clean = emulator_->UsageRecords("kie");
   ASSERT_EQ(clean.size(), 8u);  // one charge per succeeded task

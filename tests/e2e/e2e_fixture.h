@@ -11,8 +11,10 @@
 
 #include "adapters/http/curl_http_client.h"
 #include "adapters/kie/kie_adapter.h"
+#include "adapters/usage_formats.h"
 #include "music/v1/music_service.grpc.pb.h"
 #include "persistence/sqlite/sqlite_task_store.h"
+#include "service/core/usage_formats.h"
 #include "service/server/music_server.h"
 #include "tools/provider-emulator/emulator.h"
 
@@ -108,6 +110,7 @@ class E2eTest : public ::testing::Test {
     options.engine.workers = 8;
     // The fault tests count retries of one provider; routing_test.cc covers the breaker.
     options.engine.circuit_breaker.failure_threshold = 0;
+    options.usage_formats = service::UsageFormatsFrom(adapters::BuiltinUsageFormats());
     ConfigureServer(options);
     auto server = service::MusicServer::Start(options, std::move(*store), std::move(registry),
                                               MakeCatalog(models), RealClock::Get());

@@ -20,7 +20,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "adapters/usage_formats.h"
 #include "service/billing/usage_format.h"
+#include "service/core/usage_formats.h"
 #include "tools/provider-emulator/audio.h"
 #include "tools/provider-emulator/beatra_contract.h"
 #include "tools/provider-emulator/callback_sender.h"
@@ -41,6 +43,13 @@ using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 // Enough for slow answers and keep-alive clients not to starve each other.
 constexpr size_t kServerThreads = 32;
 constexpr int kCallbackWorkers = 4;
+
+// The providers' usage-export formats (GET /_emulator/usage writes with them), from their modules.
+const billing::UsageFormats& UsageFormats() {
+  static const billing::UsageFormats* const formats = new billing::UsageFormats(
+      service::UsageFormatsFrom(adapters::BuiltinUsageFormats()));
+  return *formats;
+}
 
 std::string ErrorJson(int code, absl::string_view msg) {
   rapidjson::StringBuffer buffer;
@@ -342,7 +351,8 @@ class ProviderEmulator::Impl {
   void ServeUsage(const httplib::Request& req, httplib::Response* res) {
     const std::string provider = req.get_param_value("provider");
     const std::string format_name = req.get_param_value("format");
-    if (!billing::IsKnownProvider(provider)) {
+    const billing::UsageFormats& formats = UsageFormats();
+    if (!formats.Contains(provider)) {
       SetJson(res, 422, ErrorJson(422, "parameter provider: kie, piapi, tokenlab or beatra"));
       return;
     }
@@ -358,7 +368,7 @@ class ProviderEmulator::Impl {
     }
     const billing::FileFormat format =
         format_name == "csv" ? billing::FileFormat::kCsv : billing::FileFormat::kJsonl;
-    absl::StatusOr<std::string> body = billing::WriteUsage(
+    absl::StatusOr<std::string> body = formats.Write(
         provider, format, ApplyUsageDifferences(UsageRecords(provider), *differences));
     if (!body.ok()) {
       SetJson(res, 500, ErrorJson(500, body.status().message()));

@@ -26,7 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "service/billing/usage_format.h"
+#include "domain/billing_records.h"
 
 namespace music::emulator {
 namespace {

@@ -6,7 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "service/billing/usage_format.h"
+#include "domain/billing_records.h"
 
 namespace music::emulator {
 

@@ -15,12 +15,15 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "adapters/usage_formats.h"
 #include "domain/money.h"
 #include "service/billing/reconciler.h"
 #include "service/billing/report_format.h"
 #include "service/billing/usage_format.h"
+#include "service/core/usage_formats.h"
 
 namespace {
 
@@ -54,6 +57,16 @@ USAGE-FORMATS.md; providers: tokenlab, beatra, piapi, kie), prints a summary tab
                                 (default: no limit)
   --summary_lines N             discrepancies listed in the summary (default 20; -1 all)
 )";
+
+// The providers' usage formats, from their modules.
+const billing::UsageFormats& UsageFormats() {
+  static const billing::UsageFormats* const formats = new billing::UsageFormats(
+      music::service::UsageFormatsFrom(music::adapters::BuiltinUsageFormats()));
+  return *formats;
+}
+
+// "tokenlab, beatra, piapi, kie": the providers --usage and --providers accept.
+std::string KnownProviders() { return absl::StrJoin(UsageFormats().providers(), ", "); }
 
 struct Args {
   std::vector<std::string> ledgers;
@@ -118,9 +131,9 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
       if (pv.first.empty() || pv.second.empty()) {
         return UsageError(absl::StrCat("--usage wants PROVIDER=FILE, got \"", value, "\""));
       }
-      if (!billing::IsKnownProvider(pv.first)) {
-        return UsageError(absl::StrCat("--usage: unknown provider \"", pv.first,
-                                       "\" (tokenlab, beatra, piapi, kie)"));
+      if (!UsageFormats().Contains(pv.first)) {
+        return UsageError(absl::StrCat("--usage: unknown provider \"", pv.first, "\" (",
+                                       KnownProviders(), ")"));
       }
       a.usage.push_back(std::move(pv));
     } else if (name == "start") {
@@ -130,9 +143,9 @@ absl::StatusOr<Args> ParseArgs(int argc, char** argv) {
     } else if (name == "providers") {
       a.options.providers = absl::StrSplit(value, ',', absl::SkipEmpty());
       for (const std::string& p : a.options.providers) {
-        if (!billing::IsKnownProvider(p)) {
-          return UsageError(absl::StrCat("--providers: unknown provider \"", p,
-                                         "\" (tokenlab, beatra, piapi, kie)"));
+        if (!UsageFormats().Contains(p)) {
+          return UsageError(
+              absl::StrCat("--providers: unknown provider \"", p, "\" (", KnownProviders(), ")"));
         }
       }
     } else if (name == "tolerance_micros") {
@@ -242,7 +255,8 @@ int Run(int argc, char** argv) {
                 << "\n";
       return kExitBadInput;
     }
-    absl::StatusOr<billing::ImportStats> stats = usage.Import(provider, *format, *content, path);
+    absl::StatusOr<billing::ImportStats> stats =
+        usage.Import(UsageFormats(), provider, *format, *content, path);
     if (!stats.ok()) {
       std::cerr << "reconcile: " << stats.status().message() << "\n";
       return kExitBadInput;

@@ -12,12 +12,21 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "adapters/usage_formats.h"
 #include "rapidjson/document.h"
 #include "service/billing/usage_format.h"
+#include "service/core/usage_formats.h"
 #include "tests/service/billing/billing_dataset.h"
 
 namespace music::billing {
 namespace {
+
+// The providers' usage formats, from their modules (as the reconcile binary gets them).
+const UsageFormats& Formats() {
+  static const UsageFormats* const formats =
+      new UsageFormats(service::UsageFormatsFrom(adapters::BuiltinUsageFormats()));
+  return *formats;
+}
 
 using ::testing::HasSubstr;
 
@@ -57,7 +66,7 @@ class ReconcileCliTest : public ::testing::Test {
       const bool csv = provider == "kie" || provider == "beatra";
       const std::string path = absl::StrCat(dir_, "/", provider, csv ? ".csv" : ".jsonl");
       absl::StatusOr<std::string> text =
-          WriteUsage(provider, csv ? FileFormat::kCsv : FileFormat::kJsonl, records);
+          Formats().Write(provider, csv ? FileFormat::kCsv : FileFormat::kJsonl, records);
       EXPECT_TRUE(text.ok()) << text.status();
       WriteAll(path, *text);
       absl::StrAppend(&flags, " --usage ", provider, "='", path, "'");

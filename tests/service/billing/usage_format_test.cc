@@ -3,16 +3,44 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "adapters/usage_formats.h"
 #include "domain/money.h"
+#include "service/core/usage_formats.h"
 
 namespace music::billing {
 namespace {
 
 using ::testing::HasSubstr;
+
+// The built-in providers' formats, as the server and the tools get them (the parsers and writers
+// live in adapters/<p>/<p>_usage_format.cc).
+const UsageFormats& Formats() {
+  static const UsageFormats* const formats =
+      new UsageFormats(service::UsageFormatsFrom(adapters::BuiltinUsageFormats()));
+  return *formats;
+}
+
+constexpr absl::string_view kProviderTokenLab = "tokenlab";
+constexpr absl::string_view kProviderBeatra = "beatra";
+constexpr absl::string_view kProviderPiapi = "piapi";
+constexpr absl::string_view kProviderKie = "kie";
+
+absl::StatusOr<std::vector<UsageRecord>> ParseUsage(absl::string_view provider, FileFormat format,
+                                                    absl::string_view content,
+                                                    absl::string_view source) {
+  return Formats().Parse(provider, format, content, source);
+}
+
+absl::StatusOr<std::string> WriteUsage(absl::string_view provider, FileFormat format,
+                                       absl::Span<const UsageRecord> records) {
+  return Formats().Write(provider, format, records);
+}
 
 absl::Time T(const char* rfc3339) { return *ParseRfc3339(rfc3339); }
 
@@ -380,11 +408,11 @@ TEST(LedgerFormatTest, BadRowsNameLineAndField) {
 TEST(ImportTest, IdempotentByProviderAndId) {
   UsageSet set;
   absl::StatusOr<ImportStats> first =
-      set.Import(kProviderTokenLab, FileFormat::kJsonl, kTokenLabJsonl, "a");
+      set.Import(Formats(), kProviderTokenLab, FileFormat::kJsonl, kTokenLabJsonl, "a");
   ASSERT_TRUE(first.ok());
   EXPECT_EQ(first->added, 2);
   absl::StatusOr<ImportStats> again =
-      set.Import(kProviderTokenLab, FileFormat::kJsonl, kTokenLabJsonl, "a");
+      set.Import(Formats(), kProviderTokenLab, FileFormat::kJsonl, kTokenLabJsonl, "a");
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->added, 0);
   EXPECT_EQ(again->duplicates, 2);
@@ -395,7 +423,7 @@ TEST(ImportTest, IdempotentByProviderAndId) {
   std::string changed = kTokenLabJsonl;
   changed.replace(changed.find("\"0.10\""), 6, "\"0.11\"");
   absl::StatusOr<ImportStats> conflict =
-      set.Import(kProviderTokenLab, FileFormat::kJsonl, changed, "b");
+      set.Import(Formats(), kProviderTokenLab, FileFormat::kJsonl, changed, "b");
   ASSERT_TRUE(conflict.ok());
   EXPECT_EQ(conflict->conflicts, 1);
   EXPECT_EQ(set.records()[0].amount_micros, 100000);
@@ -410,7 +438,7 @@ TEST(ImportTest, IdempotentByProviderAndId) {
   const std::string bad = absl::StrCat(
       R"({"id":"new","type":"charge","amount":"1","created_at":"2026-11-01T00:00:00Z"})", "\n",
       R"({"id":"bad","type":"charge","amount":"x","created_at":"2026-11-01T00:00:00Z"})");
-  EXPECT_FALSE(set.Import(kProviderTokenLab, FileFormat::kJsonl, bad, "c").ok());
+  EXPECT_FALSE(set.Import(Formats(), kProviderTokenLab, FileFormat::kJsonl, bad, "c").ok());
   EXPECT_EQ(set.records().size(), before);
 }
 
@@ -420,7 +448,7 @@ TEST(ImportTest, DuplicatesWithinOneFile) {
   const std::string other =
       R"({"id":"b","type":"charge","amount":"2","created_at":"2026-11-01T00:00:00Z"})";
   UsageSet set;
-  absl::StatusOr<ImportStats> s = set.Import(kProviderTokenLab, FileFormat::kJsonl,
+  absl::StatusOr<ImportStats> s = set.Import(Formats(), kProviderTokenLab, FileFormat::kJsonl,
                                              absl::StrCat(line, "\n", line, "\n", other), "f");
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->records, 3);
@@ -444,8 +472,8 @@ TEST(ImportTest, DerivedIdsMakeReexportsIdempotent) {
       R"({"task_id":"bt_1","billing":{"charged_credits":80,"refunded_credits":0,"currency":"credits"},"completed_at":"2026-11-01T00:01:00Z"})";
   const std::string failed =
       R"({"task_id":"bt_1","billing":{"charged_credits":80,"refunded_credits":80,"currency":"credits"},"completed_at":"2026-11-01T00:01:00Z"})";
-  EXPECT_EQ(set.Import(kProviderBeatra, FileFormat::kJsonl, running, "1")->added, 1);
-  absl::StatusOr<ImportStats> s = set.Import(kProviderBeatra, FileFormat::kJsonl, failed, "2");
+  EXPECT_EQ(set.Import(Formats(), kProviderBeatra, FileFormat::kJsonl, running, "1")->added, 1);
+  absl::StatusOr<ImportStats> s = set.Import(Formats(), kProviderBeatra, FileFormat::kJsonl, failed, "2");
   EXPECT_EQ(s->added, 1);
   EXPECT_EQ(s->duplicates, 1);
   EXPECT_EQ(set.records().size(), 2u);
@@ -459,6 +487,59 @@ TEST(ImportTest, LedgerIdempotentById) {
   EXPECT_EQ(again->added, 0);
   EXPECT_EQ(again->duplicates, 3);
   EXPECT_EQ(set.rows().size(), 3u);
+}
+
+TEST(UsageFormatsTest, LookupByProviderName) {
+  EXPECT_EQ(Formats().providers(),
+            (std::vector<std::string>{"tokenlab", "beatra", "piapi", "kie"}));
+  EXPECT_TRUE(Formats().Contains("kie"));
+  EXPECT_FALSE(Formats().Contains("acme"));
+  ExpectError(Formats().Parse("acme", FileFormat::kJsonl, "", "x.jsonl").status(),
+              {"unknown provider \"acme\" (expected tokenlab, beatra, piapi or kie)"});
+  ExpectError(Formats().Write("acme", FileFormat::kJsonl, {}).status(), {"acme"});
+}
+
+TEST(UsageFormatsTest, AddChecksItsInput) {
+  UsageFormats formats;
+  const UsageParser parse = [](FileFormat, absl::string_view, absl::string_view) {
+    return absl::StatusOr<std::vector<UsageRecord>>(std::vector<UsageRecord>(1));
+  };
+  EXPECT_EQ(formats.Add("", parse).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(formats.Add("toy", nullptr).code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(formats.Add("toy", parse).ok());
+  EXPECT_EQ(formats.Add("toy", parse).code(), absl::StatusCode::kAlreadyExists);
+  absl::StatusOr<std::vector<UsageRecord>> parsed = formats.Parse("toy", FileFormat::kCsv, "", "t");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->size(), 1u);
+  // No writer: the provider's export is read-only.
+  ExpectError(formats.Write("toy", FileFormat::kCsv, {}).status(), {"toy", "no usage export"});
+  ExpectError(formats.Parse("acme", FileFormat::kCsv, "", "t").status(), {"(expected toy)"});
+}
+
+TEST(UsageFormatsTest, FromRegistryTakesModulesWithAParser) {
+  adapters::ProviderModuleRegistry registry;
+  auto no_adapter = [](const adapters::ProviderSettings&)
+      -> absl::StatusOr<std::shared_ptr<adapters::ProviderAdapter>> {
+    return absl::UnimplementedError("not in this test");
+  };
+  for (const auto& [name, usage] : adapters::BuiltinUsageFormats()) {
+    adapters::ProviderModule m;
+    m.name = name;
+    m.make_adapter = no_adapter;
+    m.usage = usage;
+    ASSERT_TRUE(registry.Add(std::move(m)).ok());
+  }
+  adapters::ProviderModule toy;  // a provider without a usage export
+  toy.name = "toy";
+  toy.make_adapter = no_adapter;
+  ASSERT_TRUE(registry.Add(std::move(toy)).ok());
+  const UsageFormats formats = service::UsageFormatsFromRegistry(registry);
+  EXPECT_EQ(formats.providers(), Formats().providers());
+  EXPECT_FALSE(formats.Contains("toy"));
+  absl::StatusOr<std::vector<UsageRecord>> rs =
+      formats.Parse("tokenlab", FileFormat::kJsonl, kTokenLabJsonl, "tl.jsonl");
+  ASSERT_TRUE(rs.ok()) << rs.status();
+  EXPECT_EQ(rs->size(), 2u);
 }
 
 TEST(FileFormatTest, FromPath) {

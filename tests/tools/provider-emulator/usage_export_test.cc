@@ -8,8 +8,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "adapters/kie/kie_usage_format.h"
+#include "domain/billing_records.h"
 #include "gtest/gtest.h"
-#include "service/billing/usage_format.h"
 
 namespace music::emulator {
 namespace {
@@ -70,17 +71,17 @@ TEST(UsageExportTest, SameSeedSameFileAndTheFileParsesBack) {
   d.refund = 1;
   d.seed = 7;
   const auto a =
-      billing::WriteUsage("kie", billing::FileFormat::kCsv, ApplyUsageDifferences(Charges(6), d));
+      adapters::kie::WriteUsage(billing::FileFormat::kCsv, ApplyUsageDifferences(Charges(6), d));
   const auto b =
-      billing::WriteUsage("kie", billing::FileFormat::kCsv, ApplyUsageDifferences(Charges(6), d));
+      adapters::kie::WriteUsage(billing::FileFormat::kCsv, ApplyUsageDifferences(Charges(6), d));
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ(*a, *b);
-  auto parsed = billing::ParseUsage("kie", billing::FileFormat::kCsv, *a, "usage.csv");
+  auto parsed = adapters::kie::ParseUsage(billing::FileFormat::kCsv, *a, "usage.csv");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->size(), 5u);  // 6 - 2 + 1
   d.seed = 8;
   EXPECT_NE(
-      *billing::WriteUsage("kie", billing::FileFormat::kCsv, ApplyUsageDifferences(Charges(6), d)),
+      *adapters::kie::WriteUsage(billing::FileFormat::kCsv, ApplyUsageDifferences(Charges(6), d)),
       *a);
 }
 

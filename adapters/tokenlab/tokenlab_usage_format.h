@@ -1,0 +1,33 @@
+// TokenLab usage records (seeds 000/001, "Use Management API usage records for reconciliation"):
+// one record per charge or refund, with TokenLab's own record id and billing transaction id.
+// The parser normalises the export into billing::UsageRecord; the writer produces exactly what
+// the parser reads (the provider emulator's export), so ParseUsage(WriteUsage(x)) == x.
+// service/billing/USAGE-FORMATS.md documents the format with an example line.
+#ifndef MUSIC_ADAPTERS_TOKENLAB_TOKENLAB_USAGE_FORMAT_H_
+#define MUSIC_ADAPTERS_TOKENLAB_TOKENLAB_USAGE_FORMAT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "domain/billing_types.h"
+
+namespace music::adapters::tokenlab {
+
+/// Parses a TokenLab usage export. `source` names the input in errors (a file name).
+/// INVALID_ARGUMENT naming source, line and field on the first bad record (bad amount, missing
+/// field, bad time, unknown type). Records come out in file order.
+absl::StatusOr<std::vector<billing::UsageRecord>> ParseUsage(billing::FileFormat format,
+                                                             absl::string_view content,
+                                                             absl::string_view source);
+
+/// Writes records in TokenLab's export format. INVALID_ARGUMENT for a record the provider
+/// cannot express: a record without an id, a negative amount, a record of another provider.
+absl::StatusOr<std::string> WriteUsage(billing::FileFormat format,
+                                       absl::Span<const billing::UsageRecord> records);
+
+}  // namespace music::adapters::tokenlab
+
+#endif  // MUSIC_ADAPTERS_TOKENLAB_TOKENLAB_USAGE_FORMAT_H_
