@@ -159,8 +159,7 @@ absl::Status SqliteStoreImpl::SaveReconciliationRun(const ReconciliationRun& run
   return absl::OkStatus();
 }
 
-absl::StatusOr<ReconciliationRun> SqliteStoreImpl::GetReconciliationRun(
-    absl::string_view run_id) {
+absl::StatusOr<ReconciliationRun> SqliteStoreImpl::GetReconciliationRun(absl::string_view run_id) {
   const std::string sql = absl::StrCat("SELECT ", kRunColumns,
                                        ", report_json FROM reconciliation_runs WHERE run_id = ?1");
   absl::MutexLock lock(&mu_);

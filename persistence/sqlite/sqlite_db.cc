@@ -37,9 +37,9 @@ std::string ColumnText(sqlite3_stmt* stmt, int col) {
 
 absl::StatusOr<Connection> OpenConnection(const std::string& path, int busy_timeout_ms) {
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   Connection db(raw);
   if (rc != SQLITE_OK) return SqliteError(db.get(), rc, absl::StrCat("open ", path));
   sqlite3_extended_result_codes(db.get(), 1);
@@ -50,16 +50,14 @@ absl::StatusOr<Connection> OpenConnection(const std::string& path, int busy_time
 absl::Status ConfigureConnection(sqlite3* db, const std::string& path,
                                  const std::string& synchronous) {
   std::string journal_mode;
-  if (absl::Status s = ExecOnce(db, "PRAGMA journal_mode = WAL", nullptr, &journal_mode);
-      !s.ok()) {
+  if (absl::Status s = ExecOnce(db, "PRAGMA journal_mode = WAL", nullptr, &journal_mode); !s.ok()) {
     return s;
   }
   if (absl::AsciiStrToLower(journal_mode) != "wal") {
     return absl::InternalError(
         absl::StrCat("sqlite: cannot enable WAL mode on ", path, " (", journal_mode, ")"));
   }
-  if (absl::Status s = ExecOnce(db, absl::StrCat("PRAGMA synchronous = ", synchronous));
-      !s.ok()) {
+  if (absl::Status s = ExecOnce(db, absl::StrCat("PRAGMA synchronous = ", synchronous)); !s.ok()) {
     return s;
   }
   int64_t foreign_keys = 0;

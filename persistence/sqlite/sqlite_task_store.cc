@@ -41,8 +41,7 @@ constexpr char kUpdateTaskSql[] =
     "version = ?16, task = ?17, poll_url = ?18, reference_artifact_id = ?19, "
     "provider_endpoint = ?20 "
     "WHERE task_id = ?1 AND tenant = ?2 AND request_id = ?3 AND version = ?21";
-constexpr char kGetSql[] =
-    "SELECT " MUSIC_SQLITE_TASK_COLUMNS " FROM tasks t WHERE t.task_id = ?1";
+constexpr char kGetSql[] = "SELECT " MUSIC_SQLITE_TASK_COLUMNS " FROM tasks t WHERE t.task_id = ?1";
 constexpr char kGetByRequestIdSql[] =
     "SELECT " MUSIC_SQLITE_TASK_COLUMNS
     " FROM tasks t WHERE t.tenant = ?1 AND t.request_id = ?2 AND t.request_id <> ''";
