@@ -5,8 +5,10 @@
 #ifndef MUSIC_PERSISTENCE_SQLITE_SQLITE_STORE_IMPL_H_
 #define MUSIC_PERSISTENCE_SQLITE_SQLITE_STORE_IMPL_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
