@@ -18,7 +18,7 @@
 #include "music/v1/task.pb.h"
 #include "persistence/task_store.h"
 
-namespace music::persistence::testing {
+namespace music::persistence::store_test {
 
 /// The time the tests' records are created at.
 inline const absl::Time kBase = absl::FromUnixSeconds(1700000000);
@@ -141,6 +141,6 @@ inline std::vector<std::string> KindsFor(const std::vector<billing::LedgerViolat
   return kinds;
 }
 
-}  // namespace music::persistence::testing
+}  // namespace music::persistence::store_test
 
 #endif  // MUSIC_TESTS_PERSISTENCE_STORE_TEST_UTIL_H_

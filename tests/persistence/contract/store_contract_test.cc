@@ -25,7 +25,7 @@
 #include "music/v1/task.pb.h"
 #include "tests/persistence/store_test_util.h"
 
-namespace music::persistence::testing {
+namespace music::persistence::store_test {
 
 void StoreContractBase::Start(const StoreImplementation& implementation) {
   absl::StatusOr<std::unique_ptr<StoreBackend>> backend = implementation.create();
@@ -54,7 +54,7 @@ std::vector<Stores> StoreContractBase::OpenMore(int n) {
 }
 
 domain::TaskRecord StoreContractBase::MustCreate(const domain::TaskRecord& record) {
-  return testing::MustCreate(*tasks(), record);
+  return store_test::MustCreate(*tasks(), record);
 }
 
 std::vector<Stores> TaskStoreConcurrencyContractTest::OwnStores(int n) {
@@ -822,4 +822,4 @@ TEST_P(BillingStoreContractTest, CheckLedgerReportsRowsThatBreakTheRules) {
 }
 
 }  // namespace
-}  // namespace music::persistence::testing
+}  // namespace music::persistence::store_test

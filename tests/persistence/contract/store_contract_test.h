@@ -3,7 +3,7 @@
 // implementation passes the contract when its test binary links store_contract_test.cc and
 // instantiates the suites with its StoreImplementation:
 //
-//   namespace music::persistence::testing {
+//   namespace music::persistence::store_test {
 //   MUSIC_INSTANTIATE_STORE_CONTRACT(Sqlite, SqliteImplementation());
 //   }
 //
@@ -25,7 +25,7 @@
 #include "persistence/stores.h"
 #include "persistence/task_store.h"
 
-namespace music::persistence::testing {
+namespace music::persistence::store_test {
 
 /// One fresh, empty database of an implementation, for one test.
 class StoreBackend {
@@ -95,10 +95,10 @@ std::string ImplementationName(const ::testing::TestParamInfo<StoreImplementatio
 std::string ConcurrencyName(
     const ::testing::TestParamInfo<std::tuple<StoreImplementation, bool>>& info);
 
-}  // namespace music::persistence::testing
+}  // namespace music::persistence::store_test
 
 /// Runs the whole contract against `implementation` (a StoreImplementation); `prefix` names it.
-/// Use inside namespace music::persistence::testing (gtest wants the suites' unqualified names).
+/// Use inside namespace music::persistence::store_test (gtest wants the suites' unqualified names).
 #define MUSIC_INSTANTIATE_STORE_CONTRACT(prefix, implementation)                                  \
   INSTANTIATE_TEST_SUITE_P(prefix, TaskStoreContractTest, ::testing::Values(implementation),      \
                            ImplementationName);                                                   \

@@ -21,8 +21,8 @@ namespace {
 
 using billing::BillingTransaction;
 using billing::TransactionKind;
-using testing::kBase;
-using testing::KindsFor;
+using store_test::kBase;
+using store_test::KindsFor;
 
 void RawExec(const std::string& path, const std::string& sql) {
   sqlite3* db = nullptr;
@@ -62,12 +62,12 @@ class SqliteBillingStoreTest : public ::testing::Test {
 
   // A priced task as the engine creates it, with its RESERVE.
   domain::TaskRecord NewTask(const std::string& id, absl::Time t, int64_t price = 12'000'000) {
-    return testing::NewPricedTask(*store_, id, t, price);
+    return store_test::NewPricedTask(*store_, id, t, price);
   }
 
   // Moves `r` to `state` with its ledger rows, as the engine's terminal write does.
   absl::Status Finish(domain::TaskRecord& r, music::v1::TaskState state, absl::Time t) {
-    return testing::FinishTask(*store_, r, state, t);
+    return store_test::FinishTask(*store_, r, state, t);
   }
 
   std::string path_;

@@ -12,7 +12,7 @@
 #include "persistence/sqlite/sqlite_task_store.h"
 #include "tests/persistence/contract/store_contract_test.h"
 
-namespace music::persistence::testing {
+namespace music::persistence::store_test {
 namespace {
 
 class SqliteBackend : public StoreBackend {
@@ -46,4 +46,4 @@ StoreImplementation SqliteImplementation() {
 MUSIC_INSTANTIATE_STORE_CONTRACT(Sqlite, SqliteImplementation());
 
 }  // namespace
-}  // namespace music::persistence::testing
+}  // namespace music::persistence::store_test

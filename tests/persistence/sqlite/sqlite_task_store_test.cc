@@ -24,9 +24,9 @@
 namespace music::persistence {
 namespace {
 
-using testing::ExpectSameRecord;
-using testing::MakeRecord;
-using testing::Query;
+using store_test::ExpectSameRecord;
+using store_test::MakeRecord;
+using store_test::Query;
 
 // Runs SQL on the file through a connection of its own, as another process would.
 void RawExec(const std::string& path, const std::string& sql) {
@@ -85,7 +85,7 @@ class SqliteTaskStoreTest : public ::testing::Test {
   }
 
   domain::TaskRecord MustCreate(const domain::TaskRecord& record) {
-    return testing::MustCreate(*store_, record);
+    return store_test::MustCreate(*store_, record);
   }
 
   std::string dir_;
