@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "domain/billing_types.h"
+#include "domain/ledger_check.h"
 
 namespace music::persistence {
 
@@ -70,17 +71,8 @@ struct RunPage {
   bool has_more = false;
 };
 
-/// One broken ledger rule (CheckLedger).
-struct LedgerViolation {
-  std::string task_id;
-  /// UNBALANCED (terminal: reserved != settled + refunded), DUPLICATE_SETTLE, DUPLICATE_REFUND,
-  /// DUPLICATE_RESERVE, SETTLED_NOT_SUCCEEDED (a FAILED/CANCELED task with a SETTLE),
-  /// MISSING_RESERVE, UNFINISHED (terminal without SETTLE or REFUND), ORPHAN (rows without a
-  /// task), BILLING_MISMATCH (Task.billing disagrees with the ledger), CURRENCY (rows of a task in
-  /// two currencies).
-  std::string kind;
-  std::string detail;
-};
+/// One broken ledger rule (CheckLedger); the rules are domain/ledger_check.h's.
+using LedgerViolation = billing::LedgerViolation;
 
 /// Thread-safe; every method is one transaction and blocks on I/O (call from worker threads).
 class BillingStore {
@@ -117,7 +109,8 @@ class BillingStore {
 
   /// Every violation of the ledger rules (see LedgerViolation), sorted by task id; empty when the
   /// ledger is consistent. Tasks stored before the ledger existed (no Task.billing, no rows) are
-  /// not checked.
+  /// not checked. Implementations read the tasks and the ledger rows in one snapshot and return
+  /// billing::CheckLedger of them (domain/ledger_check.h).
   virtual absl::StatusOr<std::vector<LedgerViolation>> CheckLedger() = 0;
 };
 
