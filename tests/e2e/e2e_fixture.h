@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/builtin_providers.h"
 #include "adapters/http/curl_http_client.h"
 #include "adapters/kie/kie_adapter.h"
 #include "music/v1/music_service.grpc.pb.h"
@@ -67,9 +68,10 @@ class E2eTest : public ::testing::Test {
   /// The catalog's default model.
   virtual std::string DefaultModel() { return "suno-v4.5"; }
 
-  /// The catalog over `models`: by default the built-in aliases and DefaultModel().
+  /// The catalog over `models`: by default the built-in providers' aliases and DefaultModel().
   virtual std::unique_ptr<service::Catalog> MakeCatalog(std::vector<music::v1::Model> models) {
-    return std::make_unique<service::Catalog>(std::move(models), DefaultModel());
+    return std::make_unique<service::Catalog>(std::move(models), DefaultModel(),
+                                              adapters::BuiltinProviders().AliasMembers());
   }
 
   /// Registers `adapter` and its models (available when `available`).
