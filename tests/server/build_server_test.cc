@@ -143,8 +143,9 @@ TEST_F(BuildServerTest, TheVariableWinsOverTheFile) {
   ASSERT_TRUE(server.ok()) << server.status();
   server_ = *std::move(server);
   ServerClient client(server_->port());
-  ASSERT_NE(FindModel(client.ListModels(), "udio-music-u"), nullptr);
-  EXPECT_TRUE(FindModel(client.ListModels(), "udio-music-u")->available());
+  const music::v1::ListModelsResponse models = client.ListModels();
+  ASSERT_NE(FindModel(models, "udio-music-u"), nullptr);
+  EXPECT_TRUE(FindModel(models, "udio-music-u")->available());
 }
 
 TEST_F(BuildServerTest, UnreadableApiKeyFileNamesTheKeyAndCreatesNoDatabase) {
@@ -163,7 +164,8 @@ TEST_F(BuildServerTest, AFileKeyShowsInTheUnavailableReason) {
   ASSERT_TRUE(server.ok()) << server.status();
   server_ = *std::move(server);
   ServerClient client(server_->port());
-  const music::v1::Model* m = FindModel(client.ListModels(), "tokenlab-suno-music");
+  const music::v1::ListModelsResponse models = client.ListModels();
+  const music::v1::Model* m = FindModel(models, "tokenlab-suno-music");
   ASSERT_NE(m, nullptr);
   EXPECT_FALSE(m->available());
   EXPECT_EQ(m->unavailable_reason(),

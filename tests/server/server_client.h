@@ -64,7 +64,7 @@ class ServerClient {
   std::unique_ptr<music::v1::MusicService::Stub> stub_;
 };
 
-/// The model called `name` in `models`, or nullptr.
+/// The model called `name` in `models` (which must outlive the pointer), or nullptr.
 inline const music::v1::Model* FindModel(const music::v1::ListModelsResponse& models,
                                          const std::string& name) {
   for (const auto& m : models.models()) {

@@ -203,7 +203,8 @@ TEST_F(ToyProviderTest, DefaultsAndErrorsOfItsSection) {
            {R"({"providers": {"toy": {"base_url": ""}}})", "providers.toy.base_url"},
            {R"({"providers": {"toy": {"token_env": 5}}})", "providers.toy.token_env"},
            {R"({"providers": {"kie": {"token_env": "X"}}})", "providers.kie.token_env"},
-           {R"({"providers": {"toy": {"price_currency": "EUR"}}})", "providers.toy.price_currency"},
+           {R"({"providers": {"toy": {"price_micros": 1, "price_currency": "EUR"}}})",
+            "providers.toy.price_currency"},
            {R"({"providers": {"toy": {"typo": 1}}})", "providers.toy.typo"}}) {
     auto bad = ParseConfig(json, registry_);
     ASSERT_FALSE(bad.ok()) << json;
@@ -225,7 +226,8 @@ TEST_F(ToyProviderTest, WithoutAKeyItIsListedUnavailable) {
   ASSERT_TRUE(server.ok()) << server.status();
   server_ = *std::move(server);
   ServerClient client(server_->port());
-  const music::v1::Model* toy = FindModel(client.ListModels(), "toy-tune");
+  const music::v1::ListModelsResponse models = client.ListModels();
+  const music::v1::Model* toy = FindModel(models, "toy-tune");
   ASSERT_NE(toy, nullptr);
   EXPECT_FALSE(toy->available());
   EXPECT_EQ(toy->unavailable_reason(), "no API key: set $TOY_API_KEY");
