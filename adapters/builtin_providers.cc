@@ -13,7 +13,8 @@ namespace music::adapters {
 const ProviderModuleRegistry& BuiltinProviders() {
   static const ProviderModuleRegistry* const registry = [] {
     auto* r = new ProviderModuleRegistry();
-    for (ProviderModule m : {kie::Module(), piapi::Module(), tokenlab::Module(), beatra::Module()}) {
+    for (ProviderModule m :
+         {kie::Module(), piapi::Module(), tokenlab::Module(), beatra::Module()}) {
       if (absl::Status s = r->Add(std::move(m)); !s.ok()) {
         // Only a programming error (two modules of one name) gets here.
         std::cerr << "BuiltinProviders: " << s << std::endl;

@@ -80,8 +80,8 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
   for (const adapters::ProviderModule& module : registry.modules()) {
     const ProviderConfig* p = FindProviderConfig(config, module.name);
     if (p == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "config key \"providers.", module.name, "\": no settings for a registered provider"));
+      return absl::InvalidArgumentError(absl::StrCat("config key \"providers.", module.name,
+                                                     "\": no settings for a registered provider"));
     }
     adapters::ProviderSettings settings;
     auto key = ReadSecret(secrets, p->api_key_env, p->api_key_file,

@@ -132,7 +132,8 @@ absl::StatusOr<std::unique_ptr<Catalog>> BuildCatalog(
     }
   }
 
-  std::vector<music::v1::ModelAlias> aliases = service::BuiltInAliases(models, registry.AliasMembers());
+  std::vector<music::v1::ModelAlias> aliases =
+      service::BuiltInAliases(models, registry.AliasMembers());
   for (const auto& [name, members] : config.aliases) {
     music::v1::ModelAlias alias;
     alias.set_name(name);

@@ -13,8 +13,8 @@ ProviderModule Module() {
   m.name = "beatra";
   m.defaults.base_url = "https://api.beatra.ai";
   m.defaults.api_key_env = "BEATRA_API_KEY";
-  m.make_adapter = [](const ProviderSettings& s)
-      -> absl::StatusOr<std::shared_ptr<ProviderAdapter>> {
+  m.make_adapter =
+      [](const ProviderSettings& s) -> absl::StatusOr<std::shared_ptr<ProviderAdapter>> {
     BeatraOptions options;
     options.base_url = s.base_url;
     options.api_key = s.api_key;

@@ -17,8 +17,8 @@ ProviderModule Module() {
   m.defaults.price_micros = 12'000'000;
   m.defaults.price_currency = "CREDITS";
   m.secrets = {{"webhook_hmac_key_env", "KIE_WEBHOOK_HMAC_KEY"}};
-  m.make_adapter = [](const ProviderSettings& s)
-      -> absl::StatusOr<std::shared_ptr<ProviderAdapter>> {
+  m.make_adapter =
+      [](const ProviderSettings& s) -> absl::StatusOr<std::shared_ptr<ProviderAdapter>> {
     KieOptions options;
     options.base_url = s.base_url;
     options.api_key = s.api_key;

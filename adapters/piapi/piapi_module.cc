@@ -14,8 +14,8 @@ ProviderModule Module() {
   m.defaults.base_url = "https://api.piapi.ai";
   m.defaults.api_key_env = "PIAPI_API_KEY";
   m.secrets = {{"webhook_secret_env", "PIAPI_WEBHOOK_SECRET"}};
-  m.make_adapter = [](const ProviderSettings& s)
-      -> absl::StatusOr<std::shared_ptr<ProviderAdapter>> {
+  m.make_adapter =
+      [](const ProviderSettings& s) -> absl::StatusOr<std::shared_ptr<ProviderAdapter>> {
     PiapiOptions options;
     options.base_url = s.base_url;
     options.api_key = s.api_key;

@@ -15,8 +15,8 @@ ProviderModule Module() {
   m.defaults.api_key_env = "TOKENLAB_API_KEY";
   m.defaults.price_micros = 100'000;  // $0.10 per task: an operator setting, TokenLab lists none
   m.defaults.price_currency = "USD";
-  m.make_adapter = [](const ProviderSettings& s)
-      -> absl::StatusOr<std::shared_ptr<ProviderAdapter>> {
+  m.make_adapter =
+      [](const ProviderSettings& s) -> absl::StatusOr<std::shared_ptr<ProviderAdapter>> {
     TokenlabOptions options;
     options.base_url = s.base_url;
     options.api_key = s.api_key;

@@ -78,7 +78,8 @@ TEST(BuiltinProvidersTest, SunoAliasMembersInRankOrder) {
   for (const AliasMember& m : members) {
     if (m.alias == "suno") suno.push_back(m.model);
   }
-  EXPECT_EQ(suno, (std::vector<std::string>{"suno-v4.5", "beatra-suno-5.5", "tokenlab-suno-music"}));
+  EXPECT_EQ(suno,
+            (std::vector<std::string>{"suno-v4.5", "beatra-suno-5.5", "tokenlab-suno-music"}));
 }
 
 TEST(BuiltinProvidersTest, AFactoryBuildsTheAdapterOfItsProvider) {

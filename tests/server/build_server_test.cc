@@ -54,15 +54,18 @@ class BuildServerTest : public ::testing::Test {
   // members to "providers" (a leading comma included).
   std::string ConfigJson(const std::string& extra_providers = "") {
     return absl::StrCat(R"({"listen": "127.0.0.1:0", "callbacks": {"listen": "127.0.0.1:0"},
-      "database": {"path": ")", db_path(), R"("},
+      "database": {"path": ")",
+                        db_path(), R"("},
       "tasks": {"poll_interval_seconds": 0.4, "backoff_initial_ms": 100},
       "watch": {"heartbeat_seconds": 0.2}, "shutdown_grace_seconds": 2,
       "providers": {
-        "kie": {"base_url": ")", emulator_->base_url(), R"(", "api_key_env": "BS_KIE_KEY",
+        "kie": {"base_url": ")",
+                        emulator_->base_url(), R"(", "api_key_env": "BS_KIE_KEY",
                 "request_timeout_seconds": 2},
-        "beatra": {"base_url": ")", emulator_->base_url(), R"(/beatra",
-                   "api_key_env": "BS_UNSET", "api_key_file": ")", dir_, R"(/beatra.key"})",
-                        extra_providers, "}}");
+        "beatra": {"base_url": ")",
+                        emulator_->base_url(), R"(/beatra",
+                   "api_key_env": "BS_UNSET", "api_key_file": ")",
+                        dir_, R"(/beatra.key"})", extra_providers, "}}");
   }
 
   absl::StatusOr<std::unique_ptr<service::MusicServer>> Build(const std::string& json,

@@ -198,7 +198,8 @@ TEST(ConfigTest, MalformedJsonIsAnError) {
 }
 
 TEST(ConfigTest, MissingFileIsNotFound) {
-  EXPECT_TRUE(absl::IsNotFound(LoadConfigFile("/nonexistent/config.json", adapters::BuiltinProviders()).status()));
+  EXPECT_TRUE(absl::IsNotFound(
+      LoadConfigFile("/nonexistent/config.json", adapters::BuiltinProviders()).status()));
 }
 
 TEST(ConfigTest, SplitHostPortHandlesIpv6) {

@@ -127,9 +127,11 @@ class ToyProviderTest : public ::testing::Test {
 
   std::string Json(const std::string& toy) {
     return absl::StrCat(R"({"listen": "127.0.0.1:0", "callbacks": {"listen": "127.0.0.1:0"},
-      "database": {"path": ")", dir_, R"(/music.db"}, "default_model": "toy-any",
+      "database": {"path": ")",
+                        dir_, R"(/music.db"}, "default_model": "toy-any",
       "tasks": {"poll_interval_seconds": 0.4}, "shutdown_grace_seconds": 2,
-      "providers": {"toy": )", toy, "}}");
+      "providers": {"toy": )",
+                        toy, "}}");
   }
 
   adapters::ProviderModuleRegistry registry_;
@@ -221,8 +223,8 @@ TEST_F(ToyProviderTest, WithoutAKeyItIsListedUnavailable) {
   auto config = ParseConfig(Json("{}"), registry_);
   ASSERT_TRUE(config.ok()) << config.status();
   config->default_model = "suno-v4.5";  // the toy alias has no available member now
-  auto server = BuildServer(*config, registry_, [](const std::string&) { return std::string(); },
-                            RealClock::Get());
+  auto server = BuildServer(
+      *config, registry_, [](const std::string&) { return std::string(); }, RealClock::Get());
   ASSERT_TRUE(server.ok()) << server.status();
   server_ = *std::move(server);
   ServerClient client(server_->port());
@@ -236,8 +238,8 @@ TEST_F(ToyProviderTest, WithoutAKeyItIsListedUnavailable) {
 TEST_F(ToyProviderTest, AFactoryErrorStopsStartUp) {
   auto config = ParseConfig(Json(R"({"base_url": "https://toy.example"})"), registry_);
   ASSERT_TRUE(config.ok()) << config.status();
-  auto server = BuildServer(*config, registry_, [](const std::string&) { return std::string(); },
-                            RealClock::Get());
+  auto server = BuildServer(
+      *config, registry_, [](const std::string&) { return std::string(); }, RealClock::Get());
   ASSERT_FALSE(server.ok());
   EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(server.status().message().find("\"providers.toy.base_url\""), std::string::npos);
