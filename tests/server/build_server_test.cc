@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/builtin_providers.h"
+#include "adapters/http/curl_http_client.h"
 #include "tests/server/server_client.h"
 #include "tools/provider-emulator/emulator.h"
 
@@ -137,6 +138,48 @@ TEST_F(BuildServerTest, BuildsFromConfigAndRunsATaskToSucceeded) {
   const music::v1::Task beatra = client.CreateMusic("a drum loop", "beatra-suno-5.5");
   EXPECT_EQ(beatra.provider(), "beatra");
   EXPECT_EQ(client.WaitDone(beatra.task_id()).state(), music::v1::TASK_STATE_SUCCEEDED);
+}
+
+// POSTs `body` unsigned to the callback listener for kie.ai task `task_id`; the HTTP status.
+int PostKieCallback(int port, const std::string& task_id, const std::string& body) {
+  http::Request req;
+  req.method = "POST";
+  req.url = absl::StrCat("http://127.0.0.1:", port, "/callbacks/kie/", task_id);
+  req.body = body;
+  req.headers.emplace_back("Content-Type", "application/json");
+  auto resp = http::NewCurlHttpClient({})->Send(req);
+  EXPECT_TRUE(resp.ok()) << resp.status();
+  return resp.ok() ? resp->status : -1;
+}
+
+TEST_F(BuildServerTest, AModuleSecretIsReadFromTheVariableItsConfigKeyNames) {
+  // providers.kie.webhook_hmac_key_env names the variable; with a key, unsigned callbacks are
+  // refused before their body is read.
+  secrets_["BS_HMAC"] = "build-server-hmac-key";
+  std::string json = ConfigJson();
+  json.replace(json.find(R"("api_key_env": "BS_KIE_KEY")"), 27,
+               R"("api_key_env": "BS_KIE_KEY", "webhook_hmac_key_env": "BS_HMAC")");
+  auto server = Build(json);
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  ServerClient client(server_->port());
+  const music::v1::Task task = client.CreateMusic("signed only [emu:duration_ms=3000]");
+  ASSERT_FALSE(task.task_id().empty());
+  EXPECT_EQ(PostKieCallback(server_->callback_port(), task.task_id(), "{not json"), 401);
+}
+
+TEST_F(BuildServerTest, WithoutTheSecretCallbacksAreNotAuthenticated) {
+  // The default variable, KIE_WEBHOOK_HMAC_KEY, is unset in the lookup: no signature check, so
+  // the same garbage is refused as malformed, not as unauthenticated.
+  auto server = Build(ConfigJson());
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  ServerClient client(server_->port());
+  const music::v1::Task task = client.CreateMusic("unsigned [emu:duration_ms=3000]");
+  ASSERT_FALSE(task.task_id().empty());
+  const int status = PostKieCallback(server_->callback_port(), task.task_id(), "{not json");
+  EXPECT_NE(status, 401);
+  EXPECT_GE(status, 400);
 }
 
 TEST_F(BuildServerTest, TheVariableWinsOverTheFile) {
