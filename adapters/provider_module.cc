@@ -27,4 +27,12 @@ const ProviderModule* ProviderModuleRegistry::Find(absl::string_view name) const
   return nullptr;
 }
 
+std::vector<AliasMember> ProviderModuleRegistry::AliasMembers() const {
+  std::vector<AliasMember> members;
+  for (const ProviderModule& m : modules_) {
+    members.insert(members.end(), m.aliases.begin(), m.aliases.end());
+  }
+  return members;
+}
+
 }  // namespace music::adapters

@@ -95,6 +95,10 @@ struct ProviderModule {
   /// error (INVALID_ARGUMENT naming the config key) stops start-up.
   std::function<absl::StatusOr<std::shared_ptr<ProviderAdapter>>(const ProviderSettings&)>
       make_adapter;
+  /// The built-in catalog entries, as the adapter's Models() lists them, without building an
+  /// adapter or calling the provider (README's provider table is checked against them). Empty
+  /// function: the module lists none up front.
+  std::function<std::vector<music::v1::Model>()> models;
   /// Built-in alias memberships.
   std::vector<AliasMember> aliases;
   UsageFormat usage;
@@ -110,6 +114,8 @@ class ProviderModuleRegistry {
   /// The module named `name`, or nullptr.
   const ProviderModule* Find(absl::string_view name) const;
   const std::vector<ProviderModule>& modules() const { return modules_; }
+  /// Every module's AliasMember list, in registration order (the catalog's built-in aliases).
+  std::vector<AliasMember> AliasMembers() const;
 
  private:
   std::vector<ProviderModule> modules_;

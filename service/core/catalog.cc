@@ -1,5 +1,6 @@
 #include "service/core/catalog.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -10,10 +11,6 @@
 namespace music::service {
 namespace {
 
-// The Suno-family models of each provider, in the order an alias "suno" tries them: kie.ai
-// first (the reference integration), then beatra and TokenLab.
-constexpr const char* kSunoFamily[] = {"suno-v4.5", "beatra-suno-5.5", "tokenlab-suno-music"};
-
 bool HasModel(const std::vector<music::v1::Model>& models, absl::string_view name) {
   for (const auto& m : models) {
     if (m.name() == name) return true;
@@ -23,15 +20,31 @@ bool HasModel(const std::vector<music::v1::Model>& models, absl::string_view nam
 
 }  // namespace
 
-std::vector<music::v1::ModelAlias> BuiltInAliases(const std::vector<music::v1::Model>& models) {
-  std::vector<music::v1::ModelAlias> aliases;
-  if (HasModel(models, "suno")) return aliases;  // a model of that name wins
-  music::v1::ModelAlias suno;
-  suno.set_name("suno");
-  for (const char* name : kSunoFamily) {
-    if (HasModel(models, name)) suno.add_models(name);
+std::vector<music::v1::ModelAlias> BuiltInAliases(const std::vector<music::v1::Model>& models,
+                                                  absl::Span<const adapters::AliasMember> members) {
+  std::vector<const adapters::AliasMember*> sorted;
+  std::vector<std::string> names;  // alias names in order of first appearance
+  for (const adapters::AliasMember& m : members) {
+    sorted.push_back(&m);
+    if (std::find(names.begin(), names.end(), m.alias) == names.end()) names.push_back(m.alias);
   }
-  if (suno.models_size() > 0) aliases.push_back(std::move(suno));
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const adapters::AliasMember* a, const adapters::AliasMember* b) {
+                     return a->rank < b->rank;
+                   });
+  std::vector<music::v1::ModelAlias> aliases;
+  for (const std::string& name : names) {
+    if (HasModel(models, name)) continue;  // a model of that name wins
+    music::v1::ModelAlias alias;
+    alias.set_name(name);
+    std::set<std::string> listed;
+    for (const adapters::AliasMember* m : sorted) {
+      if (m->alias == name && HasModel(models, m->model) && listed.insert(m->model).second) {
+        alias.add_models(m->model);
+      }
+    }
+    if (alias.models_size() > 0) aliases.push_back(std::move(alias));
+  }
   return aliases;
 }
 
@@ -66,9 +79,10 @@ absl::Status ValidateAliases(const std::vector<music::v1::Model>& models,
   return absl::OkStatus();
 }
 
-Catalog::Catalog(std::vector<music::v1::Model> models, std::string default_model)
+Catalog::Catalog(std::vector<music::v1::Model> models, std::string default_model,
+                 absl::Span<const adapters::AliasMember> alias_members)
     : models_(std::move(models)), default_model_(std::move(default_model)) {
-  aliases_ = BuiltInAliases(models_);
+  aliases_ = BuiltInAliases(models_, alias_members);
   Index();
 }
 

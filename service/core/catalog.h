@@ -9,6 +9,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "adapters/provider_module.h"
 #include "music/v1/music_service.pb.h"
 
 namespace music::service {
@@ -24,19 +26,24 @@ struct Route {
   std::vector<const music::v1::Model*> candidates;
 };
 
-/// The built-in aliases for `models`: "suno" = the Suno-family models of every provider in order
-/// (kie "suno-v4.5", beatra "beatra-suno-5.5", TokenLab "tokenlab-suno-music"), keeping only those
-/// present; an alias with no member present, or whose name is a model's, is left out.
-std::vector<music::v1::ModelAlias> BuiltInAliases(const std::vector<music::v1::Model>& models);
+/// The built-in aliases for `models` from the provider modules' memberships `members`
+/// (ProviderModuleRegistry::AliasMembers(), each module's `aliases`). Aliases come in the order
+/// of their first member in `members`; each lists its members present in `models` by ascending
+/// rank (ties: in `members` order); an alias with no member present, or whose name is a model's,
+/// is left out.
+std::vector<music::v1::ModelAlias> BuiltInAliases(const std::vector<music::v1::Model>& models,
+                                                  absl::Span<const adapters::AliasMember> members);
 
 /// The models this deployment serves (built-in entries from each adapter, adjusted by config,
 /// marked available or not by the wiring) and the aliases over them. Immutable after
 /// construction, so thread-safe.
 class Catalog {
  public:
-  /// `models` with the built-in aliases (BuiltInAliases). `default_model` must name one of
-  /// `models` or an alias (or be empty when `models` is empty).
-  Catalog(std::vector<music::v1::Model> models, std::string default_model);
+  /// `models` with the built-in aliases BuiltInAliases(models, alias_members) (none without
+  /// members). `default_model` must name one of `models` or an alias (or be empty when `models`
+  /// is empty).
+  Catalog(std::vector<music::v1::Model> models, std::string default_model,
+          absl::Span<const adapters::AliasMember> alias_members = {});
 
   /// A catalog with exactly `aliases`. INVALID_ARGUMENT naming the alias when an alias has no
   /// members, names a model, is defined twice, or lists a model that does not exist (or twice);

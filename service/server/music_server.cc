@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
-#include "service/server/config.h"
+#include "service/server/host_port.h"
 
 namespace music::service {
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "adapters/http/reference_audio_fetcher.h"
 #include "persistence/stores.h"
 #include "service/callbacks/callback_server.h"
 #include "service/core/billing_api.h"
@@ -40,6 +41,9 @@ struct ServerOptions {
   /// engine.callback_base_url is filled in from the callback listener. engine.reference_fetcher
   /// (not owned) downloads reference_audio_uri at submit; nullptr turns such URLs off.
   EngineOptions engine;
+  /// When set, the server owns the fetcher engine.reference_fetcher points to and destroys it
+  /// after the engine (BuildServer hands the server everything it built).
+  std::shared_ptr<http::ReferenceAudioFetcher> owned_reference_fetcher;
   /// UploadReferenceAudio: off makes it FAILED_PRECONDITION; the cap is at most 100 MB.
   bool reference_audio_uploads = true;
   size_t max_reference_audio_bytes = kMaxReferenceAudioBytes;

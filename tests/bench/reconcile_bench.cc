@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "adapters/usage_formats.h"
+#include "adapters/builtin_providers.h"
 #include "service/billing/reconciler.h"
 #include "service/billing/report_format.h"
 #include "service/billing/usage_format.h"
@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
     std::map<std::string, std::vector<billing::UsageRecord>> by_provider;
     for (const billing::UsageRecord& u : d.usage) by_provider[u.provider].push_back(u);
     const billing::UsageFormats formats =
-        music::service::UsageFormatsFrom(music::adapters::BuiltinUsageFormats());
+        music::service::UsageFormatsFromRegistry(music::adapters::BuiltinProviders());
     for (const auto& [provider, records] : by_provider) {
       const bool csv = provider == "beatra" || provider == "kie";
       absl::StatusOr<std::string> text = formats.Write(

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "adapters/builtin_providers.h"
 #include "adapters/http/curl_http_client.h"
 #include "adapters/kie/kie_adapter.h"
-#include "adapters/usage_formats.h"
 #include "music/v1/music_service.grpc.pb.h"
 #include "persistence/sqlite/sqlite_task_store.h"
 #include "service/core/usage_formats.h"
@@ -69,9 +69,10 @@ class E2eTest : public ::testing::Test {
   /// The catalog's default model.
   virtual std::string DefaultModel() { return "suno-v4.5"; }
 
-  /// The catalog over `models`: by default the built-in aliases and DefaultModel().
+  /// The catalog over `models`: by default the built-in providers' aliases and DefaultModel().
   virtual std::unique_ptr<service::Catalog> MakeCatalog(std::vector<music::v1::Model> models) {
-    return std::make_unique<service::Catalog>(std::move(models), DefaultModel());
+    return std::make_unique<service::Catalog>(std::move(models), DefaultModel(),
+                                              adapters::BuiltinProviders().AliasMembers());
   }
 
   /// Registers `adapter` and its models (available when `available`).
@@ -110,7 +111,7 @@ class E2eTest : public ::testing::Test {
     options.engine.workers = 8;
     // The fault tests count retries of one provider; routing_test.cc covers the breaker.
     options.engine.circuit_breaker.failure_threshold = 0;
-    options.usage_formats = service::UsageFormatsFrom(adapters::BuiltinUsageFormats());
+    options.usage_formats = service::UsageFormatsFromRegistry(adapters::BuiltinProviders());
     ConfigureServer(options);
     auto server = service::MusicServer::Start(options, std::move(*store), std::move(registry),
                                               MakeCatalog(models), RealClock::Get());

@@ -20,7 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
-#include "adapters/usage_formats.h"
+#include "adapters/builtin_providers.h"
 #include "service/billing/usage_format.h"
 #include "service/core/usage_formats.h"
 #include "tools/provider-emulator/audio.h"
@@ -47,7 +47,7 @@ constexpr int kCallbackWorkers = 4;
 // The providers' usage-export formats (GET /_emulator/usage writes with them), from their modules.
 const billing::UsageFormats& UsageFormats() {
   static const billing::UsageFormats* const formats = new billing::UsageFormats(
-      service::UsageFormatsFrom(adapters::BuiltinUsageFormats()));
+      service::UsageFormatsFromRegistry(adapters::BuiltinProviders()));
   return *formats;
 }
 

@@ -18,7 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "adapters/usage_formats.h"
+#include "adapters/builtin_providers.h"
 #include "domain/money.h"
 #include "service/billing/reconciler.h"
 #include "service/billing/report_format.h"
@@ -61,7 +61,7 @@ USAGE-FORMATS.md; providers: tokenlab, beatra, piapi, kie), prints a summary tab
 // The providers' usage formats, from their modules.
 const billing::UsageFormats& UsageFormats() {
   static const billing::UsageFormats* const formats = new billing::UsageFormats(
-      music::service::UsageFormatsFrom(music::adapters::BuiltinUsageFormats()));
+      music::service::UsageFormatsFromRegistry(music::adapters::BuiltinProviders()));
   return *formats;
 }
 

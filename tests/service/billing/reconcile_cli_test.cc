@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "adapters/usage_formats.h"
+#include "adapters/builtin_providers.h"
 #include "rapidjson/document.h"
 #include "service/billing/usage_format.h"
 #include "service/core/usage_formats.h"
@@ -24,7 +24,7 @@ namespace {
 // The providers' usage formats, from their modules (as the reconcile binary gets them).
 const UsageFormats& Formats() {
   static const UsageFormats* const formats =
-      new UsageFormats(service::UsageFormatsFrom(adapters::BuiltinUsageFormats()));
+      new UsageFormats(service::UsageFormatsFromRegistry(adapters::BuiltinProviders()));
   return *formats;
 }
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "adapters/usage_formats.h"
+#include "adapters/builtin_providers.h"
 #include "domain/money.h"
 #include "service/core/usage_formats.h"
 
@@ -22,7 +22,7 @@ using ::testing::HasSubstr;
 // live in adapters/<p>/<p>_usage_format.cc).
 const UsageFormats& Formats() {
   static const UsageFormats* const formats =
-      new UsageFormats(service::UsageFormatsFrom(adapters::BuiltinUsageFormats()));
+      new UsageFormats(service::UsageFormatsFromRegistry(adapters::BuiltinProviders()));
   return *formats;
 }
 
@@ -491,11 +491,11 @@ TEST(ImportTest, LedgerIdempotentById) {
 
 TEST(UsageFormatsTest, LookupByProviderName) {
   EXPECT_EQ(Formats().providers(),
-            (std::vector<std::string>{"tokenlab", "beatra", "piapi", "kie"}));
+            (std::vector<std::string>{"kie", "piapi", "tokenlab", "beatra"}));
   EXPECT_TRUE(Formats().Contains("kie"));
   EXPECT_FALSE(Formats().Contains("acme"));
   ExpectError(Formats().Parse("acme", FileFormat::kJsonl, "", "x.jsonl").status(),
-              {"unknown provider \"acme\" (expected tokenlab, beatra, piapi or kie)"});
+              {"unknown provider \"acme\" (expected kie, piapi, tokenlab or beatra)"});
   ExpectError(Formats().Write("acme", FileFormat::kJsonl, {}).status(), {"acme"});
 }
 
@@ -522,11 +522,11 @@ TEST(UsageFormatsTest, FromRegistryTakesModulesWithAParser) {
       -> absl::StatusOr<std::shared_ptr<adapters::ProviderAdapter>> {
     return absl::UnimplementedError("not in this test");
   };
-  for (const auto& [name, usage] : adapters::BuiltinUsageFormats()) {
+  for (const adapters::ProviderModule& builtin : adapters::BuiltinProviders().modules()) {
     adapters::ProviderModule m;
-    m.name = name;
+    m.name = builtin.name;
     m.make_adapter = no_adapter;
-    m.usage = usage;
+    m.usage = builtin.usage;
     ASSERT_TRUE(registry.Add(std::move(m)).ok());
   }
   adapters::ProviderModule toy;  // a provider without a usage export

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "adapters/builtin_providers.h"
 #include "service/core/status_details.h"
 
 namespace music::service {
@@ -35,16 +36,35 @@ std::string FirstField(const absl::Status& s) {
 TEST(CatalogTest, BuiltInSunoAliasKeepsPresentMembersInOrder) {
   std::vector<music::v1::Model> models = {M("tokenlab-suno-music", "tokenlab"),
                                           M("suno-v4.5", "kie"), M("suno-v5", "kie")};
-  auto aliases = BuiltInAliases(models);
+  const std::vector<adapters::AliasMember> builtin = adapters::BuiltinProviders().AliasMembers();
+  auto aliases = BuiltInAliases(models, builtin);
   ASSERT_EQ(aliases.size(), 1u);
   EXPECT_EQ(aliases[0].name(), "suno");
   ASSERT_EQ(aliases[0].models_size(), 2);
   EXPECT_EQ(aliases[0].models(0), "suno-v4.5");
   EXPECT_EQ(aliases[0].models(1), "tokenlab-suno-music");
-  EXPECT_TRUE(BuiltInAliases({M("other", "x")}).empty());
+  EXPECT_TRUE(BuiltInAliases({M("other", "x")}, builtin).empty());
   // The legacy constructor carries the built-in aliases.
-  Catalog catalog(models, "suno-v4.5");
+  Catalog catalog(models, "suno-v4.5", builtin);
   ASSERT_NE(catalog.FindAlias("suno"), nullptr);
+}
+
+TEST(CatalogTest, BuiltInAliasesFollowRanksAcrossModules) {
+  // Members of one alias from several modules are tried by rank, not by module order; a model
+  // named like an alias wins; a member listed twice appears once.
+  const std::vector<adapters::AliasMember> members = {
+      {"fast", "b", 20}, {"fast", "a", 10}, {"slow", "c", 5}, {"fast", "a", 30}, {"c", "a", 1}};
+  auto aliases = BuiltInAliases({M("a", "pa"), M("b", "pb"), M("c", "pc")}, members);
+  ASSERT_EQ(aliases.size(), 2u);
+  EXPECT_EQ(aliases[0].name(), "fast");
+  ASSERT_EQ(aliases[0].models_size(), 2);
+  EXPECT_EQ(aliases[0].models(0), "a");
+  EXPECT_EQ(aliases[0].models(1), "b");
+  EXPECT_EQ(aliases[1].name(), "slow");
+  EXPECT_TRUE(BuiltInAliases({M("a", "pa")}, {}).empty());
+  // Without members the legacy constructor has no aliases.
+  Catalog plain({M("a", "pa")}, "a");
+  EXPECT_TRUE(plain.aliases().empty());
 }
 
 TEST(CatalogTest, ResolvesModelsAndAliases) {

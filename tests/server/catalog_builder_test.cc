@@ -1,4 +1,4 @@
-#include "service/server/catalog_builder.h"
+#include "server/catalog_builder.h"
 
 #include <gtest/gtest.h>
 
@@ -6,10 +6,20 @@
 #include <string>
 #include <vector>
 
+#include "adapters/builtin_providers.h"
 #include "tests/service/core/fake_provider.h"
 
-namespace music::service {
+namespace music::server {
 namespace {
+
+using service::Catalog;
+using service::FakeProvider;
+
+// The catalog music-server builds: the built-in providers' aliases.
+absl::StatusOr<std::unique_ptr<Catalog>> BuildCatalog(const ServerConfig& config,
+                                                      const std::vector<CatalogProvider>& p) {
+  return server::BuildCatalog(config, adapters::BuiltinProviders(), p);
+}
 
 // A fake provider whose models carry the names of the real Suno-family entries.
 class NamedModelsProvider : public FakeProvider {
@@ -49,13 +59,13 @@ class CatalogBuilderTest : public ::testing::Test {
          ""},
         {std::make_shared<NamedModelsProvider>(
              "beatra", std::vector<std::string>{"beatra-suno-5.5"}, 80'000'000),
-         beatra_key ? "" : NoApiKeyReason("beatra", config_.beatra)},
+         beatra_key ? "" : NoApiKeyReason("beatra", config_.providers.at("beatra"))},
         {std::make_shared<NamedModelsProvider>("tokenlab",
                                                std::vector<std::string>{"tokenlab-suno-music"}),
          ""},
     };
   }
-  ServerConfig config_;
+  ServerConfig config_ = DefaultServerConfig(adapters::BuiltinProviders());
 };
 
 TEST_F(CatalogBuilderTest, BuiltInEntriesPricesAvailabilityAndTheSunoAlias) {
@@ -139,7 +149,7 @@ TEST_F(CatalogBuilderTest, BadConfigNamesTheKey) {
       {[](ServerConfig& c) { c.default_model = "nope"; }, "default_model"},
   };
   for (const Case& bad : cases) {
-    ServerConfig config;
+    ServerConfig config = DefaultServerConfig(adapters::BuiltinProviders());
     bad.change(config);
     auto catalog = BuildCatalog(config, Providers());
     ASSERT_FALSE(catalog.ok()) << bad.key;
@@ -150,4 +160,4 @@ TEST_F(CatalogBuilderTest, BadConfigNamesTheKey) {
 }
 
 }  // namespace
-}  // namespace music::service
+}  // namespace music::server

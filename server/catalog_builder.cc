@@ -1,4 +1,4 @@
-#include "service/server/catalog_builder.h"
+#include "server/catalog_builder.h"
 
 #include <map>
 #include <utility>
@@ -7,8 +7,11 @@
 #include "google/protobuf/descriptor.h"
 #include "service/core/event_log.h"
 
-namespace music::service {
+namespace music::server {
 namespace {
+
+using service::Catalog;
+using service::LogEvent;
 
 absl::Status Bad(const std::string& key, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("config key \"", key, "\": ", why));
@@ -41,7 +44,8 @@ std::string NoApiKeyReason(absl::string_view provider, const ProviderConfig& con
 }
 
 absl::StatusOr<std::unique_ptr<Catalog>> BuildCatalog(
-    const ServerConfig& config, const std::vector<CatalogProvider>& providers) {
+    const ServerConfig& config, const adapters::ProviderModuleRegistry& registry,
+    const std::vector<CatalogProvider>& providers) {
   std::vector<music::v1::Model> models;
   std::map<std::string, std::string> unavailable;  // provider -> reason
   for (const CatalogProvider& p : providers) {
@@ -128,7 +132,8 @@ absl::StatusOr<std::unique_ptr<Catalog>> BuildCatalog(
     }
   }
 
-  std::vector<music::v1::ModelAlias> aliases = BuiltInAliases(models);
+  std::vector<music::v1::ModelAlias> aliases =
+      service::BuiltInAliases(models, registry.AliasMembers());
   for (const auto& [name, members] : config.aliases) {
     music::v1::ModelAlias alias;
     alias.set_name(name);
@@ -142,7 +147,7 @@ absl::StatusOr<std::unique_ptr<Catalog>> BuildCatalog(
     }
     if (!replaced) aliases.push_back(std::move(alias));
   }
-  if (auto s = ValidateAliases(models, aliases); !s.ok()) {
+  if (auto s = service::ValidateAliases(models, aliases); !s.ok()) {
     // The message is "aliases.<name>: why"; name the config key.
     absl::string_view message = s.message();
     const size_t colon = message.find(": ");
@@ -156,4 +161,4 @@ absl::StatusOr<std::unique_ptr<Catalog>> BuildCatalog(
   return catalog;
 }
 
-}  // namespace music::service
+}  // namespace music::server

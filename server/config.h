@@ -1,5 +1,5 @@
-#ifndef MUSIC_SERVICE_SERVER_CONFIG_H_
-#define MUSIC_SERVICE_SERVER_CONFIG_H_
+#ifndef MUSIC_SERVER_CONFIG_H_
+#define MUSIC_SERVER_CONFIG_H_
 
 #include <cstdint>
 #include <map>
@@ -11,8 +11,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "adapters/provider_module.h"
+#include "service/server/host_port.h"
 
-namespace music::service {
+namespace music::server {
 
 /// One provider's settings (`providers.<name>.*`). Secrets are never in the file: only the names
 /// of the environment variables (or files) that hold them.
@@ -22,23 +24,19 @@ struct ProviderConfig {
   std::string api_key_env;
   /// File holding the API key (used when the variable is unset or empty); "" = none.
   std::string api_key_file;
-  /// kie.ai: environment variable holding the callback HMAC key; unset = signatures not checked.
-  std::string webhook_hmac_key_env;
-  /// PiAPI: environment variable holding the webhook secret.
-  std::string webhook_secret_env;
+  /// The environment variables of the module's other secrets (ProviderModule::secrets), by
+  /// SecretSpec::config_key (e.g. "webhook_hmac_key_env" -> "KIE_WEBHOOK_HMAC_KEY"); "" = unset.
+  std::map<std::string, std::string> secret_envs;
   absl::Duration connect_timeout = absl::Seconds(5);
   absl::Duration request_timeout = absl::Seconds(30);
-  /// Price per task of the provider's models that carry none from the adapter (kie.ai, TokenLab
-  /// publish no per-task price in their seeds); 0 = none. Micro-units of price_currency.
+  /// Price per task of the provider's models, overriding the adapter's (for providers that
+  /// publish no per-task price); 0 = none. Micro-units of price_currency.
   int64_t price_micros = 0;
   std::string price_currency;
 };
 
-/// Defaults of each provider's settings.
-ProviderConfig DefaultKieConfig();
-ProviderConfig DefaultPiapiConfig();
-ProviderConfig DefaultTokenlabConfig();
-ProviderConfig DefaultBeatraConfig();
+/// The settings of `module` before config: its ProviderDefaults and each secret's default_env.
+ProviderConfig DefaultProviderConfig(const adapters::ProviderModule& module);
 
 /// `catalog.models.<name>`: changes to a built-in model, or (with `provider`) a new model.
 struct ModelOverride {
@@ -55,8 +53,9 @@ struct ModelOverride {
   std::map<std::string, int> limits;
 };
 
-/// The whole server configuration/// The whole server configuration: the JSON file's keys, each
-/// with its default. README.md documents every key.
+/// The whole server configuration: the JSON file's keys, each with its default. README.md
+/// documents every key. A default-constructed one has no providers: DefaultServerConfig() gives
+/// each registered provider its defaults.
 struct ServerConfig {
   std::string listen = "127.0.0.1:50051";
   std::string tenant = "default";
@@ -79,11 +78,8 @@ struct ServerConfig {
   int workers = 8;
   // watch.*
   absl::Duration heartbeat_interval = absl::Seconds(30);
-  // providers.<name>.*
-  ProviderConfig kie = DefaultKieConfig();
-  ProviderConfig piapi = DefaultPiapiConfig();
-  ProviderConfig tokenlab = DefaultTokenlabConfig();
-  ProviderConfig beatra = DefaultBeatraConfig();
+  /// providers.<name>.*, by provider name: one entry per registered provider module.
+  std::map<std::string, ProviderConfig> providers;
   // catalog.*
   /// catalog.aliases: alias name -> model names in order. They are added to the built-in aliases
   /// (an alias of the same name replaces the built-in one).
@@ -104,20 +100,28 @@ struct ServerConfig {
   bool reference_audio_allow_http = false;
 };
 
-/// The settings of provider `name` ("kie", "piapi", "tokenlab", "beatra"), or nullptr.
+/// The defaults, with `providers` holding DefaultProviderConfig() of every module of `registry`.
+ServerConfig DefaultServerConfig(const adapters::ProviderModuleRegistry& registry);
+
+/// The settings of provider `name` (a registered module's name), or nullptr.
 const ProviderConfig* FindProviderConfig(const ServerConfig& config, absl::string_view name);
 
-/// Parses a JSON config. Missing keys keep their defaults; an unknown key, a value of the wrong
-/// type or out of range is INVALID_ARGUMENT naming the key (e.g. "tasks.poll_interval_seconds").
-absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json);
+/// Parses a JSON config; `providers.<name>.*` is read for every module of `registry` (base_url,
+/// api_key_env, api_key_file, connect_timeout_seconds, request_timeout_seconds, price_micros,
+/// price_currency, and the config_key of each of its secrets). Missing keys keep their defaults
+/// (DefaultServerConfig(registry)); an unknown key (a provider `registry` lacks included), a
+/// value of the wrong type or out of range is INVALID_ARGUMENT naming the key (e.g.
+/// "tasks.poll_interval_seconds").
+absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json,
+                                         const adapters::ProviderModuleRegistry& registry);
 
 /// Reads and parses a config file. NOT_FOUND when it cannot be read; otherwise as ParseConfig.
-absl::StatusOr<ServerConfig> LoadConfigFile(const std::string& path);
+absl::StatusOr<ServerConfig> LoadConfigFile(const std::string& path,
+                                            const adapters::ProviderModuleRegistry& registry);
 
-/// Splits "host:port" (IPv6 as "[::1]:port"). INVALID_ARGUMENT naming `key` when malformed.
-absl::Status SplitHostPort(absl::string_view address, absl::string_view key, std::string* host,
-                           int* port);
+/// Splits "host:port" (service/server/host_port.h).
+using service::SplitHostPort;
 
-}  // namespace music::service
+}  // namespace music::server
 
-#endif  // MUSIC_SERVICE_SERVER_CONFIG_H_
+#endif  // MUSIC_SERVER_CONFIG_H_

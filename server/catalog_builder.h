@@ -1,5 +1,5 @@
-#ifndef MUSIC_SERVICE_SERVER_CATALOG_BUILDER_H_
-#define MUSIC_SERVICE_SERVER_CATALOG_BUILDER_H_
+#ifndef MUSIC_SERVER_CATALOG_BUILDER_H_
+#define MUSIC_SERVER_CATALOG_BUILDER_H_
 
 #include <memory>
 #include <string>
@@ -7,10 +7,11 @@
 
 #include "absl/status/statusor.h"
 #include "adapters/provider_adapter.h"
+#include "adapters/provider_module.h"
+#include "server/config.h"
 #include "service/core/catalog.h"
-#include "service/server/config.h"
 
-namespace music::service {
+namespace music::server {
 
 /// One wired provider: its adapter and whether it can be used.
 struct CatalogProvider {
@@ -26,12 +27,14 @@ std::string NoApiKeyReason(absl::string_view provider, const ProviderConfig& con
 /// FetchModels when it has one and answers; failures keep the built-in entries), marked available
 /// or not; per-provider prices (providers.<p>.price_micros, when set, override the adapters');
 /// `catalog.models` overrides and additions; the built-in aliases plus `catalog.aliases`; and the
-/// default model. INVALID_ARGUMENT naming the config key on an unknown model, provider or alias
+/// default model. The built-in aliases are those of `registry`'s modules (AliasMember lists).
+/// INVALID_ARGUMENT naming the config key on an unknown model, provider or alias
 /// member, or a default_model that is neither a model nor an alias. Never fails for a provider
 /// without a key: its models are listed as unavailable.
-absl::StatusOr<std::unique_ptr<Catalog>> BuildCatalog(
-    const ServerConfig& config, const std::vector<CatalogProvider>& providers);
+absl::StatusOr<std::unique_ptr<service::Catalog>> BuildCatalog(
+    const ServerConfig& config, const adapters::ProviderModuleRegistry& registry,
+    const std::vector<CatalogProvider>& providers);
 
-}  // namespace music::service
+}  // namespace music::server
 
-#endif  // MUSIC_SERVICE_SERVER_CATALOG_BUILDER_H_
+#endif  // MUSIC_SERVER_CATALOG_BUILDER_H_

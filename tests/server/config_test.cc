@@ -1,17 +1,32 @@
-#include "service/server/config.h"
+#include "server/config.h"
 
 #include <gtest/gtest.h>
 
-namespace music::service {
+#include "adapters/builtin_providers.h"
+
+namespace music::server {
 namespace {
+
+// The config of the built-in providers, as music-server reads it.
+absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json) {
+  return server::ParseConfig(json, adapters::BuiltinProviders());
+}
+
+// providers.<name>: present for every built-in provider.
+const ProviderConfig& P(const ServerConfig& c, absl::string_view name) {
+  const ProviderConfig* p = FindProviderConfig(c, name);
+  EXPECT_NE(p, nullptr) << name;
+  static const ProviderConfig kNone;
+  return p == nullptr ? kNone : *p;
+}
 
 TEST(ConfigTest, EmptyObjectGivesDefaults) {
   auto c = ParseConfig("{}");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->listen, "127.0.0.1:50051");
   EXPECT_EQ(c->database_path, "music.db");
-  EXPECT_EQ(c->kie.base_url, "https://api.kie.ai");
-  EXPECT_EQ(c->kie.api_key_env, "KIE_API_KEY");
+  EXPECT_EQ(P(*c, "kie").base_url, "https://api.kie.ai");
+  EXPECT_EQ(P(*c, "kie").api_key_env, "KIE_API_KEY");
   EXPECT_EQ(c->poll_interval, absl::Seconds(7));
   EXPECT_EQ(c->credits_per_usd, 1000);
 }
@@ -38,25 +53,32 @@ TEST(ConfigTest, ReadsEveryDocumentedKey) {
   EXPECT_EQ(c->poll_interval, absl::Milliseconds(500));
   EXPECT_EQ(c->backoff_initial, absl::Milliseconds(100));
   EXPECT_EQ(c->heartbeat_interval, absl::Seconds(15));
-  EXPECT_EQ(c->kie.base_url, "http://127.0.0.1:1");
-  EXPECT_EQ(c->kie.api_key_file, "/run/k");
-  EXPECT_EQ(c->kie.request_timeout, absl::Seconds(2));
+  EXPECT_EQ(P(*c, "kie").base_url, "http://127.0.0.1:1");
+  EXPECT_EQ(P(*c, "kie").api_key_file, "/run/k");
+  EXPECT_EQ(P(*c, "kie").request_timeout, absl::Seconds(2));
+  EXPECT_EQ(P(*c, "kie").connect_timeout, absl::Seconds(1));
+  EXPECT_EQ(P(*c, "kie").secret_envs.at("webhook_hmac_key_env"), "H");
   EXPECT_EQ(c->workers, 3);
 }
 
 TEST(ConfigTest, NewProviderRoutingAndReferenceAudioDefaults) {
   auto c = ParseConfig("{}");
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->piapi.api_key_env, "PIAPI_API_KEY");
-  EXPECT_EQ(c->piapi.webhook_secret_env, "PIAPI_WEBHOOK_SECRET");
-  EXPECT_EQ(c->tokenlab.api_key_env, "TOKENLAB_API_KEY");
-  EXPECT_EQ(c->beatra.api_key_env, "BEATRA_API_KEY");
-  EXPECT_EQ(c->piapi.base_url, "https://api.piapi.ai");
-  EXPECT_EQ(c->kie.price_micros, 12'000'000);
-  EXPECT_EQ(c->kie.price_currency, "CREDITS");
-  EXPECT_EQ(c->tokenlab.price_micros, 100'000);
-  EXPECT_EQ(c->tokenlab.price_currency, "USD");
-  EXPECT_EQ(c->beatra.price_micros, 0);
+  EXPECT_EQ(P(*c, "piapi").api_key_env, "PIAPI_API_KEY");
+  EXPECT_EQ(P(*c, "kie").secret_envs.at("webhook_hmac_key_env"), "KIE_WEBHOOK_HMAC_KEY");
+  // Exactly the registered providers, each with its module's defaults.
+  EXPECT_EQ(c->providers.size(), adapters::BuiltinProviders().modules().size());
+  EXPECT_EQ(c->providers.size(),
+            DefaultServerConfig(adapters::BuiltinProviders()).providers.size());
+  EXPECT_EQ(P(*c, "piapi").secret_envs.at("webhook_secret_env"), "PIAPI_WEBHOOK_SECRET");
+  EXPECT_EQ(P(*c, "tokenlab").api_key_env, "TOKENLAB_API_KEY");
+  EXPECT_EQ(P(*c, "beatra").api_key_env, "BEATRA_API_KEY");
+  EXPECT_EQ(P(*c, "piapi").base_url, "https://api.piapi.ai");
+  EXPECT_EQ(P(*c, "kie").price_micros, 12'000'000);
+  EXPECT_EQ(P(*c, "kie").price_currency, "CREDITS");
+  EXPECT_EQ(P(*c, "tokenlab").price_micros, 100'000);
+  EXPECT_EQ(P(*c, "tokenlab").price_currency, "USD");
+  EXPECT_EQ(P(*c, "beatra").price_micros, 0);
   EXPECT_EQ(c->circuit_breaker_failures, 5);
   EXPECT_EQ(c->circuit_breaker_cooldown, absl::Seconds(30));
   EXPECT_TRUE(c->reference_audio_enabled);
@@ -86,14 +108,14 @@ TEST(ConfigTest, ReadsProvidersCatalogRoutingAndReferenceAudio) {
     "reference_audio": {"enabled": false, "max_bytes": 1048576, "timeout_seconds": 20,
                         "allow_loopback": true, "allow_http": true}})");
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->kie.price_micros, 8'000'000);
-  EXPECT_EQ(c->kie.base_url, "https://api.kie.ai");  // untouched keys keep their defaults
-  EXPECT_EQ(c->piapi.base_url, "http://127.0.0.1:2");
-  EXPECT_EQ(c->piapi.api_key_file, "/run/p");
-  EXPECT_EQ(c->piapi.webhook_secret_env, "PW");
-  EXPECT_EQ(c->piapi.request_timeout, absl::Seconds(9));
-  EXPECT_EQ(c->tokenlab.price_micros, 50'000);
-  EXPECT_EQ(c->beatra.api_key_env, "B");
+  EXPECT_EQ(P(*c, "kie").price_micros, 8'000'000);
+  EXPECT_EQ(P(*c, "kie").base_url, "https://api.kie.ai");  // untouched keys keep their defaults
+  EXPECT_EQ(P(*c, "piapi").base_url, "http://127.0.0.1:2");
+  EXPECT_EQ(P(*c, "piapi").api_key_file, "/run/p");
+  EXPECT_EQ(P(*c, "piapi").secret_envs.at("webhook_secret_env"), "PW");
+  EXPECT_EQ(P(*c, "piapi").request_timeout, absl::Seconds(9));
+  EXPECT_EQ(P(*c, "tokenlab").price_micros, 50'000);
+  EXPECT_EQ(P(*c, "beatra").api_key_env, "B");
   ASSERT_EQ(c->aliases.size(), 2u);
   EXPECT_EQ(c->aliases[0].first, "suno");
   EXPECT_EQ(c->aliases[0].second, (std::vector<std::string>{"suno-v4.5", "beatra-suno-5.5"}));
@@ -135,6 +157,11 @@ TEST(ConfigTest, BadConfigNamesTheKey) {
       {R"({"providers": {"piapi": {"request_timeout_seconds": 0}}})",
        "providers.piapi.request_timeout_seconds"},
       {R"({"providers": {"nope": {"base_url": "x"}}})", "providers.nope.base_url"},
+      // A secret key is a key of its own provider only.
+      {R"({"providers": {"piapi": {"webhook_hmac_key_env": "X"}}})",
+       "providers.piapi.webhook_hmac_key_env"},
+      {R"({"providers": {"kie": {"webhook_hmac_key_env": 1}}})",
+       "providers.kie.webhook_hmac_key_env"},
       {R"({"catalog": {"aliases": {"suno": []}}})", "catalog.aliases.suno"},
       {R"({"catalog": {"aliases": {"suno": "suno-v4.5"}}})", "catalog.aliases.suno"},
       {R"({"catalog": {"aliases": {"suno": [1]}}})", "catalog.aliases.suno"},
@@ -171,7 +198,8 @@ TEST(ConfigTest, MalformedJsonIsAnError) {
 }
 
 TEST(ConfigTest, MissingFileIsNotFound) {
-  EXPECT_TRUE(absl::IsNotFound(LoadConfigFile("/nonexistent/config.json").status()));
+  EXPECT_TRUE(absl::IsNotFound(
+      LoadConfigFile("/nonexistent/config.json", adapters::BuiltinProviders()).status()));
 }
 
 TEST(ConfigTest, SplitHostPortHandlesIpv6) {
@@ -183,4 +211,4 @@ TEST(ConfigTest, SplitHostPortHandlesIpv6) {
 }
 
 }  // namespace
-}  // namespace music::service
+}  // namespace music::server

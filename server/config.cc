@@ -1,17 +1,16 @@
-#include "service/server/config.h"
+#include "server/config.h"
 
 #include <fstream>
 #include <functional>
 #include <map>
 #include <sstream>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
 
-namespace music::service {
+namespace music::server {
 namespace {
 
 using Setter = std::function<absl::Status(const rapidjson::Value&, const std::string& key)>;
@@ -168,10 +167,12 @@ Setter Models(std::map<std::string, ModelOverride>* out) {
   };
 }
 
-void AddProviderSetters(const std::string& name, ProviderConfig* p,
+// The setters of `providers.<name>.*` for one module: the keys every provider has, plus the
+// config key of each of its secrets (the environment variable's name; may be empty = unset).
+void AddProviderSetters(const adapters::ProviderModule& module, ProviderConfig* p,
                         std::map<std::string, Setter>& setters) {
   const absl::Duration s = absl::Seconds(1);
-  const std::string k = absl::StrCat("providers.", name, ".");
+  const std::string k = absl::StrCat("providers.", module.name, ".");
   setters[k + "base_url"] = String(&p->base_url, false);
   setters[k + "api_key_env"] = String(&p->api_key_env);
   setters[k + "api_key_file"] = String(&p->api_key_file);
@@ -179,72 +180,43 @@ void AddProviderSetters(const std::string& name, ProviderConfig* p,
   setters[k + "request_timeout_seconds"] = Duration(&p->request_timeout, s);
   setters[k + "price_micros"] = Int64(&p->price_micros, 0, int64_t{1} << 50);
   setters[k + "price_currency"] = String(&p->price_currency, false);
+  for (const adapters::SecretSpec& secret : module.secrets) {
+    setters[k + secret.config_key] = String(&p->secret_envs[secret.config_key]);
+  }
 }
 
 }  // namespace
 
-ProviderConfig DefaultKieConfig() {
+ProviderConfig DefaultProviderConfig(const adapters::ProviderModule& module) {
   ProviderConfig c;
-  c.base_url = "https://api.kie.ai";
-  c.api_key_env = "KIE_API_KEY";
-  c.webhook_hmac_key_env = "KIE_WEBHOOK_HMAC_KEY";
-  // kie.ai bills credits and publishes no per-task price: an operator setting (12 credits).
-  c.price_micros = 12'000'000;
-  c.price_currency = "CREDITS";
+  c.base_url = module.defaults.base_url;
+  c.api_key_env = module.defaults.api_key_env;
+  c.connect_timeout = module.defaults.connect_timeout;
+  c.request_timeout = module.defaults.request_timeout;
+  c.price_micros = module.defaults.price_micros;
+  c.price_currency = module.defaults.price_currency;
+  for (const adapters::SecretSpec& secret : module.secrets) {
+    c.secret_envs[secret.config_key] = secret.default_env;
+  }
   return c;
 }
 
-ProviderConfig DefaultPiapiConfig() {
-  ProviderConfig c;
-  c.base_url = "https://api.piapi.ai";
-  c.api_key_env = "PIAPI_API_KEY";
-  c.webhook_secret_env = "PIAPI_WEBHOOK_SECRET";
-  return c;
-}
-
-ProviderConfig DefaultTokenlabConfig() {
-  ProviderConfig c;
-  c.base_url = "https://api.tokenlab.sh";
-  c.api_key_env = "TOKENLAB_API_KEY";
-  c.price_micros = 100'000;  // $0.10 per task: an operator setting, TokenLab lists none
-  c.price_currency = "USD";
-  return c;
-}
-
-ProviderConfig DefaultBeatraConfig() {
-  ProviderConfig c;
-  c.base_url = "https://api.beatra.ai";
-  c.api_key_env = "BEATRA_API_KEY";
+ServerConfig DefaultServerConfig(const adapters::ProviderModuleRegistry& registry) {
+  ServerConfig c;
+  for (const adapters::ProviderModule& m : registry.modules()) {
+    c.providers[m.name] = DefaultProviderConfig(m);
+  }
   return c;
 }
 
 const ProviderConfig* FindProviderConfig(const ServerConfig& config, absl::string_view name) {
-  if (name == "kie") return &config.kie;
-  if (name == "piapi") return &config.piapi;
-  if (name == "tokenlab") return &config.tokenlab;
-  if (name == "beatra") return &config.beatra;
-  return nullptr;
+  auto it = config.providers.find(std::string(name));
+  return it == config.providers.end() ? nullptr : &it->second;
 }
 
-absl::Status SplitHostPort(absl::string_view address, absl::string_view key, std::string* host,
-                           int* port) {
-  const size_t colon = address.rfind(':');
-  if (colon == absl::string_view::npos || colon == 0) {
-    return Bad(std::string(key), "must be host:port");
-  }
-  absl::string_view h = address.substr(0, colon);
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  int p = 0;
-  if (!absl::SimpleAtoi(address.substr(colon + 1), &p) || p < 0 || p > 65535) {
-    return Bad(std::string(key), "port must be 0-65535");
-  }
-  *host = std::string(h);
-  *port = p;
-  return absl::OkStatus();
-}
-
-absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json) {
-  ServerConfig c;
+absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json,
+                                         const adapters::ProviderModuleRegistry& registry) {
+  ServerConfig c = DefaultServerConfig(registry);
   rapidjson::Document doc;
   doc.Parse(json.data(), json.size());
   if (doc.HasParseError()) {
@@ -271,8 +243,6 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json) {
       {"tasks.unknown_submission_grace_seconds", Duration(&c.unknown_submission_grace, s)},
       {"tasks.workers", Int(&c.workers, 1, 1024)},
       {"watch.heartbeat_seconds", Duration(&c.heartbeat_interval, s, absl::Milliseconds(10))},
-      {"providers.kie.webhook_hmac_key_env", String(&c.kie.webhook_hmac_key_env)},
-      {"providers.piapi.webhook_secret_env", String(&c.piapi.webhook_secret_env)},
       {"catalog.aliases", Aliases(&c.aliases)},
       {"catalog.models", Models(&c.model_overrides)},
       {"routing.circuit_breaker_failures", Int(&c.circuit_breaker_failures, 0, 1000)},
@@ -284,10 +254,9 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json) {
       {"reference_audio.allow_loopback", Bool(&c.reference_audio_allow_loopback)},
       {"reference_audio.allow_http", Bool(&c.reference_audio_allow_http)},
   };
-  AddProviderSetters("kie", &c.kie, setters);
-  AddProviderSetters("piapi", &c.piapi, setters);
-  AddProviderSetters("tokenlab", &c.tokenlab, setters);
-  AddProviderSetters("beatra", &c.beatra, setters);
+  for (const adapters::ProviderModule& m : registry.modules()) {
+    AddProviderSetters(m, &c.providers[m.name], setters);
+  }
   if (auto st = Walk(doc, "", setters); !st.ok()) return st;
   if (c.database_synchronous != "FULL" && c.database_synchronous != "NORMAL") {
     return Bad("database.synchronous", "must be FULL or NORMAL");
@@ -298,10 +267,10 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json) {
   if (auto st = SplitHostPort(c.callbacks_listen, "callbacks.listen", &host, &port); !st.ok()) {
     return st;
   }
-  for (const char* provider : {"kie", "piapi", "tokenlab", "beatra"}) {
-    const ProviderConfig& p = *FindProviderConfig(c, provider);
+  for (const adapters::ProviderModule& m : registry.modules()) {  // in registration order
+    const ProviderConfig& p = c.providers.at(m.name);
     if (p.price_micros > 0 && p.price_currency != "CREDITS" && p.price_currency != "USD") {
-      return Bad(absl::StrCat("providers.", provider, ".price_currency"), "must be CREDITS or USD");
+      return Bad(absl::StrCat("providers.", m.name, ".price_currency"), "must be CREDITS or USD");
     }
   }
   for (const auto& [name, o] : c.model_overrides) {
@@ -316,12 +285,13 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json) {
   return c;
 }
 
-absl::StatusOr<ServerConfig> LoadConfigFile(const std::string& path) {
+absl::StatusOr<ServerConfig> LoadConfigFile(const std::string& path,
+                                            const adapters::ProviderModuleRegistry& registry) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
   std::stringstream buffer;
   buffer << in.rdbuf();
-  auto config = ParseConfig(buffer.str());
+  auto config = ParseConfig(buffer.str(), registry);
   if (!config.ok()) {
     return absl::Status(config.status().code(),
                         absl::StrCat(path, ": ", config.status().message()));
@@ -329,4 +299,4 @@ absl::StatusOr<ServerConfig> LoadConfigFile(const std::string& path) {
   return config;
 }
 
-}  // namespace music::service
+}  // namespace music::server

@@ -1,0 +1,34 @@
+#include "adapters/piapi/piapi_module.h"
+
+#include <memory>
+#include <utility>
+
+#include "adapters/piapi/piapi_adapter.h"
+#include "adapters/piapi/piapi_models.h"
+#include "adapters/piapi/piapi_usage_format.h"
+
+namespace music::adapters::piapi {
+
+ProviderModule Module() {
+  ProviderModule m;
+  m.name = "piapi";
+  m.defaults.base_url = "https://api.piapi.ai";
+  m.defaults.api_key_env = "PIAPI_API_KEY";
+  m.secrets = {{"webhook_secret_env", "PIAPI_WEBHOOK_SECRET"}};
+  m.make_adapter =
+      [](const ProviderSettings& s) -> absl::StatusOr<std::shared_ptr<ProviderAdapter>> {
+    PiapiOptions options;
+    options.base_url = s.base_url;
+    options.api_key = s.api_key;
+    if (auto it = s.secrets.find("webhook_secret_env"); it != s.secrets.end()) {
+      options.webhook_secret = it->second;
+    }
+    options.request_timeout = s.request_timeout;
+    return std::shared_ptr<ProviderAdapter>(NewPiapiAdapter(std::move(options), s.http));
+  };
+  m.models = [] { return PiapiModels(); };
+  m.usage = {ParseUsage, WriteUsage};
+  return m;
+}
+
+}  // namespace music::adapters::piapi

@@ -1,0 +1,65 @@
+// music-server: parses flags, loads the config, blocks the stop signals, builds the server from
+// the built-in provider modules (BuildServer) and waits for SIGTERM / SIGINT.
+#include <csignal>
+#include <iostream>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "adapters/builtin_providers.h"
+#include "server/build_server.h"
+#include "server/config.h"
+
+ABSL_FLAG(std::string, config, "", "JSON config file (README.md, Configuration); none: defaults");
+ABSL_FLAG(std::string, listen, "", "gRPC address host:port; overrides the config's \"listen\"");
+ABSL_FLAG(std::string, database, "", "SQLite file; overrides the config's \"database.path\"");
+
+namespace {
+
+int Fail(const absl::Status& status) {
+  std::cerr << "music-server: " << status.message() << std::endl;
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Runs the music generation service. Usage: music-server "
+      "[--config FILE] [--listen HOST:PORT] [--database FILE]");
+  absl::ParseCommandLine(argc, argv);
+
+  // Block the stop signals in every thread; the main thread waits for them below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const music::adapters::ProviderModuleRegistry& registry = music::adapters::BuiltinProviders();
+  music::server::ServerConfig config = music::server::DefaultServerConfig(registry);
+  if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
+    auto loaded = music::server::LoadConfigFile(path, registry);
+    if (!loaded.ok()) return Fail(loaded.status());
+    config = *std::move(loaded);
+  }
+  if (!absl::GetFlag(FLAGS_listen).empty()) config.listen = absl::GetFlag(FLAGS_listen);
+  if (!absl::GetFlag(FLAGS_database).empty()) config.database_path = absl::GetFlag(FLAGS_database);
+
+  std::string summary;
+  auto server = music::server::BuildServer(config, registry, music::server::EnvironmentSecrets(),
+                                           music::RealClock::Get(), &summary);
+  if (!server.ok()) return Fail(server.status());
+  std::cout << "music-server listening on " << config.listen << " (port " << (*server)->port()
+            << "), callbacks on port " << (*server)->callback_port() << ", database "
+            << config.database_path << ", providers: " << summary << std::endl;
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  std::cout << "music-server: " << (signal == SIGTERM ? "SIGTERM" : "SIGINT") << ", shutting down"
+            << std::endl;
+  (*server)->Shutdown();
+  std::cout << "music-server: stopped" << std::endl;
+  return 0;
+}

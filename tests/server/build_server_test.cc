@@ -1,0 +1,261 @@
+// BuildServer: the whole wiring from a config, against the provider emulator over real HTTP.
+#include "server/build_server.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "adapters/builtin_providers.h"
+#include "adapters/http/curl_http_client.h"
+#include "tests/server/server_client.h"
+#include "tools/provider-emulator/emulator.h"
+
+namespace music::server {
+namespace {
+
+constexpr char kKieKey[] = "build-server-kie-key";
+constexpr char kBeatraKey[] = "build-server-beatra-key";
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+class BuildServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = ::testing::TempDir() + "/build_server_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    emulator::EmulatorOptions eo;
+    eo.kie_api_key = kKieKey;
+    eo.beatra_api_key = kBeatraKey;
+    eo.task_duration = absl::Milliseconds(600);
+    eo.clip_seconds = 4;
+    emulator_ = std::make_unique<emulator::ProviderEmulator>(eo);
+    ASSERT_TRUE(emulator_->Start().ok());
+    // kie.ai's key comes from the lookup, beatra's from a file.
+    std::ofstream(dir_ + "/beatra.key") << "  " << kBeatraKey << "\n";
+    secrets_["BS_KIE_KEY"] = kKieKey;
+  }
+
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+    server_.reset();
+    if (emulator_) emulator_->Stop();
+  }
+
+  // A config on port 0 with kie.ai and beatra pointed at the emulator; `extra_providers` adds
+  // members to "providers" (a leading comma included).
+  std::string ConfigJson(const std::string& extra_providers = "") {
+    return absl::StrCat(R"({"listen": "127.0.0.1:0", "callbacks": {"listen": "127.0.0.1:0"},
+      "database": {"path": ")",
+                        db_path(), R"("},
+      "tasks": {"poll_interval_seconds": 0.4, "backoff_initial_ms": 100},
+      "watch": {"heartbeat_seconds": 0.2}, "shutdown_grace_seconds": 2,
+      "providers": {
+        "kie": {"base_url": ")",
+                        emulator_->base_url(), R"(", "api_key_env": "BS_KIE_KEY",
+                "request_timeout_seconds": 2},
+        "beatra": {"base_url": ")",
+                        emulator_->base_url(), R"(/beatra",
+                   "api_key_env": "BS_UNSET", "api_key_file": ")",
+                        dir_, R"(/beatra.key"})", extra_providers, "}}");
+  }
+
+  absl::StatusOr<std::unique_ptr<service::MusicServer>> Build(const std::string& json,
+                                                              std::string* summary = nullptr) {
+    auto config = ParseConfig(json, adapters::BuiltinProviders());
+    if (!config.ok()) return config.status();
+    return BuildServer(*config, adapters::BuiltinProviders(), Lookup(), RealClock::Get(), summary);
+  }
+
+  SecretLookup Lookup() {
+    return [this](const std::string& name) {
+      auto it = secrets_.find(name);
+      return it == secrets_.end() ? std::string() : it->second;
+    };
+  }
+
+  std::string db_path() const { return dir_ + "/music.db"; }
+
+  std::string dir_;
+  std::map<std::string, std::string> secrets_;
+  std::unique_ptr<emulator::ProviderEmulator> emulator_;
+  std::unique_ptr<service::MusicServer> server_;
+};
+
+TEST_F(BuildServerTest, BuildsFromConfigAndRunsATaskToSucceeded) {
+  std::string summary;
+  auto server = Build(ConfigJson(), &summary);
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  EXPECT_GT(server_->port(), 0);
+  EXPECT_GT(server_->callback_port(), 0);
+  EXPECT_TRUE(Exists(db_path()));
+  EXPECT_EQ(summary,
+            "kie available, piapi unavailable (no API key), tokenlab unavailable (no API key), "
+            "beatra available");
+
+  ServerClient client(server_->port());
+  const music::v1::ListModelsResponse models = client.ListModels();
+  EXPECT_EQ(models.default_model(), "suno-v4.5");
+  ASSERT_NE(FindModel(models, "suno-v4.5"), nullptr);
+  EXPECT_TRUE(FindModel(models, "suno-v4.5")->available());
+  EXPECT_EQ(FindModel(models, "suno-v4.5")->price().amount_micros(), 12'000'000);
+  ASSERT_NE(FindModel(models, "beatra-suno-5.5"), nullptr);
+  EXPECT_TRUE(FindModel(models, "beatra-suno-5.5")->available());  // its key came from the file
+  ASSERT_NE(FindModel(models, "udio-music-u"), nullptr);
+  EXPECT_FALSE(FindModel(models, "udio-music-u")->available());
+  EXPECT_EQ(FindModel(models, "udio-music-u")->unavailable_reason(),
+            "no API key: set $PIAPI_API_KEY");
+  ASSERT_NE(FindModel(models, "tokenlab-suno-music"), nullptr);
+  EXPECT_EQ(FindModel(models, "tokenlab-suno-music")->price().amount_micros(), 100'000);
+  // The built-in alias, from the modules' memberships, in rank order.
+  ASSERT_EQ(models.aliases_size(), 1);
+  EXPECT_EQ(models.aliases(0).name(), "suno");
+  ASSERT_EQ(models.aliases(0).models_size(), 3);
+  EXPECT_EQ(models.aliases(0).models(0), "suno-v4.5");
+  EXPECT_EQ(models.aliases(0).models(1), "beatra-suno-5.5");
+  EXPECT_EQ(models.aliases(0).models(2), "tokenlab-suno-music");
+
+  const music::v1::Task created = client.CreateMusic("a calm piano piece");
+  ASSERT_FALSE(created.task_id().empty());
+  EXPECT_EQ(created.provider(), "kie");
+  const music::v1::Task done = client.WaitDone(created.task_id());
+  ASSERT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED) << done.DebugString();
+  ASSERT_GE(done.clips_size(), 1);
+  EXPECT_TRUE(absl::StartsWith(done.clips(0).audio_url(), emulator_->base_url()));
+  EXPECT_GE(emulator_->stats().creates_accepted, 1);
+
+  // The second provider, through its key file.
+  const music::v1::Task beatra = client.CreateMusic("a drum loop", "beatra-suno-5.5");
+  EXPECT_EQ(beatra.provider(), "beatra");
+  EXPECT_EQ(client.WaitDone(beatra.task_id()).state(), music::v1::TASK_STATE_SUCCEEDED);
+}
+
+// POSTs `body` unsigned to the callback listener for kie.ai task `task_id`; the HTTP status.
+int PostKieCallback(int port, const std::string& task_id, const std::string& body) {
+  http::Request req;
+  req.method = "POST";
+  req.url = absl::StrCat("http://127.0.0.1:", port, "/callbacks/kie/", task_id);
+  req.body = body;
+  req.headers.emplace_back("Content-Type", "application/json");
+  auto resp = http::NewCurlHttpClient({})->Send(req);
+  EXPECT_TRUE(resp.ok()) << resp.status();
+  return resp.ok() ? resp->status : -1;
+}
+
+TEST_F(BuildServerTest, AModuleSecretIsReadFromTheVariableItsConfigKeyNames) {
+  // providers.kie.webhook_hmac_key_env names the variable; with a key, unsigned callbacks are
+  // refused before their body is read.
+  secrets_["BS_HMAC"] = "build-server-hmac-key";
+  std::string json = ConfigJson();
+  json.replace(json.find(R"("api_key_env": "BS_KIE_KEY")"), 27,
+               R"("api_key_env": "BS_KIE_KEY", "webhook_hmac_key_env": "BS_HMAC")");
+  auto server = Build(json);
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  ServerClient client(server_->port());
+  const music::v1::Task task = client.CreateMusic("signed only [emu:duration_ms=3000]");
+  ASSERT_FALSE(task.task_id().empty());
+  EXPECT_EQ(PostKieCallback(server_->callback_port(), task.task_id(), "{not json"), 401);
+}
+
+TEST_F(BuildServerTest, WithoutTheSecretCallbacksAreNotAuthenticated) {
+  // The default variable, KIE_WEBHOOK_HMAC_KEY, is unset in the lookup: no signature check, so
+  // the same garbage is refused as malformed, not as unauthenticated.
+  auto server = Build(ConfigJson());
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  ServerClient client(server_->port());
+  const music::v1::Task task = client.CreateMusic("unsigned [emu:duration_ms=3000]");
+  ASSERT_FALSE(task.task_id().empty());
+  const int status = PostKieCallback(server_->callback_port(), task.task_id(), "{not json");
+  EXPECT_NE(status, 401);
+  EXPECT_GE(status, 400);
+}
+
+TEST_F(BuildServerTest, TheVariableWinsOverTheFile) {
+  secrets_["BS_PIAPI_KEY"] = "piapi-key";
+  auto server = Build(ConfigJson(R"(, "piapi": {"api_key_env": "BS_PIAPI_KEY",
+                                                "api_key_file": "/nonexistent/piapi.key"})"));
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  ServerClient client(server_->port());
+  const music::v1::ListModelsResponse models = client.ListModels();
+  ASSERT_NE(FindModel(models, "udio-music-u"), nullptr);
+  EXPECT_TRUE(FindModel(models, "udio-music-u")->available());
+}
+
+TEST_F(BuildServerTest, UnreadableApiKeyFileNamesTheKeyAndCreatesNoDatabase) {
+  auto server = Build(ConfigJson(R"(, "piapi": {"api_key_file": "/nonexistent/piapi.key"})"));
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(server.status().message().find("\"providers.piapi.api_key_file\""), std::string::npos)
+      << server.status();
+  EXPECT_NE(server.status().message().find("/nonexistent/piapi.key"), std::string::npos);
+  EXPECT_FALSE(Exists(db_path()));
+}
+
+TEST_F(BuildServerTest, AFileKeyShowsInTheUnavailableReason) {
+  std::ofstream(dir_ + "/empty.key") << "\n";  // whitespace only: no key
+  auto server = Build(ConfigJson(R"(, "tokenlab": {"api_key_file": ")" + dir_ + R"(/empty.key"})"));
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  ServerClient client(server_->port());
+  const music::v1::ListModelsResponse models = client.ListModels();
+  const music::v1::Model* m = FindModel(models, "tokenlab-suno-music");
+  ASSERT_NE(m, nullptr);
+  EXPECT_FALSE(m->available());
+  EXPECT_EQ(m->unavailable_reason(),
+            "no API key: set $TOKENLAB_API_KEY or the file providers.tokenlab.api_key_file");
+}
+
+TEST_F(BuildServerTest, BadCatalogConfigNamesTheKeyAndCreatesNoDatabase) {
+  std::string json = ConfigJson();
+  json.insert(json.size() - 1, R"(, "catalog": {"aliases": {"x": ["suno-v4.5", "nope"]}})");
+  auto server = Build(json);
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(server.status().message().find("\"catalog.aliases.x\""), std::string::npos)
+      << server.status();
+  EXPECT_FALSE(Exists(db_path()));
+}
+
+TEST_F(BuildServerTest, BadDefaultModelNamesTheKey) {
+  std::string json = ConfigJson();
+  json.insert(json.size() - 1, R"(, "default_model": "nope")");
+  auto server = Build(json);
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(server.status().message().find("\"default_model\""), std::string::npos)
+      << server.status();
+}
+
+TEST_F(BuildServerTest, ARegisteredProviderWithoutSettingsIsAnError) {
+  // A config parsed for another registry lacks the settings of the built-in providers.
+  ServerConfig config;
+  auto server = BuildServer(config, adapters::BuiltinProviders(), Lookup(), RealClock::Get());
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(server.status().message().find("\"providers.kie\""), std::string::npos)
+      << server.status();
+}
+
+TEST_F(BuildServerTest, AnUnopenableDatabaseFails) {
+  auto config = ParseConfig(ConfigJson(), adapters::BuiltinProviders());
+  ASSERT_TRUE(config.ok()) << config.status();
+  config->database_path = dir_ + "/no/such/dir/music.db";
+  auto server = BuildServer(*config, adapters::BuiltinProviders(), Lookup(), RealClock::Get());
+  EXPECT_FALSE(server.ok());
+}
+
+}  // namespace
+}  // namespace music::server
