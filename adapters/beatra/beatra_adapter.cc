@@ -14,7 +14,6 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "absl/time/clock.h"
 #include "adapters/beatra/beatra_errors.h"
 #include "adapters/beatra/beatra_json.h"
 #include "adapters/beatra/beatra_models.h"
@@ -47,8 +46,9 @@ std::string EncodeSegment(absl::string_view value) {
 
 class BeatraAdapter final : public ProviderAdapter {
  public:
-  BeatraAdapter(BeatraOptions options, std::shared_ptr<http::HttpClient> client)
+  BeatraAdapter(BeatraOptions options, std::shared_ptr<http::HttpClient> client, const Clock* clock)
       : options_(std::move(options)),
+        clock_(clock),
         base_url_(absl::StripSuffix(options_.base_url, "/")),
         client_(std::move(client)) {}
 
@@ -80,7 +80,7 @@ class BeatraAdapter final : public ProviderAdapter {
     http_request.body = *std::move(body);
     absl::StatusOr<http::Response> response = client_->Send(http_request);
     if (!response.ok()) return Clean(response.status(), operation);
-    if (absl::Status s = CheckBeatraAnswer(*response, operation, absl::Now()); !s.ok()) {
+    if (absl::Status s = CheckBeatraAnswer(*response, operation, clock_->Now()); !s.ok()) {
       return Clean(s, "");
     }
     absl::StatusOr<std::string> task_id = ParseBeatraCreateAnswer(response->body);
@@ -109,7 +109,7 @@ class BeatraAdapter final : public ProviderAdapter {
                    options_.request_timeout);
     absl::StatusOr<http::Response> response = client_->Send(http_request);
     if (!response.ok()) return Clean(response.status(), operation);
-    if (absl::Status s = CheckBeatraAnswer(*response, operation, absl::Now()); !s.ok()) {
+    if (absl::Status s = CheckBeatraAnswer(*response, operation, clock_->Now()); !s.ok()) {
       return Clean(s, "");
     }
     absl::StatusOr<ProviderUpdate> update = ParseBeatraTask(response->body);
@@ -144,7 +144,7 @@ class BeatraAdapter final : public ProviderAdapter {
     // Best effort and idempotent (CONTRACT-NOTES): a task that already ended has nothing to
     // cancel, which is not an error for the caller.
     if (response->status == 409) return absl::OkStatus();
-    if (absl::Status s = CheckBeatraAnswer(*response, operation, absl::Now()); !s.ok()) {
+    if (absl::Status s = CheckBeatraAnswer(*response, operation, clock_->Now()); !s.ok()) {
       return Clean(s, "");
     }
     return absl::OkStatus();
@@ -164,7 +164,7 @@ class BeatraAdapter final : public ProviderAdapter {
     http_request.body = BuildUploadBody(upload, boundary);
     absl::StatusOr<http::Response> response = client_->Send(http_request);
     if (!response.ok()) return Clean(response.status(), operation);
-    if (absl::Status s = CheckBeatraAnswer(*response, operation, absl::Now()); !s.ok()) {
+    if (absl::Status s = CheckBeatraAnswer(*response, operation, clock_->Now()); !s.ok()) {
       return Clean(s, "");
     }
     absl::StatusOr<std::string> artifact_id = ParseBeatraUploadAnswer(response->body);
@@ -208,6 +208,7 @@ class BeatraAdapter final : public ProviderAdapter {
   }
 
   const BeatraOptions options_;
+  const Clock* const clock_;
   const std::string base_url_;  // without a trailing "/"
   const std::shared_ptr<http::HttpClient> client_;
 };
@@ -215,8 +216,9 @@ class BeatraAdapter final : public ProviderAdapter {
 }  // namespace
 
 std::unique_ptr<ProviderAdapter> NewBeatraAdapter(BeatraOptions options,
-                                                  std::shared_ptr<http::HttpClient> client) {
-  return std::make_unique<BeatraAdapter>(std::move(options), std::move(client));
+                                                  std::shared_ptr<http::HttpClient> client,
+                                                  const Clock* clock) {
+  return std::make_unique<BeatraAdapter>(std::move(options), std::move(client), clock);
 }
 
 }  // namespace music::adapters::beatra
