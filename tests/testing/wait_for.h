@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <functional>
 #include <string>
 
@@ -30,6 +32,17 @@ inline bool WaitFor(const std::function<bool()>& condition, absl::Duration timeo
   if (condition()) return true;
   ADD_FAILURE() << "timed out after " << absl::FormatDuration(timeout) << " waiting for " << what;
   return false;
+}
+
+/// What a fake HTTP server does to be slow (a latency it injects, not a test waiting for
+/// something): blocks the calling handler thread up to `delay` of real time, returning early once
+/// `stop` is set (so a server's shutdown is not held up).
+inline void ServerDelay(absl::Duration delay, const std::atomic<bool>& stop) {
+  const Clock* clock = RealClock::Get();
+  const absl::Time end = clock->Now() + delay;
+  while (!stop && clock->Now() < end) {
+    absl::SleepFor(std::min(absl::Milliseconds(5), end - clock->Now()));
+  }
 }
 
 }  // namespace music

@@ -1,5 +1,7 @@
 // NewCurlHttpClient against a real cpp-httplib server on 127.0.0.1 (port 0).
 
+#include "adapters/http/curl_http_client.h"
+
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -14,9 +16,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "adapters/http/curl_http_client.h"
 #include "adapters/provider_errors.h"
 #include "gtest/gtest.h"
+#include "tests/testing/wait_for.h"
 
 namespace music::http {
 namespace {
@@ -53,9 +55,7 @@ class CurlHttpClientTest : public ::testing::Test {
     });
     server_->Get("/slow", [](const httplib::Request&, httplib::Response& res) {
       // Long enough to outlast any client timeout below, short enough for TearDown.
-      for (int i = 0; i < 100 && !stopping_; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
+      ServerDelay(absl::Seconds(2), stopping_);
       res.set_content("late", "text/plain");
     });
     server_->Get(R"(/bytes/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
@@ -81,7 +81,7 @@ class CurlHttpClientTest : public ::testing::Test {
     if (port_ <= 0) return;  // SetUp fails every test
     thread_ = new std::thread([] { server_->listen_after_bind(); });
     // stop() is a no-op until the accept loop runs, so TearDownTestSuite could otherwise hang.
-    while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    WaitFor([] { return server_->is_running(); }, absl::Seconds(5), "the test server");
   }
 
   static void TearDownTestSuite() {
@@ -183,9 +183,9 @@ TEST_F(CurlHttpClientTest, TimeoutAfterConnectingIsOutcomeUnknown) {
   Request request = Get(Url("/slow"));
   request.headers.emplace_back("Authorization", absl::StrCat("Bearer ", kSecret));
   request.timeout = absl::Milliseconds(200);
-  const absl::Time start = absl::Now();
+  const absl::Time start = RealClock::Get()->Now();
   absl::StatusOr<Response> response = client->Send(request);
-  EXPECT_LT(absl::Now() - start, absl::Seconds(1.5));
+  EXPECT_LT(RealClock::Get()->Now() - start, absl::Seconds(1.5));
   ASSERT_FALSE(response.ok());
   EXPECT_EQ(response.status().code(), absl::StatusCode::kDeadlineExceeded) << response.status();
   EXPECT_TRUE(IsOutcomeUnknown(response.status()));

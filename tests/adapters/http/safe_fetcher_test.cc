@@ -38,6 +38,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "tests/testing/self_signed_cert.h"
+#include "tests/testing/wait_for.h"
 
 namespace music::http {
 namespace {
@@ -194,11 +195,11 @@ TEST(SafeFetcherPolicyTest, RefusesForbiddenLiteralsAndSchemesWithoutNetwork) {
       {"https://exa mple.com/", absl::StatusCode::kInvalidArgument},
   };
   for (const Case& c : cases) {
-    const absl::Time start = absl::Now();
+    const absl::Time start = RealClock::Get()->Now();
     absl::StatusOr<FetchedAudio> fetched = fetcher->Fetch(c.url);
     ASSERT_FALSE(fetched.ok()) << c.url;
     EXPECT_EQ(fetched.status().code(), c.code) << c.url << ": " << fetched.status();
-    EXPECT_LT(absl::Now() - start, absl::Milliseconds(500)) << c.url;
+    EXPECT_LT(RealClock::Get()->Now() - start, absl::Milliseconds(500)) << c.url;
   }
 }
 
@@ -240,7 +241,7 @@ struct RunningServer {
     if (port <= 0) return false;
     thread = std::thread([this] { server->listen_after_bind(); });
     // stop() is a no-op until the accept loop runs.
-    while (!server->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    WaitFor([this] { return server->is_running(); }, absl::Seconds(5), "the test server");
     return true;
   }
   void Stop() {
@@ -329,7 +330,7 @@ class SafeFetcherServerTest : public ::testing::Test {
       res.set_content_provider(size_t{1} << 30, "audio/wav",
                                [](size_t, size_t, httplib::DataSink& sink) {
                                  if (stopping_) return false;
-                                 std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                                 ServerDelay(absl::Milliseconds(20), stopping_);
                                  return sink.write("a", 1);
                                });
     });
@@ -340,9 +341,7 @@ class SafeFetcherServerTest : public ::testing::Test {
     });
     s.Get("/slow", [](const httplib::Request&, httplib::Response& res) {
       ++main_hits_;
-      for (int i = 0; i < 100 && !stopping_; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
+      ServerDelay(absl::Seconds(2), stopping_);
       res.set_content("late", "text/plain");
     });
     s.Get(R"(/redirect/(.*))", [](const httplib::Request& req, httplib::Response& res) {
@@ -553,20 +552,20 @@ TEST_F(SafeFetcherServerTest, BodyOverMaxBytesChunkedRefused) {
 TEST_F(SafeFetcherServerTest, EndlessBodyStopsAtTheCap) {
   SafeFetchOptions options = Options();
   options.max_bytes = 1 << 20;
-  const absl::Time start = absl::Now();
+  const absl::Time start = RealClock::Get()->Now();
   absl::StatusOr<FetchedAudio> fetched = NewSafeFetcher(options)->Fetch(Url("/endless"));
   EXPECT_EQ(Code(fetched), absl::StatusCode::kFailedPrecondition) << fetched.status();
-  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_LT(RealClock::Get()->Now() - start, absl::Seconds(5));
 }
 
 TEST_F(SafeFetcherServerTest, AnnouncedContentLengthOverCapRefusedUpFront) {
   SafeFetchOptions options = Options();
   options.max_bytes = 1 << 20;
-  const absl::Time start = absl::Now();
+  const absl::Time start = RealClock::Get()->Now();
   absl::StatusOr<FetchedAudio> fetched = NewSafeFetcher(options)->Fetch(Url("/announced-huge"));
   EXPECT_EQ(Code(fetched), absl::StatusCode::kFailedPrecondition) << fetched.status();
   // The body trickles at 50 B/s: only the announced length can have stopped it this fast.
-  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  EXPECT_LT(RealClock::Get()->Now() - start, absl::Seconds(2));
 }
 
 TEST_F(SafeFetcherServerTest, NotFoundNamesTheStatus) {
@@ -581,10 +580,10 @@ TEST_F(SafeFetcherServerTest, NotFoundNamesTheStatus) {
 TEST_F(SafeFetcherServerTest, SlowServerTimesOut) {
   SafeFetchOptions options = Options();
   options.total_timeout = absl::Milliseconds(300);
-  const absl::Time start = absl::Now();
+  const absl::Time start = RealClock::Get()->Now();
   absl::StatusOr<FetchedAudio> fetched = NewSafeFetcher(options)->Fetch(Url("/slow"));
   EXPECT_EQ(Code(fetched), absl::StatusCode::kDeadlineExceeded) << fetched.status();
-  EXPECT_LT(absl::Now() - start, absl::Seconds(1.5));
+  EXPECT_LT(RealClock::Get()->Now() - start, absl::Seconds(1.5));
 }
 
 TEST_F(SafeFetcherServerTest, RedirectToSameHostIsFollowed) {
@@ -633,12 +632,12 @@ TEST_F(SafeFetcherServerTest, RedirectToAnotherHostOrPortRefused) {
 TEST_F(SafeFetcherServerTest, RedirectToPrivateOrMetadataRefusedEvenWithLoopbackAllowed) {
   auto fetcher = NewSafeFetcher(Options());
   for (const char* path : {"/redirect/private", "/redirect/metadata"}) {
-    const absl::Time start = absl::Now();
+    const absl::Time start = RealClock::Get()->Now();
     absl::StatusOr<FetchedAudio> fetched = fetcher->Fetch(Url(path));
     EXPECT_EQ(Code(fetched), absl::StatusCode::kPermissionDenied)
         << path << ": " << fetched.status();
     // Refused, not attempted: there is nothing to connect to on this machine.
-    EXPECT_LT(absl::Now() - start, absl::Seconds(2)) << path;
+    EXPECT_LT(RealClock::Get()->Now() - start, absl::Seconds(2)) << path;
   }
 }
 

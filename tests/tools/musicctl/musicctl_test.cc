@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "domain/clock.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
@@ -590,7 +591,7 @@ TEST(FormatTest, WatchLine) {
   task.mutable_progress()->set_provider_status("FIRST_SUCCESS");
   task.mutable_progress()->set_first_clip_ready(true);
   AddClip(&task, "c", false);
-  EXPECT_EQ(FormatWatchLine(task, absl::Now(), absl::UTCTimeZone()),
+  EXPECT_EQ(FormatWatchLine(task, RealClock::Get()->Now(), absl::UTCTimeZone()),
             "22:13:32  v12   RUNNING    FIRST_SUCCESS          lyrics -      first clip ready  "
             "clips 1");
 }

@@ -22,6 +22,8 @@
 #include "adapters/beatra/beatra_adapter.h"
 #include "adapters/http/curl_http_client.h"
 #include "adapters/provider_errors.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/wait_for.h"
 #include "tools/provider-emulator/core.h"
 #include "tools/provider-emulator/emulator.h"
 
@@ -34,13 +36,9 @@ using ::testing::Not;
 constexpr char kKey[] = "test-beatra-key";
 constexpr double kClipSeconds = 1.5;
 
+// The kit's deadline-bounded wait (fails the test at the deadline).
 bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(10)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
+  return WaitFor(done, timeout);
 }
 
 rapidjson::Document ParseJson(const std::string& text) {
@@ -511,6 +509,7 @@ class BeatraUsageTest : public ::testing::Test {
   void SetUp() override {
     core_.options.beatra_api_key = kKey;
     core_.options.task_duration = absl::Milliseconds(300);
+    core_.options.clock = &clock_;  // tasks end when the test moves the clock
     core_.public_base_url = "http://127.0.0.1:1";
     core_.faults = &faults_;
     core_.clips = &clips_;
@@ -542,6 +541,7 @@ class BeatraUsageTest : public ::testing::Test {
   ClipRegistry clips_;
   StatsRecorder stats_;
   absl::Notification stopping_;
+  FakeClock clock_;
   EmulatorCore core_;
   std::unique_ptr<ProviderContract> contract_;
   httplib::Server server_;
@@ -565,7 +565,7 @@ TEST_F(BeatraUsageTest, ChargePerTaskAndRefundOnFailureOrCancel) {
                 ->status,
             200);
   EXPECT_EQ(contract_->TaskCount(), 3);
-  absl::SleepFor(absl::Milliseconds(400));  // the ok task succeeds, the failed one fails
+  clock_.Advance(absl::Milliseconds(400));  // the ok task succeeds, the failed one fails
 
   const std::vector<billing::UsageRecord> records = contract_->UsageRecords();
   ASSERT_EQ(records.size(), 5u);

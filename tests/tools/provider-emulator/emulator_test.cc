@@ -27,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "tests/testing/wait_for.h"
 #include "tools/provider-emulator/kie_contract.h"
 
 namespace music::emulator {
@@ -41,13 +42,9 @@ constexpr double kClipSeconds = 1.5;
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
+// The kit's deadline-bounded wait (fails the test at the deadline).
 bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(5)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
+  return WaitFor(done, timeout);
 }
 
 rapidjson::Document ParseJson(const std::string& text) {
@@ -503,7 +500,7 @@ TEST_F(EmulatorTest, SignsCallbacksWhenKeyed) {
   StartEmulator(options);
   const std::string task_id = CreateMusic();
   ASSERT_TRUE(receiver_.WaitFor(task_id, 3));
-  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  const int64_t now = absl::ToUnixSeconds(RealClock::Get()->Now());
   for (const Received& r : receiver_.For(task_id)) {
     int64_t timestamp = 0;
     ASSERT_TRUE(absl::SimpleAtoi(r.timestamp, &timestamp)) << r.timestamp;
@@ -777,14 +774,14 @@ TEST_F(EmulatorTest, SlowCreateWaitsSlowDelay) {
   for (const bool by_directive : {false, true}) {
     SCOPED_TRACE(by_directive);
     SetFaults([&](FaultConfig& f) { f.create_slow_rate = by_directive ? 0 : 1; });
-    const absl::Time start = absl::Now();
+    const absl::Time start = RealClock::Get()->Now();
     EXPECT_FALSE(CreateMusic(by_directive ? "x [emu:slow_create]" : "x").empty());
-    EXPECT_GE(absl::Now() - start, absl::Milliseconds(290));
+    EXPECT_GE(RealClock::Get()->Now() - start, absl::Milliseconds(290));
   }
   SetFaults([](FaultConfig& f) { f.create_slow_rate = 0; });
-  const absl::Time start = absl::Now();
+  const absl::Time start = RealClock::Get()->Now();
   CreateMusic();
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(250));
+  EXPECT_LT(RealClock::Get()->Now() - start, absl::Milliseconds(250));
   EXPECT_EQ(emulator_->stats().creates_slow, 2);
 }
 
@@ -838,12 +835,12 @@ TEST_F(EmulatorTest, PollFaults) {
     f.poll_malformed_rate = 0;
     f.poll_slow_rate = 1;
   });
-  const absl::Time start = absl::Now();
+  const absl::Time start = RealClock::Get()->Now();
   res = Get(path);
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
   EXPECT_TRUE(IsJson(res->body));
-  EXPECT_GE(absl::Now() - start, absl::Milliseconds(290));
+  EXPECT_GE(RealClock::Get()->Now() - start, absl::Milliseconds(290));
 
   const EmulatorStats stats = emulator_->stats();
   EXPECT_EQ(stats.polls_server_error, 1);
@@ -1094,10 +1091,10 @@ TEST_F(EmulatorTest, LifecycleAndPorts) {
                                "http://media.example.test:9/audio/"));
 
   const int port = emulator_->port();
-  const absl::Time start = absl::Now();
+  const absl::Time start = RealClock::Get()->Now();
   emulator_->Stop();
   emulator_->Stop();  // idempotent
-  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  EXPECT_LT(RealClock::Get()->Now() - start, absl::Seconds(3));
   httplib::Client client("127.0.0.1", port);
   EXPECT_FALSE(client.Get("/_emulator/health"));
 }

@@ -23,6 +23,7 @@
 #include "adapters/http/curl_http_client.h"
 #include "adapters/piapi/piapi_adapter.h"
 #include "adapters/provider_errors.h"
+#include "tests/testing/wait_for.h"
 #include "tools/provider-emulator/core.h"
 #include "tools/provider-emulator/emulator.h"
 
@@ -35,13 +36,9 @@ constexpr char kKey[] = "test-piapi-key";
 constexpr char kSecret[] = "piapi-webhook-secret";
 constexpr double kClipSeconds = 1.5;
 
+// The kit's deadline-bounded wait (fails the test at the deadline).
 bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(5)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
+  return WaitFor(done, timeout);
 }
 
 rapidjson::Document ParseJson(const std::string& text) {
@@ -127,6 +124,11 @@ class WebhookReceiver {
 class PiapiContractTest : public ::testing::Test {
  protected:
   void SetUp() override { StartEmulator(DefaultOptions()); }
+  // Every callback attempt made so far has ended: answered, given up, or followed by a retry.
+  bool SenderIdle() const {
+    const EmulatorStats s = emulator_->stats();
+    return s.callback_attempts == s.callbacks_sent + s.callbacks_failed + s.callbacks_retried;
+  }
   void TearDown() override {
     if (emulator_) emulator_->Stop();  // before the receiver goes away
   }
@@ -360,7 +362,9 @@ TEST_F(PiapiContractTest, WebhooksCarryTheSecretAndLowerCaseStatuses) {
   // No webhook_config endpoint: no deliveries.
   const std::string quiet = Create(Body("quiet", false));
   ASSERT_TRUE(WaitStatus(quiet, "Completed"));
-  absl::SleepFor(absl::Milliseconds(100));
+  // Completed: every stage is past. Wait until the sender has no delivery in flight before
+  // checking that none arrived.
+  ASSERT_TRUE(WaitUntil([&] { return SenderIdle(); }));
   EXPECT_TRUE(receiver_.For(quiet).empty());
 }
 
@@ -378,7 +382,9 @@ TEST_F(PiapiContractTest, WebhookFaults) {
   }
   EXPECT_THAT(receiver_.StatusesFor(reordered), ElementsAre("completed", "processing", "pending"));
   ASSERT_TRUE(WaitStatus(lost, "Completed"));
-  absl::SleepFor(absl::Milliseconds(100));
+  // Completed: every stage is past. Wait until the sender has no delivery in flight before
+  // checking that none arrived.
+  ASSERT_TRUE(WaitUntil([&] { return SenderIdle(); }));
   EXPECT_TRUE(receiver_.For(lost).empty());
   EXPECT_EQ(emulator_->stats().callbacks_dropped, 3);
 }

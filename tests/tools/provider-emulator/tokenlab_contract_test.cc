@@ -23,6 +23,8 @@
 #include "adapters/http/curl_http_client.h"
 #include "adapters/provider_errors.h"
 #include "adapters/tokenlab/tokenlab_adapter.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/wait_for.h"
 #include "tools/provider-emulator/core.h"
 #include "tools/provider-emulator/emulator.h"
 
@@ -34,13 +36,9 @@ using ::testing::HasSubstr;
 constexpr char kKey[] = "test-tokenlab-key";
 constexpr double kClipSeconds = 1.5;
 
+// The kit's deadline-bounded wait (fails the test at the deadline).
 bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(5)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
+  return WaitFor(done, timeout);
 }
 
 rapidjson::Document ParseJson(const std::string& text) {
@@ -297,11 +295,11 @@ TEST_F(TokenlabContractTest, SharedCreateFaults) {
   ASSERT_EQ(doc["data"].Size(), 1u);
   EXPECT_EQ(Str(doc["data"][0], "id"), malformed->get_header_value("X-Task-ID"));
 
-  const absl::Time start = absl::Now();
+  const absl::Time start = RealClock::Get()->Now();
   auto slow = Create(Body("x [emu:slow_create]", "f3"));
   ASSERT_TRUE(slow);
   EXPECT_EQ(slow->status, 200);
-  EXPECT_GE(absl::Now() - start, absl::Milliseconds(290));
+  EXPECT_GE(RealClock::Get()->Now() - start, absl::Milliseconds(290));
   const EmulatorStats stats = emulator_->stats();
   EXPECT_EQ(stats.creates_rate_limited, 1);
   EXPECT_EQ(stats.creates_server_error, 1);
@@ -401,6 +399,7 @@ class TokenlabUsageTest : public ::testing::Test {
   void SetUp() override {
     core_.options.tokenlab_api_key = kKey;
     core_.options.task_duration = absl::Milliseconds(200);
+    core_.options.clock = &clock_;  // tasks end when the test moves the clock
     core_.options.clip_seconds = kClipSeconds;
     core_.scheduler = &scheduler_;
     core_.faults = &faults_;
@@ -430,8 +429,9 @@ class TokenlabUsageTest : public ::testing::Test {
     return res ? res->get_header_value("X-Task-ID") : "";
   }
 
+  FakeClock clock_;
   EmulatorCore core_;
-  Scheduler scheduler_;
+  Scheduler scheduler_{&clock_};
   FaultInjector faults_{FaultConfig{}};
   ClipRegistry clips_;
   StatsRecorder stats_;
@@ -448,7 +448,7 @@ TEST_F(TokenlabUsageTest, ChargesEveryTaskAndRefundsFailedAndCancelled) {
   const std::string failed = Create("x [emu:task_error=generation_failed]", "u2");
   const std::string cancelled = Create("x [emu:task_error=cancelled]", "u3");
   EXPECT_EQ(contract_->TaskCount(), 3);
-  absl::SleepFor(absl::Milliseconds(300));  // every task past its end (200 ms)
+  clock_.Advance(absl::Milliseconds(300));  // every task past its end (200 ms)
   std::vector<billing::UsageRecord> records = contract_->UsageRecords();
   ASSERT_EQ(records.size(), 5u);
   int charges = 0;
