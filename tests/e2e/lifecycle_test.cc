@@ -99,7 +99,8 @@ TEST_F(E2eTest, ContinuationOfMissingOrUnfinishedClipIsFailedPrecondition) {
   std::string clip_id;
   WaitFor(
       [&] {
-        for (const auto& c : GetTask(slow.task_id()).clips()) clip_id = c.clip_id();
+        const music::v1::Task t = GetTask(slow.task_id());
+        for (const auto& c : t.clips()) clip_id = c.clip_id();
         return !clip_id.empty();
       },
       absl::Seconds(8), "the first clip");

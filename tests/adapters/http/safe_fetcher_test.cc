@@ -38,6 +38,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "tests/testing/self_signed_cert.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/testing/wait_for.h"
 
 namespace music::http {
@@ -267,11 +268,10 @@ std::string AudioBytes() {
 class SafeFetcherServerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char dir_template[] = "/tmp/safe_fetcher_test_XXXXXX";
-    if (mkdtemp(dir_template) == nullptr) return;
-    dir_ = dir_template;
-    cert_path_ = dir_ + "/cert.pem";
-    key_path_ = dir_ + "/key.pem";
+    dir_ = std::make_unique<TempDir>("safe_fetcher_test");
+    if (dir_->path().empty()) return;
+    cert_path_ = dir_->File("cert.pem");
+    key_path_ = dir_->File("key.pem");
     if (!WriteSelfSignedCert(cert_path_, key_path_)) return;
 
     other_.server = std::make_unique<httplib::SSLServer>(cert_path_.c_str(), key_path_.c_str());
@@ -382,11 +382,7 @@ class SafeFetcherServerTest : public ::testing::Test {
     main_.server.reset();
     other_.server.reset();
     plain_.server.reset();
-    if (!dir_.empty()) {
-      unlink(cert_path_.c_str());
-      unlink(key_path_.c_str());
-      rmdir(dir_.c_str());
-    }
+    dir_.reset();  // removes the certificate files
   }
 
   void SetUp() override { ASSERT_TRUE(ready_) << "test servers did not start"; }
@@ -413,7 +409,7 @@ class SafeFetcherServerTest : public ::testing::Test {
     return fetched.status().code();
   }
 
-  static inline std::string dir_;
+  static inline std::unique_ptr<TempDir> dir_;
   static inline std::string cert_path_;
   static inline std::string key_path_;
   static inline RunningServer main_;

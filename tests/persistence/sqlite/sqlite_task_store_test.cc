@@ -25,6 +25,7 @@
 #include "music/v1/task.pb.h"
 #include "domain/task_record.h"
 #include "persistence/task_store.h"
+#include "tests/testing/temp_dir.h"
 
 namespace music::persistence {
 namespace {
@@ -121,9 +122,8 @@ std::string RawQuery(const std::string& path, const std::string& sql) {
 class SqliteTaskStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "sqlite_task_store_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    ASSERT_FALSE(temp_dir_.path().empty());
+    dir_ = temp_dir_.path();
     path_ = dir_ + "/tasks.db";
     store_ = Open();
     ASSERT_NE(store_, nullptr);
@@ -151,6 +151,7 @@ class SqliteTaskStoreTest : public ::testing::Test {
     return result->record;
   }
 
+  TempDir temp_dir_{"sqlite_task_store"};
   std::string dir_;
   std::string path_;
   std::unique_ptr<TaskStore> store_;
