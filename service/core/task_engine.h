@@ -148,7 +148,8 @@ class TaskEngine {
   /// The URL a provider should call back for `task_id`, or "" when callbacks are off.
   std::string CallbackUrl(absl::string_view provider, absl::string_view task_id) const;
 
-  /// Wakes the scheduler to re-read the clock (after FakeClock::Advance in tests).
+  /// Wakes the scheduler thread to re-read the clock (after an injected clock jumped). Without
+  /// the thread (options.scheduler_thread false) the owner calls RunDue() instead.
   void Kick();
 
   /// The per-provider circuit breaker the engine consults before every create.

@@ -38,6 +38,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "tests/testing/self_signed_cert.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/wait_for.h"
 
@@ -199,7 +200,7 @@ TEST(SafeFetcherPolicyTest, RefusesForbiddenLiteralsAndSchemesWithoutNetwork) {
     const absl::Time start = RealClock::Get()->Now();
     absl::StatusOr<FetchedAudio> fetched = fetcher->Fetch(c.url);
     ASSERT_FALSE(fetched.ok()) << c.url;
-    EXPECT_EQ(fetched.status().code(), c.code) << c.url << ": " << fetched.status();
+    EXPECT_THAT(fetched, StatusIs(c.code)) << c.url << ": " << fetched.status();
     EXPECT_LT(RealClock::Get()->Now() - start, absl::Milliseconds(500)) << c.url;
   }
 }
@@ -212,7 +213,7 @@ TEST(SafeFetcherPolicyTest, ForbiddenLiteralsStayForbiddenWithLoopbackAllowed) {
                           "https://[::ffff:10.0.0.1]/", "https://100.64.0.1/"}) {
     absl::StatusOr<FetchedAudio> fetched = fetcher->Fetch(url);
     ASSERT_FALSE(fetched.ok()) << url;
-    EXPECT_EQ(fetched.status().code(), absl::StatusCode::kInvalidArgument)
+    EXPECT_THAT(fetched, StatusIs(absl::StatusCode::kInvalidArgument))
         << url << ": " << fetched.status();
   }
 }
@@ -426,7 +427,7 @@ class SafeFetcherServerTest : public ::testing::Test {
 TEST_F(SafeFetcherServerTest, DownloadsOverHttps) {
   auto fetcher = NewSafeFetcher(Options());
   absl::StatusOr<FetchedAudio> fetched = fetcher->Fetch(Url("/audio"));
-  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  ASSERT_THAT(fetched, IsOk());
   EXPECT_EQ(fetched->bytes, Audio());
   EXPECT_EQ(fetched->content_type, "audio/mpeg");
   EXPECT_EQ(fetched->final_url, Url("/audio"));
@@ -436,7 +437,7 @@ TEST_F(SafeFetcherServerTest, UpperCaseSchemeIsHttps) {
   auto fetcher = NewSafeFetcher(Options());
   absl::StatusOr<FetchedAudio> fetched =
       fetcher->Fetch(absl::StrCat("HTTPS://127.0.0.1:", main_.port, "/audio"));
-  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  ASSERT_THAT(fetched, IsOk());
   EXPECT_EQ(fetched->bytes, Audio());
 }
 
@@ -481,7 +482,7 @@ TEST_F(SafeFetcherServerTest, NameResolvingToLoopbackRefusedAtConnect) {
   // The same URL with loopback allowed works, so the refusal above was the address check.
   fetched =
       NewSafeFetcher(Options())->Fetch(absl::StrCat("https://localhost:", main_.port, "/audio"));
-  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  ASSERT_THAT(fetched, IsOk());
   EXPECT_EQ(fetched->bytes, Audio());
 }
 
@@ -523,10 +524,10 @@ TEST_F(SafeFetcherServerTest, BodyOfExactlyMaxBytesIsAccepted) {
   SafeFetchOptions options = Options();
   options.max_bytes = 50000;
   absl::StatusOr<FetchedAudio> fetched = NewSafeFetcher(options)->Fetch(Url("/bytes/50000"));
-  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  ASSERT_THAT(fetched, IsOk());
   EXPECT_EQ(fetched->bytes.size(), 50000u);
   fetched = NewSafeFetcher(options)->Fetch(Url("/chunked/50000"));
-  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  ASSERT_THAT(fetched, IsOk());
   EXPECT_EQ(fetched->bytes.size(), 50000u);
 }
 
@@ -586,7 +587,7 @@ TEST_F(SafeFetcherServerTest, RedirectToSameHostIsFollowed) {
   auto fetcher = NewSafeFetcher(Options());
   for (const char* path : {"/redirect/relative", "/redirect/absolute", "/redirect/chain/2"}) {
     absl::StatusOr<FetchedAudio> fetched = fetcher->Fetch(Url(path));
-    ASSERT_TRUE(fetched.ok()) << path << ": " << fetched.status();
+    ASSERT_THAT(fetched, IsOk()) << path << ": " << fetched.status();
     EXPECT_EQ(fetched->bytes, Audio()) << path;
     EXPECT_EQ(fetched->final_url, Url("/audio")) << path;
   }
@@ -597,7 +598,7 @@ TEST_F(SafeFetcherServerTest, RedirectsAreCapped) {
   options.max_redirects = 3;
   auto fetcher = NewSafeFetcher(options);
   absl::StatusOr<FetchedAudio> fetched = fetcher->Fetch(Url("/redirect/chain/2"));  // 3 hops
-  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  ASSERT_THAT(fetched, IsOk());
   fetched = fetcher->Fetch(Url("/redirect/chain/3"));  // 4 hops
   EXPECT_EQ(Code(fetched), absl::StatusCode::kFailedPrecondition) << fetched.status();
   fetched = fetcher->Fetch(Url("/redirect/loop"));
@@ -665,7 +666,7 @@ TEST_F(SafeFetcherServerTest, PlainHttpOnlyWithAllowHttp) {
   SafeFetchOptions options = Options();
   options.allow_http = true;
   fetched = NewSafeFetcher(options)->Fetch(url);
-  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  ASSERT_THAT(fetched, IsOk());
   EXPECT_EQ(fetched->bytes, Audio());
 }
 
