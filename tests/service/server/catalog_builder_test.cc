@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/service/core/fake_provider.h"
+#include "tests/testing/fake_provider.h"
 
 namespace music::service {
 namespace {
