@@ -27,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/wait_for.h"
 #include "tools/provider-emulator/kie_contract.h"
 
@@ -192,7 +193,7 @@ class EmulatorTest : public ::testing::Test {
   void StartEmulator(const EmulatorOptions& options) {
     if (emulator_) emulator_->Stop();
     emulator_ = std::make_unique<ProviderEmulator>(options);
-    ASSERT_TRUE(emulator_->Start().ok());
+    ASSERT_THAT(emulator_->Start(), IsOk());
   }
 
   httplib::Result Post(const std::string& path, const std::string& body,
@@ -1073,7 +1074,7 @@ TEST_F(EmulatorTest, ControlEndpoints) {
 TEST_F(EmulatorTest, LifecycleAndPorts) {
   EXPECT_GT(emulator_->port(), 0);
   EXPECT_EQ(emulator_->base_url(), absl::StrCat("http://127.0.0.1:", emulator_->port()));
-  EXPECT_TRUE(absl::IsFailedPrecondition(emulator_->Start()));
+  EXPECT_THAT(emulator_->Start(), StatusIs(absl::StatusCode::kFailedPrecondition));
 
   // A taken port cannot be bound.
   EmulatorOptions options = DefaultOptions();
