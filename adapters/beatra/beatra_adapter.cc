@@ -13,7 +13,6 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "absl/time/clock.h"
 #include "adapters/beatra/beatra_errors.h"
 #include "adapters/beatra/beatra_json.h"
 #include "adapters/beatra/beatra_models.h"
@@ -32,8 +31,9 @@ constexpr char kTasksPath[] = "/v1/tasks/";
 
 class BeatraAdapter final : public ProviderAdapter {
  public:
-  BeatraAdapter(BeatraOptions options, std::shared_ptr<http::HttpClient> client)
+  BeatraAdapter(BeatraOptions options, std::shared_ptr<http::HttpClient> client, const Clock* clock)
       : options_(std::move(options)),
+        clock_(clock),
         base_url_(absl::StripSuffix(options_.base_url, "/")),
         client_(std::move(client)) {}
 
@@ -65,7 +65,7 @@ class BeatraAdapter final : public ProviderAdapter {
     http_request.body = *std::move(body);
     absl::StatusOr<http::Response> response = client_->Send(http_request);
     if (!response.ok()) return Clean(response.status(), operation);
-    if (absl::Status s = CheckBeatraAnswer(*response, operation, absl::Now()); !s.ok()) {
+    if (absl::Status s = CheckBeatraAnswer(*response, operation, clock_->Now()); !s.ok()) {
       return Clean(s, "");
     }
     // The Idempotency-Key makes a resend of an outcome-unknown create return that same task.
@@ -90,7 +90,7 @@ class BeatraAdapter final : public ProviderAdapter {
                    options_.request_timeout);
     absl::StatusOr<http::Response> response = client_->Send(http_request);
     if (!response.ok()) return Clean(response.status(), operation);
-    if (absl::Status s = CheckBeatraAnswer(*response, operation, absl::Now()); !s.ok()) {
+    if (absl::Status s = CheckBeatraAnswer(*response, operation, clock_->Now()); !s.ok()) {
       return Clean(s, "");
     }
     absl::StatusOr<ProviderUpdate> update = ParseBeatraTask(response->body);
@@ -121,7 +121,7 @@ class BeatraAdapter final : public ProviderAdapter {
     // Best effort and idempotent (CONTRACT-NOTES): a task that already ended has nothing to
     // cancel, which is not an error for the caller.
     if (response->status == 409) return absl::OkStatus();
-    if (absl::Status s = CheckBeatraAnswer(*response, operation, absl::Now()); !s.ok()) {
+    if (absl::Status s = CheckBeatraAnswer(*response, operation, clock_->Now()); !s.ok()) {
       return Clean(s, "");
     }
     return absl::OkStatus();
@@ -141,7 +141,7 @@ class BeatraAdapter final : public ProviderAdapter {
     http_request.body = BuildUploadBody(upload, boundary);
     absl::StatusOr<http::Response> response = client_->Send(http_request);
     if (!response.ok()) return Clean(response.status(), operation);
-    if (absl::Status s = CheckBeatraAnswer(*response, operation, absl::Now()); !s.ok()) {
+    if (absl::Status s = CheckBeatraAnswer(*response, operation, clock_->Now()); !s.ok()) {
       return Clean(s, "");
     }
     absl::StatusOr<std::string> artifact_id = ParseBeatraUploadAnswer(response->body);
@@ -185,6 +185,7 @@ class BeatraAdapter final : public ProviderAdapter {
   }
 
   const BeatraOptions options_;
+  const Clock* const clock_;
   const std::string base_url_;  // without a trailing "/"
   const std::shared_ptr<http::HttpClient> client_;
 };
@@ -192,8 +193,9 @@ class BeatraAdapter final : public ProviderAdapter {
 }  // namespace
 
 std::unique_ptr<ProviderAdapter> NewBeatraAdapter(BeatraOptions options,
-                                                  std::shared_ptr<http::HttpClient> client) {
-  return std::make_unique<BeatraAdapter>(std::move(options), std::move(client));
+                                                  std::shared_ptr<http::HttpClient> client,
+                                                  const Clock* clock) {
+  return std::make_unique<BeatraAdapter>(std::move(options), std::move(client), clock);
 }
 
 }  // namespace music::adapters::beatra

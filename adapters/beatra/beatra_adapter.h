@@ -7,6 +7,7 @@
 #include "absl/time/time.h"
 #include "adapters/http/http_client.h"
 #include "adapters/provider_adapter.h"
+#include "domain/clock.h"
 
 namespace music::adapters::beatra {
 
@@ -26,9 +27,11 @@ struct BeatraOptions {
 /// The beatra adapter: provider() "beatra", ResubmitPolicy::kIdempotencyKey (every create carries
 /// `Idempotency-Key: <SubmitRequest.idempotency_key>`), models "beatra-suno-5.5" and
 /// "beatra-minimax-music-2.6", uploads, reference audio and cancel; no callbacks (polling only).
-/// `client` carries the requests. Thread-safe.
+/// `client` carries the requests. `clock` (not owned, outlives the adapter) dates
+/// answers (Retry-After). Thread-safe.
 std::unique_ptr<ProviderAdapter> NewBeatraAdapter(BeatraOptions options,
-                                                  std::shared_ptr<http::HttpClient> client);
+                                                  std::shared_ptr<http::HttpClient> client,
+                                                  const Clock* clock = RealClock::Get());
 
 }  // namespace music::adapters::beatra
 

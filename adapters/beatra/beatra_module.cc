@@ -20,7 +20,8 @@ ProviderModule Module() {
     options.base_url = s.base_url;
     options.api_key = s.api_key;
     options.request_timeout = s.request_timeout;
-    return std::shared_ptr<ProviderAdapter>(NewBeatraAdapter(std::move(options), s.http));
+    return std::shared_ptr<ProviderAdapter>(NewBeatraAdapter(
+        std::move(options), s.http, s.clock != nullptr ? s.clock : RealClock::Get()));
   };
   m.models = [] { return BeatraModels(); };
   // Second in "suno", after kie.ai.

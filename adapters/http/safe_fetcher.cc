@@ -30,6 +30,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "domain/clock.h"
 
 namespace music::http {
 namespace {
@@ -414,7 +415,7 @@ class SafeFetcher final : public ReferenceAudioFetcher {
     if (!target.ok()) return target.status();
     if (absl::Status policy = CheckUrlPolicy(*target, options_); !policy.ok()) return policy;
     const UrlParts origin = *target;
-    const absl::Time deadline = absl::Now() + options_.total_timeout;
+    const absl::Time deadline = music::RealClock::Get()->Now() + options_.total_timeout;
 
     // One handle per fetch, never shared: its connection cache then only ever holds connections
     // this fetch opened through OpenSocket under these options.
@@ -473,7 +474,7 @@ class SafeFetcher final : public ReferenceAudioFetcher {
 
   // One GET of `target`, not following redirects.
   absl::StatusOr<Answer> GetOnce(CURL* curl, const UrlParts& target, absl::Time deadline) const {
-    const absl::Duration remaining = deadline - absl::Now();
+    const absl::Duration remaining = deadline - music::RealClock::Get()->Now();
     if (remaining <= absl::ZeroDuration()) {
       return absl::DeadlineExceededError(
           absl::StrCat("fetch took longer than ", absl::FormatDuration(options_.total_timeout)));

@@ -37,12 +37,11 @@ constexpr char kLyricsRecordPath[] = "/api/v1/lyrics/record-info";
 
 class KieAdapter final : public ProviderAdapter {
  public:
-  KieAdapter(KieOptions options, std::shared_ptr<http::HttpClient> client,
-             std::function<absl::Time()> now)
+  KieAdapter(KieOptions options, std::shared_ptr<http::HttpClient> client, const Clock* clock)
       : options_(std::move(options)),
         base_url_(absl::StripSuffix(options_.base_url, "/")),
         client_(std::move(client)),
-        now_(std::move(now)) {}
+        clock_(clock) {}
 
   std::string provider() const override { return "kie"; }
 
@@ -89,7 +88,8 @@ class KieAdapter final : public ProviderAdapter {
     if (!response.ok()) return Clean(response.status(), operation);
 
     const bool lyrics_create = request.kind == music::v1::TASK_KIND_LYRICS;
-    if (absl::Status s = CheckKieAnswer(*response, operation, lyrics_create, now_()); !s.ok()) {
+    if (absl::Status s = CheckKieAnswer(*response, operation, lyrics_create, clock_->Now());
+        !s.ok()) {
       return Clean(s, "");
     }
     absl::StatusOr<std::string> task_id =
@@ -118,7 +118,8 @@ class KieAdapter final : public ProviderAdapter {
         NewRequest("GET", absl::StrCat(path, "?taskId=", internal::UrlEncode(provider_task_id)));
     absl::StatusOr<http::Response> response = client_->Send(http_request);
     if (!response.ok()) return Clean(response.status(), operation);
-    if (absl::Status s = CheckKieAnswer(*response, operation, /*lyrics_create=*/false, now_());
+    if (absl::Status s =
+            CheckKieAnswer(*response, operation, /*lyrics_create=*/false, clock_->Now());
         !s.ok()) {
       return Clean(s, "");
     }
@@ -191,7 +192,7 @@ class KieAdapter final : public ProviderAdapter {
     if (!absl::SimpleAtoi(timestamp, &seconds)) {
       return absl::UnauthenticatedError("kie.ai callback timestamp is not unix seconds");
     }
-    const absl::Duration age = absl::AbsDuration(now_() - absl::FromUnixSeconds(seconds));
+    const absl::Duration age = absl::AbsDuration(clock_->Now() - absl::FromUnixSeconds(seconds));
     if (age > options_.max_signature_age) {
       return absl::UnauthenticatedError("kie.ai callback timestamp is too old or in the future");
     }
@@ -213,15 +214,15 @@ class KieAdapter final : public ProviderAdapter {
   const KieOptions options_;
   const std::string base_url_;  // without a trailing "/"
   const std::shared_ptr<http::HttpClient> client_;
-  const std::function<absl::Time()> now_;
+  const Clock* const clock_;
 };
 
 }  // namespace
 
 std::unique_ptr<ProviderAdapter> NewKieAdapter(KieOptions options,
                                                std::shared_ptr<http::HttpClient> client,
-                                               std::function<absl::Time()> now) {
-  return std::make_unique<KieAdapter>(std::move(options), std::move(client), std::move(now));
+                                               const Clock* clock) {
+  return std::make_unique<KieAdapter>(std::move(options), std::move(client), clock);
 }
 
 }  // namespace music::adapters::kie

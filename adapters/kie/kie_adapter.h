@@ -5,10 +5,10 @@
 #include <memory>
 #include <string>
 
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "adapters/http/http_client.h"
 #include "adapters/provider_adapter.h"
+#include "domain/clock.h"
 
 namespace music::adapters::kie {
 
@@ -30,10 +30,10 @@ struct KieOptions {
 
 /// The kie.ai adapter: provider() "kie", ResubmitPolicy::kAtMostOnce (kie.ai has neither
 /// idempotency keys nor a lookup by request id), no cancel API. `client` carries the requests;
-/// `now` is the clock for Retry-After dates and signature ages. Thread-safe.
+/// `clock` (not owned, outlives the adapter) dates Retry-After and signature ages. Thread-safe.
 std::unique_ptr<ProviderAdapter> NewKieAdapter(KieOptions options,
                                                std::shared_ptr<http::HttpClient> client,
-                                               std::function<absl::Time()> now = absl::Now);
+                                               const Clock* clock = RealClock::Get());
 
 }  // namespace music::adapters::kie
 

@@ -27,7 +27,8 @@ ProviderModule Module() {
       options.webhook_hmac_key = it->second;
     }
     options.request_timeout = s.request_timeout;
-    return std::shared_ptr<ProviderAdapter>(NewKieAdapter(std::move(options), s.http));
+    return std::shared_ptr<ProviderAdapter>(
+        NewKieAdapter(std::move(options), s.http, s.clock != nullptr ? s.clock : RealClock::Get()));
   };
   m.models = [] { return KieModels(); };
   // kie.ai first in "suno": the reference integration.

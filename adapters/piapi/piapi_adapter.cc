@@ -21,7 +21,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/clock.h"
 #include "adapters/internal/answer_rules.h"
 #include "adapters/internal/url_encode.h"
 #include "adapters/piapi/piapi_errors.h"
@@ -73,8 +72,9 @@ class ReplayWindow {
 
 class PiapiAdapter final : public ProviderAdapter {
  public:
-  PiapiAdapter(PiapiOptions options, std::shared_ptr<http::HttpClient> client)
+  PiapiAdapter(PiapiOptions options, std::shared_ptr<http::HttpClient> client, const Clock* clock)
       : options_(std::move(options)),
+        clock_(clock),
         base_url_(absl::StripSuffix(options_.base_url, "/")),
         client_(std::move(client)),
         seen_(kSeenDeliveries) {}
@@ -120,7 +120,7 @@ class PiapiAdapter final : public ProviderAdapter {
                                              options_.service_mode, webhook);
     absl::StatusOr<http::Response> response = client_->Send(http_request);
     if (!response.ok()) return Clean(response.status(), operation);
-    if (absl::Status s = CheckPiapiAnswer(*response, operation, /*create=*/true, absl::Now());
+    if (absl::Status s = CheckPiapiAnswer(*response, operation, /*create=*/true, clock_->Now());
         !s.ok()) {
       return Clean(s, "");
     }
@@ -145,7 +145,7 @@ class PiapiAdapter final : public ProviderAdapter {
         "GET", absl::StrCat(kTaskPath, "/", internal::UrlEncode(target.provider_task_id)));
     absl::StatusOr<http::Response> response = client_->Send(http_request);
     if (!response.ok()) return Clean(response.status(), operation);
-    if (absl::Status s = CheckPiapiAnswer(*response, operation, /*create=*/false, absl::Now());
+    if (absl::Status s = CheckPiapiAnswer(*response, operation, /*create=*/false, clock_->Now());
         !s.ok()) {
       return Clean(s, "");
     }
@@ -213,6 +213,7 @@ class PiapiAdapter final : public ProviderAdapter {
   }
 
   const PiapiOptions options_;
+  const Clock* const clock_;
   const std::string base_url_;  // without a trailing "/"
   const std::shared_ptr<http::HttpClient> client_;
   ReplayWindow seen_;
@@ -221,8 +222,9 @@ class PiapiAdapter final : public ProviderAdapter {
 }  // namespace
 
 std::unique_ptr<ProviderAdapter> NewPiapiAdapter(PiapiOptions options,
-                                                 std::shared_ptr<http::HttpClient> client) {
-  return std::make_unique<PiapiAdapter>(std::move(options), std::move(client));
+                                                 std::shared_ptr<http::HttpClient> client,
+                                                 const Clock* clock) {
+  return std::make_unique<PiapiAdapter>(std::move(options), std::move(client), clock);
 }
 
 }  // namespace music::adapters::piapi

@@ -7,6 +7,7 @@
 #include "absl/time/time.h"
 #include "adapters/http/http_client.h"
 #include "adapters/provider_adapter.h"
+#include "domain/clock.h"
 
 namespace music::adapters::piapi {
 
@@ -28,9 +29,11 @@ struct PiapiOptions {
 
 /// The PiAPI adapter: provider() "piapi", ResubmitPolicy::kAtMostOnce (no idempotency key, no
 /// lookup by request id in seed 003), no cancel API (Cancel is UNIMPLEMENTED), no lyrics tasks.
-/// `client` carries the requests. Thread-safe.
+/// `client` carries the requests. `clock` (not owned, outlives the adapter) dates
+/// answers (Retry-After). Thread-safe.
 std::unique_ptr<ProviderAdapter> NewPiapiAdapter(PiapiOptions options,
-                                                 std::shared_ptr<http::HttpClient> client);
+                                                 std::shared_ptr<http::HttpClient> client,
+                                                 const Clock* clock = RealClock::Get());
 
 }  // namespace music::adapters::piapi
 

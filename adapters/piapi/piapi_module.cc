@@ -24,7 +24,8 @@ ProviderModule Module() {
       options.webhook_secret = it->second;
     }
     options.request_timeout = s.request_timeout;
-    return std::shared_ptr<ProviderAdapter>(NewPiapiAdapter(std::move(options), s.http));
+    return std::shared_ptr<ProviderAdapter>(NewPiapiAdapter(
+        std::move(options), s.http, s.clock != nullptr ? s.clock : RealClock::Get()));
   };
   m.models = [] { return PiapiModels(); };
   m.usage = {ParseUsage, WriteUsage};

@@ -15,7 +15,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "absl/time/clock.h"
 #include "adapters/internal/answer_rules.h"
 #include "adapters/internal/url_encode.h"
 #include "adapters/provider_errors.h"
@@ -44,8 +43,10 @@ absl::string_view OriginOf(absl::string_view url) {
 
 class TokenlabAdapter final : public ProviderAdapter {
  public:
-  TokenlabAdapter(TokenlabOptions options, std::shared_ptr<http::HttpClient> client)
+  TokenlabAdapter(TokenlabOptions options, std::shared_ptr<http::HttpClient> client,
+                  const Clock* clock)
       : options_(std::move(options)),
+        clock_(clock),
         base_url_(absl::StripSuffix(options_.base_url, "/")),
         models_(TokenlabModels(options_.price)),
         client_(std::move(client)) {}
@@ -66,7 +67,7 @@ class TokenlabAdapter final : public ProviderAdapter {
     http_request.body = *std::move(body);
     absl::StatusOr<http::Response> response = client_->Send(http_request);
     if (!response.ok()) return Clean(response.status(), operation);
-    if (absl::Status s = CheckTokenlabAnswer(*response, operation, absl::Now()); !s.ok()) {
+    if (absl::Status s = CheckTokenlabAnswer(*response, operation, clock_->Now()); !s.ok()) {
       return Clean(s, "");
     }
 
@@ -106,7 +107,7 @@ class TokenlabAdapter final : public ProviderAdapter {
     const std::string operation = absl::StrCat("GET ", kTasksPath, "/{id}");
     absl::StatusOr<http::Response> response = client_->Send(NewRequest("GET", url));
     if (!response.ok()) return Clean(response.status(), operation);
-    if (absl::Status s = CheckTokenlabAnswer(*response, operation, absl::Now()); !s.ok()) {
+    if (absl::Status s = CheckTokenlabAnswer(*response, operation, clock_->Now()); !s.ok()) {
       return Clean(s, "");
     }
     absl::StatusOr<ProviderUpdate> update =
@@ -143,7 +144,7 @@ class TokenlabAdapter final : public ProviderAdapter {
         "GET", absl::StrCat(base_url_, kTasksPath,
                             "?request_id=", internal::UrlEncode(request.idempotency_key))));
     if (!response.ok()) return Clean(response.status(), operation);
-    if (absl::Status s = CheckTokenlabAnswer(*response, operation, absl::Now()); !s.ok()) {
+    if (absl::Status s = CheckTokenlabAnswer(*response, operation, clock_->Now()); !s.ok()) {
       // NOT_FOUND would make the engine create again; a 404 of the lookup route itself says
       // nothing about the task, so it is "cannot tell yet".
       if (absl::IsNotFound(s)) {
@@ -175,7 +176,7 @@ class TokenlabAdapter final : public ProviderAdapter {
     absl::StatusOr<http::Response> response =
         client_->Send(NewRequest("GET", absl::StrCat(base_url_, kModelsPath)));
     if (!response.ok()) return Clean(response.status(), operation);
-    if (absl::Status s = CheckTokenlabAnswer(*response, operation, absl::Now()); !s.ok()) {
+    if (absl::Status s = CheckTokenlabAnswer(*response, operation, clock_->Now()); !s.ok()) {
       return Clean(s, "");
     }
     absl::StatusOr<std::vector<TokenlabModelInfo>> live = ParseTokenlabModels(response->body);
@@ -218,6 +219,7 @@ class TokenlabAdapter final : public ProviderAdapter {
   }
 
   const TokenlabOptions options_;
+  const Clock* const clock_;
   const std::string base_url_;  // without a trailing "/"
   const std::vector<music::v1::Model> models_;
   const std::shared_ptr<http::HttpClient> client_;
@@ -226,8 +228,9 @@ class TokenlabAdapter final : public ProviderAdapter {
 }  // namespace
 
 std::unique_ptr<ProviderAdapter> NewTokenlabAdapter(TokenlabOptions options,
-                                                    std::shared_ptr<http::HttpClient> client) {
-  return std::make_unique<TokenlabAdapter>(std::move(options), std::move(client));
+                                                    std::shared_ptr<http::HttpClient> client,
+                                                    const Clock* clock) {
+  return std::make_unique<TokenlabAdapter>(std::move(options), std::move(client), clock);
 }
 
 }  // namespace music::adapters::tokenlab

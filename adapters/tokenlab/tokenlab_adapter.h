@@ -7,6 +7,7 @@
 #include "absl/time/time.h"
 #include "adapters/http/http_client.h"
 #include "adapters/provider_adapter.h"
+#include "domain/clock.h"
 #include "music/v1/music_service.pb.h"
 
 namespace music::adapters::tokenlab {
@@ -29,9 +30,11 @@ struct TokenlabOptions {
 /// The TokenLab adapter: provider() "tokenlab", ResubmitPolicy::kLookupByRequestId (the create
 /// carries `request_id` = SubmitRequest::idempotency_key; FindByRequestId looks it up), no
 /// callbacks (ParseCallback UNIMPLEMENTED), no cancel API (Cancel UNIMPLEMENTED). `client`
-/// carries the requests. Thread-safe.
+/// carries the requests. `clock` (not owned, outlives the adapter) dates
+/// answers (Retry-After). Thread-safe.
 std::unique_ptr<ProviderAdapter> NewTokenlabAdapter(TokenlabOptions options,
-                                                    std::shared_ptr<http::HttpClient> client);
+                                                    std::shared_ptr<http::HttpClient> client,
+                                                    const Clock* clock = RealClock::Get());
 
 }  // namespace music::adapters::tokenlab
 

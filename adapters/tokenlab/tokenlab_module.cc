@@ -27,7 +27,8 @@ ProviderModule Module() {
       options.price.set_amount_micros(s.price_micros);
       options.price.set_currency(s.price_currency);
     }
-    return std::shared_ptr<ProviderAdapter>(NewTokenlabAdapter(std::move(options), s.http));
+    return std::shared_ptr<ProviderAdapter>(NewTokenlabAdapter(
+        std::move(options), s.http, s.clock != nullptr ? s.clock : RealClock::Get()));
   };
   m.models = [] { return TokenlabModels(music::v1::Price()); };
   // Third in "suno", after kie.ai and beatra.

@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "domain/clock.h"
 
 namespace music::service {
 namespace {
@@ -22,7 +23,7 @@ void LogEvent(absl::string_view event,
               std::initializer_list<std::pair<absl::string_view, absl::string_view>> fields) {
   if (!enabled) return;
   std::string line = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ", event);
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", music::RealClock::Get()->Now(), absl::UTCTimeZone()), " ", event);
   for (const auto& [key, value] : fields) {
     std::string v(value.substr(0, 300));
     for (char& c : v) {

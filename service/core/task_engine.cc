@@ -117,7 +117,10 @@ TaskEngine::TaskEngine(EngineOptions options, persistence::TaskStore* store,
       clock_(clock),
       hub_(hub),
       breaker_(options_.circuit_breaker, clock),
-      pool_(std::max(1, options_.workers)) {}
+      own_pool_(options_.executor == nullptr
+                    ? std::make_unique<ThreadPool>(std::max(1, options_.workers))
+                    : nullptr),
+      executor_(options_.executor != nullptr ? options_.executor : own_pool_.get()) {}
 
 TaskEngine::~TaskEngine() { Shutdown(); }
 
@@ -138,7 +141,7 @@ absl::Status TaskEngine::Start() {
     Schedule(record.task.task_id(), when);
   }
   LogEvent("engine.started", {{"resumed_tasks", absl::StrCat(active->size())}});
-  scheduler_ = std::thread([this] { SchedulerLoop(); });
+  if (options_.scheduler_thread) scheduler_ = std::thread([this] { SchedulerLoop(); });
   return absl::OkStatus();
 }
 
@@ -149,7 +152,7 @@ void TaskEngine::Shutdown() {
     stopping_ = true;
   }
   if (scheduler_.joinable()) scheduler_.join();
-  pool_.Shutdown();
+  if (own_pool_) own_pool_->Shutdown();
 }
 
 void TaskEngine::Kick() {
@@ -236,7 +239,7 @@ absl::StatusOr<music::v1::Task> TaskEngine::Cancel(absl::string_view tenant,
   // Best effort at the provider; the task is canceled for us whatever it answers.
   if (!updated->task.provider_task_id().empty()) {
     if (auto* adapter = providers_->Find(updated->task.provider())) {
-      pool_.Schedule(
+      executor_->Schedule(
           [adapter, id = updated->task.provider_task_id()] { adapter->Cancel(id).IgnoreError(); });
     }
   }
@@ -345,7 +348,6 @@ void TaskEngine::Schedule(const std::string& task_id, absl::Time when) {
 }
 
 void TaskEngine::SchedulerLoop() {
-  std::set<std::string> deferred;  // due while a step for the same task was running
   while (true) {
     std::vector<std::string> ready;
     {
@@ -365,35 +367,62 @@ void TaskEngine::SchedulerLoop() {
       }
       kicked_ = false;
       if (stopping_) return;
-      const absl::Time now = clock_->Now();
-      while (!queue_.empty() && queue_.begin()->first <= now) {
-        std::string id = queue_.begin()->second;
-        queue_.erase(queue_.begin());
-        due_.erase(id);
-        if (running_.count(id)) {
-          deferred.insert(id);
-          continue;
-        }
-        running_.insert(id);
-        ready.push_back(std::move(id));
-      }
-      for (auto it = deferred.begin(); it != deferred.end();) {
-        if (running_.count(*it) || due_.count(*it)) {
-          ++it;
-          continue;
-        }
-        running_.insert(*it);
-        ready.push_back(*it);
-        it = deferred.erase(it);
-      }
+      ready = TakeDueLocked(clock_->Now());
     }
-    for (auto& id : ready) {
-      pool_.Schedule([this, id] {
-        Step(id);
-        absl::MutexLock lock(&mu_);
-        running_.erase(id);
-        kicked_ = true;
-      });
+    Dispatch(std::move(ready));
+  }
+}
+
+int TaskEngine::RunDue() {
+  std::vector<std::string> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return 0;
+    ready = TakeDueLocked(clock_->Now());
+  }
+  const int n = static_cast<int>(ready.size());
+  Dispatch(std::move(ready));
+  return n;
+}
+
+std::vector<std::string> TaskEngine::TakeDueLocked(absl::Time now) {
+  std::vector<std::string> ready;
+  while (!queue_.empty() && queue_.begin()->first <= now) {
+    std::string id = queue_.begin()->second;
+    queue_.erase(queue_.begin());
+    due_.erase(id);
+    if (running_.count(id)) {
+      deferred_.insert(id);
+      continue;
+    }
+    running_.insert(id);
+    ready.push_back(std::move(id));
+  }
+  for (auto it = deferred_.begin(); it != deferred_.end();) {
+    if (running_.count(*it) || due_.count(*it)) {
+      ++it;
+      continue;
+    }
+    running_.insert(*it);
+    ready.push_back(*it);
+    it = deferred_.erase(it);
+  }
+  return ready;
+}
+
+void TaskEngine::Dispatch(std::vector<std::string> ready) {
+  for (auto& id : ready) {
+    const bool taken = executor_->Schedule([this, id] {
+      Step(id);
+      absl::MutexLock lock(&mu_);
+      running_.erase(id);
+      kicked_ = true;
+    });
+    if (!taken) {
+      // The executor stopped taking work (shutdown): the task stays in the store and is resumed
+      // by the next Start().
+      absl::MutexLock lock(&mu_);
+      running_.erase(id);
     }
   }
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -21,6 +22,7 @@
 #include "service/core/catalog.h"
 #include "service/core/circuit_breaker.h"
 #include "domain/clock.h"
+#include "service/core/executor.h"
 #include "service/core/thread_pool.h"
 #include "service/core/watch_hub.h"
 
@@ -62,8 +64,14 @@ struct EngineOptions {
   /// Public base URL of the callback listener (e.g. "https://music.example.com"); callbacks
   /// go to <base>/callbacks/<provider>/<task_id>. Empty: no callback URL is given to providers.
   std::string callback_base_url;
-  /// Worker threads for provider HTTP and database work.
+  /// Worker threads for provider HTTP and database work (when `executor` is null).
   int workers = 8;
+  /// Runs the engine's steps (provider HTTP, database writes). Not owned; must outlive the
+  /// engine. nullptr: the engine owns a ThreadPool of `workers` threads.
+  Executor* executor = nullptr;
+  /// True: Start() runs a scheduler thread that hands due steps to the executor. False (tests):
+  /// no thread; nothing runs until the owner calls TaskEngine::RunDue().
+  bool scheduler_thread = true;
   /// Longest the scheduler sleeps before re-reading the clock (bounds FakeClock latency).
   absl::Duration scheduler_tick = absl::Milliseconds(100);
   /// The per-provider circuit breaker (failure_threshold 0 turns it off).
@@ -108,10 +116,17 @@ class TaskEngine {
              WatchHub* hub);
   ~TaskEngine();
 
-  /// Resumes every non-terminal task from the store and starts the scheduler.
+  /// Resumes every non-terminal task from the store and starts the scheduler (the thread only
+  /// with options.scheduler_thread).
   absl::Status Start();
-  /// Stops scheduling, lets in-flight steps finish their writes, joins threads. Idempotent.
+  /// Stops scheduling, lets in-flight steps finish their writes, joins threads (the own pool's;
+  /// an injected executor is its owner's to drain). Idempotent.
   void Shutdown();
+
+  /// Hands every step due at the clock's now to the executor, as the scheduler thread does on
+  /// each wake-up. Returns how many were handed over (0: nothing due, or shut down). For the
+  /// manual mode (options.scheduler_thread false); harmless beside the thread.
+  int RunDue();
 
   /// Stores a new task (before returning) and schedules its submission. With a request_id that
   /// the tenant used before: the earlier task when the request is the same, ALREADY_EXISTS when
@@ -133,7 +148,8 @@ class TaskEngine {
   /// The URL a provider should call back for `task_id`, or "" when callbacks are off.
   std::string CallbackUrl(absl::string_view provider, absl::string_view task_id) const;
 
-  /// Wakes the scheduler to re-read the clock (after FakeClock::Advance in tests).
+  /// Wakes the scheduler thread to re-read the clock (after an injected clock jumped). Without
+  /// the thread (options.scheduler_thread false) the owner calls RunDue() instead.
   void Kick();
 
   /// The per-provider circuit breaker the engine consults before every create.
@@ -147,6 +163,10 @@ class TaskEngine {
   absl::StatusOr<domain::TaskRecord> Mutate(absl::string_view task_id, const Mutation& fn);
   void Schedule(const std::string& task_id, absl::Time when);
   void SchedulerLoop();
+  // Moves the tasks due at `now` (and deferred ones whose step ended) to running_.
+  std::vector<std::string> TakeDueLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands `ready` (from TakeDueLocked) to the executor.
+  void Dispatch(std::vector<std::string> ready);
   void Step(const std::string& task_id);
   void Submit(domain::TaskRecord record, adapters::ProviderAdapter* adapter);
   // Downloads the task's reference_audio_uri and stores it at the provider, keeping the
@@ -185,12 +205,16 @@ class TaskEngine {
   const Clock* const clock_;
   WatchHub* const hub_;
   CircuitBreaker breaker_;
-  ThreadPool pool_;
+  // Set when options.executor is null; executor_ points at it then.
+  std::unique_ptr<ThreadPool> own_pool_;
+  Executor* const executor_;
 
   absl::Mutex mu_;
   std::set<std::pair<absl::Time, std::string>> queue_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, absl::Time> due_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> running_ ABSL_GUARDED_BY(mu_);
+  // Due while a step for the same task was running; run when that step ends.
+  std::set<std::string> deferred_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> poll_failures_ ABSL_GUARDED_BY(mu_);
   // Tasks waiting for a provider's open circuit, woken when a request to it succeeds.
   std::map<std::string, std::set<std::string>> circuit_waiters_ ABSL_GUARDED_BY(mu_);

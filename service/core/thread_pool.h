@@ -7,22 +7,23 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "service/core/executor.h"
 
 namespace music::service {
 
 /// A fixed set of threads running queued closures in FIFO order. The service's blocking work
 /// (database, provider HTTP) runs here so gRPC reactions never block.
-class ThreadPool {
+class ThreadPool final : public Executor {
  public:
   /// Starts `threads` (>= 1) workers named for debugging only by their index.
   explicit ThreadPool(int threads);
   /// Runs what is queued, then joins the workers.
-  ~ThreadPool();
+  ~ThreadPool() override;
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   /// Queues `fn`. After Shutdown() the closure is dropped and false is returned.
-  bool Schedule(std::function<void()> fn);
+  bool Schedule(std::function<void()> fn) override;
   /// Stops taking work, runs what is queued, joins the workers. Idempotent.
   void Shutdown();
 

@@ -1,9 +1,14 @@
 #include "service/core/watch_hub.h"
 
+#include <algorithm>
+
 namespace music::service {
 
-WatchHub::WatchHub(absl::Duration heartbeat_interval) : heartbeat_interval_(heartbeat_interval) {
-  ticker_ = std::thread([this] { Tick(); });
+WatchHub::WatchHub(absl::Duration heartbeat_interval, const Clock* clock, bool ticker_thread)
+    : heartbeat_interval_(heartbeat_interval),
+      clock_(clock),
+      next_heartbeat_(clock->Now() + heartbeat_interval) {
+  if (ticker_thread) ticker_ = std::thread([this] { TickerLoop(); });
 }
 
 WatchHub::~WatchHub() {
@@ -60,10 +65,26 @@ int WatchHub::size() const {
   return static_cast<int>(watchers_.size());
 }
 
-void WatchHub::Tick() {
-  while (!stop_.WaitForNotificationWithTimeout(heartbeat_interval_)) {
-    absl::MutexLock lock(&mu_);
-    for (auto& [token, entry] : watchers_) entry.watcher->OnHeartbeat();
+bool WatchHub::Tick() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_->Now();
+  if (shut_down_ || now < next_heartbeat_) return false;
+  next_heartbeat_ = now + heartbeat_interval_;
+  for (auto& [token, entry] : watchers_) entry.watcher->OnHeartbeat();
+  return true;
+}
+
+void WatchHub::TickerLoop() {
+  while (true) {
+    absl::Duration wait;
+    {
+      absl::MutexLock lock(&mu_);
+      // Re-read at least once per interval, so a clock that jumps is noticed in time.
+      wait = std::min(heartbeat_interval_,
+                      std::max(absl::ZeroDuration(), next_heartbeat_ - clock_->Now()));
+    }
+    if (stop_.WaitForNotificationWithTimeout(wait)) return;
+    Tick();
   }
 }
 

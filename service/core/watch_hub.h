@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "domain/clock.h"
 #include "music/v1/task.pb.h"
 
 namespace music::service {
@@ -29,8 +30,11 @@ class TaskWatcher {
 /// Fans task changes out to WatchTask streams of this process. Thread-safe.
 class WatchHub {
  public:
-  /// Starts a ticker calling OnHeartbeat on every watcher each `heartbeat_interval`.
-  explicit WatchHub(absl::Duration heartbeat_interval);
+  /// Heartbeats every watcher each `heartbeat_interval` of `clock` (not owned, outlives the hub).
+  /// With `ticker_thread` a thread calls Tick() when the interval is over; without it (tests)
+  /// nothing ticks until the owner calls Tick() after moving a FakeClock.
+  explicit WatchHub(absl::Duration heartbeat_interval, const Clock* clock = RealClock::Get(),
+                    bool ticker_thread = true);
   ~WatchHub();
 
   /// Registers `watcher` for `task_id`. Returns a token for Unsubscribe. After Shutdown(), calls
@@ -44,20 +48,28 @@ class WatchHub {
   void Shutdown();
   /// Number of registered watchers (for metrics and tests).
   int size() const;
+  /// When the clock has reached the next heartbeat time (one interval after the last heartbeat,
+  /// or after construction), calls OnHeartbeat on every watcher once and starts a new interval.
+  /// Returns whether it did. Nothing after Shutdown().
+  bool Tick();
+  /// The clock heartbeats are timed (and stamped) with.
+  const Clock* clock() const { return clock_; }
 
  private:
   struct Entry {
     std::string task_id;
     TaskWatcher* watcher;
   };
-  void Tick();
+  void TickerLoop();
 
   const absl::Duration heartbeat_interval_;
+  const Clock* const clock_;
   mutable absl::Mutex mu_;
   int64_t next_token_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<int64_t, Entry> watchers_ ABSL_GUARDED_BY(mu_);
   std::multimap<std::string, int64_t> by_task_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time next_heartbeat_ ABSL_GUARDED_BY(mu_);
   absl::Notification stop_;
   std::thread ticker_;
 };

@@ -80,7 +80,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchTaskResponse>, p
     if (!loaded_ || writing_ || finishing_ || !queue_.empty()) return;
     message_.Clear();
     message_.mutable_heartbeat()->set_version(last_version_);
-    SetTimestamp(absl::Now(), message_.mutable_heartbeat()->mutable_time());
+    SetTimestamp(hub_->clock()->Now(), message_.mutable_heartbeat()->mutable_time());
     writing_ = true;
     StartWrite(&message_);
   }

@@ -24,7 +24,7 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   s->stores_ = std::move(stores);
   s->providers_ = std::move(providers);
   s->catalog_ = std::move(catalog);
-  s->hub_ = std::make_unique<WatchHub>(s->options_.heartbeat_interval);
+  s->hub_ = std::make_unique<WatchHub>(s->options_.heartbeat_interval, clock);
 
   // Bind the callback listener first: with port 0 its port is part of the callback URL the
   // engine gives providers. It serves only once the engine exists.

@@ -155,10 +155,12 @@ TEST_F(BeatraE2eTest, ProgressIsSurfacedWhileRunning) {
 TEST_F(BeatraE2eTest, CancelReachesTheProviderAndIsRefunded) {
   const auto task = CreateMusic("cancel me [emu:duration_ms=6000]");
   std::string provider_task_id;
-  for (int i = 0; i < 300 && provider_task_id.empty(); ++i) {
-    provider_task_id = GetTask(task.task_id()).provider_task_id();
-    if (provider_task_id.empty()) absl::SleepFor(absl::Milliseconds(10));
-  }
+  WaitFor(
+      [&] {
+        provider_task_id = GetTask(task.task_id()).provider_task_id();
+        return !provider_task_id.empty();
+      },
+      absl::Seconds(3), "the provider task id");
   ASSERT_FALSE(provider_task_id.empty());
   ASSERT_EQ(GetTask(task.task_id()).state(), music::v1::TASK_STATE_RUNNING);
   music::v1::CancelTaskRequest req;
@@ -170,11 +172,12 @@ TEST_F(BeatraE2eTest, CancelReachesTheProviderAndIsRefunded) {
 
   // The adapter's POST /v1/tasks/{id}/cancel runs in the background: wait for the provider.
   rapidjson::Document at_provider;
-  for (int i = 0; i < 200; ++i) {
-    at_provider = EmulatorTask(provider_task_id);
-    if (Str(at_provider, "status") == "canceled") break;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  WaitFor(
+      [&] {
+        at_provider = EmulatorTask(provider_task_id);
+        return Str(at_provider, "status") == "canceled";
+      },
+      absl::Seconds(4), "the cancel at the provider");
   ASSERT_EQ(Str(at_provider, "status"), "canceled");
   EXPECT_NE(Str(at_provider, "cancel_requested_at"), "<missing>");
   EXPECT_EQ(Str(at_provider["billing"], "charged_credits"), "80.0000");

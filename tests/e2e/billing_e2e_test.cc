@@ -109,9 +109,8 @@ TEST_F(BillingE2eTest, LedgerBalancesAndReconciliationFindsExactlyTheInjectedDif
     restarted.push_back(
         CreateMusic("restart song " + std::to_string(i) + " [emu:duration_ms=2000]").task_id());
   }
-  for (int i = 0; i < 500 && emulator_->TaskCount() < expected_provider_tasks; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));  // the emulator has no wait-for-task API
-  }
+  WaitFor([&] { return emulator_->TaskCount() >= expected_provider_tasks; }, absl::Seconds(5),
+          "the provider to have both tasks");
   ASSERT_EQ(emulator_->TaskCount(), expected_provider_tasks);
   StopServer();
   StartServer();

@@ -38,10 +38,12 @@ TEST_F(SignedCallbackTest, SignedCallbacksAreAcceptedAndAdoptALostSubmission) {
 TEST_F(SignedCallbackTest, ForgedCallbackIsRefusedAndChangesNothing) {
   const auto task = CreateMusic("forge target [emu:duration_ms=3000]");
   std::string provider_task_id;
-  for (int i = 0; i < 200 && provider_task_id.empty(); ++i) {
-    provider_task_id = GetTask(task.task_id()).provider_task_id();
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  WaitFor(
+      [&] {
+        provider_task_id = GetTask(task.task_id()).provider_task_id();
+        return !provider_task_id.empty();
+      },
+      absl::Seconds(2), "the provider task");
   ASSERT_FALSE(provider_task_id.empty());
   const auto before = GetTask(task.task_id());
   const std::string body = absl::StrCat(
@@ -49,7 +51,7 @@ TEST_F(SignedCallbackTest, ForgedCallbackIsRefusedAndChangesNothing) {
       R"("task_id":")", provider_task_id,
       R"(","data":[{"id":"forged-clip","audio_url":"https://evil.example/x.mp3",)",
       R"("title":"Forged","duration":10}]}})");
-  const std::string now = absl::StrCat(absl::ToUnixSeconds(absl::Now()));
+  const std::string now = absl::StrCat(absl::ToUnixSeconds(RealClock::Get()->Now()));
   EXPECT_EQ(PostCallback(task.task_id(), body,
                          {{"X-Webhook-Timestamp", now}, {"X-Webhook-Signature", "Zm9yZ2Vk"}})
                 .status,

@@ -55,12 +55,12 @@ TEST_F(E2eTest, RestartFinishesEveryTaskExactlyOnce) {
         CreateMusic("restart song " + std::to_string(i) + " [emu:duration_ms=2000]").task_id());
   }
   // Wait until the provider has every task, then stop mid-generation.
-  for (int i = 0; i < 500 && emulator_->TaskCount() < kTasks; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  WaitFor([&] { return emulator_->TaskCount() >= kTasks; }, absl::Seconds(5),
+          "the provider to have every task");
   ASSERT_EQ(emulator_->TaskCount(), kTasks);
+  // StopServer returns once the server is gone; the provider goes on generating (2 s tasks)
+  // while it is down, so the restart finds them mid-generation.
   StopServer();
-  absl::SleepFor(absl::Milliseconds(200));
   StartServer();  // same database file
   for (const auto& id : ids) {
     const auto done = WaitDone(id);
@@ -81,7 +81,9 @@ TEST_F(E2eTest, TasksCreatedJustBeforeAStopAreSubmittedAfterRestart) {
     return f;
   }());
   for (int i = 0; i < 3; ++i) ids.push_back(CreateMusic("later " + std::to_string(i)).task_id());
-  absl::SleepFor(absl::Milliseconds(300));
+  // Stop once the provider refused a create of each task (they are stored, not accepted).
+  WaitFor([&] { return emulator_->stats().creates_server_error >= 3; }, absl::Seconds(5),
+          "the provider to refuse the three creates");
   StopServer();
   emulator_->SetFaults(emulator::FaultConfig{});
   StartServer();

@@ -3,8 +3,8 @@
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +16,8 @@
 #include "persistence/sqlite/sqlite_task_store.h"
 #include "service/core/usage_formats.h"
 #include "service/server/music_server.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/wait_for.h"
 #include "tools/provider-emulator/emulator.h"
 
 namespace music::e2e {
@@ -27,9 +29,8 @@ class E2eTest : public ::testing::Test {
   static constexpr char kApiKey[] = "e2e-kie-key";
 
   void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "/e2e_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    db_path_ = tmpl + "/music.db";
+    ASSERT_FALSE(dir_.path().empty());
+    db_path_ = dir_.File("music.db");
     emulator::EmulatorOptions eo;
     eo.kie_api_key = kApiKey;
     eo.task_duration = absl::Milliseconds(600);
@@ -169,6 +170,7 @@ class E2eTest : public ::testing::Test {
     auto reader = stub_->WatchTask(&ctx, req);
     music::v1::WatchTaskResponse msg;
     while (reader->Read(&msg)) {
+      ++watch_messages_;
       if (msg.has_heartbeat()) {
         ++result.heartbeats;
         continue;
@@ -191,6 +193,15 @@ class E2eTest : public ::testing::Test {
     return w.tasks.empty() ? GetTask(id) : w.tasks.back();
   }
 
+  /// The provider (emulator) has finished `count` tasks: they reached SUCCESS and so are in
+  /// `provider`'s usage records.
+  bool ProviderFinished(const std::string& provider = "kie", size_t count = 1) {
+    return emulator_->UsageRecords(provider).size() >= count;
+  }
+
+  TempDir dir_{"e2e"};
+  /// Messages (tasks and heartbeats) read by Watch() calls so far, over all threads.
+  std::atomic<int> watch_messages_{0};
   std::string db_path_;
   std::string webhook_hmac_key_;  // set in ConfigureEmulator to require signed callbacks
   std::unique_ptr<emulator::ProviderEmulator> emulator_;

@@ -97,11 +97,13 @@ TEST_F(E2eTest, ContinuationOfMissingOrUnfinishedClipIsFailedPrecondition) {
   // A clip whose task is still running (the first clip is ready, the task is not).
   const auto slow = CreateMusic("slow one [emu:duration_ms=4000]");
   std::string clip_id;
-  for (int i = 0; i < 400 && clip_id.empty(); ++i) {
-    auto t = GetTask(slow.task_id());
-    for (const auto& c : t.clips()) clip_id = c.clip_id();
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  WaitFor(
+      [&] {
+        const music::v1::Task t = GetTask(slow.task_id());
+        for (const auto& c : t.clips()) clip_id = c.clip_id();
+        return !clip_id.empty();
+      },
+      absl::Seconds(8), "the first clip");
   ASSERT_FALSE(clip_id.empty());
   req.set_clip_id(clip_id);
   grpc::ClientContext ctx2;
@@ -111,9 +113,8 @@ TEST_F(E2eTest, ContinuationOfMissingOrUnfinishedClipIsFailedPrecondition) {
 
 TEST_F(E2eTest, CancelIsFinalEvenWhenTheProviderFinishes) {
   const auto task = CreateMusic("cancel me [emu:duration_ms=1500]");
-  for (int i = 0; i < 200 && GetTask(task.task_id()).provider_task_id().empty(); ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  WaitFor([&] { return !GetTask(task.task_id()).provider_task_id().empty(); }, absl::Seconds(2),
+          "the provider task");
   ASSERT_EQ(GetTask(task.task_id()).state(), music::v1::TASK_STATE_RUNNING);
   music::v1::CancelTaskRequest req;
   req.set_task_id(task.task_id());
@@ -121,7 +122,9 @@ TEST_F(E2eTest, CancelIsFinalEvenWhenTheProviderFinishes) {
   grpc::ClientContext ctx;
   ASSERT_TRUE(stub_->CancelTask(&ctx, req, &resp).ok());
   EXPECT_EQ(resp.task().state(), music::v1::TASK_STATE_CANCELED);
-  absl::SleepFor(absl::Milliseconds(2500));  // the provider finishes and calls back meanwhile
+  // The provider finishes and calls back meanwhile (text, first and complete callbacks).
+  WaitFor([&] { return ProviderFinished() && emulator_->stats().callbacks_sent >= 3; },
+          absl::Seconds(10), "the provider to finish and call back");
   const auto after = GetTask(task.task_id());
   EXPECT_EQ(after.state(), music::v1::TASK_STATE_CANCELED);
   EXPECT_EQ(after.version(), resp.task().version());
@@ -137,7 +140,9 @@ TEST_F(E2eTest, WatchResumesFromSinceVersionWithoutMissingChanges) {
   auto first = Watch(task.task_id(), 0, /*max_messages=*/2);
   ASSERT_EQ(first.tasks.size(), 2u);
   const int64_t seen = first.tasks.back().version();
-  absl::SleepFor(absl::Milliseconds(300));  // changes happen while disconnected
+  // Changes happen while disconnected.
+  WaitFor([&] { return GetTask(task.task_id()).version() > seen; }, absl::Seconds(5),
+          "a change while disconnected");
   auto second = Watch(task.task_id(), seen);
   ASSERT_TRUE(second.status.ok()) << second.status.error_message();
   ASSERT_FALSE(second.tasks.empty());
@@ -166,7 +171,8 @@ TEST_F(E2eTest, ShutdownEndsWatchStreamsWithUnavailable) {
   const auto task = CreateMusic("long one [emu:duration_ms=5000]");
   grpc::Status status;
   std::thread watcher([&] { status = Watch(task.task_id()).status; });
-  absl::SleepFor(absl::Milliseconds(300));
+  // Shut down once the stream is open (it sent the task's current state).
+  WaitFor([&] { return watch_messages_ >= 1; }, absl::Seconds(5), "the watch stream");
   server_->Shutdown();
   watcher.join();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
@@ -259,7 +265,15 @@ TEST_F(E2eTest, CancelWhilePendingStaysCanceled) {
   music::v1::CancelTaskResponse resp;
   grpc::ClientContext ctx;
   ASSERT_TRUE(stub_->CancelTask(&ctx, req, &resp).ok());
-  absl::SleepFor(absl::Milliseconds(1500));
+  // If the create reached the provider, let its task run to the end and call back: none of it
+  // may undo the cancel. (A canceled task is final, so a create still in flight changes nothing
+  // either.)
+  WaitFor(
+      [&] {
+        return emulator_->TaskCount() == 0 ||
+               (ProviderFinished() && emulator_->stats().callbacks_sent >= 3);
+      },
+      absl::Seconds(10), "the provider to finish");
   const auto after = GetTask(task.task_id());
   EXPECT_EQ(after.state(), music::v1::TASK_STATE_CANCELED);
   EXPECT_EQ(after.clips_size(), 0);

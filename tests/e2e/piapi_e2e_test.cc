@@ -50,10 +50,12 @@ class PiapiE2eTest : public E2eTest {
   // The provider task id, once the service has it.
   std::string WaitProviderTaskId(const std::string& task_id) {
     std::string id;
-    for (int i = 0; i < 300 && id.empty(); ++i) {
-      id = GetTask(task_id).provider_task_id();
-      if (id.empty()) absl::SleepFor(absl::Milliseconds(10));
-    }
+    WaitFor(
+        [&] {
+          id = GetTask(task_id).provider_task_id();
+          return !id.empty();
+        },
+        absl::Seconds(3), "the provider task id");
     return id;
   }
 
@@ -195,7 +197,9 @@ TEST_F(PiapiE2eTest, CancelOfARunningTaskIsLocalAndFinal) {
   grpc::ClientContext ctx;
   ASSERT_TRUE(stub_->CancelTask(&ctx, req, &resp).ok());
   EXPECT_EQ(resp.task().state(), music::v1::TASK_STATE_CANCELED);
-  absl::SleepFor(absl::Milliseconds(2000));  // PiAPI finishes and sends its webhooks meanwhile
+  // PiAPI finishes and sends its webhooks meanwhile.
+  WaitFor([&] { return emulator_->stats().callbacks_sent >= 3; }, absl::Seconds(10),
+          "PiAPI's webhooks");
   const auto after = GetTask(task.task_id());
   EXPECT_EQ(after.state(), music::v1::TASK_STATE_CANCELED);
   EXPECT_EQ(after.version(), resp.task().version());
@@ -207,10 +211,11 @@ TEST_F(PiapiE2eTest, WebhooksCompleteTheTaskWhilePollsCannotAnswer) {
   faults.poll_slow_rate = 1;  // every poll waits 2.5 s: past the adapter's 1 s timeout
   faults.slow_delay = absl::Milliseconds(2500);
   emulator_->SetFaults(faults);
-  const absl::Time start = absl::Now();
+  const absl::Time start = RealClock::Get()->Now();
   const auto done = WaitDone(CreateMusic("webhooks only").task_id());
   ExpectPlayable(done);
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(2400));  // sooner than any poll can answer
+  EXPECT_LT(RealClock::Get()->Now() - start,
+            absl::Milliseconds(2400));  // sooner than any poll can answer
   EXPECT_GE(emulator_->stats().callbacks_sent, 3);
 }
 
@@ -218,7 +223,9 @@ TEST_F(PiapiE2eTest, ForgedWebhookIsRefusedAndChangesNothing) {
   const auto task = CreateMusic("forge target [emu:duration_ms=6000]");
   const std::string provider_task_id = WaitProviderTaskId(task.task_id());
   ASSERT_FALSE(provider_task_id.empty());
-  absl::SleepFor(absl::Milliseconds(100));  // the create webhook lands first
+  // The create webhook lands first.
+  WaitFor([&] { return emulator_->stats().callbacks_sent >= 1; }, absl::Seconds(5),
+          "the create webhook");
   const auto before = GetTask(task.task_id());
   const std::string body = absl::StrCat(
       R"({"timestamp": 1900000000000, "data": {"task_id": ")", provider_task_id,

@@ -146,10 +146,9 @@ TEST_F(RoutingE2eTest, ListModelsShowsPricesAndAliases) {
 class ReferenceAudioE2eTest : public RoutingE2eTest {
  protected:
   void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "/refaudio_e2e_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    cert_path_ = tmpl + "/cert.pem";
-    key_path_ = tmpl + "/key.pem";
+    ASSERT_FALSE(cert_dir_.path().empty());
+    cert_path_ = cert_dir_.File("cert.pem");
+    key_path_ = cert_dir_.File("key.pem");
     ASSERT_TRUE(music::testing::WriteSelfSignedCert(cert_path_, key_path_));
     https_ = std::make_unique<httplib::SSLServer>(cert_path_.c_str(), key_path_.c_str());
     https_->Get("/hum.mp3", [this](const httplib::Request&, httplib::Response& res) {
@@ -159,7 +158,8 @@ class ReferenceAudioE2eTest : public RoutingE2eTest {
     https_->set_keep_alive_timeout(1);
     https_port_ = https_->bind_to_any_port("127.0.0.1");
     https_thread_ = std::thread([this] { https_->listen_after_bind(); });
-    while (!https_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ASSERT_TRUE(
+        WaitFor([&] { return https_->is_running(); }, absl::Seconds(5), "the https server"));
     http::SafeFetchOptions fo;
     fo.allow_loopback = true;  // the test switch: the https server is on 127.0.0.1
     fo.ca_file = cert_path_;
@@ -198,6 +198,7 @@ class ReferenceAudioE2eTest : public RoutingE2eTest {
     return resp.task();
   }
 
+  TempDir cert_dir_{"refaudio_e2e"};
   std::string cert_path_, key_path_;
   std::unique_ptr<httplib::SSLServer> https_;
   std::thread https_thread_;

@@ -1,6 +1,8 @@
 // TokenLab tasks through the whole service: gRPC in, the TokenLab adapter over real libcurl to the
 // emulator's TokenLab contract (/tokenlab), SQLite underneath. The kie.ai adapter stays registered
 // (base AddProviders); the default model is TokenLab's.
+#include <httplib.h>
+
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -10,7 +12,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/clock.h"
 #include "adapters/tokenlab/tokenlab_adapter.h"
 #include "tests/e2e/e2e_fixture.h"
 
@@ -41,7 +42,7 @@ class RecordingClient final : public http::HttpClient {
       absl::MutexLock lock(&mu_);
       sent_.push_back({request.method, request.url, request.body,
                        std::string(http::FindHeader(request.headers, "Authorization")),
-                       absl::Now()});
+                       RealClock::Get()->Now()});
     }
     absl::StatusOr<http::Response> response = inner_->Send(request);
     if (response.ok() && tag_poll_urls_ && request.method == "POST") {
@@ -275,9 +276,8 @@ TEST_F(TokenlabE2eTest, ContinueClipOfASucceededTask) {
 
 TEST_F(TokenlabE2eTest, CancelTaskOfARunningTaskEndsCanceled) {
   const auto task = CreateMusic("cancel me [emu:duration_ms=2000]");
-  for (int i = 0; i < 200 && GetTask(task.task_id()).provider_task_id().empty(); ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  WaitFor([&] { return !GetTask(task.task_id()).provider_task_id().empty(); }, absl::Seconds(2),
+          "the provider task");
   ASSERT_EQ(GetTask(task.task_id()).state(), music::v1::TASK_STATE_RUNNING);
   music::v1::CancelTaskRequest req;
   req.set_task_id(task.task_id());
@@ -285,7 +285,16 @@ TEST_F(TokenlabE2eTest, CancelTaskOfARunningTaskEndsCanceled) {
   grpc::ClientContext ctx;
   ASSERT_TRUE(stub_->CancelTask(&ctx, req, &resp).ok());
   EXPECT_EQ(resp.task().state(), music::v1::TASK_STATE_CANCELED);
-  absl::SleepFor(absl::Milliseconds(2300));  // the provider task completes meanwhile
+  // The provider task completes meanwhile (TokenLab has no cancel: the emulator's own view).
+  const std::string provider_task_id = GetTask(task.task_id()).provider_task_id();
+  WaitFor(
+      [&] {
+        httplib::Client emulator(emulator_->base_url());
+        auto res = emulator.Get("/tokenlab/v1/tasks/" + provider_task_id,
+                                {{"Authorization", absl::StrCat("Bearer ", kTokenlabKey)}});
+        return res && res->status == 200 && absl::StrContains(res->body, R"("status":"completed")");
+      },
+      absl::Seconds(10), "the provider task to complete");
   const auto after = GetTask(task.task_id());
   EXPECT_EQ(after.state(), music::v1::TASK_STATE_CANCELED);
   EXPECT_EQ(after.error().code(), static_cast<int>(absl::StatusCode::kCancelled));

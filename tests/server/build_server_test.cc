@@ -14,6 +14,7 @@
 #include "adapters/builtin_providers.h"
 #include "adapters/http/curl_http_client.h"
 #include "tests/server/server_client.h"
+#include "tests/testing/temp_dir.h"
 #include "tools/provider-emulator/emulator.h"
 
 namespace music::server {
@@ -30,9 +31,8 @@ bool Exists(const std::string& path) {
 class BuildServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "/build_server_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    ASSERT_FALSE(temp_dir_.path().empty());
+    dir_ = temp_dir_.path();
     emulator::EmulatorOptions eo;
     eo.kie_api_key = kKieKey;
     eo.beatra_api_key = kBeatraKey;
@@ -85,6 +85,7 @@ class BuildServerTest : public ::testing::Test {
 
   std::string db_path() const { return dir_ + "/music.db"; }
 
+  TempDir temp_dir_{"build_server"};
   std::string dir_;
   std::map<std::string, std::string> secrets_;
   std::unique_ptr<emulator::ProviderEmulator> emulator_;

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "adapters/builtin_providers.h"
-#include "tests/service/core/fake_provider.h"
+#include "tests/testing/fake_provider.h"
 
 namespace music::server {
 namespace {

@@ -15,6 +15,7 @@
 #include "server/build_server.h"
 #include "server/config.h"
 #include "tests/server/server_client.h"
+#include "tests/testing/temp_dir.h"
 
 namespace music::server {
 namespace {
@@ -117,9 +118,8 @@ class ToyProviderTest : public ::testing::Test {
       ASSERT_TRUE(registry_.Add(m).ok());
     }
     ASSERT_TRUE(registry_.Add(ToyModule(&seen_)).ok());
-    std::string tmpl = ::testing::TempDir() + "/toy_provider_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    ASSERT_FALSE(temp_dir_.path().empty());
+    dir_ = temp_dir_.path();
   }
   void TearDown() override {
     if (server_) server_->Shutdown();
@@ -136,6 +136,7 @@ class ToyProviderTest : public ::testing::Test {
 
   adapters::ProviderModuleRegistry registry_;
   ToySeen seen_;
+  TempDir temp_dir_{"toy_provider"};
   std::string dir_;
   std::unique_ptr<service::MusicServer> server_;
 };

@@ -22,6 +22,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "domain/clock.h"
 #include "music/v1/music_service.grpc.pb.h"
 #include "persistence/sqlite/sqlite_task_store.h"
 #include "service/core/event_log.h"
@@ -108,15 +109,15 @@ template <typename Call>
 Result Measure(int clients, double seconds, Call call) {
   std::vector<std::vector<double>> latencies(clients);
   std::atomic<int64_t> errors{0};
-  const absl::Time end = absl::Now() + absl::Seconds(seconds);
+  const absl::Time end = music::RealClock::Get()->Now() + absl::Seconds(seconds);
   std::vector<std::thread> threads;
   for (int i = 0; i < clients; ++i) {
     threads.emplace_back([&, i] {
       int64_t n = 0;
-      while (absl::Now() < end) {
-        const absl::Time start = absl::Now();
+      while (music::RealClock::Get()->Now() < end) {
+        const absl::Time start = music::RealClock::Get()->Now();
         if (!call(i, n++)) ++errors;
-        latencies[i].push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+        latencies[i].push_back(absl::ToDoubleMilliseconds(music::RealClock::Get()->Now() - start));
       }
     });
   }

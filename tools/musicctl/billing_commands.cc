@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "domain/clock.h"
 #include "grpcpp/client_context.h"
 #include "domain/money.h"
 #include "tools/musicctl/format.h"
@@ -24,7 +25,7 @@ using music::v1::BillingService;
 using music::v1::ReconciliationService;
 
 void SetDeadline(const Options& options, grpc::ClientContext* context) {
-  context->set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
+  context->set_deadline(absl::ToChronoTime(music::RealClock::Get()->Now() + options.timeout));
 }
 
 int RpcFailed(const grpc::Status& status, const Console& console) {

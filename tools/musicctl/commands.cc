@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "domain/clock.h"
 #include "grpcpp/client_context.h"
 #include "tools/musicctl/format.h"
 #include "tools/musicctl/rpc_error.h"
@@ -24,7 +25,7 @@ using music::v1::Task;
 class UnaryContext {
  public:
   explicit UnaryContext(const Options& options) {
-    context_.set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
+    context_.set_deadline(absl::ToChronoTime(music::RealClock::Get()->Now() + options.timeout));
   }
   grpc::ClientContext* get() { return &context_; }
 
@@ -67,7 +68,7 @@ int AfterCreate(const google::protobuf::Message& response, const Task& task, con
   } else {
     *console.out << "Created " << KindName(task.kind()) << " task " << task.task_id()
                  << "; watching it (Ctrl-C stops watching, not the task)\n"
-                 << FormatWatchLine(task, absl::Now(), console.tz) << "\n"
+                 << FormatWatchLine(task, music::RealClock::Get()->Now(), console.tz) << "\n"
                  << std::flush;
   }
   if (!options.watch) return kExitOk;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "domain/clock.h"
 #include "grpcpp/client_context.h"
 #include "tools/musicctl/format.h"
 #include "tools/musicctl/options.h"
@@ -25,7 +26,7 @@ class TaskWatcher {
         task_id_(task_id),
         config_(config),
         console_(console),
-        deadline_(absl::Now() + config.timeout),
+        deadline_(music::RealClock::Get()->Now() + config.timeout),
         since_(std::max(since_version, last ? last->version() : 0)),
         last_(std::move(last)),
         backoff_(config.initial_backoff) {}
@@ -59,7 +60,7 @@ class TaskWatcher {
       last_error_ = why;
 
       if (got_message) backoff_ = config_.initial_backoff;
-      absl::Duration left = deadline_ - absl::Now();
+      absl::Duration left = deadline_ - music::RealClock::Get()->Now();
       if (left <= absl::ZeroDuration()) return TimedOut();
       absl::Duration wait = std::min(backoff_, left);
       console_.Notice(
@@ -112,7 +113,7 @@ class TaskWatcher {
       *event.mutable_task() = task;
       *console_.out << ToJsonLine(event);
     } else {
-      *console_.out << FormatWatchLine(task, absl::Now(), console_.tz) << "\n";
+      *console_.out << FormatWatchLine(task, music::RealClock::Get()->Now(), console_.tz) << "\n";
     }
     *console_.out << std::flush;
   }
@@ -121,7 +122,7 @@ class TaskWatcher {
     if (console_.json) {
       *console_.out << ToJsonLine(response);
     } else {
-      *console_.out << FormatHeartbeatLine(response.heartbeat(), absl::Now(), console_.tz,
+      *console_.out << FormatHeartbeatLine(response.heartbeat(), music::RealClock::Get()->Now(), console_.tz,
                                            console_.color)
                     << "\n";
     }
@@ -131,7 +132,7 @@ class TaskWatcher {
   /// Fetches the task once; used when a stream ended OK without a terminal task.
   grpc::Status GetTask(Task* task) {
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + config_.rpc_timeout));
+    context.set_deadline(absl::ToChronoTime(music::RealClock::Get()->Now() + config_.rpc_timeout));
     music::v1::GetTaskRequest request;
     request.set_task_id(task_id_);
     music::v1::GetTaskResponse response;

@@ -252,7 +252,7 @@ class BeatraContract final : public ProviderContract {
   std::string provider() const override { return "beatra"; }
 
   std::vector<billing::UsageRecord> UsageRecords() const override {
-    const absl::Time now = absl::Now();
+    const absl::Time now = core_->Now();
     std::vector<billing::UsageRecord> records;
     absl::MutexLock lock(&mu_);
     for (const std::string& id : order_) {
@@ -381,7 +381,7 @@ void BeatraContract::HandleCreate(const httplib::Request& req, httplib::Response
                 "Idempotency-Key was already used with a different request", false, request_id);
           return;
         }
-        replay = TaskJson(tasks_.at(it->second.task_id), absl::Now());
+        replay = TaskJson(tasks_.at(it->second.task_id), core_->Now());
       }
     }
     if (!replay.empty()) {
@@ -516,7 +516,7 @@ void BeatraContract::HandleCreate(const httplib::Request& req, httplib::Response
 
   // The task.
   const TaskFaults task_faults = core_->faults->NextTask();
-  const absl::Time now = absl::Now();
+  const absl::Time now = core_->Now();
   task.id = absl::StrCat("task_", RandomHexId());
   task.model = std::string(model->model);
   task.endpoint = std::string(endpoint);
@@ -622,7 +622,7 @@ void BeatraContract::HandleGet(const httplib::Request& req, httplib::Response* r
       --it->second.malformed_polls_left;
       malformed = true;
     }
-    body = TaskJson(it->second, absl::Now());
+    body = TaskJson(it->second, core_->Now());
   }
   if (malformed) {
     stats.Add(&EmulatorStats::polls_malformed);
@@ -635,7 +635,7 @@ void BeatraContract::HandleCancel(const httplib::Request& req, httplib::Response
   const std::string request_id = StartAnswer(res);
   if (!Authorized(req, res, request_id)) return;
   const std::string id = req.matches[1];
-  const absl::Time now = absl::Now();
+  const absl::Time now = core_->Now();
   absl::MutexLock lock(&mu_);
   auto it = tasks_.find(id);
   if (it == tasks_.end()) {
@@ -663,7 +663,7 @@ void BeatraContract::HandleList(const httplib::Request& req, httplib::Response* 
       return;
     }
   }
-  const absl::Time now = absl::Now();
+  const absl::Time now = core_->Now();
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
@@ -703,7 +703,7 @@ void BeatraContract::HandleUpload(const httplib::Request& req, httplib::Response
   upload.filename = file.filename;
   upload.content_type = file.content_type;
   upload.size = file.content.size();
-  upload.created = absl::Now();
+  upload.created = core_->Now();
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();

@@ -58,7 +58,10 @@ struct EmulatorCore {
   StatsRecorder* stats = nullptr;
   absl::Notification* stopping = nullptr;
 
-  /// Sleeps `delay`, returning early when the emulator stops.
+  /// The emulator's clock (options.clock).
+  absl::Time Now() const { return options.clock->Now(); }
+  /// Sleeps `delay` of real time (an injected slow answer), returning early when the emulator
+  /// stops.
   void Sleep(absl::Duration delay) const { stopping->WaitForNotificationWithTimeout(delay); }
 };
 

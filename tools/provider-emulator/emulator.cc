@@ -191,6 +191,7 @@ class ProviderEmulator::Impl {
   explicit Impl(EmulatorOptions options)
       : options_(std::move(options)),
         faults_(options_.faults),
+        scheduler_(options_.clock),
         callbacks_(CallbackPolicy{options_.callback_timeout, options_.callback_max_retries,
                                   options_.callback_retry_backoff},
                    &scheduler_, &stats_, kCallbackWorkers),
@@ -245,9 +246,11 @@ class ProviderEmulator::Impl {
     scheduler_.Start();
     callbacks_.Start();
     listener_ = std::thread([this] { server_.listen_after_bind(); });
-    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    // Waits on a real socket, so on real time whatever options.clock is.
+    const Clock* real = RealClock::Get();
+    const absl::Time deadline = real->Now() + absl::Seconds(10);
     while (!server_.is_running()) {
-      if (absl::Now() > deadline) return absl::DeadlineExceededError("the server did not start");
+      if (real->Now() > deadline) return absl::DeadlineExceededError("the server did not start");
       absl::SleepFor(absl::Milliseconds(1));
     }
     return absl::OkStatus();
@@ -383,7 +386,7 @@ class ProviderEmulator::Impl {
     const absl::Time ready = !clip.has_value() ? absl::InfiniteFuture()
                              : stream          ? clip->stream_ready_at
                                                : clip->audio_ready_at;
-    if (absl::Now() < ready) {
+    if (options_.clock->Now() < ready) {
       stats_.Add(&EmulatorStats::audio_not_found);
       SetJson(res, 404, ErrorJson(404, "audio not found"));
       return;

@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "domain/billing_types.h"
+#include "domain/clock.h"
 
 namespace music::emulator {
 
@@ -89,6 +90,10 @@ struct EmulatorOptions {
   /// kie.ai credits charged per successful task, in micro-credits (the usage export): 12 credits,
   /// the service's kie catalog price.
   int64_t kie_price_micros = 12'000'000;
+  /// The time of task phases, audio readiness, timestamps and callback retries. Not owned; must
+  /// outlive the emulator. A FakeClock makes tasks move only when the test advances it (requests
+  /// are still served by the emulator's threads).
+  const Clock* clock = RealClock::Get();
 };
 
 /// Counters since Start(). "Creates" cover generate, extend and lyrics requests.

@@ -340,7 +340,7 @@ class KieContract : public ProviderContract {
   // that has reached SUCCESS, at its success time (milliseconds, as kie.ai's createTime); failed
   // tasks cost nothing.
   std::vector<billing::UsageRecord> UsageRecords() const override {
-    const absl::Time now = absl::Now();
+    const absl::Time now = core_->Now();
     std::vector<billing::UsageRecord> records;
     absl::MutexLock lock(&mu_);
     for (const auto& [id, task] : tasks_) {
@@ -561,7 +561,7 @@ std::string KieContract::CreateTask(TaskSpec spec, std::string param, const Dire
   task.style = std::move(spec.style);
   task.title = std::move(spec.title);
   task.callback_url = std::move(spec.callback_url);
-  task.created = absl::Now();
+  task.created = core_->Now();
 
   std::string fail = NormalizeFailStatus(directives.fail_status, task.kind);
   if (fail.empty() && faults.generate_failed) {
@@ -654,8 +654,8 @@ void KieContract::SendCallback(const std::string& task_id, size_t step_index) {
     delivery.body = CallbackJson(task, task.plan[step_index]);
   }
   if (const std::string& key = core_->options.kie_webhook_hmac_key; !key.empty()) {
-    delivery.headers = [key, task_id] {
-      const std::string timestamp = absl::StrCat(absl::ToUnixSeconds(absl::Now()));
+    delivery.headers = [key, task_id, clock = core_->options.clock] {
+      const std::string timestamp = absl::StrCat(absl::ToUnixSeconds(clock->Now()));
       return std::vector<std::pair<std::string, std::string>>{
           {"X-Webhook-Timestamp", timestamp},
           {"X-Webhook-Signature", KieSignatureImpl(key, task_id, timestamp)}};
@@ -698,7 +698,7 @@ void KieContract::HandleRecordInfo(const httplib::Request& req, httplib::Respons
       --task.malformed_polls_left;
       malformed = true;
     }
-    const absl::Time now = absl::Now();
+    const absl::Time now = core_->Now();
     body = kind == Kind::kMusic ? MusicRecordJson(task, now) : LyricsRecordJson(task, now);
   }
   if (malformed) {

@@ -218,7 +218,7 @@ class PiapiContract final : public ProviderContract {
   std::string provider() const override { return "piapi"; }
 
   std::vector<billing::UsageRecord> UsageRecords() const override {
-    const absl::Time now = absl::Now();
+    const absl::Time now = core_->Now();
     std::vector<billing::UsageRecord> records;
     absl::MutexLock lock(&mu_);
     for (const auto& [id, task] : tasks_) {
@@ -430,7 +430,7 @@ void PiapiContract::HandleCreate(const httplib::Request& req, httplib::Response*
   {
     absl::MutexLock lock(&mu_);
     const Task& task = tasks_.at(task_id);
-    answer = TaskAnswer(task, PhaseAt(task, absl::Now()));
+    answer = TaskAnswer(task, PhaseAt(task, core_->Now()));
   }
   if (faults.malformed || directives.malformed_create) {
     stats.Add(&EmulatorStats::creates_malformed);
@@ -443,7 +443,7 @@ std::string PiapiContract::CreateTask(TaskSpec spec, const Directives& directive
                                       const TaskFaults& faults) {
   Task task;
   task.id = RandomUuid();
-  task.created = absl::Now();
+  task.created = core_->Now();
   task.duration = directives.duration.value_or(core_->options.task_duration);
   task.extend = !spec.continue_song_id.empty();
   task.clip_seconds = core_->options.clip_seconds;
@@ -601,7 +601,7 @@ void PiapiContract::HandleGet(const httplib::Request& req, httplib::Response* re
       --task.malformed_polls_left;
       malformed = true;
     }
-    body = TaskAnswer(task, PhaseAt(task, absl::Now()));
+    body = TaskAnswer(task, PhaseAt(task, core_->Now()));
   }
   if (malformed) {
     stats.Add(&EmulatorStats::polls_malformed);

@@ -1,8 +1,13 @@
 #include "tools/provider-emulator/scheduler.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace music::emulator {
+
+namespace {
+constexpr absl::Duration kMaxWait = absl::Milliseconds(50);
+}  // namespace
 
 Scheduler::~Scheduler() { Stop(); }
 
@@ -28,7 +33,7 @@ void Scheduler::ScheduleAt(absl::Time due, std::function<void()> job) {
 }
 
 void Scheduler::ScheduleAfter(absl::Duration delay, std::function<void()> job) {
-  ScheduleAt(absl::Now() + delay, std::move(job));
+  ScheduleAt(clock_->Now() + delay, std::move(job));
 }
 
 void Scheduler::Loop() {
@@ -40,8 +45,10 @@ void Scheduler::Loop() {
     }
     auto first = jobs_.begin();
     const absl::Time due = first->first.first;
-    if (due > absl::Now()) {
-      cv_.WaitWithDeadline(&mu_, due);
+    const absl::Duration left = due - clock_->Now();
+    if (left > absl::ZeroDuration()) {
+      // Re-read the clock at least every kMaxWait: an injected clock may jump while we wait.
+      cv_.WaitWithTimeout(&mu_, std::min(left, kMaxWait));
       continue;
     }
     std::function<void()> job = std::move(first->second);

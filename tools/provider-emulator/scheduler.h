@@ -10,6 +10,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "domain/clock.h"
 
 namespace music::emulator {
 
@@ -18,7 +19,8 @@ namespace music::emulator {
 /// they were scheduled.
 class Scheduler {
  public:
-  Scheduler() = default;
+  /// Due times are read on `clock` (not owned, outlives the scheduler).
+  explicit Scheduler(const Clock* clock = RealClock::Get()) : clock_(clock) {}
   ~Scheduler();  ///< Stops.
 
   Scheduler(const Scheduler&) = delete;
@@ -31,12 +33,13 @@ class Scheduler {
 
   /// Runs `job` at `due` (at once when due is past). Ignored after Stop.
   void ScheduleAt(absl::Time due, std::function<void()> job);
-  /// Runs `job` after `delay`.
+  /// Runs `job` after `delay` of the clock.
   void ScheduleAfter(absl::Duration delay, std::function<void()> job);
 
  private:
   void Loop();
 
+  const Clock* const clock_;
   absl::Mutex mu_;
   absl::CondVar cv_;
   std::map<std::pair<absl::Time, uint64_t>, std::function<void()>> jobs_ ABSL_GUARDED_BY(mu_);

@@ -151,7 +151,7 @@ class TokenlabContract final : public ProviderContract {
   std::string provider() const override { return "tokenlab"; }
 
   std::vector<billing::UsageRecord> UsageRecords() const override {
-    const absl::Time now = absl::Now();
+    const absl::Time now = core_->Now();
     std::vector<const Task*> ordered;
     std::vector<billing::UsageRecord> records;
     absl::MutexLock lock(&mu_);
@@ -288,7 +288,7 @@ absl::StatusOr<CreateSpec> TokenlabContract::ParseCreate(const std::string& body
     absl::MutexLock lock(&mu_);
     auto owner = clip_owner_.find(spec.continue_clip_id);
     const Task* source = owner == clip_owner_.end() ? nullptr : &tasks_.at(owner->second);
-    if (source == nullptr || PhaseAt(*source, absl::Now()) != Phase::kCompleted ||
+    if (source == nullptr || PhaseAt(*source, core_->Now()) != Phase::kCompleted ||
         source->no_audio) {
       return absl::InvalidArgumentError(
           absl::StrCat("continue_clip_id is not a completed clip: ", spec.continue_clip_id));
@@ -398,7 +398,7 @@ void TokenlabContract::HandleCreate(const httplib::Request& req, httplib::Respon
   task.continue_at = spec->continue_at;
   task.request_id = spec->request_id;
   task.billing_transaction_id = absl::StrCat("btx_", RandomHexId());
-  task.created = absl::Now();
+  task.created = core_->Now();
   task.duration = directives.duration.value_or(core_->options.task_duration);
   task.error_code = absl::AsciiStrToLower(directives.task_error);
   if (task.error_code == "canceled" || task.error_code == "cancel") task.error_code = "cancelled";
@@ -567,7 +567,7 @@ void TokenlabContract::HandlePoll(const httplib::Request& req, httplib::Response
       --task.malformed_polls_left;
       malformed = true;
     }
-    body = TaskJson(task, absl::Now());
+    body = TaskJson(task, core_->Now());
     billing_id = task.billing_transaction_id;
   }
   if (malformed) {
@@ -583,7 +583,7 @@ void TokenlabContract::HandleList(const httplib::Request& req, httplib::Response
   if (!Authorized(req, res)) return;
   const bool filtered = req.has_param("request_id");
   const std::string request_id = req.get_param_value("request_id");
-  const absl::Time now = absl::Now();
+  const absl::Time now = core_->Now();
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();

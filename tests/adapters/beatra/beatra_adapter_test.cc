@@ -6,9 +6,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <rapidjson/document.h>
 
-#include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,9 +17,13 @@
 #include "adapters/provider_errors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/fake_http_client.h"
+#include "tests/testing/status_matchers.h"
 
 namespace music::adapters::beatra {
 namespace {
+
+using http::FakeHttpClient;
 
 using absl::StatusCode;
 using ::testing::ElementsAre;
@@ -34,40 +36,6 @@ constexpr char kCreated[] =
     R"({"task_id":"task_7f3a","object":"task","model":"suno-5.5","status":"queued",)"
     R"("progress":{"percent":0,"stage":"queued","message":"Waiting"},"output":null,"error":null,)"
     R"("billing":{"charged_credits":"80.0000","charged_credits_usd_reference":"0.0800","currency":"credits"}})";
-
-// Records every request and answers from a queue of canned results.
-class FakeHttpClient final : public http::HttpClient {
- public:
-  absl::StatusOr<http::Response> Send(const http::Request& request) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    requests_.push_back(request);
-    if (answers_.empty()) return absl::InternalError("fake: no canned answer");
-    absl::StatusOr<http::Response> answer = std::move(answers_.front());
-    answers_.pop_front();
-    return answer;
-  }
-  void Answer(int status, std::string body, http::Headers headers = {}) {
-    std::lock_guard<std::mutex> lock(mu_);
-    answers_.push_back(http::Response{status, std::move(headers), std::move(body)});
-  }
-  void Fail(absl::Status status) {
-    std::lock_guard<std::mutex> lock(mu_);
-    answers_.push_back(std::move(status));
-  }
-  std::vector<http::Request> requests() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return requests_;
-  }
-  http::Request last() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return requests_.back();
-  }
-
- private:
-  std::mutex mu_;
-  std::deque<absl::StatusOr<http::Response>> answers_;
-  std::vector<http::Request> requests_;
-};
 
 std::vector<std::string> Keys(const rapidjson::Value& obj) {
   std::vector<std::string> keys;
@@ -126,10 +94,10 @@ TEST_F(BeatraAdapterTest, IdentityPolicyAndCallbacks) {
   EXPECT_EQ(adapter->provider(), "beatra");
   EXPECT_EQ(adapter->resubmit_policy(), ResubmitPolicy::kIdempotencyKey);
   http::Request callback;
-  EXPECT_EQ(adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, callback).status().code(),
-            StatusCode::kUnimplemented);
-  EXPECT_EQ(adapter->FetchModels().status().code(), StatusCode::kUnimplemented);
-  EXPECT_EQ(adapter->FindByRequestId(Music()).status().code(), StatusCode::kUnimplemented);
+  EXPECT_THAT(adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, callback),
+              StatusIs(StatusCode::kUnimplemented));
+  EXPECT_THAT(adapter->FetchModels(), StatusIs(StatusCode::kUnimplemented));
+  EXPECT_THAT(adapter->FindByRequestId(Music()), StatusIs(StatusCode::kUnimplemented));
 }
 
 TEST_F(BeatraAdapterTest, CatalogEntries) {
@@ -169,7 +137,7 @@ TEST_F(BeatraAdapterTest, CatalogEntries) {
 TEST_F(BeatraAdapterTest, TextToMusicRequestIsExact) {
   client_->Answer(202, kCreated, {{"X-Request-Id", "req_1"}});
   auto result = Submit(Music());
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->provider_task_id, "task_7f3a");
   EXPECT_EQ(result->endpoint, "/v1/music/text-to-music");
   EXPECT_TRUE(result->poll_url.empty());
@@ -201,7 +169,7 @@ TEST_F(BeatraAdapterTest, CustomModeMapsStyleTitleLyrics) {
   request.input.set_lyrics("[Verse] neon lights");
   request.request_id = "";
   client_->Answer(202, kCreated);
-  ASSERT_TRUE(Submit(request).ok());
+  ASSERT_THAT(Submit(request), IsOk());
   rapidjson::Document body = Parse(client_->last().body);
   EXPECT_THAT(Keys(body),
               ElementsAre("model", "prompt", "lyrics", "instrumental", "title", "metadata"));
@@ -214,7 +182,7 @@ TEST_F(BeatraAdapterTest, CustomModeMapsStyleTitleLyrics) {
   request.input.set_lyrics("");
   request.input.set_prompt("la la la");
   client_->Answer(202, kCreated);
-  ASSERT_TRUE(Submit(request).ok());
+  ASSERT_THAT(Submit(request), IsOk());
   body = Parse(client_->last().body);
   EXPECT_STREQ(body["prompt"].GetString(), "synthwave, dreamy");
   EXPECT_STREQ(body["lyrics"].GetString(), "la la la");
@@ -222,7 +190,7 @@ TEST_F(BeatraAdapterTest, CustomModeMapsStyleTitleLyrics) {
   // An instrumental has no words: the prompt joins the description.
   request.input.set_instrumental(true);
   client_->Answer(202, kCreated);
-  ASSERT_TRUE(Submit(request).ok());
+  ASSERT_THAT(Submit(request), IsOk());
   body = Parse(client_->last().body);
   EXPECT_STREQ(body["prompt"].GetString(), "synthwave, dreamy\nla la la");
   EXPECT_FALSE(body.HasMember("lyrics"));
@@ -231,6 +199,7 @@ TEST_F(BeatraAdapterTest, CustomModeMapsStyleTitleLyrics) {
 
 // Sets input.model_options from JSON text.
 void SetOptions(SubmitRequest& request, const std::string& json) {
+  // protobuf's own Status type, not absl::Status: checked by hand.
   ASSERT_TRUE(
       google::protobuf::util::JsonStringToMessage(json, request.input.mutable_model_options())
           .ok());
@@ -240,7 +209,7 @@ TEST_F(BeatraAdapterTest, ModelOptionsOnlyTheModelsNamespaceSorted) {
   SubmitRequest request = Music("minimax-music-2.6");
   SetOptions(request, R"({"minimax":{"tempo":120,"bitrate":"high","mix":{"z":1,"a":true}}})");
   client_->Answer(202, kCreated);
-  ASSERT_TRUE(Submit(request).ok());
+  ASSERT_THAT(Submit(request), IsOk());
   const std::string sent = client_->last().body;
   rapidjson::Document body = Parse(sent);
   EXPECT_THAT(Keys(body),
@@ -253,7 +222,7 @@ TEST_F(BeatraAdapterTest, ModelOptionsOnlyTheModelsNamespaceSorted) {
 
   // The same request gives the same bytes and key (a resend is never a 409).
   client_->Answer(202, kCreated);
-  ASSERT_TRUE(Submit(request).ok());
+  ASSERT_THAT(Submit(request), IsOk());
   EXPECT_EQ(client_->last().body, sent);
   EXPECT_EQ(http::FindHeader(client_->last().headers, "Idempotency-Key"), "tsk_1.beatra");
 }
@@ -262,40 +231,40 @@ TEST_F(BeatraAdapterTest, ForeignNamespaceIsInvalidArgumentBeforeSending) {
   SubmitRequest suno = Music("suno-5.5");
   SetOptions(suno, R"({"minimax":{"tempo":120}})");
   auto result = Submit(suno);
-  EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(result, StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(result.status().message(), HasSubstr("model_options.minimax"));
 
   SubmitRequest both = Music("suno-5.5");
   SetOptions(both, R"({"suno":{"a":1},"udio":{}})");
-  EXPECT_EQ(Submit(both).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Submit(both), StatusIs(StatusCode::kInvalidArgument));
 
   SubmitRequest scalar = Music("suno-5.5");
   SetOptions(scalar, R"({"suno":5})");
-  EXPECT_EQ(Submit(scalar).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Submit(scalar), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_TRUE(client_->requests().empty());
 }
 
 TEST_F(BeatraAdapterTest, RefusedBeforeSending) {
   SubmitRequest unknown_model = Music("suno-9");
-  EXPECT_EQ(Submit(unknown_model).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Submit(unknown_model), StatusIs(StatusCode::kInvalidArgument));
   SubmitRequest lyrics = Music();
   lyrics.kind = music::v1::TASK_KIND_LYRICS;
-  EXPECT_EQ(Submit(lyrics).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Submit(lyrics), StatusIs(StatusCode::kInvalidArgument));
   SubmitRequest continuation = Music();
   continuation.kind = music::v1::TASK_KIND_CONTINUATION;
-  EXPECT_EQ(Submit(continuation).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Submit(continuation), StatusIs(StatusCode::kInvalidArgument));
   SubmitRequest no_key = Music();
   no_key.idempotency_key.clear();
-  EXPECT_EQ(Submit(no_key).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Submit(no_key), StatusIs(StatusCode::kInvalidArgument));
   SubmitRequest negative = Music();
   negative.input.set_negative_tags("metal");
-  EXPECT_EQ(Submit(negative).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Submit(negative), StatusIs(StatusCode::kInvalidArgument));
   SubmitRequest seed = Music();
   seed.input.set_seed(7);
-  EXPECT_EQ(Submit(seed).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Submit(seed), StatusIs(StatusCode::kInvalidArgument));
   SubmitRequest uri_only = Music();
   uri_only.input.set_reference_audio_uri("https://example.com/a.wav");
-  EXPECT_EQ(Submit(uri_only).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Submit(uri_only), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_TRUE(client_->requests().empty());
 }
 
@@ -305,7 +274,7 @@ TEST_F(BeatraAdapterTest, ReferenceAudioGoesToItsEndpoint) {
   request.input.set_reference_audio_id("ref_1");
   client_->Answer(202, kCreated);
   auto result = Submit(request);
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->endpoint, "/v1/music/reference-audio-to-music");
   const http::Request sent = client_->last();
   EXPECT_EQ(sent.url, "https://beatra.test/v1/music/reference-audio-to-music");
@@ -353,7 +322,7 @@ TEST_F(BeatraAdapterTest, CreateErrorsMapPerTable) {
   for (const Case& c : cases) {
     client_->Answer(c.status, c.body, {{"X-Request-Id", "req_hdr"}});
     auto result = Submit(Music());
-    EXPECT_EQ(result.status().code(), c.want) << c.status << " " << c.body;
+    EXPECT_THAT(result, StatusIs(c.want)) << c.status << " " << c.body;
     EXPECT_EQ(GetProviderErrorCode(result.status()), c.provider_code) << c.body;
     EXPECT_THAT(result.status().message(), HasSubstr("req_hdr")) << c.body;
     EXPECT_FALSE(IsOutcomeUnknown(result.status()));
@@ -363,7 +332,7 @@ TEST_F(BeatraAdapterTest, CreateErrorsMapPerTable) {
 TEST_F(BeatraAdapterTest, RateLimitCarriesRetryAfterAndRequestIdFromEnvelope) {
   client_->Answer(429, Envelope("rate_limited", true), {{"Retry-After", "7"}});
   auto result = Submit(Music());
-  EXPECT_EQ(result.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(result, StatusIs(StatusCode::kResourceExhausted));
   EXPECT_EQ(GetRetryAfter(result.status()), absl::Seconds(7));
   // No X-Request-Id header: the envelope's request_id is quoted instead.
   EXPECT_THAT(result.status().message(), HasSubstr("req_env"));
@@ -371,7 +340,7 @@ TEST_F(BeatraAdapterTest, RateLimitCarriesRetryAfterAndRequestIdFromEnvelope) {
 
   client_->Answer(500, Envelope("billing_failed", true), {{"Retry-After", "3"}});
   result = Submit(Music());
-  EXPECT_EQ(result.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(result, StatusIs(StatusCode::kUnavailable));
   EXPECT_EQ(GetRetryAfter(result.status()), absl::Seconds(3));
 }
 
@@ -380,12 +349,12 @@ TEST_F(BeatraAdapterTest, TransportErrorsKeepTheirMarks) {
   MarkOutcomeUnknown(timeout);
   client_->Fail(timeout);
   auto result = Submit(Music());
-  EXPECT_EQ(result.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(result, StatusIs(StatusCode::kDeadlineExceeded));
   EXPECT_TRUE(IsOutcomeUnknown(result.status()));
 
   client_->Fail(absl::UnavailableError("connection refused"));
   result = Submit(Music());
-  EXPECT_EQ(result.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(result, StatusIs(StatusCode::kUnavailable));
   EXPECT_FALSE(IsOutcomeUnknown(result.status()));
 }
 
@@ -393,7 +362,7 @@ TEST_F(BeatraAdapterTest, Malformed2xxCreateIsInternalOutcomeUnknown) {
   for (const char* body : {"", "{\"task_id\":\"task_", "{}", R"({"task_id":7})", "[]"}) {
     client_->Answer(202, body, {{"X-Request-Id", "req_bad"}});
     auto result = Submit(Music());
-    EXPECT_EQ(result.status().code(), StatusCode::kInternal) << body;
+    EXPECT_THAT(result, StatusIs(StatusCode::kInternal)) << body;
     EXPECT_TRUE(IsOutcomeUnknown(result.status())) << body;
     EXPECT_THAT(result.status().message(), HasSubstr("req_bad"));
   }
@@ -406,7 +375,7 @@ TEST_F(BeatraAdapterTest, PollRequestAndAnswer) {
       "progress":{"percent":37,"stage":"composing","message":"Composing"},
       "billing":{"charged_credits":"80.0000","currency":"credits"}})");
   auto update = Poll("task/7 f");
-  ASSERT_TRUE(update.ok()) << update.status();
+  ASSERT_THAT(update, IsOk());
   const http::Request sent = client_->last();
   EXPECT_EQ(sent.method, "GET");
   EXPECT_EQ(sent.url, "https://beatra.test/v1/tasks/task%2F7%20f");
@@ -424,39 +393,39 @@ TEST_F(BeatraAdapterTest, PollRequestAndAnswer) {
 
 TEST_F(BeatraAdapterTest, PollErrors) {
   client_->Answer(404, Envelope("not_found", false));
-  EXPECT_EQ(Poll("task_x").status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(Poll("task_x"), StatusIs(StatusCode::kNotFound));
   client_->Answer(500, Envelope("internal_error", true));
-  EXPECT_EQ(Poll("task_x").status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(Poll("task_x"), StatusIs(StatusCode::kUnavailable));
   client_->Answer(200, R"({"task_id":"task_x","status":)");
-  EXPECT_EQ(Poll("task_x").status().code(), StatusCode::kInternal);
+  EXPECT_THAT(Poll("task_x"), StatusIs(StatusCode::kInternal));
   client_->Answer(200, R"({"task_id":"task_other","status":"succeeded"})");
-  EXPECT_EQ(Poll("task_x").status().code(), StatusCode::kInternal);
-  EXPECT_EQ(Poll("").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Poll("task_x"), StatusIs(StatusCode::kInternal));
+  EXPECT_THAT(Poll(""), StatusIs(StatusCode::kInvalidArgument));
   PollTarget lyrics;
   lyrics.kind = music::v1::TASK_KIND_LYRICS;
   lyrics.provider_task_id = "task_x";
-  EXPECT_EQ(Adapter()->Poll(lyrics).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Adapter()->Poll(lyrics), StatusIs(StatusCode::kInvalidArgument));
 }
 
 // --- Cancel ------------------------------------------------------------------------------------
 
 TEST_F(BeatraAdapterTest, CancelIsBestEffortAndIdempotent) {
   client_->Answer(200, R"({"task_id":"task_7","status":"canceled"})");
-  EXPECT_TRUE(Adapter()->Cancel("task_7").ok());
+  EXPECT_THAT(Adapter()->Cancel("task_7"), IsOk());
   const http::Request sent = client_->last();
   EXPECT_EQ(sent.method, "POST");
   EXPECT_EQ(sent.url, "https://beatra.test/v1/tasks/task_7/cancel");
   EXPECT_EQ(http::FindHeader(sent.headers, "Authorization"), absl::StrCat("Bearer ", kApiKey));
 
   client_->Answer(200, R"({"task_id":"task_7","status":"succeeded"})");  // already done
-  EXPECT_TRUE(Adapter()->Cancel("task_7").ok());
+  EXPECT_THAT(Adapter()->Cancel("task_7"), IsOk());
   client_->Answer(409, Envelope("task_finished", false));
-  EXPECT_TRUE(Adapter()->Cancel("task_7").ok());
+  EXPECT_THAT(Adapter()->Cancel("task_7"), IsOk());
   client_->Answer(404, Envelope("not_found", false));
-  EXPECT_EQ(Adapter()->Cancel("task_7").code(), StatusCode::kNotFound);
+  EXPECT_THAT(Adapter()->Cancel("task_7"), StatusIs(StatusCode::kNotFound));
   client_->Answer(503, "");
-  EXPECT_EQ(Adapter()->Cancel("task_7").code(), StatusCode::kUnavailable);
-  EXPECT_EQ(Adapter()->Cancel("").code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Adapter()->Cancel("task_7"), StatusIs(StatusCode::kUnavailable));
+  EXPECT_THAT(Adapter()->Cancel(""), StatusIs(StatusCode::kInvalidArgument));
 }
 
 // --- Uploads -----------------------------------------------------------------------------------
@@ -465,7 +434,7 @@ TEST_F(BeatraAdapterTest, UploadIsMultipartWithFilePart) {
   client_->Answer(201, R"({"artifact_id":"art_up","filename":"ref.wav","size_bytes":9})");
   ReferenceAudioUpload upload{"my \"ref\".wav", "audio/wav", std::string("RIFF\0\r\n--x", 11)};
   auto artifact = Adapter()->UploadReferenceAudio(upload);
-  ASSERT_TRUE(artifact.ok()) << artifact.status();
+  ASSERT_THAT(artifact, IsOk());
   EXPECT_EQ(*artifact, "art_up");
 
   const http::Request sent = client_->last();
@@ -486,17 +455,17 @@ TEST_F(BeatraAdapterTest, UploadIsMultipartWithFilePart) {
 
 TEST_F(BeatraAdapterTest, UploadLimitsAndErrors) {
   ReferenceAudioUpload empty{"a.wav", "audio/wav", ""};
-  EXPECT_EQ(Adapter()->UploadReferenceAudio(empty).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Adapter()->UploadReferenceAudio(empty), StatusIs(StatusCode::kInvalidArgument));
   ReferenceAudioUpload huge{"a.wav", "audio/wav", std::string(kMaxUploadBytes + 1, 'x')};
-  EXPECT_EQ(Adapter()->UploadReferenceAudio(huge).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Adapter()->UploadReferenceAudio(huge), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_TRUE(client_->requests().empty());
 
   ReferenceAudioUpload ok{"a.wav", "", "bytes"};
   client_->Answer(413, Envelope("payload_too_large", false));
-  EXPECT_EQ(Adapter()->UploadReferenceAudio(ok).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Adapter()->UploadReferenceAudio(ok), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_THAT(client_->last().body, HasSubstr("Content-Type: application/octet-stream"));
   client_->Answer(201, R"({"artifact":"x"})");
-  EXPECT_EQ(Adapter()->UploadReferenceAudio(ok).status().code(), StatusCode::kInternal);
+  EXPECT_THAT(Adapter()->UploadReferenceAudio(ok), StatusIs(StatusCode::kInternal));
 }
 
 TEST(BeatraMultipartTest, BoundaryNeverInContent) {
@@ -537,7 +506,7 @@ TEST_F(BeatraAdapterTest, ApiKeyNeverInErrors) {
       200, absl::StrCat(R"({"task_id":"t","status":"failed","error":{"code":"x","message":")",
                         kApiKey, R"("}})"));
   auto update = Poll("t");
-  ASSERT_TRUE(update.ok()) << update.status();
+  ASSERT_THAT(update, IsOk());
   EXPECT_THAT(update->error_message, Not(HasSubstr(kApiKey)));
 }
 

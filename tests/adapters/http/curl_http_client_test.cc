@@ -1,5 +1,7 @@
 // NewCurlHttpClient against a real cpp-httplib server on 127.0.0.1 (port 0).
 
+#include "adapters/http/curl_http_client.h"
+
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -14,9 +16,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "adapters/http/curl_http_client.h"
 #include "adapters/provider_errors.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/wait_for.h"
 
 namespace music::http {
 namespace {
@@ -53,9 +56,7 @@ class CurlHttpClientTest : public ::testing::Test {
     });
     server_->Get("/slow", [](const httplib::Request&, httplib::Response& res) {
       // Long enough to outlast any client timeout below, short enough for TearDown.
-      for (int i = 0; i < 100 && !stopping_; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
+      ServerDelay(absl::Seconds(2), stopping_);
       res.set_content("late", "text/plain");
     });
     server_->Get(R"(/bytes/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
@@ -81,7 +82,7 @@ class CurlHttpClientTest : public ::testing::Test {
     if (port_ <= 0) return;  // SetUp fails every test
     thread_ = new std::thread([] { server_->listen_after_bind(); });
     // stop() is a no-op until the accept loop runs, so TearDownTestSuite could otherwise hang.
-    while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    WaitFor([] { return server_->is_running(); }, absl::Seconds(5), "the test server");
   }
 
   static void TearDownTestSuite() {
@@ -116,7 +117,7 @@ TEST_F(CurlHttpClientTest, GetRoundTripsHeadersAndStatus) {
   Request request = Get(Url("/echo?q=a%20b"));
   request.headers.emplace_back("X-Test", "hello");
   absl::StatusOr<Response> response = client->Send(request);
-  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_THAT(response, IsOk());
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->body, "GET a b");
   EXPECT_EQ(FindHeader(response->headers, "x-echo"), "hello");
@@ -131,7 +132,7 @@ TEST_F(CurlHttpClientTest, PostSendsBodyAndContentType) {
   request.headers = {{"Content-Type", "application/json"}, {"X-Test", "posted"}};
   request.body = R"({"prompt":"piano"})";
   absl::StatusOr<Response> response = client->Send(request);
-  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_THAT(response, IsOk());
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->body, R"(application/json|{"prompt":"piano"})");
   EXPECT_EQ(FindHeader(response->headers, "X-Echo"), "posted");
@@ -145,7 +146,7 @@ TEST_F(CurlHttpClientTest, PostWithLargeBodyDoesNotWaitForContinue) {
   request.headers = {{"Content-Type", "text/plain"}};
   request.body = std::string(200000, 'b');
   absl::StatusOr<Response> response = client->Send(request);
-  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_THAT(response, IsOk());
   EXPECT_EQ(response->body, "text/plain|" + request.body);
 }
 
@@ -156,7 +157,7 @@ TEST_F(CurlHttpClientTest, OtherMethodsKeepTheirName) {
   request.url = Url("/echo");
   request.body = "payload";
   absl::StatusOr<Response> response = client->Send(request);
-  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_THAT(response, IsOk());
   EXPECT_EQ(response->body, "PUT|payload");
 }
 
@@ -164,7 +165,7 @@ TEST_F(CurlHttpClientTest, HttpErrorStatusesAreSuccessfulSends) {
   auto client = NewCurlHttpClient({});
   for (int code : {400, 401, 404, 429, 455, 500, 503}) {
     absl::StatusOr<Response> response = client->Send(Get(Url(absl::StrCat("/status/", code))));
-    ASSERT_TRUE(response.ok()) << code << ": " << response.status();
+    ASSERT_THAT(response, IsOk()) << code << ": " << response.status();
     EXPECT_EQ(response->status, code);
     EXPECT_EQ(response->body, absl::StrCat("{\"code\":", code, "}"));
   }
@@ -173,7 +174,7 @@ TEST_F(CurlHttpClientTest, HttpErrorStatusesAreSuccessfulSends) {
 TEST_F(CurlHttpClientTest, RedirectsAreNotFollowed) {
   auto client = NewCurlHttpClient({});
   absl::StatusOr<Response> response = client->Send(Get(Url("/redirect")));
-  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_THAT(response, IsOk());
   EXPECT_EQ(response->status, 302);
   EXPECT_EQ(FindHeader(response->headers, "Location"), "/echo");
 }
@@ -183,11 +184,11 @@ TEST_F(CurlHttpClientTest, TimeoutAfterConnectingIsOutcomeUnknown) {
   Request request = Get(Url("/slow"));
   request.headers.emplace_back("Authorization", absl::StrCat("Bearer ", kSecret));
   request.timeout = absl::Milliseconds(200);
-  const absl::Time start = absl::Now();
+  const absl::Time start = RealClock::Get()->Now();
   absl::StatusOr<Response> response = client->Send(request);
-  EXPECT_LT(absl::Now() - start, absl::Seconds(1.5));
+  EXPECT_LT(RealClock::Get()->Now() - start, absl::Seconds(1.5));
   ASSERT_FALSE(response.ok());
-  EXPECT_EQ(response.status().code(), absl::StatusCode::kDeadlineExceeded) << response.status();
+  EXPECT_THAT(response, StatusIs(absl::StatusCode::kDeadlineExceeded)) << response.status();
   EXPECT_TRUE(IsOutcomeUnknown(response.status()));
   EXPECT_EQ(response.status().message().find(kSecret), absl::string_view::npos);
 }
@@ -198,7 +199,7 @@ TEST_F(CurlHttpClientTest, DefaultTimeoutAppliesWhenRequestHasNone) {
   auto client = NewCurlHttpClient(options);
   absl::StatusOr<Response> response = client->Send(Get(Url("/slow")));
   ASSERT_FALSE(response.ok());
-  EXPECT_EQ(response.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(response, StatusIs(absl::StatusCode::kDeadlineExceeded));
 }
 
 // A port nobody listens on: bound, then closed again.
@@ -223,7 +224,7 @@ TEST_F(CurlHttpClientTest, ConnectionRefusedIsUnavailableAndNotOutcomeUnknown) {
   request.headers.emplace_back("Authorization", absl::StrCat("Bearer ", kSecret));
   absl::StatusOr<Response> response = client->Send(request);
   ASSERT_FALSE(response.ok());
-  EXPECT_EQ(response.status().code(), absl::StatusCode::kUnavailable) << response.status();
+  EXPECT_THAT(response, StatusIs(absl::StatusCode::kUnavailable)) << response.status();
   EXPECT_FALSE(IsOutcomeUnknown(response.status()));
   EXPECT_EQ(response.status().message().find(kSecret), absl::string_view::npos);
 }
@@ -233,10 +234,10 @@ TEST_F(CurlHttpClientTest, BodyAtTheCapIsAccepted) {
   options.max_response_bytes = 1000;
   auto client = NewCurlHttpClient(options);
   absl::StatusOr<Response> response = client->Send(Get(Url("/bytes/1000")));
-  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_THAT(response, IsOk());
   EXPECT_EQ(response->body.size(), 1000u);
   response = client->Send(Get(Url("/chunked/1000")));
-  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_THAT(response, IsOk());
   EXPECT_EQ(response->body, std::string(1000, 'y'));
 }
 
@@ -246,7 +247,7 @@ TEST_F(CurlHttpClientTest, OversizedResponseWithContentLengthIsRejected) {
   auto client = NewCurlHttpClient(options);
   absl::StatusOr<Response> response = client->Send(Get(Url("/bytes/1001")));
   ASSERT_FALSE(response.ok());
-  EXPECT_EQ(response.status().code(), absl::StatusCode::kInternal) << response.status();
+  EXPECT_THAT(response, StatusIs(absl::StatusCode::kInternal)) << response.status();
   EXPECT_TRUE(IsOutcomeUnknown(response.status()));
 }
 
@@ -256,10 +257,10 @@ TEST_F(CurlHttpClientTest, OversizedChunkedResponseIsRejectedWhileStreaming) {
   auto client = NewCurlHttpClient(options);
   absl::StatusOr<Response> response = client->Send(Get(Url("/chunked/50000")));
   ASSERT_FALSE(response.ok());
-  EXPECT_EQ(response.status().code(), absl::StatusCode::kInternal) << response.status();
+  EXPECT_THAT(response, StatusIs(absl::StatusCode::kInternal)) << response.status();
   EXPECT_NE(response.status().message().find("1000 bytes"), absl::string_view::npos);
   // The handle is usable again afterwards.
-  EXPECT_TRUE(client->Send(Get(Url("/bytes/10"))).ok());
+  EXPECT_THAT(client->Send(Get(Url("/bytes/10"))), IsOk());
 }
 
 TEST_F(CurlHttpClientTest, HeaderWithLineBreakIsRejectedWithoutEchoingTheValue) {
@@ -268,7 +269,7 @@ TEST_F(CurlHttpClientTest, HeaderWithLineBreakIsRejectedWithoutEchoingTheValue) 
   request.headers.emplace_back("Authorization", absl::StrCat(kSecret, "\r\nX-Injected: 1"));
   absl::StatusOr<Response> response = client->Send(request);
   ASSERT_FALSE(response.ok());
-  EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(response, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(response.status().message().find(kSecret), absl::string_view::npos);
 }
 
@@ -276,8 +277,8 @@ TEST_F(CurlHttpClientTest, SameThreadReusesTheConnection) {
   auto client = NewCurlHttpClient({});
   absl::StatusOr<Response> first = client->Send(Get(Url("/port")));
   absl::StatusOr<Response> second = client->Send(Get(Url("/port")));
-  ASSERT_TRUE(first.ok()) << first.status();
-  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(second, IsOk());
   EXPECT_EQ(first->body, second->body);
 }
 
@@ -287,8 +288,8 @@ TEST_F(CurlHttpClientTest, ThreadsUseTheirOwnConnections) {
   absl::StatusOr<Response> there;
   std::thread other([&] { there = client->Send(Get(Url("/port"))); });
   other.join();
-  ASSERT_TRUE(here.ok()) << here.status();
-  ASSERT_TRUE(there.ok()) << there.status();
+  ASSERT_THAT(here, IsOk());
+  ASSERT_THAT(there, IsOk());
   EXPECT_NE(here->body, there->body);
 }
 

@@ -38,6 +38,9 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "tests/testing/self_signed_cert.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/wait_for.h"
 
 namespace music::http {
 namespace {
@@ -194,11 +197,11 @@ TEST(SafeFetcherPolicyTest, RefusesForbiddenLiteralsAndSchemesWithoutNetwork) {
       {"https://exa mple.com/", absl::StatusCode::kInvalidArgument},
   };
   for (const Case& c : cases) {
-    const absl::Time start = absl::Now();
+    const absl::Time start = RealClock::Get()->Now();
     absl::StatusOr<FetchedAudio> fetched = fetcher->Fetch(c.url);
     ASSERT_FALSE(fetched.ok()) << c.url;
-    EXPECT_EQ(fetched.status().code(), c.code) << c.url << ": " << fetched.status();
-    EXPECT_LT(absl::Now() - start, absl::Milliseconds(500)) << c.url;
+    EXPECT_THAT(fetched, StatusIs(c.code)) << c.url << ": " << fetched.status();
+    EXPECT_LT(RealClock::Get()->Now() - start, absl::Milliseconds(500)) << c.url;
   }
 }
 
@@ -210,7 +213,7 @@ TEST(SafeFetcherPolicyTest, ForbiddenLiteralsStayForbiddenWithLoopbackAllowed) {
                           "https://[::ffff:10.0.0.1]/", "https://100.64.0.1/"}) {
     absl::StatusOr<FetchedAudio> fetched = fetcher->Fetch(url);
     ASSERT_FALSE(fetched.ok()) << url;
-    EXPECT_EQ(fetched.status().code(), absl::StatusCode::kInvalidArgument)
+    EXPECT_THAT(fetched, StatusIs(absl::StatusCode::kInvalidArgument))
         << url << ": " << fetched.status();
   }
 }
@@ -240,7 +243,7 @@ struct RunningServer {
     if (port <= 0) return false;
     thread = std::thread([this] { server->listen_after_bind(); });
     // stop() is a no-op until the accept loop runs.
-    while (!server->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    WaitFor([this] { return server->is_running(); }, absl::Seconds(5), "the test server");
     return true;
   }
   void Stop() {
@@ -266,11 +269,10 @@ std::string AudioBytes() {
 class SafeFetcherServerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char dir_template[] = "/tmp/safe_fetcher_test_XXXXXX";
-    if (mkdtemp(dir_template) == nullptr) return;
-    dir_ = dir_template;
-    cert_path_ = dir_ + "/cert.pem";
-    key_path_ = dir_ + "/key.pem";
+    dir_ = std::make_unique<TempDir>("safe_fetcher_test");
+    if (dir_->path().empty()) return;
+    cert_path_ = dir_->File("cert.pem");
+    key_path_ = dir_->File("key.pem");
     if (!WriteSelfSignedCert(cert_path_, key_path_)) return;
 
     other_.server = std::make_unique<httplib::SSLServer>(cert_path_.c_str(), key_path_.c_str());
@@ -329,7 +331,7 @@ class SafeFetcherServerTest : public ::testing::Test {
       res.set_content_provider(size_t{1} << 30, "audio/wav",
                                [](size_t, size_t, httplib::DataSink& sink) {
                                  if (stopping_) return false;
-                                 std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                                 ServerDelay(absl::Milliseconds(20), stopping_);
                                  return sink.write("a", 1);
                                });
     });
@@ -340,9 +342,7 @@ class SafeFetcherServerTest : public ::testing::Test {
     });
     s.Get("/slow", [](const httplib::Request&, httplib::Response& res) {
       ++main_hits_;
-      for (int i = 0; i < 100 && !stopping_; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
+      ServerDelay(absl::Seconds(2), stopping_);
       res.set_content("late", "text/plain");
     });
     s.Get(R"(/redirect/(.*))", [](const httplib::Request& req, httplib::Response& res) {
@@ -383,11 +383,7 @@ class SafeFetcherServerTest : public ::testing::Test {
     main_.server.reset();
     other_.server.reset();
     plain_.server.reset();
-    if (!dir_.empty()) {
-      unlink(cert_path_.c_str());
-      unlink(key_path_.c_str());
-      rmdir(dir_.c_str());
-    }
+    dir_.reset();  // removes the certificate files
   }
 
   void SetUp() override { ASSERT_TRUE(ready_) << "test servers did not start"; }
@@ -414,7 +410,7 @@ class SafeFetcherServerTest : public ::testing::Test {
     return fetched.status().code();
   }
 
-  static inline std::string dir_;
+  static inline std::unique_ptr<TempDir> dir_;
   static inline std::string cert_path_;
   static inline std::string key_path_;
   static inline RunningServer main_;
@@ -431,7 +427,7 @@ class SafeFetcherServerTest : public ::testing::Test {
 TEST_F(SafeFetcherServerTest, DownloadsOverHttps) {
   auto fetcher = NewSafeFetcher(Options());
   absl::StatusOr<FetchedAudio> fetched = fetcher->Fetch(Url("/audio"));
-  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  ASSERT_THAT(fetched, IsOk());
   EXPECT_EQ(fetched->bytes, Audio());
   EXPECT_EQ(fetched->content_type, "audio/mpeg");
   EXPECT_EQ(fetched->final_url, Url("/audio"));
@@ -441,7 +437,7 @@ TEST_F(SafeFetcherServerTest, UpperCaseSchemeIsHttps) {
   auto fetcher = NewSafeFetcher(Options());
   absl::StatusOr<FetchedAudio> fetched =
       fetcher->Fetch(absl::StrCat("HTTPS://127.0.0.1:", main_.port, "/audio"));
-  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  ASSERT_THAT(fetched, IsOk());
   EXPECT_EQ(fetched->bytes, Audio());
 }
 
@@ -486,7 +482,7 @@ TEST_F(SafeFetcherServerTest, NameResolvingToLoopbackRefusedAtConnect) {
   // The same URL with loopback allowed works, so the refusal above was the address check.
   fetched =
       NewSafeFetcher(Options())->Fetch(absl::StrCat("https://localhost:", main_.port, "/audio"));
-  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  ASSERT_THAT(fetched, IsOk());
   EXPECT_EQ(fetched->bytes, Audio());
 }
 
@@ -528,10 +524,10 @@ TEST_F(SafeFetcherServerTest, BodyOfExactlyMaxBytesIsAccepted) {
   SafeFetchOptions options = Options();
   options.max_bytes = 50000;
   absl::StatusOr<FetchedAudio> fetched = NewSafeFetcher(options)->Fetch(Url("/bytes/50000"));
-  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  ASSERT_THAT(fetched, IsOk());
   EXPECT_EQ(fetched->bytes.size(), 50000u);
   fetched = NewSafeFetcher(options)->Fetch(Url("/chunked/50000"));
-  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  ASSERT_THAT(fetched, IsOk());
   EXPECT_EQ(fetched->bytes.size(), 50000u);
 }
 
@@ -553,20 +549,20 @@ TEST_F(SafeFetcherServerTest, BodyOverMaxBytesChunkedRefused) {
 TEST_F(SafeFetcherServerTest, EndlessBodyStopsAtTheCap) {
   SafeFetchOptions options = Options();
   options.max_bytes = 1 << 20;
-  const absl::Time start = absl::Now();
+  const absl::Time start = RealClock::Get()->Now();
   absl::StatusOr<FetchedAudio> fetched = NewSafeFetcher(options)->Fetch(Url("/endless"));
   EXPECT_EQ(Code(fetched), absl::StatusCode::kFailedPrecondition) << fetched.status();
-  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_LT(RealClock::Get()->Now() - start, absl::Seconds(5));
 }
 
 TEST_F(SafeFetcherServerTest, AnnouncedContentLengthOverCapRefusedUpFront) {
   SafeFetchOptions options = Options();
   options.max_bytes = 1 << 20;
-  const absl::Time start = absl::Now();
+  const absl::Time start = RealClock::Get()->Now();
   absl::StatusOr<FetchedAudio> fetched = NewSafeFetcher(options)->Fetch(Url("/announced-huge"));
   EXPECT_EQ(Code(fetched), absl::StatusCode::kFailedPrecondition) << fetched.status();
   // The body trickles at 50 B/s: only the announced length can have stopped it this fast.
-  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  EXPECT_LT(RealClock::Get()->Now() - start, absl::Seconds(2));
 }
 
 TEST_F(SafeFetcherServerTest, NotFoundNamesTheStatus) {
@@ -581,17 +577,17 @@ TEST_F(SafeFetcherServerTest, NotFoundNamesTheStatus) {
 TEST_F(SafeFetcherServerTest, SlowServerTimesOut) {
   SafeFetchOptions options = Options();
   options.total_timeout = absl::Milliseconds(300);
-  const absl::Time start = absl::Now();
+  const absl::Time start = RealClock::Get()->Now();
   absl::StatusOr<FetchedAudio> fetched = NewSafeFetcher(options)->Fetch(Url("/slow"));
   EXPECT_EQ(Code(fetched), absl::StatusCode::kDeadlineExceeded) << fetched.status();
-  EXPECT_LT(absl::Now() - start, absl::Seconds(1.5));
+  EXPECT_LT(RealClock::Get()->Now() - start, absl::Seconds(1.5));
 }
 
 TEST_F(SafeFetcherServerTest, RedirectToSameHostIsFollowed) {
   auto fetcher = NewSafeFetcher(Options());
   for (const char* path : {"/redirect/relative", "/redirect/absolute", "/redirect/chain/2"}) {
     absl::StatusOr<FetchedAudio> fetched = fetcher->Fetch(Url(path));
-    ASSERT_TRUE(fetched.ok()) << path << ": " << fetched.status();
+    ASSERT_THAT(fetched, IsOk()) << path << ": " << fetched.status();
     EXPECT_EQ(fetched->bytes, Audio()) << path;
     EXPECT_EQ(fetched->final_url, Url("/audio")) << path;
   }
@@ -602,7 +598,7 @@ TEST_F(SafeFetcherServerTest, RedirectsAreCapped) {
   options.max_redirects = 3;
   auto fetcher = NewSafeFetcher(options);
   absl::StatusOr<FetchedAudio> fetched = fetcher->Fetch(Url("/redirect/chain/2"));  // 3 hops
-  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  ASSERT_THAT(fetched, IsOk());
   fetched = fetcher->Fetch(Url("/redirect/chain/3"));  // 4 hops
   EXPECT_EQ(Code(fetched), absl::StatusCode::kFailedPrecondition) << fetched.status();
   fetched = fetcher->Fetch(Url("/redirect/loop"));
@@ -633,12 +629,12 @@ TEST_F(SafeFetcherServerTest, RedirectToAnotherHostOrPortRefused) {
 TEST_F(SafeFetcherServerTest, RedirectToPrivateOrMetadataRefusedEvenWithLoopbackAllowed) {
   auto fetcher = NewSafeFetcher(Options());
   for (const char* path : {"/redirect/private", "/redirect/metadata"}) {
-    const absl::Time start = absl::Now();
+    const absl::Time start = RealClock::Get()->Now();
     absl::StatusOr<FetchedAudio> fetched = fetcher->Fetch(Url(path));
     EXPECT_EQ(Code(fetched), absl::StatusCode::kPermissionDenied)
         << path << ": " << fetched.status();
     // Refused, not attempted: there is nothing to connect to on this machine.
-    EXPECT_LT(absl::Now() - start, absl::Seconds(2)) << path;
+    EXPECT_LT(RealClock::Get()->Now() - start, absl::Seconds(2)) << path;
   }
 }
 
@@ -670,7 +666,7 @@ TEST_F(SafeFetcherServerTest, PlainHttpOnlyWithAllowHttp) {
   SafeFetchOptions options = Options();
   options.allow_http = true;
   fetched = NewSafeFetcher(options)->Fetch(url);
-  ASSERT_TRUE(fetched.ok()) << fetched.status();
+  ASSERT_THAT(fetched, IsOk());
   EXPECT_EQ(fetched->bytes, Audio());
 }
 

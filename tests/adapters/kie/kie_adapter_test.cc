@@ -5,10 +5,8 @@
 
 #include <rapidjson/document.h>
 
-#include <deque>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <ostream>
 #include <string>
 #include <utility>
@@ -20,9 +18,14 @@
 #include "adapters/provider_errors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/fake_http_client.h"
+#include "tests/testing/status_matchers.h"
 
 namespace music::adapters::kie {
 namespace {
+
+using http::FakeHttpClient;
 
 using absl::StatusCode;
 using ::testing::UnorderedElementsAreArray;
@@ -53,41 +56,6 @@ constexpr char kHmacKey[] = "whsec-test";
 constexpr char kCallbackUrl[] = "https://svc.example/callbacks/kie/task-1";
 constexpr char kCreated[] = R"({"code":200,"msg":"success","data":{"taskId":"5c79****be8e"}})";
 
-// Records every request and answers from a queue of canned results.
-class FakeHttpClient final : public http::HttpClient {
- public:
-  absl::StatusOr<http::Response> Send(const http::Request& request) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    requests_.push_back(request);
-    if (answers_.empty()) return absl::InternalError("fake: no canned answer");
-    absl::StatusOr<http::Response> answer = std::move(answers_.front());
-    answers_.pop_front();
-    return answer;
-  }
-
-  void Answer(int status, std::string body, http::Headers headers = {}) {
-    std::lock_guard<std::mutex> lock(mu_);
-    answers_.push_back(http::Response{status, std::move(headers), std::move(body)});
-  }
-  void Fail(absl::Status status) {
-    std::lock_guard<std::mutex> lock(mu_);
-    answers_.push_back(std::move(status));
-  }
-  std::vector<http::Request> requests() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return requests_;
-  }
-  http::Request last() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return requests_.back();
-  }
-
- private:
-  std::mutex mu_;
-  std::deque<absl::StatusOr<http::Response>> answers_;
-  std::vector<http::Request> requests_;
-};
-
 // 2023-11-14T22:13:20Z.
 const absl::Time kNow = absl::FromUnixSeconds(1700000000);
 
@@ -99,7 +67,7 @@ class KieAdapterTest : public ::testing::Test {
     options.api_key = kApiKey;
     options.webhook_hmac_key = std::move(hmac_key);
     options.request_timeout = absl::Seconds(12);
-    return NewKieAdapter(options, client_, [this] { return now_; });
+    return NewKieAdapter(options, client_, &clock_);
   }
 
   static SubmitRequest Music(music::v1::TaskInput input) {
@@ -116,7 +84,7 @@ class KieAdapterTest : public ::testing::Test {
   rapidjson::Document SubmitAndParseBody(const SubmitRequest& request) {
     client_->Answer(200, kCreated);
     absl::StatusOr<std::string> task_id = SubmitId(Adapter(), request);
-    EXPECT_TRUE(task_id.ok()) << task_id.status();
+    EXPECT_THAT(task_id, IsOk());
     if (task_id.ok()) {
       EXPECT_EQ(*task_id, "5c79****be8e");
     }
@@ -128,7 +96,7 @@ class KieAdapterTest : public ::testing::Test {
   }
 
   std::shared_ptr<FakeHttpClient> client_ = std::make_shared<FakeHttpClient>();
-  absl::Time now_ = kNow;
+  FakeClock clock_{kNow};
 };
 
 std::vector<std::string> Keys(const rapidjson::Document& doc) {
@@ -158,7 +126,7 @@ TEST_F(KieAdapterTest, Identity) {
   EXPECT_EQ(adapter->provider(), "kie");
   EXPECT_EQ(adapter->resubmit_policy(), ResubmitPolicy::kAtMostOnce);
   absl::Status cancel = adapter->Cancel("5c79****be8e");
-  EXPECT_EQ(cancel.code(), StatusCode::kUnimplemented);
+  EXPECT_THAT(cancel, StatusIs(StatusCode::kUnimplemented));
   EXPECT_TRUE(client_->requests().empty());
 }
 
@@ -349,7 +317,7 @@ TEST_F(KieAdapterTest, RejectsUnusableRequestsWithoutSending) {
   no_model.provider_model.clear();
   for (const SubmitRequest& request : {unspecified, no_clip, infinite, no_model}) {
     absl::StatusOr<std::string> result = SubmitId(Adapter(), request);
-    EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument) << result.status();
+    EXPECT_THAT(result, StatusIs(StatusCode::kInvalidArgument)) << result.status();
   }
   EXPECT_TRUE(client_->requests().empty());
 }
@@ -383,7 +351,7 @@ TEST_P(SubmitErrorTest, BodyCodeWins) {
   client_->Answer(200, absl::StrCat(R"({"code":)", c.code, R"(,"msg":"nope","data":null})"));
   absl::StatusOr<std::string> result = SubmitId(Adapter(), Request());
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), c.expected) << result.status();
+  EXPECT_THAT(result, StatusIs(c.expected)) << result.status();
   EXPECT_EQ(GetProviderErrorCode(result.status()), absl::StrCat(c.code));
   EXPECT_FALSE(IsOutcomeUnknown(result.status()));
   EXPECT_NE(result.status().message().find("nope"), absl::string_view::npos);
@@ -394,7 +362,7 @@ TEST_P(SubmitErrorTest, HttpStatusWhenTheBodyDoesNotParse) {
   client_->Answer(c.code, "<html>error</html>");
   absl::StatusOr<std::string> result = SubmitId(Adapter(), Request());
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), c.expected) << result.status();
+  EXPECT_THAT(result, StatusIs(c.expected)) << result.status();
   EXPECT_EQ(GetProviderErrorCode(result.status()), absl::StrCat(c.code));
 }
 
@@ -423,7 +391,7 @@ INSTANTIATE_TEST_SUITE_P(Table, SubmitErrorTest,
 TEST_F(KieAdapterTest, RateLimitCarriesRetryAfterSeconds) {
   client_->Answer(429, R"({"code":429,"msg":"rate limited","data":null})", {{"retry-after", "17"}});
   absl::StatusOr<std::string> result = SubmitId(Adapter(), Music({}));
-  EXPECT_EQ(result.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(result, StatusIs(StatusCode::kResourceExhausted));
   EXPECT_EQ(GetRetryAfter(result.status()), absl::Seconds(17));
 }
 
@@ -431,7 +399,7 @@ TEST_F(KieAdapterTest, RateLimitCarriesRetryAfterHttpDate) {
   // kNow + 90 s.
   client_->Answer(429, "", {{"Retry-After", "Tue, 14 Nov 2023 22:14:50 GMT"}});
   absl::StatusOr<std::string> result = SubmitId(Adapter(), Music({}));
-  EXPECT_EQ(result.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(result, StatusIs(StatusCode::kResourceExhausted));
   EXPECT_EQ(GetRetryAfter(result.status()), absl::Seconds(90));
 }
 
@@ -440,12 +408,12 @@ TEST_F(KieAdapterTest, LyricsRateLimitIs405WithRetryAfter) {
   request.kind = music::v1::TASK_KIND_LYRICS;
   client_->Answer(405, R"({"code":405,"msg":"rate limited"})", {{"Retry-After", "3"}});
   absl::StatusOr<std::string> result = SubmitId(Adapter(), request);
-  EXPECT_EQ(result.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(result, StatusIs(StatusCode::kResourceExhausted));
   EXPECT_EQ(GetRetryAfter(result.status()), absl::Seconds(3));
   // On the lyrics endpoint 429 means "no credits": no point waiting.
   client_->Answer(429, R"({"code":429,"msg":"insufficient credits"})", {{"Retry-After", "3"}});
   result = SubmitId(Adapter(), request);
-  EXPECT_EQ(result.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(result, StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_EQ(GetRetryAfter(result.status()), std::nullopt);
 }
 
@@ -460,7 +428,7 @@ TEST_F(KieAdapterTest, MalformedSuccessIsOutcomeUnknown) {
     client_->Answer(200, body);
     absl::StatusOr<std::string> result = SubmitId(Adapter(), Music({}));
     ASSERT_FALSE(result.ok()) << body;
-    EXPECT_EQ(result.status().code(), StatusCode::kInternal) << body;
+    EXPECT_THAT(result, StatusIs(StatusCode::kInternal)) << body;
     EXPECT_TRUE(IsOutcomeUnknown(result.status())) << body;
   }
 }
@@ -468,7 +436,7 @@ TEST_F(KieAdapterTest, MalformedSuccessIsOutcomeUnknown) {
 TEST_F(KieAdapterTest, BodySuccessWinsOverHttpStatus) {
   client_->Answer(500, kCreated);
   absl::StatusOr<std::string> result = SubmitId(Adapter(), Music({}));
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(*result, "5c79****be8e");
 }
 
@@ -477,12 +445,12 @@ TEST_F(KieAdapterTest, TransportErrorsPassThroughWithTheirMarks) {
   MarkOutcomeUnknown(timeout);
   client_->Fail(timeout);
   absl::StatusOr<std::string> result = SubmitId(Adapter(), Music({}));
-  EXPECT_EQ(result.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(result, StatusIs(StatusCode::kDeadlineExceeded));
   EXPECT_TRUE(IsOutcomeUnknown(result.status()));
 
   client_->Fail(absl::UnavailableError("Couldn't connect to server"));
   result = SubmitId(Adapter(), Music({}));
-  EXPECT_EQ(result.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(result, StatusIs(StatusCode::kUnavailable));
   EXPECT_FALSE(IsOutcomeUnknown(result.status()));
 }
 
@@ -499,7 +467,7 @@ TEST_F(KieAdapterTest, PollMusicUrlEncodesTheTaskId) {
   client_->Answer(200, kSeedTaskStatus);
   absl::StatusOr<ProviderUpdate> update =
       PollTask(Adapter(), music::v1::TASK_KIND_MUSIC, "a b/c?d&e");
-  ASSERT_TRUE(update.ok()) << update.status();
+  ASSERT_THAT(update, IsOk());
   const http::Request sent = client_->last();
   EXPECT_EQ(sent.method, "GET");
   EXPECT_EQ(sent.url, "https://kie.test/api/v1/generate/record-info?taskId=a%20b%2Fc%3Fd%26e");
@@ -514,7 +482,7 @@ TEST_F(KieAdapterTest, PollContinuationUsesTheMusicEndpoint) {
   client_->Answer(200, R"({"code":200,"data":{"taskId":"t","status":"PENDING","response":null}})");
   absl::StatusOr<ProviderUpdate> update =
       PollTask(Adapter(), music::v1::TASK_KIND_CONTINUATION, "t");
-  ASSERT_TRUE(update.ok()) << update.status();
+  ASSERT_THAT(update, IsOk());
   EXPECT_EQ(client_->last().url, "https://kie.test/api/v1/generate/record-info?taskId=t");
   EXPECT_EQ(update->state, ProviderState::kPending);
 }
@@ -525,7 +493,7 @@ TEST_F(KieAdapterTest, PollLyricsUsesTheLyricsEndpoint) {
       "errorMessage":""}]},"status":"SUCCESS","type":"LYRICS","errorCode":null,
       "errorMessage":null}})");
   absl::StatusOr<ProviderUpdate> update = PollTask(Adapter(), music::v1::TASK_KIND_LYRICS, "l-1");
-  ASSERT_TRUE(update.ok()) << update.status();
+  ASSERT_THAT(update, IsOk());
   EXPECT_EQ(client_->last().url, "https://kie.test/api/v1/lyrics/record-info?taskId=l-1");
   EXPECT_EQ(update->state, ProviderState::kSucceeded);
   ASSERT_EQ(update->lyric_variants.size(), 1u);
@@ -536,33 +504,33 @@ TEST_F(KieAdapterTest, PollErrors) {
   auto adapter = Adapter();
   client_->Answer(200, R"({"code":404,"msg":"task not found","data":null})");
   absl::StatusOr<ProviderUpdate> update = PollTask(adapter, music::v1::TASK_KIND_MUSIC, "t");
-  EXPECT_EQ(update.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(update, StatusIs(StatusCode::kNotFound));
   EXPECT_EQ(GetProviderErrorCode(update.status()), "404");
 
   // Lyrics polls are not the lyrics create endpoint: 429 is a rate limit there.
   client_->Answer(429, R"({"code":429,"msg":"slow down"})", {{"Retry-After", "1"}});
   update = PollTask(adapter, music::v1::TASK_KIND_LYRICS, "t");
-  EXPECT_EQ(update.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(update, StatusIs(StatusCode::kResourceExhausted));
   EXPECT_EQ(GetRetryAfter(update.status()), absl::Seconds(1));
 
   client_->Answer(
       200, R"({"code":200,"data":{"taskId":"t","status":"SUCCESS","response":{"sunoData":{}}}})");
   update = PollTask(adapter, music::v1::TASK_KIND_MUSIC, "t");
-  EXPECT_EQ(update.status().code(), StatusCode::kInternal);
+  EXPECT_THAT(update, StatusIs(StatusCode::kInternal));
   EXPECT_TRUE(IsRetryable(update.status()));
 
   client_->Answer(200, R"({"code":200,"data":{"taskId":"other","status":"SUCCESS"}})");
   update = PollTask(adapter, music::v1::TASK_KIND_MUSIC, "t");
-  EXPECT_EQ(update.status().code(), StatusCode::kInternal);
+  EXPECT_THAT(update, StatusIs(StatusCode::kInternal));
 
   client_->Answer(502, "Bad Gateway");
   update = PollTask(adapter, music::v1::TASK_KIND_MUSIC, "t");
-  EXPECT_EQ(update.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(update, StatusIs(StatusCode::kUnavailable));
 
-  EXPECT_EQ(PollTask(adapter, music::v1::TASK_KIND_MUSIC, "").status().code(),
-            StatusCode::kInvalidArgument);
-  EXPECT_EQ(PollTask(adapter, music::v1::TASK_KIND_UNSPECIFIED, "t").status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_THAT(PollTask(adapter, music::v1::TASK_KIND_MUSIC, ""),
+              StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_THAT(PollTask(adapter, music::v1::TASK_KIND_UNSPECIFIED, "t"),
+              StatusIs(StatusCode::kInvalidArgument));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -608,7 +576,7 @@ TEST(KieCallbackSignatureTest, KnownVector) {
 TEST_F(KieAdapterTest, UnsignedCallbacksAcceptedWhenNoKeyIsConfigured) {
   absl::StatusOr<ProviderUpdate> update =
       Adapter()->ParseCallback(music::v1::TASK_KIND_MUSIC, Callback(kCompleteCallback));
-  ASSERT_TRUE(update.ok()) << update.status();
+  ASSERT_THAT(update, IsOk());
   EXPECT_EQ(update->provider_task_id, "5c79****be8e");
   EXPECT_EQ(update->state, ProviderState::kSucceeded);
   EXPECT_EQ(update->provider_status, "SUCCESS");
@@ -620,14 +588,14 @@ TEST_F(KieAdapterTest, SignedCallbackAccepted) {
   auto adapter = Adapter(kHmacKey);
   absl::StatusOr<ProviderUpdate> update = adapter->ParseCallback(
       music::v1::TASK_KIND_MUSIC, Callback(kCompleteCallback, Signed("5c79****be8e", kNow)));
-  ASSERT_TRUE(update.ok()) << update.status();
+  ASSERT_THAT(update, IsOk());
   EXPECT_EQ(update->state, ProviderState::kSucceeded);
   // Slightly old and slightly ahead (clock skew) are both fine.
   for (absl::Duration skew : {absl::Minutes(-9), absl::Minutes(9)}) {
     update =
         adapter->ParseCallback(music::v1::TASK_KIND_MUSIC,
                                Callback(kCompleteCallback, Signed("5c79****be8e", kNow + skew)));
-    EXPECT_TRUE(update.ok()) << update.status();
+    EXPECT_THAT(update, IsOk());
   }
 }
 
@@ -652,8 +620,7 @@ TEST_F(KieAdapterTest, ForgedMissingAndStaleSignaturesAreRejected) {
     absl::StatusOr<ProviderUpdate> update =
         adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, Callback(kCompleteCallback, headers));
     ASSERT_FALSE(update.ok()) << name;
-    EXPECT_EQ(update.status().code(), StatusCode::kUnauthenticated)
-        << name << ": " << update.status();
+    EXPECT_THAT(update, StatusIs(StatusCode::kUnauthenticated)) << name << ": " << update.status();
   }
 }
 
@@ -665,7 +632,7 @@ TEST_F(KieAdapterTest, SignatureTimestampIsTheHeaderAsSent) {
   headers[0].second = "+" + headers[0].second;
   absl::StatusOr<ProviderUpdate> update =
       adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, Callback(kCompleteCallback, headers));
-  EXPECT_EQ(update.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_THAT(update, StatusIs(StatusCode::kUnauthenticated));
 }
 
 TEST_F(KieAdapterTest, MalformedCallbackIsInvalidArgument) {
@@ -674,12 +641,11 @@ TEST_F(KieAdapterTest, MalformedCallbackIsInvalidArgument) {
                            R"({"code":"200","data":{"callbackType":"text","task_id":"t"}})"}) {
     absl::StatusOr<ProviderUpdate> update =
         adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, Callback(body));
-    EXPECT_EQ(update.status().code(), StatusCode::kInvalidArgument) << body;
+    EXPECT_THAT(update, StatusIs(StatusCode::kInvalidArgument)) << body;
   }
-  EXPECT_EQ(adapter->ParseCallback(music::v1::TASK_KIND_UNSPECIFIED, Callback(kCompleteCallback))
-                .status()
-                .code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_THAT(adapter->ParseCallback(music::v1::TASK_KIND_UNSPECIFIED, Callback(kCompleteCallback))
+                  .status(),
+              StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST_F(KieAdapterTest, LyricsAndErrorCallbacks) {
@@ -690,7 +656,7 @@ TEST_F(KieAdapterTest, LyricsAndErrorCallbacks) {
           "complete","task_id":"l-1","data":[{"text":"[Verse] x","title":"X","status":"complete",
           "error_message":""}]}})",
                Signed("l-1", kNow)));
-  ASSERT_TRUE(update.ok()) << update.status();
+  ASSERT_THAT(update, IsOk());
   EXPECT_EQ(update->state, ProviderState::kSucceeded);
   ASSERT_EQ(update->lyric_variants.size(), 1u);
 
@@ -699,7 +665,7 @@ TEST_F(KieAdapterTest, LyricsAndErrorCallbacks) {
       Callback(R"({"code":408,"msg":"Timed out","data":{"callbackType":"error","task_id":"t",
           "data":null}})",
                Signed("t", kNow)));
-  ASSERT_TRUE(update.ok()) << update.status();
+  ASSERT_THAT(update, IsOk());
   EXPECT_EQ(update->state, ProviderState::kFailed);
   EXPECT_EQ(update->error_code, StatusCode::kDeadlineExceeded);
   EXPECT_EQ(update->provider_error_code, "408");
@@ -739,7 +705,7 @@ TEST_F(KieAdapterTest, ApiKeyNeverAppearsInErrors) {
   client_->Answer(200, absl::StrCat(R"({"code":200,"data":{"taskId":"t","status":)",
                                     R"("GENERATE_AUDIO_FAILED","errorMessage":")", echo, R"("}})"));
   absl::StatusOr<ProviderUpdate> update = PollTask(adapter, music::v1::TASK_KIND_MUSIC, "t");
-  ASSERT_TRUE(update.ok()) << update.status();
+  ASSERT_THAT(update, IsOk());
   EXPECT_EQ(update->error_message.find(kApiKey), std::string::npos);
   EXPECT_NE(update->error_message.find("[redacted]"), std::string::npos);
 }

@@ -4,10 +4,8 @@
 
 #include <rapidjson/document.h>
 
-#include <deque>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,9 +16,13 @@
 #include "adapters/provider_errors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/fake_http_client.h"
+#include "tests/testing/status_matchers.h"
 
 namespace music::adapters::piapi {
 namespace {
+
+using http::FakeHttpClient;
 
 using absl::StatusCode;
 using ::testing::UnorderedElementsAre;
@@ -31,40 +33,6 @@ constexpr char kCallbackUrl[] = "https://svc.example/callbacks/piapi/task-1";
 constexpr char kCreated[] =
     R"({"code":200,"data":{"task_id":"pi-task-1","model":"music-u","status":"pending"},)"
     R"("message":"success"})";
-
-// Records every request and answers from a queue of canned results.
-class FakeHttpClient final : public http::HttpClient {
- public:
-  absl::StatusOr<http::Response> Send(const http::Request& request) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    requests_.push_back(request);
-    if (answers_.empty()) return absl::InternalError("fake: no canned answer");
-    absl::StatusOr<http::Response> answer = std::move(answers_.front());
-    answers_.pop_front();
-    return answer;
-  }
-  void Answer(int status, std::string body, http::Headers headers = {}) {
-    std::lock_guard<std::mutex> lock(mu_);
-    answers_.push_back(http::Response{status, std::move(headers), std::move(body)});
-  }
-  void Fail(absl::Status status) {
-    std::lock_guard<std::mutex> lock(mu_);
-    answers_.push_back(std::move(status));
-  }
-  http::Request last() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return requests_.back();
-  }
-  size_t count() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return requests_.size();
-  }
-
- private:
-  std::mutex mu_;
-  std::deque<absl::StatusOr<http::Response>> answers_;
-  std::vector<http::Request> requests_;
-};
 
 std::vector<std::string> Keys(const rapidjson::Value& obj) {
   std::vector<std::string> keys;
@@ -105,7 +73,7 @@ class PiapiAdapterTest : public ::testing::Test {
   rapidjson::Document SubmitAndParse(const SubmitRequest& request, std::string secret = kSecret) {
     client_->Answer(200, kCreated);
     absl::StatusOr<SubmitResult> result = Adapter(std::move(secret))->Submit(request);
-    EXPECT_TRUE(result.ok()) << result.status();
+    EXPECT_THAT(result, IsOk());
     if (result.ok()) {
       EXPECT_EQ(result->provider_task_id, "pi-task-1");
       EXPECT_EQ(result->endpoint, "/api/v1/task");
@@ -255,12 +223,12 @@ TEST_F(PiapiAdapterTest, ContinuationBody) {
   EXPECT_EQ(Str(doc["input"], "gpt_description_prompt"), "winter snow, Folk music");
 
   request.input.set_continue_at_seconds(std::numeric_limits<double>::quiet_NaN());
-  EXPECT_EQ(Adapter()->Submit(request).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Adapter()->Submit(request), StatusIs(StatusCode::kInvalidArgument));
   request.input.set_continue_at_seconds(-1);
-  EXPECT_EQ(Adapter()->Submit(request).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Adapter()->Submit(request), StatusIs(StatusCode::kInvalidArgument));
   request.input.set_continue_at_seconds(1);
   request.input.clear_continue_from_clip_id();
-  EXPECT_EQ(Adapter()->Submit(request).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Adapter()->Submit(request), StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST_F(PiapiAdapterTest, NoWebhookConfigWithoutSecretOrCallbackUrl) {
@@ -281,7 +249,7 @@ TEST_F(PiapiAdapterTest, ServiceModeOption) {
   client_->Answer(200, kCreated);
   music::v1::TaskInput input;
   input.set_prompt("p");
-  ASSERT_TRUE(NewPiapiAdapter(options, client_)->Submit(Music(input)).ok());
+  ASSERT_THAT(NewPiapiAdapter(options, client_)->Submit(Music(input)), IsOk());
   rapidjson::Document doc;
   doc.Parse(client_->last().body.c_str());
   EXPECT_EQ(Str(doc["config"], "service_mode"), "private");
@@ -291,11 +259,11 @@ TEST_F(PiapiAdapterTest, ServiceModeOption) {
 TEST_F(PiapiAdapterTest, LyricsTasksAreRefusedWithoutARequest) {
   SubmitRequest request = Music({});
   request.kind = music::v1::TASK_KIND_LYRICS;
-  EXPECT_EQ(Adapter()->Submit(request).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Adapter()->Submit(request), StatusIs(StatusCode::kInvalidArgument));
   PollTarget target;
   target.kind = music::v1::TASK_KIND_LYRICS;
   target.provider_task_id = "x";
-  EXPECT_EQ(Adapter()->Poll(target).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Adapter()->Poll(target), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_EQ(client_->count(), 0u);
 }
 
@@ -344,11 +312,11 @@ TEST_F(PiapiAdapterTest, CreateErrorTable) {
 
 TEST_F(PiapiAdapterTest, RetryAfterOnRateLimitAndUnavailable) {
   absl::Status status = SubmitError(429, R"({"code":429,"message":"x"})", {{"Retry-After", "7"}});
-  EXPECT_EQ(status.code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(status, StatusIs(StatusCode::kResourceExhausted));
   ASSERT_TRUE(GetRetryAfter(status).has_value());
   EXPECT_EQ(*GetRetryAfter(status), absl::Seconds(7));
   status = SubmitError(503, "", {{"retry-after", "3"}});
-  EXPECT_EQ(status.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(status, StatusIs(StatusCode::kUnavailable));
   ASSERT_TRUE(GetRetryAfter(status).has_value());
   EXPECT_EQ(*GetRetryAfter(status), absl::Seconds(3));
   EXPECT_FALSE(GetRetryAfter(SubmitError(429, "")).has_value());
@@ -358,7 +326,7 @@ TEST_F(PiapiAdapterTest, MalformedCreateAnswerIsInternalAndOutcomeUnknown) {
   for (const char* body : {"", "{\"code\":200,\"data\":{\"task_", R"({"code":200,"data":{}})",
                            R"({"code":200,"data":{"task_id":""}})", "[]"}) {
     const absl::Status status = SubmitError(200, body);
-    EXPECT_EQ(status.code(), StatusCode::kInternal) << body;
+    EXPECT_THAT(status, StatusIs(StatusCode::kInternal)) << body;
     EXPECT_TRUE(IsOutcomeUnknown(status)) << body;
   }
 }
@@ -370,11 +338,11 @@ TEST_F(PiapiAdapterTest, TransportErrorsPassThrough) {
   music::v1::TaskInput input;
   input.set_prompt("x");
   absl::Status status = Adapter()->Submit(Music(input)).status();
-  EXPECT_EQ(status.code(), StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(status, StatusIs(StatusCode::kDeadlineExceeded));
   EXPECT_TRUE(IsOutcomeUnknown(status));
   client_->Fail(absl::UnavailableError("connection refused"));
   status = Adapter()->Submit(Music(input)).status();
-  EXPECT_EQ(status.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(status, StatusIs(StatusCode::kUnavailable));
   EXPECT_FALSE(IsOutcomeUnknown(status));
 }
 
@@ -385,7 +353,7 @@ TEST_F(PiapiAdapterTest, PollRequestAndAnswer) {
       R"("c1":{"id":"c1","audio_url":"https://a/c1.mp3"}}},"meta":{"usage":{"type":"usd",)"
       R"("frozen":0,"consume":0.05}}},"message":"success"})",
       "pi/task 1");
-  ASSERT_TRUE(update.ok()) << update.status();
+  ASSERT_THAT(update, IsOk());
   const http::Request sent = client_->last();
   EXPECT_EQ(sent.method, "GET");
   EXPECT_EQ(sent.url, "https://piapi.test/api/v1/task/pi%2Ftask%201");
@@ -398,26 +366,25 @@ TEST_F(PiapiAdapterTest, PollRequestAndAnswer) {
 }
 
 TEST_F(PiapiAdapterTest, PollErrors) {
-  EXPECT_EQ(PollWith(404, R"({"code":404,"data":null,"message":"task not found"})").status().code(),
-            StatusCode::kNotFound);
-  EXPECT_EQ(PollWith(500, "").status().code(), StatusCode::kUnavailable);
-  EXPECT_EQ(PollWith(401, "").status().code(), StatusCode::kUnauthenticated);
-  EXPECT_EQ(PollWith(200, "{\"code\":200,\"da").status().code(), StatusCode::kInternal);
-  EXPECT_EQ(PollWith(200, R"({"code":200,"data":{"task_id":"other","status":"Completed"}})")
-                .status()
-                .code(),
-            StatusCode::kInternal);
+  EXPECT_THAT(PollWith(404, R"({"code":404,"data":null,"message":"task not found"})"),
+              StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(PollWith(500, ""), StatusIs(StatusCode::kUnavailable));
+  EXPECT_THAT(PollWith(401, ""), StatusIs(StatusCode::kUnauthenticated));
+  EXPECT_THAT(PollWith(200, "{\"code\":200,\"da"), StatusIs(StatusCode::kInternal));
+  EXPECT_THAT(
+      PollWith(200, R"({"code":200,"data":{"task_id":"other","status":"Completed"}})").status(),
+      StatusIs(StatusCode::kInternal));
   // A poll of a task that failed its freeze is a failed task, not a failed poll.
   absl::StatusOr<ProviderUpdate> failed =
       PollWith(200, R"({"code":200,"data":{"task_id":"pi-task-1","status":"Failed",)"
                     R"("error":{"code":10000,"message":"failed to freeze point"}}})");
-  ASSERT_TRUE(failed.ok()) << failed.status();
+  ASSERT_THAT(failed, IsOk());
   EXPECT_EQ(failed->state, ProviderState::kFailed);
   EXPECT_EQ(failed->error_code, StatusCode::kFailedPrecondition);
   EXPECT_EQ(failed->provider_error_code, "10000");
   PollTarget empty;
   empty.kind = music::v1::TASK_KIND_MUSIC;
-  EXPECT_EQ(Adapter()->Poll(empty).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Adapter()->Poll(empty), StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST_F(PiapiAdapterTest, ApiKeyNeverInErrors) {
@@ -434,7 +401,7 @@ TEST_F(PiapiAdapterTest, ApiKeyNeverInErrors) {
   absl::StatusOr<ProviderUpdate> update = PollWith(
       200, absl::StrCat(R"({"code":200,"data":{"task_id":"pi-task-1","status":"Failed",)",
                         R"("error":{"code":500,"message":"key )", kApiKey, R"( refused"}}})"));
-  ASSERT_TRUE(update.ok());
+  ASSERT_THAT(update, IsOk());
   EXPECT_FALSE(absl::StrContains(update->error_message, kApiKey)) << update->error_message;
   status = PollWith(500, absl::StrCat(R"({"code":500,"message":")", kApiKey, R"("})")).status();
   EXPECT_FALSE(absl::StrContains(status.message(), kApiKey)) << status;
@@ -458,25 +425,23 @@ TEST_F(PiapiAdapterTest, WebhookWithTheSecretIsParsed) {
   auto adapter = Adapter();
   absl::StatusOr<ProviderUpdate> update = adapter->ParseCallback(
       music::v1::TASK_KIND_MUSIC, Delivery(kWebhook, {{"X-Webhook-Secret", kSecret}}));
-  ASSERT_TRUE(update.ok()) << update.status();
+  ASSERT_THAT(update, IsOk());
   EXPECT_EQ(update->provider_task_id, "pi-task-1");
   EXPECT_EQ(update->state, ProviderState::kSucceeded);
   ASSERT_EQ(update->clips.size(), 1u);
   EXPECT_EQ(update->charged_micros, 50000);
   // The same delivery again (same task, same timestamp): a repeat.
-  EXPECT_EQ(adapter
-                ->ParseCallback(music::v1::TASK_KIND_MUSIC,
-                                Delivery(kWebhook, {{"x-webhook-secret", kSecret}}))
-                .status()
-                .code(),
-            StatusCode::kAlreadyExists);
+  EXPECT_THAT(adapter
+                  ->ParseCallback(music::v1::TASK_KIND_MUSIC,
+                                  Delivery(kWebhook, {{"x-webhook-secret", kSecret}}))
+                  .status(),
+              StatusIs(StatusCode::kAlreadyExists));
   // Another timestamp is a new delivery.
   std::string later = kWebhook;
   later.replace(later.find("1723018391"), 10, "1723018392");
-  EXPECT_TRUE(adapter
-                  ->ParseCallback(music::v1::TASK_KIND_CONTINUATION,
-                                  Delivery(later, {{"x-webhook-secret", kSecret}}))
-                  .ok());
+  EXPECT_THAT(adapter->ParseCallback(music::v1::TASK_KIND_CONTINUATION,
+                                     Delivery(later, {{"x-webhook-secret", kSecret}})),
+              IsOk());
 }
 
 TEST_F(PiapiAdapterTest, ForgedWebhooksAreUnauthenticatedAndDoNotPoisonRepeats) {
@@ -491,53 +456,46 @@ TEST_F(PiapiAdapterTest, ForgedWebhooksAreUnauthenticatedAndDoNotPoisonRepeats) 
       {{"x-api-key", kApiKey}},
   };
   for (const http::Headers& headers : forged) {
-    EXPECT_EQ(adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, Delivery(kWebhook, headers))
-                  .status()
-                  .code(),
-              StatusCode::kUnauthenticated);
+    EXPECT_THAT(
+        adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, Delivery(kWebhook, headers)).status(),
+        StatusIs(StatusCode::kUnauthenticated));
   }
   // Garbage without the secret is refused before its body is read.
-  EXPECT_EQ(
-      adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, Delivery("{nope", {})).status().code(),
-      StatusCode::kUnauthenticated);
+  EXPECT_THAT(adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, Delivery("{nope", {})),
+              StatusIs(StatusCode::kUnauthenticated));
   // The forged attempts did not mark the real delivery as seen.
-  EXPECT_TRUE(adapter
-                  ->ParseCallback(music::v1::TASK_KIND_MUSIC,
-                                  Delivery(kWebhook, {{"x-webhook-secret", kSecret}}))
-                  .ok());
+  EXPECT_THAT(adapter->ParseCallback(music::v1::TASK_KIND_MUSIC,
+                                     Delivery(kWebhook, {{"x-webhook-secret", kSecret}})),
+              IsOk());
 }
 
 TEST_F(PiapiAdapterTest, WebhooksRefusedWhenNoSecretIsConfigured) {
   auto adapter = Adapter(/*secret=*/"");
-  EXPECT_EQ(adapter
-                ->ParseCallback(music::v1::TASK_KIND_MUSIC,
-                                Delivery(kWebhook, {{"x-webhook-secret", ""}}))
-                .status()
-                .code(),
-            StatusCode::kUnauthenticated);
-  EXPECT_EQ(
-      adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, Delivery(kWebhook, {})).status().code(),
-      StatusCode::kUnauthenticated);
+  EXPECT_THAT(adapter
+                  ->ParseCallback(music::v1::TASK_KIND_MUSIC,
+                                  Delivery(kWebhook, {{"x-webhook-secret", ""}}))
+                  .status(),
+              StatusIs(StatusCode::kUnauthenticated));
+  EXPECT_THAT(adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, Delivery(kWebhook, {})),
+              StatusIs(StatusCode::kUnauthenticated));
 }
 
 TEST_F(PiapiAdapterTest, MalformedWebhookIsInvalidArgument) {
   auto adapter = Adapter();
   for (const char* body : {"", "{", R"({"data":{"task_id":"t","status":"pending"}})",
                            R"({"timestamp":1,"data":{"status":"pending"}})"}) {
-    EXPECT_EQ(adapter
-                  ->ParseCallback(music::v1::TASK_KIND_MUSIC,
-                                  Delivery(body, {{"x-webhook-secret", kSecret}}))
-                  .status()
-                  .code(),
-              StatusCode::kInvalidArgument)
+    EXPECT_THAT(adapter
+                    ->ParseCallback(music::v1::TASK_KIND_MUSIC,
+                                    Delivery(body, {{"x-webhook-secret", kSecret}}))
+                    .status(),
+                StatusIs(StatusCode::kInvalidArgument))
         << body;
   }
-  EXPECT_EQ(adapter
-                ->ParseCallback(music::v1::TASK_KIND_LYRICS,
-                                Delivery(kWebhook, {{"x-webhook-secret", kSecret}}))
-                .status()
-                .code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_THAT(adapter
+                  ->ParseCallback(music::v1::TASK_KIND_LYRICS,
+                                  Delivery(kWebhook, {{"x-webhook-secret", kSecret}}))
+                  .status(),
+              StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST_F(PiapiAdapterTest, CatalogPolicyAndUnsupportedCalls) {
@@ -563,10 +521,10 @@ TEST_F(PiapiAdapterTest, CatalogPolicyAndUnsupportedCalls) {
   EXPECT_EQ(m.price().amount_micros(), 50000);
   EXPECT_EQ(m.price().currency(), "USD");
   EXPECT_FALSE(m.available());
-  EXPECT_EQ(adapter->Cancel("pi-task-1").code(), StatusCode::kUnimplemented);
-  EXPECT_EQ(adapter->FindByRequestId(Music({})).status().code(), StatusCode::kUnimplemented);
-  EXPECT_EQ(adapter->UploadReferenceAudio({}).status().code(), StatusCode::kUnimplemented);
-  EXPECT_EQ(adapter->FetchModels().status().code(), StatusCode::kUnimplemented);
+  EXPECT_THAT(adapter->Cancel("pi-task-1"), StatusIs(StatusCode::kUnimplemented));
+  EXPECT_THAT(adapter->FindByRequestId(Music({})), StatusIs(StatusCode::kUnimplemented));
+  EXPECT_THAT(adapter->UploadReferenceAudio({}), StatusIs(StatusCode::kUnimplemented));
+  EXPECT_THAT(adapter->FetchModels(), StatusIs(StatusCode::kUnimplemented));
   EXPECT_EQ(client_->count(), 0u);
 }
 

@@ -6,10 +6,8 @@
 
 #include <rapidjson/document.h>
 
-#include <deque>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,9 +19,13 @@
 #include "adapters/tokenlab/tokenlab_url.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/fake_http_client.h"
+#include "tests/testing/status_matchers.h"
 
 namespace music::adapters::tokenlab {
 namespace {
+
+using http::FakeHttpClient;
 
 using absl::StatusCode;
 using ::testing::HasSubstr;
@@ -33,40 +35,6 @@ constexpr char kApiKey[] = "tl-secret-api-key-0123456789";
 constexpr char kBase[] = "https://api.tokenlab.sh";
 constexpr char kCreated[] = R"({"id":"ldtask_1","task_id":"ldtask_1","status":"pending",
   "poll_url":"https://api.tokenlab.sh/v1/tasks/ldtask_1","model":"suno_music"})";
-
-// Records every request and answers from a queue of canned results.
-class FakeHttpClient final : public http::HttpClient {
- public:
-  absl::StatusOr<http::Response> Send(const http::Request& request) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    requests_.push_back(request);
-    if (answers_.empty()) return absl::InternalError("fake: no canned answer");
-    absl::StatusOr<http::Response> answer = std::move(answers_.front());
-    answers_.pop_front();
-    return answer;
-  }
-  void Answer(int status, std::string body, http::Headers headers = {}) {
-    std::lock_guard<std::mutex> lock(mu_);
-    answers_.push_back(http::Response{status, std::move(headers), std::move(body)});
-  }
-  void Fail(absl::Status status) {
-    std::lock_guard<std::mutex> lock(mu_);
-    answers_.push_back(std::move(status));
-  }
-  std::vector<http::Request> requests() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return requests_;
-  }
-  http::Request last() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return requests_.back();
-  }
-
- private:
-  std::mutex mu_;
-  std::deque<absl::StatusOr<http::Response>> answers_;
-  std::vector<http::Request> requests_;
-};
 
 rapidjson::Document Json(const std::string& text) {
   rapidjson::Document doc;
@@ -121,7 +89,7 @@ class TokenlabAdapterTest : public ::testing::Test {
   std::string SubmitBody(const SubmitRequest& request) {
     client_->Answer(200, kCreated);
     absl::StatusOr<SubmitResult> result = Adapter()->Submit(request);
-    EXPECT_TRUE(result.ok()) << result.status();
+    EXPECT_THAT(result, IsOk());
     return client_->last().body;
   }
 
@@ -142,10 +110,10 @@ TEST_F(TokenlabAdapterTest, Identity) {
   auto adapter = Adapter();
   EXPECT_EQ(adapter->provider(), "tokenlab");
   EXPECT_EQ(adapter->resubmit_policy(), ResubmitPolicy::kLookupByRequestId);
-  EXPECT_EQ(adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, http::Request{}).status().code(),
-            StatusCode::kUnimplemented);
-  EXPECT_EQ(adapter->Cancel("ldtask_1").code(), StatusCode::kUnimplemented);
-  EXPECT_EQ(adapter->UploadReferenceAudio({}).status().code(), StatusCode::kUnimplemented);
+  EXPECT_THAT(adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, http::Request{}),
+              StatusIs(StatusCode::kUnimplemented));
+  EXPECT_THAT(adapter->Cancel("ldtask_1"), StatusIs(StatusCode::kUnimplemented));
+  EXPECT_THAT(adapter->UploadReferenceAudio({}), StatusIs(StatusCode::kUnimplemented));
   EXPECT_TRUE(client_->requests().empty());
 }
 
@@ -183,7 +151,7 @@ TEST_F(TokenlabAdapterTest, SeedCreateExampleIsSentExactly) {
   input.set_style("synth-pop, upbeat");
   client_->Answer(200, kCreated);
   absl::StatusOr<SubmitResult> result = Adapter()->Submit(Music(input));
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
 
   const http::Request sent = client_->last();
   EXPECT_EQ(sent.method, "POST");
@@ -216,12 +184,12 @@ TEST_F(TokenlabAdapterTest, BillingTransactionFromBodyOrHeader) {
   music::v1::TaskInput input;
   input.set_prompt("p");
   auto from_body = Adapter()->Submit(Music(input));
-  ASSERT_TRUE(from_body.ok()) << from_body.status();
+  ASSERT_THAT(from_body, IsOk());
   EXPECT_EQ(from_body->provider_billing_transaction_id, "btx_body");
 
   client_->Answer(200, R"({"id":"ldtask_2"})", {{"X-Billing-Transaction-ID", "btx_header"}});
   auto from_header = Adapter()->Submit(Music(input));
-  ASSERT_TRUE(from_header.ok()) << from_header.status();
+  ASSERT_THAT(from_header, IsOk());
   EXPECT_EQ(from_header->provider_billing_transaction_id, "btx_header");
 }
 
@@ -317,7 +285,7 @@ TEST_F(TokenlabAdapterTest, UnsupportedInputIsRefusedBeforeSending) {
   nan_at.input.set_continue_at_seconds(std::numeric_limits<double>::quiet_NaN());
   requests.push_back(nan_at);
   for (const SubmitRequest& request : requests) {
-    EXPECT_EQ(Adapter()->Submit(request).status().code(), StatusCode::kInvalidArgument);
+    EXPECT_THAT(Adapter()->Submit(request), StatusIs(StatusCode::kInvalidArgument));
   }
   EXPECT_TRUE(client_->requests().empty());
 }
@@ -407,13 +375,13 @@ TEST_F(TokenlabAdapterTest, MalformedCreateAnswerIsInternalAndOutcomeUnknown) {
   for (const char* body : {R"({"id":"ldtask_1","sta)", "", "{}", R"({"id":5})"}) {
     client_->Answer(200, body, {{"X-Task-ID", "ldtask_1"}});
     absl::Status status = Adapter()->Submit(Music(input)).status();
-    EXPECT_EQ(status.code(), StatusCode::kInternal) << body;
+    EXPECT_THAT(status, StatusIs(StatusCode::kInternal)) << body;
     EXPECT_TRUE(IsOutcomeUnknown(status)) << body;
   }
   // A body and a header naming different tasks cannot both be right.
   client_->Answer(201, R"({"id":"ldtask_1"})", {{"X-Task-ID", "ldtask_2"}});
   absl::Status status = Adapter()->Submit(Music(input)).status();
-  EXPECT_EQ(status.code(), StatusCode::kInternal);
+  EXPECT_THAT(status, StatusIs(StatusCode::kInternal));
   EXPECT_TRUE(IsOutcomeUnknown(status));
 }
 
@@ -424,19 +392,19 @@ TEST_F(TokenlabAdapterTest, TransportErrorsPassThroughWithTheirMarks) {
   MarkOutcomeUnknown(timeout);
   client_->Fail(timeout);
   absl::Status status = Adapter()->Submit(Music(input)).status();
-  EXPECT_EQ(status.code(), StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(status, StatusIs(StatusCode::kDeadlineExceeded));
   EXPECT_TRUE(IsOutcomeUnknown(status));
 
   client_->Fail(absl::UnavailableError("connection refused"));
   status = Adapter()->Submit(Music(input)).status();
-  EXPECT_EQ(status.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(status, StatusIs(StatusCode::kUnavailable));
   EXPECT_FALSE(IsOutcomeUnknown(status));
 }
 
 TEST_F(TokenlabAdapterTest, PollUsesPollUrlOnTheSameOrigin) {
   auto update = PollWith("https://API.tokenlab.sh:443/v1/music/generations/ldtask_1", 200,
                          R"({"id":"ldtask_1","status":"processing"})");
-  ASSERT_TRUE(update.ok()) << update.status();
+  ASSERT_THAT(update, IsOk());
   EXPECT_EQ(update->state, ProviderState::kRunning);
   const http::Request sent = client_->last();
   EXPECT_EQ(sent.method, "GET");
@@ -457,7 +425,7 @@ TEST_F(TokenlabAdapterTest, PollNeverSendsTheKeyToAnotherOrigin) {
            "https://api.tokenlab.sh\\@evil.example/x",
        }) {
     auto update = PollWith(foreign, 200, R"({"id":"ldtask_1","status":"pending"})");
-    ASSERT_TRUE(update.ok()) << update.status();
+    ASSERT_THAT(update, IsOk());
     EXPECT_EQ(client_->last().url, "https://api.tokenlab.sh/v1/tasks/ldtask_1") << foreign;
   }
 }
@@ -481,19 +449,19 @@ TEST(TokenlabUrlTest, SameOrigin) {
 }
 
 TEST_F(TokenlabAdapterTest, PollFallsBackToTheFixedRoute) {
-  ASSERT_TRUE(PollWith("", 200, R"({"id":"ldtask_1","status":"pending"})").ok());
+  ASSERT_THAT(PollWith("", 200, R"({"id":"ldtask_1","status":"pending"})"), IsOk());
   EXPECT_EQ(client_->last().url, "https://api.tokenlab.sh/v1/tasks/ldtask_1");
   // A relative poll_url is resolved against base_url's origin.
-  ASSERT_TRUE(
-      PollWith("/v1/tasks/ldtask_1?view=full", 200, R"({"id":"ldtask_1","status":"pending"})")
-          .ok());
+  ASSERT_THAT(
+      PollWith("/v1/tasks/ldtask_1?view=full", 200, R"({"id":"ldtask_1","status":"pending"})"),
+      IsOk());
   EXPECT_EQ(client_->last().url, "https://api.tokenlab.sh/v1/tasks/ldtask_1?view=full");
   // With a path prefix (the emulator's /tokenlab) and odd task ids.
   client_->Answer(200, R"({"status":"pending"})");
   PollTarget target;
   target.kind = music::v1::TASK_KIND_LYRICS;
   target.provider_task_id = "ld task/1";
-  ASSERT_TRUE(Adapter("http://127.0.0.1:9/tokenlab/")->Poll(target).ok());
+  ASSERT_THAT(Adapter("http://127.0.0.1:9/tokenlab/")->Poll(target), IsOk());
   EXPECT_EQ(client_->last().url, "http://127.0.0.1:9/tokenlab/v1/tasks/ld%20task%2F1");
 }
 
@@ -502,7 +470,7 @@ TEST_F(TokenlabAdapterTest, PollResults) {
                        R"({"id":"ldtask_1","status":"completed","audio_url":"https://a/1.mp3",
                            "video_url":"https://v/1.mp4","title":"T","lyrics":"L"})",
                        {{"X-Billing-Transaction-ID", "btx_h"}});
-  ASSERT_TRUE(done.ok()) << done.status();
+  ASSERT_THAT(done, IsOk());
   EXPECT_EQ(done->state, ProviderState::kSucceeded);
   EXPECT_EQ(done->provider_task_id, "ldtask_1");
   EXPECT_EQ(done->provider_billing_transaction_id, "btx_h");
@@ -511,17 +479,17 @@ TEST_F(TokenlabAdapterTest, PollResults) {
   EXPECT_EQ(done->clips[0].video_url(), "https://v/1.mp4");
 
   auto other = PollWith("", 200, R"({"id":"ldtask_2","status":"completed"})");
-  EXPECT_EQ(other.status().code(), StatusCode::kInternal);
-  EXPECT_EQ(PollWith("", 200, R"({"id":"ldtask_1","sta)").status().code(), StatusCode::kInternal);
-  EXPECT_EQ(PollWith("", 404, R"({"error":{"code":"task_not_found"}})").status().code(),
-            StatusCode::kNotFound);
+  EXPECT_THAT(other, StatusIs(StatusCode::kInternal));
+  EXPECT_THAT(PollWith("", 200, R"({"id":"ldtask_1","sta)"), StatusIs(StatusCode::kInternal));
+  EXPECT_THAT(PollWith("", 404, R"({"error":{"code":"task_not_found"}})"),
+              StatusIs(StatusCode::kNotFound));
   auto busy = PollWith("", 503, "", {{"Retry-After", "2"}});
-  EXPECT_EQ(busy.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(busy, StatusIs(StatusCode::kUnavailable));
   EXPECT_EQ(GetRetryAfter(busy.status()), absl::Seconds(2));
 
   PollTarget empty;
   empty.kind = music::v1::TASK_KIND_MUSIC;
-  EXPECT_EQ(Adapter()->Poll(empty).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Adapter()->Poll(empty), StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST_F(TokenlabAdapterTest, FindByRequestId) {
@@ -531,7 +499,7 @@ TEST_F(TokenlabAdapterTest, FindByRequestId) {
       {"id":"ldtask_7","request_id":"tsk_1.tokenlab/x","status":"processing",
        "poll_url":"https://api.tokenlab.sh/v1/tasks/ldtask_7","billing_transaction_id":"btx_7"}]})");
   absl::StatusOr<SubmitResult> found = Adapter()->FindByRequestId(request);
-  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_THAT(found, IsOk());
   const http::Request sent = client_->last();
   EXPECT_EQ(sent.method, "GET");
   EXPECT_EQ(sent.url, "https://api.tokenlab.sh/v1/tasks?request_id=tsk_1.tokenlab%2Fx");
@@ -542,24 +510,24 @@ TEST_F(TokenlabAdapterTest, FindByRequestId) {
   EXPECT_EQ(found->endpoint, "/v1/music/generations");
 
   client_->Answer(200, R"({"object":"list","data":[]})");
-  EXPECT_EQ(Adapter()->FindByRequestId(request).status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(Adapter()->FindByRequestId(request), StatusIs(StatusCode::kNotFound));
   // Entries for another request id are not ours.
   client_->Answer(200, R"({"data":[{"id":"ldtask_8","request_id":"someone-else"}]})");
-  EXPECT_EQ(Adapter()->FindByRequestId(request).status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(Adapter()->FindByRequestId(request), StatusIs(StatusCode::kNotFound));
   // "Cannot tell" must never read as NOT_FOUND (that would create a second task).
   client_->Answer(404, R"({"error":{"code":"not_found"}})");
-  EXPECT_EQ(Adapter()->FindByRequestId(request).status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(Adapter()->FindByRequestId(request), StatusIs(StatusCode::kUnavailable));
   client_->Answer(500, "");
-  EXPECT_EQ(Adapter()->FindByRequestId(request).status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(Adapter()->FindByRequestId(request), StatusIs(StatusCode::kUnavailable));
   client_->Answer(200, R"({"data":[)");
-  EXPECT_EQ(Adapter()->FindByRequestId(request).status().code(), StatusCode::kInternal);
+  EXPECT_THAT(Adapter()->FindByRequestId(request), StatusIs(StatusCode::kInternal));
 }
 
 TEST_F(TokenlabAdapterTest, FetchModelsRefreshesTheCatalog) {
   client_->Answer(200, R"({"object":"list","data":[{"id":"suno_music",
       "capabilities":{"lyrics":false},"pricing":{"per_task":"0.25","currency":"USD"}}]})");
   auto models = Adapter()->FetchModels();
-  ASSERT_TRUE(models.ok()) << models.status();
+  ASSERT_THAT(models, IsOk());
   EXPECT_EQ(client_->last().url, "https://api.tokenlab.sh/v1/models?recommended_for=music");
   ASSERT_EQ(models->size(), 1u);
   EXPECT_EQ((*models)[0].name(), "tokenlab-suno-music");
@@ -568,9 +536,9 @@ TEST_F(TokenlabAdapterTest, FetchModelsRefreshesTheCatalog) {
   EXPECT_EQ((*models)[0].price().amount_micros(), 250000);
 
   client_->Answer(503, "");
-  EXPECT_EQ(Adapter()->FetchModels().status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(Adapter()->FetchModels(), StatusIs(StatusCode::kUnavailable));
   client_->Answer(200, "nope");
-  EXPECT_EQ(Adapter()->FetchModels().status().code(), StatusCode::kInternal);
+  EXPECT_THAT(Adapter()->FetchModels(), StatusIs(StatusCode::kInternal));
 }
 
 TEST_F(TokenlabAdapterTest, ApiKeyNeverInAnErrorMessage) {
@@ -595,14 +563,14 @@ TEST_F(TokenlabAdapterTest, ApiKeyNeverInAnErrorMessage) {
     EXPECT_THAT(s.ToString(), Not(HasSubstr(kApiKey)));
   }
   auto poll = PollWith("", 401, echo);
-  EXPECT_EQ(poll.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_THAT(poll, StatusIs(StatusCode::kUnauthenticated));
   EXPECT_THAT(std::string(poll.status().message()), Not(HasSubstr(kApiKey)));
   // A failed task whose message quotes the key.
   auto failed =
       PollWith("", 200,
                absl::StrCat(R"({"id":"ldtask_1","status":"failed","error":{"message":"bad )",
                             kApiKey, R"("}})"));
-  ASSERT_TRUE(failed.ok()) << failed.status();
+  ASSERT_THAT(failed, IsOk());
   EXPECT_THAT(failed->error_message, Not(HasSubstr(kApiKey)));
 }
 

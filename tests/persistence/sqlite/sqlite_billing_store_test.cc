@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "persistence/sqlite/sqlite_task_store.h"
 #include "tests/persistence/store_test_util.h"
+#include "tests/testing/temp_dir.h"
 
 namespace music::persistence {
 namespace {
@@ -49,9 +50,8 @@ std::string RawExecError(const std::string& path, const std::string& sql) {
 class SqliteBillingStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "/billing_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    path_ = tmpl + "/music.db";
+    ASSERT_FALSE(dir_.path().empty());
+    path_ = dir_.File("music.db");
     SqliteOptions o;
     o.path = path_;
     o.synchronous = "NORMAL";
@@ -70,6 +70,7 @@ class SqliteBillingStoreTest : public ::testing::Test {
     return store_test::FinishTask(*store_, r, state, t);
   }
 
+  TempDir dir_{"billing"};
   std::string path_;
   std::unique_ptr<SqliteStore> store_;
 };

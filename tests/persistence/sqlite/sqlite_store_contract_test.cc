@@ -1,45 +1,32 @@
 // The store contract suite run against the SQLite store: one fresh database file per test, each
 // handle its own connection (as another service process on the same file would have).
-#include <stdlib.h>
-
-#include <filesystem>
 #include <memory>
-#include <string>
-#include <system_error>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "persistence/sqlite/sqlite_task_store.h"
 #include "tests/persistence/contract/store_contract_test.h"
+#include "tests/testing/temp_dir.h"
 
 namespace music::persistence::store_test {
 namespace {
 
 class SqliteBackend : public StoreBackend {
  public:
-  explicit SqliteBackend(std::string dir) : dir_(std::move(dir)) {}
-  ~SqliteBackend() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
   absl::StatusOr<Stores> Open() override {
+    if (dir_.path().empty()) return absl::InternalError("no temp dir for the SQLite file");
     SqliteOptions options;
-    options.path = dir_ + "/music.db";
+    options.path = dir_.File("music.db");
     return OpenSqliteStores(options);
   }
 
  private:
-  std::string dir_;
+  TempDir dir_{"sqlite_store_contract"};
 };
 
 StoreImplementation SqliteImplementation() {
   return {"Sqlite", []() -> absl::StatusOr<std::unique_ptr<StoreBackend>> {
-            std::string dir = ::testing::TempDir() + "sqlite_store_contract_XXXXXX";
-            if (mkdtemp(dir.data()) == nullptr) {
-              return absl::InternalError("mkdtemp failed for " + dir);
-            }
-            return std::make_unique<SqliteBackend>(dir);
+            return std::make_unique<SqliteBackend>();
           }};
 }
 

@@ -20,6 +20,7 @@
 #include "music/v1/task.pb.h"
 #include "persistence/task_store.h"
 #include "tests/persistence/store_test_util.h"
+#include "tests/testing/temp_dir.h"
 
 namespace music::persistence {
 namespace {
@@ -62,19 +63,14 @@ std::string RawQuery(const std::string& path, const std::string& sql) {
 class SqliteTaskStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "sqlite_task_store_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    ASSERT_FALSE(temp_dir_.path().empty());
+    dir_ = temp_dir_.path();
     path_ = dir_ + "/tasks.db";
     store_ = Open();
     ASSERT_NE(store_, nullptr);
   }
 
-  void TearDown() override {
-    store_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
+  void TearDown() override { store_.reset(); }
 
   std::unique_ptr<TaskStore> Open() {
     SqliteOptions options;
@@ -88,6 +84,7 @@ class SqliteTaskStoreTest : public ::testing::Test {
     return store_test::MustCreate(*store_, record);
   }
 
+  TempDir temp_dir_{"sqlite_task_store"};
   std::string dir_;
   std::string path_;
   std::unique_ptr<TaskStore> store_;

@@ -17,6 +17,7 @@
 #include "service/billing/usage_format.h"
 #include "service/core/usage_formats.h"
 #include "tests/service/billing/billing_dataset.h"
+#include "tests/testing/temp_dir.h"
 
 namespace music::billing {
 namespace {
@@ -45,9 +46,8 @@ void WriteAll(const std::string& path, const std::string& content) {
 class ReconcileCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = absl::StrCat(::testing::TempDir(), "/reconcile_cli_",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    ASSERT_EQ(std::system(absl::StrCat("rm -rf '", dir_, "' && mkdir -p '", dir_, "'").c_str()), 0);
+    ASSERT_FALSE(temp_dir_.path().empty());
+    dir_ = temp_dir_.path();
     testing::DatasetOptions o;
     o.min_transactions = 2000;
     o.min_usage_records = 2000;
@@ -83,6 +83,7 @@ class ReconcileCliTest : public ::testing::Test {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
+  TempDir temp_dir_{"reconcile_cli"};
   std::string dir_;
   testing::Dataset data_;
   std::string stdout_;

@@ -1,8 +1,8 @@
 // The engine's billing: a RESERVE with every new task, exactly one SETTLE and/or REFUND when it
 // ends, whatever path ends it and however often that path is retried. Real SQLite, a fake
 // provider, a fake clock.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <functional>
 #include <map>
@@ -14,10 +14,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "adapters/provider_errors.h"
-#include "persistence/sqlite/sqlite_task_store.h"
 #include "service/core/task_engine.h"
-#include "tests/testing/fake_clock.h"
-#include "tests/service/core/fake_provider.h"
+#include "tests/testing/engine_fixture.h"
+#include "tests/testing/status_matchers.h"
 
 namespace music::service {
 namespace {
@@ -28,17 +27,10 @@ using domain::TaskRecord;
 
 constexpr int64_t kPrice = 12'000'000;  // 12 credits
 
-class EngineBillingTest : public ::testing::Test {
+class EngineBillingTest : public EngineFixture {
  protected:
   void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "/engine_billing_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    persistence::SqliteOptions o;
-    o.path = tmpl + "/tasks.db";
-    o.synchronous = "NORMAL";
-    auto store = persistence::OpenSqliteStore(o);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
+    OpenStore();
     provider_ = std::make_shared<FakeProvider>();
     registry_.Add(provider_);
     std::vector<music::v1::Model> models = provider_->Models();
@@ -49,28 +41,9 @@ class EngineBillingTest : public ::testing::Test {
     unpriced.clear_price();
     models.push_back(unpriced);
     catalog_ = std::make_unique<Catalog>(models, "fake-model");
-    hub_ = std::make_unique<WatchHub>(absl::Hours(1));
   }
 
-  void StartEngine() {
-    EngineOptions o;
-    o.poll_interval = absl::Seconds(5);
-    o.task_deadline = absl::Seconds(60);
-    o.backoff_initial = absl::Seconds(1);
-    o.backoff_max = absl::Seconds(8);
-    o.max_submit_attempts = 3;
-    o.unknown_submission_grace = absl::Seconds(30);
-    o.callback_base_url = "http://cb.example";
-    o.workers = 4;
-    o.scheduler_tick = absl::Milliseconds(2);
-    engine_ = std::make_unique<TaskEngine>(o, store_.get(), &registry_, catalog_.get(), &clock_,
-                                           hub_.get());
-    ASSERT_TRUE(engine_->Start().ok());
-  }
-
-  void TearDown() override {
-    if (engine_) engine_->Shutdown();
-  }
+  void StartEngine() { EngineFixture::StartEngine(DefaultOptions()); }
 
   CreateSpec Spec(const std::string& model = "fake-model") {
     CreateSpec spec;
@@ -81,32 +54,14 @@ class EngineBillingTest : public ::testing::Test {
     return spec;
   }
 
-  TaskRecord Get(const std::string& id) {
-    auto r = store_->Get(id);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : TaskRecord{};
-  }
   bool IsState(const std::string& id, music::v1::TaskState s) { return Get(id).task.state() == s; }
-
-  // Waits (bounded, real time) for the engine's threads to reach a state.
-  bool WaitFor(const std::function<bool()>& done) {
-    for (int i = 0; i < 3000; ++i) {
-      if (done()) return true;
-      engine_->Kick();
-      absl::SleepFor(absl::Milliseconds(2));
-    }
-    return done();
-  }
-  void Advance(absl::Duration d) {
-    clock_.Advance(d);
-    engine_->Kick();
-  }
 
   std::string CreateRunning(const std::string& model = "fake-model") {
     auto created = engine_->Create(Spec(model));
-    EXPECT_TRUE(created.ok()) << created.status();
+    EXPECT_THAT(created, IsOk());
     const std::string id = created->task.task_id();
-    EXPECT_TRUE(WaitFor([&] { return IsState(id, music::v1::TASK_STATE_RUNNING); }));
+    RunUntilIdle();
+    EXPECT_TRUE(IsState(id, music::v1::TASK_STATE_RUNNING));
     return id;
   }
 
@@ -116,8 +71,8 @@ class EngineBillingTest : public ::testing::Test {
     persistence::BillingListQuery q;
     q.tenant = "default";
     q.page_size = 1000;
-    auto page = store_->ListBillingTransactions(q);
-    EXPECT_TRUE(page.ok()) << page.status();
+    auto page = billing_->ListBillingTransactions(q);
+    EXPECT_THAT(page, IsOk());
     for (const auto& t : page->transactions) {
       if (t.task_id == task_id) {
         rows.emplace(std::string(billing::TransactionKindName(t.kind)), t);
@@ -132,8 +87,8 @@ class EngineBillingTest : public ::testing::Test {
   }
 
   void ExpectCleanLedger() {
-    auto violations = store_->CheckLedger();
-    ASSERT_TRUE(violations.ok()) << violations.status();
+    auto violations = billing_->CheckLedger();
+    ASSERT_THAT(violations, IsOk());
     for (const auto& v : *violations)
       ADD_FAILURE() << v.task_id << " " << v.kind << ": " << v.detail;
   }
@@ -161,25 +116,13 @@ class EngineBillingTest : public ::testing::Test {
     u.error_message = "generation failed";
     return u;
   }
-  absl::Status Callback(const std::string& id, const std::string& name) {
-    http::Request cb;
-    cb.body = name;
-    return engine_->HandleCallback("fake", id, cb);
-  }
-
-  FakeClock clock_;
-  std::unique_ptr<persistence::SqliteStore> store_;
   std::shared_ptr<FakeProvider> provider_;
-  ProviderRegistry registry_;
-  std::unique_ptr<Catalog> catalog_;
-  std::unique_ptr<WatchHub> hub_;
-  std::unique_ptr<TaskEngine> engine_;
 };
 
 TEST_F(EngineBillingTest, CreateReservesThePrice) {
   StartEngine();
   auto created = engine_->Create(Spec());
-  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_THAT(created, IsOk());
   EXPECT_EQ(created->task.billing().reserved_micros(), kPrice);
   EXPECT_EQ(created->task.billing().currency(), "CREDITS");
   auto rows = Ledger(created->task.task_id());
@@ -218,7 +161,7 @@ TEST_F(EngineBillingTest, UnpricedModelReservesZeroAndStillBalances) {
   StartEngine();
   const std::string id = CreateRunning("free-model");
   provider_->DefineCallback("ok", Success());
-  ASSERT_TRUE(Callback(id, "ok").ok());
+  ASSERT_THAT(Callback(id, "ok"), IsOk());
   auto rows = Ledger(id);
   EXPECT_EQ(Amount(rows, "RESERVE"), 0);
   EXPECT_EQ(Amount(rows, "SETTLE"), 0);
@@ -231,7 +174,7 @@ TEST_F(EngineBillingTest, SuccessWithoutAReportSettlesThePrice) {
   const std::string id = CreateRunning();
   provider_->QueuePoll(Success());
   Advance(absl::Seconds(5));
-  ASSERT_TRUE(WaitFor([&] { return IsState(id, music::v1::TASK_STATE_SUCCEEDED); }));
+  ASSERT_TRUE(IsState(id, music::v1::TASK_STATE_SUCCEEDED));
   auto rows = Ledger(id);
   EXPECT_EQ(Amount(rows, "SETTLE"), kPrice);
   EXPECT_EQ(rows.count("REFUND"), 0u);
@@ -244,7 +187,7 @@ TEST_F(EngineBillingTest, PartialChargeSettlesTheReportAndRefundsTheRest) {
   StartEngine();
   const std::string id = CreateRunning();
   provider_->DefineCallback("ok", Success(8'000'000));
-  ASSERT_TRUE(Callback(id, "ok").ok());
+  ASSERT_THAT(Callback(id, "ok"), IsOk());
   auto rows = Ledger(id);
   EXPECT_EQ(Amount(rows, "SETTLE"), 8'000'000);
   EXPECT_EQ(Amount(rows, "REFUND"), 4'000'000);
@@ -259,7 +202,7 @@ TEST_F(EngineBillingTest, OverChargeSettlesAtTheReservation) {
   StartEngine();
   const std::string id = CreateRunning();
   provider_->DefineCallback("ok", Success(20'000'000));
-  ASSERT_TRUE(Callback(id, "ok").ok());
+  ASSERT_THAT(Callback(id, "ok"), IsOk());
   auto rows = Ledger(id);
   EXPECT_EQ(Amount(rows, "SETTLE"), kPrice);
   EXPECT_EQ(rows.count("REFUND"), 0u);
@@ -274,7 +217,7 @@ TEST_F(EngineBillingTest, ChargeInAnotherCurrencySettlesThePrice) {
   adapters::ProviderUpdate usd = Success(50'000);
   usd.billing_currency = "USD";
   provider_->DefineCallback("ok", usd);
-  ASSERT_TRUE(Callback(id, "ok").ok());
+  ASSERT_THAT(Callback(id, "ok"), IsOk());
   EXPECT_EQ(Amount(Ledger(id), "SETTLE"), kPrice);
   ExpectCleanLedger();
 }
@@ -283,12 +226,12 @@ TEST_F(EngineBillingTest, FailureCancelAndDeadlineRefundEverything) {
   StartEngine();
   const std::string failed = CreateRunning();
   provider_->DefineCallback("fail", Failure());
-  ASSERT_TRUE(Callback(failed, "fail").ok());
+  ASSERT_THAT(Callback(failed, "fail"), IsOk());
   const std::string canceled = CreateRunning();
-  ASSERT_TRUE(engine_->Cancel("default", canceled).ok());
+  ASSERT_THAT(engine_->Cancel("default", canceled), IsOk());
   const std::string expired = CreateRunning();
   Advance(absl::Seconds(61));
-  ASSERT_TRUE(WaitFor([&] { return IsState(expired, music::v1::TASK_STATE_FAILED); }));
+  ASSERT_TRUE(IsState(expired, music::v1::TASK_STATE_FAILED));
   for (const std::string& id : {failed, canceled, expired}) {
     SCOPED_TRACE(id);
     auto rows = Ledger(id);
@@ -308,7 +251,7 @@ TEST_F(EngineBillingTest, ProviderCancelAndLostSubmissionRefundEverything) {
   canceled.state = adapters::ProviderState::kCanceled;
   canceled.provider_status = "CANCELED";
   provider_->DefineCallback("canceled", canceled);
-  ASSERT_TRUE(Callback(provider_canceled, "canceled").ok());
+  ASSERT_THAT(Callback(provider_canceled, "canceled"), IsOk());
   ASSERT_TRUE(domain::IsTerminal(Get(provider_canceled).task.state()));
 
   // A create whose answer was lost and no callback revealed: FailNow after the grace.
@@ -316,12 +259,12 @@ TEST_F(EngineBillingTest, ProviderCancelAndLostSubmissionRefundEverything) {
   adapters::MarkOutcomeUnknown(timeout);
   provider_->QueueSubmit(timeout);
   auto created = engine_->Create(Spec());
-  ASSERT_TRUE(created.ok());
+  ASSERT_THAT(created, IsOk());
   const std::string lost = created->task.task_id();
-  ASSERT_TRUE(
-      WaitFor([&] { return Get(lost).submission == domain::SubmissionState::kUnknown; }));
+  RunUntilIdle();
+  ASSERT_EQ(Get(lost).submission, domain::SubmissionState::kUnknown);
   Advance(absl::Seconds(31));
-  ASSERT_TRUE(WaitFor([&] { return IsState(lost, music::v1::TASK_STATE_FAILED); }));
+  ASSERT_TRUE(IsState(lost, music::v1::TASK_STATE_FAILED));
 
   for (const std::string& id : {provider_canceled, lost}) {
     SCOPED_TRACE(id);
@@ -337,9 +280,9 @@ TEST_F(EngineBillingTest, DuplicateCallbacksAndRetriedPollsSettleOnce) {
   const std::string id = CreateRunning();
   provider_->DefineCallback("ok", Success(10'000'000));
   provider_->QueuePoll(Success(10'000'000));
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(Callback(id, "ok").ok());
+  for (int i = 0; i < 4; ++i) ASSERT_THAT(Callback(id, "ok"), IsOk());
   for (int i = 0; i < 3; ++i) Advance(absl::Seconds(5));
-  ASSERT_TRUE(Callback(id, "ok").ok());
+  ASSERT_THAT(Callback(id, "ok"), IsOk());
   auto rows = Ledger(id);
   EXPECT_EQ(rows.count("SETTLE"), 1u);
   EXPECT_EQ(rows.count("REFUND"), 1u);
@@ -350,14 +293,13 @@ TEST_F(EngineBillingTest, DuplicateCallbacksAndRetriedPollsSettleOnce) {
 TEST_F(EngineBillingTest, RestartMidTaskSettlesOnce) {
   StartEngine();
   const std::string id = CreateRunning();
-  engine_->Shutdown();
-  engine_.reset();
+  StopEngine();
   provider_->QueuePoll(Success());
   StartEngine();
   Advance(absl::Seconds(5));
-  ASSERT_TRUE(WaitFor([&] { return IsState(id, music::v1::TASK_STATE_SUCCEEDED); }));
+  ASSERT_TRUE(IsState(id, music::v1::TASK_STATE_SUCCEEDED));
   provider_->DefineCallback("ok", Success());
-  ASSERT_TRUE(Callback(id, "ok").ok());  // a late callback after the restart
+  ASSERT_THAT(Callback(id, "ok"), IsOk());  // a late callback after the restart
   auto rows = Ledger(id);
   EXPECT_EQ(rows.count("RESERVE"), 1u);
   EXPECT_EQ(rows.count("SETTLE"), 1u);
@@ -411,10 +353,11 @@ TEST_F(EngineBillingTest, RandomizedRunWithFaultsLeavesACleanLedger) {
   std::vector<std::string> ids;
   for (int i = 0; i < 40; ++i) {
     auto created = engine_->Create(Spec(rng() % 6 == 0 ? "free-model" : "fake-model"));
-    ASSERT_TRUE(created.ok()) << created.status();
+    ASSERT_THAT(created, IsOk());
     ids.push_back(created->task.task_id());
   }
-  ASSERT_TRUE(WaitFor([&] { return provider_->submits() >= 40; }));
+  RunUntilIdle();
+  ASSERT_GE(provider_->submits(), 40);
   for (int round = 0; round < 6; ++round) {
     std::vector<std::thread> threads;
     for (const std::string& id : ids) {
@@ -442,16 +385,13 @@ TEST_F(EngineBillingTest, RandomizedRunWithFaultsLeavesACleanLedger) {
         }
       });
     }
+    // The engine's steps (polls, retries) run beside the callbacks, as the pool ran them.
+    threads.emplace_back([this] { RunUntilIdle(); });
     for (auto& t : threads) t.join();
-    Advance(absl::Seconds(7));
+    clock_.Advance(absl::Seconds(7));
   }
   Advance(absl::Seconds(120));  // everything left runs into its deadline
-  ASSERT_TRUE(WaitFor([&] {
-    for (const auto& id : ids) {
-      if (!domain::IsTerminal(Get(id).task.state())) return false;
-    }
-    return true;
-  }));
+  for (const auto& id : ids) ASSERT_TRUE(domain::IsTerminal(Get(id).task.state())) << id;
   std::map<music::v1::TaskState, int> states;
   for (const auto& id : ids) {
     const auto task = Get(id).task;

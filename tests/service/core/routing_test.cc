@@ -1,7 +1,7 @@
 // Routing through model aliases with failover, the circuit breaker in the engine, and reference
 // audio at submit: three FakeProviders, a FakeClock and a real SQLite file.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <functional>
 #include <memory>
@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "adapters/provider_errors.h"
-#include "persistence/sqlite/sqlite_task_store.h"
 #include "service/core/task_engine.h"
-#include "tests/testing/fake_clock.h"
-#include "tests/service/core/fake_provider.h"
+#include "tests/testing/engine_fixture.h"
+#include "tests/testing/fake_reference_audio_fetcher.h"
+#include "tests/testing/status_matchers.h"
 
 namespace music::service {
 namespace {
@@ -20,31 +20,7 @@ namespace {
 using domain::SubmissionState;
 using domain::TaskRecord;
 
-// A scripted reference-audio fetcher: answers from a queue (the last answer repeats).
-class FakeFetcher : public http::ReferenceAudioFetcher {
- public:
-  absl::StatusOr<http::FetchedAudio> Fetch(absl::string_view url) override {
-    absl::MutexLock lock(&mu_);
-    urls_.emplace_back(url);
-    if (answers_.empty()) return absl::InternalError("no answer queued");
-    auto answer = answers_.front();
-    if (answers_.size() > 1) answers_.pop_front();
-    return answer;
-  }
-  void Queue(absl::StatusOr<http::FetchedAudio> answer) {
-    absl::MutexLock lock(&mu_);
-    answers_.push_back(std::move(answer));
-  }
-  int fetches() const {
-    absl::MutexLock lock(&mu_);
-    return static_cast<int>(urls_.size());
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  std::deque<absl::StatusOr<http::FetchedAudio>> answers_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::string> urls_ ABSL_GUARDED_BY(mu_);
-};
+using FakeFetcher = http::FakeReferenceAudioFetcher;
 
 http::FetchedAudio Mp3(const std::string& url = "https://cdn.example/hum.mp3") {
   http::FetchedAudio a;
@@ -54,20 +30,13 @@ http::FetchedAudio Mp3(const std::string& url = "https://cdn.example/hum.mp3") {
   return a;
 }
 
-class RoutingTest : public ::testing::Test {
+class RoutingTest : public EngineFixture {
  protected:
   void SetUp() override { Open(adapters::ResubmitPolicy::kAtMostOnce); }
 
   void Open(adapters::ResubmitPolicy policy_a,
             adapters::ResubmitPolicy others = adapters::ResubmitPolicy::kAtMostOnce) {
-    std::string tmpl = ::testing::TempDir() + "/routing_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    persistence::SqliteOptions o;
-    o.path = std::string(tmpl) + "/tasks.db";
-    o.synchronous = "NORMAL";
-    auto store = persistence::OpenSqliteTaskStore(o);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
+    OpenStore();
     a_ = std::make_shared<FakeProvider>(policy_a, "a");
     b_ = std::make_shared<FakeProvider>(others, "b");
     c_ = std::make_shared<FakeProvider>(others, "c");
@@ -76,7 +45,6 @@ class RoutingTest : public ::testing::Test {
       registry_.Add(*p);
     }
     BuildCatalog();
-    hub_ = std::make_unique<WatchHub>(absl::Hours(1));
   }
 
   void BuildCatalog(const std::vector<std::string>& route = {"a-model", "b-model", "c-model"}) {
@@ -88,31 +56,20 @@ class RoutingTest : public ::testing::Test {
     alias.set_name("route");
     for (const auto& m : route) alias.add_models(m);
     auto catalog = Catalog::Create(models, {alias}, "route");
-    ASSERT_TRUE(catalog.ok()) << catalog.status();
+    ASSERT_THAT(catalog, IsOk());
     catalog_ = std::move(*catalog);
   }
 
   void StartEngine(int max_attempts = 3, int breaker_threshold = 5,
                    http::ReferenceAudioFetcher* fetcher = nullptr) {
-    EngineOptions o;
-    o.poll_interval = absl::Seconds(5);
+    EngineOptions o = DefaultOptions();
     o.task_deadline = absl::Seconds(600);
-    o.backoff_initial = absl::Seconds(1);
-    o.backoff_max = absl::Seconds(8);
     o.max_submit_attempts = max_attempts;
-    o.unknown_submission_grace = absl::Seconds(30);
-    o.workers = 2;
-    o.scheduler_tick = absl::Milliseconds(2);
+    o.callback_base_url.clear();
     o.circuit_breaker.failure_threshold = breaker_threshold;
     o.circuit_breaker.cool_down = absl::Seconds(30);
     o.reference_fetcher = fetcher;
-    engine_ = std::make_unique<TaskEngine>(o, store_.get(), &registry_, catalog_.get(), &clock_,
-                                           hub_.get());
-    ASSERT_TRUE(engine_->Start().ok());
-  }
-
-  void TearDown() override {
-    if (engine_) engine_->Shutdown();
+    EngineFixture::StartEngine(o);
   }
 
   CreateSpec Spec(const std::string& name = "route", const std::string& first = "a-model") {
@@ -127,42 +84,15 @@ class RoutingTest : public ::testing::Test {
 
   std::string Create(const CreateSpec& spec) {
     auto created = engine_->Create(spec);
-    EXPECT_TRUE(created.ok()) << created.status();
+    EXPECT_THAT(created, IsOk());
     return created.ok() ? created->task.task_id() : "";
   }
 
-  TaskRecord Get(const std::string& id) {
-    auto r = store_->Get(id);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : TaskRecord{};
-  }
-  music::v1::TaskState State(const std::string& id) { return Get(id).task.state(); }
-
-  bool WaitFor(const std::function<bool()>& done) {
-    for (int i = 0; i < 2000; ++i) {
-      if (done()) return true;
-      engine_->Kick();
-      absl::SleepFor(absl::Milliseconds(2));
-    }
-    return done();
-  }
-  void Settle() {
-    for (int i = 0; i < 20; ++i) {
-      engine_->Kick();
-      absl::SleepFor(absl::Milliseconds(2));
-    }
-  }
-  void Advance(absl::Duration d) {
-    clock_.Advance(d);
-    engine_->Kick();
-  }
   // Moves time in backoff-sized steps until `done` (bounded).
   bool AdvanceUntil(const std::function<bool()>& done, absl::Duration step = absl::Seconds(8)) {
-    for (int i = 0; i < 40 && !done(); ++i) {
-      Settle();
-      Advance(step);
-    }
-    return WaitFor(done);
+    RunUntilIdle();
+    for (int i = 0; i < 40 && !done(); ++i) Advance(step);
+    return done();
   }
 
   static absl::Status NoCredits() {
@@ -171,13 +101,7 @@ class RoutingTest : public ::testing::Test {
     return s;
   }
 
-  FakeClock clock_;
-  std::unique_ptr<persistence::TaskStore> store_;
   std::shared_ptr<FakeProvider> a_, b_, c_;
-  ProviderRegistry registry_;
-  std::unique_ptr<Catalog> catalog_;
-  std::unique_ptr<WatchHub> hub_;
-  std::unique_ptr<TaskEngine> engine_;
 };
 
 TEST_F(RoutingTest, ServerErrorsFailOverAfterTheRetryBudget) {
@@ -207,7 +131,8 @@ TEST_F(RoutingTest, OutOfCreditsFailsOverAtOnce) {
   a_->QueueSubmit(NoCredits());
   StartEngine();
   const std::string id = Create(Spec());
-  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  RunUntilIdle();
+  ASSERT_EQ(State(id), music::v1::TASK_STATE_RUNNING);
   EXPECT_EQ(a_->submits(), 1);
   EXPECT_EQ(b_->submits(), 1);
   const auto task = Get(id).task;
@@ -217,7 +142,7 @@ TEST_F(RoutingTest, OutOfCreditsFailsOverAtOnce) {
 
   // Polls go to b only.
   Advance(absl::Seconds(5));
-  ASSERT_TRUE(WaitFor([&] { return b_->polls() >= 1; }));
+  ASSERT_GE(b_->polls(), 1);
   EXPECT_EQ(a_->polls(), 0);
 }
 
@@ -226,7 +151,8 @@ TEST_F(RoutingTest, OpenCircuitIsSkippedWithoutARequest) {
   engine_->circuit_breaker().RecordFailure("a");
   engine_->circuit_breaker().RecordFailure("a");
   const std::string id = Create(Spec());
-  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  RunUntilIdle();
+  ASSERT_EQ(State(id), music::v1::TASK_STATE_RUNNING);
   EXPECT_EQ(a_->submits(), 0);
   EXPECT_EQ(b_->submits(), 1);
   const auto task = Get(id).task;
@@ -248,8 +174,9 @@ TEST_F(RoutingTest, ContentRefusalDoesNotFailOver) {
   a_->QueueSubmit(absl::InvalidArgumentError("prompt violates the content policy"));
   StartEngine();
   const std::string id = Create(Spec());
-  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_FAILED; }));
-  Settle();
+  RunUntilIdle();
+  ASSERT_EQ(State(id), music::v1::TASK_STATE_FAILED);
+  RunUntilIdle();
   EXPECT_EQ(b_->submits(), 0);
   const auto task = Get(id).task;
   EXPECT_EQ(task.error().code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
@@ -263,10 +190,12 @@ TEST_F(RoutingTest, AtMostOnceCreateWithUnknownOutcomeNeverFailsOver) {
   a_->QueueSubmit(timeout);
   StartEngine();
   const std::string id = Create(Spec());
-  ASSERT_TRUE(WaitFor([&] { return Get(id).submission == SubmissionState::kUnknown; }));
+  RunUntilIdle();
+  ASSERT_EQ(Get(id).submission, SubmissionState::kUnknown);
   Advance(absl::Seconds(31));  // past the grace: the task fails, nothing goes elsewhere
-  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_FAILED; }));
-  Settle();
+  RunUntilIdle();
+  ASSERT_EQ(State(id), music::v1::TASK_STATE_FAILED);
+  RunUntilIdle();
   EXPECT_EQ(a_->submits(), 1);
   EXPECT_EQ(b_->submits(), 0);
   EXPECT_EQ(c_->submits(), 0);
@@ -278,7 +207,8 @@ TEST_F(RoutingTest, TimeoutKnownNotToHaveReachedTheProviderFailsOver) {
   a_->QueueSubmit(absl::DeadlineExceededError("connect timeout"));  // not marked unknown
   StartEngine(/*max_attempts=*/1);
   const std::string id = Create(Spec());
-  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  RunUntilIdle();
+  ASSERT_EQ(State(id), music::v1::TASK_STATE_RUNNING);
   EXPECT_EQ(Get(id).task.provider(), "b");
 }
 
@@ -309,8 +239,9 @@ TEST_F(RoutingTest, PlainModelNeverFailsOver) {
   a_->QueueSubmit(NoCredits());
   StartEngine();
   const std::string id = Create(Spec("a-model"));
-  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_FAILED; }));
-  Settle();
+  RunUntilIdle();
+  ASSERT_EQ(State(id), music::v1::TASK_STATE_FAILED);
+  RunUntilIdle();
   EXPECT_EQ(b_->submits(), 0);
   EXPECT_EQ(Get(id).task.failovers_size(), 0);
 }
@@ -323,8 +254,9 @@ TEST_F(RoutingTest, ContinuationsStayWithTheClipsProvider) {
   spec.input.Clear();
   spec.input.set_continue_from_clip_id("clip-1");
   const std::string id = Create(spec);
-  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_FAILED; }));
-  Settle();
+  RunUntilIdle();
+  ASSERT_EQ(State(id), music::v1::TASK_STATE_FAILED);
+  RunUntilIdle();
   EXPECT_EQ(b_->submits(), 0);
   EXPECT_EQ(Get(id).task.failovers_size(), 0);
 }
@@ -338,7 +270,8 @@ TEST_F(RoutingTest, UnavailableAndIncapableMembersAreSkipped) {
   CreateSpec spec = Spec();
   spec.input.set_seed(42);
   const std::string id = Create(spec);
-  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  RunUntilIdle();
+  ASSERT_EQ(State(id), music::v1::TASK_STATE_RUNNING);
   EXPECT_EQ(b_->submits(), 0);
   EXPECT_EQ(c_->submits(), 1);
   EXPECT_EQ(Get(id).task.provider(), "c");
@@ -348,13 +281,12 @@ TEST_F(RoutingTest, SingleProviderWithOpenCircuitWaitsForTheCoolDown) {
   StartEngine(3, /*breaker_threshold=*/1);
   engine_->circuit_breaker().RecordFailure("a");
   const std::string id = Create(Spec("a-model"));
-  Settle();
+  RunUntilIdle();
   EXPECT_EQ(a_->submits(), 0);
   Advance(absl::Seconds(29));
-  Settle();
   EXPECT_EQ(a_->submits(), 0);
   Advance(absl::Seconds(1));
-  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  ASSERT_EQ(State(id), music::v1::TASK_STATE_RUNNING);
   EXPECT_EQ(a_->submits(), 1);  // the probe, which closed the circuit
   EXPECT_EQ(engine_->circuit_breaker().state("a"), CircuitBreaker::State::kClosed);
 }
@@ -362,15 +294,16 @@ TEST_F(RoutingTest, SingleProviderWithOpenCircuitWaitsForTheCoolDown) {
 TEST_F(RoutingTest, TasksWaitingForTheCircuitGoWhenTheProviderAnswersAgain) {
   StartEngine(3, /*breaker_threshold=*/1);
   const std::string running = Create(Spec("a-model"));
-  ASSERT_TRUE(WaitFor([&] { return State(running) == music::v1::TASK_STATE_RUNNING; }));
+  RunUntilIdle();
+  ASSERT_EQ(State(running), music::v1::TASK_STATE_RUNNING);
   engine_->circuit_breaker().RecordFailure("a");
   const std::string waiting = Create(Spec("a-model"));
-  Settle();
+  RunUntilIdle();
   EXPECT_EQ(a_->submits(), 1);  // refused by the open circuit, waiting for its cool-down
   // The running task's poll succeeds 5 s later: the provider is back, the waiter goes now
   // instead of after the 30 s cool-down.
   Advance(absl::Seconds(5));
-  ASSERT_TRUE(WaitFor([&] { return State(waiting) == music::v1::TASK_STATE_RUNNING; }));
+  ASSERT_EQ(State(waiting), music::v1::TASK_STATE_RUNNING);
   EXPECT_EQ(a_->submits(), 2);
   EXPECT_EQ(engine_->circuit_breaker().state("a"), CircuitBreaker::State::kClosed);
 }
@@ -378,7 +311,8 @@ TEST_F(RoutingTest, TasksWaitingForTheCircuitGoWhenTheProviderAnswersAgain) {
 TEST_F(RoutingTest, PollFailuresOpenTheCircuit) {
   StartEngine(3, /*breaker_threshold=*/2);
   const std::string id = Create(Spec("a-model"));
-  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  RunUntilIdle();
+  ASSERT_EQ(State(id), music::v1::TASK_STATE_RUNNING);
   a_->QueuePoll(absl::UnavailableError("HTTP 503"));
   ASSERT_TRUE(AdvanceUntil([&] { return a_->polls() >= 2; }));
   EXPECT_EQ(engine_->circuit_breaker().state("a"), CircuitBreaker::State::kOpen);
@@ -390,9 +324,9 @@ TEST_F(RoutingTest, RestartInTheMiddleKeepsTheRoute) {
   b_->QueueSubmit(std::string("prov-b"));
   StartEngine(/*max_attempts=*/3);
   const std::string id = Create(Spec());
-  ASSERT_TRUE(WaitFor([&] { return b_->submits() == 1 && Get(id).attempts == 1; }));
-  engine_->Shutdown();
-  engine_.reset();
+  RunUntilIdle();
+  ASSERT_TRUE(b_->submits() == 1 && Get(id).attempts == 1);
+  StopEngine();
   StartEngine(/*max_attempts=*/3);  // a new engine on the same store
   ASSERT_TRUE(AdvanceUntil([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
   const auto task = Get(id).task;
@@ -487,7 +421,8 @@ TEST_F(RoutingTest, ReferenceUrlWithoutFetcherFails) {
   CreateSpec spec = Spec("a-model");
   spec.input.set_reference_audio_uri("https://cdn.example/hum.mp3");
   const std::string id = Create(spec);
-  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_FAILED; }));
+  RunUntilIdle();
+  ASSERT_EQ(State(id), music::v1::TASK_STATE_FAILED);
   EXPECT_EQ(Get(id).task.error().code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
   EXPECT_NE(Get(id).task.error().message().find("reference audio URLs are disabled"),
             std::string::npos);
@@ -501,7 +436,8 @@ TEST_F(RoutingTest, RefusedReferenceUrlFailsWithTheFetchersCode) {
   CreateSpec spec = Spec("a-model");
   spec.input.set_reference_audio_uri("https://internal.example/x.mp3");
   const std::string id = Create(spec);
-  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_FAILED; }));
+  RunUntilIdle();
+  ASSERT_EQ(State(id), music::v1::TASK_STATE_FAILED);
   const auto task = Get(id).task;
   EXPECT_EQ(task.error().code(), static_cast<int>(absl::StatusCode::kPermissionDenied));
   EXPECT_NE(task.error().message().find("reference_audio_uri"), std::string::npos);
@@ -520,7 +456,8 @@ TEST_F(RoutingTest, NonAudioReferenceFails) {
   CreateSpec spec = Spec("a-model");
   spec.input.set_reference_audio_uri("https://cdn.example/page");
   const std::string id = Create(spec);
-  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_FAILED; }));
+  RunUntilIdle();
+  ASSERT_EQ(State(id), music::v1::TASK_STATE_FAILED);
   EXPECT_EQ(Get(id).task.error().code(), static_cast<int>(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(a_->uploads().size(), 0u);
 }
@@ -533,7 +470,8 @@ TEST_F(RoutingTest, TransientFetchErrorsAreRetried) {
   CreateSpec spec = Spec("a-model");
   spec.input.set_reference_audio_uri("https://cdn.example/hum.mp3");
   const std::string id = Create(spec);
-  ASSERT_TRUE(WaitFor([&] { return fetcher.fetches() == 1 && Get(id).attempts == 1; }));
+  RunUntilIdle();
+  ASSERT_TRUE(fetcher.fetches() == 1 && Get(id).attempts == 1);
   EXPECT_EQ(State(id), music::v1::TASK_STATE_PENDING);
   ASSERT_TRUE(AdvanceUntil([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
   EXPECT_EQ(fetcher.fetches(), 2);
@@ -548,7 +486,8 @@ TEST_F(RoutingTest, FailoverUploadsTheReferenceAgainAtTheNextProvider) {
   CreateSpec spec = Spec();
   spec.input.set_reference_audio_uri("https://cdn.example/hum.mp3");
   const std::string id = Create(spec);
-  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  RunUntilIdle();
+  ASSERT_EQ(State(id), music::v1::TASK_STATE_RUNNING);
   EXPECT_EQ(a_->uploads().size(), 1u);
   EXPECT_EQ(b_->uploads().size(), 1u);
   EXPECT_EQ(b_->last_submit().reference_artifact_id, "art-1");
@@ -560,7 +499,8 @@ TEST_F(RoutingTest, ReferenceAudioIdLosesItsProviderPrefix) {
   CreateSpec spec = Spec("a-model");
   spec.input.set_reference_audio_id("a/art-77");
   const std::string id = Create(spec);
-  ASSERT_TRUE(WaitFor([&] { return State(id) == music::v1::TASK_STATE_RUNNING; }));
+  RunUntilIdle();
+  ASSERT_EQ(State(id), music::v1::TASK_STATE_RUNNING);
   EXPECT_EQ(a_->last_submit().reference_artifact_id, "art-77");
   EXPECT_EQ(a_->uploads().size(), 0u);
 }

@@ -1,7 +1,7 @@
 #include "service/core/task_engine.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <atomic>
 #include <functional>
@@ -9,9 +9,8 @@
 #include <vector>
 
 #include "adapters/provider_errors.h"
-#include "persistence/sqlite/sqlite_task_store.h"
-#include "tests/testing/fake_clock.h"
-#include "tests/service/core/fake_provider.h"
+#include "tests/testing/engine_fixture.h"
+#include "tests/testing/status_matchers.h"
 
 namespace music::service {
 namespace {
@@ -38,45 +37,18 @@ class RecordingWatcher : public TaskWatcher {
   std::vector<int64_t> versions_;
 };
 
-class TaskEngineTest : public ::testing::Test {
+class TaskEngineTest : public EngineFixture {
  protected:
   void SetUp() override { Open(adapters::ResubmitPolicy::kAtMostOnce); }
 
   void Open(adapters::ResubmitPolicy policy) {
-    std::string tmpl = ::testing::TempDir() + "/engine_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    persistence::SqliteOptions o;
-    o.path = dir_ + "/tasks.db";
-    o.synchronous = "NORMAL";
-    auto store = persistence::OpenSqliteTaskStore(o);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
+    OpenStore();
     provider_ = std::make_shared<FakeProvider>(policy);
     registry_.Add(provider_);
     catalog_ = std::make_unique<Catalog>(provider_->Models(), "fake-model");
-    hub_ = std::make_unique<WatchHub>(absl::Hours(1));
   }
 
-  void StartEngine() {
-    EngineOptions o;
-    o.poll_interval = absl::Seconds(5);
-    o.task_deadline = absl::Seconds(60);
-    o.backoff_initial = absl::Seconds(1);
-    o.backoff_max = absl::Seconds(8);
-    o.max_submit_attempts = 3;
-    o.unknown_submission_grace = absl::Seconds(30);
-    o.callback_base_url = "http://cb.example";
-    o.workers = 2;
-    o.scheduler_tick = absl::Milliseconds(2);
-    engine_ = std::make_unique<TaskEngine>(o, store_.get(), &registry_, catalog_.get(), &clock_,
-                                           hub_.get());
-    ASSERT_TRUE(engine_->Start().ok());
-  }
-
-  void TearDown() override {
-    if (engine_) engine_->Shutdown();
-  }
+  void StartEngine() { EngineFixture::StartEngine(DefaultOptions()); }
 
   CreateSpec Spec(const std::string& request_id = "", const std::string& prompt = "a song") {
     CreateSpec spec;
@@ -88,38 +60,12 @@ class TaskEngineTest : public ::testing::Test {
     return spec;
   }
 
-  TaskRecord Get(const std::string& id) {
-    auto r = store_->Get(id);
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? *r : TaskRecord{};
-  }
-
-  // Waits (bounded, real time) for the engine's threads to reach a state.
-  bool WaitFor(const std::function<bool()>& done) {
-    for (int i = 0; i < 2000; ++i) {
-      if (done()) return true;
-      engine_->Kick();
-      absl::SleepFor(absl::Milliseconds(2));
-    }
-    return done();
-  }
-  // Gives the engine's threads a chance to (wrongly) act, for negative checks.
-  void Settle() {
-    for (int i = 0; i < 20; ++i) {
-      engine_->Kick();
-      absl::SleepFor(absl::Milliseconds(2));
-    }
-  }
-  void Advance(absl::Duration d) {
-    clock_.Advance(d);
-    engine_->Kick();
-  }
-
   std::string CreateRunning() {
     auto created = engine_->Create(Spec());
-    EXPECT_TRUE(created.ok());
+    EXPECT_THAT(created, IsOk());
     const std::string id = created->task.task_id();
-    EXPECT_TRUE(WaitFor([&] { return Get(id).task.state() == music::v1::TASK_STATE_RUNNING; }));
+    RunUntilIdle();
+    EXPECT_EQ(Get(id).task.state(), music::v1::TASK_STATE_RUNNING);
     return id;
   }
 
@@ -134,27 +80,21 @@ class TaskEngineTest : public ::testing::Test {
     return u;
   }
 
-  std::string dir_;
-  FakeClock clock_;
-  std::unique_ptr<persistence::TaskStore> store_;
   std::shared_ptr<FakeProvider> provider_;
-  ProviderRegistry registry_;
-  std::unique_ptr<Catalog> catalog_;
-  std::unique_ptr<WatchHub> hub_;
-  std::unique_ptr<TaskEngine> engine_;
 };
 
 TEST_F(TaskEngineTest, CreateSubmitsPollsAndSucceeds) {
   StartEngine();
   RecordingWatcher watcher;
   auto created = engine_->Create(Spec());
-  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_THAT(created, IsOk());
   const std::string id = created->task.task_id();
   const int64_t token = hub_->Subscribe(id, &watcher);
   EXPECT_EQ(created->task.state(), music::v1::TASK_STATE_PENDING);
   EXPECT_EQ(created->task.version(), 1);
 
-  ASSERT_TRUE(WaitFor([&] { return Get(id).task.state() == music::v1::TASK_STATE_RUNNING; }));
+  RunUntilIdle();
+  ASSERT_EQ(Get(id).task.state(), music::v1::TASK_STATE_RUNNING);
   EXPECT_EQ(provider_->submits(), 1);
   EXPECT_EQ(provider_->last_submit().callback_url, "http://cb.example/callbacks/fake/" + id);
   EXPECT_EQ(provider_->last_submit().provider_model, "F1");
@@ -163,7 +103,7 @@ TEST_F(TaskEngineTest, CreateSubmitsPollsAndSucceeds) {
 
   provider_->QueuePoll(Success());
   Advance(absl::Seconds(5));
-  ASSERT_TRUE(WaitFor([&] { return Get(id).task.state() == music::v1::TASK_STATE_SUCCEEDED; }));
+  ASSERT_EQ(Get(id).task.state(), music::v1::TASK_STATE_SUCCEEDED);
   const auto task = Get(id).task;
   EXPECT_EQ(task.clips(0).audio_url(), "http://audio/clip-1.wav");
   EXPECT_TRUE(task.has_end_time());
@@ -182,16 +122,16 @@ TEST_F(TaskEngineTest, RateLimitedSubmissionWaitsForRetryAfter) {
   provider_->QueueSubmit(std::string("prov-ok"));
   StartEngine();
   auto created = engine_->Create(Spec());
-  ASSERT_TRUE(created.ok());
+  ASSERT_THAT(created, IsOk());
   const std::string id = created->task.task_id();
-  ASSERT_TRUE(WaitFor([&] { return Get(id).task.version() >= 3; }));  // submitting, then backoff
+  RunUntilIdle();
+  ASSERT_TRUE(Get(id).task.version() >= 3);  // submitting, then backoff
   EXPECT_EQ(Get(id).attempts, 1);
   EXPECT_EQ(Get(id).submission, SubmissionState::kNotSubmitted);
   Advance(absl::Seconds(3));
-  Settle();
   EXPECT_EQ(provider_->submits(), 1);  // Retry-After (4 s) not over yet
   Advance(absl::Seconds(2));
-  ASSERT_TRUE(WaitFor([&] { return Get(id).task.provider_task_id() == "prov-ok"; }));
+  ASSERT_EQ(Get(id).task.provider_task_id(), "prov-ok");
   EXPECT_EQ(provider_->submits(), 2);
 }
 
@@ -202,7 +142,8 @@ TEST_F(TaskEngineTest, PermanentProviderErrorFailsTask) {
   StartEngine();
   auto created = engine_->Create(Spec());
   const std::string id = created->task.task_id();
-  ASSERT_TRUE(WaitFor([&] { return Get(id).task.state() == music::v1::TASK_STATE_FAILED; }));
+  RunUntilIdle();
+  ASSERT_EQ(Get(id).task.state(), music::v1::TASK_STATE_FAILED);
   EXPECT_EQ(Get(id).task.error().code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(Get(id).task.error().provider_error_code(), "402");
   EXPECT_EQ(provider_->submits(), 1);
@@ -214,10 +155,11 @@ TEST_F(TaskEngineTest, RetryableErrorsStopAfterMaxAttempts) {
   auto created = engine_->Create(Spec());
   const std::string id = created->task.task_id();
   for (int i = 0; i < 10 && Get(id).task.state() != music::v1::TASK_STATE_FAILED; ++i) {
-    WaitFor([&] { return provider_->submits() > i; });
+    RunUntilIdle();
     Advance(absl::Seconds(8));
   }
-  ASSERT_TRUE(WaitFor([&] { return Get(id).task.state() == music::v1::TASK_STATE_FAILED; }));
+  RunUntilIdle();
+  ASSERT_EQ(Get(id).task.state(), music::v1::TASK_STATE_FAILED);
   EXPECT_EQ(provider_->submits(), 3);
   EXPECT_EQ(Get(id).task.error().code(), static_cast<int>(absl::StatusCode::kUnavailable));
 }
@@ -235,21 +177,21 @@ TEST_F(TaskEngineTest, LostSubmissionAnswerIsAdoptedFromCallbackNotResent) {
   StartEngine();
   auto created = engine_->Create(Spec());
   const std::string id = created->task.task_id();
-  ASSERT_TRUE(WaitFor([&] { return Get(id).submission == SubmissionState::kUnknown; }));
+  RunUntilIdle();
+  ASSERT_EQ(Get(id).submission, SubmissionState::kUnknown);
   Advance(absl::Seconds(10));
-  Settle();
   EXPECT_EQ(provider_->submits(), 1);
 
   http::Request cb;
   cb.body = "text";
-  ASSERT_TRUE(engine_->HandleCallback("fake", id, cb).ok());
+  ASSERT_THAT(engine_->HandleCallback("fake", id, cb), IsOk());
   EXPECT_EQ(Get(id).task.provider_task_id(), "prov-late");
   EXPECT_EQ(Get(id).submission, SubmissionState::kSubmitted);
   EXPECT_TRUE(Get(id).task.progress().lyrics_ready());
 
   provider_->QueuePoll(Success());
   Advance(absl::Seconds(5));
-  ASSERT_TRUE(WaitFor([&] { return Get(id).task.state() == music::v1::TASK_STATE_SUCCEEDED; }));
+  ASSERT_EQ(Get(id).task.state(), music::v1::TASK_STATE_SUCCEEDED);
   EXPECT_EQ(provider_->submits(), 1);
 }
 
@@ -260,9 +202,10 @@ TEST_F(TaskEngineTest, LostSubmissionWithoutCallbackFailsAfterGrace) {
   StartEngine();
   auto created = engine_->Create(Spec());
   const std::string id = created->task.task_id();
-  ASSERT_TRUE(WaitFor([&] { return Get(id).submission == SubmissionState::kUnknown; }));
+  RunUntilIdle();
+  ASSERT_EQ(Get(id).submission, SubmissionState::kUnknown);
   Advance(absl::Seconds(31));
-  ASSERT_TRUE(WaitFor([&] { return Get(id).task.state() == music::v1::TASK_STATE_FAILED; }));
+  ASSERT_EQ(Get(id).task.state(), music::v1::TASK_STATE_FAILED);
   EXPECT_EQ(Get(id).task.error().code(), static_cast<int>(absl::StatusCode::kUnavailable));
   EXPECT_EQ(provider_->submits(), 1);
 }
@@ -281,9 +224,10 @@ TEST_F(IdempotentProviderEngineTest, LostSubmissionIsResent) {
   StartEngine();
   auto created = engine_->Create(Spec());
   const std::string id = created->task.task_id();
-  ASSERT_TRUE(WaitFor([&] { return provider_->submits() == 1; }));
+  RunUntilIdle();
+  ASSERT_EQ(provider_->submits(), 1);
   Advance(absl::Seconds(2));
-  ASSERT_TRUE(WaitFor([&] { return Get(id).task.provider_task_id() == "prov-2"; }));
+  ASSERT_EQ(Get(id).task.provider_task_id(), "prov-2");
   EXPECT_EQ(provider_->submits(), 2);
 }
 
@@ -291,7 +235,7 @@ TEST_F(TaskEngineTest, DeadlineFailsStuckTask) {
   StartEngine();
   const std::string id = CreateRunning();
   Advance(absl::Seconds(61));
-  ASSERT_TRUE(WaitFor([&] { return Get(id).task.state() == music::v1::TASK_STATE_FAILED; }));
+  ASSERT_EQ(Get(id).task.state(), music::v1::TASK_STATE_FAILED);
   EXPECT_EQ(Get(id).task.error().code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
 }
 
@@ -303,9 +247,9 @@ TEST_F(TaskEngineTest, FailedPollsRetryAndNeverFailTheTask) {
   provider_->QueuePoll(Success());
   for (int i = 0; i < 6 && Get(id).task.state() != music::v1::TASK_STATE_SUCCEEDED; ++i) {
     Advance(absl::Seconds(8));
-    WaitFor([&] { return provider_->polls() > i; });
   }
-  ASSERT_TRUE(WaitFor([&] { return Get(id).task.state() == music::v1::TASK_STATE_SUCCEEDED; }));
+  RunUntilIdle();
+  ASSERT_EQ(Get(id).task.state(), music::v1::TASK_STATE_SUCCEEDED);
   EXPECT_GE(provider_->polls(), 3);
 }
 
@@ -313,23 +257,23 @@ TEST_F(TaskEngineTest, CancelIsFinalAndReachesProvider) {
   StartEngine();
   const std::string id = CreateRunning();
   auto canceled = engine_->Cancel("default", id);
-  ASSERT_TRUE(canceled.ok()) << canceled.status();
+  ASSERT_THAT(canceled, IsOk());
   EXPECT_EQ(canceled->state(), music::v1::TASK_STATE_CANCELED);
-  ASSERT_TRUE(WaitFor([&] { return provider_->cancels() == 1; }));
+  RunUntilIdle();
+  ASSERT_EQ(provider_->cancels(), 1);
 
   provider_->DefineCallback("complete", Success());
   http::Request cb;
   cb.body = "complete";
-  EXPECT_TRUE(engine_->HandleCallback("fake", id, cb).ok());  // accepted, changes nothing
+  EXPECT_THAT(engine_->HandleCallback("fake", id, cb), IsOk());  // accepted, changes nothing
   provider_->QueuePoll(Success());
   Advance(absl::Seconds(10));
-  Settle();
   EXPECT_EQ(Get(id).task.state(), music::v1::TASK_STATE_CANCELED);
   EXPECT_EQ(Get(id).task.version(), canceled->version());
 
   // Canceling again returns it; another tenant cannot see it.
-  EXPECT_TRUE(engine_->Cancel("default", id).ok());
-  EXPECT_TRUE(absl::IsNotFound(engine_->Cancel("other", id).status()));
+  EXPECT_THAT(engine_->Cancel("default", id), IsOk());
+  EXPECT_THAT(engine_->Cancel("other", id), StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(TaskEngineTest, CancelOfSucceededTaskIsFailedPrecondition) {
@@ -337,8 +281,8 @@ TEST_F(TaskEngineTest, CancelOfSucceededTaskIsFailedPrecondition) {
   const std::string id = CreateRunning();
   provider_->QueuePoll(Success());
   Advance(absl::Seconds(5));
-  ASSERT_TRUE(WaitFor([&] { return Get(id).task.state() == music::v1::TASK_STATE_SUCCEEDED; }));
-  EXPECT_EQ(engine_->Cancel("default", id).status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_EQ(Get(id).task.state(), music::v1::TASK_STATE_SUCCEEDED);
+  EXPECT_THAT(engine_->Cancel("default", id), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST_F(TaskEngineTest, CallbackRejections) {
@@ -347,18 +291,22 @@ TEST_F(TaskEngineTest, CallbackRejections) {
   const int64_t version = Get(id).task.version();
   http::Request forged;
   forged.body = "forged";
-  EXPECT_TRUE(absl::IsUnauthenticated(engine_->HandleCallback("fake", id, forged)));
+  EXPECT_THAT(engine_->HandleCallback("fake", id, forged),
+              StatusIs(absl::StatusCode::kUnauthenticated));
   http::Request garbage;
   garbage.body = "garbage";
-  EXPECT_TRUE(absl::IsInvalidArgument(engine_->HandleCallback("fake", id, garbage)));
-  EXPECT_TRUE(absl::IsNotFound(engine_->HandleCallback("fake", "tsk_nope", garbage)));
-  EXPECT_TRUE(absl::IsNotFound(engine_->HandleCallback("kie", id, garbage)));
+  EXPECT_THAT(engine_->HandleCallback("fake", id, garbage),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(engine_->HandleCallback("fake", "tsk_nope", garbage),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(engine_->HandleCallback("kie", id, garbage), StatusIs(absl::StatusCode::kNotFound));
   adapters::ProviderUpdate other = Success();
   other.provider_task_id = "someone-else";
   provider_->DefineCallback("other", other);
   http::Request mismatch;
   mismatch.body = "other";
-  EXPECT_TRUE(absl::IsFailedPrecondition(engine_->HandleCallback("fake", id, mismatch)));
+  EXPECT_THAT(engine_->HandleCallback("fake", id, mismatch),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(Get(id).task.version(), version);
   EXPECT_EQ(Get(id).task.state(), music::v1::TASK_STATE_RUNNING);
 }
@@ -369,10 +317,10 @@ TEST_F(TaskEngineTest, DuplicateCallbacksFinishOnce) {
   provider_->DefineCallback("complete", Success());
   http::Request cb;
   cb.body = "complete";
-  ASSERT_TRUE(engine_->HandleCallback("fake", id, cb).ok());
+  ASSERT_THAT(engine_->HandleCallback("fake", id, cb), IsOk());
   const auto done = Get(id).task;
   ASSERT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED);
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(engine_->HandleCallback("fake", id, cb).ok());
+  for (int i = 0; i < 3; ++i) ASSERT_THAT(engine_->HandleCallback("fake", id, cb), IsOk());
   EXPECT_EQ(Get(id).task.version(), done.version());
   EXPECT_EQ(Get(id).task.end_time().seconds(), done.end_time().seconds());
 }
@@ -380,14 +328,14 @@ TEST_F(TaskEngineTest, DuplicateCallbacksFinishOnce) {
 TEST_F(TaskEngineTest, IdempotentCreates) {
   StartEngine();
   auto first = engine_->Create(Spec("req-1"));
-  ASSERT_TRUE(first.ok());
+  ASSERT_THAT(first, IsOk());
   EXPECT_TRUE(first->created);
   auto again = engine_->Create(Spec("req-1"));
-  ASSERT_TRUE(again.ok());
+  ASSERT_THAT(again, IsOk());
   EXPECT_FALSE(again->created);
   EXPECT_EQ(again->task.task_id(), first->task.task_id());
   auto different = engine_->Create(Spec("req-1", "another song"));
-  EXPECT_EQ(different.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(different, StatusIs(absl::StatusCode::kAlreadyExists));
 }
 
 TEST_F(TaskEngineTest, ConcurrentIdempotentCreatesMakeOneTaskAndOneSubmission) {
@@ -402,8 +350,9 @@ TEST_F(TaskEngineTest, ConcurrentIdempotentCreatesMakeOneTaskAndOneSubmission) {
   }
   for (auto& t : threads) t.join();
   for (const auto& id : ids) EXPECT_EQ(id, ids[0]);
-  ASSERT_TRUE(WaitFor([&] { return provider_->submits() >= 1; }));
-  Settle();
+  RunUntilIdle();
+  ASSERT_GE(provider_->submits(), 1);
+  RunUntilIdle();
   EXPECT_EQ(provider_->submits(), 1);
 }
 
@@ -420,23 +369,22 @@ TEST_F(TaskEngineTest, RestartFindsInterruptedSubmissionAndDoesNotResend) {
   r.submission = SubmissionState::kSubmitting;
   r.next_action_time = clock_.Now();
   r.deadline = clock_.Now() + absl::Seconds(60);
-  ASSERT_TRUE(store_->Create(r).ok());
+  ASSERT_THAT(store_->Create(r), IsOk());
   StartEngine();
-  ASSERT_TRUE(
-      WaitFor([&] { return Get("tsk_interrupted").submission == SubmissionState::kUnknown; }));
-  Settle();
+  RunUntilIdle();
+  ASSERT_EQ(Get("tsk_interrupted").submission, SubmissionState::kUnknown);
+  RunUntilIdle();
   EXPECT_EQ(provider_->submits(), 0);
 }
 
 TEST_F(TaskEngineTest, RestartResumesRunningTasks) {
   StartEngine();
   const std::string id = CreateRunning();
-  engine_->Shutdown();
-  engine_.reset();
+  StopEngine();
   provider_->QueuePoll(Success());
   StartEngine();  // a new engine on the same store
   Advance(absl::Seconds(5));
-  ASSERT_TRUE(WaitFor([&] { return Get(id).task.state() == music::v1::TASK_STATE_SUCCEEDED; }));
+  ASSERT_EQ(Get(id).task.state(), music::v1::TASK_STATE_SUCCEEDED);
   EXPECT_EQ(provider_->submits(), 1);
 }
 

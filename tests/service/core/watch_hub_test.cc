@@ -4,6 +4,8 @@
 
 #include <atomic>
 
+#include "tests/testing/fake_clock.h"
+
 namespace music::service {
 namespace {
 
@@ -45,10 +47,30 @@ TEST(WatchHubTest, UnsubscribeStopsDelivery) {
 
 TEST(WatchHubTest, HeartbeatsTickWhileSubscribed) {
   CountingWatcher a;
-  WatchHub hub(absl::Milliseconds(5));
+  FakeClock clock;
+  WatchHub hub(absl::Milliseconds(5), &clock, /*ticker_thread=*/false);
   hub.Subscribe("t1", &a);
-  for (int i = 0; i < 1000 && a.heartbeats < 3; ++i) absl::SleepFor(absl::Milliseconds(2));
+  EXPECT_FALSE(hub.Tick());  // the interval has not passed yet
+  EXPECT_EQ(a.heartbeats, 0);
+  for (int i = 0; i < 3; ++i) {
+    clock.Advance(absl::Milliseconds(5));
+    EXPECT_TRUE(hub.Tick());
+  }
   EXPECT_GE(a.heartbeats, 3);
+  clock.Advance(absl::Milliseconds(4));
+  EXPECT_FALSE(hub.Tick());
+  EXPECT_EQ(a.heartbeats, 3);
+}
+
+TEST(WatchHubTest, TickerThreadFollowsTheClock) {
+  CountingWatcher a;
+  FakeClock clock;
+  WatchHub hub(absl::Milliseconds(5), &clock);  // the ticker re-reads the FakeClock
+  hub.Subscribe("t1", &a);
+  hub.Shutdown();  // stops the ticker; heartbeats after it are never sent
+  clock.Advance(absl::Hours(1));
+  EXPECT_FALSE(hub.Tick());
+  EXPECT_EQ(a.heartbeats, 0);
 }
 
 TEST(WatchHubTest, ShutdownTellsEveryWatcherAndLaterSubscribers) {

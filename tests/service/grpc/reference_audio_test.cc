@@ -30,8 +30,10 @@
 #include "music/v1/music_service.grpc.pb.h"
 #include "persistence/sqlite/sqlite_task_store.h"
 #include "service/server/music_server.h"
-#include "tests/service/core/fake_provider.h"
+#include "tests/testing/fake_provider.h"
 #include "tests/testing/self_signed_cert.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/wait_for.h"
 
 namespace music::service {
 namespace {
@@ -55,9 +57,8 @@ std::string Mp3Bytes(size_t n) {
 class ReferenceAudioTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "/refaudio_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    ASSERT_FALSE(temp_dir_.path().empty());
+    dir_ = temp_dir_.path();
   }
 
   void TearDown() override {
@@ -158,11 +159,12 @@ class ReferenceAudioTest : public ::testing::Test {
   // Waits (bounded, real time) until the task leaves PENDING.
   music::v1::Task WaitStarted(const std::string& id) {
     music::v1::Task task;
-    for (int i = 0; i < 1000; ++i) {
-      task = GetTask(id);
-      if (task.state() != music::v1::TASK_STATE_PENDING) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    WaitFor(
+        [&] {
+          task = GetTask(id);
+          return task.state() != music::v1::TASK_STATE_PENDING;
+        },
+        absl::Seconds(10), "the task to leave PENDING");
     return task;
   }
 
@@ -192,7 +194,8 @@ class ReferenceAudioTest : public ::testing::Test {
     https_->set_keep_alive_timeout(1);
     const int port = https_->bind_to_any_port("127.0.0.1");
     https_thread_ = std::thread([this] { https_->listen_after_bind(); });
-    while (!https_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    EXPECT_TRUE(
+        WaitFor([&] { return https_->is_running(); }, absl::Seconds(5), "the https server"));
     return port;
   }
 
@@ -204,6 +207,7 @@ class ReferenceAudioTest : public ::testing::Test {
     return o;
   }
 
+  TempDir temp_dir_{"refaudio"};
   std::string dir_;
   std::string cert_path_;
   std::shared_ptr<FakeProvider> beatra_, plain_;

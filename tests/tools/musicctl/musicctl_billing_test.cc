@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "music/v1/billing_service.grpc.pb.h"
 #include "music/v1/reconciliation_service.grpc.pb.h"
+#include "tests/testing/temp_dir.h"
 #include "tools/musicctl/options.h"
 
 namespace music::musicctl {
@@ -167,7 +168,8 @@ TEST_F(MusicctlBillingTest, ExportWritesTheFileInTheAskedFormat) {
 }
 
 TEST_F(MusicctlBillingTest, ImportUsageSendsTheFile) {
-  const std::string path = ::testing::TempDir() + "/usage.jsonl";
+  TempDir dir("musicctl_billing");
+  const std::string path = dir.File("usage.jsonl");
   std::ofstream(path) << "{\"taskId\":\"t\"}\n";
   RunResult run =
       Musicctl({"billing", "import-usage", "--provider", "kie", "--format", "jsonl", path});

@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "domain/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
@@ -590,7 +591,7 @@ TEST(FormatTest, WatchLine) {
   task.mutable_progress()->set_provider_status("FIRST_SUCCESS");
   task.mutable_progress()->set_first_clip_ready(true);
   AddClip(&task, "c", false);
-  EXPECT_EQ(FormatWatchLine(task, absl::Now(), absl::UTCTimeZone()),
+  EXPECT_EQ(FormatWatchLine(task, RealClock::Get()->Now(), absl::UTCTimeZone()),
             "22:13:32  v12   RUNNING    FIRST_SUCCESS          lyrics -      first clip ready  "
             "clips 1");
 }

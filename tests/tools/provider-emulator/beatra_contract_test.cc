@@ -22,6 +22,9 @@
 #include "adapters/beatra/beatra_adapter.h"
 #include "adapters/http/curl_http_client.h"
 #include "adapters/provider_errors.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/wait_for.h"
 #include "tools/provider-emulator/core.h"
 #include "tools/provider-emulator/emulator.h"
 
@@ -34,13 +37,9 @@ using ::testing::Not;
 constexpr char kKey[] = "test-beatra-key";
 constexpr double kClipSeconds = 1.5;
 
+// The kit's deadline-bounded wait (fails the test at the deadline).
 bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(10)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
+  return WaitFor(done, timeout);
 }
 
 rapidjson::Document ParseJson(const std::string& text) {
@@ -78,7 +77,7 @@ class BeatraContractTest : public ::testing::Test {
     options.clip_seconds = kClipSeconds;
     options.faults.slow_delay = absl::Milliseconds(1500);
     emulator_ = std::make_unique<ProviderEmulator>(options);
-    ASSERT_TRUE(emulator_->Start().ok());
+    ASSERT_THAT(emulator_->Start(), IsOk());
     client_ = std::make_unique<httplib::Client>("127.0.0.1", emulator_->port());
     client_->set_read_timeout(10, 0);
   }
@@ -511,6 +510,7 @@ class BeatraUsageTest : public ::testing::Test {
   void SetUp() override {
     core_.options.beatra_api_key = kKey;
     core_.options.task_duration = absl::Milliseconds(300);
+    core_.options.clock = &clock_;  // tasks end when the test moves the clock
     core_.public_base_url = "http://127.0.0.1:1";
     core_.faults = &faults_;
     core_.clips = &clips_;
@@ -542,6 +542,7 @@ class BeatraUsageTest : public ::testing::Test {
   ClipRegistry clips_;
   StatsRecorder stats_;
   absl::Notification stopping_;
+  FakeClock clock_;
   EmulatorCore core_;
   std::unique_ptr<ProviderContract> contract_;
   httplib::Server server_;
@@ -565,7 +566,7 @@ TEST_F(BeatraUsageTest, ChargePerTaskAndRefundOnFailureOrCancel) {
                 ->status,
             200);
   EXPECT_EQ(contract_->TaskCount(), 3);
-  absl::SleepFor(absl::Milliseconds(400));  // the ok task succeeds, the failed one fails
+  clock_.Advance(absl::Milliseconds(400));  // the ok task succeeds, the failed one fails
 
   const std::vector<billing::UsageRecord> records = contract_->UsageRecords();
   ASSERT_EQ(records.size(), 5u);
@@ -640,7 +641,7 @@ class BeatraAdapterOverHttpTest : public BeatraContractTest {
     adapters::ProviderUpdate last;
     WaitUntil([&] {
       auto u = adapter->Poll(target);
-      EXPECT_TRUE(u.ok()) << u.status();
+      EXPECT_THAT(u, IsOk());
       if (!u.ok()) return true;
       last = *u;
       if (last.state == adapters::ProviderState::kRunning) {
@@ -661,7 +662,7 @@ class BeatraAdapterOverHttpTest : public BeatraContractTest {
 TEST_F(BeatraAdapterOverHttpTest, SunoCreatePollDownload) {
   auto adapter = Adapter();
   auto sent = adapter->Submit(Music("suno-5.5", "a calm piano piece", "tsk_a1"));
-  ASSERT_TRUE(sent.ok()) << sent.status();
+  ASSERT_THAT(sent, IsOk());
   EXPECT_EQ(sent->endpoint, "/v1/music/text-to-music");
   const adapters::ProviderUpdate done = PollToEnd(adapter.get(), sent->provider_task_id);
   ASSERT_EQ(done.state, adapters::ProviderState::kSucceeded);
@@ -690,7 +691,7 @@ TEST_F(BeatraAdapterOverHttpTest, MinimaxWithModelOptions) {
       operator[]("tempo")
       .set_number_value(80);
   auto sent = adapter->Submit(request);
-  ASSERT_TRUE(sent.ok()) << sent.status();
+  ASSERT_THAT(sent, IsOk());
   const adapters::ProviderUpdate done = PollToEnd(adapter.get(), sent->provider_task_id);
   ASSERT_EQ(done.state, adapters::ProviderState::kSucceeded);
   ASSERT_EQ(done.clips.size(), 1u);
@@ -704,13 +705,13 @@ TEST_F(BeatraAdapterOverHttpTest, UploadThenReferenceAudioToMusic) {
   bytes.append(4096, '\0');
   bytes += "\r\n--not-the-boundary\r\n";
   auto artifact = adapter->UploadReferenceAudio({"ref.wav", "audio/wav", bytes});
-  ASSERT_TRUE(artifact.ok()) << artifact.status();
+  ASSERT_THAT(artifact, IsOk());
   EXPECT_TRUE(absl::StartsWith(*artifact, "art_"));
 
   auto request = Music("suno-5.5", "in this style", "tsk_a3");
   request.reference_artifact_id = *artifact;
   auto sent = adapter->Submit(request);
-  ASSERT_TRUE(sent.ok()) << sent.status();
+  ASSERT_THAT(sent, IsOk());
   EXPECT_EQ(sent->endpoint, "/v1/music/reference-audio-to-music");
   const adapters::ProviderUpdate done = PollToEnd(adapter.get(), sent->provider_task_id);
   ASSERT_EQ(done.state, adapters::ProviderState::kSucceeded);
@@ -719,30 +720,30 @@ TEST_F(BeatraAdapterOverHttpTest, UploadThenReferenceAudioToMusic) {
 
   request.reference_artifact_id = "art_unknown";
   request.idempotency_key = "tsk_a3b.beatra";
-  EXPECT_EQ(adapter->Submit(request).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(adapter->Submit(request), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(BeatraAdapterOverHttpTest, CancelRefunds) {
   auto adapter = Adapter();
   auto sent = adapter->Submit(Music("suno-5.5", "long one [emu:duration_ms=5000]", "tsk_a4"));
-  ASSERT_TRUE(sent.ok()) << sent.status();
-  ASSERT_TRUE(adapter->Cancel(sent->provider_task_id).ok());
-  ASSERT_TRUE(adapter->Cancel(sent->provider_task_id).ok());  // idempotent
+  ASSERT_THAT(sent, IsOk());
+  ASSERT_THAT(adapter->Cancel(sent->provider_task_id), IsOk());
+  ASSERT_THAT(adapter->Cancel(sent->provider_task_id), IsOk());  // idempotent
   const adapters::ProviderUpdate done = PollToEnd(adapter.get(), sent->provider_task_id);
   EXPECT_EQ(done.state, adapters::ProviderState::kCanceled);
   EXPECT_EQ(done.charged_micros, 80'000'000);
   EXPECT_EQ(done.refunded_micros, 80'000'000);
-  EXPECT_EQ(adapter->Cancel("task_unknown").code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(adapter->Cancel("task_unknown"), StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(BeatraAdapterOverHttpTest, LostCreateAnswerIsRecoveredWithTheSameKey) {
   auto adapter = Adapter();
   const auto request = Music("suno-5.5", "lost [emu:malformed_create]", "tsk_a5");
   auto first = adapter->Submit(request);
-  EXPECT_EQ(first.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(first, StatusIs(absl::StatusCode::kInternal));
   EXPECT_TRUE(adapters::IsOutcomeUnknown(first.status()));
   auto second = adapter->Submit(request);
-  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_THAT(second, IsOk());
   EXPECT_EQ(emulator_->TaskCount(), 1);
   EXPECT_EQ(PollToEnd(adapter.get(), second->provider_task_id).state,
             adapters::ProviderState::kSucceeded);
@@ -752,22 +753,22 @@ TEST_F(BeatraAdapterOverHttpTest, ProviderErrorsMap) {
   auto adapter = Adapter();
   auto broke =
       adapter->Submit(Music("suno-5.5", "[emu:create_error=insufficient_balance]", "tsk_e1"));
-  EXPECT_EQ(broke.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(broke, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(adapters::GetProviderErrorCode(broke.status()), "insufficient_balance");
   EXPECT_THAT(std::string(broke.status().message()), HasSubstr("req_"));
 
   const auto limited_request = Music("suno-5.5", "[emu:create_error=rate_limited]", "tsk_e2");
   auto limited = adapter->Submit(limited_request);
-  EXPECT_EQ(limited.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(limited, StatusIs(absl::StatusCode::kResourceExhausted));
   EXPECT_EQ(adapters::GetRetryAfter(limited.status()), absl::Seconds(1));
-  EXPECT_TRUE(adapter->Submit(limited_request).ok());
+  EXPECT_THAT(adapter->Submit(limited_request), IsOk());
 
   auto billing = adapter->Submit(Music("suno-5.5", "[emu:create_error=billing_failed]", "tsk_e3"));
-  EXPECT_EQ(billing.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(billing, StatusIs(absl::StatusCode::kUnavailable));
 
   auto failing = adapter->Submit(
       Music("minimax-music-2.6", "[emu:task_error=content_policy_violation]", "tsk_e4"));
-  ASSERT_TRUE(failing.ok()) << failing.status();
+  ASSERT_THAT(failing, IsOk());
   const adapters::ProviderUpdate failed = PollToEnd(adapter.get(), failing->provider_task_id);
   EXPECT_EQ(failed.state, adapters::ProviderState::kFailed);
   EXPECT_EQ(failed.error_code, absl::StatusCode::kInvalidArgument);
@@ -775,7 +776,7 @@ TEST_F(BeatraAdapterOverHttpTest, ProviderErrorsMap) {
   EXPECT_EQ(failed.refunded_micros, 50'000'000);
 
   auto silent = adapter->Submit(Music("suno-5.5", "[emu:no_audio]", "tsk_e5"));
-  ASSERT_TRUE(silent.ok());
+  ASSERT_THAT(silent, IsOk());
   const adapters::ProviderUpdate hollow = PollToEnd(adapter.get(), silent->provider_task_id);
   EXPECT_EQ(hollow.state, adapters::ProviderState::kSucceeded);
   for (const auto& clip : hollow.clips) EXPECT_TRUE(clip.audio_url().empty());
@@ -785,10 +786,10 @@ TEST_F(BeatraAdapterOverHttpTest, WrongKeyIsUnauthenticatedWithoutLeakingIt) {
   const std::string wrong = "wrong-secret-key-xyz";
   auto adapter = Adapter(wrong);
   auto sent = adapter->Submit(Music("suno-5.5", "x", "tsk_k"));
-  EXPECT_EQ(sent.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(sent, StatusIs(absl::StatusCode::kUnauthenticated));
   EXPECT_THAT(sent.status().ToString(), Not(HasSubstr(wrong)));
   adapters::PollTarget target{music::v1::TASK_KIND_MUSIC, "task_x", ""};
-  EXPECT_EQ(adapter->Poll(target).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(adapter->Poll(target), StatusIs(absl::StatusCode::kUnauthenticated));
 }
 
 TEST_F(BeatraAdapterOverHttpTest, SlowCreateTimesOutThenResendFindsTheTask) {
@@ -799,11 +800,11 @@ TEST_F(BeatraAdapterOverHttpTest, SlowCreateTimesOutThenResendFindsTheTask) {
   auto adapter = adapters::beatra::NewBeatraAdapter(options, http::NewCurlHttpClient({}));
   const auto request = Music("suno-5.5", "slow [emu:slow_create]", "tsk_slow");
   auto first = adapter->Submit(request);
-  EXPECT_EQ(first.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(first, StatusIs(absl::StatusCode::kDeadlineExceeded));
   EXPECT_TRUE(adapters::IsOutcomeUnknown(first.status()));
   // The resend is answered at once from the key, with the task the first one made.
   auto second = adapter->Submit(request);
-  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_THAT(second, IsOk());
   EXPECT_EQ(emulator_->TaskCount(), 1);
 }
 

@@ -27,6 +27,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/wait_for.h"
 #include "tools/provider-emulator/kie_contract.h"
 
 namespace music::emulator {
@@ -41,13 +43,9 @@ constexpr double kClipSeconds = 1.5;
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
+// The kit's deadline-bounded wait (fails the test at the deadline).
 bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(5)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
+  return WaitFor(done, timeout);
 }
 
 rapidjson::Document ParseJson(const std::string& text) {
@@ -195,7 +193,7 @@ class EmulatorTest : public ::testing::Test {
   void StartEmulator(const EmulatorOptions& options) {
     if (emulator_) emulator_->Stop();
     emulator_ = std::make_unique<ProviderEmulator>(options);
-    ASSERT_TRUE(emulator_->Start().ok());
+    ASSERT_THAT(emulator_->Start(), IsOk());
   }
 
   httplib::Result Post(const std::string& path, const std::string& body,
@@ -503,7 +501,7 @@ TEST_F(EmulatorTest, SignsCallbacksWhenKeyed) {
   StartEmulator(options);
   const std::string task_id = CreateMusic();
   ASSERT_TRUE(receiver_.WaitFor(task_id, 3));
-  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  const int64_t now = absl::ToUnixSeconds(RealClock::Get()->Now());
   for (const Received& r : receiver_.For(task_id)) {
     int64_t timestamp = 0;
     ASSERT_TRUE(absl::SimpleAtoi(r.timestamp, &timestamp)) << r.timestamp;
@@ -777,14 +775,14 @@ TEST_F(EmulatorTest, SlowCreateWaitsSlowDelay) {
   for (const bool by_directive : {false, true}) {
     SCOPED_TRACE(by_directive);
     SetFaults([&](FaultConfig& f) { f.create_slow_rate = by_directive ? 0 : 1; });
-    const absl::Time start = absl::Now();
+    const absl::Time start = RealClock::Get()->Now();
     EXPECT_FALSE(CreateMusic(by_directive ? "x [emu:slow_create]" : "x").empty());
-    EXPECT_GE(absl::Now() - start, absl::Milliseconds(290));
+    EXPECT_GE(RealClock::Get()->Now() - start, absl::Milliseconds(290));
   }
   SetFaults([](FaultConfig& f) { f.create_slow_rate = 0; });
-  const absl::Time start = absl::Now();
+  const absl::Time start = RealClock::Get()->Now();
   CreateMusic();
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(250));
+  EXPECT_LT(RealClock::Get()->Now() - start, absl::Milliseconds(250));
   EXPECT_EQ(emulator_->stats().creates_slow, 2);
 }
 
@@ -838,12 +836,12 @@ TEST_F(EmulatorTest, PollFaults) {
     f.poll_malformed_rate = 0;
     f.poll_slow_rate = 1;
   });
-  const absl::Time start = absl::Now();
+  const absl::Time start = RealClock::Get()->Now();
   res = Get(path);
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
   EXPECT_TRUE(IsJson(res->body));
-  EXPECT_GE(absl::Now() - start, absl::Milliseconds(290));
+  EXPECT_GE(RealClock::Get()->Now() - start, absl::Milliseconds(290));
 
   const EmulatorStats stats = emulator_->stats();
   EXPECT_EQ(stats.polls_server_error, 1);
@@ -1076,7 +1074,7 @@ TEST_F(EmulatorTest, ControlEndpoints) {
 TEST_F(EmulatorTest, LifecycleAndPorts) {
   EXPECT_GT(emulator_->port(), 0);
   EXPECT_EQ(emulator_->base_url(), absl::StrCat("http://127.0.0.1:", emulator_->port()));
-  EXPECT_TRUE(absl::IsFailedPrecondition(emulator_->Start()));
+  EXPECT_THAT(emulator_->Start(), StatusIs(absl::StatusCode::kFailedPrecondition));
 
   // A taken port cannot be bound.
   EmulatorOptions options = DefaultOptions();
@@ -1094,10 +1092,10 @@ TEST_F(EmulatorTest, LifecycleAndPorts) {
                                "http://media.example.test:9/audio/"));
 
   const int port = emulator_->port();
-  const absl::Time start = absl::Now();
+  const absl::Time start = RealClock::Get()->Now();
   emulator_->Stop();
   emulator_->Stop();  // idempotent
-  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  EXPECT_LT(RealClock::Get()->Now() - start, absl::Seconds(3));
   httplib::Client client("127.0.0.1", port);
   EXPECT_FALSE(client.Get("/_emulator/health"));
 }

@@ -23,6 +23,8 @@
 #include "adapters/http/curl_http_client.h"
 #include "adapters/piapi/piapi_adapter.h"
 #include "adapters/provider_errors.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/wait_for.h"
 #include "tools/provider-emulator/core.h"
 #include "tools/provider-emulator/emulator.h"
 
@@ -35,13 +37,9 @@ constexpr char kKey[] = "test-piapi-key";
 constexpr char kSecret[] = "piapi-webhook-secret";
 constexpr double kClipSeconds = 1.5;
 
+// The kit's deadline-bounded wait (fails the test at the deadline).
 bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(5)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
+  return WaitFor(done, timeout);
 }
 
 rapidjson::Document ParseJson(const std::string& text) {
@@ -127,6 +125,11 @@ class WebhookReceiver {
 class PiapiContractTest : public ::testing::Test {
  protected:
   void SetUp() override { StartEmulator(DefaultOptions()); }
+  // Every callback attempt made so far has ended: answered, given up, or followed by a retry.
+  bool SenderIdle() const {
+    const EmulatorStats s = emulator_->stats();
+    return s.callback_attempts == s.callbacks_sent + s.callbacks_failed + s.callbacks_retried;
+  }
   void TearDown() override {
     if (emulator_) emulator_->Stop();  // before the receiver goes away
   }
@@ -145,7 +148,7 @@ class PiapiContractTest : public ::testing::Test {
   void StartEmulator(const EmulatorOptions& options) {
     if (emulator_) emulator_->Stop();
     emulator_ = std::make_unique<ProviderEmulator>(options);
-    ASSERT_TRUE(emulator_->Start().ok());
+    ASSERT_THAT(emulator_->Start(), IsOk());
   }
 
   httplib::Result Post(const std::string& body, const std::string& key = kKey) {
@@ -360,7 +363,9 @@ TEST_F(PiapiContractTest, WebhooksCarryTheSecretAndLowerCaseStatuses) {
   // No webhook_config endpoint: no deliveries.
   const std::string quiet = Create(Body("quiet", false));
   ASSERT_TRUE(WaitStatus(quiet, "Completed"));
-  absl::SleepFor(absl::Milliseconds(100));
+  // Completed: every stage is past. Wait until the sender has no delivery in flight before
+  // checking that none arrived.
+  ASSERT_TRUE(WaitUntil([&] { return SenderIdle(); }));
   EXPECT_TRUE(receiver_.For(quiet).empty());
 }
 
@@ -378,7 +383,9 @@ TEST_F(PiapiContractTest, WebhookFaults) {
   }
   EXPECT_THAT(receiver_.StatusesFor(reordered), ElementsAre("completed", "processing", "pending"));
   ASSERT_TRUE(WaitStatus(lost, "Completed"));
-  absl::SleepFor(absl::Milliseconds(100));
+  // Completed: every stage is past. Wait until the sender has no delivery in flight before
+  // checking that none arrived.
+  ASSERT_TRUE(WaitUntil([&] { return SenderIdle(); }));
   EXPECT_TRUE(receiver_.For(lost).empty());
   EXPECT_EQ(emulator_->stats().callbacks_dropped, 3);
 }
@@ -552,7 +559,7 @@ class PiapiAdapterOverHttpTest : public PiapiContractTest {
     adapters::ProviderUpdate last;
     WaitUntil([&] {
       absl::StatusOr<adapters::ProviderUpdate> update = adapter->Poll(target);
-      EXPECT_TRUE(update.ok()) << update.status();
+      EXPECT_THAT(update, IsOk());
       if (!update.ok()) return true;
       last = *update;
       return last.state == adapters::ProviderState::kSucceeded ||
@@ -567,7 +574,7 @@ class PiapiAdapterOverHttpTest : public PiapiContractTest {
 TEST_F(PiapiAdapterOverHttpTest, CreatePollDownloadAndContinue) {
   auto adapter = Adapter();
   absl::StatusOr<adapters::SubmitResult> created = adapter->Submit(Music("night breeze, piano"));
-  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_THAT(created, IsOk());
   EXPECT_EQ(created->endpoint, "/api/v1/task");
   const adapters::ProviderUpdate done = PollToEnd(adapter.get(), created->provider_task_id);
   ASSERT_EQ(done.state, adapters::ProviderState::kSucceeded) << done.error_message;
@@ -582,7 +589,7 @@ TEST_F(PiapiAdapterOverHttpTest, CreatePollDownloadAndContinue) {
     http::Request get;
     get.url = clip.audio_url();
     absl::StatusOr<http::Response> wav = http_->Send(get);
-    ASSERT_TRUE(wav.ok()) << wav.status();
+    ASSERT_THAT(wav, IsOk());
     EXPECT_EQ(wav->status, 200);
     ASSERT_GT(wav->body.size(), 44u);
     EXPECT_EQ(wav->body.substr(0, 4), "RIFF");
@@ -597,7 +604,7 @@ TEST_F(PiapiAdapterOverHttpTest, CreatePollDownloadAndContinue) {
   extend.input.set_style("folk");
   extend.input.set_title("On");
   absl::StatusOr<adapters::SubmitResult> continued = adapter->Submit(extend);
-  ASSERT_TRUE(continued.ok()) << continued.status();
+  ASSERT_THAT(continued, IsOk());
   const adapters::ProviderUpdate ext =
       PollToEnd(adapter.get(), continued->provider_task_id, music::v1::TASK_KIND_CONTINUATION);
   ASSERT_EQ(ext.state, adapters::ProviderState::kSucceeded);
@@ -608,19 +615,19 @@ TEST_F(PiapiAdapterOverHttpTest, CreatePollDownloadAndContinue) {
 
 TEST_F(PiapiAdapterOverHttpTest, ErrorsOverHttp) {
   absl::Status status = Adapter()->Submit(Music("x [emu:create_error=10000]")).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition)) << status;
   EXPECT_EQ(adapters::GetProviderErrorCode(status), "10000");
   status = Adapter("wrong-key")->Submit(Music("x")).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kUnauthenticated) << status;
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kUnauthenticated)) << status;
   EXPECT_FALSE(absl::StrContains(status.message(), "wrong-key"));
   status = Adapter()->Submit(Music("x [emu:malformed_create]")).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInternal));
   EXPECT_TRUE(adapters::IsOutcomeUnknown(status));
 
   auto adapter = Adapter();
   absl::StatusOr<adapters::SubmitResult> failing =
       adapter->Submit(Music("x [emu:task_error=10000]"));
-  ASSERT_TRUE(failing.ok()) << failing.status();
+  ASSERT_THAT(failing, IsOk());
   const adapters::ProviderUpdate failed = PollToEnd(adapter.get(), failing->provider_task_id);
   EXPECT_EQ(failed.state, adapters::ProviderState::kFailed);
   EXPECT_EQ(failed.error_code, absl::StatusCode::kFailedPrecondition);
@@ -631,13 +638,13 @@ TEST_F(PiapiAdapterOverHttpTest, ErrorsOverHttp) {
   faults.create_429_count = 1;
   emulator_->SetFaults(faults);
   status = adapter->Submit(Music("x")).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kResourceExhausted));
   ASSERT_TRUE(adapters::GetRetryAfter(status).has_value());
   EXPECT_EQ(*adapters::GetRetryAfter(status), absl::Seconds(1));
   adapters::PollTarget missing;
   missing.kind = music::v1::TASK_KIND_MUSIC;
   missing.provider_task_id = "no-such-task";
-  EXPECT_EQ(adapter->Poll(missing).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(adapter->Poll(missing), StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(PiapiAdapterOverHttpTest, WebhooksParseAndRepeatsAreDropped) {
@@ -645,7 +652,7 @@ TEST_F(PiapiAdapterOverHttpTest, WebhooksParseAndRepeatsAreDropped) {
   adapters::SubmitRequest request = Music("hooks [emu:duplicate_callbacks]");
   request.callback_url = receiver_.url();
   absl::StatusOr<adapters::SubmitResult> created = adapter->Submit(request);
-  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_THAT(created, IsOk());
   ASSERT_TRUE(receiver_.WaitFor(created->provider_task_id, 6));
   int parsed = 0, repeats = 0;
   adapters::ProviderState last = adapters::ProviderState::kPending;
@@ -660,7 +667,7 @@ TEST_F(PiapiAdapterOverHttpTest, WebhooksParseAndRepeatsAreDropped) {
       ++repeats;
       continue;
     }
-    ASSERT_TRUE(update.ok()) << update.status();
+    ASSERT_THAT(update, IsOk());
     EXPECT_EQ(update->provider_task_id, created->provider_task_id);
     last = update->state;
     ++parsed;

@@ -23,6 +23,9 @@
 #include "adapters/http/curl_http_client.h"
 #include "adapters/provider_errors.h"
 #include "adapters/tokenlab/tokenlab_adapter.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/wait_for.h"
 #include "tools/provider-emulator/core.h"
 #include "tools/provider-emulator/emulator.h"
 
@@ -34,13 +37,9 @@ using ::testing::HasSubstr;
 constexpr char kKey[] = "test-tokenlab-key";
 constexpr double kClipSeconds = 1.5;
 
+// The kit's deadline-bounded wait (fails the test at the deadline).
 bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(5)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
+  return WaitFor(done, timeout);
 }
 
 rapidjson::Document ParseJson(const std::string& text) {
@@ -82,7 +81,7 @@ class TokenlabContractTest : public ::testing::Test {
     options.clip_seconds = kClipSeconds;
     options.faults.slow_delay = absl::Milliseconds(600);
     emulator_ = std::make_unique<ProviderEmulator>(options);
-    ASSERT_TRUE(emulator_->Start().ok());
+    ASSERT_THAT(emulator_->Start(), IsOk());
     client_ = std::make_unique<httplib::Client>("127.0.0.1", emulator_->port());
     client_->set_read_timeout(5, 0);
     headers_ = {{"Authorization", absl::StrCat("Bearer ", kKey)}};
@@ -297,11 +296,11 @@ TEST_F(TokenlabContractTest, SharedCreateFaults) {
   ASSERT_EQ(doc["data"].Size(), 1u);
   EXPECT_EQ(Str(doc["data"][0], "id"), malformed->get_header_value("X-Task-ID"));
 
-  const absl::Time start = absl::Now();
+  const absl::Time start = RealClock::Get()->Now();
   auto slow = Create(Body("x [emu:slow_create]", "f3"));
   ASSERT_TRUE(slow);
   EXPECT_EQ(slow->status, 200);
-  EXPECT_GE(absl::Now() - start, absl::Milliseconds(290));
+  EXPECT_GE(RealClock::Get()->Now() - start, absl::Milliseconds(290));
   const EmulatorStats stats = emulator_->stats();
   EXPECT_EQ(stats.creates_rate_limited, 1);
   EXPECT_EQ(stats.creates_server_error, 1);
@@ -401,6 +400,7 @@ class TokenlabUsageTest : public ::testing::Test {
   void SetUp() override {
     core_.options.tokenlab_api_key = kKey;
     core_.options.task_duration = absl::Milliseconds(200);
+    core_.options.clock = &clock_;  // tasks end when the test moves the clock
     core_.options.clip_seconds = kClipSeconds;
     core_.scheduler = &scheduler_;
     core_.faults = &faults_;
@@ -430,8 +430,9 @@ class TokenlabUsageTest : public ::testing::Test {
     return res ? res->get_header_value("X-Task-ID") : "";
   }
 
+  FakeClock clock_;
   EmulatorCore core_;
-  Scheduler scheduler_;
+  Scheduler scheduler_{&clock_};
   FaultInjector faults_{FaultConfig{}};
   ClipRegistry clips_;
   StatsRecorder stats_;
@@ -448,7 +449,7 @@ TEST_F(TokenlabUsageTest, ChargesEveryTaskAndRefundsFailedAndCancelled) {
   const std::string failed = Create("x [emu:task_error=generation_failed]", "u2");
   const std::string cancelled = Create("x [emu:task_error=cancelled]", "u3");
   EXPECT_EQ(contract_->TaskCount(), 3);
-  absl::SleepFor(absl::Milliseconds(300));  // every task past its end (200 ms)
+  clock_.Advance(absl::Milliseconds(300));  // every task past its end (200 ms)
   std::vector<billing::UsageRecord> records = contract_->UsageRecords();
   ASSERT_EQ(records.size(), 5u);
   int charges = 0;
@@ -533,7 +534,7 @@ class TokenlabAdapterEmulatorTest : public TokenlabContractTest {
 TEST_F(TokenlabAdapterEmulatorTest, CreatePollDownload) {
   auto adapter = Adapter();
   absl::StatusOr<adapters::SubmitResult> submitted = adapter->Submit(Music("calm piano", "k1"));
-  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  ASSERT_THAT(submitted, IsOk());
   EXPECT_TRUE(absl::StartsWith(submitted->provider_task_id, "ldtask_"));
   EXPECT_EQ(submitted->poll_url, absl::StrCat(emulator_->base_url(), "/tokenlab/v1/tasks/",
                                               submitted->provider_task_id));
@@ -553,7 +554,7 @@ TEST_F(TokenlabAdapterEmulatorTest, CreatePollDownload) {
   http::Request get;
   get.url = clip.audio_url();
   absl::StatusOr<http::Response> wav = http_->Send(get);
-  ASSERT_TRUE(wav.ok()) << wav.status();
+  ASSERT_THAT(wav, IsOk());
   EXPECT_EQ(wav->status, 200);
   ASSERT_GT(wav->body.size(), 44u);
   EXPECT_EQ(wav->body.substr(0, 4), "RIFF");
@@ -565,26 +566,26 @@ TEST_F(TokenlabAdapterEmulatorTest, LyricsAndCancelled) {
   adapters::SubmitRequest lyrics = Music("the sea", "k2");
   lyrics.kind = music::v1::TASK_KIND_LYRICS;
   auto submitted = adapter->Submit(lyrics);
-  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  ASSERT_THAT(submitted, IsOk());
   adapters::ProviderUpdate done = PollToEnd(adapter.get(), *submitted, music::v1::TASK_KIND_LYRICS);
   EXPECT_EQ(done.state, adapters::ProviderState::kSucceeded);
   ASSERT_EQ(done.lyric_variants.size(), 1u);
   EXPECT_THAT(done.lyric_variants[0].text(), HasSubstr("the sea"));
 
   auto cancelled = adapter->Submit(Music("x [emu:task_error=cancelled]", "k3"));
-  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+  ASSERT_THAT(cancelled, IsOk());
   EXPECT_EQ(PollToEnd(adapter.get(), *cancelled).state, adapters::ProviderState::kCanceled);
 }
 
 TEST_F(TokenlabAdapterEmulatorTest, ErrorsMapToTheTable) {
   auto adapter = Adapter();
   absl::Status paid = adapter->Submit(Music("x [emu:create_error=402]", "k4")).status();
-  EXPECT_EQ(paid.code(), absl::StatusCode::kFailedPrecondition) << paid;
+  EXPECT_THAT(paid, StatusIs(absl::StatusCode::kFailedPrecondition)) << paid;
   EXPECT_EQ(adapters::GetProviderErrorCode(paid), "insufficient_balance");
   absl::Status limited = adapter->Submit(Music("x [emu:create_error=429]", "k5")).status();
-  EXPECT_EQ(limited.code(), absl::StatusCode::kResourceExhausted) << limited;
+  EXPECT_THAT(limited, StatusIs(absl::StatusCode::kResourceExhausted)) << limited;
   EXPECT_EQ(adapters::GetRetryAfter(limited), absl::Seconds(1));
-  EXPECT_TRUE(adapter->Submit(Music("x [emu:create_error=429]", "k5")).ok());
+  EXPECT_THAT(adapter->Submit(Music("x [emu:create_error=429]", "k5")), IsOk());
   EXPECT_EQ(emulator_->TaskCount(), 1);
 }
 
@@ -592,28 +593,28 @@ TEST_F(TokenlabAdapterEmulatorTest, LostCreateAnswersAreFoundByRequestId) {
   auto adapter = Adapter(absl::Milliseconds(250));
   adapters::SubmitRequest malformed = Music("x [emu:malformed_create]", "k6");
   absl::Status lost = adapter->Submit(malformed).status();
-  EXPECT_EQ(lost.code(), absl::StatusCode::kInternal) << lost;
+  EXPECT_THAT(lost, StatusIs(absl::StatusCode::kInternal)) << lost;
   EXPECT_TRUE(adapters::IsOutcomeUnknown(lost));
   auto found = adapter->FindByRequestId(malformed);
-  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_THAT(found, IsOk());
   EXPECT_TRUE(absl::StartsWith(found->provider_task_id, "ldtask_"));
   EXPECT_FALSE(found->poll_url.empty());
 
   adapters::SubmitRequest slow = Music("x [emu:slow_create]", "k7");
   absl::Status timed_out = adapter->Submit(slow).status();
-  EXPECT_EQ(timed_out.code(), absl::StatusCode::kDeadlineExceeded) << timed_out;
+  EXPECT_THAT(timed_out, StatusIs(absl::StatusCode::kDeadlineExceeded)) << timed_out;
   EXPECT_TRUE(adapters::IsOutcomeUnknown(timed_out));
   auto found_slow = adapter->FindByRequestId(slow);
-  ASSERT_TRUE(found_slow.ok()) << found_slow.status();
+  ASSERT_THAT(found_slow, IsOk());
   EXPECT_NE(found_slow->provider_task_id, found->provider_task_id);
-  EXPECT_EQ(adapter->FindByRequestId(Music("x", "never-sent")).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_THAT(adapter->FindByRequestId(Music("x", "never-sent")),
+              StatusIs(absl::StatusCode::kNotFound));
   EXPECT_EQ(emulator_->TaskCount(), 2);
 }
 
 TEST_F(TokenlabAdapterEmulatorTest, FetchModels) {
   auto models = Adapter()->FetchModels();
-  ASSERT_TRUE(models.ok()) << models.status();
+  ASSERT_THAT(models, IsOk());
   ASSERT_EQ(models->size(), 1u);
   EXPECT_EQ((*models)[0].provider_model(), "suno_music");
   EXPECT_EQ((*models)[0].price().amount_micros(), 100000);
@@ -626,7 +627,7 @@ TEST_F(TokenlabAdapterEmulatorTest, WrongKeyIsUnauthenticated) {
   options.api_key = "wrong-key-123";
   auto adapter = adapters::tokenlab::NewTokenlabAdapter(options, http_);
   absl::Status status = adapter->Submit(Music("x", "k8")).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kUnauthenticated));
   EXPECT_THAT(std::string(status.message()), ::testing::Not(HasSubstr("wrong-key-123")));
 }
 

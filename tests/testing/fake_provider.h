@@ -1,5 +1,5 @@
-#ifndef MUSIC_TESTS_SERVICE_CORE_FAKE_PROVIDER_H_
-#define MUSIC_TESTS_SERVICE_CORE_FAKE_PROVIDER_H_
+#ifndef MUSIC_TESTS_TESTING_FAKE_PROVIDER_H_
+#define MUSIC_TESTS_TESTING_FAKE_PROVIDER_H_
 
 #include <deque>
 #include <map>
@@ -177,4 +177,4 @@ class FakeProvider : public adapters::ProviderAdapter {
 
 }  // namespace music::service
 
-#endif  // MUSIC_TESTS_SERVICE_CORE_FAKE_PROVIDER_H_
+#endif  // MUSIC_TESTS_TESTING_FAKE_PROVIDER_H_
