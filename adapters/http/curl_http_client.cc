@@ -52,7 +52,7 @@ bool AppendHeader(Slist& list, const std::string& line) {
   curl_slist* head = curl_slist_append(list.get(), line.c_str());
   if (head == nullptr) return false;
   // The head only changes on the first append; keep ownership in one place either way.
-  list.release();
+  static_cast<void>(list.release());
   list.reset(head);
   return true;
 }
@@ -150,7 +150,7 @@ absl::Status TransportError(CURL* curl, CURLcode code, const char* detail, const
 
 class CurlHttpClient final : public HttpClient {
  public:
-  explicit CurlHttpClient(CurlOptions options) : options_(std::move(options)) { GlobalInitOnce(); }
+  explicit CurlHttpClient(CurlOptions options) : options_(options) { GlobalInitOnce(); }
 
   absl::StatusOr<Response> Send(const Request& request) override {
     CURL* curl = ThreadHandle();
@@ -230,7 +230,7 @@ class CurlHttpClient final : public HttpClient {
 }  // namespace
 
 std::unique_ptr<HttpClient> NewCurlHttpClient(CurlOptions options) {
-  return std::make_unique<CurlHttpClient>(std::move(options));
+  return std::make_unique<CurlHttpClient>(options);
 }
 
 }  // namespace music::http

@@ -21,7 +21,7 @@ const char* CircuitStateName(CircuitBreaker::State state) {
 }
 
 CircuitBreaker::CircuitBreaker(CircuitBreakerOptions options, const Clock* clock)
-    : options_(std::move(options)), clock_(clock) {}
+    : options_(options), clock_(clock) {}
 
 bool CircuitBreaker::CountsAsFailure(const absl::Status& status) {
   switch (status.code()) {

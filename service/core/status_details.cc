@@ -39,7 +39,7 @@ absl::Status InvalidField(absl::string_view field, absl::string_view description
 
 absl::Status ErrorWithReason(absl::StatusCode code, absl::string_view message,
                              absl::string_view reason,
-                             std::vector<std::pair<std::string, std::string>> metadata) {
+                             const std::vector<std::pair<std::string, std::string>>& metadata) {
   absl::Status status(code, message);
   AttachErrorInfo(status, reason, metadata);
   return status;

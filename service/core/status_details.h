@@ -30,7 +30,7 @@ absl::Status InvalidField(absl::string_view field, absl::string_view description
 /// A status of `code` with an ErrorInfo {reason, domain music.v1, metadata}.
 absl::Status ErrorWithReason(absl::StatusCode code, absl::string_view message,
                              absl::string_view reason,
-                             std::vector<std::pair<std::string, std::string>> metadata = {});
+                             const std::vector<std::pair<std::string, std::string>>& metadata = {});
 
 /// FAILED_PRECONDITION with a google.rpc.PreconditionFailure violation and an ErrorInfo.
 absl::Status FailedPrecondition(absl::string_view type, absl::string_view subject,

@@ -32,13 +32,15 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchTaskResponse>, p
         last_version_(request.since_version()) {}
 
   void Begin() {
-    if (task_id_.empty() || last_version_ < 0) {
-      absl::MutexLock lock(&mu_);
-      refs_ = 1;  // no load will run
-      FinishLocked(grpc::Status(
-          grpc::StatusCode::INVALID_ARGUMENT,
-          task_id_.empty() ? "task_id: required" : "since_version: must not be negative"));
-      return;
+    {
+      absl::MutexLock lock(&mu_);  // last_version_ is guarded by mu_
+      if (task_id_.empty() || last_version_ < 0) {
+        refs_ = 1;  // no load will run
+        FinishLocked(grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            task_id_.empty() ? "task_id: required" : "since_version: must not be negative"));
+        return;
+      }
     }
     token_ = hub_->Subscribe(task_id_, this);
     const bool scheduled = workers_->Schedule([this] {
@@ -258,7 +260,7 @@ template <typename Req, typename Resp, typename Fn>
 grpc::ServerUnaryReactor* MusicServiceImpl::Unary(grpc::CallbackServerContext* ctx,
                                                   const Req* request, Resp* response, Fn fn) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  const bool scheduled = workers_->Schedule([this, ctx, request, response, reactor, fn] {
+  const bool scheduled = workers_->Schedule([ctx, request, response, reactor, fn] {
     if (ctx->IsCancelled()) {
       reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller"));
       return;

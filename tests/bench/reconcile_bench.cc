@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "adapters/builtin_providers.h"
 #include "service/billing/reconciler.h"
 #include "service/billing/report_format.h"
@@ -114,7 +115,7 @@ int main(int argc, char** argv) {
                      std::string(text.status().message()).c_str());
         return 1;
       }
-      std::ofstream(dir + "/" + provider + (csv ? ".csv" : ".jsonl")) << *text;
+      std::ofstream(absl::StrCat(dir, "/", provider, csv ? ".csv" : ".jsonl")) << *text;
     }
     std::printf("wrote %s/{ledger.jsonl,tokenlab.jsonl,piapi.jsonl,beatra.csv,kie.csv}\n",
                 dir.c_str());

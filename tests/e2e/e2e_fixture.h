@@ -63,7 +63,8 @@ class E2eTest : public ::testing::Test {
     ko.api_key = with_key ? kApiKey : "";
     ko.request_timeout = absl::Seconds(1);
     ko.webhook_hmac_key = webhook_hmac_key_;
-    std::shared_ptr<adapters::ProviderAdapter> kie = adapters::kie::NewKieAdapter(ko, client);
+    std::shared_ptr<adapters::ProviderAdapter> kie =
+        adapters::kie::NewKieAdapter(ko, std::move(client));
     AddAdapter(kie, with_key, registry, models);
   }
 

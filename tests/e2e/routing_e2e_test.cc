@@ -4,7 +4,9 @@
 // UploadReferenceAudio, and as an https URL the service downloads through the SSRF-safe fetcher.
 //
 // Debian's cpp-httplib.pc defines it too; httplib.h needs it before its first inclusion.
+#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
 #define CPPHTTPLIB_OPENSSL_SUPPORT
+#endif
 #include <httplib.h>
 
 #include <atomic>

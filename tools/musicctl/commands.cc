@@ -230,6 +230,14 @@ int RunCommand(const Options& options, MusicService::StubInterface& stub, const 
                             WatchConfigFor(options), console);
     case Command::kHelp:
       break;
+    // The billing commands run through RunBillingCommand (IsBillingCommand); named here so that
+    // -Wswitch keeps this switch complete.
+    case Command::kBillingList:
+    case Command::kBillingExport:
+    case Command::kBillingImportUsage:
+    case Command::kBillingCheckLedger:
+    case Command::kReconcile:
+      break;
   }
   *console.err << "error: no command\n";
   return kExitUsage;

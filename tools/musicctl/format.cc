@@ -331,7 +331,7 @@ std::string ToJsonLine(const google::protobuf::Message& message) {
   options.add_whitespace = false;
   auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
   if (!status.ok()) {
-    json = absl::StrCat("{\"error\":\"cannot print ", message.GetTypeName(), " as JSON\"}");
+    json = absl::StrCat(R"({"error":"cannot print )", message.GetTypeName(), R"( as JSON"})");
   }
   return absl::StrCat(json, "\n");
 }

@@ -59,9 +59,9 @@ size_t Utf8Length(absl::string_view s) {
   return n;
 }
 
-void SetJson(httplib::Response* res, int http_status, std::string body) {
+void SetJson(httplib::Response* res, int http_status, const std::string& body) {
   res->status = http_status;
-  res->set_content(std::move(body), "application/json");
+  res->set_content(body, "application/json");
 }
 
 std::string Truncate(const std::string& body) {

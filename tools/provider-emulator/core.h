@@ -90,7 +90,7 @@ std::string FormatDateTime(absl::Time t);
 /// Number of Unicode code points in UTF-8 `s` (the unit of the providers' length limits).
 size_t Utf8Length(absl::string_view s);
 /// Sets a JSON body with an HTTP status.
-void SetJson(httplib::Response* res, int http_status, std::string body);
+void SetJson(httplib::Response* res, int http_status, const std::string& body);
 /// The JSON writer every contract answers with.
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 /// Writes `"key": "value"`.
