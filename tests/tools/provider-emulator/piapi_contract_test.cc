@@ -440,7 +440,10 @@ TEST_F(PiapiContractTest, SharedFaults) {
   doc.Parse(poll->body.data(), poll->body.size());
   EXPECT_TRUE(doc.HasParseError());
   ASSERT_TRUE(WaitStatus(id, "Completed"));
-  for (const auto& m : Poll(id)["data"]["output"]["clips"].GetObject()) {
+  // Keep the document alive for the loop: a range-for over a member of the temporary Poll(id)
+  // read freed memory (ASan, heap-use-after-free).
+  const rapidjson::Document completed = Poll(id);
+  for (const auto& m : completed["data"]["output"]["clips"].GetObject()) {
     EXPECT_EQ(Str(m.value, "audio_url"), "");
   }
 
