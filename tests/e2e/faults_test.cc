@@ -25,7 +25,9 @@ TEST_P(FaultTest, TaskEndsInTheRightState) {
   EXPECT_EQ(done.state(), c.want) << done.DebugString();
   if (c.want == music::v1::TASK_STATE_FAILED) {
     EXPECT_EQ(done.error().code(), static_cast<int>(c.want_code)) << done.DebugString();
-    if (*c.provider_status) EXPECT_EQ(done.error().provider_status(), c.provider_status);
+    if (*c.provider_status) {
+      EXPECT_EQ(done.error().provider_status(), c.provider_status);
+    }
   } else {
     ASSERT_GE(done.clips_size(), 1);
     for (const auto& clip : done.clips()) EXPECT_FALSE(clip.audio_url().empty());
