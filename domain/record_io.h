@@ -135,9 +135,12 @@ absl::Status CheckWritable(absl::string_view provider, const UsageRecord& r);
 
 /// Inside a function returning absl::Status or StatusOr: evaluates `expr` (a StatusOr), returns
 /// its status on error, otherwise declares `lhs` holding its value.
+// `lhs` names the variable declared, so it cannot be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define RECORD_IO_ASSIGN_OR_RETURN(lhs, expr)   \
   auto lhs##_or = (expr);                       \
   if (!lhs##_or.ok()) return lhs##_or.status(); \
   auto lhs = *std::move(lhs##_or)
+// NOLINTEND(bugprone-macro-parentheses)
 
 #endif  // MUSIC_DOMAIN_RECORD_IO_H_

@@ -369,7 +369,7 @@ void TaskEngine::SchedulerLoop() {
       if (stopping_) return;
       ready = TakeDueLocked(clock_->Now());
     }
-    Dispatch(std::move(ready));
+    Dispatch(ready);
   }
 }
 
@@ -381,7 +381,7 @@ int TaskEngine::RunDue() {
     ready = TakeDueLocked(clock_->Now());
   }
   const int n = static_cast<int>(ready.size());
-  Dispatch(std::move(ready));
+  Dispatch(ready);
   return n;
 }
 
@@ -410,8 +410,8 @@ std::vector<std::string> TaskEngine::TakeDueLocked(absl::Time now) {
   return ready;
 }
 
-void TaskEngine::Dispatch(std::vector<std::string> ready) {
-  for (auto& id : ready) {
+void TaskEngine::Dispatch(const std::vector<std::string>& ready) {
+  for (const std::string& id : ready) {
     const bool taken = executor_->Schedule([this, id] {
       Step(id);
       absl::MutexLock lock(&mu_);

@@ -166,7 +166,7 @@ class TaskEngine {
   // Moves the tasks due at `now` (and deferred ones whose step ended) to running_.
   std::vector<std::string> TakeDueLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands `ready` (from TakeDueLocked) to the executor.
-  void Dispatch(std::vector<std::string> ready);
+  void Dispatch(const std::vector<std::string>& ready);
   void Step(const std::string& task_id);
   void Submit(domain::TaskRecord record, adapters::ProviderAdapter* adapter);
   // Downloads the task's reference_audio_uri and stores it at the provider, keeping the

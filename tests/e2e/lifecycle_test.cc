@@ -180,6 +180,7 @@ TEST_F(E2eTest, ShutdownEndsWatchStreamsWithUnavailable) {
 
 TEST_F(E2eTest, ListTasksPaginatesNewestFirstWithFilters) {
   std::vector<std::string> ids;
+  ids.reserve(5);
   for (int i = 0; i < 5; ++i) ids.push_back(CreateMusic("song " + std::to_string(i)).task_id());
   music::v1::CreateLyricsRequest lr;
   lr.set_prompt("words");

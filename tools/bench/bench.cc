@@ -7,9 +7,9 @@
 // but no provider HTTP is measured.
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
-#include <stdlib.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -220,7 +220,7 @@ int main(int argc, char** argv) {
       bool done = false;
       grpc::Status status;
       stub.UnaryCall(&ctx, "/bench.Noop/Call", grpc::StubOptions(), &req, &resp,
-                     [&](grpc::Status s) {
+                     [&](const grpc::Status& s) {
                        std::lock_guard<std::mutex> lock(mu);
                        status = s;
                        done = true;

@@ -386,7 +386,7 @@ void BeatraContract::HandleCreate(const httplib::Request& req, httplib::Response
     }
     if (!replay.empty()) {
       res->set_header("Idempotent-Replayed", "true");
-      SetJson(res, 202, std::move(replay));
+      SetJson(res, 202, replay);
       return;
     }
   }
@@ -589,7 +589,7 @@ void BeatraContract::HandleCreate(const httplib::Request& req, httplib::Response
     stats.Add(&EmulatorStats::creates_malformed);
     answer = Truncate(answer);
   }
-  SetJson(res, 202, std::move(answer));
+  SetJson(res, 202, answer);
 }
 
 void BeatraContract::HandleGet(const httplib::Request& req, httplib::Response* res) {
@@ -628,7 +628,7 @@ void BeatraContract::HandleGet(const httplib::Request& req, httplib::Response* r
     stats.Add(&EmulatorStats::polls_malformed);
     body = Truncate(body);
   }
-  SetJson(res, 200, std::move(body));
+  SetJson(res, 200, body);
 }
 
 void BeatraContract::HandleCancel(const httplib::Request& req, httplib::Response* res) {

@@ -153,8 +153,8 @@ class FieldReader {
     return v->GetDouble();
   }
 
-  void Fail(std::string message) {
-    if (status_.ok()) status_ = absl::InvalidArgumentError(std::move(message));
+  void Fail(absl::string_view message) {
+    if (status_.ok()) status_ = absl::InvalidArgumentError(message);
   }
   const absl::Status& status() const { return status_; }
 
@@ -546,7 +546,7 @@ void KieContract::HandleCreate(const httplib::Request& req, httplib::Response* r
     stats.Add(&EmulatorStats::creates_malformed);
     answer = Truncate(answer);
   }
-  SetJson(res, 200, std::move(answer));
+  SetJson(res, 200, answer);
 }
 
 std::string KieContract::CreateTask(TaskSpec spec, std::string param, const Directives& directives,
@@ -605,7 +605,7 @@ std::string KieContract::CreateTask(TaskSpec spec, std::string param, const Dire
     core_->clips->Put(task.clip_ids[i], audio);
   }
 
-  const std::string id = task.id;
+  std::string id = task.id;
   {
     absl::MutexLock lock(&mu_);
     for (const std::string& clip : task.clip_ids) clip_owner_[clip] = id;
@@ -705,7 +705,7 @@ void KieContract::HandleRecordInfo(const httplib::Request& req, httplib::Respons
     stats.Add(&EmulatorStats::polls_malformed);
     body = Truncate(body);
   }
-  SetJson(res, 200, std::move(body));
+  SetJson(res, 200, body);
 }
 
 void KieContract::WriteClip(Writer& w, const Task& task, size_t index, bool ready,

@@ -126,8 +126,8 @@ class FieldReader {
     return v;
   }
 
-  void Fail(std::string message) {
-    if (status_.ok()) status_ = absl::InvalidArgumentError(std::move(message));
+  void Fail(absl::string_view message) {
+    if (status_.ok()) status_ = absl::InvalidArgumentError(message);
   }
   const absl::Status& status() const { return status_; }
 
@@ -436,7 +436,7 @@ void PiapiContract::HandleCreate(const httplib::Request& req, httplib::Response*
     stats.Add(&EmulatorStats::creates_malformed);
     answer = Truncate(answer);
   }
-  SetJson(res, 200, std::move(answer));
+  SetJson(res, 200, answer);
 }
 
 std::string PiapiContract::CreateTask(TaskSpec spec, const Directives& directives,
@@ -495,7 +495,7 @@ std::string PiapiContract::CreateTask(TaskSpec spec, const Directives& directive
     core_->clips->Put(clip_id, clip);
   }
 
-  const std::string id = task.id;
+  std::string id = task.id;
   absl::MutexLock lock(&mu_);
   for (const std::string& clip : task.clip_ids) clip_owner_[clip] = id;
   ScheduleWebhooks(task);
@@ -607,7 +607,7 @@ void PiapiContract::HandleGet(const httplib::Request& req, httplib::Response* re
     stats.Add(&EmulatorStats::polls_malformed);
     body = Truncate(body);
   }
-  SetJson(res, 200, std::move(body));
+  SetJson(res, 200, body);
 }
 
 std::string PiapiContract::TaskAnswer(const Task& task, Phase phase) const {

@@ -445,7 +445,7 @@ void TokenlabContract::HandleCreate(const httplib::Request& req, httplib::Respon
   }
   res->set_header("X-Task-ID", id);
   res->set_header("X-Billing-Transaction-ID", billing_id);
-  SetJson(res, 200, std::move(answer));
+  SetJson(res, 200, answer);
 }
 
 void TokenlabContract::WriteTask(Writer& w, const Task& task, absl::Time now) const {
@@ -576,7 +576,7 @@ void TokenlabContract::HandlePoll(const httplib::Request& req, httplib::Response
   }
   res->set_header("X-Task-ID", id);
   res->set_header("X-Billing-Transaction-ID", billing_id);
-  SetJson(res, 200, std::move(body));
+  SetJson(res, 200, body);
 }
 
 void TokenlabContract::HandleList(const httplib::Request& req, httplib::Response* res) {

@@ -313,6 +313,7 @@ class MusicctlTest : public ::testing::Test {
   RunResult Musicctl(const std::vector<std::string>& args, const std::string& env = "",
                      bool with_server = true) {
     std::vector<std::string> quoted;
+    quoted.reserve(args.size());
     for (const std::string& arg : args) quoted.push_back(Quote(arg));
     std::string command =
         absl::StrCat(env, env.empty() ? "" : " ", MUSICCTL_PATH, " ", absl::StrJoin(quoted, " "));
