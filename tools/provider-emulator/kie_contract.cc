@@ -449,9 +449,15 @@ absl::StatusOr<TaskSpec> KieContract::ParseExtend(const Value& body) const {
     return absl::InvalidArgumentError(absl::StrCat("model must match the source clip's model (",
                                                    source.model, "), got ", spec.model->model));
   }
-  spec.prompt = own_params ? std::move(prompt) : source.prompt;
-  spec.style = own_params ? std::move(style) : source.style;
-  spec.title = own_params ? std::move(title) : source.title;
+  if (own_params) {
+    spec.prompt = std::move(prompt);
+    spec.style = std::move(style);
+    spec.title = std::move(title);
+  } else {
+    spec.prompt = source.prompt;
+    spec.style = source.style;
+    spec.title = source.title;
+  }
   return spec;
 }
 

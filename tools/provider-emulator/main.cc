@@ -1,7 +1,6 @@
 // provider-emulator: serves kie.ai's Suno API contract (adapters/kie/WIRE.md) with fault injection
 // until SIGINT or SIGTERM. See README.md in this directory.
-#include <signal.h>
-
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -106,7 +105,7 @@ int main(int argc, char** argv) {
   }
   options.kie_webhook_hmac_key = absl::GetFlag(FLAGS_kie_webhook_hmac_key);
   // A key flag wins; otherwise the variable the service reads its key from, so both agree.
-  auto key = [](bool given, std::string flag, const char* env_name) {
+  auto key = [](bool given, const std::string& flag, const char* env_name) {
     const char* env = std::getenv(env_name);
     return !given && env != nullptr && *env != '\0' ? std::string(env) : flag;
   };
