@@ -7,7 +7,7 @@
 //             not hidden by a client that waits for it (coordinated omission)
 //   create    --count creates with --concurrency in flight, as fast as they are answered
 //   submit    --count tasks, --interval_ms apart; for each, the time from the create's answer
-//             until GetTask no longer shows PENDING (the task reached its provider), at most
+//             until WatchTask shows it no longer PENDING (it reached its provider), at most
 //             --give_up_seconds (a task still pending then makes max_ms that bound)
 // Results go to stdout as one line of `key=value` pairs; tools/perf/run turns them into PERF
 // lines. Every figure counts only calls answered OK.
@@ -255,25 +255,33 @@ int Create() {
   return 0;
 }
 
-// Creates one task and waits until GetTask no longer shows it PENDING, at most `give_up`.
-// Returns the wait in milliseconds from the create's answer, or -1 (create failed or gave up).
+// Creates one task and follows it on WatchTask (pushed by the server, so the probe adds no polling
+// load to the server it measures) until it is no longer PENDING, at most `give_up`. Returns the
+// wait in milliseconds from the create's answer, or -1 (create failed or gave up).
 double TimeToSubmission(MusicService::Stub* stub, absl::Duration give_up) {
   music::v1::CreateMusicResponse created;
   grpc::ClientContext ctx;
   if (!stub->CreateMusic(&ctx, CreateRequest(), &created).ok()) return -1;
   const absl::Time answered = absl::Now();
-  music::v1::GetTaskRequest get;
-  get.set_task_id(created.task().task_id());
-  bool left_pending = created.task().state() != music::v1::TASK_STATE_PENDING;
-  while (!left_pending && absl::Now() < answered + give_up) {
-    absl::SleepFor(absl::Milliseconds(2));  // the client polls; the server is not waited on
-    music::v1::GetTaskResponse got;
-    grpc::ClientContext get_ctx;
-    if (stub->GetTask(&get_ctx, get, &got).ok()) {
-      left_pending = got.task().state() != music::v1::TASK_STATE_PENDING;
+  if (created.task().state() != music::v1::TASK_STATE_PENDING) return 0;
+  music::v1::WatchTaskRequest watch;
+  watch.set_task_id(created.task().task_id());
+  grpc::ClientContext watch_ctx;
+  watch_ctx.set_deadline(absl::ToChronoTime(answered + give_up));
+  auto reader = stub->WatchTask(&watch_ctx, watch);
+  music::v1::WatchTaskResponse event;
+  while (reader->Read(&event)) {
+    if (event.has_task() && event.task().state() != music::v1::TASK_STATE_PENDING) {
+      const double ms = absl::ToDoubleMilliseconds(absl::Now() - answered);
+      watch_ctx.TryCancel();
+      while (reader->Read(&event)) {
+      }
+      reader->Finish().IgnoreError();
+      return ms;
     }
   }
-  return left_pending ? absl::ToDoubleMilliseconds(absl::Now() - answered) : -1;
+  reader->Finish().IgnoreError();
+  return -1;
 }
 
 int Submit() {
