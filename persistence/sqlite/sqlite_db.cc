@@ -35,11 +35,12 @@ std::string ColumnText(sqlite3_stmt* stmt, int col) {
                      static_cast<size_t>(sqlite3_column_bytes(stmt, col)));
 }
 
-absl::StatusOr<Connection> OpenConnection(const std::string& path, int busy_timeout_ms) {
+absl::StatusOr<Connection> OpenConnection(const std::string& path, int busy_timeout_ms,
+                                          const std::string& vfs) {
   sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 vfs.empty() ? nullptr : vfs.c_str());
   Connection db(raw);
   if (rc != SQLITE_OK) return SqliteError(db.get(), rc, absl::StrCat("open ", path));
   sqlite3_extended_result_codes(db.get(), 1);

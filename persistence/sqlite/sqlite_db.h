@@ -51,9 +51,11 @@ struct ConnectionCloser {
 };
 using Connection = std::unique_ptr<sqlite3, ConnectionCloser>;
 
-/// Opens `path` read-write (creating it) with extended result codes and `busy_timeout_ms`, and
-/// changes nothing in the file yet. Errors as SqliteError (UNAVAILABLE when it cannot be opened).
-absl::StatusOr<Connection> OpenConnection(const std::string& path, int busy_timeout_ms);
+/// Opens `path` read-write (creating it) through VFS `vfs` (empty: the default) with extended
+/// result codes and `busy_timeout_ms`, and changes nothing in the file yet. Errors as SqliteError
+/// (UNAVAILABLE when it cannot be opened).
+absl::StatusOr<Connection> OpenConnection(const std::string& path, int busy_timeout_ms,
+                                          const std::string& vfs = "");
 
 /// Sets WAL journal mode, PRAGMA synchronous = `synchronous` (already validated: FULL, NORMAL or
 /// EXTRA) and foreign keys on. INTERNAL when WAL or foreign keys cannot be enabled; `path` names
@@ -103,6 +105,9 @@ class SqliteDb {
   absl::Status Error(int rc, absl::string_view what) const {
     return SqliteError(db_.get(), rc, what);
   }
+  /// True inside a transaction (BEGIN ran and no COMMIT or ROLLBACK ended it, nor SQLite itself
+  /// after an error).
+  bool InTransaction() const { return sqlite3_get_autocommit(db_.get()) == 0; }
   /// Rows changed by the last INSERT / UPDATE / DELETE.
   int Changes() const { return sqlite3_changes(db_.get()); }
 
