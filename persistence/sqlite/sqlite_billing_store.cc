@@ -232,8 +232,8 @@ absl::Status SqliteStoreImpl::AppendLedger(SqliteDb& db,
   if (ledger.empty()) return absl::OkStatus();
   absl::StatusOr<sqlite3_stmt*> stmt =
       db.Prepare(absl::StrCat("INSERT INTO billing_transactions (", kTransactionColumns,
-                               ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-                               "?14)"));
+                              ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+                              "?14)"));
   if (!stmt.ok()) return stmt.status();
   for (const billing::BillingTransaction& t : ledger) {
     if (t.billing_transaction_id.empty() || t.task_id.empty() || t.amount_micros < 0) {

@@ -115,8 +115,7 @@ absl::Status GroupCommitter::RunInSavepoint(PendingWrite& write) {
   return writer_.Exec(kReleaseSql, "release savepoint");
 }
 
-void GroupCommitter::Record(const std::vector<PendingWrite*>& batch,
-                            const BatchOutcome& outcome) {
+void GroupCommitter::Record(const std::vector<PendingWrite*>& batch, const BatchOutcome& outcome) {
   const auto size = static_cast<int64_t>(batch.size());
   if (outcome.committed) {
     ++stats_.commits;

@@ -25,7 +25,7 @@ namespace music::persistence::sqlite_internal {
 
 /// How large a batch may grow. A write larger than max_bytes still goes, alone.
 struct GroupCommitLimits {
-  int max_writes = 256;              ///< >= 1
+  int max_writes = 256;                ///< >= 1
   size_t max_bytes = size_t{8} << 20;  ///< Sum of the writes' estimated sizes, bytes.
 };
 

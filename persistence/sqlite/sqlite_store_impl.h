@@ -97,7 +97,7 @@ class SqliteStoreImpl final : public SqliteStore {
   static absl::StatusOr<domain::TaskRecord> QueryTask(SqliteDb& db, sqlite3_stmt* stmt,
                                                       absl::string_view what);
   static absl::StatusOr<std::vector<domain::TaskRecord>> QueryTasks(SqliteDb& db,
-                                                                   sqlite3_stmt* stmt);
+                                                                    sqlite3_stmt* stmt);
   // Create / Update through the group commit (`ledger` may be empty).
   absl::StatusOr<CreateResult> CreateWithLedger(
       const domain::TaskRecord& record, absl::Span<const billing::BillingTransaction> ledger);

@@ -252,7 +252,7 @@ absl::StatusOr<domain::TaskRecord> SqliteStoreImpl::QueryTask(SqliteDb& db, sqli
 }
 
 absl::StatusOr<std::vector<domain::TaskRecord>> SqliteStoreImpl::QueryTasks(SqliteDb& db,
-                                                                           sqlite3_stmt* stmt) {
+                                                                            sqlite3_stmt* stmt) {
   return db.QueryRows<domain::TaskRecord>(stmt, DecodeTaskRow);
 }
 
@@ -280,7 +280,7 @@ absl::Status SqliteStoreImpl::IndexClips(SqliteDb& db, const music::v1::Task& ta
 }
 
 absl::StatusOr<domain::TaskRecord> SqliteStoreImpl::GetByRequestId(SqliteDb& db,
-                                                                    const music::v1::Task& task) {
+                                                                   const music::v1::Task& task) {
   absl::StatusOr<sqlite3_stmt*> stmt = db.Prepare(kGetByRequestIdSql);
   if (!stmt.ok()) return stmt.status();
   ScopedStmt scoped(*stmt);

@@ -46,15 +46,11 @@ inline int Write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 offset) 
 inline int Truncate(sqlite3_file* f, sqlite3_int64 size) {
   return RealOf(f)->pMethods->xTruncate(RealOf(f), size);
 }
-inline int Sync(sqlite3_file* f, int flags) {
-  return RealOf(f)->pMethods->xSync(RealOf(f), flags);
-}
+inline int Sync(sqlite3_file* f, int flags) { return RealOf(f)->pMethods->xSync(RealOf(f), flags); }
 inline int FileSize(sqlite3_file* f, sqlite3_int64* size) {
   return RealOf(f)->pMethods->xFileSize(RealOf(f), size);
 }
-inline int Lock(sqlite3_file* f, int level) {
-  return RealOf(f)->pMethods->xLock(RealOf(f), level);
-}
+inline int Lock(sqlite3_file* f, int level) { return RealOf(f)->pMethods->xLock(RealOf(f), level); }
 inline int Unlock(sqlite3_file* f, int level) {
   return RealOf(f)->pMethods->xUnlock(RealOf(f), level);
 }
@@ -87,9 +83,24 @@ inline int Unfetch(sqlite3_file* f, sqlite3_int64 offset, void* p) {
 
 // Version 3 (shared memory and memory mapping): what the unix VFS offers and WAL needs.
 inline const sqlite3_io_methods kMethods = {
-    3,         &Close,   &Read,           &Write,          &Truncate,    &Sync,
-    &FileSize, &Lock,    &Unlock,         &CheckReservedLock, &FileControl, &SectorSize,
-    &DeviceCharacteristics, &ShmMap, &ShmLock, &ShmBarrier, &ShmUnmap, &Fetch,
+    3,
+    &Close,
+    &Read,
+    &Write,
+    &Truncate,
+    &Sync,
+    &FileSize,
+    &Lock,
+    &Unlock,
+    &CheckReservedLock,
+    &FileControl,
+    &SectorSize,
+    &DeviceCharacteristics,
+    &ShmMap,
+    &ShmLock,
+    &ShmBarrier,
+    &ShmUnmap,
+    &Fetch,
     &Unfetch,
 };
 

@@ -33,10 +33,10 @@
 namespace music::persistence {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::SizeIs;
 using store_test::kBase;
 using store_test::MakeRecord;
+using ::testing::ElementsAre;
+using ::testing::SizeIs;
 
 // Holds the leader of the first batch in the store's batch hook until Release(); writes queued
 // meanwhile form the next batch. Records every batch's size. `later(i)` runs in the hook of
@@ -236,9 +236,9 @@ TEST_F(SqliteGroupCommitTest, AFailingWriteIsRolledBackAloneAndItsNeighboursComm
   const domain::TaskRecord plain = store_test::MustCreate(*store_, MakeRecord("plain"));
   PricedTask settled = Priced("settled");
   ASSERT_THAT(store_->Create(settled.record, absl::MakeConstSpan(&settled.reserve, 1)), IsOk());
-  ASSERT_THAT(store_test::FinishTask(*store_, settled.record, music::v1::TASK_STATE_SUCCEEDED,
-                                     kBase),
-              IsOk());
+  ASSERT_THAT(
+      store_test::FinishTask(*store_, settled.record, music::v1::TASK_STATE_SUCCEEDED, kBase),
+      IsOk());
   ReconciliationRun run;
   run.run_id = "run-1";
   run.create_time = kBase;
@@ -342,42 +342,44 @@ TEST_F(SqliteGroupCommitTest, AFailedCommitFailsEveryWriteOfItsBatchAndStoresNon
   ASSERT_THAT(store_->Create(kept.record, absl::MakeConstSpan(&kept.reserve, 1)), IsOk());
   const CommitStats before = Stats();
 
-  // The disk fills up when the second batch starts: its COMMIT cannot write the WAL.
-  BatchGate gate(*store_, [](int batch) {
-    if (batch == 1) fault_vfs::FailWalWrites() = true;
-  });
-  Threads threads;
-  absl::Status first = absl::UnknownError("not run");
-  HoldFirstBatch(gate, threads, &first);
   constexpr int kCreates = 4;
+  absl::Status first = absl::UnknownError("not run");
   std::vector<absl::Status> results(kCreates + 2, absl::UnknownError("not run"));
-  for (int i = 0; i < kCreates; ++i) {
-    threads.Run([this, i, &results] {
-      PricedTask t = Priced(absl::StrCat("lost-", i));
-      results[i] = store_->Create(t.record, absl::MakeConstSpan(&t.reserve, 1)).status();
+  {
+    // The disk fills up when the second batch starts: its COMMIT cannot write the WAL.
+    BatchGate gate(*store_, [](int batch) {
+      if (batch == 1) fault_vfs::FailWalWrites() = true;
     });
+    Threads threads;
+    HoldFirstBatch(gate, threads, &first);
+    for (int i = 0; i < kCreates; ++i) {
+      threads.Run([this, i, &results] {
+        PricedTask t = Priced(absl::StrCat("lost-", i));
+        results[i] = store_->Create(t.record, absl::MakeConstSpan(&t.reserve, 1)).status();
+      });
+    }
+    threads.Run([this, &kept, &results] {
+      domain::TaskRecord r = Next(kept.record, "done");
+      r.task.set_state(music::v1::TASK_STATE_FAILED);
+      const std::vector<billing::BillingTransaction> rows = billing::Finish(r, kBase);
+      results[kCreates] = store_->Update(r, rows);
+    });
+    threads.Run([this, &results] {
+      const billing::UsageRecord u = store_test::Usage("u-1", kBase, 5);
+      results[kCreates + 1] = store_->InsertUsageRecords(absl::MakeConstSpan(&u, 1)).status();
+    });
+    store_->AwaitQueuedWritesForTesting(kCreates + 2);
+    gate.Release();
+    threads.JoinAll();
+    fault_vfs::FailWalWrites() = false;
+    EXPECT_THAT(gate.sizes(), ElementsAre(1, kCreates + 2));
   }
-  threads.Run([this, &kept, &results] {
-    domain::TaskRecord r = Next(kept.record, "done");
-    r.task.set_state(music::v1::TASK_STATE_FAILED);
-    const std::vector<billing::BillingTransaction> rows = billing::Finish(r, kBase);
-    results[kCreates] = store_->Update(r, rows);
-  });
-  threads.Run([this, &results] {
-    const billing::UsageRecord u = store_test::Usage("u-1", kBase, 5);
-    results[kCreates + 1] = store_->InsertUsageRecords(absl::MakeConstSpan(&u, 1)).status();
-  });
-  store_->AwaitQueuedWritesForTesting(kCreates + 2);
-  gate.Release();
-  threads.JoinAll();
-  fault_vfs::FailWalWrites() = false;
 
   EXPECT_THAT(first, IsOk());
   for (const absl::Status& s : results) {
     EXPECT_THAT(s, StatusIs(absl::StatusCode::kInternal, ::testing::HasSubstr("full"))) << s;
     EXPECT_EQ(s, results[0]) << "every write of the batch gets the batch's error";
   }
-  EXPECT_THAT(gate.sizes(), ElementsAre(1, kCreates + 2));
   const CommitStats after = Stats();
   EXPECT_EQ(after.commits - before.commits, 1);
   EXPECT_EQ(after.failed_commits, 1);
