@@ -116,15 +116,6 @@ absl::Status SqliteDb::Exec(const std::string& sql, absl::string_view what) {
   return absl::OkStatus();
 }
 
-absl::Status SqliteDb::End(absl::Status status) {
-  if (status.ok()) status = Exec(kCommitSql, "commit");
-  // A failed COMMIT (e.g. SQLITE_BUSY) leaves the transaction open.
-  if (!status.ok() && sqlite3_get_autocommit(db_.get()) == 0) {
-    Exec(kRollbackSql, "rollback").IgnoreError();
-  }
-  return status;
-}
-
 absl::Status SqliteDb::NotFound(absl::string_view what) {
   return absl::NotFoundError(absl::StrCat(what, " not found"));
 }

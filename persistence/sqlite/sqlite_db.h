@@ -74,8 +74,8 @@ inline constexpr char kBeginSql[] = "BEGIN IMMEDIATE";
 inline constexpr char kCommitSql[] = "COMMIT";
 inline constexpr char kRollbackSql[] = "ROLLBACK";
 
-/// One open connection and its prepared statements. Not thread-safe: the owner serializes every
-/// call (the store holds a mutex).
+/// One open connection and its prepared statements. Not thread-safe: one thread at a time (the
+/// writer is used by the group commit's leader only, a reader by the caller it is lent to).
 class SqliteDb {
  public:
   /// Takes ownership of an open connection.
@@ -93,8 +93,6 @@ class SqliteDb {
 
   /// Starts a write transaction (kBeginSql).
   absl::Status Begin() { return Exec(kBeginSql, "begin"); }
-  /// Commits when `status` is OK, else rolls back; returns `status` or the commit error.
-  absl::Status End(absl::Status status);
 
   /// Starts a read transaction: the reads up to EndRead see one consistent snapshot.
   absl::Status BeginRead() { return Exec("BEGIN", "begin"); }
