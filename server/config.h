@@ -60,7 +60,7 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:50051";
   std::string tenant = "default";
   std::string default_model = "suno-v4.5";
-  int rpc_workers = 4;
+  int rpc_workers = 32;
   absl::Duration shutdown_grace = absl::Seconds(10);
   // database.*
   std::string database_path = "music.db";
