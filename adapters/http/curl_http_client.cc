@@ -1,17 +1,39 @@
-// http::HttpClient over libcurl's easy interface.
+// http::HttpClient over libcurl's multi interface, driven by one epoll loop (the shape of curl's
+// docs/examples/ephiperfifo.c).
 //
-// Each calling thread owns one easy handle for its whole life: curl_easy_reset() between requests
-// clears the options but keeps the handle's connection, DNS and TLS-session caches, so repeated
-// requests to a provider reuse one kept-alive connection without any locking.
+// Why: a blocking Send holds a worker thread for a whole round trip, and a per-thread easy handle
+// keeps a per-thread connection cache. Here one thread runs every transfer of the client:
+// SendAsync queues the request under a mutex and writes an eventfd; the loop adds an easy handle
+// to the one multi handle, and libcurl tells it which sockets to watch (CURLMOPT_SOCKETFUNCTION)
+// and when its next timeout is due (CURLMOPT_TIMERFUNCTION). curl_multi_socket_action then only
+// touches the transfers of the sockets that are ready, so the cost per request does not grow with
+// the number in flight. The multi handle owns the connection cache, so every request of every
+// provider reuses kept-alive connections; CURLMOPT_MAX_HOST_CONNECTIONS caps the connections per
+// host and libcurl queues the excess. Easy handles are recycled (curl_easy_reset) to save their
+// allocation; they hold no connection of their own.
+//
+// Everything named "loop-thread only" below is touched by the loop thread alone after the
+// constructor, so it needs no lock.
 
 #include <curl/curl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
@@ -19,6 +41,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "adapters/http/curl_http_client.h"
 #include "adapters/provider_errors.h"
 
@@ -27,20 +51,8 @@ namespace {
 
 void GlobalInitOnce() {
   static std::once_flag once;
-  // Never paired with curl_global_cleanup(): thread-local handles may outlive any caller.
+  // Never paired with curl_global_cleanup(): clients may be destroyed during static destruction.
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-// The calling thread's easy handle; destroyed when the thread exits.
-CURL* ThreadHandle() {
-  struct Handle {
-    CURL* curl = curl_easy_init();
-    ~Handle() {
-      if (curl != nullptr) curl_easy_cleanup(curl);
-    }
-  };
-  thread_local Handle handle;
-  return handle.curl;
 }
 
 struct SlistDeleter {
@@ -148,83 +160,382 @@ absl::Status TransportError(CURL* curl, CURLcode code, const char* detail, const
   return status;
 }
 
+// One request from SendAsync to its callback. Owns everything libcurl points into while the
+// transfer runs (the body is not copied by CURLOPT_POSTFIELDS).
+struct Transfer {
+  Request request;
+  ResponseCallback done;
+  CURL* easy = nullptr;
+  Slist headers;
+  std::string method;  // upper case
+  Response response;
+  ResponseSink sink{&response, 0};
+  char error_buffer[CURL_ERROR_SIZE] = {};
+};
+
+// Sets `t->easy`'s options for `t->request`. INVALID_ARGUMENT for a header with a line break.
+absl::Status Prepare(const CurlOptions& options, Transfer& t) {
+  const Request& request = t.request;
+  CURL* curl = t.easy;
+  for (const auto& [name, value] : request.headers) {
+    // A line break would let a value smuggle in another header; the value stays out of the
+    // message because it may be a secret.
+    if (absl::StrContains(name, '\r') || absl::StrContains(name, '\n') ||
+        absl::StrContains(value, '\r') || absl::StrContains(value, '\n')) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("header \"", absl::CEscape(name), "\" contains a line break"));
+    }
+    // "Name;" is libcurl's spelling of an empty header ("Name:" would remove it).
+    if (!AppendHeader(t.headers, value.empty() ? absl::StrCat(name, ";")
+                                               : absl::StrCat(name, ": ", value))) {
+      return absl::InternalError("curl_slist_append failed");
+    }
+  }
+  // An empty "Expect:" stops libcurl from waiting for "100 Continue" before large bodies.
+  if (!AppendHeader(t.headers, "Expect:")) return absl::InternalError("curl_slist_append failed");
+
+  t.sink.max_body_bytes = options.max_response_bytes;
+  const absl::Duration timeout =
+      request.timeout > absl::ZeroDuration() ? request.timeout : options.request_timeout;
+
+  curl_easy_setopt(curl, CURLOPT_PRIVATE, &t);
+  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, t.headers.get());
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  // libcurl's default, stated because the latency of kept-alive requests depends on it.
+  curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(absl::ToInt64Milliseconds(options.connect_timeout)));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(timeout)));
+  // Rejects a too-large answer up front when it announces its Content-Length.
+  curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
+                   static_cast<curl_off_t>(options.max_response_bytes));
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &OnBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t.sink);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &OnHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t.sink);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, t.error_buffer);
+
+  t.method = absl::AsciiStrToUpper(request.method);
+  if (t.method == "GET") {
+    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+  } else if (t.method == "HEAD") {
+    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  } else {
+    if (t.method != "POST") curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, t.method.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(request.body.size()));
+  }
+  return absl::OkStatus();
+}
+
+// The outcome of a finished transfer.
+absl::StatusOr<Response> Finish(Transfer& t, CURLcode code) {
+  if (code != CURLE_OK) return TransportError(t.easy, code, t.error_buffer, t.sink, t.method);
+  long http_status = 0;
+  curl_easy_getinfo(t.easy, CURLINFO_RESPONSE_CODE, &http_status);
+  t.response.status = static_cast<int>(http_status);
+  return std::move(t.response);
+}
+
+using SteadyClock = std::chrono::steady_clock;
+
 class CurlHttpClient final : public HttpClient {
  public:
-  explicit CurlHttpClient(CurlOptions options) : options_(options) { GlobalInitOnce(); }
+  explicit CurlHttpClient(CurlOptions options) : options_(options) {
+    GlobalInitOnce();
+    multi_ = curl_multi_init();
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (multi_ != nullptr && epoll_fd_ >= 0 && wake_fd_ >= 0) {
+      epoll_event event{};
+      event.events = EPOLLIN;
+      event.data.fd = wake_fd_;
+      if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &event) == 0) {
+        curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &OnSocket);
+        curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+        curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &OnTimer);
+        curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+        curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, options_.max_host_connections);
+        curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, options_.max_total_connections);
+        // Keep every open connection cached for reuse rather than closing the oldest idle ones.
+        if (options_.max_total_connections > 0) {
+          curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, options_.max_total_connections);
+        }
+        thread_ = std::thread([this] { Run(); });
+        loop_id_ = thread_.get_id();
+        return;
+      }
+    }
+    // Without a loop every request fails at once (SendAsync checks loop_exited_).
+    absl::MutexLock lock(&mu_);
+    loop_exited_ = true;
+  }
+
+  ~CurlHttpClient() override {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    Wake();
+    if (thread_.joinable()) thread_.join();
+    for (CURL* easy : idle_easy_) curl_easy_cleanup(easy);
+    if (multi_ != nullptr) curl_multi_cleanup(multi_);
+    if (wake_fd_ >= 0) close(wake_fd_);
+    if (epoll_fd_ >= 0) close(epoll_fd_);
+  }
 
   absl::StatusOr<Response> Send(const Request& request) override {
-    CURL* curl = ThreadHandle();
-    if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
-    curl_easy_reset(curl);
+    // A callback waiting for its own loop would wait forever: run that one transfer here.
+    if (std::this_thread::get_id() == loop_id_) return SendBlocking(request);
+    absl::Notification finished;
+    absl::StatusOr<Response> result;
+    SendAsync(request, [&finished, &result](absl::StatusOr<Response> r) {
+      result = std::move(r);
+      finished.Notify();
+    });
+    finished.WaitForNotification();
+    return result;
+  }
 
-    Slist headers;
-    for (const auto& [name, value] : request.headers) {
-      // A line break would let a value smuggle in another header; the value stays out of the
-      // message because it may be a secret.
-      if (absl::StrContains(name, '\r') || absl::StrContains(name, '\n') ||
-          absl::StrContains(value, '\r') || absl::StrContains(value, '\n')) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("header \"", absl::CEscape(name), "\" contains a line break"));
-      }
-      // "Name;" is libcurl's spelling of an empty header ("Name:" would remove it).
-      if (!AppendHeader(
-              headers, value.empty() ? absl::StrCat(name, ";") : absl::StrCat(name, ": ", value))) {
-        return absl::InternalError("curl_slist_append failed");
+  void SendAsync(Request request, ResponseCallback done) override {
+    auto transfer = std::make_unique<Transfer>();
+    transfer->request = std::move(request);
+    transfer->done = std::move(done);
+    bool wake = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!loop_exited_) {
+        // One wake-up per batch: the loop takes the whole queue at once, so only the request
+        // that finds it empty needs to wake it.
+        wake = incoming_.empty();
+        incoming_.push_back(std::move(transfer));
       }
     }
-    // An empty "Expect:" stops libcurl from waiting for "100 Continue" before large bodies.
-    if (!AppendHeader(headers, "Expect:")) return absl::InternalError("curl_slist_append failed");
-
-    Response response;
-    ResponseSink sink{&response, options_.max_response_bytes};
-    char error_buffer[CURL_ERROR_SIZE] = {};
-    const absl::Duration timeout =
-        request.timeout > absl::ZeroDuration() ? request.timeout : options_.request_timeout;
-
-    curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-                     static_cast<long>(absl::ToInt64Milliseconds(timeout)));
-    // Rejects a too-large answer up front when it announces its Content-Length.
-    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
-                     static_cast<curl_off_t>(options_.max_response_bytes));
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &OnBody);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &OnHeader);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &sink);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
-
-    const std::string method = absl::AsciiStrToUpper(request.method);
-    if (method == "GET") {
-      curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-    } else if (method == "HEAD") {
-      curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-    } else {
-      if (method != "POST") curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-      curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
-      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-                       static_cast<curl_off_t>(request.body.size()));
+    if (transfer == nullptr) {
+      if (wake) Wake();
+      return;
     }
-
-    const CURLcode code = curl_easy_perform(curl);
-    absl::Status status;
-    if (code != CURLE_OK) status = TransportError(curl, code, error_buffer, sink, method);
-    long http_status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http_status);
-    // Drop pointers into this frame before the handle is reused.
-    curl_easy_reset(curl);
-    if (!status.ok()) return status;
-    response.status = static_cast<int>(http_status);
-    return response;
+    // Only a caller racing the destructor (or a client whose loop never started) gets here.
+    std::move(transfer->done)(absl::UnavailableError("HTTP client is shut down"));
   }
 
  private:
+  static int OnSocket(CURL* /*easy*/, curl_socket_t fd, int what, void* user, void* /*socketp*/) {
+    auto* self = static_cast<CurlHttpClient*>(user);
+    if (what == CURL_POLL_REMOVE) {
+      // The fd may already be closed, which removed it from the set: errors are expected.
+      epoll_ctl(self->epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+      return 0;
+    }
+    epoll_event event{};
+    event.events = ((what & CURL_POLL_IN) != 0 ? static_cast<uint32_t>(EPOLLIN) : 0u) |
+                   ((what & CURL_POLL_OUT) != 0 ? static_cast<uint32_t>(EPOLLOUT) : 0u);
+    event.data.fd = fd;
+    if (epoll_ctl(self->epoll_fd_, EPOLL_CTL_MOD, fd, &event) != 0 && errno == ENOENT) {
+      epoll_ctl(self->epoll_fd_, EPOLL_CTL_ADD, fd, &event);
+    }
+    return 0;
+  }
+
+  static int OnTimer(CURLM* /*multi*/, long timeout_ms, void* user) {
+    auto* self = static_cast<CurlHttpClient*>(user);
+    if (timeout_ms < 0) {
+      self->timer_due_.reset();
+    } else {
+      self->timer_due_ = SteadyClock::now() + std::chrono::milliseconds(timeout_ms);
+    }
+    return 0;
+  }
+
+    void Wake() const {
+    const uint64_t one = 1;
+    // EAGAIN means the counter is already non-zero: the loop will wake anyway.
+    static_cast<void>(write(wake_fd_, &one, sizeof(one)));
+  }
+
+  // epoll_wait's timeout: until libcurl's next timer, rounded up; -1 without one.
+  int EpollTimeoutMs() const {
+    if (!timer_due_.has_value()) return -1;
+    const auto left = *timer_due_ - SteadyClock::now();
+    if (left <= SteadyClock::duration::zero()) return 0;
+    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+    return static_cast<int>(std::min<int64_t>(ms, 60000));
+  }
+
+  void Run() {
+    std::vector<epoll_event> events(256);
+    int running = 0;
+    bool stopping = false;
+    while (!stopping) {
+      const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
+                               EpollTimeoutMs());
+      bool woken = false;
+      for (int i = 0; i < n; ++i) {
+        const int fd = events[i].data.fd;
+        if (fd == wake_fd_) {
+          uint64_t count = 0;
+          static_cast<void>(read(wake_fd_, &count, sizeof(count)));
+          woken = true;
+          continue;
+        }
+        const uint32_t ev = events[i].events;
+        const int mask = ((ev & EPOLLIN) != 0 ? CURL_CSELECT_IN : 0) |
+                         ((ev & EPOLLOUT) != 0 ? CURL_CSELECT_OUT : 0) |
+                         ((ev & (EPOLLERR | EPOLLHUP)) != 0 ? CURL_CSELECT_ERR : 0);
+        curl_multi_socket_action(multi_, fd, mask, &running);
+      }
+      if (timer_due_.has_value() && *timer_due_ <= SteadyClock::now()) {
+        timer_due_.reset();
+        curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+      }
+      CompleteFinished();
+      if (woken) stopping = StartIncoming();
+    }
+    Drain();
+  }
+
+  // Adds the queued transfers to the multi handle. True once the destructor has begun.
+  bool StartIncoming() {
+    std::vector<std::unique_ptr<Transfer>> batch;
+    bool stopping = false;
+    {
+      absl::MutexLock lock(&mu_);
+      batch.swap(incoming_);
+      stopping = stopping_;
+    }
+    for (std::unique_ptr<Transfer>& t : batch) {
+      if (stopping) {
+        std::move(t->done)(absl::UnavailableError("HTTP client is shutting down"));
+        continue;
+      }
+      t->easy = TakeEasy();
+      absl::Status ready = t->easy == nullptr ? absl::InternalError("curl_easy_init failed")
+                                              : Prepare(options_, *t);
+      if (ready.ok() && curl_multi_add_handle(multi_, t->easy) != CURLM_OK) {
+        ready = absl::InternalError("curl_multi_add_handle failed");
+      }
+      if (!ready.ok()) {
+        ReturnEasy(t->easy);
+        std::move(t->done)(std::move(ready));
+        continue;
+      }
+      CURL* easy = t->easy;
+      active_.emplace(easy, std::move(t));
+    }
+    return stopping;
+  }
+
+  // Runs the callbacks of the transfers libcurl reports done.
+  void CompleteFinished() {
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      CURL* easy = msg->easy_handle;
+      const CURLcode code = msg->data.result;  // msg is invalid after remove_handle
+      auto it = active_.find(easy);
+      if (it == active_.end()) continue;
+      std::unique_ptr<Transfer> t = std::move(it->second);
+      active_.erase(it);
+      absl::StatusOr<Response> result = Finish(*t, code);
+      curl_multi_remove_handle(multi_, easy);
+      ReturnEasy(easy);
+      std::move(t->done)(std::move(result));
+    }
+  }
+
+  // Shutdown, on the loop thread: fails what is in flight, then what callbacks queue meanwhile.
+  void Drain() {
+    for (auto& [easy, t] : active_) {
+      absl::Status status;
+      if (MayHaveReachedServer(easy)) {
+        status = absl::CancelledError(
+            absl::StrCat(t->method, " cancelled: the HTTP client is shutting down"));
+        adapters::MarkOutcomeUnknown(status);
+      } else {
+        status = absl::UnavailableError(
+            absl::StrCat(t->method, " not sent: the HTTP client is shutting down"));
+      }
+      curl_multi_remove_handle(multi_, easy);
+      ReturnEasy(easy);
+      std::move(t->done)(std::move(status));
+    }
+    active_.clear();
+    while (true) {
+      std::vector<std::unique_ptr<Transfer>> batch;
+      {
+        absl::MutexLock lock(&mu_);
+        batch.swap(incoming_);
+        if (batch.empty()) {
+          loop_exited_ = true;
+          return;
+        }
+      }
+      for (std::unique_ptr<Transfer>& t : batch) {
+        std::move(t->done)(absl::UnavailableError("HTTP client is shutting down"));
+      }
+    }
+  }
+
+  CURL* TakeEasy() {
+    if (idle_easy_.empty()) return curl_easy_init();
+    CURL* easy = idle_easy_.back();
+    idle_easy_.pop_back();
+    return easy;
+  }
+
+  void ReturnEasy(CURL* easy) {
+    if (easy == nullptr) return;
+    // Drops the pointers into the finished Transfer; a reset handle keeps no connection.
+    curl_easy_reset(easy);
+    if (idle_easy_.size() < kMaxIdleEasy) {
+      idle_easy_.push_back(easy);
+    } else {
+      curl_easy_cleanup(easy);
+    }
+  }
+
+  // Send() called on the loop thread (from a callback): one blocking transfer on its own handle,
+  // which stalls the other transfers for its duration but cannot deadlock.
+  absl::StatusOr<Response> SendBlocking(const Request& request) {
+    Transfer t;
+    t.request = request;
+    t.easy = curl_easy_init();
+    if (t.easy == nullptr) return absl::InternalError("curl_easy_init failed");
+    absl::StatusOr<Response> result;
+    if (absl::Status ready = Prepare(options_, t); !ready.ok()) {
+      result = std::move(ready);
+    } else {
+      result = Finish(t, curl_easy_perform(t.easy));
+    }
+    curl_easy_cleanup(t.easy);
+    return result;
+  }
+
+  // Enough idle handles for a burst; past it they are freed.
+  static constexpr size_t kMaxIdleEasy = 1024;
+
   const CurlOptions options_;
+  CURLM* multi_ = nullptr;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<Transfer>> incoming_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Set by the loop as its last act (or when it could not start): SendAsync then fails at once.
+  bool loop_exited_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Loop-thread only.
+  absl::flat_hash_map<CURL*, std::unique_ptr<Transfer>> active_;
+  std::vector<CURL*> idle_easy_;
+  std::optional<SteadyClock::time_point> timer_due_;
+
+  std::thread thread_;
+  std::thread::id loop_id_;  // set once in the constructor
 };
 
 }  // namespace
