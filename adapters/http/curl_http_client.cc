@@ -15,6 +15,8 @@
 // Everything named "loop-thread only" below is touched by the loop thread alone after the
 // constructor, so it needs no lock.
 
+#include "adapters/http/curl_http_client.h"
+
 #include <curl/curl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -43,7 +45,6 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
-#include "adapters/http/curl_http_client.h"
 #include "adapters/provider_errors.h"
 
 namespace music::http {
@@ -186,8 +187,8 @@ absl::Status Prepare(const CurlOptions& options, Transfer& t) {
           absl::StrCat("header \"", absl::CEscape(name), "\" contains a line break"));
     }
     // "Name;" is libcurl's spelling of an empty header ("Name:" would remove it).
-    if (!AppendHeader(t.headers, value.empty() ? absl::StrCat(name, ";")
-                                               : absl::StrCat(name, ": ", value))) {
+    if (!AppendHeader(t.headers,
+                      value.empty() ? absl::StrCat(name, ";") : absl::StrCat(name, ": ", value))) {
       return absl::InternalError("curl_slist_append failed");
     }
   }
@@ -351,7 +352,7 @@ class CurlHttpClient final : public HttpClient {
     return 0;
   }
 
-    void Wake() const {
+  void Wake() const {
     const uint64_t one = 1;
     // EAGAIN means the counter is already non-zero: the loop will wake anyway.
     static_cast<void>(write(wake_fd_, &one, sizeof(one)));
@@ -371,8 +372,8 @@ class CurlHttpClient final : public HttpClient {
     int running = 0;
     bool stopping = false;
     while (!stopping) {
-      const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
-                               EpollTimeoutMs());
+      const int n =
+          epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), EpollTimeoutMs());
       bool woken = false;
       for (int i = 0; i < n; ++i) {
         const int fd = events[i].data.fd;
@@ -413,8 +414,8 @@ class CurlHttpClient final : public HttpClient {
         continue;
       }
       t->easy = TakeEasy();
-      absl::Status ready = t->easy == nullptr ? absl::InternalError("curl_easy_init failed")
-                                              : Prepare(options_, *t);
+      absl::Status ready =
+          t->easy == nullptr ? absl::InternalError("curl_easy_init failed") : Prepare(options_, *t);
       if (ready.ok() && curl_multi_add_handle(multi_, t->easy) != CURLM_OK) {
         ready = absl::InternalError("curl_multi_add_handle failed");
       }
