@@ -18,12 +18,14 @@ struct CurlOptions {
   absl::Duration request_timeout = absl::Seconds(30);
   /// Largest response body accepted, bytes.
   size_t max_response_bytes = 16 << 20;
-  /// Connections open at once to one host:port (CURLMOPT_MAX_HOST_CONNECTIONS): the concurrency
+  /// Requests in flight at once to one scheme://host[:port], and so connections to it (HTTP/1.1
+  /// carries one request at a time; also set as CURLMOPT_MAX_HOST_CONNECTIONS): the concurrency
   /// limit per provider account, since each account talks to its provider's host. Requests past
-  /// it wait in libcurl's queue (their timeout runs while they wait). 0 means no limit.
+  /// it wait in a FIFO per host; their timeout runs while they wait (DEADLINE_EXCEEDED, not
+  /// outcome-unknown, when it runs out there). 0 means no limit.
   long max_host_connections = 400;
-  /// Connections open at once over all hosts (CURLMOPT_MAX_TOTAL_CONNECTIONS); also the size of
-  /// the cache of idle kept-alive connections. 0 means no limit.
+  /// The same over all hosts (also CURLMOPT_MAX_TOTAL_CONNECTIONS, and the size of the cache of
+  /// idle kept-alive connections). 0 means no limit.
   long max_total_connections = 800;
 };
 

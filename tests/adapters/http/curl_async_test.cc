@@ -258,6 +258,27 @@ TEST_F(CurlAsyncTest, TimeoutAfterConnectingIsOutcomeUnknown) {
   EXPECT_TRUE(IsOutcomeUnknown(result.status()));
 }
 
+TEST_F(CurlAsyncTest, TimeSpentWaitingForAConnectionCountsAndIsNotOutcomeUnknown) {
+  CurlOptions options;
+  options.max_host_connections = 1;
+  auto client = NewCurlHttpClient(options);
+  Outcomes held(1);
+  client->SendAsync(Get("/hold"), held.Callback());
+  ASSERT_TRUE(WaitFor([] { return log_->in_handler() == 1; }, absl::Seconds(10), "1 in flight"));
+  Request queued = Get("/port");
+  queued.timeout = absl::Milliseconds(100);
+  Outcomes outcomes(1);
+  client->SendAsync(std::move(queued), outcomes.Callback());
+  ASSERT_TRUE(outcomes.Wait());
+  const absl::StatusOr<Response> result = outcomes.results().front();
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_FALSE(IsOutcomeUnknown(result.status()));
+  EXPECT_EQ(log_->requests(), 1);  // the queued one never went out
+  release_ = true;
+  ASSERT_TRUE(held.Wait());
+  EXPECT_THAT(held.results().front(), IsOk());
+}
+
 // A port nobody listens on: bound, then closed again.
 int ClosedPort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
