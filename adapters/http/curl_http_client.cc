@@ -327,21 +327,24 @@ class CurlHttpClient final : public HttpClient {
     transfer->request = std::move(request);
     transfer->done = std::move(done);
     bool wake = false;
+    ResponseCallback refused;
     {
       absl::MutexLock lock(&mu_);
-      if (!loop_exited_) {
+      if (loop_exited_) {
+        // Only a caller racing the destructor (or a client whose loop never started) gets here.
+        refused = std::move(transfer->done);
+      } else {
         // One wake-up per batch: the loop takes the whole queue at once, so only the request
         // that finds it empty needs to wake it.
         wake = incoming_.empty();
         incoming_.push_back(std::move(transfer));
       }
     }
-    if (transfer == nullptr) {
-      if (wake) Wake();
+    if (refused != nullptr) {
+      std::move(refused)(absl::UnavailableError("HTTP client is shut down"));
       return;
     }
-    // Only a caller racing the destructor (or a client whose loop never started) gets here.
-    std::move(transfer->done)(absl::UnavailableError("HTTP client is shut down"));
+    if (wake) Wake();
   }
 
  private:
