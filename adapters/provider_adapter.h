@@ -155,8 +155,10 @@ class ProviderAdapter {
 
   /// Asynchronous Submit/Poll: same results and errors as the blocking ones; `done` runs exactly
   /// once, possibly on a transport thread, and must not block (hand heavy work elsewhere). The
-  /// arguments are copied as needed: they need not outlive the call.
-  /// Defaults call the blocking method and then done on the calling thread.
+  /// arguments are copied as needed: they need not outlive the call. A request refused before
+  /// anything is sent (INVALID_ARGUMENT) is given to `done` at once, on the calling thread.
+  /// Defaults call the blocking method and then done on the calling thread. The built-in
+  /// adapters send through HttpClient::SendAsync and read the answer in its completion.
   virtual void SubmitAsync(const SubmitRequest& request, SubmitCallback done) {
     std::move(done)(Submit(request));
   }

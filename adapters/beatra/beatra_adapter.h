@@ -27,8 +27,9 @@ struct BeatraOptions {
 /// The beatra adapter: provider() "beatra", ResubmitPolicy::kIdempotencyKey (every create carries
 /// `Idempotency-Key: <SubmitRequest.idempotency_key>`), models "beatra-suno-5.5" and
 /// "beatra-minimax-music-2.6", uploads, reference audio and cancel; no callbacks (polling only).
-/// `client` carries the requests. `clock` (not owned, outlives the adapter) dates
-/// answers (Retry-After). Thread-safe.
+/// `client` carries the requests. `clock` (not owned) dates answers (Retry-After); it outlives the
+/// adapter and any SubmitAsync/PollAsync still pending, whose answers are read after the adapter
+/// is gone. Thread-safe.
 std::unique_ptr<ProviderAdapter> NewBeatraAdapter(BeatraOptions options,
                                                   std::shared_ptr<http::HttpClient> client,
                                                   const Clock* clock = RealClock::Get());

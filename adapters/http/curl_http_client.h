@@ -18,10 +18,24 @@ struct CurlOptions {
   absl::Duration request_timeout = absl::Seconds(30);
   /// Largest response body accepted, bytes.
   size_t max_response_bytes = 16 << 20;
+  /// Requests in flight at once to one scheme://host[:port], and so connections to it (HTTP/1.1
+  /// carries one request at a time; also set as CURLMOPT_MAX_HOST_CONNECTIONS): the concurrency
+  /// limit per provider account, since each account talks to its provider's host. Requests past
+  /// it wait in a FIFO per host; their timeout runs while they wait (DEADLINE_EXCEEDED, not
+  /// outcome-unknown, when it runs out there). 0 means no limit.
+  long max_host_connections = 400;
+  /// The same over all hosts (also CURLMOPT_MAX_TOTAL_CONNECTIONS, and the size of the cache of
+  /// idle kept-alive connections). 0 means no limit.
+  long max_total_connections = 800;
 };
 
-/// An HttpClient over libcurl. Reuses connections: each calling thread keeps its own easy handle
-/// (and so its connection cache), as libcurl recommends.
+/// An HttpClient over libcurl's multi interface: one transport thread runs every transfer of this
+/// client (an epoll loop over curl_multi_socket_action), so SendAsync never blocks and callbacks
+/// run on that thread; all requests share one connection cache (HTTP keep-alive, TCP_NODELAY).
+/// Send() is SendAsync plus a wait. Destroying the client fails the requests still pending
+/// (UNAVAILABLE when nothing was sent; CANCELLED, outcome-unknown, when the request may have
+/// reached the server), runs their callbacks on the transport thread and joins it; it must not
+/// be destroyed from one of its own callbacks.
 std::unique_ptr<HttpClient> NewCurlHttpClient(CurlOptions options);
 
 }  // namespace music::http

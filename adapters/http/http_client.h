@@ -29,7 +29,10 @@ class HttpClient {
   /// inside SendAsync when the implementation is asynchronous), with the same results and
   /// errors as Send. Default: calls done(Send(request)) on the calling thread, so blocking
   /// implementations (and test fakes) need nothing more.
-  virtual void SendAsync(Request request, ResponseCallback done) {
+  // `request` by value: an asynchronous implementation keeps it (moved) until the transfer ends;
+  // only this blocking default reads it in place.
+  virtual void SendAsync(Request request,  // NOLINT(performance-unnecessary-value-param)
+                         ResponseCallback done) {
     std::move(done)(Send(request));
   }
 };

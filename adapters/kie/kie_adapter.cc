@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "adapters/internal/answer_rules.h"
+#include "adapters/internal/async_call.h"
 #include "adapters/internal/url_encode.h"
 #include "adapters/kie/kie_errors.h"
 #include "adapters/kie/kie_json.h"
@@ -35,13 +37,156 @@ constexpr char kLyricsPath[] = "/api/v1/lyrics";
 constexpr char kMusicRecordPath[] = "/api/v1/generate/record-info";
 constexpr char kLyricsRecordPath[] = "/api/v1/lyrics/record-info";
 
+// The adapter's configuration. Immutable, and shared with the completions of SubmitAsync and
+// PollAsync, so an answer that arrives after the adapter is gone is still read safely.
+struct KieConfig {
+  KieConfig(KieOptions options_in, const Clock* clock_in)
+      : options(std::move(options_in)),
+        base_url(absl::StripSuffix(options.base_url, "/")),
+        clock(clock_in) {}
+
+  http::Request NewRequest(absl::string_view method, absl::string_view path_and_query) const {
+    http::Request request;
+    request.method = std::string(method);
+    request.url = absl::StrCat(base_url, path_and_query);
+    request.headers.emplace_back("Authorization", absl::StrCat("Bearer ", options.api_key));
+    request.headers.emplace_back("Accept", "application/json");
+    request.timeout = options.request_timeout;
+    return request;
+  }
+
+  // Prefixes `operation` (when given) and strips the API key from the message, whatever the
+  // message came from (libcurl, a provider `msg`), keeping the status payloads.
+  absl::Status Clean(const absl::Status& status, absl::string_view operation) const {
+    const std::string message = operation.empty()
+                                    ? std::string(status.message())
+                                    : absl::StrCat("kie.ai ", operation, ": ", status.message());
+    return WithMessage(status, Redact(message, options.api_key));
+  }
+
+  const KieOptions options;
+  const std::string base_url;  // without a trailing "/"
+  const Clock* const clock;
+};
+
+// A create: the request to send, and what reading its answer needs.
+struct SubmitCall {
+  http::Request http;
+  const char* path = nullptr;
+  std::string operation;
+  bool lyrics_create = false;
+};
+
+absl::StatusOr<SubmitCall> BuildSubmit(const KieConfig& config, const SubmitRequest& request) {
+  const music::v1::TaskInput& input = request.input;
+  const char* path = nullptr;
+  std::string body;
+  switch (request.kind) {
+    case music::v1::TASK_KIND_MUSIC:
+      if (request.provider_model.empty()) return absl::InvalidArgumentError("no kie.ai model");
+      path = kGeneratePath;
+      body = BuildGenerateBody(input, request.provider_model, request.callback_url);
+      break;
+    case music::v1::TASK_KIND_CONTINUATION:
+      if (request.provider_model.empty()) return absl::InvalidArgumentError("no kie.ai model");
+      if (input.continue_from_clip_id().empty()) {
+        return absl::InvalidArgumentError("a continuation needs continue_from_clip_id");
+      }
+      // JSON has no NaN or infinity; such a value would corrupt the body.
+      if (!std::isfinite(input.continue_at_seconds()) || input.continue_at_seconds() < 0) {
+        return absl::InvalidArgumentError("continue_at_seconds must be a finite number >= 0");
+      }
+      path = kExtendPath;
+      body = BuildExtendBody(input, request.provider_model, request.callback_url);
+      break;
+    case music::v1::TASK_KIND_LYRICS:
+      path = kLyricsPath;
+      body = BuildLyricsBody(input, request.callback_url);
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("kie.ai cannot run task kind ", music::v1::TaskKind_Name(request.kind)));
+  }
+
+  SubmitCall call;
+  call.path = path;
+  call.operation = absl::StrCat("POST ", path);
+  call.lyrics_create = request.kind == music::v1::TASK_KIND_LYRICS;
+  call.http = config.NewRequest("POST", path);
+  call.http.headers.emplace_back("Content-Type", "application/json");
+  call.http.body = std::move(body);
+  return call;
+}
+
+absl::StatusOr<SubmitResult> ReadSubmit(const KieConfig& config, const SubmitCall& call,
+                                        const absl::StatusOr<http::Response>& response) {
+  if (!response.ok()) return config.Clean(response.status(), call.operation);
+  if (absl::Status s =
+          CheckKieAnswer(*response, call.operation, call.lyrics_create, config.clock->Now());
+      !s.ok()) {
+    return config.Clean(s, "");
+  }
+  absl::StatusOr<std::string> task_id =
+      internal::ReadAcceptedCreateAnswer(ParseKieCreateAnswer(response->body));
+  if (!task_id.ok()) return config.Clean(task_id.status(), call.operation);
+  SubmitResult result;
+  result.provider_task_id = *std::move(task_id);
+  result.endpoint = call.path;
+  return result;
+}
+
+// A poll: the request to send, and what reading its answer needs.
+struct PollCall {
+  http::Request http;
+  std::string operation;
+  std::string provider_task_id;
+  bool lyrics = false;
+};
+
+absl::StatusOr<PollCall> BuildPoll(const KieConfig& config, const PollTarget& target) {
+  const TaskKind kind = target.kind;
+  const bool lyrics = kind == music::v1::TASK_KIND_LYRICS;
+  if (!lyrics && kind != music::v1::TASK_KIND_MUSIC && kind != music::v1::TASK_KIND_CONTINUATION) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kie.ai cannot poll task kind ", music::v1::TaskKind_Name(kind)));
+  }
+  if (target.provider_task_id.empty()) return absl::InvalidArgumentError("empty kie.ai task id");
+
+  const char* path = lyrics ? kLyricsRecordPath : kMusicRecordPath;
+  PollCall call;
+  call.operation = absl::StrCat("GET ", path);
+  call.provider_task_id = target.provider_task_id;
+  call.lyrics = lyrics;
+  call.http = config.NewRequest(
+      "GET", absl::StrCat(path, "?taskId=", internal::UrlEncode(target.provider_task_id)));
+  return call;
+}
+
+absl::StatusOr<ProviderUpdate> ReadPoll(const KieConfig& config, const PollCall& call,
+                                        const absl::StatusOr<http::Response>& response) {
+  if (!response.ok()) return config.Clean(response.status(), call.operation);
+  if (absl::Status s =
+          CheckKieAnswer(*response, call.operation, /*lyrics_create=*/false, config.clock->Now());
+      !s.ok()) {
+    return config.Clean(s, "");
+  }
+
+  absl::StatusOr<ProviderUpdate> update =
+      call.lyrics ? ParseKieLyricsRecord(response->body) : ParseKieMusicRecord(response->body);
+  if (!update.ok()) return config.Clean(update.status(), call.operation);
+  if (absl::Status s = internal::RequireAnswerForTask("kie.ai", call.provider_task_id, *update);
+      !s.ok()) {
+    return config.Clean(s, call.operation);
+  }
+  update->error_message = Redact(update->error_message, config.options.api_key);
+  return update;
+}
+
 class KieAdapter final : public ProviderAdapter {
  public:
   KieAdapter(KieOptions options, std::shared_ptr<http::HttpClient> client, const Clock* clock)
-      : options_(std::move(options)),
-        base_url_(absl::StripSuffix(options_.base_url, "/")),
-        client_(std::move(client)),
-        clock_(clock) {}
+      : config_(std::make_shared<const KieConfig>(std::move(options), clock)),
+        client_(std::move(client)) {}
 
   std::string provider() const override { return "kie"; }
 
@@ -50,94 +195,29 @@ class KieAdapter final : public ProviderAdapter {
   std::vector<music::v1::Model> Models() const override { return KieModels(); }
 
   absl::StatusOr<SubmitResult> Submit(const SubmitRequest& request) override {
-    const music::v1::TaskInput& input = request.input;
-    const char* path = nullptr;
-    std::string body;
-    switch (request.kind) {
-      case music::v1::TASK_KIND_MUSIC:
-        if (request.provider_model.empty()) return absl::InvalidArgumentError("no kie.ai model");
-        path = kGeneratePath;
-        body = BuildGenerateBody(input, request.provider_model, request.callback_url);
-        break;
-      case music::v1::TASK_KIND_CONTINUATION:
-        if (request.provider_model.empty()) return absl::InvalidArgumentError("no kie.ai model");
-        if (input.continue_from_clip_id().empty()) {
-          return absl::InvalidArgumentError("a continuation needs continue_from_clip_id");
-        }
-        // JSON has no NaN or infinity; such a value would corrupt the body.
-        if (!std::isfinite(input.continue_at_seconds()) || input.continue_at_seconds() < 0) {
-          return absl::InvalidArgumentError("continue_at_seconds must be a finite number >= 0");
-        }
-        path = kExtendPath;
-        body = BuildExtendBody(input, request.provider_model, request.callback_url);
-        break;
-      case music::v1::TASK_KIND_LYRICS:
-        path = kLyricsPath;
-        body = BuildLyricsBody(input, request.callback_url);
-        break;
-      default:
-        return absl::InvalidArgumentError(
-            absl::StrCat("kie.ai cannot run task kind ", music::v1::TaskKind_Name(request.kind)));
-    }
+    absl::StatusOr<SubmitCall> call = BuildSubmit(*config_, request);
+    if (!call.ok()) return call.status();
+    return ReadSubmit(*config_, *call, client_->Send(call->http));
+  }
 
-    const std::string operation = absl::StrCat("POST ", path);
-    http::Request http_request = NewRequest("POST", path);
-    http_request.headers.emplace_back("Content-Type", "application/json");
-    http_request.body = std::move(body);
-    absl::StatusOr<http::Response> response = client_->Send(http_request);
-    if (!response.ok()) return Clean(response.status(), operation);
-
-    const bool lyrics_create = request.kind == music::v1::TASK_KIND_LYRICS;
-    if (absl::Status s = CheckKieAnswer(*response, operation, lyrics_create, clock_->Now());
-        !s.ok()) {
-      return Clean(s, "");
-    }
-    absl::StatusOr<std::string> task_id =
-        internal::ReadAcceptedCreateAnswer(ParseKieCreateAnswer(response->body));
-    if (!task_id.ok()) return Clean(task_id.status(), operation);
-    SubmitResult result;
-    result.provider_task_id = *std::move(task_id);
-    result.endpoint = path;
-    return result;
+  void SubmitAsync(const SubmitRequest& request, SubmitCallback done) override {
+    internal::SendCall(*client_, config_, BuildSubmit(*config_, request), &ReadSubmit,
+                       std::move(done));
   }
 
   absl::StatusOr<ProviderUpdate> Poll(const PollTarget& target) override {
-    const TaskKind kind = target.kind;
-    absl::string_view provider_task_id = target.provider_task_id;
-    const bool lyrics = kind == music::v1::TASK_KIND_LYRICS;
-    if (!lyrics && kind != music::v1::TASK_KIND_MUSIC &&
-        kind != music::v1::TASK_KIND_CONTINUATION) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("kie.ai cannot poll task kind ", music::v1::TaskKind_Name(kind)));
-    }
-    if (provider_task_id.empty()) return absl::InvalidArgumentError("empty kie.ai task id");
+    absl::StatusOr<PollCall> call = BuildPoll(*config_, target);
+    if (!call.ok()) return call.status();
+    return ReadPoll(*config_, *call, client_->Send(call->http));
+  }
 
-    const char* path = lyrics ? kLyricsRecordPath : kMusicRecordPath;
-    const std::string operation = absl::StrCat("GET ", path);
-    http::Request http_request =
-        NewRequest("GET", absl::StrCat(path, "?taskId=", internal::UrlEncode(provider_task_id)));
-    absl::StatusOr<http::Response> response = client_->Send(http_request);
-    if (!response.ok()) return Clean(response.status(), operation);
-    if (absl::Status s =
-            CheckKieAnswer(*response, operation, /*lyrics_create=*/false, clock_->Now());
-        !s.ok()) {
-      return Clean(s, "");
-    }
-
-    absl::StatusOr<ProviderUpdate> update =
-        lyrics ? ParseKieLyricsRecord(response->body) : ParseKieMusicRecord(response->body);
-    if (!update.ok()) return Clean(update.status(), operation);
-    if (absl::Status s = internal::RequireAnswerForTask("kie.ai", provider_task_id, *update);
-        !s.ok()) {
-      return Clean(s, operation);
-    }
-    update->error_message = Redact(update->error_message, options_.api_key);
-    return update;
+  void PollAsync(const PollTarget& target, PollCallback done) override {
+    internal::SendCall(*client_, config_, BuildPoll(*config_, target), &ReadPoll, std::move(done));
   }
 
   absl::StatusOr<ProviderUpdate> ParseCallback(TaskKind kind,
                                                const http::Request& request) override {
-    const bool signed_callbacks = !options_.webhook_hmac_key.empty();
+    const bool signed_callbacks = !config_->options.webhook_hmac_key.empty();
     const absl::string_view timestamp = http::FindHeader(request.headers, "X-Webhook-Timestamp");
     const absl::string_view signature = http::FindHeader(request.headers, "X-Webhook-Signature");
     if (signed_callbacks && (timestamp.empty() || signature.empty())) {
@@ -165,7 +245,7 @@ class KieAdapter final : public ProviderAdapter {
         return s;
       }
     }
-    update->error_message = Redact(update->error_message, options_.api_key);
+    update->error_message = Redact(update->error_message, config_->options.api_key);
     return update;
   }
 
@@ -174,16 +254,6 @@ class KieAdapter final : public ProviderAdapter {
   }
 
  private:
-  http::Request NewRequest(absl::string_view method, absl::string_view path_and_query) const {
-    http::Request request;
-    request.method = std::string(method);
-    request.url = absl::StrCat(base_url_, path_and_query);
-    request.headers.emplace_back("Authorization", absl::StrCat("Bearer ", options_.api_key));
-    request.headers.emplace_back("Accept", "application/json");
-    request.timeout = options_.request_timeout;
-    return request;
-  }
-
   // The signature covers task id and timestamp only (WIRE.md), so the timestamp's age is what
   // limits replaying a captured delivery.
   absl::Status CheckSignature(absl::string_view task_id, absl::string_view timestamp,
@@ -192,29 +262,24 @@ class KieAdapter final : public ProviderAdapter {
     if (!absl::SimpleAtoi(timestamp, &seconds)) {
       return absl::UnauthenticatedError("kie.ai callback timestamp is not unix seconds");
     }
-    const absl::Duration age = absl::AbsDuration(clock_->Now() - absl::FromUnixSeconds(seconds));
-    if (age > options_.max_signature_age) {
+    const absl::Duration age =
+        absl::AbsDuration(config_->clock->Now() - absl::FromUnixSeconds(seconds));
+    if (age > config_->options.max_signature_age) {
       return absl::UnauthenticatedError("kie.ai callback timestamp is too old or in the future");
     }
-    if (!VerifyKieCallbackSignature(options_.webhook_hmac_key, task_id, timestamp, signature)) {
+    if (!VerifyKieCallbackSignature(config_->options.webhook_hmac_key, task_id, timestamp,
+                                    signature)) {
       return absl::UnauthenticatedError("kie.ai callback signature does not match");
     }
     return absl::OkStatus();
   }
 
-  // Prefixes `operation` (when given) and strips the API key from the message, whatever the
-  // message came from (libcurl, a provider `msg`), keeping the status payloads.
   absl::Status Clean(const absl::Status& status, absl::string_view operation) const {
-    const std::string message = operation.empty()
-                                    ? std::string(status.message())
-                                    : absl::StrCat("kie.ai ", operation, ": ", status.message());
-    return WithMessage(status, Redact(message, options_.api_key));
+    return config_->Clean(status, operation);
   }
 
-  const KieOptions options_;
-  const std::string base_url_;  // without a trailing "/"
+  const std::shared_ptr<const KieConfig> config_;
   const std::shared_ptr<http::HttpClient> client_;
-  const Clock* const clock_;
 };
 
 }  // namespace

@@ -30,7 +30,9 @@ struct KieOptions {
 
 /// The kie.ai adapter: provider() "kie", ResubmitPolicy::kAtMostOnce (kie.ai has neither
 /// idempotency keys nor a lookup by request id), no cancel API. `client` carries the requests;
-/// `clock` (not owned, outlives the adapter) dates Retry-After and signature ages. Thread-safe.
+/// `clock` (not owned) dates Retry-After and signature ages; it outlives the adapter and any
+/// SubmitAsync/PollAsync still pending, whose answers are read after the adapter is gone.
+/// Thread-safe.
 std::unique_ptr<ProviderAdapter> NewKieAdapter(KieOptions options,
                                                std::shared_ptr<http::HttpClient> client,
                                                const Clock* clock = RealClock::Get());

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <deque>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "adapters/internal/answer_rules.h"
+#include "adapters/internal/async_call.h"
 #include "adapters/internal/url_encode.h"
 #include "adapters/piapi/piapi_errors.h"
 #include "adapters/piapi/piapi_json.h"
@@ -70,12 +72,141 @@ class ReplayWindow {
   std::deque<std::string> order_ ABSL_GUARDED_BY(mu_);
 };
 
+// The adapter's configuration. Immutable, and shared with the completions of SubmitAsync and
+// PollAsync, so an answer that arrives after the adapter is gone is still read safely.
+struct PiapiConfig {
+  PiapiConfig(PiapiOptions options_in, const Clock* clock_in)
+      : options(std::move(options_in)),
+        clock(clock_in),
+        base_url(absl::StripSuffix(options.base_url, "/")) {}
+
+  http::Request NewRequest(absl::string_view method, absl::string_view path) const {
+    http::Request request;
+    request.method = std::string(method);
+    request.url = absl::StrCat(base_url, path);
+    request.headers.emplace_back("x-api-key", options.api_key);
+    request.headers.emplace_back("Accept", "application/json");
+    request.timeout = options.request_timeout;
+    return request;
+  }
+
+  // Prefixes `operation` (when given) and strips the API key and the webhook secret from the
+  // message, whatever it came from (libcurl, a provider `message`), keeping the payloads.
+  absl::Status Clean(const absl::Status& status, absl::string_view operation) const {
+    std::string message = operation.empty()
+                              ? std::string(status.message())
+                              : absl::StrCat("PiAPI ", operation, ": ", status.message());
+    message = Redact(Redact(message, options.api_key), options.webhook_secret);
+    return WithMessage(status, message);
+  }
+
+  const PiapiOptions options;
+  const Clock* const clock;
+  const std::string base_url;  // without a trailing "/"
+};
+
+// A create or a poll: the request to send, and what reading its answer needs.
+struct SubmitCall {
+  http::Request http;
+  std::string operation;
+};
+struct PollCall {
+  http::Request http;
+  std::string operation;
+  std::string provider_task_id;
+};
+
+absl::StatusOr<SubmitCall> BuildSubmit(const PiapiConfig& config, const SubmitRequest& request) {
+  const music::v1::TaskInput& input = request.input;
+  bool continuation = false;
+  switch (request.kind) {
+    case music::v1::TASK_KIND_MUSIC:
+      break;
+    case music::v1::TASK_KIND_CONTINUATION:
+      if (input.continue_from_clip_id().empty()) {
+        return absl::InvalidArgumentError("a continuation needs continue_from_clip_id");
+      }
+      // JSON has no NaN or infinity; such a value would corrupt the body.
+      if (!std::isfinite(input.continue_at_seconds()) || input.continue_at_seconds() < 0) {
+        return absl::InvalidArgumentError("continue_at_seconds must be a finite number >= 0");
+      }
+      continuation = true;
+      break;
+    default:
+      // Seed 003: music-u supports only generate_music (no lyrics-only task).
+      return absl::InvalidArgumentError(absl::StrCat("PiAPI music-u cannot run task kind ",
+                                                     music::v1::TaskKind_Name(request.kind)));
+  }
+  if (request.provider_model.empty()) return absl::InvalidArgumentError("no PiAPI model");
+
+  PiapiWebhook webhook;
+  if (!config.options.webhook_secret.empty() && !request.callback_url.empty()) {
+    webhook.endpoint = request.callback_url;
+    webhook.secret = config.options.webhook_secret;
+  }
+  SubmitCall call;
+  call.operation = absl::StrCat("POST ", kTaskPath);
+  call.http = config.NewRequest("POST", kTaskPath);
+  call.http.headers.emplace_back("Content-Type", "application/json");
+  call.http.body = BuildPiapiCreateBody(input, request.provider_model, continuation,
+                                        config.options.service_mode, webhook);
+  return call;
+}
+
+absl::StatusOr<SubmitResult> ReadSubmit(const PiapiConfig& config, const SubmitCall& call,
+                                        const absl::StatusOr<http::Response>& response) {
+  if (!response.ok()) return config.Clean(response.status(), call.operation);
+  if (absl::Status s =
+          CheckPiapiAnswer(*response, call.operation, /*create=*/true, config.clock->Now());
+      !s.ok()) {
+    return config.Clean(s, "");
+  }
+  absl::StatusOr<std::string> task_id =
+      internal::ReadAcceptedCreateAnswer(ParsePiapiCreateAnswer(response->body));
+  if (!task_id.ok()) return config.Clean(task_id.status(), call.operation);
+  SubmitResult result;
+  result.provider_task_id = *std::move(task_id);
+  result.endpoint = kTaskPath;
+  return result;
+}
+
+absl::StatusOr<PollCall> BuildPoll(const PiapiConfig& config, const PollTarget& target) {
+  if (target.kind != music::v1::TASK_KIND_MUSIC &&
+      target.kind != music::v1::TASK_KIND_CONTINUATION) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("PiAPI cannot poll task kind ", music::v1::TaskKind_Name(target.kind)));
+  }
+  if (target.provider_task_id.empty()) return absl::InvalidArgumentError("empty PiAPI task id");
+  PollCall call;
+  call.operation = absl::StrCat("GET ", kTaskPath, "/{task_id}");
+  call.provider_task_id = target.provider_task_id;
+  call.http = config.NewRequest(
+      "GET", absl::StrCat(kTaskPath, "/", internal::UrlEncode(target.provider_task_id)));
+  return call;
+}
+
+absl::StatusOr<ProviderUpdate> ReadPoll(const PiapiConfig& config, const PollCall& call,
+                                        const absl::StatusOr<http::Response>& response) {
+  if (!response.ok()) return config.Clean(response.status(), call.operation);
+  if (absl::Status s =
+          CheckPiapiAnswer(*response, call.operation, /*create=*/false, config.clock->Now());
+      !s.ok()) {
+    return config.Clean(s, "");
+  }
+  absl::StatusOr<ProviderUpdate> update = ParsePiapiTaskAnswer(response->body);
+  if (!update.ok()) return config.Clean(update.status(), call.operation);
+  if (absl::Status s = internal::RequireAnswerForTask("PiAPI", call.provider_task_id, *update);
+      !s.ok()) {
+    return config.Clean(s, call.operation);
+  }
+  update->error_message = Redact(update->error_message, config.options.api_key);
+  return update;
+}
+
 class PiapiAdapter final : public ProviderAdapter {
  public:
   PiapiAdapter(PiapiOptions options, std::shared_ptr<http::HttpClient> client, const Clock* clock)
-      : options_(std::move(options)),
-        clock_(clock),
-        base_url_(absl::StripSuffix(options_.base_url, "/")),
+      : config_(std::make_shared<const PiapiConfig>(std::move(options), clock)),
         client_(std::move(client)),
         seen_(kSeenDeliveries) {}
 
@@ -86,88 +217,35 @@ class PiapiAdapter final : public ProviderAdapter {
   std::vector<music::v1::Model> Models() const override { return PiapiModels(); }
 
   absl::StatusOr<SubmitResult> Submit(const SubmitRequest& request) override {
-    const music::v1::TaskInput& input = request.input;
-    bool continuation = false;
-    switch (request.kind) {
-      case music::v1::TASK_KIND_MUSIC:
-        break;
-      case music::v1::TASK_KIND_CONTINUATION:
-        if (input.continue_from_clip_id().empty()) {
-          return absl::InvalidArgumentError("a continuation needs continue_from_clip_id");
-        }
-        // JSON has no NaN or infinity; such a value would corrupt the body.
-        if (!std::isfinite(input.continue_at_seconds()) || input.continue_at_seconds() < 0) {
-          return absl::InvalidArgumentError("continue_at_seconds must be a finite number >= 0");
-        }
-        continuation = true;
-        break;
-      default:
-        // Seed 003: music-u supports only generate_music (no lyrics-only task).
-        return absl::InvalidArgumentError(absl::StrCat("PiAPI music-u cannot run task kind ",
-                                                       music::v1::TaskKind_Name(request.kind)));
-    }
-    if (request.provider_model.empty()) return absl::InvalidArgumentError("no PiAPI model");
+    absl::StatusOr<SubmitCall> call = BuildSubmit(*config_, request);
+    if (!call.ok()) return call.status();
+    return ReadSubmit(*config_, *call, client_->Send(call->http));
+  }
 
-    PiapiWebhook webhook;
-    if (!options_.webhook_secret.empty() && !request.callback_url.empty()) {
-      webhook.endpoint = request.callback_url;
-      webhook.secret = options_.webhook_secret;
-    }
-    const std::string operation = absl::StrCat("POST ", kTaskPath);
-    http::Request http_request = NewRequest("POST", kTaskPath);
-    http_request.headers.emplace_back("Content-Type", "application/json");
-    http_request.body = BuildPiapiCreateBody(input, request.provider_model, continuation,
-                                             options_.service_mode, webhook);
-    absl::StatusOr<http::Response> response = client_->Send(http_request);
-    if (!response.ok()) return Clean(response.status(), operation);
-    if (absl::Status s = CheckPiapiAnswer(*response, operation, /*create=*/true, clock_->Now());
-        !s.ok()) {
-      return Clean(s, "");
-    }
-    absl::StatusOr<std::string> task_id =
-        internal::ReadAcceptedCreateAnswer(ParsePiapiCreateAnswer(response->body));
-    if (!task_id.ok()) return Clean(task_id.status(), operation);
-    SubmitResult result;
-    result.provider_task_id = *std::move(task_id);
-    result.endpoint = kTaskPath;
-    return result;
+  void SubmitAsync(const SubmitRequest& request, SubmitCallback done) override {
+    internal::SendCall(*client_, config_, BuildSubmit(*config_, request), &ReadSubmit,
+                       std::move(done));
   }
 
   absl::StatusOr<ProviderUpdate> Poll(const PollTarget& target) override {
-    if (target.kind != music::v1::TASK_KIND_MUSIC &&
-        target.kind != music::v1::TASK_KIND_CONTINUATION) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("PiAPI cannot poll task kind ", music::v1::TaskKind_Name(target.kind)));
-    }
-    if (target.provider_task_id.empty()) return absl::InvalidArgumentError("empty PiAPI task id");
-    const std::string operation = absl::StrCat("GET ", kTaskPath, "/{task_id}");
-    http::Request http_request = NewRequest(
-        "GET", absl::StrCat(kTaskPath, "/", internal::UrlEncode(target.provider_task_id)));
-    absl::StatusOr<http::Response> response = client_->Send(http_request);
-    if (!response.ok()) return Clean(response.status(), operation);
-    if (absl::Status s = CheckPiapiAnswer(*response, operation, /*create=*/false, clock_->Now());
-        !s.ok()) {
-      return Clean(s, "");
-    }
-    absl::StatusOr<ProviderUpdate> update = ParsePiapiTaskAnswer(response->body);
-    if (!update.ok()) return Clean(update.status(), operation);
-    if (absl::Status s = internal::RequireAnswerForTask("PiAPI", target.provider_task_id, *update);
-        !s.ok()) {
-      return Clean(s, operation);
-    }
-    update->error_message = Redact(update->error_message, options_.api_key);
-    return update;
+    absl::StatusOr<PollCall> call = BuildPoll(*config_, target);
+    if (!call.ok()) return call.status();
+    return ReadPoll(*config_, *call, client_->Send(call->http));
+  }
+
+  void PollAsync(const PollTarget& target, PollCallback done) override {
+    internal::SendCall(*client_, config_, BuildPoll(*config_, target), &ReadPoll, std::move(done));
   }
 
   absl::StatusOr<ProviderUpdate> ParseCallback(TaskKind kind,
                                                const http::Request& request) override {
     // Authenticate before reading the body: a forged delivery learns nothing and costs nothing.
-    if (options_.webhook_secret.empty()) {
+    if (config_->options.webhook_secret.empty()) {
       return absl::UnauthenticatedError("PiAPI webhooks are not configured (no webhook secret)");
     }
     const absl::string_view secret = http::FindHeader(request.headers, kSecretHeader);
     if (secret.empty()) return absl::UnauthenticatedError("PiAPI webhook without x-webhook-secret");
-    if (!SecretsEqual(secret, options_.webhook_secret)) {
+    if (!SecretsEqual(secret, config_->options.webhook_secret)) {
       return absl::UnauthenticatedError("PiAPI webhook secret does not match");
     }
     if (kind != music::v1::TASK_KIND_MUSIC && kind != music::v1::TASK_KIND_CONTINUATION) {
@@ -183,7 +261,7 @@ class PiapiAdapter final : public ProviderAdapter {
                        " at ", callback->timestamp, " was already received"));
     }
     ProviderUpdate update = std::move(callback->update);
-    update.error_message = Redact(update.error_message, options_.api_key);
+    update.error_message = Redact(update.error_message, config_->options.api_key);
     return update;
   }
 
@@ -192,29 +270,11 @@ class PiapiAdapter final : public ProviderAdapter {
   }
 
  private:
-  http::Request NewRequest(absl::string_view method, absl::string_view path) const {
-    http::Request request;
-    request.method = std::string(method);
-    request.url = absl::StrCat(base_url_, path);
-    request.headers.emplace_back("x-api-key", options_.api_key);
-    request.headers.emplace_back("Accept", "application/json");
-    request.timeout = options_.request_timeout;
-    return request;
-  }
-
-  // Prefixes `operation` (when given) and strips the API key and the webhook secret from the
-  // message, whatever it came from (libcurl, a provider `message`), keeping the payloads.
   absl::Status Clean(const absl::Status& status, absl::string_view operation) const {
-    std::string message = operation.empty()
-                              ? std::string(status.message())
-                              : absl::StrCat("PiAPI ", operation, ": ", status.message());
-    message = Redact(Redact(message, options_.api_key), options_.webhook_secret);
-    return WithMessage(status, message);
+    return config_->Clean(status, operation);
   }
 
-  const PiapiOptions options_;
-  const Clock* const clock_;
-  const std::string base_url_;  // without a trailing "/"
+  const std::shared_ptr<const PiapiConfig> config_;
   const std::shared_ptr<http::HttpClient> client_;
   ReplayWindow seen_;
 };

@@ -29,8 +29,9 @@ struct PiapiOptions {
 
 /// The PiAPI adapter: provider() "piapi", ResubmitPolicy::kAtMostOnce (no idempotency key, no
 /// lookup by request id in seed 003), no cancel API (Cancel is UNIMPLEMENTED), no lyrics tasks.
-/// `client` carries the requests. `clock` (not owned, outlives the adapter) dates
-/// answers (Retry-After). Thread-safe.
+/// `client` carries the requests. `clock` (not owned) dates answers (Retry-After); it outlives the
+/// adapter and any SubmitAsync/PollAsync still pending, whose answers are read after the adapter
+/// is gone. Thread-safe.
 std::unique_ptr<ProviderAdapter> NewPiapiAdapter(PiapiOptions options,
                                                  std::shared_ptr<http::HttpClient> client,
                                                  const Clock* clock = RealClock::Get());

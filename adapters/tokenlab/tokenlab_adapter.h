@@ -30,8 +30,9 @@ struct TokenlabOptions {
 /// The TokenLab adapter: provider() "tokenlab", ResubmitPolicy::kLookupByRequestId (the create
 /// carries `request_id` = SubmitRequest::idempotency_key; FindByRequestId looks it up), no
 /// callbacks (ParseCallback UNIMPLEMENTED), no cancel API (Cancel UNIMPLEMENTED). `client`
-/// carries the requests. `clock` (not owned, outlives the adapter) dates
-/// answers (Retry-After). Thread-safe.
+/// carries the requests. `clock` (not owned) dates answers (Retry-After); it outlives the adapter
+/// and any SubmitAsync/PollAsync still pending, whose answers are read after the adapter is gone.
+/// Thread-safe.
 std::unique_ptr<ProviderAdapter> NewTokenlabAdapter(TokenlabOptions options,
                                                     std::shared_ptr<http::HttpClient> client,
                                                     const Clock* clock = RealClock::Get());

@@ -13,7 +13,9 @@
 namespace music::http {
 
 /// An HttpClient answering from a queue of canned answers, in order, and recording every request.
-/// Past the queue it answers INTERNAL ("fake: no canned answer"). Thread-safe.
+/// Past the queue it answers INTERNAL ("fake: no canned answer"). SendAsync takes its answer at
+/// once and, by default, calls `done` at once (HttpClient's default); after DeferAsync() it holds
+/// the completion until RunPending(), the way a transport thread runs it later. Thread-safe.
 class FakeHttpClient final : public HttpClient {
  public:
   absl::StatusOr<Response> Send(const Request& request) override {
@@ -23,6 +25,45 @@ class FakeHttpClient final : public HttpClient {
     absl::StatusOr<Response> answer = std::move(answers_.front());
     answers_.pop_front();
     return answer;
+  }
+
+  void SendAsync(Request request, ResponseCallback done) override {
+    absl::StatusOr<Response> answer = Send(request);
+    {
+      absl::MutexLock lock(&mu_);
+      if (defer_) {
+        pending_.emplace_back(std::move(answer), std::move(done));
+        return;
+      }
+    }
+    std::move(done)(std::move(answer));
+  }
+
+  /// From now on SendAsync holds its completions until RunPending().
+  void DeferAsync() {
+    absl::MutexLock lock(&mu_);
+    defer_ = true;
+  }
+  /// Runs the held completions in the order they were sent, on the calling thread, including
+  /// those queued while running; returns how many ran.
+  size_t RunPending() {
+    size_t ran = 0;
+    while (true) {
+      std::pair<absl::StatusOr<Response>, ResponseCallback> next;
+      {
+        absl::MutexLock lock(&mu_);
+        if (pending_.empty()) return ran;
+        next = std::move(pending_.front());
+        pending_.pop_front();
+      }
+      std::move(next.second)(std::move(next.first));
+      ++ran;
+    }
+  }
+  /// How many completions are held.
+  size_t pending() const {
+    absl::MutexLock lock(&mu_);
+    return pending_.size();
   }
 
   /// Queues an HTTP answer.
@@ -55,6 +96,8 @@ class FakeHttpClient final : public HttpClient {
   mutable absl::Mutex mu_;
   std::deque<absl::StatusOr<Response>> answers_ ABSL_GUARDED_BY(mu_);
   std::vector<Request> requests_ ABSL_GUARDED_BY(mu_);
+  bool defer_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<std::pair<absl::StatusOr<Response>, ResponseCallback>> pending_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace music::http
