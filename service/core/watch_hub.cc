@@ -216,12 +216,15 @@ bool WatchHub::Tick() {
 }
 
 void WatchHub::MaybeTrimHeap() {
-  // Trim once a wave of closes has settled (no unsubscribe since the previous step), or during
-  // steady churn every 16 waves' worth: malloc_trim walks the heap, so not on every close.
+  // Trim once a wave of closes has settled (no unsubscribe for a second), or during steady churn
+  // every 16 waves' worth: malloc_trim walks the heap, so not on every close, and a trim in the
+  // middle of a wave would leave the rest of the wave's memory kept.
   const int closed = unsubscribes_since_trim_.load(std::memory_order_relaxed);
-  const bool settled = closed == unsubscribes_at_last_step_;
+  const absl::Time now = clock_->Now();
+  if (closed != unsubscribes_at_last_step_) last_unsubscribe_seen_ = now;
   unsubscribes_at_last_step_ = closed;
   if (closed < kTrimAfterUnsubscribes) return;
+  const bool settled = now - last_unsubscribe_seen_ >= absl::Seconds(1);
   if (!settled && closed < 16 * kTrimAfterUnsubscribes) return;
   unsubscribes_since_trim_.fetch_sub(closed, std::memory_order_relaxed);
   unsubscribes_at_last_step_ = 0;

@@ -135,6 +135,7 @@ class WatchHub {
   std::atomic<int> size_{0};
   std::atomic<int> unsubscribes_since_trim_{0};
   int unsubscribes_at_last_step_ = 0;  // ticker thread only
+  absl::Time last_unsubscribe_seen_;   // ticker thread only
 
   // Serializes the wheel's bookkeeping (the ticker and a test's Tick); no watcher call runs
   // under it.

@@ -99,13 +99,15 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchTaskResponse>, p
     writing_ = false;
     // Clear() would keep the task's strings allocated for the life of an idle stream.
     WatchTaskResponse().Swap(&message_);
-    if (!ok) {
-      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
-      return;
-    }
+    // A finish that waited for this write goes out whether or not the write got through: a
+    // stream canceled during a write otherwise never finishes (and holds grpc::Server::Shutdown).
     if (pending_finish_) {
       Finish(*pending_finish_);
       pending_finish_.reset();
+      return;
+    }
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
       return;
     }
     MaybeWriteLocked();

@@ -56,6 +56,7 @@ ABSL_FLAG(double, window_heartbeats, 2.5, "Measurement window, in heartbeat inte
 ABSL_FLAG(std::string, server_bin, "build/service/music-server", "music-server binary");
 ABSL_FLAG(std::string, emulator_bin, "build/tools/provider-emulator/provider-emulator",
           "provider-emulator binary");
+ABSL_FLAG(double, hold_seconds, 0, "Keep the server running this long at the end (to inspect it)");
 ABSL_FLAG(std::string, target, "", "client: server address");
 ABSL_FLAG(std::string, ids_file, "", "client: idle task ids, one a line");
 ABSL_FLAG(std::string, probes_file, "", "client: probe task ids, one a line");
@@ -444,6 +445,7 @@ int RunParent(const char* self) {
     rounds.push_back(std::move(r));
   }
   const double load = LoadAverage();
+  absl::SleepFor(absl::Seconds(absl::GetFlag(FLAGS_hold_seconds)));
   kill(server.pid, SIGTERM);
   kill(emulator.pid, SIGTERM);
   waitpid(server.pid, nullptr, 0);
