@@ -153,10 +153,11 @@ void WatchHub::Shutdown() {
     {
       absl::MutexLock lock(&shard.mu);
       shard.shut_down = true;
-      for (auto& [token, entry] : shard.by_token) {
-        if (entry->removed) continue;
-        ++entry->pins;
-        pinned.push_back(entry.get());
+      for (const auto& item : shard.by_token) {
+        Entry* const e = item.second.get();
+        if (e->removed) continue;
+        ++e->pins;
+        pinned.push_back(e);
       }
     }
     for (Entry* e : pinned) e->watcher->OnShutdown();
