@@ -14,7 +14,6 @@
 // It prints a table and one `PERF {json}` line per figure.
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +21,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <csignal>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -52,8 +53,8 @@ ABSL_FLAG(int, clients, 4, "Client processes");
 ABSL_FLAG(int, channels, 8, "Connections per client process");
 ABSL_FLAG(int, idle_tasks, 1000, "Tasks the idle streams watch (round robin)");
 ABSL_FLAG(int, probes, 200, "Tasks changed (canceled) during each window");
-ABSL_FLAG(double, heartbeat_seconds, 5, "The server's watch.heartbeat_seconds");
-ABSL_FLAG(double, window_heartbeats, 2.5, "Measurement window, in heartbeat intervals");
+ABSL_FLAG(double, heartbeat_seconds, 30, "The server's watch.heartbeat_seconds (the default)");
+ABSL_FLAG(double, window_heartbeats, 2.2, "Measurement window, in heartbeat intervals");
 ABSL_FLAG(std::string, server_bin, "build/service/music-server", "music-server binary");
 ABSL_FLAG(std::string, emulator_bin, "build/tools/provider-emulator/provider-emulator",
           "provider-emulator binary");
@@ -288,7 +289,8 @@ void WriteLines(const std::string& path, const std::vector<std::string>& lines) 
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return -1;
   std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
+  const auto rank = static_cast<size_t>(std::lround(p * static_cast<double>(v.size() - 1)));
+  const size_t i = std::min(v.size() - 1, rank);
   return v[i];
 }
 
@@ -448,7 +450,9 @@ int RunParent(const char* self) {
     r.rss_closed = last;
     std::cerr << Label(r.streams) << ": after close " << r.rss_closed << " MiB, "
               << r.lat.size() << " deliveries measured of " << probes.size() * nclients << ", "
-              << r.cancel_errors << " changes failed\n";
+              << r.cancel_errors << " changes failed; delivery p50 " << Percentile(r.lat, 0.5)
+              << " ms, p99 " << Percentile(r.lat, 0.99) << " ms, max " << Percentile(r.lat, 1.0)
+              << " ms\n";
     rounds.push_back(std::move(r));
   }
   const double load = LoadAverage();
