@@ -3,8 +3,10 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -114,8 +116,14 @@ enum class ResubmitPolicy {
   kLookupByRequestId,
 };
 
-/// One provider API behind one interface. Implementations are thread-safe; methods block on
-/// network I/O (run them on worker threads).
+/// Receives the outcome of ProviderAdapter::SubmitAsync; called once.
+using SubmitCallback = absl::AnyInvocable<void(absl::StatusOr<SubmitResult>) &&>;
+/// Receives the outcome of ProviderAdapter::PollAsync; called once.
+using PollCallback = absl::AnyInvocable<void(absl::StatusOr<ProviderUpdate>) &&>;
+
+/// One provider API behind one interface. Implementations are thread-safe; the blocking methods
+/// block on network I/O (run them on worker threads); SubmitAsync/PollAsync do not, when the
+/// adapter and its HttpClient are asynchronous.
 ///
 /// Errors returned by Submit/Poll/Cancel use these codes (helpers in provider_errors.h):
 ///  - UNAVAILABLE: 5xx, maintenance, connection refused before anything was sent: retry.
@@ -144,6 +152,17 @@ class ProviderAdapter {
 
   /// Reads the provider task's current state.
   virtual absl::StatusOr<ProviderUpdate> Poll(const PollTarget& target) = 0;
+
+  /// Asynchronous Submit/Poll: same results and errors as the blocking ones; `done` runs exactly
+  /// once, possibly on a transport thread, and must not block (hand heavy work elsewhere). The
+  /// arguments are copied as needed: they need not outlive the call.
+  /// Defaults call the blocking method and then done on the calling thread.
+  virtual void SubmitAsync(const SubmitRequest& request, SubmitCallback done) {
+    std::move(done)(Submit(request));
+  }
+  virtual void PollAsync(const PollTarget& target, PollCallback done) {
+    std::move(done)(Poll(target));
+  }
 
   /// Parses (and, where configured, authenticates) a callback delivery for a task of `kind`.
   /// Errors: UNAUTHENTICATED when a signature or secret is required and missing or wrong;

@@ -12,6 +12,7 @@
 #include "absl/types/span.h"
 #include "domain/task_record.h"
 #include "domain/billing_types.h"
+#include "persistence/commit_stats.h"
 
 namespace music::persistence {
 
@@ -103,6 +104,10 @@ class TaskStore {
   /// The task a provider knows by this id. NOT_FOUND when there is none.
   virtual absl::StatusOr<domain::TaskRecord> FindByProviderTaskId(absl::string_view provider,
                                                           absl::string_view provider_task_id) = 0;
+
+  /// Counters of the write path (transactions, writes per transaction, commit time), for metrics;
+  /// cheap (a copy under a short lock). nullopt: this store keeps none.
+  virtual std::optional<CommitStats> GetCommitStats() const { return std::nullopt; }
 };
 
 }  // namespace music::persistence

@@ -46,6 +46,7 @@ service::ServerOptions OptionsFrom(const ServerConfig& config) {
   options.shutdown_grace = config.shutdown_grace;
   options.rpc_workers = config.rpc_workers;
   options.engine.poll_interval = config.poll_interval;
+  options.engine.callback_poll_interval = config.callback_poll_interval;
   options.engine.task_deadline = config.task_deadline;
   options.engine.max_submit_attempts = config.submit_max_attempts;
   options.engine.backoff_initial = config.backoff_initial;

@@ -60,7 +60,7 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:50051";
   std::string tenant = "default";
   std::string default_model = "suno-v4.5";
-  int rpc_workers = 4;
+  int rpc_workers = 32;
   absl::Duration shutdown_grace = absl::Seconds(10);
   // database.*
   std::string database_path = "music.db";
@@ -70,6 +70,9 @@ struct ServerConfig {
   std::string callbacks_public_url;  // "" = http://<callbacks.listen>
   // tasks.*
   absl::Duration poll_interval = absl::Seconds(7);
+  // While a provider's callbacks arrive, its tasks are polled this often (a check on an overdue
+  // callback); below poll_interval: always poll_interval.
+  absl::Duration callback_poll_interval = absl::Seconds(30);
   absl::Duration task_deadline = absl::Minutes(30);
   int submit_max_attempts = 8;
   absl::Duration backoff_initial = absl::Milliseconds(500);

@@ -1,10 +1,16 @@
 #ifndef MUSIC_ADAPTERS_HTTP_HTTP_CLIENT_H_
 #define MUSIC_ADAPTERS_HTTP_HTTP_CLIENT_H_
 
+#include <utility>
+
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "adapters/http/http_types.h"
 
 namespace music::http {
+
+/// Receives the outcome of HttpClient::SendAsync; called once (rvalue-invocable).
+using ResponseCallback = absl::AnyInvocable<void(absl::StatusOr<Response>) &&>;
 
 /// Sends HTTP requests. Thread-safe. Any HTTP status is a successful Send (the caller interprets
 /// it); transport failures are errors:
@@ -15,7 +21,17 @@ namespace music::http {
 class HttpClient {
  public:
   virtual ~HttpClient() = default;
+
+  /// Sends `request` and blocks until the answer (or a transport error, codes above).
   virtual absl::StatusOr<Response> Send(const Request& request) = 0;
+
+  /// Sends without blocking the caller; `done` runs exactly once, on a transport thread (never
+  /// inside SendAsync when the implementation is asynchronous), with the same results and
+  /// errors as Send. Default: calls done(Send(request)) on the calling thread, so blocking
+  /// implementations (and test fakes) need nothing more.
+  virtual void SendAsync(Request request, ResponseCallback done) {
+    std::move(done)(Send(request));
+  }
 };
 
 }  // namespace music::http

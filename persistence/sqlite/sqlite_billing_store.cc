@@ -11,9 +11,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "domain/ledger_check.h"
 #include "persistence/sqlite/sqlite_db.h"
+#include "persistence/sqlite/sqlite_reader_pool.h"
 #include "persistence/sqlite/sqlite_row_codec.h"
 #include "persistence/sqlite/sqlite_store_impl.h"
 
@@ -38,8 +38,9 @@ absl::StatusOr<BillingPage> SqliteStoreImpl::ListBillingTransactions(
                                  "AND time_us < ?3");
   if (query.after.has_value()) sql += " AND (time_us, billing_transaction_id) < (?4, ?5)";
   sql += " ORDER BY time_us DESC, billing_transaction_id DESC LIMIT ?6";
-  absl::MutexLock lock(&mu_);
-  absl::StatusOr<sqlite3_stmt*> stmt = db_.Prepare(sql);
+  ReaderPool::Lease lease = reads_.Acquire();
+  SqliteDb& db = lease.db();
+  absl::StatusOr<sqlite3_stmt*> stmt = db.Prepare(sql);
   if (!stmt.ok()) return stmt.status();
   ScopedStmt scoped(*stmt);
   BindText(*stmt, 1, query.tenant);
@@ -51,7 +52,7 @@ absl::StatusOr<BillingPage> SqliteStoreImpl::ListBillingTransactions(
   }
   sqlite3_bind_int64(*stmt, 6, static_cast<int64_t>(query.page_size) + 1);
   BillingPage page;
-  auto rows = db_.QueryRows<billing::BillingTransaction>(*stmt, DecodeTransaction);
+  auto rows = db.QueryRows<billing::BillingTransaction>(*stmt, DecodeTransaction);
   if (!rows.ok()) return rows.status();
   page.transactions = *std::move(rows);
   if (page.transactions.size() > static_cast<size_t>(query.page_size)) {
@@ -68,13 +69,14 @@ SqliteStoreImpl::ListBillingTransactionsForReconciliation(const TimeRange& range
       "SELECT ", kTransactionColumns,
       " FROM billing_transactions WHERE task_id IN (SELECT task_id FROM billing_transactions "
       "WHERE time_us >= ?1 AND time_us < ?2) ORDER BY time_us, billing_transaction_id");
-  absl::MutexLock lock(&mu_);
-  absl::StatusOr<sqlite3_stmt*> stmt = db_.Prepare(sql);
+  ReaderPool::Lease lease = reads_.Acquire();
+  SqliteDb& db = lease.db();
+  absl::StatusOr<sqlite3_stmt*> stmt = db.Prepare(sql);
   if (!stmt.ok()) return stmt.status();
   ScopedStmt scoped(*stmt);
   sqlite3_bind_int64(*stmt, 1, ToMicros(range.start));
   sqlite3_bind_int64(*stmt, 2, ToMicros(range.end));
-  auto rows = db_.QueryRows<billing::BillingTransaction>(*stmt, DecodeTransaction);
+  auto rows = db.QueryRows<billing::BillingTransaction>(*stmt, DecodeTransaction);
   if (!rows.ok()) return rows.status();
   rows->erase(std::remove_if(rows->begin(), rows->end(),
                              [&](const billing::BillingTransaction& t) {
@@ -95,28 +97,33 @@ absl::StatusOr<UsageInsertResult> SqliteStoreImpl::InsertUsageRecords(
   }
   const std::string sql = absl::StrCat("INSERT OR IGNORE INTO usage_records (", kUsageColumns,
                                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
-  absl::MutexLock lock(&mu_);
-  if (absl::Status s = db_.Begin(); !s.ok()) return s;
-  UsageInsertResult result;
-  absl::Status status = absl::OkStatus();
-  absl::StatusOr<sqlite3_stmt*> stmt = db_.Prepare(sql);
-  if (!stmt.ok()) status = stmt.status();
-  for (size_t i = 0; status.ok() && i < records.size(); ++i) {
-    ScopedStmt scoped(*stmt);
-    status = BindUsage(*stmt, records[i]);
-    if (!status.ok()) break;
-    const int rc = sqlite3_step(*stmt);
-    if (rc != SQLITE_DONE) {
-      status = db_.Error(rc, "insert usage record");
-      break;
-    }
-    if (db_.Changes() == 1) {
-      ++result.inserted;
-    } else {
-      ++result.duplicates;
-    }
+  size_t bytes = 0;
+  for (const billing::UsageRecord& r : records) {
+    // The strings and a few numbers: what the row adds to the batch (GroupCommitLimits).
+    bytes += r.provider.size() + r.usage_record_id.size() + r.provider_task_id.size() +
+             r.provider_billing_transaction_id.size() + r.request_id.size() + r.model.size() +
+             r.endpoint.size() + 64;
   }
-  if (absl::Status s = db_.End(status); !s.ok()) return s;
+  UsageInsertResult result;
+  const absl::Status status = writes_.Write(
+      [&](SqliteDb& db) {
+        absl::StatusOr<sqlite3_stmt*> stmt = db.Prepare(sql);
+        if (!stmt.ok()) return stmt.status();
+        for (const billing::UsageRecord& record : records) {
+          ScopedStmt scoped(*stmt);
+          if (absl::Status s = BindUsage(*stmt, record); !s.ok()) return s;
+          const int rc = sqlite3_step(*stmt);
+          if (rc != SQLITE_DONE) return db.Error(rc, "insert usage record");
+          if (db.Changes() == 1) {
+            ++result.inserted;
+          } else {
+            ++result.duplicates;
+          }
+        }
+        return absl::OkStatus();
+      },
+      bytes);
+  if (!status.ok()) return status;
   return result;
 }
 
@@ -125,13 +132,14 @@ absl::StatusOr<std::vector<billing::UsageRecord>> SqliteStoreImpl::ListUsageReco
   const std::string sql = absl::StrCat("SELECT ", kUsageColumns,
                                        " FROM usage_records WHERE time_us >= ?1 AND time_us < ?2 "
                                        "ORDER BY time_us, provider, usage_record_id");
-  absl::MutexLock lock(&mu_);
-  absl::StatusOr<sqlite3_stmt*> stmt = db_.Prepare(sql);
+  ReaderPool::Lease lease = reads_.Acquire();
+  SqliteDb& db = lease.db();
+  absl::StatusOr<sqlite3_stmt*> stmt = db.Prepare(sql);
   if (!stmt.ok()) return stmt.status();
   ScopedStmt scoped(*stmt);
   sqlite3_bind_int64(*stmt, 1, ToMicros(range.start));
   sqlite3_bind_int64(*stmt, 2, ToMicros(range.end));
-  auto rows = db_.QueryRows<billing::UsageRecord>(*stmt, DecodeUsage);
+  auto rows = db.QueryRows<billing::UsageRecord>(*stmt, DecodeUsage);
   if (!rows.ok()) return rows.status();
   rows->erase(std::remove_if(rows->begin(), rows->end(),
                              [&](const billing::UsageRecord& u) {
@@ -146,28 +154,33 @@ absl::Status SqliteStoreImpl::SaveReconciliationRun(const ReconciliationRun& run
   const std::string sql =
       absl::StrCat("INSERT INTO reconciliation_runs (", kRunColumns,
                    ", report_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
-  absl::MutexLock lock(&mu_);
-  absl::StatusOr<sqlite3_stmt*> stmt = db_.Prepare(sql);
-  if (!stmt.ok()) return stmt.status();
-  ScopedStmt scoped(*stmt);
-  if (absl::Status s = BindRun(*stmt, run); !s.ok()) return s;
-  const int rc = sqlite3_step(*stmt);
-  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-    return absl::AlreadyExistsError(absl::StrCat("reconciliation run ", run.run_id, " exists"));
-  }
-  if (rc != SQLITE_DONE) return db_.Error(rc, "insert reconciliation run");
-  return absl::OkStatus();
+  return writes_.Write(
+      [&](SqliteDb& db) {
+        absl::StatusOr<sqlite3_stmt*> stmt = db.Prepare(sql);
+        if (!stmt.ok()) return stmt.status();
+        ScopedStmt scoped(*stmt);
+        if (absl::Status s = BindRun(*stmt, run); !s.ok()) return s;
+        const int rc = sqlite3_step(*stmt);
+        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+          return absl::AlreadyExistsError(
+              absl::StrCat("reconciliation run ", run.run_id, " exists"));
+        }
+        if (rc != SQLITE_DONE) return db.Error(rc, "insert reconciliation run");
+        return absl::OkStatus();
+      },
+      run.report_json.size() + run.summary.size());
 }
 
 absl::StatusOr<ReconciliationRun> SqliteStoreImpl::GetReconciliationRun(absl::string_view run_id) {
   const std::string sql = absl::StrCat("SELECT ", kRunColumns,
                                        ", report_json FROM reconciliation_runs WHERE run_id = ?1");
-  absl::MutexLock lock(&mu_);
-  absl::StatusOr<sqlite3_stmt*> stmt = db_.Prepare(sql);
+  ReaderPool::Lease lease = reads_.Acquire();
+  SqliteDb& db = lease.db();
+  absl::StatusOr<sqlite3_stmt*> stmt = db.Prepare(sql);
   if (!stmt.ok()) return stmt.status();
   ScopedStmt scoped(*stmt);
   BindText(*stmt, 1, run_id);
-  auto runs = db_.QueryRows<ReconciliationRun>(*stmt, DecodeRun);
+  auto runs = db.QueryRows<ReconciliationRun>(*stmt, DecodeRun);
   if (!runs.ok()) return runs.status();
   if (runs->empty()) {
     return absl::NotFoundError(absl::StrCat("reconciliation run ", run_id, " not found"));
@@ -183,8 +196,9 @@ absl::StatusOr<RunPage> SqliteStoreImpl::ListReconciliationRuns(
   std::string sql = absl::StrCat("SELECT ", kRunColumns, ", '' FROM reconciliation_runs");
   if (after.has_value()) sql += " WHERE (create_time_us, run_id) < (?1, ?2)";
   sql += " ORDER BY create_time_us DESC, run_id DESC LIMIT ?3";
-  absl::MutexLock lock(&mu_);
-  absl::StatusOr<sqlite3_stmt*> stmt = db_.Prepare(sql);
+  ReaderPool::Lease lease = reads_.Acquire();
+  SqliteDb& db = lease.db();
+  absl::StatusOr<sqlite3_stmt*> stmt = db.Prepare(sql);
   if (!stmt.ok()) return stmt.status();
   ScopedStmt scoped(*stmt);
   if (after.has_value()) {
@@ -192,7 +206,7 @@ absl::StatusOr<RunPage> SqliteStoreImpl::ListReconciliationRuns(
     BindText(*stmt, 2, after->id);
   }
   sqlite3_bind_int64(*stmt, 3, static_cast<int64_t>(page_size) + 1);
-  auto runs = db_.QueryRows<ReconciliationRun>(*stmt, DecodeRun);
+  auto runs = db.QueryRows<ReconciliationRun>(*stmt, DecodeRun);
   if (!runs.ok()) return runs.status();
   RunPage page;
   page.runs = *std::move(runs);
@@ -205,19 +219,21 @@ absl::StatusOr<RunPage> SqliteStoreImpl::ListReconciliationRuns(
 
 absl::StatusOr<std::vector<LedgerViolation>> SqliteStoreImpl::CheckLedger() {
   // One consistent snapshot of both tables: a read transaction.
-  absl::MutexLock lock(&mu_);
-  if (absl::Status s = db_.BeginRead(); !s.ok()) return s;
-  absl::StatusOr<std::vector<LedgerViolation>> result = CheckLedgerInTransaction();
-  db_.EndRead();
+  ReaderPool::Lease lease = reads_.Acquire();
+  SqliteDb& db = lease.db();
+  if (absl::Status s = db.BeginRead(); !s.ok()) return s;
+  absl::StatusOr<std::vector<LedgerViolation>> result = CheckLedgerInTransaction(db);
+  db.EndRead();
   return result;
 }
 
-absl::Status SqliteStoreImpl::AppendLedger(absl::Span<const billing::BillingTransaction> ledger) {
+absl::Status SqliteStoreImpl::AppendLedger(SqliteDb& db,
+                                           absl::Span<const billing::BillingTransaction> ledger) {
   if (ledger.empty()) return absl::OkStatus();
   absl::StatusOr<sqlite3_stmt*> stmt =
-      db_.Prepare(absl::StrCat("INSERT INTO billing_transactions (", kTransactionColumns,
-                               ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-                               "?14)"));
+      db.Prepare(absl::StrCat("INSERT INTO billing_transactions (", kTransactionColumns,
+                              ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+                              "?14)"));
   if (!stmt.ok()) return stmt.status();
   for (const billing::BillingTransaction& t : ledger) {
     if (t.billing_transaction_id.empty() || t.task_id.empty() || t.amount_micros < 0) {
@@ -232,31 +248,32 @@ absl::Status SqliteStoreImpl::AppendLedger(absl::Span<const billing::BillingTran
       return absl::AlreadyExistsError(
           absl::StrCat("billing transaction ", t.billing_transaction_id, " already exists"));
     }
-    if (rc != SQLITE_DONE) return db_.Error(rc, "insert billing transaction");
+    if (rc != SQLITE_DONE) return db.Error(rc, "insert billing transaction");
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<LedgerViolation>> SqliteStoreImpl::CheckLedgerInTransaction() {
+absl::StatusOr<std::vector<LedgerViolation>> SqliteStoreImpl::CheckLedgerInTransaction(
+    SqliteDb& db) {
   std::vector<billing::LedgerTask> tasks;
   {
     absl::StatusOr<sqlite3_stmt*> stmt =
-        db_.Prepare(absl::StrCat("SELECT ", kLedgerTaskColumns, " FROM tasks"));
+        db.Prepare(absl::StrCat("SELECT ", kLedgerTaskColumns, " FROM tasks"));
     if (!stmt.ok()) return stmt.status();
     ScopedStmt scoped(*stmt);
     int rc;
     while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) tasks.push_back(DecodeLedgerTask(*stmt));
-    if (rc != SQLITE_DONE) return db_.Error(rc, "select tasks");
+    if (rc != SQLITE_DONE) return db.Error(rc, "select tasks");
   }
   std::vector<billing::LedgerEntry> entries;
   {
     absl::StatusOr<sqlite3_stmt*> stmt =
-        db_.Prepare(absl::StrCat("SELECT ", kLedgerEntryColumns, " FROM billing_transactions"));
+        db.Prepare(absl::StrCat("SELECT ", kLedgerEntryColumns, " FROM billing_transactions"));
     if (!stmt.ok()) return stmt.status();
     ScopedStmt scoped(*stmt);
     int rc;
     while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) entries.push_back(DecodeLedgerEntry(*stmt));
-    if (rc != SQLITE_DONE) return db_.Error(rc, "select billing transactions");
+    if (rc != SQLITE_DONE) return db.Error(rc, "select billing transactions");
   }
   return billing::CheckLedger(tasks, entries);
 }

@@ -35,11 +35,12 @@ std::string ColumnText(sqlite3_stmt* stmt, int col) {
                      static_cast<size_t>(sqlite3_column_bytes(stmt, col)));
 }
 
-absl::StatusOr<Connection> OpenConnection(const std::string& path, int busy_timeout_ms) {
+absl::StatusOr<Connection> OpenConnection(const std::string& path, int busy_timeout_ms,
+                                          const std::string& vfs) {
   sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int rc = sqlite3_open_v2(path.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 vfs.empty() ? nullptr : vfs.c_str());
   Connection db(raw);
   if (rc != SQLITE_OK) return SqliteError(db.get(), rc, absl::StrCat("open ", path));
   sqlite3_extended_result_codes(db.get(), 1);
@@ -113,15 +114,6 @@ absl::Status SqliteDb::Exec(const std::string& sql, absl::string_view what) {
   const int rc = sqlite3_step(*stmt);
   if (rc != SQLITE_DONE) return Error(rc, what);
   return absl::OkStatus();
-}
-
-absl::Status SqliteDb::End(absl::Status status) {
-  if (status.ok()) status = Exec(kCommitSql, "commit");
-  // A failed COMMIT (e.g. SQLITE_BUSY) leaves the transaction open.
-  if (!status.ok() && sqlite3_get_autocommit(db_.get()) == 0) {
-    Exec(kRollbackSql, "rollback").IgnoreError();
-  }
-  return status;
 }
 
 absl::Status SqliteDb::NotFound(absl::string_view what) {

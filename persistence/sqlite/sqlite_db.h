@@ -51,9 +51,11 @@ struct ConnectionCloser {
 };
 using Connection = std::unique_ptr<sqlite3, ConnectionCloser>;
 
-/// Opens `path` read-write (creating it) with extended result codes and `busy_timeout_ms`, and
-/// changes nothing in the file yet. Errors as SqliteError (UNAVAILABLE when it cannot be opened).
-absl::StatusOr<Connection> OpenConnection(const std::string& path, int busy_timeout_ms);
+/// Opens `path` read-write (creating it) through VFS `vfs` (empty: the default) with extended
+/// result codes and `busy_timeout_ms`, and changes nothing in the file yet. Errors as SqliteError
+/// (UNAVAILABLE when it cannot be opened).
+absl::StatusOr<Connection> OpenConnection(const std::string& path, int busy_timeout_ms,
+                                          const std::string& vfs = "");
 
 /// Sets WAL journal mode, PRAGMA synchronous = `synchronous` (already validated: FULL, NORMAL or
 /// EXTRA) and foreign keys on. INTERNAL when WAL or foreign keys cannot be enabled; `path` names
@@ -72,8 +74,8 @@ inline constexpr char kBeginSql[] = "BEGIN IMMEDIATE";
 inline constexpr char kCommitSql[] = "COMMIT";
 inline constexpr char kRollbackSql[] = "ROLLBACK";
 
-/// One open connection and its prepared statements. Not thread-safe: the owner serializes every
-/// call (the store holds a mutex).
+/// One open connection and its prepared statements. Not thread-safe: one thread at a time (the
+/// writer is used by the group commit's leader only, a reader by the caller it is lent to).
 class SqliteDb {
  public:
   /// Takes ownership of an open connection.
@@ -91,8 +93,6 @@ class SqliteDb {
 
   /// Starts a write transaction (kBeginSql).
   absl::Status Begin() { return Exec(kBeginSql, "begin"); }
-  /// Commits when `status` is OK, else rolls back; returns `status` or the commit error.
-  absl::Status End(absl::Status status);
 
   /// Starts a read transaction: the reads up to EndRead see one consistent snapshot.
   absl::Status BeginRead() { return Exec("BEGIN", "begin"); }
@@ -103,6 +103,9 @@ class SqliteDb {
   absl::Status Error(int rc, absl::string_view what) const {
     return SqliteError(db_.get(), rc, what);
   }
+  /// True inside a transaction (BEGIN ran and no COMMIT or ROLLBACK ended it, nor SQLite itself
+  /// after an error).
+  bool InTransaction() const { return sqlite3_get_autocommit(db_.get()) == 0; }
   /// Rows changed by the last INSERT / UPDATE / DELETE.
   int Changes() const { return sqlite3_changes(db_.get()); }
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -12,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "persistence/sqlite/sqlite_db.h"
+#include "persistence/sqlite/sqlite_group_commit.h"
 #include "persistence/sqlite/sqlite_migrations.h"
 #include "persistence/sqlite/sqlite_store_impl.h"
 #include "persistence/sqlite/sqlite_task_store.h"
@@ -45,11 +47,18 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> OpenSqliteStore(const SqliteOptions
   if (options.busy_timeout < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("SqliteOptions.busy_timeout is negative");
   }
+  if (options.read_connections < 1) {
+    return absl::InvalidArgumentError("SqliteOptions.read_connections must be >= 1");
+  }
+  if (options.max_batch_writes < 1 || options.max_batch_bytes < 1) {
+    return absl::InvalidArgumentError(
+        "SqliteOptions.max_batch_writes and max_batch_bytes must be >= 1");
+  }
   const int64_t busy_ms = std::min<int64_t>(absl::ToInt64Milliseconds(options.busy_timeout),
                                             std::numeric_limits<int>::max());
 
   absl::StatusOr<sqlite_internal::Connection> db =
-      sqlite_internal::OpenConnection(options.path, static_cast<int>(busy_ms));
+      sqlite_internal::OpenConnection(options.path, static_cast<int>(busy_ms), options.vfs);
   if (!db.ok()) return db.status();
   // Refuse a newer schema before touching the file.
   int64_t version = 0;
@@ -60,8 +69,29 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> OpenSqliteStore(const SqliteOptions
     return s;
   }
   if (absl::Status s = sqlite_internal::Migrate(db->get()); !s.ok()) return s;
-  return std::unique_ptr<SqliteStore>(
-      std::make_unique<sqlite_internal::SqliteStoreImpl>(*std::move(db)));
+  // The readers open a migrated file; query_only keeps a bug from writing outside the group
+  // commit.
+  std::vector<sqlite_internal::Connection> readers;
+  for (int i = 0; i < options.read_connections; ++i) {
+    absl::StatusOr<sqlite_internal::Connection> reader =
+        sqlite_internal::OpenConnection(options.path, static_cast<int>(busy_ms), options.vfs);
+    if (!reader.ok()) return reader.status();
+    if (absl::Status s =
+            sqlite_internal::ConfigureConnection(reader->get(), options.path, synchronous);
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = sqlite_internal::ExecOnce(reader->get(), "PRAGMA query_only = ON");
+        !s.ok()) {
+      return s;
+    }
+    readers.push_back(*std::move(reader));
+  }
+  sqlite_internal::GroupCommitLimits limits;
+  limits.max_writes = options.max_batch_writes;
+  limits.max_bytes = options.max_batch_bytes;
+  return std::unique_ptr<SqliteStore>(std::make_unique<sqlite_internal::SqliteStoreImpl>(
+      *std::move(db), std::move(readers), limits));
 }
 
 }  // namespace music::persistence

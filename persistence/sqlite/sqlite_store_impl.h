@@ -1,37 +1,43 @@
-// The class behind OpenSqliteStore: one connection implementing both TaskStore and BillingStore,
-// so a task change and its ledger rows commit in one transaction. Its methods are defined by job:
-// sqlite_task_store.cc (TaskStore), sqlite_billing_store.cc (BillingStore), sqlite_store.cc
-// (opening). Internal to persistence/sqlite.
+// The class behind OpenSqliteStore: one database implementing both TaskStore and BillingStore,
+// so a task change and its ledger rows commit in one transaction. Writes go through the group
+// commit on the one writer connection (sqlite_group_commit.h); queries run on a pool of reader
+// connections (sqlite_reader_pool.h). Its methods are defined by job: sqlite_task_store.cc
+// (TaskStore), sqlite_billing_store.cc (BillingStore), sqlite_store.cc (opening). Internal to
+// persistence/sqlite.
 #ifndef MUSIC_PERSISTENCE_SQLITE_SQLITE_STORE_IMPL_H_
 #define MUSIC_PERSISTENCE_SQLITE_SQLITE_STORE_IMPL_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "domain/billing_types.h"
 #include "domain/task_record.h"
 #include "persistence/billing_store.h"
+#include "persistence/commit_stats.h"
 #include "persistence/sqlite/sqlite_db.h"
+#include "persistence/sqlite/sqlite_group_commit.h"
+#include "persistence/sqlite/sqlite_reader_pool.h"
 #include "persistence/sqlite/sqlite_task_store.h"
 #include "persistence/task_store.h"
 
 namespace music::persistence::sqlite_internal {
 
-/// Thread-safe: every method holds mu_ for its whole transaction. See OpenSqliteTaskStore for
-/// the behaviour.
+/// Thread-safe: writes are serialized by the group commit, reads each hold a pooled connection.
+/// See OpenSqliteTaskStore for the behaviour.
 class SqliteStoreImpl final : public SqliteStore {
  public:
-  /// Takes ownership of a configured, migrated connection.
-  explicit SqliteStoreImpl(Connection db) : db_(std::move(db)) {}
+  /// Takes ownership of a configured, migrated writer connection and of reader connections to
+  /// the same file (at least one).
+  SqliteStoreImpl(Connection writer, std::vector<Connection> readers, GroupCommitLimits limits)
+      : writes_(std::move(writer), limits), reads_(std::move(readers)) {}
   SqliteStoreImpl(const SqliteStoreImpl&) = delete;
   SqliteStoreImpl& operator=(const SqliteStoreImpl&) = delete;
 
@@ -50,6 +56,7 @@ class SqliteStoreImpl final : public SqliteStore {
                                                   absl::string_view clip_id) override;
   absl::StatusOr<domain::TaskRecord> FindByProviderTaskId(
       absl::string_view provider, absl::string_view provider_task_id) override;
+  std::optional<CommitStats> GetCommitStats() const override { return writes_.Stats(); }
 
   // BillingStore (sqlite_billing_store.cc).
   absl::StatusOr<BillingPage> ListBillingTransactions(const BillingListQuery& query) override;
@@ -65,37 +72,47 @@ class SqliteStoreImpl final : public SqliteStore {
       int page_size, const std::optional<BillingCursor>& after) override;
   absl::StatusOr<std::vector<LedgerViolation>> CheckLedger() override;
 
+  // SqliteStore.
+  void SetBatchHookForTesting(std::function<void(int)> hook) override {
+    writes_.SetBatchHookForTesting(std::move(hook));
+  }
+  void AwaitQueuedWritesForTesting(int n) override { writes_.AwaitQueuedForTesting(n); }
+
  private:
-  // Task rows (sqlite_task_store.cc).
-  absl::StatusOr<CreateResult> CreateInTransaction(const domain::TaskRecord& record,
-                                                   const std::string& blob)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status UpdateInTransaction(const domain::TaskRecord& record, const std::string& blob)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Task rows (sqlite_task_store.cc), inside the caller's transaction on `db`.
+  static absl::StatusOr<CreateResult> CreateInTransaction(SqliteDb& db,
+                                                          const domain::TaskRecord& record,
+                                                          const std::string& blob);
+  static absl::Status UpdateInTransaction(SqliteDb& db, const domain::TaskRecord& record,
+                                          const std::string& blob);
   // Why an UPDATE matched no row: NOT_FOUND, ABORTED (version) or INVALID_ARGUMENT (immutable
   // field changed).
-  absl::Status ExplainNoUpdate(const music::v1::Task& task, int64_t expected_version)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static absl::Status ExplainNoUpdate(SqliteDb& db, const music::v1::Task& task,
+                                      int64_t expected_version);
   // Replaces the clip index of the task with task.clips().
-  absl::Status IndexClips(const music::v1::Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<domain::TaskRecord> GetByRequestId(const music::v1::Task& task)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static absl::Status IndexClips(SqliteDb& db, const music::v1::Task& task);
+  static absl::StatusOr<domain::TaskRecord> GetByRequestId(SqliteDb& db,
+                                                           const music::v1::Task& task);
   // Runs a prepared query of kTaskColumns: at most one row (NOT_FOUND "<what> not found"), or all.
-  absl::StatusOr<domain::TaskRecord> QueryTask(sqlite3_stmt* stmt, absl::string_view what)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<std::vector<domain::TaskRecord>> QueryTasks(sqlite3_stmt* stmt)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static absl::StatusOr<domain::TaskRecord> QueryTask(SqliteDb& db, sqlite3_stmt* stmt,
+                                                      absl::string_view what);
+  static absl::StatusOr<std::vector<domain::TaskRecord>> QueryTasks(SqliteDb& db,
+                                                                    sqlite3_stmt* stmt);
+  // Create / Update through the group commit (`ledger` may be empty).
+  absl::StatusOr<CreateResult> CreateWithLedger(
+      const domain::TaskRecord& record, absl::Span<const billing::BillingTransaction> ledger);
+  absl::Status UpdateWithLedger(const domain::TaskRecord& record,
+                                absl::Span<const billing::BillingTransaction> ledger);
 
   // Ledger rows (sqlite_billing_store.cc). Inserts ledger rows inside the caller's transaction. A
   // taken id is ALREADY_EXISTS: the task already has a row of that kind, and the caller's whole
-  // transaction must roll back.
-  absl::Status AppendLedger(absl::Span<const billing::BillingTransaction> ledger)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<std::vector<LedgerViolation>> CheckLedgerInTransaction()
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // write must roll back.
+  static absl::Status AppendLedger(SqliteDb& db,
+                                   absl::Span<const billing::BillingTransaction> ledger);
+  static absl::StatusOr<std::vector<LedgerViolation>> CheckLedgerInTransaction(SqliteDb& db);
 
-  absl::Mutex mu_;
-  SqliteDb db_ ABSL_GUARDED_BY(mu_);
+  GroupCommitter writes_;
+  ReaderPool reads_;
 };
 
 }  // namespace music::persistence::sqlite_internal

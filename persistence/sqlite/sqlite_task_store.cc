@@ -9,9 +9,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "music/v1/task.pb.h"
 #include "persistence/sqlite/sqlite_db.h"
+#include "persistence/sqlite/sqlite_reader_pool.h"
 #include "persistence/sqlite/sqlite_row_codec.h"
 #include "persistence/sqlite/sqlite_store_impl.h"
 
@@ -102,60 +102,75 @@ absl::StatusOr<std::string> UpdatedTaskBlob(const domain::TaskRecord& record) {
   return blob;
 }
 
+// What a write adds to its batch, for GroupCommitLimits::max_bytes: the task and its ledger rows
+// (a row is a few short strings and numbers).
+size_t WriteBytes(const std::string& blob, absl::Span<const billing::BillingTransaction> ledger) {
+  constexpr size_t kLedgerRowBytes = 256;
+  return blob.size() + ledger.size() * kLedgerRowBytes;
+}
+
 }  // namespace
 
 absl::StatusOr<CreateResult> SqliteStoreImpl::Create(const domain::TaskRecord& record) {
-  absl::StatusOr<std::string> blob = NewTaskBlob(record);
-  if (!blob.ok()) return blob.status();
-  absl::MutexLock lock(&mu_);
-  if (absl::Status s = db_.Begin(); !s.ok()) return s;
-  absl::StatusOr<CreateResult> result = CreateInTransaction(record, *blob);
-  if (absl::Status s = db_.End(result.status()); !s.ok()) return s;
-  return result;
+  return CreateWithLedger(record, {});
 }
 
 absl::StatusOr<CreateResult> SqliteStoreImpl::Create(
     const domain::TaskRecord& record, absl::Span<const billing::BillingTransaction> ledger) {
+  return CreateWithLedger(record, ledger);
+}
+
+absl::StatusOr<CreateResult> SqliteStoreImpl::CreateWithLedger(
+    const domain::TaskRecord& record, absl::Span<const billing::BillingTransaction> ledger) {
   absl::StatusOr<std::string> blob = NewTaskBlob(record);
   if (!blob.ok()) return blob.status();
-  absl::MutexLock lock(&mu_);
-  if (absl::Status s = db_.Begin(); !s.ok()) return s;
-  absl::StatusOr<CreateResult> result = CreateInTransaction(record, *blob);
-  // A request_id that returned an existing task adds no reservation: the first create made it.
-  if (result.ok() && result->created) {
-    if (absl::Status s = AppendLedger(ledger); !s.ok()) result = s;
-  }
-  if (absl::Status s = db_.End(result.status()); !s.ok()) return s;
+  absl::StatusOr<CreateResult> result = absl::UnknownError("create did not run");
+  const absl::Status status = writes_.Write(
+      [&](SqliteDb& db) {
+        result = CreateInTransaction(db, record, *blob);
+        // A request_id that returned an existing task adds no reservation: the first create
+        // made it.
+        if (result.ok() && result->created) {
+          if (absl::Status s = AppendLedger(db, ledger); !s.ok()) result = s;
+        }
+        return result.status();
+      },
+      WriteBytes(*blob, ledger));
+  if (!status.ok()) return status;
   return result;
 }
 
 absl::StatusOr<domain::TaskRecord> SqliteStoreImpl::Get(absl::string_view task_id) {
-  absl::MutexLock lock(&mu_);
-  absl::StatusOr<sqlite3_stmt*> stmt = db_.Prepare(kGetSql);
+  ReaderPool::Lease lease = reads_.Acquire();
+  SqliteDb& db = lease.db();
+  absl::StatusOr<sqlite3_stmt*> stmt = db.Prepare(kGetSql);
   if (!stmt.ok()) return stmt.status();
   ScopedStmt scoped(*stmt);
   BindText(*stmt, 1, task_id);
-  return QueryTask(*stmt, absl::StrCat("task ", task_id));
+  return QueryTask(db, *stmt, absl::StrCat("task ", task_id));
 }
 
 absl::Status SqliteStoreImpl::Update(const domain::TaskRecord& record) {
-  absl::StatusOr<std::string> blob = UpdatedTaskBlob(record);
-  if (!blob.ok()) return blob.status();
-  absl::MutexLock lock(&mu_);
-  if (absl::Status s = db_.Begin(); !s.ok()) return s;
-  return db_.End(UpdateInTransaction(record, *blob));
+  return UpdateWithLedger(record, {});
 }
 
 absl::Status SqliteStoreImpl::Update(const domain::TaskRecord& record,
                                      absl::Span<const billing::BillingTransaction> ledger) {
+  return UpdateWithLedger(record, ledger);
+}
+
+absl::Status SqliteStoreImpl::UpdateWithLedger(
+    const domain::TaskRecord& record, absl::Span<const billing::BillingTransaction> ledger) {
   absl::StatusOr<std::string> blob = UpdatedTaskBlob(record);
   if (!blob.ok()) return blob.status();
-  absl::MutexLock lock(&mu_);
-  if (absl::Status s = db_.Begin(); !s.ok()) return s;
-  absl::Status status = UpdateInTransaction(record, *blob);
-  // The task row first: a failed version check writes no ledger row.
-  if (status.ok()) status = AppendLedger(ledger);
-  return db_.End(status);
+  return writes_.Write(
+      [&](SqliteDb& db) {
+        absl::Status status = UpdateInTransaction(db, record, *blob);
+        // The task row first: a failed version check writes no ledger row.
+        if (status.ok()) status = AppendLedger(db, ledger);
+        return status;
+      },
+      WriteBytes(*blob, ledger));
 }
 
 absl::StatusOr<ListPage> SqliteStoreImpl::List(const ListQuery& query) {
@@ -171,8 +186,9 @@ absl::StatusOr<ListPage> SqliteStoreImpl::List(const ListQuery& query) {
   if (query.after.has_value()) sql += " AND (t.create_time_us, t.task_id) < (?4, ?5)";
   sql += " ORDER BY t.create_time_us DESC, t.task_id DESC LIMIT ?6";
 
-  absl::MutexLock lock(&mu_);
-  absl::StatusOr<sqlite3_stmt*> stmt = db_.Prepare(sql);
+  ReaderPool::Lease lease = reads_.Acquire();
+  SqliteDb& db = lease.db();
+  absl::StatusOr<sqlite3_stmt*> stmt = db.Prepare(sql);
   if (!stmt.ok()) return stmt.status();
   ScopedStmt scoped(*stmt);
   BindText(*stmt, 1, query.tenant);
@@ -183,7 +199,7 @@ absl::StatusOr<ListPage> SqliteStoreImpl::List(const ListQuery& query) {
     BindText(*stmt, 5, query.after->task_id);
   }
   sqlite3_bind_int64(*stmt, 6, static_cast<int64_t>(query.page_size) + 1);
-  absl::StatusOr<std::vector<domain::TaskRecord>> records = QueryTasks(*stmt);
+  absl::StatusOr<std::vector<domain::TaskRecord>> records = QueryTasks(db, *stmt);
   if (!records.ok()) return records.status();
   ListPage page;
   page.records = *std::move(records);
@@ -196,56 +212,60 @@ absl::StatusOr<ListPage> SqliteStoreImpl::List(const ListQuery& query) {
 
 absl::StatusOr<std::vector<domain::TaskRecord>> SqliteStoreImpl::ListActive(int limit) {
   if (limit < 1) return absl::InvalidArgumentError(absl::StrCat("limit must be >= 1: ", limit));
-  absl::MutexLock lock(&mu_);
-  absl::StatusOr<sqlite3_stmt*> stmt = db_.Prepare(kListActiveSql);
+  ReaderPool::Lease lease = reads_.Acquire();
+  SqliteDb& db = lease.db();
+  absl::StatusOr<sqlite3_stmt*> stmt = db.Prepare(kListActiveSql);
   if (!stmt.ok()) return stmt.status();
   ScopedStmt scoped(*stmt);
   sqlite3_bind_int64(*stmt, 1, limit);
-  return QueryTasks(*stmt);
+  return QueryTasks(db, *stmt);
 }
 
 absl::StatusOr<domain::TaskRecord> SqliteStoreImpl::FindByClipId(absl::string_view tenant,
                                                                  absl::string_view clip_id) {
-  absl::MutexLock lock(&mu_);
-  absl::StatusOr<sqlite3_stmt*> stmt = db_.Prepare(kFindByClipIdSql);
+  ReaderPool::Lease lease = reads_.Acquire();
+  SqliteDb& db = lease.db();
+  absl::StatusOr<sqlite3_stmt*> stmt = db.Prepare(kFindByClipIdSql);
   if (!stmt.ok()) return stmt.status();
   ScopedStmt scoped(*stmt);
   BindText(*stmt, 1, tenant);
   BindText(*stmt, 2, clip_id);
-  return QueryTask(*stmt, absl::StrCat("clip ", clip_id));
+  return QueryTask(db, *stmt, absl::StrCat("clip ", clip_id));
 }
 
 absl::StatusOr<domain::TaskRecord> SqliteStoreImpl::FindByProviderTaskId(
     absl::string_view provider, absl::string_view provider_task_id) {
   if (provider_task_id.empty()) return absl::NotFoundError("empty provider task id");
-  absl::MutexLock lock(&mu_);
-  absl::StatusOr<sqlite3_stmt*> stmt = db_.Prepare(kFindByProviderTaskIdSql);
+  ReaderPool::Lease lease = reads_.Acquire();
+  SqliteDb& db = lease.db();
+  absl::StatusOr<sqlite3_stmt*> stmt = db.Prepare(kFindByProviderTaskIdSql);
   if (!stmt.ok()) return stmt.status();
   ScopedStmt scoped(*stmt);
   BindText(*stmt, 1, provider);
   BindText(*stmt, 2, provider_task_id);
-  return QueryTask(*stmt, absl::StrCat("provider task ", provider, "/", provider_task_id));
+  return QueryTask(db, *stmt, absl::StrCat("provider task ", provider, "/", provider_task_id));
 }
 
-absl::StatusOr<domain::TaskRecord> SqliteStoreImpl::QueryTask(sqlite3_stmt* stmt,
+absl::StatusOr<domain::TaskRecord> SqliteStoreImpl::QueryTask(SqliteDb& db, sqlite3_stmt* stmt,
                                                               absl::string_view what) {
-  return db_.QueryOne<domain::TaskRecord>(stmt, DecodeTaskRow, what);
+  return db.QueryOne<domain::TaskRecord>(stmt, DecodeTaskRow, what);
 }
 
-absl::StatusOr<std::vector<domain::TaskRecord>> SqliteStoreImpl::QueryTasks(sqlite3_stmt* stmt) {
-  return db_.QueryRows<domain::TaskRecord>(stmt, DecodeTaskRow);
+absl::StatusOr<std::vector<domain::TaskRecord>> SqliteStoreImpl::QueryTasks(SqliteDb& db,
+                                                                            sqlite3_stmt* stmt) {
+  return db.QueryRows<domain::TaskRecord>(stmt, DecodeTaskRow);
 }
 
-absl::Status SqliteStoreImpl::IndexClips(const music::v1::Task& task) {
+absl::Status SqliteStoreImpl::IndexClips(SqliteDb& db, const music::v1::Task& task) {
   {
-    absl::StatusOr<sqlite3_stmt*> del = db_.Prepare(kDeleteClipsSql);
+    absl::StatusOr<sqlite3_stmt*> del = db.Prepare(kDeleteClipsSql);
     if (!del.ok()) return del.status();
     ScopedStmt scoped(*del);
     BindText(*del, 1, task.task_id());
     const int rc = sqlite3_step(*del);
-    if (rc != SQLITE_DONE) return db_.Error(rc, "delete clips");
+    if (rc != SQLITE_DONE) return db.Error(rc, "delete clips");
   }
-  absl::StatusOr<sqlite3_stmt*> ins = db_.Prepare(kInsertClipSql);
+  absl::StatusOr<sqlite3_stmt*> ins = db.Prepare(kInsertClipSql);
   if (!ins.ok()) return ins.status();
   for (const music::v1::Clip& clip : task.clips()) {
     if (clip.clip_id().empty()) continue;
@@ -254,25 +274,27 @@ absl::Status SqliteStoreImpl::IndexClips(const music::v1::Task& task) {
     BindText(*ins, 2, task.task_id());
     BindText(*ins, 3, task.tenant());
     const int rc = sqlite3_step(*ins);
-    if (rc != SQLITE_DONE) return db_.Error(rc, "insert clip");
+    if (rc != SQLITE_DONE) return db.Error(rc, "insert clip");
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<domain::TaskRecord> SqliteStoreImpl::GetByRequestId(const music::v1::Task& task) {
-  absl::StatusOr<sqlite3_stmt*> stmt = db_.Prepare(kGetByRequestIdSql);
+absl::StatusOr<domain::TaskRecord> SqliteStoreImpl::GetByRequestId(SqliteDb& db,
+                                                                   const music::v1::Task& task) {
+  absl::StatusOr<sqlite3_stmt*> stmt = db.Prepare(kGetByRequestIdSql);
   if (!stmt.ok()) return stmt.status();
   ScopedStmt scoped(*stmt);
   BindText(*stmt, 1, task.tenant());
   BindText(*stmt, 2, task.request_id());
-  return QueryTask(*stmt, absl::StrCat("request ", task.request_id()));
+  return QueryTask(db, *stmt, absl::StrCat("request ", task.request_id()));
 }
 
-absl::StatusOr<CreateResult> SqliteStoreImpl::CreateInTransaction(const domain::TaskRecord& record,
+absl::StatusOr<CreateResult> SqliteStoreImpl::CreateInTransaction(SqliteDb& db,
+                                                                  const domain::TaskRecord& record,
                                                                   const std::string& blob) {
   int rc;
   {
-    absl::StatusOr<sqlite3_stmt*> stmt = db_.Prepare(kInsertTaskSql);
+    absl::StatusOr<sqlite3_stmt*> stmt = db.Prepare(kInsertTaskSql);
     if (!stmt.ok()) return stmt.status();
     ScopedStmt scoped(*stmt);
     if (absl::Status s = BindTaskColumns(*stmt, record, blob); !s.ok()) return s;
@@ -280,9 +302,9 @@ absl::StatusOr<CreateResult> SqliteStoreImpl::CreateInTransaction(const domain::
   }
   if ((rc & 0xff) == SQLITE_CONSTRAINT) {
     // Which key is taken? The request id wins: a retried Create gets the original task.
-    absl::Status error = db_.Error(rc, "insert task");
+    absl::Status error = db.Error(rc, "insert task");
     if (!record.task.request_id().empty()) {
-      absl::StatusOr<domain::TaskRecord> existing = GetByRequestId(record.task);
+      absl::StatusOr<domain::TaskRecord> existing = GetByRequestId(db, record.task);
       if (existing.ok()) return CreateResult{*std::move(existing), false};
       if (!absl::IsNotFound(existing.status())) return existing.status();
     }
@@ -292,30 +314,30 @@ absl::StatusOr<CreateResult> SqliteStoreImpl::CreateInTransaction(const domain::
     }
     return error;
   }
-  if (rc != SQLITE_DONE) return db_.Error(rc, "insert task");
-  if (absl::Status s = IndexClips(record.task); !s.ok()) return s;
+  if (rc != SQLITE_DONE) return db.Error(rc, "insert task");
+  if (absl::Status s = IndexClips(db, record.task); !s.ok()) return s;
   return CreateResult{record, true};
 }
 
-absl::Status SqliteStoreImpl::UpdateInTransaction(const domain::TaskRecord& record,
+absl::Status SqliteStoreImpl::UpdateInTransaction(SqliteDb& db, const domain::TaskRecord& record,
                                                   const std::string& blob) {
   const int64_t expected_version = record.task.version() - 1;
   {
-    absl::StatusOr<sqlite3_stmt*> stmt = db_.Prepare(kUpdateTaskSql);
+    absl::StatusOr<sqlite3_stmt*> stmt = db.Prepare(kUpdateTaskSql);
     if (!stmt.ok()) return stmt.status();
     ScopedStmt scoped(*stmt);
     if (absl::Status s = BindTaskColumns(*stmt, record, blob); !s.ok()) return s;
     sqlite3_bind_int64(*stmt, 21, expected_version);
     const int rc = sqlite3_step(*stmt);
-    if (rc != SQLITE_DONE) return db_.Error(rc, "update task");
+    if (rc != SQLITE_DONE) return db.Error(rc, "update task");
   }
-  if (db_.Changes() == 0) return ExplainNoUpdate(record.task, expected_version);
-  return IndexClips(record.task);
+  if (db.Changes() == 0) return ExplainNoUpdate(db, record.task, expected_version);
+  return IndexClips(db, record.task);
 }
 
-absl::Status SqliteStoreImpl::ExplainNoUpdate(const music::v1::Task& task,
+absl::Status SqliteStoreImpl::ExplainNoUpdate(SqliteDb& db, const music::v1::Task& task,
                                               int64_t expected_version) {
-  absl::StatusOr<sqlite3_stmt*> stmt = db_.Prepare(kGetKeysSql);
+  absl::StatusOr<sqlite3_stmt*> stmt = db.Prepare(kGetKeysSql);
   if (!stmt.ok()) return stmt.status();
   ScopedStmt scoped(*stmt);
   BindText(*stmt, 1, task.task_id());
@@ -323,7 +345,7 @@ absl::Status SqliteStoreImpl::ExplainNoUpdate(const music::v1::Task& task,
   if (rc == SQLITE_DONE) {
     return absl::NotFoundError(absl::StrCat("task ", task.task_id(), " not found"));
   }
-  if (rc != SQLITE_ROW) return db_.Error(rc, "select task");
+  if (rc != SQLITE_ROW) return db.Error(rc, "select task");
   const int64_t stored_version = sqlite3_column_int64(*stmt, 0);
   if (stored_version != expected_version) {
     return absl::AbortedError(absl::StrCat("task ", task.task_id(), " is at version ",

@@ -1,6 +1,8 @@
 #ifndef MUSIC_PERSISTENCE_SQLITE_SQLITE_TASK_STORE_H_
 #define MUSIC_PERSISTENCE_SQLITE_SQLITE_TASK_STORE_H_
 
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -23,13 +25,31 @@ struct SqliteOptions {
   /// How long a call waits for a lock held by another connection (another process on the same
   /// file) before it fails with UNAVAILABLE. Zero: fail at once. Millisecond resolution.
   absl::Duration busy_timeout = absl::Seconds(5);
+  /// Connections for queries (>= 1): as many reads run at once, none waiting for the writer.
+  int read_connections = 4;
+  /// Group commit caps: at most this many writes (>= 1) and about this many bytes (>= 1; the
+  /// serialized tasks and ledger rows) per transaction. A larger write still goes, alone.
+  int max_batch_writes = 256;
+  size_t max_batch_bytes = size_t{8} << 20;
+  /// The SQLite VFS to open the file with; empty: the default one. Tests plant I/O faults
+  /// through a VFS of their own.
+  std::string vfs;
 };
 
 /// Opens the SQLite task store at options.path, creating the file and migrating its schema to the
 /// newest version this code knows (idempotent: re-opening a migrated file changes nothing).
 ///
-/// The store keeps one connection in WAL mode with foreign keys on; calls are serialized by a
-/// mutex, and several stores (or processes) may share one file. Times are stored with microsecond
+/// The store keeps one writer connection in WAL mode with foreign keys on and a pool of reader
+/// connections (options.read_connections), and several stores (or processes) may share one file.
+/// Writes (Create, Update, InsertUsageRecords, SaveReconciliationRun) are committed in groups:
+/// writes that arrive while a transaction commits are queued and then run together in the next
+/// one (BEGIN IMMEDIATE .. COMMIT, one fsync), each in its own savepoint, so a write that fails
+/// (ABORTED, ALREADY_EXISTS, NOT_FOUND, ...) is rolled back alone and the others commit. A write
+/// returns after its transaction committed: with synchronous=FULL it survives a process crash and
+/// a power loss. When the transaction itself fails (COMMIT fails: disk full, I/O error; or SQLite
+/// rolls it back) every write in it gets that error and none is stored. Reads run on the reader
+/// connections and never wait for a write transaction; a read issued after a write returned sees
+/// it. Times are stored with microsecond
 /// precision (rounded down); absl::InfinitePast() and absl::InfiniteFuture() round-trip exactly.
 /// A stored row that cannot be decoded is reported as DATA_LOSS. Update additionally returns
 /// INVALID_ARGUMENT when record.task.version() < 2 or when it would change the task's tenant or
@@ -42,7 +62,16 @@ absl::StatusOr<std::unique_ptr<TaskStore>> OpenSqliteTaskStore(const SqliteOptio
 
 /// The SQLite store implements both the task store and the billing store over one connection, so
 /// a task change and its ledger rows commit in one transaction.
-class SqliteStore : public TaskStore, public BillingStore {};
+/// GetCommitStats() is always set: the group commit's counters.
+class SqliteStore : public TaskStore, public BillingStore {
+ public:
+  /// Test seam: `hook(n)` runs on the thread that leads a batch of n writes, after it took them
+  /// and before BEGIN, outside every lock of the store; while it blocks, later writes queue (and
+  /// form the next batch). Empty: none.
+  virtual void SetBatchHookForTesting(std::function<void(int)> hook) = 0;
+  /// Test seam: blocks until at least `n` writes wait in the queue, not yet in a batch.
+  virtual void AwaitQueuedWritesForTesting(int n) = 0;
+};
 
 /// As OpenSqliteTaskStore, with the billing interface too.
 absl::StatusOr<std::unique_ptr<SqliteStore>> OpenSqliteStore(const SqliteOptions& options);

@@ -52,6 +52,9 @@ CallbackServer::~CallbackServer() { Stop(); }
 
 absl::Status CallbackServer::Bind(const std::string& host, int port) {
   server_->set_payload_max_length(kMaxCallbackBytes);
+  // Without it, a keep-alive delivery waits for the delayed ACK of the previous answer (~40 ms on
+  // Linux): 149 requests/s on one connection. Accepted sockets inherit it from the listener.
+  server_->set_tcp_nodelay(true);
   server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"ok\"}", "application/json");
   });

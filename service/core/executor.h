@@ -2,6 +2,7 @@
 #define MUSIC_SERVICE_CORE_EXECUTOR_H_
 
 #include <functional>
+#include <utility>
 
 namespace music::service {
 
@@ -14,6 +15,9 @@ class Executor {
   /// Queues `fn` to run once. Returns false (and drops `fn` without running it) when the executor
   /// no longer takes work, e.g. after a shutdown. Thread-safe.
   virtual bool Schedule(std::function<void()> fn) = 0;
+  /// As Schedule, ahead of the closures queued by Schedule (the engine's submissions go ahead of
+  /// its polls). Default: the same queue as Schedule.
+  virtual bool ScheduleUrgent(std::function<void()> fn) { return Schedule(std::move(fn)); }
 };
 
 }  // namespace music::service

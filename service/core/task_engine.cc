@@ -138,6 +138,7 @@ absl::Status TaskEngine::Start() {
       // not hit the provider with all of them at once.
       when = now + options_.poll_interval * absl::Uniform(gen, 0.0, 1.0);
     }
+    Remember(record);
     Schedule(record.task.task_id(), when);
   }
   LogEvent("engine.started", {{"resumed_tasks", absl::StrCat(active->size())}});
@@ -148,10 +149,20 @@ absl::Status TaskEngine::Start() {
 void TaskEngine::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
-    if (stopping_ && !scheduler_.joinable()) return;
+    if (stopping_ && !scheduler_.joinable() && async_in_flight_ == 0) return;
     stopping_ = true;
   }
   if (scheduler_.joinable()) scheduler_.join();
+  {
+    // Provider requests in flight end (answered, or failed by the transport's timeout) before
+    // the engine goes: their follow-ups write the task and touch this object.
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](TaskEngine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
+          return e->async_in_flight_ == 0;
+        },
+        this));
+  }
   if (own_pool_) own_pool_->Shutdown();
 }
 
@@ -206,6 +217,7 @@ absl::StatusOr<CreateOutcome> TaskEngine::Create(const CreateSpec& spec) {
     }
     return CreateOutcome{result->record.task, false};
   }
+  Remember(result->record);
   hub_->Publish(task);
   Schedule(task.task_id(), now);
   return CreateOutcome{task, true};
@@ -213,8 +225,8 @@ absl::StatusOr<CreateOutcome> TaskEngine::Create(const CreateSpec& spec) {
 
 absl::StatusOr<music::v1::Task> TaskEngine::Cancel(absl::string_view tenant,
                                                    absl::string_view task_id) {
-  auto current = store_->Get(task_id);
-  if (!current.ok() || current->task.tenant() != tenant) {
+  auto current = Load(task_id);
+  if (!current.ok() || (*current)->task.tenant() != tenant) {
     if (current.ok() || absl::IsNotFound(current.status())) {
       return absl::NotFoundError(absl::StrCat("task ", task_id, " not found"));
     }
@@ -248,8 +260,8 @@ absl::StatusOr<music::v1::Task> TaskEngine::Cancel(absl::string_view tenant,
 
 absl::Status TaskEngine::HandleCallback(absl::string_view provider, absl::string_view task_id,
                                         const http::Request& request) {
-  auto record = store_->Get(task_id);
-  if (!record.ok() || record->task.provider() != provider) {
+  auto record = Load(task_id);
+  if (!record.ok() || (*record)->task.provider() != provider) {
     if (record.ok() || absl::IsNotFound(record.status())) {
       return absl::NotFoundError(absl::StrCat("no task ", task_id, " for provider ", provider));
     }
@@ -257,7 +269,7 @@ absl::Status TaskEngine::HandleCallback(absl::string_view provider, absl::string
   }
   adapters::ProviderAdapter* adapter = providers_->Find(provider);
   if (adapter == nullptr) return absl::NotFoundError(absl::StrCat("no provider ", provider));
-  auto update = adapter->ParseCallback(record->task.kind(), request);
+  auto update = adapter->ParseCallback((*record)->task.kind(), request);
   if (absl::IsAlreadyExists(update.status())) {
     // A repeat of a delivery already applied (PiAPI resends with the same timestamp).
     LogEvent("callback.repeat",
@@ -267,6 +279,11 @@ absl::Status TaskEngine::HandleCallback(absl::string_view provider, absl::string
   if (!update.ok()) return update.status();
 
   const absl::Time now = clock_->Now();
+  {
+    // An authenticated delivery: this provider's callback channel works (PollInterval).
+    absl::MutexLock lock(&mu_);
+    last_callback_[std::string(provider)] = now;
+  }
   auto result = Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
     if (IsTerminal(r.task.state())) return false;  // late delivery: nothing can change
     if (!update->provider_task_id.empty() && !r.task.provider_task_id().empty() &&
@@ -284,10 +301,11 @@ absl::Status TaskEngine::HandleCallback(absl::string_view provider, absl::string
       r.task.set_provider_task_id(update->provider_task_id);
       r.submission = SubmissionState::kSubmitted;
       r.attempts = 0;
-      r.next_action_time = Clamp(now + options_.poll_interval, r);
       changed = true;
     }
     changed |= MergeProviderUpdate(*update, now, r.task);
+    // The callback is the news a poll would have brought: the next poll is one interval away.
+    if (changed) r.next_action_time = Clamp(now + PollInterval(std::string(provider)), r);
     return changed;
   });
   return result.status();
@@ -295,8 +313,9 @@ absl::Status TaskEngine::HandleCallback(absl::string_view provider, absl::string
 
 absl::StatusOr<TaskRecord> TaskEngine::Mutate(absl::string_view task_id, const Mutation& fn) {
   for (int attempt = 0; attempt < 16; ++attempt) {
-    auto current = store_->Get(task_id);
-    if (!current.ok()) return current.status();
+    auto loaded = Load(task_id);
+    if (!loaded.ok()) return loaded.status();
+    const std::shared_ptr<const TaskRecord> current = *std::move(loaded);
     TaskRecord next = *current;
     auto write = fn(next);
     if (!write.ok()) return write.status();
@@ -311,6 +330,7 @@ absl::StatusOr<TaskRecord> TaskEngine::Mutate(absl::string_view task_id, const M
     }
     absl::Status s = store_->Update(next, ledger);
     if (s.ok()) {
+      Remember(next);
       hub_->Publish(next.task);
       if (IsTerminal(next.task.state()) && !IsTerminal(current->task.state())) {
         LogEvent("task.ended",
@@ -322,40 +342,126 @@ absl::StatusOr<TaskRecord> TaskEngine::Mutate(absl::string_view task_id, const M
                                      static_cast<absl::StatusCode>(next.task.error().code()))},
                   {"error", next.task.error().message()}});
       }
-      if (IsTerminal(next.task.state())) {
-        absl::MutexLock lock(&mu_);
-        poll_failures_.erase(next.task.task_id());
-      } else {
-        Schedule(next.task.task_id(), next.next_action_time);
-      }
+      if (!IsTerminal(next.task.state())) Schedule(next.task.task_id(), next.next_action_time);
       return next;
     }
-    if (!absl::IsAborted(s)) return s;  // ABORTED: another writer won; read again
+    // ABORTED: another writer won; read the store again.
+    Forget(task_id);
+    if (!absl::IsAborted(s)) return s;
   }
   return absl::AbortedError(absl::StrCat("task ", task_id, " kept changing; try again"));
 }
 
+uint32_t TaskEngine::SlotLocked(const std::string& task_id) {
+  auto [it, inserted] = slot_of_.try_emplace(task_id, 0);
+  if (!inserted) return it->second;
+  uint32_t index;
+  if (!free_slots_.empty()) {
+    index = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    index = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Slot& slot = slots_[index];
+  // The generation survives reuse, so heap entries of the slot's previous task stay stale.
+  const uint64_t generation = slot.generation + 1;
+  slot = Slot();
+  slot.generation = generation;
+  slot.task_id = task_id;
+  slot.in_use = true;
+  it->second = index;
+  return index;
+}
+
+void TaskEngine::RetireLocked(uint32_t index) {
+  Slot& slot = slots_[index];
+  if (!slot.in_use) return;
+  if (slot.running) {
+    slot.retire = true;  // freed by StepDone
+    return;
+  }
+  slot_of_.erase(slot.task_id);
+  const uint64_t generation = slot.generation + 1;
+  slot = Slot();
+  slot.generation = generation;
+  free_slots_.push_back(index);
+}
+
+absl::StatusOr<std::shared_ptr<const TaskRecord>> TaskEngine::Load(absl::string_view task_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = slot_of_.find(task_id);
+    if (it != slot_of_.end() && slots_[it->second].record != nullptr) {
+      return slots_[it->second].record;
+    }
+  }
+  auto stored = store_->Get(task_id);
+  if (!stored.ok()) return stored.status();
+  auto record = std::make_shared<const TaskRecord>(*std::move(stored));
+  // Cache only tasks this engine drives (they have a slot); RPC-only reads do not grow memory.
+  absl::MutexLock lock(&mu_);
+  auto it = slot_of_.find(task_id);
+  if (it != slot_of_.end()) {
+    Slot& slot = slots_[it->second];
+    if (slot.record == nullptr || slot.record->task.version() < record->task.version()) {
+      slot.record = record;
+    }
+  }
+  return record;
+}
+
+void TaskEngine::Remember(const TaskRecord& record) {
+  absl::MutexLock lock(&mu_);
+  if (IsTerminal(record.task.state())) {
+    auto it = slot_of_.find(record.task.task_id());
+    if (it != slot_of_.end()) RetireLocked(it->second);
+    return;
+  }
+  Slot& slot = slots_[SlotLocked(record.task.task_id())];
+  if (slot.record == nullptr || slot.record->task.version() < record.task.version()) {
+    slot.record = std::make_shared<const TaskRecord>(record);
+  }
+}
+
+void TaskEngine::Forget(absl::string_view task_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = slot_of_.find(task_id);
+  if (it != slot_of_.end()) slots_[it->second].record = nullptr;
+}
+
 void TaskEngine::Schedule(const std::string& task_id, absl::Time when) {
   absl::MutexLock lock(&mu_);
-  auto it = due_.find(task_id);
-  if (it != due_.end()) {
-    if (it->second <= when) return;  // already due earlier
-    queue_.erase({it->second, task_id});
+  Slot& slot = slots_[SlotLocked(task_id)];
+  const uint32_t index = slot_of_.find(task_id)->second;
+  if (slot.due <= when) return;  // already due earlier
+  slot.due = when;
+  slot.generation += 1;
+  // Wake the scheduler only when this timer is the new earliest one.
+  if (timers_.empty() || when < timers_.top().when) kicked_ = true;
+  timers_.push(TimerEntry{when, index, slot.generation});
+  // Stale entries (rescheduled earlier, retired) are dropped when they surface; compact when
+  // they dominate, so the heap stays proportional to the tasks driven.
+  if (timers_.size() > 1024 && timers_.size() > 4 * slot_of_.size()) {
+    std::vector<TimerEntry> live;
+    live.reserve(slot_of_.size());
+    while (!timers_.empty()) {
+      const TimerEntry& e = timers_.top();
+      if (slots_[e.slot].in_use && slots_[e.slot].generation == e.generation) live.push_back(e);
+      timers_.pop();
+    }
+    for (const TimerEntry& e : live) timers_.push(e);
   }
-  due_[task_id] = when;
-  queue_.emplace(when, task_id);
-  kicked_ = true;
 }
 
 void TaskEngine::SchedulerLoop() {
   while (true) {
-    std::vector<std::string> ready;
+    std::vector<std::pair<uint32_t, std::string>> ready;
     {
       absl::MutexLock lock(&mu_);
       absl::Duration wait = options_.scheduler_tick;
-      if (!queue_.empty()) {
-        wait =
-            std::min(wait, std::max(absl::ZeroDuration(), queue_.begin()->first - clock_->Now()));
+      if (!timers_.empty()) {
+        wait = std::min(wait, std::max(absl::ZeroDuration(), timers_.top().when - clock_->Now()));
       }
       if (wait > absl::ZeroDuration()) {
         mu_.AwaitWithTimeout(absl::Condition(
@@ -369,62 +475,114 @@ void TaskEngine::SchedulerLoop() {
       if (stopping_) return;
       ready = TakeDueLocked(clock_->Now());
     }
-    Dispatch(ready);
+    Dispatch(std::move(ready));
   }
 }
 
 int TaskEngine::RunDue() {
-  std::vector<std::string> ready;
+  std::vector<std::pair<uint32_t, std::string>> ready;
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return 0;
     ready = TakeDueLocked(clock_->Now());
   }
   const int n = static_cast<int>(ready.size());
-  Dispatch(ready);
+  Dispatch(std::move(ready));
   return n;
 }
 
-std::vector<std::string> TaskEngine::TakeDueLocked(absl::Time now) {
-  std::vector<std::string> ready;
-  while (!queue_.empty() && queue_.begin()->first <= now) {
-    std::string id = queue_.begin()->second;
-    queue_.erase(queue_.begin());
-    due_.erase(id);
-    if (running_.count(id)) {
-      deferred_.insert(id);
+std::vector<std::pair<uint32_t, std::string>> TaskEngine::TakeDueLocked(absl::Time now) {
+  std::vector<std::pair<uint32_t, std::string>> ready;
+  while (!timers_.empty() && timers_.top().when <= now) {
+    const TimerEntry e = timers_.top();
+    timers_.pop();
+    Slot& slot = slots_[e.slot];
+    if (!slot.in_use || slot.generation != e.generation) continue;  // stale
+    slot.due = absl::InfiniteFuture();
+    if (slot.running) {
+      slot.due_while_running = true;
       continue;
     }
-    running_.insert(id);
-    ready.push_back(std::move(id));
-  }
-  for (auto it = deferred_.begin(); it != deferred_.end();) {
-    if (running_.count(*it) || due_.count(*it)) {
-      ++it;
-      continue;
-    }
-    running_.insert(*it);
-    ready.push_back(*it);
-    it = deferred_.erase(it);
+    slot.running = true;
+    ready.emplace_back(e.slot, slot.task_id);
   }
   return ready;
 }
 
-void TaskEngine::Dispatch(const std::vector<std::string>& ready) {
-  for (const std::string& id : ready) {
-    const bool taken = executor_->Schedule([this, id] {
-      Step(id);
+void TaskEngine::StepDone(uint32_t index) {
+  std::string again;
+  {
+    absl::MutexLock lock(&mu_);
+    Slot& slot = slots_[index];
+    slot.running = false;
+    if (slot.retire) {
+      RetireLocked(index);
+      return;
+    }
+    if (slot.due_while_running && !stopping_) {
+      slot.due_while_running = false;
+      slot.running = true;
+      again = slot.task_id;
+    }
+  }
+  if (!again.empty()) {
+    std::vector<std::pair<uint32_t, std::string>> ready;
+    ready.emplace_back(index, std::move(again));
+    Dispatch(std::move(ready));
+  }
+}
+
+void TaskEngine::Dispatch(std::vector<std::pair<uint32_t, std::string>> ready) {
+  for (auto& [index, id] : ready) {
+    // Submissions go ahead of polls: a new task is not queued behind thousands of polls.
+    bool urgent = true;
+    {
       absl::MutexLock lock(&mu_);
-      running_.erase(id);
-      kicked_ = true;
-    });
+      const Slot& slot = slots_[index];
+      urgent = slot.record == nullptr || slot.record->submission != SubmissionState::kSubmitted;
+    }
+    const uint32_t slot = index;
+    std::function<void()> step = [this, slot, id = std::move(id)] {
+      Step(id, [this, slot] { StepDone(slot); });
+    };
+    const bool taken = urgent ? executor_->ScheduleUrgent(std::move(step))
+                              : executor_->Schedule(std::move(step));
     if (!taken) {
       // The executor stopped taking work (shutdown): the task stays in the store and is resumed
       // by the next Start().
       absl::MutexLock lock(&mu_);
-      running_.erase(id);
+      slots_[slot].running = false;
+      if (slots_[slot].retire) RetireLocked(slot);
     }
   }
+}
+
+absl::Duration TaskEngine::PollInterval(const std::string& provider) {
+  const absl::Duration base = std::max(options_.poll_interval, kMinPollInterval);
+  if (options_.callback_poll_interval <= base || options_.callback_base_url.empty()) return base;
+  absl::MutexLock lock(&mu_);
+  auto it = last_callback_.find(provider);
+  if (it == last_callback_.end() || clock_->Now() - it->second > options_.callback_trust_window) {
+    return base;
+  }
+  return options_.callback_poll_interval;
+}
+
+void TaskEngine::AsyncStarted() {
+  absl::MutexLock lock(&mu_);
+  ++async_in_flight_;
+}
+
+void TaskEngine::AsyncEnded() {
+  absl::MutexLock lock(&mu_);
+  --async_in_flight_;
+}
+
+void TaskEngine::Continue(std::function<void()> fn) {
+  // The provider's answer may arrive on a transport thread, where nothing may block: the
+  // follow-up writes the store, so it runs on the executor.
+  auto shared = std::make_shared<std::function<void()>>(std::move(fn));
+  if (!executor_->Schedule([shared] { (*shared)(); })) (*shared)();
 }
 
 absl::Time TaskEngine::Clamp(absl::Time t, const TaskRecord& record) const {
@@ -457,33 +615,47 @@ void TaskEngine::FailNow(const std::string& task_id, absl::StatusCode code,
   }).IgnoreError();
 }
 
-void TaskEngine::Step(const std::string& task_id) {
-  auto loaded = store_->Get(task_id);
+void TaskEngine::Step(const std::string& task_id, Done done) {
+  auto loaded = Load(task_id);
   if (!loaded.ok()) {
     // The store is unhappy (not a lost task): look again later.
     if (!absl::IsNotFound(loaded.status())) {
       Schedule(task_id, clock_->Now() + options_.backoff_max);
+    } else {
+      Forget(task_id);
+      TaskRecord gone;
+      gone.task.set_task_id(task_id);
+      gone.task.set_state(music::v1::TASK_STATE_FAILED);
+      Remember(gone);  // a terminal record retires the slot
     }
+    done();
     return;
   }
-  const TaskRecord& record = *loaded;
-  if (IsTerminal(record.task.state())) return;
+  const std::shared_ptr<const TaskRecord> held = *std::move(loaded);
+  const TaskRecord& record = *held;
+  if (IsTerminal(record.task.state())) {
+    Remember(record);
+    done();
+    return;
+  }
   const absl::Time now = clock_->Now();
   if (now >= record.deadline) {
     FailNow(task_id, absl::StatusCode::kDeadlineExceeded,
             absl::StrCat("the task did not finish within its deadline of ",
                          absl::FormatDuration(options_.task_deadline)));
+    done();
     return;
   }
   adapters::ProviderAdapter* adapter = providers_->Find(record.task.provider());
   if (adapter == nullptr) {
     FailNow(task_id, absl::StatusCode::kFailedPrecondition,
             absl::StrCat("provider ", record.task.provider(), " is not configured"));
+    done();
     return;
   }
   switch (record.submission) {
     case SubmissionState::kNotSubmitted:
-      Submit(record, adapter);
+      Submit(record, adapter, std::move(done));
       return;
     case SubmissionState::kSubmitting:
       // Found after a restart: the create may or may not have reached the provider.
@@ -503,10 +675,12 @@ void TaskEngine::Step(const std::string& task_id) {
         }
         return true;
       }).IgnoreError();
+      done();
       return;
     case SubmissionState::kUnknown:
       if (adapter->resubmit_policy() == adapters::ResubmitPolicy::kLookupByRequestId) {
         Recover(record, adapter);
+        done();
         return;
       }
       if (now >= record.unknown_since + options_.unknown_submission_grace) {
@@ -516,14 +690,16 @@ void TaskEngine::Step(const std::string& task_id) {
       } else {
         Schedule(task_id, Clamp(record.unknown_since + options_.unknown_submission_grace, record));
       }
+      done();
       return;
     case SubmissionState::kSubmitted:
-      Poll(record, adapter);
+      Poll(record, adapter, std::move(done));
       return;
   }
+  done();
 }
 
-void TaskEngine::Submit(TaskRecord record, adapters::ProviderAdapter* adapter) {
+void TaskEngine::Submit(TaskRecord record, adapters::ProviderAdapter* adapter, Done done) {
   const std::string task_id = record.task.task_id();
   const std::string provider = record.task.provider();
   if (!breaker_.Allow(provider)) {
@@ -548,10 +724,12 @@ void TaskEngine::Submit(TaskRecord record, adapters::ProviderAdapter* adapter) {
       }
       Schedule(task_id, Clamp(breaker_.RetryAt(provider), record));
     }
+    done();
     return;
   }
   if (!record.task.input().reference_audio_uri().empty() && record.reference_artifact_id.empty() &&
       !PrepareReferenceAudio(record, adapter)) {
+    done();
     return;
   }
   // Written before sending, so a crash mid-send is seen on restart (see "Lost submissions").
@@ -564,10 +742,28 @@ void TaskEngine::Submit(TaskRecord record, adapters::ProviderAdapter* adapter) {
     r.next_action_time = Clamp(clock_->Now() + options_.unknown_submission_grace, r);
     return true;
   });
-  if (!marked.ok()) return;
+  if (!marked.ok()) {
+    done();
+    return;
+  }
 
   const adapters::SubmitRequest request = BuildSubmitRequest(*marked);
-  absl::StatusOr<adapters::SubmitResult> sent = adapter->Submit(request);
+  AsyncStarted();
+  adapter->SubmitAsync(
+      request, [this, task_id, provider, adapter,
+                done = std::move(done)](absl::StatusOr<adapters::SubmitResult> sent) mutable {
+        auto answer = std::make_shared<absl::StatusOr<adapters::SubmitResult>>(std::move(sent));
+        Continue([this, task_id, provider, adapter, answer, done = std::move(done)] {
+          FinishSubmit(task_id, provider, adapter, *answer);
+          done();
+          AsyncEnded();
+        });
+      });
+}
+
+void TaskEngine::FinishSubmit(const std::string& task_id, const std::string& provider,
+                              adapters::ProviderAdapter* adapter,
+                              const absl::StatusOr<adapters::SubmitResult>& sent) {
   RecordOutcome(provider, sent.status());
 
   const absl::Time now = clock_->Now();
@@ -872,29 +1068,52 @@ void TaskEngine::Recover(const TaskRecord& record, adapters::ProviderAdapter* ad
   }).IgnoreError();
 }
 
-void TaskEngine::Poll(const TaskRecord& record, adapters::ProviderAdapter* adapter) {
-  const std::string& task_id = record.task.task_id();
+void TaskEngine::Poll(const TaskRecord& record, adapters::ProviderAdapter* adapter, Done done) {
   adapters::PollTarget target;
   target.kind = record.task.kind();
   target.provider_task_id = record.task.provider_task_id();
   target.poll_url = record.poll_url;
-  auto update = adapter->Poll(target);
-  RecordOutcome(record.task.provider(), update.status());
+  AsyncStarted();
+  adapter->PollAsync(
+      target, [this, task_id = record.task.task_id(), provider = record.task.provider(),
+               done = std::move(done)](absl::StatusOr<adapters::ProviderUpdate> update) mutable {
+        auto answer = std::make_shared<absl::StatusOr<adapters::ProviderUpdate>>(std::move(update));
+        Continue([this, task_id, provider, answer, done = std::move(done)] {
+          FinishPoll(task_id, provider, *answer);
+          done();
+          AsyncEnded();
+        });
+      });
+}
+
+void TaskEngine::FinishPoll(const std::string& task_id, const std::string& provider,
+                            const absl::StatusOr<adapters::ProviderUpdate>& update) {
+  RecordOutcome(provider, update.status());
+  auto loaded = Load(task_id);
+  if (!loaded.ok()) {
+    if (!absl::IsNotFound(loaded.status())) {
+      Schedule(task_id, clock_->Now() + options_.backoff_max);
+    }
+    return;
+  }
+  const std::shared_ptr<const TaskRecord> record = *std::move(loaded);
   const absl::Time now = clock_->Now();
-  const absl::Duration interval = std::max(options_.poll_interval, kMinPollInterval);
+  const absl::Duration interval = PollInterval(provider);
   if (!update.ok()) {
     // A failed poll never fails the task (only the deadline does): back off and poll again.
-    int failures;
+    int failures = 1;
     {
       absl::MutexLock lock(&mu_);
-      failures = ++poll_failures_[task_id];
+      auto it = slot_of_.find(task_id);
+      if (it != slot_of_.end()) failures = ++slots_[it->second].poll_failures;
     }
-    Schedule(task_id, Clamp(now + std::max(interval, Backoff(failures, update.status())), record));
+    Schedule(task_id, Clamp(now + std::max(interval, Backoff(failures, update.status())), *record));
     return;
   }
   {
     absl::MutexLock lock(&mu_);
-    poll_failures_.erase(task_id);
+    auto it = slot_of_.find(task_id);
+    if (it != slot_of_.end()) slots_[it->second].poll_failures = 0;
   }
   auto result = Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
     if (r.submission != SubmissionState::kSubmitted) return false;

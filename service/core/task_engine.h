@@ -2,14 +2,18 @@
 #define MUSIC_SERVICE_CORE_TASK_ENGINE_H_
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <queue>
 #include <set>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "absl/container/flat_hash_map.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -50,6 +54,11 @@ struct EngineOptions {
   /// Time between polls of a running task (the seeds recommend 5-10 s). Never below
   /// kMinPollInterval (kie.ai allows 3 record-info requests/s per task).
   absl::Duration poll_interval = absl::Seconds(7);
+  /// Callbacks are the main signal: while a provider's callbacks are arriving (one within
+  /// `callback_trust_window`), its tasks are polled only this often, as a check on a callback
+  /// that is overdue. Zero (the default) or anything below poll_interval: poll_interval always.
+  absl::Duration callback_poll_interval = absl::ZeroDuration();
+  absl::Duration callback_trust_window = absl::Minutes(10);
   /// A task not terminal this long after creation fails with DEADLINE_EXCEEDED.
   absl::Duration task_deadline = absl::Minutes(30);
   /// Backoff of failed submissions and polls: initial * 2^(n-1), capped, with jitter; a
@@ -107,7 +116,10 @@ struct CreateOutcome {
 
 /// Drives every task from creation to a terminal state: submits it to its provider (with retries
 /// and backoff), polls it, merges callbacks, enforces deadlines, and publishes every change to the
-/// WatchHub. All state is in the TaskStore; in-memory state is only a schedule, rebuilt by Start().
+/// WatchHub. All state is in the TaskStore; in memory the engine keeps a timer per task and the
+/// last record it read or wrote (so a poll that changed nothing touches no store), rebuilt by
+/// Start(). Provider requests go through the adapters' asynchronous calls: a worker thread never
+/// waits on a provider when the adapter's transport is asynchronous.
 class TaskEngine {
  public:
   /// Pointers must outlive the engine.
@@ -157,18 +169,27 @@ class TaskEngine {
 
  private:
   using Mutation = std::function<absl::StatusOr<bool>(domain::TaskRecord&)>;
+  using Done = std::function<void()>;
 
   // Reads the task, applies `fn` (which returns true to write), writes it with a version check,
   // publishes and reschedules; retries on ABORTED with a fresh read.
   absl::StatusOr<domain::TaskRecord> Mutate(absl::string_view task_id, const Mutation& fn);
   void Schedule(const std::string& task_id, absl::Time when);
   void SchedulerLoop();
-  // Moves the tasks due at `now` (and deferred ones whose step ended) to running_.
-  std::vector<std::string> TakeDueLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Hands `ready` (from TakeDueLocked) to the executor.
-  void Dispatch(const std::vector<std::string>& ready);
-  void Step(const std::string& task_id);
-  void Submit(domain::TaskRecord record, adapters::ProviderAdapter* adapter);
+  // Pops the timers due at `now` and marks their slots running; a slot already running is run
+  // again when its step ends. O(log n) per due task, nothing scanned.
+  std::vector<std::pair<uint32_t, std::string>> TakeDueLocked(absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands `ready` (from TakeDueLocked) to the executor: submissions ahead of polls.
+  void Dispatch(std::vector<std::pair<uint32_t, std::string>> ready);
+  // Runs one step of a task; `done` runs once when the step (and any provider request it sent
+  // asynchronously) has ended.
+  void Step(const std::string& task_id, Done done);
+  void Submit(domain::TaskRecord record, adapters::ProviderAdapter* adapter, Done done);
+  // The follow-up of a create's answer.
+  void FinishSubmit(const std::string& task_id, const std::string& provider,
+                    adapters::ProviderAdapter* adapter,
+                    const absl::StatusOr<adapters::SubmitResult>& sent);
   // Downloads the task's reference_audio_uri and stores it at the provider, keeping the
   // provider's artifact id in the record. False when the task cannot be sent now (it was failed,
   // failed over or rescheduled); else `record` is the updated record.
@@ -184,7 +205,9 @@ class TaskEngine {
   // Moves `r` to `next`, recording the provider it leaves in Task.failovers.
   static void FailOver(domain::TaskRecord& r, const music::v1::Model& next,
                        absl::StatusCode code, absl::string_view message, absl::Time now);
-  void Poll(const domain::TaskRecord& record, adapters::ProviderAdapter* adapter);
+  void Poll(const domain::TaskRecord& record, adapters::ProviderAdapter* adapter, Done done);
+  void FinishPoll(const std::string& task_id, const std::string& provider,
+                  const absl::StatusOr<adapters::ProviderUpdate>& update);
   // For kLookupByRequestId providers: finds the task a lost create made, or allows a new create.
   void Recover(const domain::TaskRecord& record, adapters::ProviderAdapter* adapter);
   adapters::SubmitRequest BuildSubmitRequest(const domain::TaskRecord& record) const;
@@ -198,6 +221,49 @@ class TaskEngine {
   absl::Duration Backoff(int attempt, const absl::Status& error);
   absl::Time Clamp(absl::Time t, const domain::TaskRecord& record) const;
 
+  // The engine's state of one task it drives (non-terminal, in this process). Slots are indexed
+  // by a small integer so the timer heap holds integers, not strings.
+  struct Slot {
+    std::string task_id;
+    // The record as this engine last read or wrote it (the store's version): a step or a poll
+    // that changes nothing reads and writes nothing. Null: read the store.
+    std::shared_ptr<const domain::TaskRecord> record;
+    absl::Time due = absl::InfiniteFuture();
+    // Heap entries carry the generation they were pushed with; any other is stale.
+    uint64_t generation = 0;
+    bool in_use = false;
+    bool running = false;
+    // Became due while its step was running: run again when the step ends.
+    bool due_while_running = false;
+    // Reached a terminal state (or vanished) while running: free the slot when the step ends.
+    bool retire = false;
+    int poll_failures = 0;
+  };
+  struct TimerEntry {
+    absl::Time when;
+    uint32_t slot;
+    uint64_t generation;
+    bool operator>(const TimerEntry& o) const { return when > o.when; }
+  };
+  // The slot of `task_id`, created when absent.
+  uint32_t SlotLocked(const std::string& task_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RetireLocked(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The cached record of a task this engine drives, or the store's.
+  absl::StatusOr<std::shared_ptr<const domain::TaskRecord>> Load(absl::string_view task_id);
+  // Records a record this engine wrote (or read) in its slot, when newer than the cached one;
+  // a terminal record retires the slot.
+  void Remember(const domain::TaskRecord& record);
+  void Forget(absl::string_view task_id);
+  // The step of `slot` ended: let it run again (at once when it became due meanwhile).
+  void StepDone(uint32_t slot);
+  // The poll interval for a task of `provider` now (see callback_poll_interval).
+  absl::Duration PollInterval(const std::string& provider);
+  // Runs a provider completion's follow-up (a store write) on the executor; runs `fn` inline
+  // when the executor no longer takes work (shutdown), so the step still ends.
+  void Continue(std::function<void()> fn);
+  void AsyncStarted();
+  void AsyncEnded();
+
   const EngineOptions options_;
   persistence::TaskStore* const store_;
   const ProviderRegistry* const providers_;
@@ -210,14 +276,17 @@ class TaskEngine {
   Executor* const executor_;
 
   absl::Mutex mu_;
-  std::set<std::pair<absl::Time, std::string>> queue_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, absl::Time> due_ ABSL_GUARDED_BY(mu_);
-  std::set<std::string> running_ ABSL_GUARDED_BY(mu_);
-  // Due while a step for the same task was running; run when that step ends.
-  std::set<std::string> deferred_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, int> poll_failures_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, uint32_t> slot_of_ ABSL_GUARDED_BY(mu_);
+  std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint32_t> free_slots_ ABSL_GUARDED_BY(mu_);
+  std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<TimerEntry>> timers_
+      ABSL_GUARDED_BY(mu_);
   // Tasks waiting for a provider's open circuit, woken when a request to it succeeds.
   std::map<std::string, std::set<std::string>> circuit_waiters_ ABSL_GUARDED_BY(mu_);
+  // When each provider's last authenticated callback arrived.
+  std::map<std::string, absl::Time> last_callback_ ABSL_GUARDED_BY(mu_);
+  // Provider requests sent asynchronously whose follow-up has not finished.
+  int async_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool kicked_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread scheduler_;

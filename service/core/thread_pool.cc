@@ -19,6 +19,13 @@ bool ThreadPool::Schedule(std::function<void()> fn) {
   return true;
 }
 
+bool ThreadPool::ScheduleUrgent(std::function<void()> fn) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return false;
+  urgent_.push_back(std::move(fn));
+  return true;
+}
+
 void ThreadPool::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
@@ -38,11 +45,14 @@ void ThreadPool::Work() {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
           +[](ThreadPool* p)
-               ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) { return p->stopping_ || !p->queue_.empty(); },
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
+                 return p->stopping_ || !p->queue_.empty() || !p->urgent_.empty();
+               },
           this));
-      if (queue_.empty()) return;  // stopping and drained
-      fn = std::move(queue_.front());
-      queue_.pop_front();
+      std::deque<std::function<void()>>& from = urgent_.empty() ? queue_ : urgent_;
+      if (from.empty()) return;  // stopping and drained
+      fn = std::move(from.front());
+      from.pop_front();
     }
     fn();
   }

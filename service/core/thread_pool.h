@@ -11,7 +11,7 @@
 
 namespace music::service {
 
-/// A fixed set of threads running queued closures in FIFO order. The service's blocking work
+/// A fixed set of threads running queued closures in FIFO order (urgent ones first). The service's blocking work
 /// (database, provider HTTP) runs here so gRPC reactions never block.
 class ThreadPool final : public Executor {
  public:
@@ -24,6 +24,8 @@ class ThreadPool final : public Executor {
 
   /// Queues `fn`. After Shutdown() the closure is dropped and false is returned.
   bool Schedule(std::function<void()> fn) override;
+  /// Queues `fn` ahead of every closure queued by Schedule.
+  bool ScheduleUrgent(std::function<void()> fn) override;
   /// Stops taking work, runs what is queued, joins the workers. Idempotent.
   void Shutdown();
 
@@ -32,6 +34,7 @@ class ThreadPool final : public Executor {
 
   absl::Mutex mu_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::function<void()>> urgent_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };

@@ -36,8 +36,9 @@ struct ServerOptions {
   absl::Duration heartbeat_interval = absl::Seconds(30);
   /// How long Shutdown() lets in-flight RPCs finish.
   absl::Duration shutdown_grace = absl::Seconds(10);
-  /// Threads running RPC work (database reads and writes).
-  int rpc_workers = 4;
+  /// Threads running RPC work (database reads and writes). A create waits for its group commit
+  /// on one of them, so this bounds how many creates one commit acknowledges together.
+  int rpc_workers = 32;
   /// engine.callback_base_url is filled in from the callback listener. engine.reference_fetcher
   /// (not owned) downloads reference_audio_uri at submit; nullptr turns such URLs off.
   EngineOptions engine;

@@ -39,7 +39,8 @@ TEST(ConfigTest, ReadsEveryDocumentedKey) {
     "callbacks": {"listen": "0.0.0.0:9001", "public_url": "https://cb.example.com"},
     "tasks": {"poll_interval_seconds": 0.5, "deadline_seconds": 60, "submit_max_attempts": 3,
               "backoff_initial_ms": 100, "backoff_max_seconds": 2,
-              "unknown_submission_grace_seconds": 30, "workers": 3},
+              "unknown_submission_grace_seconds": 30, "workers": 3,
+              "callback_poll_interval_seconds": 45},
     "watch": {"heartbeat_seconds": 15}, "billing": {"credits_per_usd": 1250},
     "providers": {"kie": {"base_url": "http://127.0.0.1:1", "api_key_env": "K",
                           "api_key_file": "/run/k", "webhook_hmac_key_env": "H",
@@ -51,6 +52,7 @@ TEST(ConfigTest, ReadsEveryDocumentedKey) {
   EXPECT_EQ(c->callbacks_public_url, "https://cb.example.com");
   EXPECT_EQ(c->credits_per_usd, 1250);
   EXPECT_EQ(c->poll_interval, absl::Milliseconds(500));
+  EXPECT_EQ(c->callback_poll_interval, absl::Seconds(45));
   EXPECT_EQ(c->backoff_initial, absl::Milliseconds(100));
   EXPECT_EQ(c->heartbeat_interval, absl::Seconds(15));
   EXPECT_EQ(P(*c, "kie").base_url, "http://127.0.0.1:1");
@@ -64,6 +66,7 @@ TEST(ConfigTest, ReadsEveryDocumentedKey) {
 TEST(ConfigTest, NewProviderRoutingAndReferenceAudioDefaults) {
   auto c = ParseConfig("{}");
   ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->callback_poll_interval, absl::Seconds(30));
   EXPECT_EQ(P(*c, "piapi").api_key_env, "PIAPI_API_KEY");
   EXPECT_EQ(P(*c, "kie").secret_envs.at("webhook_hmac_key_env"), "KIE_WEBHOOK_HMAC_KEY");
   // Exactly the registered providers, each with its module's defaults.

@@ -2,10 +2,13 @@
 #define MUSIC_TESTS_TESTING_FAKE_PROVIDER_H_
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "adapters/provider_adapter.h"
@@ -14,6 +17,9 @@ namespace music::service {
 
 /// A scripted provider for engine tests: Submit and Poll answer from queues (the last answer
 /// repeats), callbacks carry a ProviderUpdate encoded by the test. Thread-safe.
+/// With set_hold_async(true), SubmitAsync/PollAsync keep their completions (an asynchronous
+/// transport with requests in flight) until the test calls ReleaseHeld(), which runs them on the
+/// test's thread as a transport thread would.
 class FakeProvider : public adapters::ProviderAdapter {
  public:
   /// `name`: the provider's name; its one model is "<name>-model" (provider model "F1").
@@ -104,6 +110,40 @@ class FakeProvider : public adapters::ProviderAdapter {
     return absl::OkStatus();
   }
 
+  void SubmitAsync(const adapters::SubmitRequest& request,
+                   adapters::SubmitCallback done) override {
+    auto answer = Submit(request);
+    Hold([answer = std::move(answer), done = std::move(done)]() mutable {
+      std::move(done)(std::move(answer));
+    });
+  }
+  void PollAsync(const adapters::PollTarget& target, adapters::PollCallback done) override {
+    auto answer = Poll(target);
+    Hold([answer = std::move(answer), done = std::move(done)]() mutable {
+      std::move(done)(std::move(answer));
+    });
+  }
+  /// Holds async completions until ReleaseHeld() (false: they run at once, as the defaults do).
+  void set_hold_async(bool on) {
+    absl::MutexLock lock(&mu_);
+    hold_async_ = on;
+  }
+  /// Async requests whose completion is held.
+  int held() const {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int>(held_.size());
+  }
+  /// Runs the held completions, oldest first. Returns how many ran.
+  int ReleaseHeld() {
+    std::deque<absl::AnyInvocable<void() &&>> run;
+    {
+      absl::MutexLock lock(&mu_);
+      run.swap(held_);
+    }
+    for (auto& fn : run) std::move(fn)();
+    return static_cast<int>(run.size());
+  }
+
   void QueueSubmit(absl::StatusOr<std::string> answer) {
     absl::MutexLock lock(&mu_);
     submit_answers_.push_back(std::move(answer));
@@ -151,6 +191,17 @@ class FakeProvider : public adapters::ProviderAdapter {
   }
 
  private:
+  void Hold(absl::AnyInvocable<void() &&> fn) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (hold_async_) {
+        held_.push_back(std::move(fn));
+        return;
+      }
+    }
+    std::move(fn)();
+  }
+
   template <typename T>
   T Next(std::deque<T>& q, T fallback) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (q.empty()) return fallback;
@@ -173,6 +224,8 @@ class FakeProvider : public adapters::ProviderAdapter {
   std::vector<adapters::SubmitRequest> submits_ ABSL_GUARDED_BY(mu_);
   int polls_ ABSL_GUARDED_BY(mu_) = 0;
   int cancels_ ABSL_GUARDED_BY(mu_) = 0;
+  bool hold_async_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<absl::AnyInvocable<void() &&>> held_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace music::service

@@ -1,6 +1,7 @@
 #ifndef MUSIC_TESTS_TESTING_MANUAL_EXECUTOR_H_
 #define MUSIC_TESTS_TESTING_MANUAL_EXECUTOR_H_
 
+#include <cstddef>
 #include <deque>
 #include <functional>
 #include <utility>
@@ -22,7 +23,16 @@ class ManualExecutor final : public Executor {
     return true;
   }
 
-  /// Runs the oldest queued closure. False when none was queued.
+  /// Queues `fn` ahead of every closure queued by Schedule (after earlier urgent ones).
+  bool ScheduleUrgent(std::function<void()> fn) override {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return false;
+    queue_.insert(queue_.begin() + urgent_, std::move(fn));
+    ++urgent_;
+    return true;
+  }
+
+  /// Runs the oldest queued closure (urgent ones first). False when none was queued.
   bool RunOne() {
     std::function<void()> fn;
     {
@@ -30,6 +40,7 @@ class ManualExecutor final : public Executor {
       if (queue_.empty()) return false;
       fn = std::move(queue_.front());
       queue_.pop_front();
+      if (urgent_ > 0) --urgent_;
     }
     fn();  // without the lock: it may schedule more
     return true;
@@ -51,12 +62,15 @@ class ManualExecutor final : public Executor {
     absl::MutexLock lock(&mu_);
     stopped_ = true;
     queue_.clear();
+    urgent_ = 0;
   }
 
  private:
   mutable absl::Mutex mu_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  // The first urgent_ closures of queue_ came through ScheduleUrgent.
+  size_t urgent_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace music::service

@@ -85,6 +85,11 @@ struct EmulatorOptions {
   absl::Duration callback_timeout = absl::Seconds(15);
   int callback_max_retries = 3;
   absl::Duration callback_retry_backoff = absl::Milliseconds(200);
+  /// Threads answering HTTP requests (each keep-alive connection holds one while open) and
+  /// threads delivering callbacks. Load tests raise them: a poll delayed by slow_delay holds its
+  /// thread, so N threads answer at most N / slow_delay polls per second.
+  int server_threads = 32;
+  int callback_workers = 4;
   /// Initial fault settings; see SetFaults.
   FaultConfig faults;
   /// kie.ai credits charged per successful task, in micro-credits (the usage export): 12 credits,

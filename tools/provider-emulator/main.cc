@@ -39,6 +39,10 @@ ABSL_FLAG(double, clip_seconds, 8, "Length of the synthesised WAV clips.");
 ABSL_FLAG(int64_t, callback_timeout_ms, 15000, "Timeout of one callback attempt.");
 ABSL_FLAG(int, callback_max_retries, 3, "Callback retries after the first attempt.");
 ABSL_FLAG(int64_t, callback_retry_backoff_ms, 200, "Retry n of a callback waits n times this.");
+ABSL_FLAG(int, server_threads, 32,
+          "Threads answering HTTP (one per open keep-alive connection; a slow poll holds one for "
+          "--slow_delay_ms). Load tests raise it.");
+ABSL_FLAG(int, callback_workers, 4, "Threads delivering callbacks.");
 
 ABSL_FLAG(double, create_429_rate, 0, "Share of creates answered 429 (405 on lyrics).");
 ABSL_FLAG(double, create_500_rate, 0, "Share of creates answered 500.");
@@ -121,6 +125,8 @@ int main(int argc, char** argv) {
   options.callback_max_retries = absl::GetFlag(FLAGS_callback_max_retries);
   options.callback_retry_backoff =
       absl::Milliseconds(absl::GetFlag(FLAGS_callback_retry_backoff_ms));
+  options.server_threads = absl::GetFlag(FLAGS_server_threads);
+  options.callback_workers = absl::GetFlag(FLAGS_callback_workers);
 
   music::emulator::FaultConfig& f = options.faults;
   f.create_429_rate = absl::GetFlag(FLAGS_create_429_rate);
@@ -144,8 +150,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "provider-emulator: %s\n", std::string(status.message()).c_str());
     return 2;
   }
-  if (options.task_duration < absl::ZeroDuration() || options.callback_max_retries < 0) {
-    std::fprintf(stderr, "provider-emulator: durations and retries must be >= 0\n");
+  if (options.task_duration < absl::ZeroDuration() || options.callback_max_retries < 0 ||
+      options.server_threads < 1 || options.callback_workers < 1) {
+    std::fprintf(stderr,
+                 "provider-emulator: durations and retries must be >= 0, thread counts >= 1\n");
     return 2;
   }
 
