@@ -495,8 +495,8 @@ int RunParent(const char* self) {
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   if (absl::GetFlag(FLAGS_role) == "client") return RunClient();
-  // Many streams share few connections, but raise the descriptor limit anyway (tools/perf/watch_load does
-  // too): the children inherit it.
+  // Many streams share few connections, but raise the descriptor limit anyway (the script
+  // tools/perf/watch_load does too): the children inherit it.
   rlimit lim{};
   if (getrlimit(RLIMIT_NOFILE, &lim) == 0) {
     lim.rlim_cur = lim.rlim_max;
