@@ -1,8 +1,8 @@
 #include "service/grpc/music_service_impl.h"
 
-#include <deque>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -20,6 +20,8 @@ using music::v1::WatchTaskResponse;
 // One WatchTask stream: subscribes to the hub, sends the stored task, then every change (one
 // write in flight at a time, the rest queued), heartbeats while idle, and finishes after the
 // terminal state. Deletes itself once gRPC is done with it and the initial load has returned.
+// An idle stream holds no queue and no message: 100,000 of them must fit in a few hundred bytes
+// each above what gRPC itself keeps per stream.
 class WatchReactor final : public grpc::ServerWriteReactor<WatchTaskResponse>, public TaskWatcher {
  public:
   WatchReactor(MusicApi* api, ThreadPool* workers, WatchHub* hub, std::string tenant,
@@ -71,7 +73,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchTaskResponse>, p
     }
   }
 
-  // TaskWatcher (called under the hub's lock).
+  // TaskWatcher (called outside the hub's locks, on the publisher's or the ticker's thread).
   void OnTaskChanged(const music::v1::Task& task) override {
     absl::MutexLock lock(&mu_);
     EnqueueLocked(task);
@@ -79,8 +81,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchTaskResponse>, p
   }
   void OnHeartbeat() override {
     absl::MutexLock lock(&mu_);
-    if (!loaded_ || writing_ || finishing_ || !queue_.empty()) return;
-    message_.Clear();
+    if (!loaded_ || writing_ || finishing_ || queue_head_ != queue_.size()) return;
     message_.mutable_heartbeat()->set_version(last_version_);
     SetTimestamp(hub_->clock()->Now(), message_.mutable_heartbeat()->mutable_time());
     writing_ = true;
@@ -96,13 +97,17 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchTaskResponse>, p
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
     writing_ = false;
-    if (!ok) {
-      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
-      return;
-    }
+    // Clear() would keep the task's strings allocated for the life of an idle stream.
+    WatchTaskResponse().Swap(&message_);
+    // A finish that waited for this write goes out whether or not the write got through: a
+    // stream canceled during a write otherwise never finishes (and holds grpc::Server::Shutdown).
     if (pending_finish_) {
       Finish(*pending_finish_);
       pending_finish_.reset();
+      return;
+    }
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
       return;
     }
     MaybeWriteLocked();
@@ -125,21 +130,22 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchTaskResponse>, p
   void EnqueueLocked(const music::v1::Task& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finishing_ || task.tenant() != tenant_ || task.version() <= last_version_) return;
     last_version_ = task.version();
-    WatchTaskResponse response;
-    *response.mutable_task() = task;
-    queue_.push_back(std::move(response));
+    queue_.push_back(task);
     if (domain::IsTerminal(task.state())) terminal_queued_ = true;
   }
 
   void MaybeWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (!loaded_ || writing_ || finishing_) return;
-    if (queue_.empty()) {
+    if (queue_head_ == queue_.size()) {
       // Done once the terminal state is out (or was already known to the caller).
       if (terminal_queued_ || terminal_known_) FinishLocked(grpc::Status::OK);
       return;
     }
-    message_ = std::move(queue_.front());
-    queue_.pop_front();
+    *message_.mutable_task() = std::move(queue_[queue_head_]);
+    if (++queue_head_ == queue_.size()) {
+      std::vector<music::v1::Task>().swap(queue_);  // an idle stream keeps no capacity
+      queue_head_ = 0;
+    }
     writing_ = true;
     StartWrite(&message_);
   }
@@ -147,7 +153,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchTaskResponse>, p
   void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finishing_) return;
     finishing_ = true;
-    queue_.clear();
+    std::vector<music::v1::Task>().swap(queue_);
+    queue_head_ = 0;
     if (writing_) {
       pending_finish_ = std::move(status);  // finish after the write in flight
     } else {
@@ -170,7 +177,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchTaskResponse>, p
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   bool terminal_queued_ ABSL_GUARDED_BY(mu_) = false;
   bool terminal_known_ ABSL_GUARDED_BY(mu_) = false;
-  std::deque<WatchTaskResponse> queue_ ABSL_GUARDED_BY(mu_);
+  // Changes not yet written: queue_[queue_head_...]. Empty (no allocation) while idle.
+  std::vector<music::v1::Task> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queue_head_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<grpc::Status> pending_finish_ ABSL_GUARDED_BY(mu_);
   WatchTaskResponse message_ ABSL_GUARDED_BY(mu_);
 };
