@@ -108,6 +108,7 @@ absl::StatusOr<SubmitCall> BuildSubmit(const BeatraConfig& config, const SubmitR
   // The same key on every attempt of this task (CONTRACT-NOTES: 24 h dedupe window).
   call.http.headers.emplace_back("Idempotency-Key", request.idempotency_key);
   call.http.body = *std::move(body);
+  call.http.urgent = true;  // a create goes ahead of queued polls (http_types.h)
   return call;
 }
 

@@ -352,6 +352,12 @@ class CurlHttpClient final : public HttpClient {
   struct Host {
     long active = 0;
     std::deque<std::unique_ptr<Transfer>> waiting;
+    // The first `urgent` of `waiting` are Request::urgent ones (creates ahead of polls).
+    size_t urgent = 0;
+    void PopFront() {
+      waiting.pop_front();
+      if (urgent > 0) --urgent;
+    }
   };
 
   static int OnSocket(CURL* /*easy*/, curl_socket_t fd, int what, void* user, void* /*socketp*/) {
@@ -457,7 +463,13 @@ class CurlHttpClient final : public HttpClient {
       if (host.waiting.empty() && HasRoom(host)) {
         Launch(std::move(t), host);
       } else {
-        host.waiting.push_back(std::move(t));
+        if (t->request.urgent) {
+          host.waiting.insert(host.waiting.begin() + static_cast<std::ptrdiff_t>(host.urgent),
+                              std::move(t));
+          ++host.urgent;
+        } else {
+          host.waiting.push_back(std::move(t));
+        }
         ++waiting_;
       }
     }
@@ -509,7 +521,7 @@ class CurlHttpClient final : public HttpClient {
     for (auto& [key, host] : hosts_) {
       while (!host.waiting.empty() && HasRoom(host)) {
         std::unique_ptr<Transfer> t = std::move(host.waiting.front());
-        host.waiting.pop_front();
+        host.PopFront();
         --waiting_;
         Launch(std::move(t), host);
       }
@@ -523,7 +535,7 @@ class CurlHttpClient final : public HttpClient {
     for (auto& [key, host] : hosts_) {
       while (!host.waiting.empty() && host.waiting.front()->deadline <= now) {
         std::unique_ptr<Transfer> t = std::move(host.waiting.front());
-        host.waiting.pop_front();
+        host.PopFront();
         --waiting_;
         std::move(t->done)(QueuedTimeout(*t));
       }
@@ -575,6 +587,7 @@ class CurlHttpClient final : public HttpClient {
                                                 " not sent: the HTTP client is shutting down")));
       }
       host.waiting.clear();
+      host.urgent = 0;
     }
     waiting_ = 0;
     while (true) {

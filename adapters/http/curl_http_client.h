@@ -22,11 +22,13 @@ struct CurlOptions {
   /// carries one request at a time; also set as CURLMOPT_MAX_HOST_CONNECTIONS): the concurrency
   /// limit per provider account, since each account talks to its provider's host. Requests past
   /// it wait in a FIFO per host; their timeout runs while they wait (DEADLINE_EXCEEDED, not
-  /// outcome-unknown, when it runs out there). 0 means no limit.
-  long max_host_connections = 400;
+  /// outcome-unknown, when it runs out there); urgent requests (creates) wait ahead of the
+  /// others. 0 means no limit. 1,024: 10,000 tasks polled every 5 s from a provider answering in
+  /// 500 ms keep 1,000 requests in flight.
+  long max_host_connections = 1024;
   /// The same over all hosts (also CURLMOPT_MAX_TOTAL_CONNECTIONS, and the size of the cache of
   /// idle kept-alive connections). 0 means no limit.
-  long max_total_connections = 800;
+  long max_total_connections = 2048;
 };
 
 /// An HttpClient over libcurl's multi interface: one transport thread runs every transfer of this

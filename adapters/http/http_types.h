@@ -30,6 +30,10 @@ struct Request {
   std::string body;
   /// Total time allowed for an outgoing request; zero means the client's default.
   absl::Duration timeout = absl::ZeroDuration();
+  /// Outgoing: waits for a connection ahead of the non-urgent requests to the same host (a
+  /// provider's creates go ahead of its polls, so a new task is not queued behind thousands of
+  /// polls when the per-host connection limit is reached).
+  bool urgent = false;
 };
 
 /// An HTTP response.

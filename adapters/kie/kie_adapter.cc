@@ -115,6 +115,7 @@ absl::StatusOr<SubmitCall> BuildSubmit(const KieConfig& config, const SubmitRequ
   call.http = config.NewRequest("POST", path);
   call.http.headers.emplace_back("Content-Type", "application/json");
   call.http.body = std::move(body);
+  call.http.urgent = true;  // a create goes ahead of queued polls (http_types.h)
   return call;
 }
 

@@ -147,6 +147,7 @@ absl::StatusOr<SubmitCall> BuildSubmit(const PiapiConfig& config, const SubmitRe
   SubmitCall call;
   call.operation = absl::StrCat("POST ", kTaskPath);
   call.http = config.NewRequest("POST", kTaskPath);
+  call.http.urgent = true;  // a create goes ahead of queued polls (http_types.h)
   call.http.headers.emplace_back("Content-Type", "application/json");
   call.http.body = BuildPiapiCreateBody(input, request.provider_model, continuation,
                                         config.options.service_mode, webhook);

@@ -109,6 +109,7 @@ absl::StatusOr<SubmitCall> BuildSubmit(const TokenlabConfig& config, const Submi
   call.http = config.NewRequest("POST", absl::StrCat(config.base_url, kCreatePath));
   call.http.headers.emplace_back("Content-Type", "application/json");
   call.http.body = *std::move(body);
+  call.http.urgent = true;  // a create goes ahead of queued polls (http_types.h)
   return call;
 }
 

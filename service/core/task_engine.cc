@@ -581,8 +581,10 @@ void TaskEngine::AsyncEnded() {
 void TaskEngine::Continue(std::function<void()> fn) {
   // The provider's answer may arrive on a transport thread, where nothing may block: the
   // follow-up writes the store, so it runs on the executor.
+  // Urgent: it finishes work already in progress (and frees the step), so under overload it goes
+  // ahead of polls rather than behind them.
   auto shared = std::make_shared<std::function<void()>>(std::move(fn));
-  if (!executor_->Schedule([shared] { (*shared)(); })) (*shared)();
+  if (!executor_->ScheduleUrgent([shared] { (*shared)(); })) (*shared)();
 }
 
 absl::Time TaskEngine::Clamp(absl::Time t, const TaskRecord& record) const {

@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "adapters/http/curl_http_client.h"
 #include "adapters/provider_errors.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/wait_for.h"
@@ -277,6 +278,43 @@ TEST_F(CurlAsyncTest, TimeSpentWaitingForAConnectionCountsAndIsNotOutcomeUnknown
   release_ = true;
   ASSERT_TRUE(held.Wait());
   EXPECT_THAT(held.results().front(), IsOk());
+}
+
+TEST_F(CurlAsyncTest, UrgentRequestsWaitAheadOfQueuedOnes) {
+  CurlOptions options;
+  options.max_host_connections = 1;
+  auto client = NewCurlHttpClient(options);
+  Outcomes held(1);
+  client->SendAsync(Get("/hold"), held.Callback());
+  ASSERT_TRUE(WaitFor([] { return log_->in_handler() == 1; }, absl::Seconds(10), "1 in flight"));
+  // Three polls queue for the one connection, then a create (urgent), then one more poll.
+  absl::Mutex mu;
+  std::vector<std::string> order;
+  Outcomes outcomes(5);
+  auto send = [&](const std::string& name, bool urgent) {
+    Request request = Get("/port");
+    request.urgent = urgent;
+    client->SendAsync(std::move(request),
+                      [&, name, done = outcomes.Callback()](absl::StatusOr<Response> r) mutable {
+                        {
+                          absl::MutexLock lock(&mu);
+                          order.push_back(name);
+                        }
+                        std::move(done)(std::move(r));
+                      });
+  };
+  send("poll-1", false);
+  send("poll-2", false);
+  send("poll-3", false);
+  send("create", true);
+  send("poll-4", false);
+  // The loop takes each SendAsync batch at once: wait until all five are queued behind /hold.
+  absl::SleepFor(absl::Milliseconds(200));
+  release_ = true;
+  ASSERT_TRUE(held.Wait());
+  ASSERT_TRUE(outcomes.Wait());
+  absl::MutexLock lock(&mu);
+  EXPECT_THAT(order, ::testing::ElementsAre("create", "poll-1", "poll-2", "poll-3", "poll-4"));
 }
 
 // A port nobody listens on: bound, then closed again.
