@@ -475,7 +475,7 @@ void TaskEngine::SchedulerLoop() {
       if (stopping_) return;
       ready = TakeDueLocked(clock_->Now());
     }
-    Dispatch(std::move(ready));
+    Dispatch(ready);
   }
 }
 
@@ -487,7 +487,7 @@ int TaskEngine::RunDue() {
     ready = TakeDueLocked(clock_->Now());
   }
   const int n = static_cast<int>(ready.size());
-  Dispatch(std::move(ready));
+  Dispatch(ready);
   return n;
 }
 
@@ -528,12 +528,12 @@ void TaskEngine::StepDone(uint32_t index) {
   if (!again.empty()) {
     std::vector<std::pair<uint32_t, std::string>> ready;
     ready.emplace_back(index, std::move(again));
-    Dispatch(std::move(ready));
+    Dispatch(ready);
   }
 }
 
-void TaskEngine::Dispatch(std::vector<std::pair<uint32_t, std::string>> ready) {
-  for (auto& [index, id] : ready) {
+void TaskEngine::Dispatch(const std::vector<std::pair<uint32_t, std::string>>& ready) {
+  for (const auto& [index, id] : ready) {
     // Submissions go ahead of polls: a new task is not queued behind thousands of polls.
     bool urgent = true;
     {
@@ -542,7 +542,7 @@ void TaskEngine::Dispatch(std::vector<std::pair<uint32_t, std::string>> ready) {
       urgent = slot.record == nullptr || slot.record->submission != SubmissionState::kSubmitted;
     }
     const uint32_t slot = index;
-    std::function<void()> step = [this, slot, id = std::move(id)] {
+    std::function<void()> step = [this, slot, id] {
       Step(id, [this, slot] { StepDone(slot); });
     };
     const bool taken = urgent ? executor_->ScheduleUrgent(std::move(step))

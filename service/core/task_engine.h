@@ -181,7 +181,7 @@ class TaskEngine {
   std::vector<std::pair<uint32_t, std::string>> TakeDueLocked(absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands `ready` (from TakeDueLocked) to the executor: submissions ahead of polls.
-  void Dispatch(std::vector<std::pair<uint32_t, std::string>> ready);
+  void Dispatch(const std::vector<std::pair<uint32_t, std::string>>& ready);
   // Runs one step of a task; `done` runs once when the step (and any provider request it sent
   // asynchronously) has ended.
   void Step(const std::string& task_id, Done done);
