@@ -542,8 +542,8 @@ void TaskEngine::Dispatch(const std::vector<std::pair<uint32_t, std::string>>& r
       urgent = slot.record == nullptr || slot.record->submission != SubmissionState::kSubmitted;
     }
     const uint32_t slot = index;
-    std::function<void()> step = [this, slot, id] {
-      Step(id, [this, slot] { StepDone(slot); });
+    std::function<void()> step = [this, slot, task_id = id] {
+      Step(task_id, [this, slot] { StepDone(slot); });
     };
     const bool taken = urgent ? executor_->ScheduleUrgent(std::move(step))
                               : executor_->Schedule(std::move(step));
