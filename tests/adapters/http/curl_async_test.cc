@@ -308,8 +308,16 @@ TEST_F(CurlAsyncTest, UrgentRequestsWaitAheadOfQueuedOnes) {
   send("poll-3", false);
   send("create", true);
   send("poll-4", false);
-  // The loop takes each SendAsync batch at once: wait until all five are queued behind /hold.
-  absl::SleepFor(absl::Milliseconds(200));
+  // A probe to another host key (its own per-host queue, with room) is answered only after the
+  // loop took it from the incoming FIFO, so after it placed the five sent before it: all five
+  // are queued behind /hold when the probe answers.
+  Outcomes probe(1);
+  Request other;
+  other.method = "GET";
+  other.url = absl::StrCat("http://localhost:", port_, "/port");
+  client->SendAsync(std::move(other), probe.Callback());
+  ASSERT_TRUE(probe.Wait());
+  ASSERT_THAT(probe.results().front(), IsOk());
   release_ = true;
   ASSERT_TRUE(held.Wait());
   ASSERT_TRUE(outcomes.Wait());
