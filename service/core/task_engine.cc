@@ -432,8 +432,8 @@ void TaskEngine::Forget(absl::string_view task_id) {
 
 void TaskEngine::Schedule(const std::string& task_id, absl::Time when) {
   absl::MutexLock lock(&mu_);
-  Slot& slot = slots_[SlotLocked(task_id)];
-  const uint32_t index = slot_of_.find(task_id)->second;
+  const uint32_t index = SlotLocked(task_id);
+  Slot& slot = slots_[index];
   if (slot.due <= when) return;  // already due earlier
   slot.due = when;
   slot.generation += 1;
@@ -624,11 +624,9 @@ void TaskEngine::Step(const std::string& task_id, Done done) {
     if (!absl::IsNotFound(loaded.status())) {
       Schedule(task_id, clock_->Now() + options_.backoff_max);
     } else {
-      Forget(task_id);
-      TaskRecord gone;
-      gone.task.set_task_id(task_id);
-      gone.task.set_state(music::v1::TASK_STATE_FAILED);
-      Remember(gone);  // a terminal record retires the slot
+      absl::MutexLock lock(&mu_);
+      auto it = slot_of_.find(task_id);
+      if (it != slot_of_.end()) RetireLocked(it->second);  // gone from the store: stop driving it
     }
     done();
     return;
