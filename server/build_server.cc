@@ -1,6 +1,10 @@
 #include "server/build_server.h"
 
+#include <prometheus/exposer.h>
+#include <prometheus/registry.h>
+
 #include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -61,6 +65,28 @@ service::ServerOptions OptionsFrom(const ServerConfig& config) {
   return options;
 }
 
+// The /metrics endpoint on `listen` over everything `metrics` holds; its bound port in *port.
+// UNAVAILABLE naming metrics.listen when it cannot listen there.
+absl::StatusOr<std::shared_ptr<prometheus::Exposer>> StartMetricsEndpoint(
+    const std::string& listen, const service::Metrics& metrics, int* port) {
+  std::string host;
+  int requested = 0;
+  if (auto st = SplitHostPort(listen, "metrics.listen", &host, &requested); !st.ok()) return st;
+  std::shared_ptr<prometheus::Exposer> exposer;
+  try {
+    // civetweb's one listener thread plus two workers: a scrape every few seconds needs no more.
+    exposer = std::make_shared<prometheus::Exposer>(listen, 2);
+  } catch (const std::exception& e) {
+    // prometheus-cpp reports a port it cannot bind by throwing; nothing else here throws.
+    return absl::UnavailableError(
+        absl::StrCat("config key \"metrics.listen\": cannot listen on ", listen, ": ", e.what()));
+  }
+  for (const auto& collectable : metrics.Collectables()) exposer->RegisterCollectable(collectable);
+  const std::vector<int> ports = exposer->GetListeningPorts();
+  *port = ports.empty() ? requested : ports.front();
+  return exposer;
+}
+
 }  // namespace
 
 SecretLookup EnvironmentSecrets() {
@@ -76,6 +102,8 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
   // Providers, each with its own HTTP client (its own timeouts and connection cache) and its key
   // from its own environment variable or file. One without a key stays in the catalog, marked
   // unavailable, and is never called.
+  // One registry for the whole process; the endpoint (when configured) reads it at scrape time.
+  auto metrics = std::make_shared<service::Metrics>(std::make_shared<prometheus::Registry>());
   auto providers = std::make_unique<service::ProviderRegistry>();
   std::vector<CatalogProvider> catalog_providers;
   std::vector<std::string> summary;
@@ -102,6 +130,11 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
     http::CurlOptions curl_options;
     curl_options.connect_timeout = p->connect_timeout;
     curl_options.request_timeout = p->request_timeout;
+    // The transport's per-host queue (the concurrency limit) reports each request's wait.
+    curl_options.queue_wait_observer = [wait = &metrics->HttpQueueWait(module.name)](
+                                           absl::Duration waited) {
+      wait->Observe(absl::ToDoubleSeconds(waited));
+    };
     settings.http = std::shared_ptr<http::HttpClient>(http::NewCurlHttpClient(curl_options));
     settings.clock = clock;
     auto adapter = module.make_adapter(settings);
@@ -127,6 +160,13 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
     fetch_options.allow_http = config.reference_audio_allow_http;
     options.owned_reference_fetcher = http::NewSafeFetcher(fetch_options);
     options.engine.reference_fetcher = options.owned_reference_fetcher.get();
+  }
+
+  options.metrics = metrics;
+  if (!config.metrics_listen.empty()) {
+    auto endpoint = StartMetricsEndpoint(config.metrics_listen, *metrics, &options.metrics_port);
+    if (!endpoint.ok()) return endpoint.status();
+    options.owned_metrics_endpoint = *std::move(endpoint);
   }
 
   // The store is opened last, so a bad config never creates or migrates a database file.

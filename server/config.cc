@@ -245,6 +245,7 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json,
       {"tasks.unknown_submission_grace_seconds", Duration(&c.unknown_submission_grace, s)},
       {"tasks.workers", Int(&c.workers, 1, 1024)},
       {"watch.heartbeat_seconds", Duration(&c.heartbeat_interval, s, absl::Milliseconds(10))},
+      {"metrics.listen", String(&c.metrics_listen)},
       {"catalog.aliases", Aliases(&c.aliases)},
       {"catalog.models", Models(&c.model_overrides)},
       {"routing.circuit_breaker_failures", Int(&c.circuit_breaker_failures, 0, 1000)},
@@ -268,6 +269,11 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json,
   if (auto st = SplitHostPort(c.listen, "listen", &host, &port); !st.ok()) return st;
   if (auto st = SplitHostPort(c.callbacks_listen, "callbacks.listen", &host, &port); !st.ok()) {
     return st;
+  }
+  if (!c.metrics_listen.empty()) {
+    if (auto st = SplitHostPort(c.metrics_listen, "metrics.listen", &host, &port); !st.ok()) {
+      return st;
+    }
   }
   for (const adapters::ProviderModule& m : registry.modules()) {  // in registration order
     const ProviderConfig& p = c.providers.at(m.name);

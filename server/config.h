@@ -81,6 +81,8 @@ struct ServerConfig {
   int workers = 8;
   // watch.*
   absl::Duration heartbeat_interval = absl::Seconds(30);
+  // metrics.*: the Prometheus endpoint "host:port" serving /metrics; "" = none.
+  std::string metrics_listen;
   /// providers.<name>.*, by provider name: one entry per registered provider module.
   std::map<std::string, ProviderConfig> providers;
   // catalog.*

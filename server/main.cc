@@ -55,6 +55,10 @@ int main(int argc, char** argv) {
             << "), callbacks on port " << (*server)->callback_port() << ", database "
             << config.database_path << ", providers: " << summary << std::endl;
 
+  if (const int metrics_port = (*server)->metrics_port(); metrics_port != 0) {
+    std::cout << "music-server: metrics on port " << metrics_port << " (/metrics)" << std::endl;
+  }
+
   int signal = 0;
   sigwait(&signals, &signal);
   std::cout << "music-server: " << (signal == SIGTERM ? "SIGTERM" : "SIGINT") << ", shutting down"

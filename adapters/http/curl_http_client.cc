@@ -171,6 +171,7 @@ struct Transfer {
   ResponseCallback done;
   std::string host;                  // HostKey(request.url): the queue it waits in
   SteadyClock::time_point deadline;  // from SendAsync: time spent queued counts
+  SteadyClock::time_point queued;    // when SendAsync took it (queue_wait_observer)
   CURL* easy = nullptr;
   Slist headers;
   std::string method;  // upper case
@@ -322,8 +323,9 @@ class CurlHttpClient final : public HttpClient {
   void SendAsync(Request request, ResponseCallback done) override {
     auto transfer = std::make_unique<Transfer>();
     transfer->host = HostKey(request.url);
+    transfer->queued = SteadyClock::now();
     transfer->deadline =
-        SteadyClock::now() + absl::ToChronoMilliseconds(TimeoutOf(options_, request));
+        transfer->queued + absl::ToChronoMilliseconds(TimeoutOf(options_, request));
     transfer->request = std::move(request);
     transfer->done = std::move(done);
     bool wake = false;
@@ -487,7 +489,11 @@ class CurlHttpClient final : public HttpClient {
 
   // Hands `t` to libcurl, or fails it (its deadline passed while it waited, or a bad request).
   void Launch(std::unique_ptr<Transfer> t, Host& host) {
-    const absl::Duration left = absl::FromChrono(t->deadline - SteadyClock::now());
+    const SteadyClock::time_point now = SteadyClock::now();
+    if (options_.queue_wait_observer) {
+      options_.queue_wait_observer(absl::FromChrono(now - t->queued));
+    }
+    const absl::Duration left = absl::FromChrono(t->deadline - now);
     if (left <= absl::ZeroDuration()) {
       std::move(t->done)(QueuedTimeout(*t));
       return;
@@ -537,6 +543,9 @@ class CurlHttpClient final : public HttpClient {
         std::unique_ptr<Transfer> t = std::move(host.waiting.front());
         host.PopFront();
         --waiting_;
+        if (options_.queue_wait_observer) {
+          options_.queue_wait_observer(absl::FromChrono(now - t->queued));
+        }
         std::move(t->done)(QueuedTimeout(*t));
       }
     }

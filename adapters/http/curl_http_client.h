@@ -4,6 +4,7 @@
 #define MUSIC_ADAPTERS_HTTP_CURL_HTTP_CLIENT_H_
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 
 #include "absl/time/time.h"
@@ -29,6 +30,10 @@ struct CurlOptions {
   /// The same over all hosts (also CURLMOPT_MAX_TOTAL_CONNECTIONS, and the size of the cache of
   /// idle kept-alive connections). 0 means no limit.
   long max_total_connections = 2048;
+  /// Told, on the transport thread, how long each request waited in its host's queue before it
+  /// was handed to libcurl (zero when there was room at once; its whole timeout when it timed out
+  /// waiting). Must be cheap and must not block: the metrics' rate-limiter histogram. May be empty.
+  std::function<void(absl::Duration waited)> queue_wait_observer;
 };
 
 /// An HttpClient over libcurl's multi interface: one transport thread runs every transfer of this

@@ -244,6 +244,9 @@ absl::StatusOr<music::v1::CheckLedgerResponse> BillingApi::CheckLedger(
     p->set_kind(v.kind);
     p->set_detail(v.detail);
   }
+  if (options_.metrics != nullptr) {
+    options_.metrics->LedgerChecked(static_cast<int64_t>(violations->size()));
+  }
   return response;
 }
 
@@ -303,6 +306,14 @@ absl::StatusOr<music::v1::ReconcileResponse> BillingApi::Reconcile(
   run.report_json = billing::ReportToJson(*report);
   if (!r.dry_run()) {
     if (absl::Status s = store_->SaveReconciliationRun(run); !s.ok()) return s;
+    // Stored runs only: a dry run repeated while exploring must not inflate the findings.
+    if (options_.metrics != nullptr) {
+      for (const auto& [outcome, tasks] : run.outcome_tasks) {
+        if (outcome != "MATCHED" && tasks > 0) {
+          options_.metrics->ReconciliationFindings(outcome, tasks);
+        }
+      }
+    }
   }
 
   music::v1::ReconcileResponse response;

@@ -12,6 +12,7 @@
 #include "persistence/billing_store.h"
 #include "service/billing/usage_format.h"
 #include "domain/clock.h"
+#include "service/core/metrics.h"
 
 namespace music::service {
 
@@ -27,6 +28,8 @@ struct BillingApiOptions {
   /// The providers' usage-record formats (service/core/usage_formats.h builds them from the
   /// provider modules). ImportUsageRecords and Reconcile know only these providers.
   billing::UsageFormats usage_formats;
+  /// Counts CheckLedger violations and reconciliation findings. Not owned; nullptr: not counted.
+  Metrics* metrics = nullptr;
 };
 
 /// The domain side of BillingService and ReconciliationService: validation, the store calls and

@@ -97,6 +97,28 @@ bool IsRefusal(absl::StatusCode code) {
          code == absl::StatusCode::kFailedPrecondition;
 }
 
+absl::Time TimeOf(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+// The music_callbacks_refused_total reason of a refused delivery (CallbackServer's HTTP answers).
+absl::string_view CallbackRefusalReason(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kNotFound:
+      return "unknown_task";
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+      return "unauthenticated";
+    case absl::StatusCode::kInvalidArgument:
+      return "malformed";
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAlreadyExists:
+      return "wrong_task";
+    default:
+      return "unavailable";
+  }
+}
+
 std::string NewTaskId() {
   static absl::Mutex mu(absl::kConstInit);
   static absl::BitGen* gen = new absl::BitGen();
@@ -116,6 +138,8 @@ TaskEngine::TaskEngine(EngineOptions options, persistence::TaskStore* store,
       catalog_(catalog),
       clock_(clock),
       hub_(hub),
+      own_metrics_(options_.metrics == nullptr ? std::make_unique<Metrics>() : nullptr),
+      metrics_(options_.metrics != nullptr ? options_.metrics : own_metrics_.get()),
       breaker_(options_.circuit_breaker, clock),
       own_pool_(options_.executor == nullptr
                     ? std::make_unique<ThreadPool>(std::max(1, options_.workers))
@@ -218,6 +242,8 @@ absl::StatusOr<CreateOutcome> TaskEngine::Create(const CreateSpec& spec) {
     return CreateOutcome{result->record.task, false};
   }
   Remember(result->record);
+  metrics_->TaskCreated(task.kind(), task.provider());
+  metrics_->LedgerRows(absl::MakeConstSpan(&reserve, 1));
   hub_->Publish(task);
   Schedule(task.task_id(), now);
   return CreateOutcome{task, true};
@@ -251,8 +277,12 @@ absl::StatusOr<music::v1::Task> TaskEngine::Cancel(absl::string_view tenant,
   // Best effort at the provider; the task is canceled for us whatever it answers.
   if (!updated->task.provider_task_id().empty()) {
     if (auto* adapter = providers_->Find(updated->task.provider())) {
-      executor_->Schedule(
-          [adapter, id = updated->task.provider_task_id()] { adapter->Cancel(id).IgnoreError(); });
+      executor_->Schedule([this, adapter, provider = updated->task.provider(),
+                           id = updated->task.provider_task_id()] {
+        const absl::Time start = clock_->Now();
+        const absl::Status canceled = adapter->Cancel(id);
+        CountCall(provider, "cancel", canceled, start);
+      });
     }
   }
   return updated->task;
@@ -260,6 +290,23 @@ absl::StatusOr<music::v1::Task> TaskEngine::Cancel(absl::string_view tenant,
 
 absl::Status TaskEngine::HandleCallback(absl::string_view provider, absl::string_view task_id,
                                         const http::Request& request) {
+  // The provider comes from the URL: only a configured one becomes a label value.
+  adapters::ProviderAdapter* adapter = providers_->Find(provider);
+  const absl::string_view label = adapter != nullptr ? provider : absl::string_view("unknown");
+  metrics_->CallbackReceived(label);
+  bool duplicate = false;
+  absl::Status handled = ApplyCallback(adapter, provider, task_id, request, duplicate);
+  if (!handled.ok()) {
+    metrics_->CallbackRefused(label, CallbackRefusalReason(handled.code()));
+  } else if (duplicate) {
+    metrics_->CallbackDuplicate(label);
+  }
+  return handled;
+}
+
+absl::Status TaskEngine::ApplyCallback(adapters::ProviderAdapter* adapter,
+                                       absl::string_view provider, absl::string_view task_id,
+                                       const http::Request& request, bool& duplicate) {
   auto record = Load(task_id);
   if (!record.ok() || (*record)->task.provider() != provider) {
     if (record.ok() || absl::IsNotFound(record.status())) {
@@ -267,13 +314,13 @@ absl::Status TaskEngine::HandleCallback(absl::string_view provider, absl::string
     }
     return record.status();
   }
-  adapters::ProviderAdapter* adapter = providers_->Find(provider);
   if (adapter == nullptr) return absl::NotFoundError(absl::StrCat("no provider ", provider));
   auto update = adapter->ParseCallback((*record)->task.kind(), request);
   if (absl::IsAlreadyExists(update.status())) {
     // A repeat of a delivery already applied (PiAPI resends with the same timestamp).
     LogEvent("callback.repeat",
              {{"task_id", std::string(task_id)}, {"provider", std::string(provider)}});
+    duplicate = true;
     return absl::OkStatus();
   }
   if (!update.ok()) return update.status();
@@ -285,7 +332,11 @@ absl::Status TaskEngine::HandleCallback(absl::string_view provider, absl::string
     last_callback_[std::string(provider)] = now;
   }
   auto result = Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
-    if (IsTerminal(r.task.state())) return false;  // late delivery: nothing can change
+    duplicate = false;  // set again by each attempt of the write
+    if (IsTerminal(r.task.state())) {
+      duplicate = true;
+      return false;  // late delivery: nothing can change
+    }
     if (!update->provider_task_id.empty() && !r.task.provider_task_id().empty() &&
         update->provider_task_id != r.task.provider_task_id()) {
       return FailedPrecondition("PROVIDER_TASK_MISMATCH", r.task.task_id(),
@@ -306,6 +357,7 @@ absl::Status TaskEngine::HandleCallback(absl::string_view provider, absl::string
     changed |= MergeProviderUpdate(*update, now, r.task);
     // The callback is the news a poll would have brought: the next poll is one interval away.
     if (changed) r.next_action_time = Clamp(now + PollInterval(std::string(provider)), r);
+    duplicate = !changed;
     return changed;
   });
   return result.status();
@@ -333,6 +385,10 @@ absl::StatusOr<TaskRecord> TaskEngine::Mutate(absl::string_view task_id, const M
       Remember(next);
       hub_->Publish(next.task);
       if (IsTerminal(next.task.state()) && !IsTerminal(current->task.state())) {
+        metrics_->TaskEnded(next.task.kind(), next.task.provider(), next.task.state(),
+                            next.task.error().code(),
+                            clock_->Now() - TimeOf(next.task.create_time()));
+        metrics_->LedgerRows(ledger);
         LogEvent("task.ended",
                  {{"task_id", next.task.task_id()},
                   {"provider", next.task.provider()},
@@ -377,6 +433,7 @@ uint32_t TaskEngine::SlotLocked(const std::string& task_id) {
 void TaskEngine::RetireLocked(uint32_t index) {
   Slot& slot = slots_[index];
   if (!slot.in_use) return;
+  CountLocked(slot, nullptr);  // no longer driven, even while its last step finishes
   if (slot.running) {
     slot.retire = true;  // freed by StepDone
     return;
@@ -406,6 +463,7 @@ absl::StatusOr<std::shared_ptr<const TaskRecord>> TaskEngine::Load(absl::string_
     Slot& slot = slots_[it->second];
     if (slot.record == nullptr || slot.record->task.version() < record->task.version()) {
       slot.record = record;
+      CountLocked(slot, record.get());
     }
   }
   return record;
@@ -421,7 +479,36 @@ void TaskEngine::Remember(const TaskRecord& record) {
   Slot& slot = slots_[SlotLocked(record.task.task_id())];
   if (slot.record == nullptr || slot.record->task.version() < record.task.version()) {
     slot.record = std::make_shared<const TaskRecord>(record);
+    CountLocked(slot, slot.record.get());
   }
+}
+
+void TaskEngine::CountLocked(Slot& slot, const TaskRecord* record) {
+  prometheus::Gauge* gauge = nullptr;
+  if (record != nullptr && !IsTerminal(record->task.state())) {
+    gauge = &metrics_->ActiveTasks(record->task.state(), record->task.kind(),
+                                   record->task.provider());
+  }
+  if (gauge == slot.counted) return;
+  if (slot.counted != nullptr) slot.counted->Decrement();
+  if (gauge != nullptr) gauge->Increment();
+  slot.counted = gauge;
+}
+
+void TaskEngine::CountCall(const std::string& provider, absl::string_view endpoint,
+                           const absl::Status& status, absl::Time start) {
+  metrics_->ProviderCall(provider, endpoint, status, clock_->Now() - start);
+}
+
+absl::Duration TaskEngine::OldestDueAge() {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  if (timers_.empty()) return absl::ZeroDuration();
+  const TimerEntry& top = timers_.top();
+  const Slot& slot = slots_[top.slot];
+  // A stale entry is dropped at the next wake-up (within scheduler_tick); it says nothing.
+  if (!slot.in_use || slot.generation != top.generation) return absl::ZeroDuration();
+  return std::max(absl::ZeroDuration(), now - top.when);
 }
 
 void TaskEngine::Forget(absl::string_view task_id) {
@@ -750,8 +837,9 @@ void TaskEngine::Submit(TaskRecord record, adapters::ProviderAdapter* adapter, D
   const adapters::SubmitRequest request = BuildSubmitRequest(*marked);
   AsyncStarted();
   adapter->SubmitAsync(
-      request, [this, task_id, provider, adapter,
+      request, [this, task_id, provider, adapter, start = clock_->Now(),
                 done = std::move(done)](absl::StatusOr<adapters::SubmitResult> sent) mutable {
+        CountCall(provider, "submit", sent.status(), start);
         auto answer = std::make_shared<absl::StatusOr<adapters::SubmitResult>>(std::move(sent));
         Continue([this, task_id, provider, adapter, answer, done = std::move(done)] {
           FinishSubmit(task_id, provider, adapter, *answer);
@@ -813,7 +901,9 @@ void TaskEngine::FinishSubmit(const std::string& task_id, const std::string& pro
     // If the task was canceled while sending, cancel at the provider too (best effort).
     auto after = store_->Get(task_id);
     if (after.ok() && after->task.state() == music::v1::TASK_STATE_CANCELED) {
-      adapter->Cancel(sent->provider_task_id).IgnoreError();
+      const absl::Time start = clock_->Now();
+      const absl::Status canceled = adapter->Cancel(sent->provider_task_id);
+      CountCall(provider, "cancel", canceled, start);
     }
   }
 }
@@ -971,7 +1061,9 @@ bool TaskEngine::PrepareReferenceAudio(TaskRecord& record, adapters::ProviderAda
   upload.filename = ReferenceFilename(fetched->final_url.empty() ? url : fetched->final_url);
   upload.content_type = content_type;
   upload.bytes = std::move(fetched->bytes);
+  const absl::Time upload_start = clock_->Now();
   absl::StatusOr<std::string> artifact = adapter->UploadReferenceAudio(upload);
+  CountCall(provider, "upload_reference", artifact.status(), upload_start);
   RecordOutcome(provider, artifact.status());
   auto updated = Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
     if (r.submission != SubmissionState::kNotSubmitted || IsTerminal(r.task.state()) ||
@@ -1031,8 +1123,10 @@ void TaskEngine::Adopt(const adapters::SubmitResult& result, TaskRecord& r) {
 
 void TaskEngine::Recover(const TaskRecord& record, adapters::ProviderAdapter* adapter) {
   const std::string& task_id = record.task.task_id();
+  const absl::Time lookup_start = clock_->Now();
   absl::StatusOr<adapters::SubmitResult> found =
       adapter->FindByRequestId(BuildSubmitRequest(record));
+  CountCall(record.task.provider(), "lookup", found.status(), lookup_start);
   if (!absl::IsNotFound(found.status())) RecordOutcome(record.task.provider(), found.status());
   const absl::Time now = clock_->Now();
   LogEvent("task.lookup_by_request_id",
@@ -1076,7 +1170,9 @@ void TaskEngine::Poll(const TaskRecord& record, adapters::ProviderAdapter* adapt
   AsyncStarted();
   adapter->PollAsync(
       target, [this, task_id = record.task.task_id(), provider = record.task.provider(),
+               start = clock_->Now(),
                done = std::move(done)](absl::StatusOr<adapters::ProviderUpdate> update) mutable {
+        CountCall(provider, "poll", update.status(), start);
         auto answer = std::make_shared<absl::StatusOr<adapters::ProviderUpdate>>(std::move(update));
         Continue([this, task_id, provider, answer, done = std::move(done)] {
           FinishPoll(task_id, provider, *answer);

@@ -27,6 +27,7 @@
 #include "service/core/circuit_breaker.h"
 #include "domain/clock.h"
 #include "service/core/executor.h"
+#include "service/core/metrics.h"
 #include "service/core/thread_pool.h"
 #include "service/core/watch_hub.h"
 
@@ -88,6 +89,9 @@ struct EngineOptions {
   /// Downloads reference_audio_uri at submit time (SSRF-safe). Not owned; nullptr: tasks with a
   /// reference_audio_uri fail FAILED_PRECONDITION ("reference audio URLs are disabled").
   http::ReferenceAudioFetcher* reference_fetcher = nullptr;
+  /// Where the engine counts tasks, provider calls, callbacks and ledger rows. Not owned; must
+  /// outlive the engine. nullptr: a private Metrics nobody scrapes.
+  Metrics* metrics = nullptr;
 };
 
 /// kie.ai's per-task record-info limit (3 requests/s), CONTRACT-NOTES.md.
@@ -167,6 +171,11 @@ class TaskEngine {
   /// The per-provider circuit breaker the engine consults before every create.
   CircuitBreaker& circuit_breaker() { return breaker_; }
 
+  /// How long the earliest due step has been waiting to run (zero when none is overdue): a
+  /// scheduler that keeps up stays near zero; every task's deadline is a due step, so a task
+  /// stuck past its deadline shows here. O(1), for a scrape-time gauge.
+  absl::Duration OldestDueAge();
+
  private:
   using Mutation = std::function<absl::StatusOr<bool>(domain::TaskRecord&)>;
   using Done = std::function<void()>;
@@ -174,6 +183,10 @@ class TaskEngine {
   // Reads the task, applies `fn` (which returns true to write), writes it with a version check,
   // publishes and reschedules; retries on ABORTED with a fresh read.
   absl::StatusOr<domain::TaskRecord> Mutate(absl::string_view task_id, const Mutation& fn);
+  // HandleCallback without the counting; `duplicate` says an accepted delivery changed nothing.
+  absl::Status ApplyCallback(adapters::ProviderAdapter* adapter, absl::string_view provider,
+                             absl::string_view task_id, const http::Request& request,
+                             bool& duplicate);
   void Schedule(const std::string& task_id, absl::Time when);
   void SchedulerLoop();
   // Pops the timers due at `now` and marks their slots running; a slot already running is run
@@ -238,6 +251,8 @@ class TaskEngine {
     // Reached a terminal state (or vanished) while running: free the slot when the step ends.
     bool retire = false;
     int poll_failures = 0;
+    // The music_tasks gauge this task is counted in (by its state, kind and provider), or null.
+    prometheus::Gauge* counted = nullptr;
   };
   struct TimerEntry {
     absl::Time when;
@@ -248,6 +263,12 @@ class TaskEngine {
   // The slot of `task_id`, created when absent.
   uint32_t SlotLocked(const std::string& task_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RetireLocked(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves the slot's task to the music_tasks gauge of `record` (null or terminal: none).
+  void CountLocked(Slot& slot, const domain::TaskRecord* record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends the outcome of one provider call to the metrics, with its latency since `start`.
+  void CountCall(const std::string& provider, absl::string_view endpoint,
+                 const absl::Status& status, absl::Time start);
   // The cached record of a task this engine drives, or the store's.
   absl::StatusOr<std::shared_ptr<const domain::TaskRecord>> Load(absl::string_view task_id);
   // Records a record this engine wrote (or read) in its slot, when newer than the cached one;
@@ -270,6 +291,9 @@ class TaskEngine {
   const Catalog* const catalog_;
   const Clock* const clock_;
   WatchHub* const hub_;
+  // Set when options.metrics is null; metrics_ points at it then.
+  std::unique_ptr<Metrics> own_metrics_;
+  Metrics* const metrics_;
   CircuitBreaker breaker_;
   // Set when options.executor is null; executor_ points at it then.
   std::unique_ptr<ThreadPool> own_pool_;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
+#include "service/grpc/metrics_interceptor.h"
 #include "service/server/host_port.h"
 
 namespace music::service {
@@ -20,6 +21,8 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
     const Clock* clock) {
   std::unique_ptr<MusicServer> s(new MusicServer());
   s->options_ = std::move(options);
+  if (s->options_.metrics == nullptr) s->options_.metrics = std::make_shared<Metrics>();
+  Metrics* metrics = s->options_.metrics.get();
   if (stores.tasks == nullptr) return absl::InvalidArgumentError("MusicServer needs a task store");
   s->stores_ = std::move(stores);
   s->providers_ = std::move(providers);
@@ -43,6 +46,7 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
 
   EngineOptions engine_options = s->options_.engine;
   engine_options.callback_base_url = s->options_.callbacks_public_url;
+  engine_options.metrics = metrics;
   if (engine_options.callback_base_url.empty()) {
     std::string host = (cb_host == "0.0.0.0" || cb_host == "::") ? "127.0.0.1" : cb_host;
     if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
@@ -64,6 +68,7 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
     BillingApiOptions billing_options;
     billing_options.credits_per_usd = s->options_.credits_per_usd;
     billing_options.usage_formats = s->options_.usage_formats;
+    billing_options.metrics = metrics;
     s->billing_api_ = std::make_unique<BillingApi>(billing_store, clock, billing_options);
     s->billing_service_ = std::make_unique<BillingServiceImpl>(
         s->billing_api_.get(), s->rpc_workers_.get(), s->options_.tenant);
@@ -84,6 +89,9 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
     builder.RegisterService(s->billing_service_.get());
     builder.RegisterService(s->reconciliation_service_.get());
   }
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(NewRpcMetricsInterceptor(metrics));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   if (s->options_.generic_service != nullptr) {
     builder.RegisterCallbackGenericService(s->options_.generic_service);
   }
@@ -99,6 +107,7 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
       health->SetServingStatus("music.v1.ReconciliationService", true);
     }
   }
+  s->RegisterCollectors();
   if (auto st = s->engine_->Start(); !st.ok()) {
     s->Shutdown();
     return st;
@@ -106,11 +115,34 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   return s;
 }
 
+void MusicServer::RegisterCollectors() {
+  Metrics* metrics = options_.metrics.get();
+  // Each reads a counter the component keeps anyway: O(1) per scrape, whatever the task count.
+  collector_ids_.push_back(metrics->RegisterCollector([hub = hub_.get()] {
+    return std::vector<prometheus::MetricFamily>{
+        GaugeFamily("music_watch_streams", "Open WatchTask streams.", hub->size())};
+  }));
+  collector_ids_.push_back(metrics->RegisterCollector([engine = engine_.get()] {
+    return std::vector<prometheus::MetricFamily>{GaugeFamily(
+        "music_engine_oldest_due_age_seconds",
+        "How long the earliest due task step (a submit, poll or deadline) has waited to run, "
+        "seconds; zero when the scheduler keeps up.",
+        absl::ToDoubleSeconds(engine->OldestDueAge()))};
+  }));
+  collector_ids_.push_back(metrics->RegisterCollector([store = stores_.tasks.get()] {
+    std::optional<persistence::CommitStats> stats = store->GetCommitStats();
+    return stats ? CommitStatsFamilies(*stats) : std::vector<prometheus::MetricFamily>();
+  }));
+}
+
 MusicServer::~MusicServer() { Shutdown(); }
 
 void MusicServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  // A scrape from here on sees no hub, engine or store figures: they are about to go.
+  for (int64_t id : collector_ids_) options_.metrics->UnregisterCollector(id);
+  collector_ids_.clear();
   if (server_) {
     if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(false);
   }

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "adapters/http/reference_audio_fetcher.h"
@@ -14,6 +15,7 @@
 #include "service/core/billing_api.h"
 #include "service/core/catalog.h"
 #include "domain/clock.h"
+#include "service/core/metrics.h"
 #include "service/core/music_api.h"
 #include "service/core/task_engine.h"
 #include "service/core/thread_pool.h"
@@ -58,6 +60,14 @@ struct ServerOptions {
   /// Optional catch-all service for methods no service implements (benchmarks register a no-op
   /// here to measure the server's own per-call cost next to MusicService). Not owned.
   grpc::CallbackGenericService* generic_service = nullptr;
+  /// Where the server counts RPCs, tasks, callbacks, the store and billing (service/core/
+  /// metrics.h); the wiring exposes the same object on its endpoint. nullptr: a private one.
+  std::shared_ptr<Metrics> metrics;
+  /// The wiring's metrics endpoint (an HTTP listener reading `metrics`), kept as long as the
+  /// server and destroyed after everything it reads; nullptr: none.
+  std::shared_ptr<void> owned_metrics_endpoint;
+  /// The endpoint's bound port (0: none), for metrics_port().
+  int metrics_port = 0;
 };
 
 /// One running service: gRPC (MusicService, health, reflection; BillingService and
@@ -76,6 +86,10 @@ class MusicServer {
   int port() const { return port_; }
   /// The bound callback port.
   int callback_port() const { return callbacks_->port(); }
+  /// The bound metrics port, 0 without an endpoint.
+  int metrics_port() const { return options_.metrics_port; }
+  /// The server's metrics (never null).
+  Metrics* metrics() { return options_.metrics.get(); }
   TaskEngine* engine() { return engine_.get(); }
   WatchHub* hub() { return hub_.get(); }
 
@@ -87,6 +101,7 @@ class MusicServer {
 
  private:
   MusicServer() = default;
+  void RegisterCollectors();
 
   ServerOptions options_;
   persistence::Stores stores_;
@@ -104,6 +119,8 @@ class MusicServer {
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool shut_down_ = false;
+  // Scrape-time collectors reading the hub, the engine and the store; removed by Shutdown.
+  std::vector<int64_t> collector_ids_;
 };
 
 }  // namespace music::service
