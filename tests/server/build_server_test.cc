@@ -15,6 +15,7 @@
 #include "adapters/http/curl_http_client.h"
 #include "tests/server/server_client.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/wait_for.h"
 #include "tools/provider-emulator/emulator.h"
 
 namespace music::server {
@@ -139,6 +140,76 @@ TEST_F(BuildServerTest, BuildsFromConfigAndRunsATaskToSucceeded) {
   const music::v1::Task beatra = client.CreateMusic("a drum loop", "beatra-suno-5.5");
   EXPECT_EQ(beatra.provider(), "beatra");
   EXPECT_EQ(client.WaitDone(beatra.task_id()).state(), music::v1::TASK_STATE_SUCCEEDED);
+}
+
+// GET /metrics on `port`: the body, or "" (and a test failure).
+std::string Scrape(int port) {
+  http::Request req;
+  req.method = "GET";
+  req.url = absl::StrCat("http://127.0.0.1:", port, "/metrics");
+  auto resp = http::NewCurlHttpClient({})->Send(req);
+  EXPECT_TRUE(resp.ok()) << resp.status();
+  if (!resp.ok()) return "";
+  EXPECT_EQ(resp->status, 200);
+  return resp->body;
+}
+
+TEST_F(BuildServerTest, MetricsListenServesRpcTaskAndTransportSeries) {
+  std::string json = ConfigJson();
+  json.insert(1, R"("metrics": {"listen": "127.0.0.1:0"}, )");
+  auto server = Build(json);
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  ASSERT_GT(server_->metrics_port(), 0);
+
+  ServerClient client(server_->port());
+  client.ListModels();
+  const music::v1::Task created = client.CreateMusic("a calm piano piece");
+  ASSERT_EQ(client.WaitDone(created.task_id()).state(), music::v1::TASK_STATE_SUCCEEDED);
+  // The task's end is counted just after its write is visible to readers: wait for that scrape.
+  const std::string ended =
+      R"(music_tasks_ended_total{code="OK",kind="music",provider="kie",state="succeeded"} 1)";
+  std::string text;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        text = Scrape(server_->metrics_port());
+        return absl::StrContains(text, ended);
+      },
+      absl::Seconds(10), "music_tasks_ended_total on /metrics", absl::Milliseconds(50)))
+      << text;
+  // Every RPC through the interceptor, by method and code.
+  EXPECT_TRUE(absl::StrContains(
+      text, R"(music_rpc_requests_total{code="OK",method="/music.v1.MusicService/ListModels"} 1)"))
+      << text;
+  EXPECT_TRUE(absl::StrContains(
+      text, R"(music_rpc_requests_total{code="OK",method="/music.v1.MusicService/CreateMusic"} 1)"));
+  // The transport's queue hook, wired per provider: the submit and at least one poll.
+  EXPECT_TRUE(absl::StrContains(text, R"(music_http_queue_wait_seconds_count{provider="kie"})"));
+  EXPECT_FALSE(absl::StrContains(text, R"(music_http_queue_wait_seconds_count{provider="kie"} 0)"));
+  // Scrape-time collectors: the store and the watch hub.
+  EXPECT_TRUE(absl::StrContains(text, "music_store_commits_total "));
+  EXPECT_TRUE(absl::StrContains(text, "# TYPE music_watch_streams gauge"));
+}
+
+TEST_F(BuildServerTest, AMetricsPortInUseNamesTheKeyAndCreatesNoDatabase) {
+  std::string first = ConfigJson();
+  first.insert(1, R"("metrics": {"listen": "127.0.0.1:0"}, )");
+  auto running = Build(first);
+  ASSERT_TRUE(running.ok()) << running.status();
+  server_ = *std::move(running);
+  const std::string taken = absl::StrCat("127.0.0.1:", server_->metrics_port());
+
+  TempDir other{"build_server_metrics"};
+  std::string second = ConfigJson();
+  const std::string db = db_path();
+  second.replace(second.find(db), db.size(), other.File("music.db"));
+  second.insert(1, absl::StrCat(R"("metrics": {"listen": ")", taken, R"("}, )"));
+  auto refused = Build(second);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "metrics.listen"))
+      << refused.status();
+  EXPECT_FALSE(Exists(other.File("music.db")));
 }
 
 // POSTs `body` unsigned to the callback listener for kie.ai task `task_id`; the HTTP status.
