@@ -41,7 +41,9 @@ const Histogram::BucketBoundaries& QueueBuckets() {
 
 template <typename T>
 prometheus::Family<T>& Family(prometheus::detail::Builder<T> builder, prometheus::Registry& r,
-                              const char* name, const char* help) {
+                              std::vector<std::string>& names, const char* name,
+                              const char* help) {
+  names.emplace_back(name);
   return builder.Name(name).Help(help).Register(r);
 }
 
@@ -97,80 +99,90 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry)
     : registry_(registry != nullptr ? std::move(registry)
                                     : std::make_shared<prometheus::Registry>()),
       collectors_(std::make_shared<CollectorSet>()),
-      rpc_total_(&Family(BuildCounter(), *registry_, "music_rpc_requests_total",
+      rpc_total_(&Family(BuildCounter(), *registry_, names_, "music_rpc_requests_total",
                          "gRPC calls finished, by method and gRPC status code."),
                  {"method", "code"}),
-      rpc_seconds_(&Family(BuildHistogram(), *registry_, "music_rpc_duration_seconds",
+      rpc_seconds_(&Family(BuildHistogram(), *registry_, names_, "music_rpc_duration_seconds",
                            "gRPC call time from its start to its status (WatchTask: the stream's "
                            "life), seconds."),
                    {"method"}),
-      tasks_(&Family(BuildGauge(), *registry_, "music_tasks",
+      tasks_(&Family(BuildGauge(), *registry_, names_, "music_tasks",
                      "Non-terminal tasks this process drives, by state, kind and provider."),
              {"state", "kind", "provider"}),
-      tasks_created_(&Family(BuildCounter(), *registry_, "music_tasks_created_total",
+      tasks_created_(&Family(BuildCounter(), *registry_, names_, "music_tasks_created_total",
                              "Tasks created (stored with their reservation)."),
                      {"kind", "provider"}),
-      tasks_ended_(&Family(BuildCounter(), *registry_, "music_tasks_ended_total",
+      tasks_ended_(&Family(BuildCounter(), *registry_, names_, "music_tasks_ended_total",
                            "Tasks that reached a terminal state, by state and error code."),
                    {"kind", "provider", "state", "code"}),
-      task_seconds_(&Family(BuildHistogram(), *registry_, "music_task_duration_seconds",
+      task_seconds_(&Family(BuildHistogram(), *registry_, names_, "music_task_duration_seconds",
                             "Time from a task's creation to its terminal state, seconds."),
                     {"kind", "provider", "state"}),
-      provider_total_(&Family(BuildCounter(), *registry_, "music_provider_requests_total",
+      provider_total_(&Family(BuildCounter(), *registry_, names_, "music_provider_requests_total",
                               "Provider calls, by provider, endpoint and outcome (status code)."),
                       {"provider", "endpoint", "outcome"}),
-      provider_seconds_(&Family(BuildHistogram(), *registry_,
+      provider_seconds_(&Family(BuildHistogram(), *registry_, names_,
                                 "music_provider_request_duration_seconds",
                                 "Provider call time, queueing in the transport included, seconds."),
                         {"provider", "endpoint"}),
-      polls_(&Family(BuildCounter(), *registry_, "music_polls_total",
+      polls_(&Family(BuildCounter(), *registry_, names_, "music_polls_total",
                      "Status polls sent to providers (rate() is polls per second)."),
              {"provider"}),
-      queue_wait_(&Family(BuildHistogram(), *registry_, "music_http_queue_wait_seconds",
+      queue_wait_(&Family(BuildHistogram(), *registry_, names_, "music_http_queue_wait_seconds",
                           "Time a provider request waited for room under the per-host "
                           "concurrency limit before it was sent, seconds."),
                   {"provider"}),
-      callbacks_received_(&Family(BuildCounter(), *registry_, "music_callbacks_received_total",
+      callbacks_received_(&Family(BuildCounter(), *registry_, names_, "music_callbacks_received_total",
                                   "Provider callback deliveries received."),
                           {"provider"}),
-      callbacks_refused_(&Family(BuildCounter(), *registry_, "music_callbacks_refused_total",
+      callbacks_refused_(&Family(BuildCounter(), *registry_, names_, "music_callbacks_refused_total",
                                  "Provider callback deliveries refused, by reason."),
                          {"provider", "reason"}),
-      callbacks_duplicate_(&Family(BuildCounter(), *registry_,
+      callbacks_duplicate_(&Family(BuildCounter(), *registry_, names_,
                                    "music_callbacks_duplicate_total",
                                    "Accepted callback deliveries that changed nothing (repeats, "
                                    "late or out-of-order deliveries)."),
                            {"provider"}),
-      ledger_reserved_(&Family(BuildCounter(), *registry_,
+      ledger_reserved_(&Family(BuildCounter(), *registry_, names_,
                                "music_ledger_reserved_micros_total",
                                "RESERVE amounts written to the ledger, micro-units of currency."),
                        {"currency"}),
-      ledger_settled_(&Family(BuildCounter(), *registry_, "music_ledger_settled_micros_total",
+      ledger_settled_(&Family(BuildCounter(), *registry_, names_, "music_ledger_settled_micros_total",
                               "SETTLE amounts written to the ledger, micro-units of currency."),
                       {"currency"}),
-      ledger_refunded_(&Family(BuildCounter(), *registry_,
+      ledger_refunded_(&Family(BuildCounter(), *registry_, names_,
                                "music_ledger_refunded_micros_total",
                                "REFUND amounts written to the ledger, micro-units of currency."),
                        {"currency"}),
-      ledger_violations_(&Family(BuildGauge(), *registry_, "music_ledger_violations",
+      ledger_violations_(&Family(BuildGauge(), *registry_, names_, "music_ledger_violations",
                                  "Broken ledger rules found by the last CheckLedger run.")
                               .Add({})),
-      ledger_checks_(&Family(BuildCounter(), *registry_, "music_ledger_checks_total",
+      ledger_checks_(&Family(BuildCounter(), *registry_, names_, "music_ledger_checks_total",
                              "CheckLedger runs.")
                           .Add({})),
-      reconciliation_findings_(&Family(BuildCounter(), *registry_,
+      reconciliation_findings_(&Family(BuildCounter(), *registry_, names_,
                                        "music_reconciliation_findings_total",
                                        "Tasks reconciliation runs reported as not matching, by "
                                        "outcome."),
                                {"kind"}),
-      archive_bytes_(&Family(BuildCounter(), *registry_, "music_archive_bytes_total",
+      archive_bytes_(&Family(BuildCounter(), *registry_, names_, "music_archive_bytes_total",
                              "Bytes copied into the output archive, by media kind."),
                      {"kind"}),
-      archive_failures_(&Family(BuildCounter(), *registry_, "music_archive_failures_total",
+      archive_failures_(&Family(BuildCounter(), *registry_, names_, "music_archive_failures_total",
                                 "Copies into the output archive that failed, by reason."),
                         {"reason"}) {}
 
 Metrics::~Metrics() = default;
+
+std::vector<std::string> Metrics::FamilyNames() const {
+  std::vector<std::string> names = names_;
+  for (const prometheus::MetricFamily& f : CommitStatsFamilies(persistence::CommitStats())) {
+    names.push_back(f.name);
+  }
+  names.push_back(WatchStreamsFamily(0).name);
+  names.push_back(OldestDueAgeFamily(absl::ZeroDuration()).name);
+  return names;
+}
 
 std::vector<std::weak_ptr<prometheus::Collectable>> Metrics::Collectables() const {
   return {registry_, collectors_};
@@ -279,6 +291,17 @@ prometheus::MetricFamily GaugeFamily(std::string name, std::string help, double 
   family.metric.emplace_back();
   family.metric.back().gauge.value = value;
   return family;
+}
+
+prometheus::MetricFamily WatchStreamsFamily(int streams) {
+  return GaugeFamily("music_watch_streams", "Open WatchTask streams.", streams);
+}
+
+prometheus::MetricFamily OldestDueAgeFamily(absl::Duration age) {
+  return GaugeFamily("music_engine_oldest_due_age_seconds",
+                     "How long the earliest due task step (a submit, poll or deadline check) has "
+                     "waited to run, seconds; zero when the scheduler keeps up.",
+                     absl::ToDoubleSeconds(age));
 }
 
 namespace {

@@ -85,6 +85,11 @@ class Metrics {
   /// Collect() in Prometheus' text format.
   std::string SerializeText() const;
 
+  /// The name of every family the service exposes: the ones registered here, and the
+  /// scrape-time families the server's own collectors build (CommitStatsFamilies,
+  /// WatchStreamsFamily, OldestDueAgeFamily). Histograms are named without _bucket/_sum/_count.
+  std::vector<std::string> FamilyNames() const;
+
   /// Adds a scrape-time source; the id is for UnregisterCollector. After Unregister returns,
   /// `collector` is never called again (a scrape in progress finishes first).
   int64_t RegisterCollector(MetricsCollector collector);
@@ -140,6 +145,8 @@ class Metrics {
 
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<CollectorSet> collectors_;
+  // The registered families' names, in registration order (FamilyNames).
+  std::vector<std::string> names_;
 
   SeriesCache<prometheus::Counter> rpc_total_;
   SeriesCache<prometheus::Histogram> rpc_seconds_;
@@ -194,6 +201,12 @@ T& SeriesCache<T>::Get(std::initializer_list<absl::string_view> values, const Ar
 
 /// A family of one unlabelled gauge, for scrape-time collectors.
 prometheus::MetricFamily GaugeFamily(std::string name, std::string help, double value);
+
+/// music_watch_streams: open WatchTask streams (WatchHub::size()).
+prometheus::MetricFamily WatchStreamsFamily(int streams);
+
+/// music_engine_oldest_due_age_seconds (TaskEngine::OldestDueAge()).
+prometheus::MetricFamily OldestDueAgeFamily(absl::Duration age);
 
 /// A store's write-path counters (persistence::CommitStats) as music_store_* families: commits
 /// and failed commits, writes by result, the commit time histogram (seconds) and the histogram

@@ -119,15 +119,10 @@ void MusicServer::RegisterCollectors() {
   Metrics* metrics = options_.metrics.get();
   // Each reads a counter the component keeps anyway: O(1) per scrape, whatever the task count.
   collector_ids_.push_back(metrics->RegisterCollector([hub = hub_.get()] {
-    return std::vector<prometheus::MetricFamily>{
-        GaugeFamily("music_watch_streams", "Open WatchTask streams.", hub->size())};
+    return std::vector<prometheus::MetricFamily>{WatchStreamsFamily(hub->size())};
   }));
   collector_ids_.push_back(metrics->RegisterCollector([engine = engine_.get()] {
-    return std::vector<prometheus::MetricFamily>{GaugeFamily(
-        "music_engine_oldest_due_age_seconds",
-        "How long the earliest due task step (a submit, poll or deadline) has waited to run, "
-        "seconds; zero when the scheduler keeps up.",
-        absl::ToDoubleSeconds(engine->OldestDueAge()))};
+    return std::vector<prometheus::MetricFamily>{OldestDueAgeFamily(engine->OldestDueAge())};
   }));
   collector_ids_.push_back(metrics->RegisterCollector([store = stores_.tasks.get()] {
     std::optional<persistence::CommitStats> stats = store->GetCommitStats();
