@@ -280,6 +280,41 @@ TEST_F(CurlAsyncTest, TimeSpentWaitingForAConnectionCountsAndIsNotOutcomeUnknown
   EXPECT_THAT(held.results().front(), IsOk());
 }
 
+TEST_F(CurlAsyncTest, TheQueueWaitObserverHearsEachRequestsTimeInTheHostQueue) {
+  absl::Mutex mu;
+  std::vector<absl::Duration> waits;
+  CurlOptions options;
+  options.max_host_connections = 1;
+  options.queue_wait_observer = [&](absl::Duration waited) {
+    absl::MutexLock lock(&mu);
+    waits.push_back(waited);
+  };
+  auto client = NewCurlHttpClient(options);
+  Outcomes held(1);
+  client->SendAsync(Get("/hold"), held.Callback());  // room at once
+  ASSERT_TRUE(WaitFor([] { return log_->in_handler() == 1; }, absl::Seconds(10), "1 in flight"));
+  Outcomes queued(2);
+  Request expires = Get("/port");
+  expires.timeout = absl::Milliseconds(100);  // times out in the queue
+  client->SendAsync(std::move(expires), queued.Callback());
+  client->SendAsync(Get("/port"), queued.Callback());  // waits until /hold is released
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        absl::MutexLock lock(&mu);
+        return waits.size() == 2;  // /hold's, and the expired one's
+      },
+      absl::Seconds(10), "the expired request's wait"));
+  release_ = true;
+  ASSERT_TRUE(held.Wait());
+  ASSERT_TRUE(queued.Wait());
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(waits.size(), 3u);
+  EXPECT_LT(waits[0], absl::Milliseconds(50));   // sent at once
+  EXPECT_GE(waits[1], absl::Milliseconds(100));  // its whole timeout, in the queue
+  // Queued before the other expired and sent only after /hold's release: the longer wait.
+  EXPECT_GE(waits[2], waits[1]);
+}
+
 TEST_F(CurlAsyncTest, UrgentRequestsWaitAheadOfQueuedOnes) {
   CurlOptions options;
   options.max_host_connections = 1;
