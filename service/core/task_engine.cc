@@ -456,6 +456,7 @@ absl::StatusOr<std::shared_ptr<const TaskRecord>> TaskEngine::Load(absl::string_
   auto stored = store_->Get(task_id);
   if (!stored.ok()) return stored.status();
   auto record = std::make_shared<const TaskRecord>(*std::move(stored));
+  prometheus::Gauge* const gauge = GaugeFor(*record);
   // Cache only tasks this engine drives (they have a slot); RPC-only reads do not grow memory.
   absl::MutexLock lock(&mu_);
   auto it = slot_of_.find(task_id);
@@ -463,13 +464,14 @@ absl::StatusOr<std::shared_ptr<const TaskRecord>> TaskEngine::Load(absl::string_
     Slot& slot = slots_[it->second];
     if (slot.record == nullptr || slot.record->task.version() < record->task.version()) {
       slot.record = record;
-      CountLocked(slot, record.get());
+      CountLocked(slot, gauge);
     }
   }
   return record;
 }
 
 void TaskEngine::Remember(const TaskRecord& record) {
+  prometheus::Gauge* const gauge = GaugeFor(record);
   absl::MutexLock lock(&mu_);
   if (IsTerminal(record.task.state())) {
     auto it = slot_of_.find(record.task.task_id());
@@ -479,16 +481,16 @@ void TaskEngine::Remember(const TaskRecord& record) {
   Slot& slot = slots_[SlotLocked(record.task.task_id())];
   if (slot.record == nullptr || slot.record->task.version() < record.task.version()) {
     slot.record = std::make_shared<const TaskRecord>(record);
-    CountLocked(slot, slot.record.get());
+    CountLocked(slot, gauge);
   }
 }
 
-void TaskEngine::CountLocked(Slot& slot, const TaskRecord* record) {
-  prometheus::Gauge* gauge = nullptr;
-  if (record != nullptr && !IsTerminal(record->task.state())) {
-    gauge = &metrics_->ActiveTasks(record->task.state(), record->task.kind(),
-                                   record->task.provider());
-  }
+prometheus::Gauge* TaskEngine::GaugeFor(const TaskRecord& record) {
+  if (IsTerminal(record.task.state())) return nullptr;
+  return &metrics_->ActiveTasks(record.task.state(), record.task.kind(), record.task.provider());
+}
+
+void TaskEngine::CountLocked(Slot& slot, prometheus::Gauge* gauge) {
   if (gauge == slot.counted) return;
   if (slot.counted != nullptr) slot.counted->Decrement();
   if (gauge != nullptr) gauge->Increment();

@@ -263,9 +263,11 @@ class TaskEngine {
   // The slot of `task_id`, created when absent.
   uint32_t SlotLocked(const std::string& task_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RetireLocked(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Moves the slot's task to the music_tasks gauge of `record` (null or terminal: none).
-  void CountLocked(Slot& slot, const domain::TaskRecord* record)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The music_tasks gauge of `record` (null for a terminal one). Looked up before taking mu_:
+  // the lookup formats labels and takes the metrics' own lock.
+  prometheus::Gauge* GaugeFor(const domain::TaskRecord& record);
+  // Moves the slot's task to `gauge` (null: counted nowhere).
+  static void CountLocked(Slot& slot, prometheus::Gauge* gauge);
   // Sends the outcome of one provider call to the metrics, with its latency since `start`.
   void CountCall(const std::string& provider, absl::string_view endpoint,
                  const absl::Status& status, absl::Time start);
