@@ -29,6 +29,13 @@ TEST(ConfigTest, EmptyObjectGivesDefaults) {
   EXPECT_EQ(P(*c, "kie").api_key_env, "KIE_API_KEY");
   EXPECT_EQ(c->poll_interval, absl::Seconds(7));
   EXPECT_EQ(c->credits_per_usd, 1000);
+  EXPECT_EQ(c->metrics_listen, "");  // no metrics endpoint unless configured
+}
+
+TEST(ConfigTest, ReadsTheMetricsEndpoint) {
+  auto c = ParseConfig(R"({"metrics": {"listen": "0.0.0.0:9464"}})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->metrics_listen, "0.0.0.0:9464");
 }
 
 TEST(ConfigTest, ReadsEveryDocumentedKey) {
@@ -183,6 +190,10 @@ TEST(ConfigTest, BadConfigNamesTheKey) {
       {R"({"reference_audio": {"max_bytes": 104857601}})", "reference_audio.max_bytes"},
       {R"({"reference_audio": {"enabled": 1}})", "reference_audio.enabled"},
       {R"({"reference_audio": {"allow_loopback": "yes"}})", "reference_audio.allow_loopback"},
+      {R"({"metrics": {"listen": 9464}})", "metrics.listen"},
+      {R"({"metrics": {"listen": "0.0.0.0"}})", "metrics.listen"},
+      {R"({"metrics": {"listen": "h:70000"}})", "metrics.listen"},
+      {R"({"metrics": {"path": "/m"}})", "metrics.path"},
   };
   for (const auto& c : cases) {
     auto parsed = ParseConfig(c.json);
