@@ -135,7 +135,8 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
                                            absl::Duration waited) {
       wait->Observe(absl::ToDoubleSeconds(waited));
     };
-    settings.http = std::shared_ptr<http::HttpClient>(http::NewCurlHttpClient(curl_options));
+    settings.http =
+        std::shared_ptr<http::HttpClient>(http::NewCurlHttpClient(std::move(curl_options)));
     settings.clock = clock;
     auto adapter = module.make_adapter(settings);
     if (!adapter.ok()) return adapter.status();

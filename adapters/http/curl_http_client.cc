@@ -264,7 +264,7 @@ absl::StatusOr<Response> Finish(Transfer& t, CURLcode code) {
 
 class CurlHttpClient final : public HttpClient {
  public:
-  explicit CurlHttpClient(CurlOptions options) : options_(options) {
+  explicit CurlHttpClient(CurlOptions options) : options_(std::move(options)) {
     GlobalInitOnce();
     multi_ = curl_multi_init();
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -679,7 +679,7 @@ class CurlHttpClient final : public HttpClient {
 }  // namespace
 
 std::unique_ptr<HttpClient> NewCurlHttpClient(CurlOptions options) {
-  return std::make_unique<CurlHttpClient>(options);
+  return std::make_unique<CurlHttpClient>(std::move(options));
 }
 
 }  // namespace music::http
