@@ -91,14 +91,11 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   if (!s->server_ || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", s->options_.listen));
   }
-  if (auto* health = s->server_->GetHealthCheckService()) {
-    health->SetServingStatus(true);
-    health->SetServingStatus("music.v1.MusicService", true);
-    if (s->billing_service_) {
-      health->SetServingStatus("music.v1.BillingService", true);
-      health->SetServingStatus("music.v1.ReconciliationService", true);
-    }
-  }
+  // Serving while the store can take writes (checked now and then every interval).
+  s->store_health_ = std::make_unique<StoreHealthMonitor>(
+      s->stores_.tasks.get(), s->options_.store_health_interval,
+      [self](const absl::Status& store) { self->SetServing(store.ok()); });
+  s->store_health_->Start();
   if (auto st = s->engine_->Start(); !st.ok()) {
     s->Shutdown();
     return st;
@@ -108,9 +105,23 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
 
 MusicServer::~MusicServer() { Shutdown(); }
 
+void MusicServer::SetServing(bool serving) {
+  grpc::HealthCheckServiceInterface* health =
+      server_ ? server_->GetHealthCheckService() : nullptr;
+  if (health == nullptr) return;
+  health->SetServingStatus(serving);
+  health->SetServingStatus("music.v1.MusicService", serving);
+  if (billing_service_) {
+    health->SetServingStatus("music.v1.BillingService", serving);
+    health->SetServingStatus("music.v1.ReconciliationService", serving);
+  }
+}
+
 void MusicServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  // No more flips back to SERVING once the drain started.
+  if (store_health_) store_health_->Stop();
   if (server_) {
     if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(false);
   }

@@ -20,6 +20,7 @@
 #include "service/core/watch_hub.h"
 #include "service/grpc/billing_service_impl.h"
 #include "service/grpc/music_service_impl.h"
+#include "service/server/store_health.h"
 
 namespace music::service {
 
@@ -58,6 +59,9 @@ struct ServerOptions {
   /// Optional catch-all service for methods no service implements (benchmarks register a no-op
   /// here to measure the server's own per-call cost next to MusicService). Not owned.
   grpc::CallbackGenericService* generic_service = nullptr;
+  /// How often the store's health (TaskStore::CheckHealth) is checked: while it fails, every
+  /// service's health is NOT_SERVING.
+  absl::Duration store_health_interval = absl::Seconds(1);
 };
 
 /// One running service: gRPC (MusicService, health, reflection; BillingService and
@@ -87,6 +91,8 @@ class MusicServer {
 
  private:
   MusicServer() = default;
+  // Every service's health status (the overall "" one included).
+  void SetServing(bool serving);
 
   ServerOptions options_;
   persistence::Stores stores_;
@@ -102,6 +108,7 @@ class MusicServer {
   std::unique_ptr<ReconciliationServiceImpl> reconciliation_service_;
   std::unique_ptr<CallbackServer> callbacks_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<StoreHealthMonitor> store_health_;
   int port_ = 0;
   bool shut_down_ = false;
 };
