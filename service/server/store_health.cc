@@ -19,7 +19,7 @@ void StoreHealthMonitor::Start() {
 }
 
 absl::Status StoreHealthMonitor::CheckNow() {
-  const absl::Status status = store_->CheckHealth();
+  absl::Status status = store_->CheckHealth();
   const int now = status.ok() ? 1 : 0;
   // Held across the report so two checks cannot deliver their flips out of order; on_change
   // only sets the health service's status (no lock of ours inside it).
