@@ -108,6 +108,10 @@ class TaskStore {
   /// Counters of the write path (transactions, writes per transaction, commit time), for metrics;
   /// cheap (a copy under a short lock). nullopt: this store keeps none.
   virtual std::optional<CommitStats> GetCommitStats() const { return std::nullopt; }
+
+  /// Whether the store can take writes now, for the server's health: OK, or UNAVAILABLE saying
+  /// why (SQLite: its file was deleted or replaced). Cheap (no query); thread-safe.
+  virtual absl::Status CheckHealth() { return absl::OkStatus(); }
 };
 
 }  // namespace music::persistence

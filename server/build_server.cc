@@ -174,6 +174,9 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
   persistence::SqliteOptions db_options;
   db_options.path = config.database_path;
   db_options.synchronous = config.database_synchronous;
+  // One server per file: a second one on the same file refuses to start, naming it.
+  db_options.exclusive_lock = true;
+  db_options.allow_recreate = config.database_allow_recreate;
   auto stores = persistence::OpenSqliteStores(db_options);
   if (!stores.ok()) return stores.status();
 

@@ -65,6 +65,9 @@ struct ServerConfig {
   // database.*
   std::string database_path = "music.db";
   std::string database_synchronous = "FULL";
+  /// Start on a new empty database although the marker next to database_path says one was
+  /// created there (after a deliberate reset). Off: such a start is refused.
+  bool database_allow_recreate = false;
   // callbacks.*
   std::string callbacks_listen = "127.0.0.1:8081";
   std::string callbacks_public_url;  // "" = http://<callbacks.listen>

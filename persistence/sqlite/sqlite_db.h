@@ -18,7 +18,8 @@
 
 namespace music::persistence::sqlite_internal {
 
-/// A status for SQLite result code `rc` of `what`: UNAVAILABLE for BUSY, LOCKED and CANTOPEN,
+/// A status for SQLite result code `rc` of `what`: UNAVAILABLE for BUSY, LOCKED, CANTOPEN, FULL,
+/// IOERR, READONLY and PROTOCOL (the file or the disk is in trouble: retryable),
 /// DATA_LOSS for CORRUPT and NOTADB, INTERNAL otherwise. The message carries sqlite3_errmsg(db)
 /// when `db` (may be null) holds this error.
 absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what);

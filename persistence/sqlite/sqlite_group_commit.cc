@@ -36,8 +36,8 @@ struct GroupCommitter::PendingWrite {
   bool done = false;
 };
 
-GroupCommitter::GroupCommitter(Connection writer, GroupCommitLimits limits)
-    : limits_(limits), writer_(std::move(writer)) {}
+GroupCommitter::GroupCommitter(Connection writer, GroupCommitLimits limits, Precheck precheck)
+    : limits_(limits), precheck_(std::move(precheck)), writer_(std::move(writer)) {}
 
 absl::Status GroupCommitter::Write(WriteFn apply, size_t bytes) {
   PendingWrite write(apply, bytes);
@@ -89,7 +89,8 @@ std::vector<GroupCommitter::PendingWrite*> GroupCommitter::TakeBatch() {
 GroupCommitter::BatchOutcome GroupCommitter::RunBatch(const std::vector<PendingWrite*>& batch) {
   absl::MutexLock lock(&writer_mu_);
   const SteadyClock::time_point start = SteadyClock::now();
-  absl::Status status = writer_.Begin();
+  absl::Status status = precheck_ ? precheck_() : absl::OkStatus();
+  if (status.ok()) status = writer_.Begin();
   for (PendingWrite* write : batch) {
     if (!status.ok()) break;
     status = RunInSavepoint(*write);

@@ -37,7 +37,12 @@ class GroupCommitter {
   /// ROLLBACK, and may run on another caller's thread.
   using WriteFn = absl::FunctionRef<absl::Status(SqliteDb& db)>;
 
-  GroupCommitter(Connection writer, GroupCommitLimits limits);
+  /// Runs before every transaction, outside the queue lock; its error fails the whole batch
+  /// without touching the file (the store's check that the file is still the one it opened).
+  using Precheck = std::function<absl::Status()>;
+
+  /// `precheck` may be empty.
+  GroupCommitter(Connection writer, GroupCommitLimits limits, Precheck precheck = nullptr);
   GroupCommitter(const GroupCommitter&) = delete;
   GroupCommitter& operator=(const GroupCommitter&) = delete;
 
@@ -75,6 +80,7 @@ class GroupCommitter {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const GroupCommitLimits limits_;
+  const Precheck precheck_;
 
   mutable absl::Mutex mu_;
   // Wakes the writers waiting for their answer or for the leader's place.

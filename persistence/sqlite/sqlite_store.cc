@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "persistence/sqlite/sqlite_db.h"
+#include "persistence/sqlite/sqlite_file_guard.h"
 #include "persistence/sqlite/sqlite_group_commit.h"
 #include "persistence/sqlite/sqlite_migrations.h"
 #include "persistence/sqlite/sqlite_store_impl.h"
@@ -57,9 +58,17 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> OpenSqliteStore(const SqliteOptions
   const int64_t busy_ms = std::min<int64_t>(absl::ToInt64Milliseconds(options.busy_timeout),
                                             std::numeric_limits<int>::max());
 
+  if (absl::Status s = sqlite_internal::CheckNotRecreating(options.path, options.allow_recreate);
+      !s.ok()) {
+    return s;
+  }
   absl::StatusOr<sqlite_internal::Connection> db =
       sqlite_internal::OpenConnection(options.path, static_cast<int>(busy_ms), options.vfs);
   if (!db.ok()) return db.status();
+  // The lock before the schema is read or migrated: a second server never touches the file.
+  absl::StatusOr<std::unique_ptr<sqlite_internal::FileGuard>> guard =
+      sqlite_internal::FileGuard::Acquire(options.path, options.exclusive_lock);
+  if (!guard.ok()) return guard.status();
   // Refuse a newer schema before touching the file.
   int64_t version = 0;
   if (absl::Status s = sqlite_internal::ReadSchemaVersion(db->get(), &version); !s.ok()) return s;
@@ -69,6 +78,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> OpenSqliteStore(const SqliteOptions
     return s;
   }
   if (absl::Status s = sqlite_internal::Migrate(db->get()); !s.ok()) return s;
+  if (absl::Status s = sqlite_internal::WriteMarker(options.path); !s.ok()) return s;
   // The readers open a migrated file; query_only keeps a bug from writing outside the group
   // commit.
   std::vector<sqlite_internal::Connection> readers;
@@ -91,7 +101,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> OpenSqliteStore(const SqliteOptions
   limits.max_writes = options.max_batch_writes;
   limits.max_bytes = options.max_batch_bytes;
   return std::unique_ptr<SqliteStore>(std::make_unique<sqlite_internal::SqliteStoreImpl>(
-      *std::move(db), std::move(readers), limits));
+      *std::move(db), std::move(readers), limits, *std::move(guard)));
 }
 
 }  // namespace music::persistence

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -23,6 +24,7 @@
 #include "persistence/billing_store.h"
 #include "persistence/commit_stats.h"
 #include "persistence/sqlite/sqlite_db.h"
+#include "persistence/sqlite/sqlite_file_guard.h"
 #include "persistence/sqlite/sqlite_group_commit.h"
 #include "persistence/sqlite/sqlite_reader_pool.h"
 #include "persistence/sqlite/sqlite_task_store.h"
@@ -34,10 +36,14 @@ namespace music::persistence::sqlite_internal {
 /// See OpenSqliteTaskStore for the behaviour.
 class SqliteStoreImpl final : public SqliteStore {
  public:
-  /// Takes ownership of a configured, migrated writer connection and of reader connections to
-  /// the same file (at least one).
-  SqliteStoreImpl(Connection writer, std::vector<Connection> readers, GroupCommitLimits limits)
-      : writes_(std::move(writer), limits), reads_(std::move(readers)) {}
+  /// Takes ownership of a configured, migrated writer connection, of reader connections to the
+  /// same file (at least one) and of the file's guard (non-null): every write transaction and
+  /// CheckHealth first check that the file is still the one that was opened.
+  SqliteStoreImpl(Connection writer, std::vector<Connection> readers, GroupCommitLimits limits,
+                  std::unique_ptr<FileGuard> guard)
+      : guard_(std::move(guard)),
+        writes_(std::move(writer), limits, [g = guard_.get()] { return g->Check(); }),
+        reads_(std::move(readers)) {}
   SqliteStoreImpl(const SqliteStoreImpl&) = delete;
   SqliteStoreImpl& operator=(const SqliteStoreImpl&) = delete;
 
@@ -57,6 +63,7 @@ class SqliteStoreImpl final : public SqliteStore {
   absl::StatusOr<domain::TaskRecord> FindByProviderTaskId(
       absl::string_view provider, absl::string_view provider_task_id) override;
   std::optional<CommitStats> GetCommitStats() const override { return writes_.Stats(); }
+  absl::Status CheckHealth() override { return guard_->Check(); }
 
   // BillingStore (sqlite_billing_store.cc).
   absl::StatusOr<BillingPage> ListBillingTransactions(const BillingListQuery& query) override;
@@ -111,6 +118,8 @@ class SqliteStoreImpl final : public SqliteStore {
                                    absl::Span<const billing::BillingTransaction> ledger);
   static absl::StatusOr<std::vector<LedgerViolation>> CheckLedgerInTransaction(SqliteDb& db);
 
+  // Declared before writes_: the group commit's precheck points to it.
+  const std::unique_ptr<FileGuard> guard_;
   GroupCommitter writes_;
   ReaderPool reads_;
 };

@@ -34,6 +34,14 @@ struct SqliteOptions {
   /// The SQLite VFS to open the file with; empty: the default one. Tests plant I/O faults
   /// through a VFS of their own.
   std::string vfs;
+  /// Take an exclusive flock on the file for the store's life: a second process (or store)
+  /// opening it with this set gets FAILED_PRECONDITION naming the file. The server sets it; off
+  /// by default so that tools and tests may open a file a store already has open.
+  bool exclusive_lock = false;
+  /// Create the database even where the marker next to it (`<path>.created`, written when the
+  /// file was first created) says one existed. Off: a missing file with a marker is
+  /// FAILED_PRECONDITION, never a silent fresh start.
+  bool allow_recreate = false;
 };
 
 /// Opens the SQLite task store at options.path, creating the file and migrating its schema to the
@@ -55,8 +63,12 @@ struct SqliteOptions {
 /// INVALID_ARGUMENT when record.task.version() < 2 or when it would change the task's tenant or
 /// request_id (both immutable).
 ///
+/// The store checks before every write transaction that `path` still names the file it opened:
+/// once it was deleted or replaced, writes fail UNAVAILABLE and CheckHealth() says so.
+///
 /// Errors: INVALID_ARGUMENT for a bad option; FAILED_PRECONDITION when the file's schema is newer
-/// than this code; UNAVAILABLE when the file cannot be opened or is locked; DATA_LOSS when it is
+/// than this code, when the file is missing but its marker exists (see allow_recreate), or when
+/// exclusive_lock is set and another process holds the file; UNAVAILABLE when the file cannot be opened or is locked; DATA_LOSS when it is
 /// not a database; INTERNAL for other SQLite failures.
 absl::StatusOr<std::unique_ptr<TaskStore>> OpenSqliteTaskStore(const SqliteOptions& options);
 

@@ -366,7 +366,12 @@ absl::Status TaskEngine::ApplyCallback(adapters::ProviderAdapter* adapter,
 absl::StatusOr<TaskRecord> TaskEngine::Mutate(absl::string_view task_id, const Mutation& fn) {
   for (int attempt = 0; attempt < 16; ++attempt) {
     auto loaded = Load(task_id);
-    if (!loaded.ok()) return loaded.status();
+    if (!loaded.ok()) {
+      if (!absl::IsNotFound(loaded.status())) {
+        RetryAfterStoreFault(std::string(task_id), loaded.status());
+      }
+      return loaded.status();
+    }
     const std::shared_ptr<const TaskRecord> current = *std::move(loaded);
     TaskRecord next = *current;
     auto write = fn(next);
@@ -403,9 +408,31 @@ absl::StatusOr<TaskRecord> TaskEngine::Mutate(absl::string_view task_id, const M
     }
     // ABORTED: another writer won; read the store again.
     Forget(task_id);
-    if (!absl::IsAborted(s)) return s;
+    if (!absl::IsAborted(s)) {
+      // The store could not take it (unavailable, locked, full): nothing changed, so the step
+      // is redone later from the stored state. A task whose store write failed is never left
+      // without a timer.
+      if (!absl::IsNotFound(s) && !absl::IsInvalidArgument(s)) {
+        RetryAfterStoreFault(std::string(task_id), s);
+      }
+      return s;
+    }
   }
   return absl::AbortedError(absl::StrCat("task ", task_id, " kept changing; try again"));
+}
+
+void TaskEngine::RetryAfterStoreFault(const std::string& task_id, const absl::Status& error) {
+  int failures;
+  {
+    absl::MutexLock lock(&mu_);
+    failures = ++slots_[SlotLocked(task_id)].store_failures;
+  }
+  const absl::Duration delay = Backoff(failures, error);
+  LogEvent("task.store_failed", {{"task_id", task_id},
+                                 {"error", error.ToString()},
+                                 {"attempt", absl::StrCat(failures)},
+                                 {"retry_in", absl::FormatDuration(delay)}});
+  Schedule(task_id, clock_->Now() + delay);
 }
 
 uint32_t TaskEngine::SlotLocked(const std::string& task_id) {
@@ -479,6 +506,7 @@ void TaskEngine::Remember(const TaskRecord& record) {
     return;
   }
   Slot& slot = slots_[SlotLocked(record.task.task_id())];
+  slot.store_failures = 0;
   if (slot.record == nullptr || slot.record->task.version() < record.task.version()) {
     slot.record = std::make_shared<const TaskRecord>(record);
     CountLocked(slot, gauge);
@@ -711,7 +739,7 @@ void TaskEngine::Step(const std::string& task_id, Done done) {
   if (!loaded.ok()) {
     // The store is unhappy (not a lost task): look again later.
     if (!absl::IsNotFound(loaded.status())) {
-      Schedule(task_id, clock_->Now() + options_.backoff_max);
+      RetryAfterStoreFault(task_id, loaded.status());
     } else {
       absl::MutexLock lock(&mu_);
       auto it = slot_of_.find(task_id);

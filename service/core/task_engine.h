@@ -251,6 +251,8 @@ class TaskEngine {
     // Reached a terminal state (or vanished) while running: free the slot when the step ends.
     bool retire = false;
     int poll_failures = 0;
+    // Consecutive failed store writes or reads of this task's steps; drives their backoff.
+    int store_failures = 0;
     // The music_tasks gauge this task is counted in (by its state, kind and provider), or null.
     prometheus::Gauge* counted = nullptr;
   };
@@ -273,10 +275,14 @@ class TaskEngine {
                  const absl::Status& status, absl::Time start);
   // The cached record of a task this engine drives, or the store's.
   absl::StatusOr<std::shared_ptr<const domain::TaskRecord>> Load(absl::string_view task_id);
-  // Records a record this engine wrote (or read) in its slot, when newer than the cached one;
-  // a terminal record retires the slot.
+  // Records a record this engine wrote (or read) in its slot, when newer than the cached one,
+  // and starts the slot's store backoff over; a terminal record retires the slot.
   void Remember(const domain::TaskRecord& record);
   void Forget(absl::string_view task_id);
+  // A step's store write or read failed (not a lost version race): logs it with the task id and
+  // runs the task's step again after a backoff, so a store fault never strands the task (the
+  // step is redone from the stored state; its deadline still applies).
+  void RetryAfterStoreFault(const std::string& task_id, const absl::Status& error);
   // The step of `slot` ended: let it run again (at once when it became due meanwhile).
   void StepDone(uint32_t slot);
   // The poll interval for a task of `provider` now (see callback_poll_interval).

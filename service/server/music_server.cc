@@ -99,14 +99,11 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   if (!s->server_ || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", s->options_.listen));
   }
-  if (auto* health = s->server_->GetHealthCheckService()) {
-    health->SetServingStatus(true);
-    health->SetServingStatus("music.v1.MusicService", true);
-    if (s->billing_service_) {
-      health->SetServingStatus("music.v1.BillingService", true);
-      health->SetServingStatus("music.v1.ReconciliationService", true);
-    }
-  }
+  // Serving while the store can take writes (checked now and then every interval).
+  s->store_health_ = std::make_unique<StoreHealthMonitor>(
+      s->stores_.tasks.get(), s->options_.store_health_interval,
+      [self](const absl::Status& store) { self->SetServing(store.ok()); });
+  s->store_health_->Start();
   s->RegisterCollectors();
   if (auto st = s->engine_->Start(); !st.ok()) {
     s->Shutdown();
@@ -132,9 +129,23 @@ void MusicServer::RegisterCollectors() {
 
 MusicServer::~MusicServer() { Shutdown(); }
 
+void MusicServer::SetServing(bool serving) {
+  grpc::HealthCheckServiceInterface* health =
+      server_ ? server_->GetHealthCheckService() : nullptr;
+  if (health == nullptr) return;
+  health->SetServingStatus(serving);
+  health->SetServingStatus("music.v1.MusicService", serving);
+  if (billing_service_) {
+    health->SetServingStatus("music.v1.BillingService", serving);
+    health->SetServingStatus("music.v1.ReconciliationService", serving);
+  }
+}
+
 void MusicServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  // No more flips back to SERVING once the drain started.
+  if (store_health_) store_health_->Stop();
   // A scrape from here on sees no hub, engine or store figures: they are about to go.
   for (int64_t id : collector_ids_) options_.metrics->UnregisterCollector(id);
   collector_ids_.clear();

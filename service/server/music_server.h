@@ -22,6 +22,7 @@
 #include "service/core/watch_hub.h"
 #include "service/grpc/billing_service_impl.h"
 #include "service/grpc/music_service_impl.h"
+#include "service/server/store_health.h"
 
 namespace music::service {
 
@@ -60,6 +61,9 @@ struct ServerOptions {
   /// Optional catch-all service for methods no service implements (benchmarks register a no-op
   /// here to measure the server's own per-call cost next to MusicService). Not owned.
   grpc::CallbackGenericService* generic_service = nullptr;
+  /// How often the store's health (TaskStore::CheckHealth) is checked: while it fails, every
+  /// service's health is NOT_SERVING.
+  absl::Duration store_health_interval = absl::Seconds(1);
   /// Where the server counts RPCs, tasks, callbacks, the store and billing (service/core/
   /// metrics.h); the wiring exposes the same object on its endpoint. nullptr: a private one.
   std::shared_ptr<Metrics> metrics;
@@ -101,6 +105,8 @@ class MusicServer {
 
  private:
   MusicServer() = default;
+  // Every service's health status (the overall "" one included).
+  void SetServing(bool serving);
   void RegisterCollectors();
 
   ServerOptions options_;
@@ -117,6 +123,7 @@ class MusicServer {
   std::unique_ptr<ReconciliationServiceImpl> reconciliation_service_;
   std::unique_ptr<CallbackServer> callbacks_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<StoreHealthMonitor> store_health_;
   int port_ = 0;
   bool shut_down_ = false;
   // Scrape-time collectors reading the hub, the engine and the store; removed by Shutdown.

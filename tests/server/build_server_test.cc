@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <string>
@@ -15,6 +16,7 @@
 #include "adapters/http/curl_http_client.h"
 #include "tests/server/server_client.h"
 #include "tests/testing/temp_dir.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/testing/wait_for.h"
 #include "tools/provider-emulator/emulator.h"
 
@@ -327,6 +329,84 @@ TEST_F(BuildServerTest, AnUnopenableDatabaseFails) {
   config->database_path = dir_ + "/no/such/dir/music.db";
   auto server = BuildServer(*config, adapters::BuiltinProviders(), Lookup(), RealClock::Get());
   EXPECT_FALSE(server.ok());
+}
+
+// Issue 10, "Store faults": "a second server on the same file refuses to start, naming the file".
+TEST_F(BuildServerTest, ASecondServerOnTheSameDatabaseRefusesToStart) {
+  auto first = Build(ConfigJson());
+  ASSERT_TRUE(first.ok()) << first.status();
+  server_ = *std::move(first);
+  auto second = Build(ConfigJson());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition) << second.status();
+  EXPECT_TRUE(absl::StrContains(second.status().message(), db_path())) << second.status();
+  // The first one is untouched by the attempt.
+  ServerClient client(server_->port());
+  EXPECT_FALSE(client.CreateMusic("still here").task_id().empty());
+}
+
+// The grpc.health.v1 status of `service` ("" = the server as a whole) on 127.0.0.1:<port>.
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(int port, const std::string& service) {
+  auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service(service);
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::ClientContext ctx;
+  grpc::Status s = stub->Check(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.status();
+}
+
+// "Deleting the database files under a running server: it keeps answering OK; the restart
+// silently creates an empty database": now the server notices (health NOT_SERVING, creates
+// UNAVAILABLE) and the restart refuses to start on an empty file.
+TEST_F(BuildServerTest, ADeletedDatabaseIsNoticedAndNeverSilentlyRecreated) {
+  auto server = Build(ConfigJson());
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  ServerClient client(server_->port());
+  ASSERT_FALSE(client.CreateMusic("before the loss").task_id().empty());
+  EXPECT_EQ(Health(server_->port(), "music.v1.MusicService"),
+            grpc::health::v1::HealthCheckResponse::SERVING);
+
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((db_path() + suffix).c_str());
+  // The monitor checks every second (ServerOptions::store_health_interval).
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Health(server_->port(), "music.v1.MusicService") ==
+               grpc::health::v1::HealthCheckResponse::NOT_SERVING;
+      },
+      absl::Seconds(10), "health NOT_SERVING after the database file was deleted"));
+  EXPECT_EQ(Health(server_->port(), ""), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  {
+    auto stub = music::v1::MusicService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+    music::v1::CreateMusicRequest req;
+    req.set_prompt("into the void");
+    music::v1::CreateMusicResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = stub->CreateMusic(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  }
+  server_->Shutdown();
+  server_.reset();
+
+  auto restarted = Build(ConfigJson());
+  ASSERT_FALSE(restarted.ok());
+  EXPECT_EQ(restarted.status().code(), absl::StatusCode::kFailedPrecondition)
+      << restarted.status();
+  EXPECT_TRUE(absl::StrContains(restarted.status().message(), "database.allow_recreate"))
+      << restarted.status();
+  EXPECT_FALSE(Exists(db_path())) << "the refused start must not create an empty database";
+
+  // The operator's explicit switch starts empty.
+  auto config = ParseConfig(ConfigJson(), adapters::BuiltinProviders());
+  ASSERT_TRUE(config.ok()) << config.status();
+  config->database_allow_recreate = true;
+  auto fresh = BuildServer(*config, adapters::BuiltinProviders(), Lookup(), RealClock::Get());
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  server_ = *std::move(fresh);
 }
 
 }  // namespace

@@ -377,7 +377,7 @@ TEST_F(SqliteGroupCommitTest, AFailedCommitFailsEveryWriteOfItsBatchAndStoresNon
 
   EXPECT_THAT(first, IsOk());
   for (const absl::Status& s : results) {
-    EXPECT_THAT(s, StatusIs(absl::StatusCode::kInternal, ::testing::HasSubstr("full"))) << s;
+    EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable, ::testing::HasSubstr("full"))) << s;
     EXPECT_EQ(s, results[0]) << "every write of the batch gets the batch's error";
   }
   const CommitStats after = Stats();
