@@ -88,6 +88,10 @@ struct EngineOptions {
   /// Downloads reference_audio_uri at submit time (SSRF-safe). Not owned; nullptr: tasks with a
   /// reference_audio_uri fail FAILED_PRECONDITION ("reference audio URLs are disabled").
   http::ReferenceAudioFetcher* reference_fetcher = nullptr;
+  /// Called once per task after the write that made it terminal (SUCCEEDED, FAILED or
+  /// CANCELED) is stored, on the thread of that write: it must not block (the archiver only
+  /// queues the task). Empty: nothing.
+  std::function<void(const domain::TaskRecord&)> on_task_ended;
 };
 
 /// kie.ai's per-task record-info limit (3 requests/s), CONTRACT-NOTES.md.
