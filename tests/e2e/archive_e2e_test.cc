@@ -180,6 +180,7 @@ TEST_P(ArchiveE2eTest, ARangeReadReturnsExactlyThoseBytes) {
   const music::v1::Task created = CreateMusic("a range");
   ASSERT_EQ(WaitDone(created.task_id()).state(), music::v1::TASK_STATE_SUCCEEDED);
   const music::v1::Task task = WaitArchived(created.task_id());
+  ASSERT_GE(task.clips_size(), 2);
   const music::v1::Clip& clip = task.clips(1);
   const Audio whole = GetClipAudio(task.task_id(), clip.clip_id());
   ASSERT_TRUE(whole.status.ok()) << whole.status.error_message();
