@@ -4,6 +4,7 @@
 // bytes back after the provider's links have expired.
 #include <httplib.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -170,7 +171,9 @@ TEST_P(ArchiveE2eTest, AnExpiredProviderUrlIsServedFromTheArchiveWithItsChecksum
               "s3://music-archive/" + clip.audio_archive().key());
   } else {
     EXPECT_EQ(clip.audio_archive().location(),
-              "file://" + dir_.File("archive/" + clip.audio_archive().key()));
+              "file://" + std::filesystem::path(dir_.File("archive/" + clip.audio_archive().key()))
+                              .lexically_normal()
+                              .string());
   }
   // Without a clip id: the first clip.
   EXPECT_EQ(GetClipAudio(task.task_id(), "").bytes, original);

@@ -201,7 +201,9 @@ TEST(LocalArchiveStoreTest, ObjectsAreFilesUnderTheRootAndNoTemporaryFileIsLeft)
   }
   EXPECT_EQ(files, 1);
   EXPECT_EQ((*store)->Location("default/t1/c1/audio.wav"),
-            "file://" + dir.File("a/b/archive/default/t1/c1/audio.wav"));
+            "file://" + std::filesystem::path(dir.File("a/b/archive/default/t1/c1/audio.wav"))
+                            .lexically_normal()
+                            .string());
 }
 
 TEST(LocalArchiveStoreTest, RootThatIsAFileIsRefused) {
