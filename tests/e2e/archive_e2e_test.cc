@@ -27,6 +27,11 @@ struct Audio {
 
 class ArchiveE2eTest : public E2eTest, public ::testing::WithParamInterface<std::string> {
  protected:
+  // 8 s of WAV (352,844 bytes): more than one 256 KiB GetClipAudio chunk.
+  void ConfigureEmulator(emulator::EmulatorOptions& options) override {
+    options.clip_seconds = 8;
+  }
+
   void ConfigureServer(service::ServerOptions& options) override {
     http::SafeFetchOptions fo;
     fo.allow_loopback = true;  // the emulator is on 127.0.0.1 (tests only)
