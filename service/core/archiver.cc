@@ -157,11 +157,11 @@ void Archiver::Start() {
 void Archiver::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
-    if (stopping_ && !timer_.joinable() && (own_pool_ == nullptr)) return;
     stopping_ = true;
   }
   if (timer_.joinable()) timer_.join();
-  // Runs already started finish their writes; queued ones see stopping_ and return.
+  // Runs already started finish their writes; queued ones see stopping_ and return. (An
+  // injected executor is its owner's to drain.) ThreadPool::Shutdown is idempotent.
   if (own_pool_ != nullptr) own_pool_->Shutdown();
 }
 
@@ -254,23 +254,16 @@ bool Archiver::Submit(std::function<void()> fn) {
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return false;
-    ++in_flight_;
   }
-  const bool scheduled = executor_->Schedule([this, fn = std::move(fn)] {
+  // A run queued before Shutdown returns at once: Shutdown waits only for runs under way.
+  return executor_->Schedule([this, fn = std::move(fn)] {
     bool stopping;
     {
       absl::MutexLock lock(&mu_);
       stopping = stopping_;
     }
     if (!stopping) fn();
-    absl::MutexLock lock(&mu_);
-    --in_flight_;
   });
-  if (!scheduled) {
-    absl::MutexLock lock(&mu_);
-    --in_flight_;
-  }
-  return scheduled;
 }
 
 void Archiver::Sweep() {

@@ -172,8 +172,6 @@ class Archiver {
   bool sweeping_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // Runs handed to the executor that have not ended.
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t jitter_state_ ABSL_GUARDED_BY(mu_) = 0x9e3779b97f4a7c15ULL;
   std::thread timer_;
 };
