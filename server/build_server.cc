@@ -139,10 +139,10 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
 
   // The archive: a directory beside the database by default, or an S3-compatible bucket whose
   // keys come from the environment variables the config names. Media is downloaded by its own
-  // SSRF-safe fetcher (its own size and time limits).
+  // SSRF-safe fetcher (its own size and time limits). Checked here (no I/O); the directory is
+  // created after the database opened, so a bad config creates neither.
   std::shared_ptr<persistence::ArchiveStore> archive;
   if (config.archive_enabled) {
-    absl::StatusOr<std::unique_ptr<persistence::ArchiveStore>> opened;
     if (config.archive_backend == "s3") {
       persistence::S3ArchiveOptions s3;
       s3.endpoint = config.archive_s3_endpoint;
@@ -158,12 +158,10 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
             config.archive_s3_secret_access_key_env));
       }
       s3.request_timeout = config.archive_timeout;
-      opened = persistence::OpenS3ArchiveStore(std::move(s3));
-    } else {
-      opened = persistence::OpenLocalArchiveStore(ArchiveDirectory(config));
+      auto opened = persistence::OpenS3ArchiveStore(std::move(s3));
+      if (!opened.ok()) return opened.status();
+      archive = *std::move(opened);
     }
-    if (!opened.ok()) return opened.status();
-    archive = *std::move(opened);
     http::SafeFetchOptions fetch_options;
     fetch_options.max_bytes = static_cast<size_t>(config.archive_max_bytes);
     fetch_options.total_timeout = config.archive_timeout;
@@ -179,6 +177,11 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
   db_options.synchronous = config.database_synchronous;
   auto stores = persistence::OpenSqliteStores(db_options);
   if (!stores.ok()) return stores.status();
+  if (config.archive_enabled && archive == nullptr) {
+    auto opened = persistence::OpenLocalArchiveStore(ArchiveDirectory(config));
+    if (!opened.ok()) return opened.status();
+    archive = *std::move(opened);
+  }
   stores->archive = std::move(archive);
 
   auto server = service::MusicServer::Start(std::move(options), *std::move(stores),
