@@ -26,7 +26,7 @@ struct ArchiveObject {
 };
 
 /// Stores opaque bytes by key. Keys are '/'-separated paths of non-empty segments made of
-/// [A-Za-z0-9._-], none "." or ".." (ValidArchiveKey); the archiver builds them from escaped ids.
+/// [A-Za-z0-9._~-], none "." or ".." (ValidArchiveKey); the archiver builds them from escaped ids.
 /// Implementations are thread-safe and block on I/O: call them from worker threads, never from a
 /// gRPC reaction or the engine's threads.
 class ArchiveStore {
@@ -75,7 +75,7 @@ inline bool ValidArchiveKey(absl::string_view key) {
     if (segment.empty() || segment == "." || segment == "..") return false;
     for (char c : segment) {
       const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '.' || c == '_' || c == '-';
+                      c == '.' || c == '_' || c == '-' || c == '~';
       if (!ok) return false;
     }
     start = end + 1;

@@ -103,17 +103,17 @@ std::string ExtensionFor(absl::string_view content_type, absl::string_view url) 
 }
 
 std::string EscapeSegment(absl::string_view id) {
-  if (id.empty()) return "_";
+  if (id.empty()) return "~";  // no escape is a lone "~"
   const bool dots_only = id.find_first_not_of('.') == absl::string_view::npos;
   std::string out;
   for (char c : id) {
     const bool keep = (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
-                       c == '.') &&
+                       c == '_' || c == '.') &&
                       !(dots_only && c == '.');
     if (keep) {
       out += c;
     } else {
-      absl::StrAppendFormat(&out, "_%02X", static_cast<unsigned char>(c));
+      absl::StrAppendFormat(&out, "~%02X", static_cast<unsigned char>(c));
     }
   }
   return out;

@@ -106,7 +106,7 @@ class Archiver {
   /// A snapshot of the counters.
   ArchiverStats Stats() const;
 
-  /// The key a clip's media is stored under; each id is escaped to [A-Za-z0-9.-] plus "_XX".
+  /// The key a clip's media is stored under; each id is escaped to [A-Za-z0-9._-] plus "~XX".
   /// `media` is "audio", "image" or "video"; `extension` includes the dot (".wav").
   static std::string KeyFor(absl::string_view tenant, absl::string_view task_id,
                             absl::string_view clip_id, absl::string_view media,

@@ -293,9 +293,10 @@ TEST_F(ArchiverTest, ATaskIsQueuedOnceWhateverTellsItAboutIt) {
 TEST(ArchiverKeyTest, IdsAreEscapedIntoSafeSegments) {
   EXPECT_EQ(Archiver::KeyFor("default", "t1", "c-1.a", "audio", ".wav"),
             "default/t1/c-1.a/audio.wav");
-  EXPECT_EQ(Archiver::KeyFor("a/b", "..", "x y_z", "image", ".png"),
-            "a_2Fb/_2E_2E/x_20y_5Fz/image.png");
-  EXPECT_EQ(Archiver::KeyFor("", "t", "c", "video", ".mp4"), "_/t/c/video.mp4");
+  EXPECT_EQ(Archiver::KeyFor("default", "tsk_1", "c", "audio", ".wav"), "default/tsk_1/c/audio.wav");
+  EXPECT_EQ(Archiver::KeyFor("a/b", "..", "x y~z", "image", ".png"),
+            "a~2Fb/~2E~2E/x~20y~7Ez/image.png");
+  EXPECT_EQ(Archiver::KeyFor("", "t", "c", "video", ".mp4"), "~/t/c/video.mp4");
   EXPECT_TRUE(persistence::ValidArchiveKey(Archiver::KeyFor("a/b", "..", "%", "audio", ".bin")));
 }
 
