@@ -124,7 +124,7 @@ std::string EscapeSegment(absl::string_view id) {
 Archiver::Archiver(ArchiverOptions options, persistence::TaskStore* tasks,
                    persistence::ArchiveStore* archive, http::ReferenceAudioFetcher* fetcher,
                    const Clock* clock, WatchHub* hub)
-    : options_(std::move(options)),
+    : options_(options),
       tasks_(tasks),
       archive_(archive),
       fetcher_(fetcher),
