@@ -667,6 +667,19 @@ TEST(FormatTest, FailedOverTaskShowsTheRouteAndItsMoney) {
                               "68.000000 CREDITS"));
 }
 
+TEST(FormatTest, AnArchivedClipShowsWhereItsCopyIs) {
+  Task task = MakeTask("t-arch", 3, music::v1::TASK_STATE_SUCCEEDED);
+  music::v1::Clip* clip = AddClip(&task, "c1", true);
+  AddClip(&task, "c2", true);  // not archived yet: no archive line
+  clip->mutable_audio_archive()->set_location("s3://songs/default/t-arch/c1/audio.mp3");
+  clip->mutable_audio_archive()->set_size_bytes(1234);
+  clip->mutable_audio_archive()->set_sha256(std::string(64, 'a'));
+  const std::string text = FormatTask(task, absl::UTCTimeZone());
+  EXPECT_THAT(text, HasSubstr("      archive s3://songs/default/t-arch/c1/audio.mp3 (1234 bytes, "
+                              "sha256 aaaaaaaaaaaa...)\n"));
+  EXPECT_EQ(text.find("archive"), text.rfind("archive"));
+}
+
 TEST(FormatTest, WatchLine) {
   Task task = MakeTask("t", 12, music::v1::TASK_STATE_RUNNING);
   task.mutable_progress()->set_provider_status("FIRST_SUCCESS");
