@@ -50,6 +50,23 @@ inline bool IsTerminal(music::v1::TaskState s) {
          s == music::v1::TASK_STATE_CANCELED;
 }
 
+/// True when `clip` has a provider media URL (audio, image or video) without its archived copy.
+inline bool ClipNeedsArchive(const music::v1::Clip& clip) {
+  return (!clip.audio_url().empty() && !clip.has_audio_archive()) ||
+         (!clip.image_url().empty() && !clip.has_image_archive()) ||
+         (!clip.video_url().empty() && !clip.has_video_archive());
+}
+
+/// True when a task is waiting for the archiver: it succeeded and a clip's media is not archived
+/// yet. Stores index it (TaskStore::ListArchivePending).
+inline bool ArchivePending(const TaskRecord& record) {
+  if (record.task.state() != music::v1::TASK_STATE_SUCCEEDED) return false;
+  for (const music::v1::Clip& clip : record.task.clips()) {
+    if (ClipNeedsArchive(clip)) return true;
+  }
+  return false;
+}
+
 }  // namespace music::domain
 
 #endif  // MUSIC_DOMAIN_TASK_RECORD_H_

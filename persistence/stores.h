@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "persistence/archive_store.h"
 #include "persistence/billing_store.h"
 #include "persistence/task_store.h"
 
@@ -17,6 +18,9 @@ struct Stores {
   /// The ledger, usage records and reconciliation runs; null: the server offers no
   /// BillingService or ReconciliationService.
   std::shared_ptr<BillingStore> billing;
+  /// The output archive (clip media copies); null: nothing is archived and GetClipAudio is
+  /// FAILED_PRECONDITION.
+  std::shared_ptr<ArchiveStore> archive;
 };
 
 }  // namespace music::persistence

@@ -49,6 +49,16 @@ struct ListPage {
   bool has_more = false;
 };
 
+/// A ListArchivePending query. Order: create_time ascending, then task_id ascending.
+struct ArchivePendingQuery {
+  /// Only tasks created at or after this (older ones are past the providers' media expiry).
+  absl::Time created_after = absl::InfinitePast();
+  /// Strictly after this task in that order; nullopt: from the start.
+  std::optional<ListCursor> after;
+  /// At most this many records (>= 1).
+  int limit = 100;
+};
+
 /// Durable task storage. Implementations are thread-safe; every method is one atomic transaction.
 /// Methods block on I/O: call them from the service's worker threads, never from a gRPC reaction.
 class TaskStore {
@@ -96,6 +106,15 @@ class TaskStore {
   /// Every non-terminal task (any tenant), oldest first, at most `limit`. Used on start-up to
   /// resume work.
   virtual absl::StatusOr<std::vector<domain::TaskRecord>> ListActive(int limit) = 0;
+
+  /// Succeeded tasks whose clips still have media to archive (domain::ArchivePending, any
+  /// tenant), for the archiver's sweeper. INVALID_ARGUMENT when query.limit < 1. The default is
+  /// UNIMPLEMENTED: a store without that index (the sweeper then finds nothing to resume).
+  virtual absl::StatusOr<std::vector<domain::TaskRecord>> ListArchivePending(
+      const ArchivePendingQuery& query) {
+    (void)query;
+    return absl::UnimplementedError("this store keeps no archive index");
+  }
 
   /// The task of `tenant` that has a clip with this id. NOT_FOUND when there is none.
   virtual absl::StatusOr<domain::TaskRecord> FindByClipId(absl::string_view tenant,

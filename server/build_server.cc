@@ -15,6 +15,8 @@
 #include "absl/strings/str_join.h"
 #include "adapters/http/curl_http_client.h"
 #include "adapters/http/safe_fetcher.h"
+#include "persistence/archive/local_archive_store.h"
+#include "persistence/archive/s3_archive_store.h"
 #include "persistence/sqlite/sqlite_task_store.h"
 #include "server/catalog_builder.h"
 #include "service/core/usage_formats.h"
@@ -62,6 +64,12 @@ service::ServerOptions OptionsFrom(const ServerConfig& config) {
   options.credits_per_usd = config.credits_per_usd;
   options.reference_audio_uploads = config.reference_audio_enabled;
   options.max_reference_audio_bytes = static_cast<size_t>(config.reference_audio_max_bytes);
+  options.archiver.workers = config.archive_workers;
+  options.archiver.max_attempts = config.archive_max_attempts;
+  options.archiver.backoff_initial = config.archive_backoff_initial;
+  options.archiver.backoff_max = config.archive_backoff_max;
+  options.archiver.sweep_interval = config.archive_sweep_interval;
+  options.archiver.max_age = config.archive_max_age;
   return options;
 }
 
@@ -170,6 +178,40 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
     options.owned_metrics_endpoint = *std::move(endpoint);
   }
 
+  // The archive: a directory beside the database by default, or an S3-compatible bucket whose
+  // keys come from the environment variables the config names. Media is downloaded by its own
+  // SSRF-safe fetcher (its own size and time limits). Checked here (no I/O); the directory is
+  // created after the database opened, so a bad config creates neither.
+  std::shared_ptr<persistence::ArchiveStore> archive;
+  if (config.archive_enabled) {
+    if (config.archive_backend == "s3") {
+      persistence::S3ArchiveOptions s3;
+      s3.endpoint = config.archive_s3_endpoint;
+      s3.bucket = config.archive_s3_bucket;
+      s3.region = config.archive_s3_region;
+      s3.key_prefix = config.archive_s3_key_prefix;
+      s3.access_key_id = secrets(config.archive_s3_access_key_id_env);
+      s3.secret_access_key = secrets(config.archive_s3_secret_access_key_env);
+      if (s3.access_key_id.empty() || s3.secret_access_key.empty()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "archive.backend s3: set the environment variables ",
+            config.archive_s3_access_key_id_env, " and ",
+            config.archive_s3_secret_access_key_env));
+      }
+      s3.request_timeout = config.archive_timeout;
+      auto opened = persistence::OpenS3ArchiveStore(std::move(s3));
+      if (!opened.ok()) return opened.status();
+      archive = *std::move(opened);
+    }
+    http::SafeFetchOptions fetch_options;
+    fetch_options.max_bytes = static_cast<size_t>(config.archive_max_bytes);
+    fetch_options.total_timeout = config.archive_timeout;
+    fetch_options.allow_loopback = config.archive_allow_loopback;
+    fetch_options.allow_http = config.archive_allow_http;
+    options.owned_archive_fetcher = http::NewSafeFetcher(fetch_options);
+    options.archive_fetcher = options.owned_archive_fetcher.get();
+  }
+
   // The store is opened last, so a bad config never creates or migrates a database file.
   persistence::SqliteOptions db_options;
   db_options.path = config.database_path;
@@ -179,6 +221,12 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
   db_options.allow_recreate = config.database_allow_recreate;
   auto stores = persistence::OpenSqliteStores(db_options);
   if (!stores.ok()) return stores.status();
+  if (config.archive_enabled && archive == nullptr) {
+    auto opened = persistence::OpenLocalArchiveStore(ArchiveDirectory(config));
+    if (!opened.ok()) return opened.status();
+    archive = *std::move(opened);
+  }
+  stores->archive = std::move(archive);
 
   auto server = service::MusicServer::Start(std::move(options), *std::move(stores),
                                             std::move(providers), *std::move(catalog), clock);

@@ -5,6 +5,7 @@
 #include <map>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "rapidjson/document.h"
@@ -257,6 +258,26 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json,
       {"reference_audio.timeout_seconds", Duration(&c.reference_audio_timeout, s)},
       {"reference_audio.allow_loopback", Bool(&c.reference_audio_allow_loopback)},
       {"reference_audio.allow_http", Bool(&c.reference_audio_allow_http)},
+      {"archive.enabled", Bool(&c.archive_enabled)},
+      {"archive.backend", String(&c.archive_backend, false)},
+      {"archive.directory", String(&c.archive_directory)},
+      {"archive.s3.endpoint", String(&c.archive_s3_endpoint)},
+      {"archive.s3.bucket", String(&c.archive_s3_bucket)},
+      {"archive.s3.region", String(&c.archive_s3_region, false)},
+      {"archive.s3.key_prefix", String(&c.archive_s3_key_prefix)},
+      {"archive.s3.access_key_id_env", String(&c.archive_s3_access_key_id_env, false)},
+      {"archive.s3.secret_access_key_env", String(&c.archive_s3_secret_access_key_env, false)},
+      {"archive.max_bytes", Int64(&c.archive_max_bytes, 1, int64_t{2} << 30)},
+      {"archive.timeout_seconds", Duration(&c.archive_timeout, s)},
+      {"archive.workers", Int(&c.archive_workers, 1, 64)},
+      {"archive.max_attempts", Int(&c.archive_max_attempts, 1, 100)},
+      {"archive.backoff_initial_ms", Duration(&c.archive_backoff_initial, ms)},
+      {"archive.backoff_max_seconds", Duration(&c.archive_backoff_max, s)},
+      {"archive.sweep_interval_seconds",
+       Duration(&c.archive_sweep_interval, s, absl::Milliseconds(100))},
+      {"archive.max_age_hours", Duration(&c.archive_max_age, absl::Hours(1))},
+      {"archive.allow_loopback", Bool(&c.archive_allow_loopback)},
+      {"archive.allow_http", Bool(&c.archive_allow_http)},
   };
   for (const adapters::ProviderModule& m : registry.modules()) {
     AddProviderSetters(m, &c.providers[m.name], setters);
@@ -291,7 +312,27 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json,
   if (c.backoff_max < c.backoff_initial) {
     return Bad("tasks.backoff_max_seconds", "must not be below tasks.backoff_initial_ms");
   }
+  if (c.archive_backend != "directory" && c.archive_backend != "s3") {
+    return Bad("archive.backend", "must be directory or s3");
+  }
+  if (c.archive_enabled && c.archive_backend == "s3") {
+    if (c.archive_s3_bucket.empty()) return Bad("archive.s3.bucket", "required with backend s3");
+    if (!absl::StartsWith(c.archive_s3_endpoint, "http://") &&
+        !absl::StartsWith(c.archive_s3_endpoint, "https://")) {
+      return Bad("archive.s3.endpoint", "required with backend s3: http(s)://host[:port]");
+    }
+  }
+  if (c.archive_backoff_max < c.archive_backoff_initial) {
+    return Bad("archive.backoff_max_seconds", "must not be below archive.backoff_initial_ms");
+  }
   return c;
+}
+
+std::string ArchiveDirectory(const ServerConfig& config) {
+  if (!config.archive_directory.empty()) return config.archive_directory;
+  const size_t slash = config.database_path.rfind('/');
+  if (slash == std::string::npos) return "archive";
+  return absl::StrCat(config.database_path.substr(0, slash + 1), "archive");
 }
 
 absl::StatusOr<ServerConfig> LoadConfigFile(const std::string& path,

@@ -106,7 +106,33 @@ struct ServerConfig {
   /// Tests only: let the fetcher reach 127.0.0.0/8 and ::1 / plain http.
   bool reference_audio_allow_loopback = false;
   bool reference_audio_allow_http = false;
+  // archive.*: copies of every succeeded clip's media (README "Archive").
+  bool archive_enabled = true;
+  std::string archive_backend = "directory";  // "directory" or "s3"
+  /// "" = the directory "archive" next to database.path.
+  std::string archive_directory;
+  std::string archive_s3_endpoint;
+  std::string archive_s3_bucket;
+  std::string archive_s3_region = "us-east-1";
+  std::string archive_s3_key_prefix;
+  /// Names of the environment variables holding the S3 keys (never the keys themselves).
+  std::string archive_s3_access_key_id_env = "AWS_ACCESS_KEY_ID";
+  std::string archive_s3_secret_access_key_env = "AWS_SECRET_ACCESS_KEY";
+  int64_t archive_max_bytes = 500 << 20;
+  absl::Duration archive_timeout = absl::Seconds(300);
+  int archive_workers = 2;
+  int archive_max_attempts = 8;
+  absl::Duration archive_backoff_initial = absl::Seconds(1);
+  absl::Duration archive_backoff_max = absl::Seconds(60);
+  absl::Duration archive_sweep_interval = absl::Seconds(300);
+  absl::Duration archive_max_age = absl::Hours(14 * 24);
+  /// Tests only: let the media downloader reach 127.0.0.0/8 and ::1 / plain http.
+  bool archive_allow_loopback = false;
+  bool archive_allow_http = false;
 };
+
+/// The archive directory `config` names: archive.directory, else "archive" beside database.path.
+std::string ArchiveDirectory(const ServerConfig& config);
 
 /// The defaults, with `providers` holding DefaultProviderConfig() of every module of `registry`.
 ServerConfig DefaultServerConfig(const adapters::ProviderModuleRegistry& registry);

@@ -119,6 +119,14 @@ CREATE TABLE IF NOT EXISTS reconciliation_runs (
 );
 CREATE INDEX IF NOT EXISTS reconciliation_runs_time ON reconciliation_runs (create_time_us DESC, run_id DESC);
 )sql",
+    // 4: the archiver's queue: 1 while a succeeded task has clip media not archived yet
+    // (domain::ArchivePending, written with every row). Succeeded tasks stored before it are
+    // queued; the archiver clears those with nothing to copy.
+    R"sql(
+ALTER TABLE tasks ADD COLUMN archive_pending INTEGER NOT NULL DEFAULT 0;
+UPDATE tasks SET archive_pending = 1 WHERE state = 3;
+CREATE INDEX tasks_archive_pending ON tasks (create_time_us, task_id) WHERE archive_pending = 1;
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 

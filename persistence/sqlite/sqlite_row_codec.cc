@@ -132,6 +132,7 @@ absl::Status BindTaskColumns(sqlite3_stmt* stmt, const domain::TaskRecord& r,
   check(BindText(stmt, 18, r.poll_url));
   check(BindText(stmt, 19, r.reference_artifact_id));
   check(BindText(stmt, 20, r.provider_endpoint));
+  check(sqlite3_bind_int64(stmt, 22, domain::ArchivePending(r) ? 1 : 0));
   if (rc != SQLITE_OK) return SqliteError(nullptr, rc, "bind");
   return absl::OkStatus();
 }

@@ -46,7 +46,8 @@ absl::StatusOr<domain::TaskRecord> DecodeTaskRow(sqlite3_stmt* stmt);
 /// Binds ?1..?20 of the tasks INSERT / UPDATE: task_id, tenant, request_id, request_fingerprint,
 /// state, kind, provider, provider_task_id, submission, attempts, next_action_us, deadline_us,
 /// unknown_since_us, create_time_us, update_time_us, version, task (`blob`: r.task serialized),
-/// poll_url, reference_artifact_id, provider_endpoint.
+/// poll_url, reference_artifact_id, provider_endpoint; and ?22, archive_pending
+/// (domain::ArchivePending; ?21 is the UPDATE's expected version).
 absl::Status BindTaskColumns(sqlite3_stmt* stmt, const domain::TaskRecord& r,
                              const std::string& blob);
 

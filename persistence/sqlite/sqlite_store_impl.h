@@ -58,6 +58,8 @@ class SqliteStoreImpl final : public SqliteStore {
                       absl::Span<const billing::BillingTransaction> ledger) override;
   absl::StatusOr<ListPage> List(const ListQuery& query) override;
   absl::StatusOr<std::vector<domain::TaskRecord>> ListActive(int limit) override;
+  absl::StatusOr<std::vector<domain::TaskRecord>> ListArchivePending(
+      const ArchivePendingQuery& query) override;
   absl::StatusOr<domain::TaskRecord> FindByClipId(absl::string_view tenant,
                                                   absl::string_view clip_id) override;
   absl::StatusOr<domain::TaskRecord> FindByProviderTaskId(

@@ -25,21 +25,21 @@ static_assert(music::v1::TASK_STATE_SUCCEEDED == 3 && music::v1::TASK_STATE_FAIL
                   music::v1::TASK_STATE_CANCELED == 5,
               "update kListActiveSql and the tasks_active index");
 
-// Parameters ?1..?20 are bound by BindTaskColumns.
+// Parameters ?1..?20 and ?22 are bound by BindTaskColumns.
 constexpr char kInsertTaskSql[] =
     "INSERT INTO tasks (task_id, tenant, request_id, request_fingerprint, state, kind, provider, "
     "provider_task_id, submission, attempts, next_action_us, deadline_us, unknown_since_us, "
     "create_time_us, update_time_us, version, task, poll_url, reference_artifact_id, "
-    "provider_endpoint) "
+    "provider_endpoint, archive_pending) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
-    "?20)";
+    "?20, ?22)";
 // ?21: the version the caller read.
 constexpr char kUpdateTaskSql[] =
     "UPDATE tasks SET request_fingerprint = ?4, state = ?5, kind = ?6, provider = ?7, "
     "provider_task_id = ?8, submission = ?9, attempts = ?10, next_action_us = ?11, "
     "deadline_us = ?12, unknown_since_us = ?13, create_time_us = ?14, update_time_us = ?15, "
     "version = ?16, task = ?17, poll_url = ?18, reference_artifact_id = ?19, "
-    "provider_endpoint = ?20 "
+    "provider_endpoint = ?20, archive_pending = ?22 "
     "WHERE task_id = ?1 AND tenant = ?2 AND request_id = ?3 AND version = ?21";
 constexpr char kGetSql[] = "SELECT " MUSIC_SQLITE_TASK_COLUMNS " FROM tasks t WHERE t.task_id = ?1";
 constexpr char kGetByRequestIdSql[] =
@@ -61,6 +61,13 @@ constexpr char kFindByProviderTaskIdSql[] =
 constexpr char kListActiveSql[] =
     "SELECT " MUSIC_SQLITE_TASK_COLUMNS
     " FROM tasks t WHERE t.state NOT IN (3, 4, 5) ORDER BY t.create_time_us, t.task_id LIMIT ?1";
+// The WHERE term repeats the partial index tasks_archive_pending's; ?2/?3: the cursor (?4 = 0:
+// none).
+constexpr char kListArchivePendingSql[] =
+    "SELECT " MUSIC_SQLITE_TASK_COLUMNS
+    " FROM tasks t WHERE t.archive_pending = 1 AND t.create_time_us >= ?1 AND "
+    "(?4 = 0 OR t.create_time_us > ?2 OR (t.create_time_us = ?2 AND t.task_id > ?3)) "
+    "ORDER BY t.create_time_us, t.task_id LIMIT ?5";
 
 absl::Status ValidateRecord(const domain::TaskRecord& record) {
   if (record.task.task_id().empty()) {
@@ -218,6 +225,24 @@ absl::StatusOr<std::vector<domain::TaskRecord>> SqliteStoreImpl::ListActive(int 
   if (!stmt.ok()) return stmt.status();
   ScopedStmt scoped(*stmt);
   sqlite3_bind_int64(*stmt, 1, limit);
+  return QueryTasks(db, *stmt);
+}
+
+absl::StatusOr<std::vector<domain::TaskRecord>> SqliteStoreImpl::ListArchivePending(
+    const ArchivePendingQuery& query) {
+  if (query.limit < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("limit must be >= 1: ", query.limit));
+  }
+  ReaderPool::Lease lease = reads_.Acquire();
+  SqliteDb& db = lease.db();
+  absl::StatusOr<sqlite3_stmt*> stmt = db.Prepare(kListArchivePendingSql);
+  if (!stmt.ok()) return stmt.status();
+  ScopedStmt scoped(*stmt);
+  sqlite3_bind_int64(*stmt, 1, ToMicros(query.created_after));
+  sqlite3_bind_int64(*stmt, 2, query.after ? ToMicros(query.after->create_time) : 0);
+  BindText(*stmt, 3, query.after ? query.after->task_id : std::string());
+  sqlite3_bind_int64(*stmt, 4, query.after ? 1 : 0);
+  sqlite3_bind_int64(*stmt, 5, query.limit);
   return QueryTasks(db, *stmt);
 }
 

@@ -389,6 +389,10 @@ absl::StatusOr<TaskRecord> TaskEngine::Mutate(absl::string_view task_id, const M
     if (s.ok()) {
       Remember(next);
       hub_->Publish(next.task);
+      if (options_.on_task_ended && IsTerminal(next.task.state()) &&
+          !IsTerminal(current->task.state())) {
+        options_.on_task_ended(next);
+      }
       if (IsTerminal(next.task.state()) && !IsTerminal(current->task.state())) {
         metrics_->TaskEnded(next.task.kind(), next.task.provider(), next.task.state(),
                             next.task.error().code(),

@@ -92,6 +92,10 @@ struct EngineOptions {
   /// Where the engine counts tasks, provider calls, callbacks and ledger rows. Not owned; must
   /// outlive the engine. nullptr: a private Metrics nobody scrapes.
   Metrics* metrics = nullptr;
+  /// Called once per task after the write that made it terminal (SUCCEEDED, FAILED or
+  /// CANCELED) is stored, on the thread of that write: it must not block (the archiver only
+  /// queues the task). Empty: nothing.
+  std::function<void(const domain::TaskRecord&)> on_task_ended;
 };
 
 /// kie.ai's per-task record-info limit (3 requests/s), CONTRACT-NOTES.md.

@@ -1,5 +1,7 @@
 #include "service/grpc/music_service_impl.h"
 
+#include <atomic>
+#include <functional>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -263,6 +265,108 @@ class UploadReactor final : public grpc::ServerReadReactor<music::v1::UploadRefe
   std::string bytes_;
 };
 
+// One GetClipAudio stream: resolves the clip on a worker, then reads one chunk at a time on a
+// worker and writes it; the next read starts in OnWriteDone. Exactly one step (a worker job or a
+// write) is in flight until Finish, so the stream's state needs no lock: each step hands over to
+// the next through the pool's queue or gRPC. Deletes itself when gRPC is done and no job holds
+// it.
+class ClipAudioReactor final : public grpc::ServerWriteReactor<music::v1::GetClipAudioResponse> {
+ public:
+  ClipAudioReactor(const ClipAudioReader* reader, ThreadPool* workers, std::string tenant,
+                   const music::v1::GetClipAudioRequest& request)
+      : reader_(reader), workers_(workers), tenant_(std::move(tenant)), request_(request) {}
+
+  void Begin() {
+    if (reader_ == nullptr) {
+      Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "this server keeps no archive"));
+      return;
+    }
+    OnWorker([this] { Resolve(); });
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
+      return;
+    }
+    if (next_ >= range_.end) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    OnWorker([this] { ReadNext(); });
+  }
+  void OnCancel() override { cancelled_.store(true); }
+  void OnDone() override { Release(); }
+
+ private:
+  // Runs `fn` on the worker pool, holding a reference for it.
+  void OnWorker(std::function<void()> fn) {
+    refs_.fetch_add(1);
+    const bool scheduled = workers_->Schedule([this, fn = std::move(fn)] {
+      fn();
+      Release();
+    });
+    if (!scheduled) {
+      Release();
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
+    }
+  }
+  void Release() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
+
+  void Resolve() {
+    if (cancelled_.load()) {
+      Finish(grpc::Status::CANCELLED);
+      return;
+    }
+    absl::StatusOr<ClipAudioRange> range = reader_->Resolve(tenant_, request_);
+    if (!range.ok()) {
+      Finish(ToGrpcStatus(range.status()));
+      return;
+    }
+    range_ = *std::move(range);
+    next_ = range_.offset;
+    ReadNext();
+  }
+
+  void ReadNext() {
+    if (cancelled_.load()) {
+      Finish(grpc::Status::CANCELLED);
+      return;
+    }
+    message_.Clear();
+    if (first_) {
+      first_ = false;
+      message_.set_content_type(range_.content_type);
+      message_.set_total_size_bytes(range_.total_size);
+      message_.set_sha256(range_.sha256);
+    }
+    message_.set_offset(next_);
+    if (next_ < range_.end) {
+      absl::StatusOr<std::string> chunk = reader_->ReadChunk(range_, next_);
+      if (!chunk.ok()) {
+        Finish(ToGrpcStatus(chunk.status()));
+        return;
+      }
+      next_ += static_cast<int64_t>(chunk->size());
+      message_.set_data(*std::move(chunk));
+    }
+    StartWrite(&message_);
+  }
+
+  const ClipAudioReader* const reader_;
+  ThreadPool* const workers_;
+  const std::string tenant_;
+  const music::v1::GetClipAudioRequest request_;
+  std::atomic<int> refs_{1};  // gRPC (OnDone) and the worker job in flight
+  std::atomic<bool> cancelled_{false};
+  ClipAudioRange range_;
+  int64_t next_ = 0;
+  bool first_ = true;
+  music::v1::GetClipAudioResponse message_;
+};
+
 }  // namespace
 
 template <typename Req, typename Resp, typename Fn>
@@ -334,6 +438,14 @@ grpc::ServerUnaryReactor* MusicServiceImpl::ListModels(grpc::CallbackServerConte
 grpc::ServerWriteReactor<WatchTaskResponse>* MusicServiceImpl::WatchTask(
     grpc::CallbackServerContext* ctx, const music::v1::WatchTaskRequest* request) {
   auto* reactor = new WatchReactor(api_, workers_, hub_, tenant_, *request);
+  reactor->Begin();
+  return reactor;
+}
+
+grpc::ServerWriteReactor<music::v1::GetClipAudioResponse>* MusicServiceImpl::GetClipAudio(
+    grpc::CallbackServerContext* ctx, const music::v1::GetClipAudioRequest* request) {
+  (void)ctx;
+  auto* reactor = new ClipAudioReactor(clip_audio_, workers_, tenant_, *request);
   reactor->Begin();
   return reactor;
 }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "music/v1/music_service.grpc.pb.h"
+#include "service/core/clip_audio.h"
 #include "service/core/music_api.h"
 #include "service/core/thread_pool.h"
 #include "service/core/watch_hub.h"
@@ -17,14 +18,17 @@ namespace music::service {
 class MusicServiceImpl final : public music::v1::MusicService::CallbackService {
  public:
   /// `tenant`: the tenant of every call until authentication exists. `max_reference_audio_bytes`:
-  /// the UploadReferenceAudio cap (at most kMaxReferenceAudioBytes).
+  /// the UploadReferenceAudio cap (at most kMaxReferenceAudioBytes). `clip_audio` (not owned; may
+  /// be null: GetClipAudio is then FAILED_PRECONDITION) reads archived audio back.
   MusicServiceImpl(MusicApi* api, ThreadPool* workers, WatchHub* hub, std::string tenant,
-                   size_t max_reference_audio_bytes = kMaxReferenceAudioBytes)
+                   size_t max_reference_audio_bytes = kMaxReferenceAudioBytes,
+                   const ClipAudioReader* clip_audio = nullptr)
       : api_(api),
         workers_(workers),
         hub_(hub),
         tenant_(std::move(tenant)),
-        max_reference_audio_bytes_(max_reference_audio_bytes) {}
+        max_reference_audio_bytes_(max_reference_audio_bytes),
+        clip_audio_(clip_audio) {}
 
   grpc::ServerUnaryReactor* CreateMusic(grpc::CallbackServerContext* ctx,
                                         const music::v1::CreateMusicRequest* request,
@@ -53,6 +57,10 @@ class MusicServiceImpl final : public music::v1::MusicService::CallbackService {
   /// passes the cap (reading stops), and runs the provider upload on the worker pool.
   grpc::ServerReadReactor<music::v1::UploadReferenceAudioRequest>* UploadReferenceAudio(
       grpc::CallbackServerContext* ctx, music::v1::UploadReferenceAudioResponse* response) override;
+  /// A write reactor: each chunk is read from the archive on the worker pool, one write in
+  /// flight; the next read starts when the write is done.
+  grpc::ServerWriteReactor<music::v1::GetClipAudioResponse>* GetClipAudio(
+      grpc::CallbackServerContext* ctx, const music::v1::GetClipAudioRequest* request) override;
 
  private:
   template <typename Req, typename Resp, typename Fn>
@@ -64,6 +72,7 @@ class MusicServiceImpl final : public music::v1::MusicService::CallbackService {
   WatchHub* const hub_;
   const std::string tenant_;
   const size_t max_reference_audio_bytes_;
+  const ClipAudioReader* const clip_audio_;
 };
 
 }  // namespace music::service

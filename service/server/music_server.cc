@@ -52,6 +52,18 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
     if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
     engine_options.callback_base_url = absl::StrCat("http://", host, ":", s->callbacks_->port());
   }
+  // The archiver copies each succeeded task's media; the engine only tells it a task ended.
+  if (s->stores_.archive != nullptr && s->options_.archive_fetcher != nullptr) {
+    s->archiver_ = std::make_unique<Archiver>(s->options_.archiver, s->stores_.tasks.get(),
+                                              s->stores_.archive.get(),
+                                              s->options_.archive_fetcher, clock, s->hub_.get());
+    Archiver* archiver = s->archiver_.get();
+    engine_options.on_task_ended = [archiver](const domain::TaskRecord& record) {
+      archiver->OnTaskEnded(record);
+    };
+  }
+  s->clip_audio_ =
+      std::make_unique<ClipAudioReader>(s->stores_.tasks.get(), s->stores_.archive.get());
   s->engine_ = std::make_unique<TaskEngine>(engine_options, s->stores_.tasks.get(), s->providers_.get(),
                                             s->catalog_.get(), clock, s->hub_.get());
   s->callbacks_->Serve();
@@ -62,7 +74,8 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
       s->options_.reference_audio_uploads ? s->providers_.get() : nullptr);
   s->service_ = std::make_unique<MusicServiceImpl>(
       s->api_.get(), s->rpc_workers_.get(), s->hub_.get(), s->options_.tenant,
-      std::min(s->options_.max_reference_audio_bytes, kMaxReferenceAudioBytes));
+      std::min(s->options_.max_reference_audio_bytes, kMaxReferenceAudioBytes),
+      s->clip_audio_.get());
   // The billing services need the ledger's store.
   if (persistence::BillingStore* billing_store = s->stores_.billing.get()) {
     BillingApiOptions billing_options;
@@ -109,6 +122,7 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
     s->Shutdown();
     return st;
   }
+  if (s->archiver_) s->archiver_->Start();
   return s;
 }
 
@@ -163,6 +177,7 @@ void MusicServer::Shutdown() {
   if (callbacks_) callbacks_->Stop();
   if (rpc_workers_) rpc_workers_->Shutdown();
   if (engine_) engine_->Shutdown();  // in-flight steps finish their writes
+  if (archiver_) archiver_->Shutdown();  // running copies finish their writes
 }
 
 void MusicServer::Wait() {

@@ -12,7 +12,9 @@
 #include "adapters/http/reference_audio_fetcher.h"
 #include "persistence/stores.h"
 #include "service/callbacks/callback_server.h"
+#include "service/core/archiver.h"
 #include "service/core/billing_api.h"
+#include "service/core/clip_audio.h"
 #include "service/core/catalog.h"
 #include "domain/clock.h"
 #include "service/core/metrics.h"
@@ -51,6 +53,12 @@ struct ServerOptions {
   /// UploadReferenceAudio: off makes it FAILED_PRECONDITION; the cap is at most 100 MB.
   bool reference_audio_uploads = true;
   size_t max_reference_audio_bytes = kMaxReferenceAudioBytes;
+  /// How clip media is copied into stores.archive. archive_fetcher (not owned) downloads it;
+  /// nullptr (or no stores.archive) turns archiving off.
+  ArchiverOptions archiver;
+  http::ReferenceAudioFetcher* archive_fetcher = nullptr;
+  /// When set, the server owns the fetcher archive_fetcher points to.
+  std::shared_ptr<http::ReferenceAudioFetcher> owned_archive_fetcher;
   /// Largest gRPC message accepted (UploadReferenceAudio chunks of 1 MiB and more).
   int max_receive_message_bytes = 8 << 20;
   /// Credits per USD in reconciliation reports' USD totals (beatra's rate, seed 002).
@@ -96,6 +104,8 @@ class MusicServer {
   Metrics* metrics() { return options_.metrics.get(); }
   TaskEngine* engine() { return engine_.get(); }
   WatchHub* hub() { return hub_.get(); }
+  /// The archiver; null when archiving is off.
+  Archiver* archiver() { return archiver_.get(); }
 
   /// Graceful stop: health NOT_SERVING, WatchTask streams end UNAVAILABLE, no new RPCs, in-flight
   /// RPCs get shutdown_grace to finish, then the engine finishes in-flight writes. Idempotent.
@@ -114,6 +124,8 @@ class MusicServer {
   std::unique_ptr<ProviderRegistry> providers_;
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<WatchHub> hub_;
+  std::unique_ptr<Archiver> archiver_;
+  std::unique_ptr<ClipAudioReader> clip_audio_;
   std::unique_ptr<TaskEngine> engine_;
   std::unique_ptr<ThreadPool> rpc_workers_;
   std::unique_ptr<MusicApi> api_;

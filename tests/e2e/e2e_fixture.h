@@ -52,6 +52,9 @@ class E2eTest : public ::testing::Test {
   /// Last changes to the server's options before it starts (e.g. a reference-audio fetcher).
   virtual void ConfigureServer(service::ServerOptions&) {}
 
+  /// The archive of each server StartServer starts; none by default.
+  virtual std::shared_ptr<persistence::ArchiveStore> MakeArchive() { return nullptr; }
+
   /// Adds the adapters under test and their catalog entries. The default: kie.ai only. A test of
   /// another provider overrides it (adapters built on `client`, pointed at the emulator's
   /// `emulator_->base_url()` plus the provider's prefix) and DefaultModel().
@@ -94,6 +97,7 @@ class E2eTest : public ::testing::Test {
     so.path = db_path_;
     auto store = persistence::OpenSqliteStores(so);
     ASSERT_TRUE(store.ok()) << store.status();
+    store->archive = MakeArchive();
     http::CurlOptions co;
     co.connect_timeout = absl::Seconds(1);
     co.request_timeout = absl::Seconds(1);

@@ -212,6 +212,44 @@ TEST_F(BuildServerTest, AMetricsPortInUseNamesTheKeyAndCreatesNoDatabase) {
   EXPECT_TRUE(absl::StrContains(refused.status().message(), "metrics.listen"))
       << refused.status();
   EXPECT_FALSE(Exists(other.File("music.db")));
+// The archive by default: a directory beside the database, filled through the SSRF-safe fetcher
+// (loopback and http allowed by the test-only keys, for the emulator).
+TEST_F(BuildServerTest, ArchivesSucceededClipsIntoTheDirectoryBesideTheDatabase) {
+  std::string json = ConfigJson();
+  json.replace(0, 1, R"({"archive": {"allow_loopback": true, "allow_http": true}, )");
+  auto server = Build(json);
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  ASSERT_NE(server_->archiver(), nullptr);
+  ServerClient client(server_->port());
+  const music::v1::Task created = client.CreateMusic("a calm piano piece");
+  ASSERT_EQ(client.WaitDone(created.task_id()).state(), music::v1::TASK_STATE_SUCCEEDED);
+  music::v1::Task task;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        task = client.GetTask(created.task_id());
+        return task.clips_size() > 0 && task.clips(0).has_audio_archive();
+      },
+      absl::Seconds(20), "the first clip to be archived"));
+  const std::string key = task.clips(0).audio_archive().key();
+  EXPECT_EQ(key, absl::StrCat("default/", task.task_id(), "/", task.clips(0).clip_id(),
+                              "/audio.wav"));
+  EXPECT_TRUE(Exists(dir_ + "/archive/" + key));
+}
+
+TEST_F(BuildServerTest, AnS3ArchiveWithoutItsKeysStopsStartUpAndCreatesNoDatabase) {
+  std::string json = ConfigJson();
+  json.replace(0, 1, R"({"archive": {"backend": "s3", "s3": {"endpoint": "http://127.0.0.1:1",
+      "bucket": "songs", "access_key_id_env": "BS_S3_ID",
+      "secret_access_key_env": "BS_S3_SECRET"}}, )");
+  secrets_["BS_S3_ID"] = "id-only";
+  auto server = Build(json);
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(server.status().message().find("BS_S3_SECRET"), absl::string_view::npos);
+  EXPECT_EQ(server.status().message().find("id-only"), absl::string_view::npos);  // no secret
+  EXPECT_FALSE(Exists(db_path()));
+  EXPECT_FALSE(Exists(dir_ + "/archive"));
 }
 
 // POSTs `body` unsigned to the callback listener for kie.ai task `task_id`; the HTTP status.

@@ -194,6 +194,18 @@ TEST(ConfigTest, BadConfigNamesTheKey) {
       {R"({"metrics": {"listen": "0.0.0.0"}})", "metrics.listen"},
       {R"({"metrics": {"listen": "h:70000"}})", "metrics.listen"},
       {R"({"metrics": {"path": "/m"}})", "metrics.path"},
+      {R"({"archive": {"backend": "ftp"}})", "archive.backend"},
+      {R"({"archive": {"backend": "s3", "s3": {"endpoint": "http://h:1"}}})",
+       "archive.s3.bucket"},
+      {R"({"archive": {"backend": "s3", "s3": {"bucket": "b", "endpoint": "h:1"}}})",
+       "archive.s3.endpoint"},
+      {R"({"archive": {"workers": 0}})", "archive.workers"},
+      {R"({"archive": {"max_bytes": 0}})", "archive.max_bytes"},
+      {R"({"archive": {"backoff_initial_ms": 5000, "backoff_max_seconds": 1}})",
+       "archive.backoff_max_seconds"},
+      {R"({"archive": {"s3": {"access_key_id_env": ""}}})", "archive.s3.access_key_id_env"},
+      {R"({"archive": {"sweep_interval_seconds": 0.01}})", "archive.sweep_interval_seconds"},
+      {R"({"archive": {"typo": 1}})", "archive.typo"},
   };
   for (const auto& c : cases) {
     auto parsed = ParseConfig(c.json);
@@ -203,6 +215,46 @@ TEST(ConfigTest, BadConfigNamesTheKey) {
               absl::string_view::npos)
         << parsed.status();
   }
+}
+
+TEST(ConfigTest, ArchiveDefaultsAndKeys) {
+  auto c = ParseConfig(R"({"database": {"path": "/var/lib/music/music.db"}})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->archive_enabled);
+  EXPECT_EQ(c->archive_backend, "directory");
+  EXPECT_EQ(ArchiveDirectory(*c), "/var/lib/music/archive");  // beside the database
+  EXPECT_EQ(c->archive_s3_access_key_id_env, "AWS_ACCESS_KEY_ID");
+  EXPECT_EQ(c->archive_s3_secret_access_key_env, "AWS_SECRET_ACCESS_KEY");
+  EXPECT_EQ(c->archive_max_attempts, 8);
+  EXPECT_EQ(c->archive_max_age, absl::Hours(336));
+  EXPECT_FALSE(c->archive_allow_loopback);
+  EXPECT_EQ(ArchiveDirectory(*ParseConfig("{}")), "archive");
+
+  c = ParseConfig(R"({"archive": {"enabled": true, "backend": "s3", "directory": "/a",
+    "s3": {"endpoint": "https://s3.example.com", "bucket": "songs", "region": "eu-west-3",
+           "key_prefix": "music/", "access_key_id_env": "K", "secret_access_key_env": "S"},
+    "max_bytes": 1000, "timeout_seconds": 9, "workers": 3, "max_attempts": 4,
+    "backoff_initial_ms": 250, "backoff_max_seconds": 2, "sweep_interval_seconds": 30,
+    "max_age_hours": 48, "allow_loopback": true, "allow_http": true}})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->archive_backend, "s3");
+  EXPECT_EQ(ArchiveDirectory(*c), "/a");
+  EXPECT_EQ(c->archive_s3_endpoint, "https://s3.example.com");
+  EXPECT_EQ(c->archive_s3_bucket, "songs");
+  EXPECT_EQ(c->archive_s3_region, "eu-west-3");
+  EXPECT_EQ(c->archive_s3_key_prefix, "music/");
+  EXPECT_EQ(c->archive_s3_access_key_id_env, "K");
+  EXPECT_EQ(c->archive_s3_secret_access_key_env, "S");
+  EXPECT_EQ(c->archive_max_bytes, 1000);
+  EXPECT_EQ(c->archive_timeout, absl::Seconds(9));
+  EXPECT_EQ(c->archive_workers, 3);
+  EXPECT_EQ(c->archive_max_attempts, 4);
+  EXPECT_EQ(c->archive_backoff_initial, absl::Milliseconds(250));
+  EXPECT_EQ(c->archive_backoff_max, absl::Seconds(2));
+  EXPECT_EQ(c->archive_sweep_interval, absl::Seconds(30));
+  EXPECT_EQ(c->archive_max_age, absl::Hours(48));
+  EXPECT_TRUE(c->archive_allow_loopback);
+  EXPECT_TRUE(c->archive_allow_http);
 }
 
 TEST(ConfigTest, MalformedJsonIsAnError) {

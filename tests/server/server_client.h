@@ -52,6 +52,17 @@ class ServerClient {
     return last;
   }
 
+  /// The task `id` as stored now.
+  music::v1::Task GetTask(const std::string& id) {
+    music::v1::GetTaskRequest req;
+    req.set_task_id(id);
+    music::v1::GetTaskResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = stub_->GetTask(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.task();
+  }
+
   music::v1::ListModelsResponse ListModels() {
     music::v1::ListModelsResponse resp;
     grpc::ClientContext ctx;

@@ -1,8 +1,10 @@
 #include "tools/musicctl/commands.h"
 
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -10,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "domain/clock.h"
+#include "domain/sha256.h"
 #include "grpcpp/client_context.h"
 #include "tools/musicctl/format.h"
 #include "tools/musicctl/rpc_error.h"
@@ -20,6 +23,7 @@ namespace {
 
 using music::v1::MusicService;
 using music::v1::Task;
+using music::domain::Sha256Hex;
 
 /// A context whose deadline is --timeout from now.
 class UnaryContext {
@@ -207,6 +211,88 @@ int ListModels(const Options& options, MusicService::StubInterface& stub, const 
   return kExitOk;
 }
 
+// The file extension of an audio media type, for download's default file name.
+std::string ExtensionOf(absl::string_view content_type) {
+  if (content_type == "audio/wav" || content_type == "audio/x-wav") return ".wav";
+  if (content_type == "audio/mpeg" || content_type == "audio/mp3") return ".mp3";
+  if (content_type == "audio/flac") return ".flac";
+  if (content_type == "audio/ogg") return ".ogg";
+  if (content_type == "audio/mp4") return ".m4a";
+  return ".bin";
+}
+
+// Streams GetClipAudio into a temporary file beside the target, checks the size and SHA-256
+// the server announced, then renames it into place: a failed download leaves no partial file.
+int Download(const Options& options, MusicService::StubInterface& stub, const Console& console) {
+  music::v1::GetClipAudioRequest request;
+  request.set_task_id(options.task_id);
+  request.set_clip_id(options.clip);
+  UnaryContext context(options);
+  std::unique_ptr<grpc::ClientReaderInterface<music::v1::GetClipAudioResponse>> reader =
+      stub.GetClipAudio(context.get(), request);
+  music::v1::GetClipAudioResponse message;
+  std::string bytes;
+  std::string content_type;
+  std::string sha256;
+  int64_t total = -1;
+  while (reader->Read(&message)) {
+    if (total < 0) {
+      total = message.total_size_bytes();
+      content_type = message.content_type();
+      sha256 = message.sha256();
+    }
+    if (message.offset() != static_cast<int64_t>(bytes.size())) {
+      *console.err << "error: chunk at offset " << message.offset() << ", expected "
+                   << bytes.size() << "\n";
+      return kExitRpcError;
+    }
+    bytes += message.data();
+  }
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return RpcFailed(status, console);
+  if (total != static_cast<int64_t>(bytes.size()) || Sha256Hex(bytes) != sha256) {
+    *console.err << "error: the download does not match the archive's size " << total
+                 << " and SHA-256 " << sha256 << "\n";
+    return kExitRpcError;
+  }
+  std::string path = options.out;
+  if (path.empty()) {
+    path = absl::StrCat(options.task_id, options.clip.empty() ? "" : "-", options.clip,
+                        ExtensionOf(content_type));
+  }
+  if (path == "-") {
+    *console.out << bytes << std::flush;
+    return kExitOk;
+  }
+  const std::string tmp = absl::StrCat(path, ".part");
+  {
+    std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
+    file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    file.close();
+    if (!file) {
+      std::remove(tmp.c_str());
+      *console.err << "error: cannot write " << tmp << "\n";
+      return kExitRpcError;
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    *console.err << "error: cannot rename " << tmp << " to " << path << "\n";
+    return kExitRpcError;
+  }
+  if (console.json) {
+    *console.out << "{\"file\":\"" << path << "\",\"size_bytes\":" << total
+                 << ",\"content_type\":\"" << content_type << "\",\"sha256\":\"" << sha256
+                 << "\"}\n"
+                 << std::flush;
+  } else {
+    *console.out << "Saved " << total << " bytes (" << content_type << ", sha256 " << sha256
+                 << ") to " << path << "\n"
+                 << std::flush;
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunCommand(const Options& options, MusicService::StubInterface& stub, const Console& console) {
@@ -228,6 +314,8 @@ int RunCommand(const Options& options, MusicService::StubInterface& stub, const 
     case Command::kWatch:
       return WatchUntilDone(stub, options.task_id, options.since_version, std::nullopt,
                             WatchConfigFor(options), console);
+    case Command::kDownload:
+      return Download(options, stub, console);
     case Command::kHelp:
       break;
     // The billing commands run through RunBillingCommand (IsBillingCommand); named here so that

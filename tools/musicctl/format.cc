@@ -139,6 +139,12 @@ void AppendClips(const Task& task, std::string* out) {
     absl::StrAppend(out, "      stream  ", OrDash(clip.stream_audio_url()), "\n");
     absl::StrAppend(out, "      image   ", OrDash(clip.image_url()), "\n");
     if (!clip.video_url().empty()) absl::StrAppend(out, "      video   ", clip.video_url(), "\n");
+    // The service's own copy (musicctl download), which outlives the provider's links.
+    if (clip.has_audio_archive()) {
+      absl::StrAppend(out, "      archive ", clip.audio_archive().location(), " (",
+                      clip.audio_archive().size_bytes(), " bytes, sha256 ",
+                      clip.audio_archive().sha256().substr(0, 12), "...)\n");
+    }
   }
 }
 

@@ -39,6 +39,7 @@ enum class Command {
   kCancel,
   kModels,
   kWatch,
+  kDownload,
   kBillingList,
   kBillingExport,
   kBillingImportUsage,
@@ -87,6 +88,11 @@ struct Options {
   int64_t since_version = 0;
   /// Total time a watch may take, reconnects included.
   absl::Duration watch_timeout = absl::Seconds(600);
+
+  // download: the clip (default the first) and the output file (default
+  // "<task_id>[-<clip>]<extension of the content type>"; "-" is stdout).
+  std::string clip;
+  std::string out;
 
   // list.
   music::v1::TaskState state = music::v1::TASK_STATE_UNSPECIFIED;

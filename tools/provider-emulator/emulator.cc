@@ -96,6 +96,8 @@ std::string FaultsJson(const FaultConfig& faults) {
   w.Int(faults.create_500_count);
   w.Key("slow_delay_ms");
   w.Int64(absl::ToInt64Milliseconds(faults.slow_delay));
+  w.Key("media_expired");
+  w.Bool(faults.media_expired);
   w.Key("seed");
   w.Uint64(faults.seed);
   w.EndObject();
@@ -132,6 +134,9 @@ absl::Status ApplyFaultsJson(const std::string& body, FaultConfig* faults) {
     } else if (name == "slow_delay_ms") {
       if (!v.IsInt64()) return absl::InvalidArgumentError("slow_delay_ms must be an integer");
       faults->slow_delay = absl::Milliseconds(v.GetInt64());
+    } else if (name == "media_expired") {
+      if (!v.IsBool()) return absl::InvalidArgumentError("media_expired must be a boolean");
+      faults->media_expired = v.GetBool();
     } else if (name == "seed") {
       if (!v.IsUint64()) return absl::InvalidArgumentError("seed must be a non-negative integer");
       faults->seed = v.GetUint64();
@@ -335,6 +340,10 @@ class ProviderEmulator::Impl {
                 });
     server_.Get(R"(/images/([A-Za-z0-9_-]+)\.png)",
                 [this](const httplib::Request& req, httplib::Response& res) {
+                  if (faults_.Get().media_expired) {
+                    SetJson(&res, 403, ErrorJson(403, "link expired"));
+                    return;
+                  }
                   if (!clips_.Find(req.matches[1]).has_value()) {
                     SetJson(&res, 404, ErrorJson(404, "image not found"));
                     return;
@@ -383,6 +392,11 @@ class ProviderEmulator::Impl {
   }
 
   void ServeAudio(const std::string& clip_id, bool stream, httplib::Response* res) {
+    if (faults_.Get().media_expired) {
+      stats_.Add(&EmulatorStats::audio_not_found);
+      SetJson(res, 403, ErrorJson(403, "link expired"));
+      return;
+    }
     const std::optional<ClipAudio> clip = clips_.Find(clip_id);
     const absl::Time ready = !clip.has_value() ? absl::InfiniteFuture()
                              : stream          ? clip->stream_ready_at

@@ -53,6 +53,9 @@ struct FaultConfig {
   /// Tasks that end GENERATE_AUDIO_FAILED (lyrics: GENERATE_LYRICS_FAILED) / SENSITIVE_WORD_ERROR.
   double generate_audio_failed_rate = 0;
   double sensitive_word_rate = 0;
+  /// Every media download (/audio, /stream, /images) answers 403 "link expired", as a provider's
+  /// signed download link does after its lifetime (kie.ai: 20 minutes): what the archive is for.
+  bool media_expired = false;
   /// Seed of the fault generator; SetFaults re-seeds.
   uint64_t seed = 1;
 };

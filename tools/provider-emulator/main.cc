@@ -51,6 +51,8 @@ ABSL_FLAG(double, create_malformed_rate, 0,
           "Share of creates answered with a truncated body (the task is created).");
 ABSL_FLAG(int, create_429_count, 0, "Answer the next N creates 429.");
 ABSL_FLAG(int, create_500_count, 0, "Then answer the next N creates 500.");
+ABSL_FLAG(bool, media_expired, false,
+          "Answer every media download (audio, stream, image) 403, as an expired link.");
 ABSL_FLAG(int64_t, slow_delay_ms, 3000, "How long slow creates and polls wait.");
 ABSL_FLAG(double, poll_500_rate, 0, "Share of polls answered 500.");
 ABSL_FLAG(double, poll_malformed_rate, 0, "Share of polls answered with a truncated body.");
@@ -136,6 +138,7 @@ int main(int argc, char** argv) {
   f.create_429_count = absl::GetFlag(FLAGS_create_429_count);
   f.create_500_count = absl::GetFlag(FLAGS_create_500_count);
   f.slow_delay = absl::Milliseconds(absl::GetFlag(FLAGS_slow_delay_ms));
+  f.media_expired = absl::GetFlag(FLAGS_media_expired);
   f.poll_500_rate = absl::GetFlag(FLAGS_poll_500_rate);
   f.poll_malformed_rate = absl::GetFlag(FLAGS_poll_malformed_rate);
   f.poll_slow_rate = absl::GetFlag(FLAGS_poll_slow_rate);

@@ -396,6 +396,60 @@ TEST_P(TaskStoreContractTest, ListActiveSkipsTerminalTasksOldestFirst) {
   EXPECT_EQ(tasks()->ListActive(0).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST_P(TaskStoreContractTest, ListArchivePendingHoldsSucceededTasksWithMediaToCopy) {
+  auto with_clip = [](domain::TaskRecord r, bool archived) {
+    music::v1::Clip* clip = r.task.add_clips();
+    clip->set_clip_id("c-" + r.task.task_id());
+    clip->set_audio_url("https://cdn.example/a.mp3");
+    if (archived) clip->mutable_audio_archive()->set_key("k");
+    return r;
+  };
+  const TaskState succeeded = music::v1::TASK_STATE_SUCCEEDED;
+  // Created newest first: the list is oldest first whatever the insertion order.
+  MustCreate(with_clip(MakeRecord("t4", "tenant-b", "", kBase + absl::Seconds(4), succeeded),
+                       false));
+  MustCreate(with_clip(MakeRecord("t3", "tenant-a", "", kBase + absl::Seconds(3), succeeded),
+                       true));  // already archived
+  MustCreate(MakeRecord("t2", "tenant-a", "", kBase + absl::Seconds(2), succeeded));  // no clips
+  MustCreate(with_clip(MakeRecord("t1", "tenant-a", "", kBase + absl::Seconds(1),
+                                  music::v1::TASK_STATE_FAILED),
+                       false));
+  MustCreate(with_clip(MakeRecord("t0", "tenant-a", "", kBase, succeeded), false));
+  auto ids = [](const absl::StatusOr<std::vector<domain::TaskRecord>>& records) {
+    std::vector<std::string> out;
+    EXPECT_TRUE(records.ok()) << records.status();
+    if (records.ok()) {
+      for (const domain::TaskRecord& r : *records) out.push_back(r.task.task_id());
+    }
+    return out;
+  };
+  ArchivePendingQuery query;
+  EXPECT_EQ(ids(tasks()->ListArchivePending(query)), (std::vector<std::string>{"t0", "t4"}));
+
+  query.limit = 1;
+  EXPECT_EQ(ids(tasks()->ListArchivePending(query)), (std::vector<std::string>{"t0"}));
+  query.after = ListCursor{kBase, "t0"};
+  EXPECT_EQ(ids(tasks()->ListArchivePending(query)), (std::vector<std::string>{"t4"}));
+  query.after = ListCursor{kBase + absl::Seconds(4), "t4"};
+  EXPECT_EQ(ids(tasks()->ListArchivePending(query)), (std::vector<std::string>{}));
+
+  query = ArchivePendingQuery();
+  query.created_after = kBase + absl::Seconds(1);
+  EXPECT_EQ(ids(tasks()->ListArchivePending(query)), (std::vector<std::string>{"t4"}));
+
+  // Archiving its media takes a task off the list.
+  domain::TaskRecord t0 =
+      with_clip(MakeRecord("t0", "tenant-a", "", kBase, succeeded), /*archived=*/true);
+  t0.task.set_version(2);
+  ASSERT_TRUE(tasks()->Update(t0).ok());
+  EXPECT_EQ(ids(tasks()->ListArchivePending(ArchivePendingQuery())),
+            (std::vector<std::string>{"t4"}));
+
+  query.limit = 0;
+  EXPECT_EQ(tasks()->ListArchivePending(query).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_P(TaskStoreContractTest, FindByClipIdFollowsUpdates) {
   domain::TaskRecord r = MakeRecord("task-1", "tenant-a");
   r.task.add_clips()->set_clip_id("clip-1");

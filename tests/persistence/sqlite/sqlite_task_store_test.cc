@@ -156,12 +156,34 @@ TEST_F(SqliteTaskStoreTest, CorruptRowsAreDataLoss) {
   EXPECT_EQ(store_->Get("task-2").status().code(), absl::StatusCode::kDataLoss);
 }
 
+TEST_F(SqliteTaskStoreTest, VersionThreeDatabaseQueuesItsSucceededTasksForTheArchive) {
+  domain::TaskRecord done = MakeRecord("task-1");
+  done.task.set_state(music::v1::TASK_STATE_SUCCEEDED);
+  done.task.add_clips()->set_audio_url("https://cdn.example/a.mp3");
+  MustCreate(done);
+  MustCreate(MakeRecord("task-2"));  // pending: not for the archive
+  store_.reset();
+  // What a version-3 file looked like: no archive_pending.
+  RawExec(path_,
+          "DROP INDEX tasks_archive_pending; ALTER TABLE tasks DROP COLUMN archive_pending; "
+          "PRAGMA user_version = 3");
+  store_ = Open();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(RawQuery(path_, "PRAGMA user_version"), absl::StrCat(SqliteSchemaVersion()));
+  auto pending = store_->ListArchivePending({});
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].task.task_id(), "task-1");
+}
+
 TEST_F(SqliteTaskStoreTest, VersionOneDatabaseIsUpgradedInPlace) {
   domain::TaskRecord r = MakeRecord("task-1");
   MustCreate(r);
   store_.reset();
-  // What a version-1 file looked like: no poll_url / reference_artifact_id / provider_endpoint.
+  // What a version-1 file looked like: no poll_url / reference_artifact_id / provider_endpoint
+  // (nor the later archive_pending).
   RawExec(path_,
+          "DROP INDEX tasks_archive_pending; ALTER TABLE tasks DROP COLUMN archive_pending; "
           "ALTER TABLE tasks DROP COLUMN poll_url; "
           "ALTER TABLE tasks DROP COLUMN reference_artifact_id; "
           "ALTER TABLE tasks DROP COLUMN provider_endpoint; PRAGMA user_version = 1");

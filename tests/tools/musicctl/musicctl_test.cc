@@ -4,6 +4,8 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -15,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "domain/clock.h"
+#include "domain/sha256.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
@@ -77,6 +80,35 @@ WatchTaskResponse HeartbeatEvent(int64_t version) {
 struct Stream {
   std::vector<WatchTaskResponse> events;
   grpc::Status end = grpc::Status::OK;
+};
+
+/// Writes GetClipAudio messages one at a time, then the status.
+class AudioWriter : public grpc::ServerWriteReactor<music::v1::GetClipAudioResponse> {
+ public:
+  AudioWriter(std::vector<music::v1::GetClipAudioResponse> messages, grpc::Status end)
+      : messages_(std::move(messages)), end_(std::move(end)) {
+    Next();
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+      return;
+    }
+    Next();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void Next() {
+    if (next_ < messages_.size()) {
+      StartWrite(&messages_[next_++]);
+    } else {
+      Finish(end_);
+    }
+  }
+  std::vector<music::v1::GetClipAudioResponse> messages_;
+  grpc::Status end_;
+  size_t next_ = 0;
 };
 
 /// Writes a scripted stream one message at a time (route_guide's callback-server shape).
@@ -232,6 +264,27 @@ class FakeMusicService final : public music::v1::MusicService::CallbackService {
     }
     return new ScriptedWriter(std::move(events), stream.end);
   }
+
+  /// GetClipAudio: "task-ok" streams kAudio in two chunks with its SHA-256; "task-corrupt"
+  /// announces a checksum the bytes do not have; anything else is NOT_FOUND.
+  grpc::ServerWriteReactor<music::v1::GetClipAudioResponse>* GetClipAudio(
+      grpc::CallbackServerContext* context,
+      const music::v1::GetClipAudioRequest* request) override {
+    std::vector<music::v1::GetClipAudioResponse> messages(2);
+    messages[0].set_content_type("audio/wav");
+    messages[0].set_total_size_bytes(static_cast<int64_t>(kAudio.size()));
+    messages[0].set_sha256(request->task_id() == "task-corrupt"
+                               ? std::string(64, '0')
+                               : music::domain::Sha256Hex(kAudio));
+    messages[0].set_data(kAudio.substr(0, 5));
+    messages[1].set_offset(5);
+    messages[1].set_data(kAudio.substr(5));
+    if (request->task_id() != "task-ok" && request->task_id() != "task-corrupt") {
+      return new AudioWriter({}, grpc::Status(grpc::StatusCode::NOT_FOUND, "no such task"));
+    }
+    return new AudioWriter(std::move(messages), grpc::Status::OK);
+  }
+  static inline const std::string kAudio = "RIFF....WAVEfmt audio bytes";
 
   /// The since_version of every WatchTask call for `task_id`, in order.
   std::vector<int64_t> WatchSince(const std::string& task_id) {
@@ -441,6 +494,33 @@ TEST_F(MusicctlTest, GetUsesMusicServerFromTheEnvironment) {
   EXPECT_THAT(run.output, HasSubstr("State         SUCCEEDED"));
 }
 
+TEST_F(MusicctlTest, DownloadSavesTheArchivedAudioAfterCheckingItsChecksum) {
+  const std::string out = ::testing::TempDir() + "/musicctl-download.wav";
+  std::remove(out.c_str());
+  RunResult run = Musicctl({"download", "task-ok", "--out", out});
+  ASSERT_EQ(run.exit_code, kExitOk) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("Saved 27 bytes (audio/wav, sha256 "));
+  std::ifstream in(out, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  EXPECT_EQ(bytes.str(), FakeMusicService::kAudio);
+}
+
+TEST_F(MusicctlTest, DownloadWithAWrongChecksumFailsAndLeavesNoFile) {
+  const std::string out = ::testing::TempDir() + "/musicctl-corrupt.wav";
+  std::remove(out.c_str());
+  RunResult run = Musicctl({"download", "task-corrupt", "--out", out});
+  EXPECT_EQ(run.exit_code, kExitRpcError) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("does not match"));
+  EXPECT_FALSE(std::ifstream(out).good());
+  EXPECT_FALSE(std::ifstream(out + ".part").good());
+
+  run = Musicctl({"download", "nope", "--out", out});
+  EXPECT_EQ(run.exit_code, kExitRpcError) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("NOT_FOUND"));
+  EXPECT_EQ(Musicctl({"download"}).exit_code, kExitUsage);
+}
+
 TEST_F(MusicctlTest, GetUnknownTaskIsAnRpcError) {
   RunResult run = Musicctl({"get", "nope"});
   EXPECT_EQ(run.exit_code, kExitRpcError) << run.output;
@@ -585,6 +665,19 @@ TEST(FormatTest, FailedOverTaskShowsTheRouteAndItsMoney) {
   EXPECT_THAT(text, HasSubstr("Failed over   beatra suno-5.5: FAILED_PRECONDITION out of credits"));
   EXPECT_THAT(text, HasSubstr("reserved 80.000000 CREDITS, charged 12.000000 CREDITS, refunded "
                               "68.000000 CREDITS"));
+}
+
+TEST(FormatTest, AnArchivedClipShowsWhereItsCopyIs) {
+  Task task = MakeTask("t-arch", 3, music::v1::TASK_STATE_SUCCEEDED);
+  music::v1::Clip* clip = AddClip(&task, "c1", true);
+  AddClip(&task, "c2", true);  // not archived yet: no archive line
+  clip->mutable_audio_archive()->set_location("s3://songs/default/t-arch/c1/audio.mp3");
+  clip->mutable_audio_archive()->set_size_bytes(1234);
+  clip->mutable_audio_archive()->set_sha256(std::string(64, 'a'));
+  const std::string text = FormatTask(task, absl::UTCTimeZone());
+  EXPECT_THAT(text, HasSubstr("      archive s3://songs/default/t-arch/c1/audio.mp3 (1234 bytes, "
+                              "sha256 aaaaaaaaaaaa...)\n"));
+  EXPECT_EQ(text.find("archive"), text.rfind("archive"));
 }
 
 TEST(FormatTest, WatchLine) {

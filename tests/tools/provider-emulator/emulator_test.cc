@@ -511,6 +511,35 @@ TEST_F(EmulatorTest, SignsCallbacksWhenKeyed) {
   }
 }
 
+TEST_F(EmulatorTest, MediaExpiredAnswers403UntilTurnedOff) {
+  const std::string task_id = CreateMusic();
+  ASSERT_TRUE(WaitForStatus(task_id, "SUCCESS"));
+  rapidjson::Document doc = Poll(task_id);
+  const rapidjson::Value& clip = doc["data"]["response"]["sunoData"][0];
+  const std::string audio = Str(clip, "audioUrl");
+  const std::string image = Str(clip, "imageUrl");
+  ASSERT_FALSE(image.empty());
+
+  httplib::Result res = Post("/_emulator/faults", R"({"media_expired":true})", "");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_TRUE(ParseJson(res->body)["media_expired"].GetBool());
+  for (const std::string& url : {audio, image}) {
+    res = Get(url, /*key=*/"");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 403) << url;
+    EXPECT_THAT(res->body, HasSubstr("link expired"));
+  }
+  EXPECT_EQ(Post("/_emulator/faults", R"({"media_expired":1})", "")->status, 422);
+
+  res = Post("/_emulator/faults", R"({"media_expired":false})", "");
+  ASSERT_TRUE(res);
+  res = Get(audio, /*key=*/"");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body.substr(0, 4), "RIFF");
+}
+
 TEST_F(EmulatorTest, ServesPlayableWavForReadyClipsOnly) {
   const std::string task_id = CreateMusic();
   // Before its stage a clip's audio is not there yet.
