@@ -119,6 +119,10 @@ CREATE TABLE IF NOT EXISTS reconciliation_runs (
 );
 CREATE INDEX IF NOT EXISTS reconciliation_runs_time ON reconciliation_runs (create_time_us DESC, run_id DESC);
 )sql",
+    // 4: the caller's W3C traceparent, kept on the task for its log lines.
+    R"sql(
+ALTER TABLE tasks ADD COLUMN traceparent TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 

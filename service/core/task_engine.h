@@ -25,6 +25,7 @@
 #include "persistence/task_store.h"
 #include "service/core/catalog.h"
 #include "service/core/circuit_breaker.h"
+#include "service/core/event_log.h"
 #include "domain/clock.h"
 #include "service/core/executor.h"
 #include "service/core/thread_pool.h"
@@ -105,6 +106,8 @@ struct CreateSpec {
   /// over along the alias's members. Empty: model->name().
   std::string model_name;
   music::v1::TaskInput input;
+  /// The caller's normalized W3C traceparent (NormalizeTraceparent), or "": kept on the record.
+  std::string traceparent;
 };
 
 /// The result of TaskEngine::Create.
@@ -153,7 +156,8 @@ class TaskEngine {
   /// Applies a provider callback delivery for `task_id`. NOT_FOUND for an unknown task (or one of
   /// another provider); the adapter's UNAUTHENTICATED / INVALID_ARGUMENT for forged or malformed
   /// deliveries; FAILED_PRECONDITION when it names another provider task. Duplicate, late and
-  /// out-of-order deliveries are accepted and change nothing they should not.
+  /// out-of-order deliveries are accepted and change nothing they should not. A refused delivery
+  /// is logged (callback.rejected, with the task's fields when the task exists).
   absl::Status HandleCallback(absl::string_view provider, absl::string_view task_id,
                               const http::Request& request);
 
@@ -249,6 +253,14 @@ class TaskEngine {
   uint32_t SlotLocked(const std::string& task_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RetireLocked(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The cached record of a task this engine drives, or the store's.
+  // HandleCallback's work; `*found` gets the task's record once it is loaded.
+  absl::Status ApplyCallback(absl::string_view provider, absl::string_view task_id,
+                             const http::Request& request,
+                             std::shared_ptr<const domain::TaskRecord>* found);
+  // LogTaskEvent with the task's record (the cached one when there is one); a task that cannot
+  // be loaded is logged with its id only.
+  void LogTask(LogLevel level, absl::string_view event, absl::string_view task_id,
+               LogFields fields);
   absl::StatusOr<std::shared_ptr<const domain::TaskRecord>> Load(absl::string_view task_id);
   // Records a record this engine wrote (or read) in its slot, when newer than the cached one;
   // a terminal record retires the slot.

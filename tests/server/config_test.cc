@@ -183,6 +183,15 @@ TEST(ConfigTest, BadConfigNamesTheKey) {
       {R"({"reference_audio": {"max_bytes": 104857601}})", "reference_audio.max_bytes"},
       {R"({"reference_audio": {"enabled": 1}})", "reference_audio.enabled"},
       {R"({"reference_audio": {"allow_loopback": "yes"}})", "reference_audio.allow_loopback"},
+      {R"({"log": {"level": "verbose"}})", "log.level"},
+      {R"({"log": {"level": "INFO"}})", "log.level"},
+      {R"({"log": {"level": 1}})", "log.level"},
+      {R"({"log": {"format": "text"}})", "log.format"},
+      {R"({"grpc": {"keepalive_time_seconds": 0.5}})", "grpc.keepalive_time_seconds"},
+      {R"({"grpc": {"keepalive_timeout_seconds": "20"}})", "grpc.keepalive_timeout_seconds"},
+      {R"({"grpc": {"max_connection_age_seconds": 0}})", "grpc.max_connection_age_seconds"},
+      {R"({"grpc": {"max_connection_age_grace_seconds": -1}})",
+       "grpc.max_connection_age_grace_seconds"},
   };
   for (const auto& c : cases) {
     auto parsed = ParseConfig(c.json);
@@ -192,6 +201,25 @@ TEST(ConfigTest, BadConfigNamesTheKey) {
               absl::string_view::npos)
         << parsed.status();
   }
+}
+
+TEST(ConfigTest, LogAndGrpcConnectionKeys) {
+  auto defaults = ParseConfig("{}");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->log_level, service::LogLevel::kInfo);
+  EXPECT_EQ(defaults->grpc_keepalive_time, absl::Seconds(60));
+  EXPECT_EQ(defaults->grpc_keepalive_timeout, absl::Seconds(20));
+  EXPECT_EQ(defaults->grpc_max_connection_age, absl::InfiniteDuration());
+  EXPECT_EQ(defaults->grpc_max_connection_age_grace, absl::InfiniteDuration());
+  auto c = ParseConfig(R"({"log": {"level": "debug"},
+    "grpc": {"keepalive_time_seconds": 30, "keepalive_timeout_seconds": 10,
+             "max_connection_age_seconds": 300, "max_connection_age_grace_seconds": 0.25}})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->log_level, service::LogLevel::kDebug);
+  EXPECT_EQ(c->grpc_keepalive_time, absl::Seconds(30));
+  EXPECT_EQ(c->grpc_keepalive_timeout, absl::Seconds(10));
+  EXPECT_EQ(c->grpc_max_connection_age, absl::Seconds(300));
+  EXPECT_EQ(c->grpc_max_connection_age_grace, absl::Milliseconds(250));
 }
 
 TEST(ConfigTest, MalformedJsonIsAnError) {

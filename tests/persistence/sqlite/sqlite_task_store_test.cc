@@ -160,8 +160,10 @@ TEST_F(SqliteTaskStoreTest, VersionOneDatabaseIsUpgradedInPlace) {
   domain::TaskRecord r = MakeRecord("task-1");
   MustCreate(r);
   store_.reset();
-  // What a version-1 file looked like: no poll_url / reference_artifact_id / provider_endpoint.
+  // What a version-1 file looked like: no poll_url / reference_artifact_id / provider_endpoint
+  // (and no later traceparent).
   RawExec(path_,
+          "ALTER TABLE tasks DROP COLUMN traceparent; "
           "ALTER TABLE tasks DROP COLUMN poll_url; "
           "ALTER TABLE tasks DROP COLUMN reference_artifact_id; "
           "ALTER TABLE tasks DROP COLUMN provider_endpoint; PRAGMA user_version = 1");
