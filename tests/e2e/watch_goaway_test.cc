@@ -32,6 +32,20 @@ class WatchGoawayTest : public E2eTest {
     options.keepalive_time = absl::Seconds(1);
     options.keepalive_timeout = absl::Seconds(1);
   }
+
+  // Watches `id` to its end as musicctl does (reconnecting after each GOAWAY); `out` gets the
+  // JSON lines, `err` the notices. musicctl's exit code.
+  int Watch(const std::string& id, std::ostringstream& out, std::ostringstream& err) {
+    musicctl::Console console;
+    console.out = &out;
+    console.err = &err;
+    console.json = true;  // one WatchTaskResponse per line on `out`, notices on `err`
+    musicctl::WatchConfig config;
+    config.timeout = absl::Seconds(60);
+    config.initial_backoff = absl::Milliseconds(20);
+    config.max_backoff = absl::Milliseconds(100);
+    return musicctl::WatchUntilDone(*stub_, id, 0, std::nullopt, config, console);
+  }
 };
 
 TEST_F(WatchGoawayTest, MusicctlWatchSurvivesGoawayAndSeesEachVersionOnce) {
@@ -39,17 +53,7 @@ TEST_F(WatchGoawayTest, MusicctlWatchSurvivesGoawayAndSeesEachVersionOnce) {
   ASSERT_FALSE(created.task_id().empty());
 
   std::ostringstream out, err;
-  musicctl::Console console;
-  console.out = &out;
-  console.err = &err;
-  console.json = true;  // one WatchTaskResponse per line on `out`, notices on `err`
-  musicctl::WatchConfig config;
-  config.timeout = absl::Seconds(60);
-  config.initial_backoff = absl::Milliseconds(20);
-  config.max_backoff = absl::Milliseconds(100);
-  const int code = musicctl::WatchUntilDone(*stub_, created.task_id(), 0, std::nullopt, config,
-                                            console);
-  EXPECT_EQ(code, musicctl::kExitOk) << err.str();
+  EXPECT_EQ(Watch(created.task_id(), out, err), musicctl::kExitOk) << err.str();
 
   std::vector<int64_t> versions;
   music::v1::Task last;
@@ -76,24 +80,32 @@ TEST_F(WatchGoawayTest, MusicctlWatchSurvivesGoawayAndSeesEachVersionOnce) {
 
 TEST_F(WatchGoawayTest, ResumedStreamDeliversFromTheGivenVersion) {
   const music::v1::Task created = CreateMusic("resume from a version");
-  const music::v1::Task done = WaitDone(created.task_id());
+  std::ostringstream out, err;
+  ASSERT_EQ(Watch(created.task_id(), out, err), musicctl::kExitOk) << err.str();
+  const music::v1::Task done = GetTask(created.task_id());
   ASSERT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED);
   ASSERT_GT(done.version(), 2);
   // A client that saw version done-1 before its connection went away asks from there: it gets
   // the final task, nothing older. Several streams in a row, over connections that keep aging.
   for (int i = 0; i < 3; ++i) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    music::v1::WatchTaskRequest req;
-    req.set_task_id(created.task_id());
-    req.set_since_version(done.version() - 1);
-    auto reader = stub_->WatchTask(&ctx, req);
-    music::v1::WatchTaskResponse response;
+    grpc::Status status;
     std::vector<int64_t> seen;
-    while (reader->Read(&response)) {
-      if (response.has_task()) seen.push_back(response.task().version());
+    // A stream caught by a connection's end is UNAVAILABLE; a client retries it (AIP-194).
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      music::v1::WatchTaskRequest req;
+      req.set_task_id(created.task_id());
+      req.set_since_version(done.version() - 1);
+      auto reader = stub_->WatchTask(&ctx, req);
+      music::v1::WatchTaskResponse response;
+      seen.clear();
+      while (reader->Read(&response)) {
+        if (response.has_task()) seen.push_back(response.task().version());
+      }
+      status = reader->Finish();
+      if (status.error_code() != grpc::StatusCode::UNAVAILABLE) break;
     }
-    grpc::Status status = reader->Finish();
     EXPECT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(seen, std::vector<int64_t>{done.version()});
   }

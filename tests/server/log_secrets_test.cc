@@ -139,7 +139,8 @@ TEST_F(LogSecretsTest, NoSecretReachesTheLogWhateverTheProviderEchoes) {
 
   ServerClient client(server_->port());
   std::map<std::string, std::string> task_by_provider;  // one task per provider
-  for (const music::v1::Model& m : client.ListModels().models()) {
+  const music::v1::ListModelsResponse models = client.ListModels();
+  for (const music::v1::Model& m : models.models()) {
     if (!m.available() || task_by_provider.count(m.provider())) continue;
     task_by_provider[m.provider()] = client.CreateMusic("a secret-free song", m.name()).task_id();
   }
