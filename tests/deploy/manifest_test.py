@@ -251,22 +251,19 @@ def check_dockerfile(path, binaries):
         if not any(b.endswith(copy) for b in binaries):
             fail(where, f"copies /src/{copy}, which is not where the build puts the binaries")
 
-    def depends(pkg):
-        run = subprocess.run(["dpkg-query", "-W", "-f=${Depends},${Pre-Depends}", pkg],
-                             capture_output=True, text=True)
-        names = set()
-        for alt in run.stdout.split(","):
-            alt = alt.strip()
-            if alt:
-                names.add(alt.split("|")[0].split()[0].split(":")[0])
-        return names
-
-    # What bookworm-slim has: the Essential and "required" packages, approximated by those
-    # installed here with that priority (all of them are in the slim image).
-    run = subprocess.run(["dpkg-query", "-W", "-f=${Package} ${Essential} ${Priority}\n"],
-                         capture_output=True, text=True)
-    base = {l.split()[0] for l in run.stdout.splitlines()
-            if len(l.split()) >= 3 and (l.split()[1] == "yes" or l.split()[2] == "required")}
+    # The local dpkg database in one query: each installed package's dependencies, and what
+    # bookworm-slim has (the Essential and "required" packages, all of which are in the slim image).
+    run = subprocess.run(["dpkg-query", "-W",
+                          "-f=${Package}\t${Essential}\t${Priority}\t${Depends},${Pre-Depends}\n"],
+                         capture_output=True, text=True, check=True)
+    deps = {}
+    base = set()
+    for line in run.stdout.splitlines():
+        name, essential, priority, depends = (line.split("\t") + ["", "", ""])[:4]
+        deps[name] = {alt.strip().split("|")[0].split()[0].split(":")[0]
+                      for alt in depends.split(",") if alt.strip()}
+        if essential == "yes" or priority == "required":
+            base.add(name)
     covered = set()
     todo = list(listed | base)
     while todo:
@@ -274,33 +271,38 @@ def check_dockerfile(path, binaries):
         if p in covered:
             continue
         covered.add(p)
-        todo.extend(depends(p) - covered)
+        todo.extend(deps.get(p, set()) - covered)
+
+    libs = {}  # path -> (binary, soname)
     for binary in binaries:
         out = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
         for line in out.splitlines():
-            m = re.match(r"\s*(\S+) => (\S+)", line)
-            if not m or m.group(2) == "not":
-                if "not found" in line:
-                    fail(where, f"{binary}: {line.strip()}")
+            if "not found" in line:
+                fail(where, f"{os.path.basename(binary)}: {line.strip()}")
                 continue
-            so = os.path.realpath(m.group(2))
-            owner = None
-            for candidate in (m.group(2), so):
-                r = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
-                if r.returncode == 0:
-                    owner = r.stdout.split(":")[0].strip()
-                    break
-            if owner is None:
-                # /usr/lib is a symlink target of /lib on merged-/usr systems: try the other path.
-                alt = so.replace("/usr/lib/", "/lib/", 1)
-                r = subprocess.run(["dpkg", "-S", alt], capture_output=True, text=True)
-                if r.returncode == 0:
-                    owner = r.stdout.split(":")[0].strip()
-            if owner is None:
-                fail(where, f"{os.path.basename(binary)} loads {m.group(1)}, which no Debian package owns")
-            elif owner not in covered:
-                fail(where, f"{os.path.basename(binary)} loads {m.group(1)} from {owner}, which the "
-                            f"runtime stage does not install")
+            m = re.match(r"\s*(\S+) => (/\S+)", line)
+            if m:
+                libs.setdefault(m.group(2), (os.path.basename(binary), m.group(1)))
+    # dpkg knows a library by the path its package installed, which on a merged-/usr system may
+    # be /lib/... or /usr/lib/... whichever ldd printed: ask for both, in one call.
+    candidates = {}
+    for path in libs:
+        real = os.path.realpath(path)
+        for c in {path, real, path.replace("/usr/lib/", "/lib/", 1), real.replace("/usr/lib/", "/lib/", 1),
+                  re.sub(r"^/lib/", "/usr/lib/", path), re.sub(r"^/lib/", "/usr/lib/", real)}:
+            candidates[c] = path
+    run = subprocess.run(["dpkg", "-S", *sorted(candidates)], capture_output=True, text=True)
+    owner = {}
+    for line in run.stdout.splitlines():
+        pkgs, _, found = line.partition(": ")
+        if found in candidates:
+            owner.setdefault(candidates[found], pkgs.split(",")[0].split(":")[0].strip())
+    for path, (binary, soname) in sorted(libs.items()):
+        if path not in owner:
+            fail(where, f"{binary} loads {soname}, which no Debian package owns")
+        elif owner[path] not in covered:
+            fail(where, f"{binary} loads {soname} from {owner[path]}, which the runtime stage does "
+                        f"not install")
 
 
 def main():
