@@ -5,8 +5,8 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <utility>
 #include <sstream>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -312,9 +312,9 @@ std::string DescribeConfig(const ServerConfig& config) {
   w.StartObject();
   w.Key("listen");
   w.StartArray();
-  for (const auto& [key, address] : {std::pair<const char*, const std::string&>("listen", config.listen),
-                                     std::pair<const char*, const std::string&>(
-                                         "callbacks.listen", config.callbacks_listen)}) {
+  for (const auto& [key, address] :
+       {std::pair<const char*, const std::string&>("listen", config.listen),
+        std::pair<const char*, const std::string&>("callbacks.listen", config.callbacks_listen)}) {
     std::string host;
     int port = 0;
     SplitHostPort(address, key, &host, &port).IgnoreError();  // ParseConfig checked it

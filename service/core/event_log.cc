@@ -82,8 +82,8 @@ void Field(Writer& w, absl::string_view key, absl::string_view value) {
 
 void Begin(Writer& w, LogLevel level, absl::string_view event) {
   w.StartObject();
-  const std::string time = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", music::RealClock::Get()->Now(),
-                                            absl::UTCTimeZone());
+  const std::string time =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", music::RealClock::Get()->Now(), absl::UTCTimeZone());
   w.Key("time");
   w.String(time.data(), static_cast<rapidjson::SizeType>(time.size()));
   w.Key("level");
@@ -135,7 +135,8 @@ bool IsEventLogged(LogLevel level) {
 
 bool IsSecretFieldName(absl::string_view key) {
   const std::string k = absl::AsciiStrToLower(key);
-  for (absl::string_view word : {"key", "secret", "token", "password", "authorization", "signature"}) {
+  for (absl::string_view word :
+       {"key", "secret", "token", "password", "authorization", "signature"}) {
     if (absl::StrContains(k, word)) return true;
   }
   return false;

@@ -25,10 +25,11 @@ using LogFields = std::initializer_list<std::pair<absl::string_view, absl::strin
 
 /// Writes one JSON object per line to stderr (or the sink of SetEventLogSink):
 /// `{"time":"<RFC 3339 UTC, ms>","level":"info","event":"<event>", <fields>...}`. Values are
-/// strings (AddEventLogSecret values replaced), cut at 300 bytes (on a UTF-8 boundary; invalid UTF-8 becomes '?'). A field whose key
-/// names a secret (IsSecretFieldName) is written as "[redacted]": callers pass no secrets (API
-/// keys and webhook keys never reach the engine) and no request bodies; the guard is the second
-/// line of defence. Thread-safe; silenced by SetEventLogEnabled(false) (tests, benchmarks).
+/// strings (AddEventLogSecret values replaced), cut at 300 bytes (on a UTF-8 boundary; invalid
+/// UTF-8 becomes '?'). A field whose key names a secret (IsSecretFieldName) is written as
+/// "[redacted]": callers pass no secrets (API keys and webhook keys never reach the engine) and no
+/// request bodies; the guard is the second line of defence. Thread-safe; silenced by
+/// SetEventLogEnabled(false) (tests, benchmarks).
 void LogEvent(LogLevel level, absl::string_view event, LogFields fields = {});
 
 /// LogEvent for a line about a task: the task's task_id, request_id, tenant, provider and

@@ -370,19 +370,19 @@ absl::StatusOr<TaskRecord> TaskEngine::Mutate(absl::string_view task_id, const M
       hub_->Publish(next.task);
       if (IsTerminal(next.task.state()) && !IsTerminal(current->task.state())) {
         // A failure is worth a look; success and cancellation are the normal ends.
-        LogTaskEvent(next.task.state() == music::v1::TASK_STATE_FAILED ? LogLevel::kWarn
-                                                                        : LogLevel::kInfo,
-                     "task.ended", next,
-                 {{"state", music::v1::TaskState_Name(next.task.state())},
-                  {"error_code", absl::StatusCodeToString(
-                                     static_cast<absl::StatusCode>(next.task.error().code()))},
-                  {"error", next.task.error().message()}});
+        LogTaskEvent(
+            next.task.state() == music::v1::TASK_STATE_FAILED ? LogLevel::kWarn : LogLevel::kInfo,
+            "task.ended", next,
+            {{"state", music::v1::TaskState_Name(next.task.state())},
+             {"error_code",
+              absl::StatusCodeToString(static_cast<absl::StatusCode>(next.task.error().code()))},
+             {"error", next.task.error().message()}});
       }
       if (!IsTerminal(next.task.state())) {
         if (IsEventLogged(LogLevel::kDebug)) {
           LogTaskEvent(LogLevel::kDebug, "task.updated", next,
-                     {{"state", music::v1::TaskState_Name(next.task.state())},
-                      {"version", absl::StrCat(next.task.version())}});
+                       {{"state", music::v1::TaskState_Name(next.task.state())},
+                        {"version", absl::StrCat(next.task.version())}});
         }
         Schedule(next.task.task_id(), next.next_action_time);
       }
@@ -813,9 +813,9 @@ void TaskEngine::FinishSubmit(const std::string& task_id, const std::string& pro
   const auto policy = adapter->resubmit_policy();
   if (!sent.ok()) {
     LogTask(LogLevel::kWarn, "task.submit_failed", task_id,
-             {{"code", absl::StatusCodeToString(sent.status().code())},
-              {"outcome_unknown", adapters::IsOutcomeUnknown(sent.status()) ? "true" : "false"},
-              {"error", sent.status().message()}});
+            {{"code", absl::StatusCodeToString(sent.status().code())},
+             {"outcome_unknown", adapters::IsOutcomeUnknown(sent.status()) ? "true" : "false"},
+             {"error", sent.status().message()}});
   }
   Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
     if (r.submission == SubmissionState::kSubmitted) return false;  // a callback adopted it
@@ -988,8 +988,8 @@ bool TaskEngine::PrepareReferenceAudio(TaskRecord& record, adapters::ProviderAda
   }
   LogTaskEvent(fetched.ok() ? LogLevel::kInfo : LogLevel::kWarn, "task.reference_audio_fetched",
                record,
-           {{"result", fetched.ok() ? "ok" : absl::StatusCodeToString(fetched.status().code())},
-            {"bytes", fetched.ok() ? absl::StrCat(fetched->bytes.size()) : "0"}});
+               {{"result", fetched.ok() ? "ok" : absl::StatusCodeToString(fetched.status().code())},
+                {"bytes", fetched.ok() ? absl::StrCat(fetched->bytes.size()) : "0"}});
   const absl::Time now = clock_->Now();
   if (!fetched.ok()) {
     const absl::Status& error = fetched.status();
@@ -1076,8 +1076,9 @@ void TaskEngine::Recover(const TaskRecord& record, adapters::ProviderAdapter* ad
       adapter->FindByRequestId(BuildSubmitRequest(record));
   if (!absl::IsNotFound(found.status())) RecordOutcome(record.task.provider(), found.status());
   const absl::Time now = clock_->Now();
-  LogTaskEvent(LogLevel::kInfo, "task.lookup_by_request_id", record,
-           {{"result", found.ok() ? "found" : absl::StatusCodeToString(found.status().code())}});
+  LogTaskEvent(
+      LogLevel::kInfo, "task.lookup_by_request_id", record,
+      {{"result", found.ok() ? "found" : absl::StatusCodeToString(found.status().code())}});
   Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
     if (r.submission != SubmissionState::kUnknown || IsTerminal(r.task.state())) return false;
     if (found.ok()) {

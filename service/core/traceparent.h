@@ -10,7 +10,8 @@ namespace music::service {
 /// The gRPC metadata key of the W3C trace context (lower case, as gRPC delivers keys).
 inline constexpr char kTraceparentHeader[] = "traceparent";
 
-/// Validates a W3C Trace Context `traceparent` value (https://www.w3.org/TR/trace-context/#traceparent-header):
+/// Validates a W3C Trace Context `traceparent` value
+/// (https://www.w3.org/TR/trace-context/#traceparent-header):
 /// "<version>-<trace-id>-<parent-id>-<flags>" in lower-case hex of 2, 32, 16 and 2 digits, the
 /// version not "ff", the ids not all zeros; version "00" is exactly 55 characters, a later version
 /// may append "-..." (ignored, as the spec says). Returns the four known parts with version "00"

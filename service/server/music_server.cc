@@ -1,17 +1,16 @@
 #include "service/server/music_server.h"
 
+#include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
-#include <grpc/grpc.h>
-
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdint>
 #include <utility>
-#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"

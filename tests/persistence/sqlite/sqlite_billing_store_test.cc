@@ -130,7 +130,8 @@ TEST_F(SqliteBillingStoreTest, CheckLedgerFindsInjectedCorruption) {
           "INSERT INTO tasks SELECT 'copy', tenant, 'r-copy', request_fingerprint, state, kind, "
           "provider, provider_task_id, submission, attempts, next_action_us, deadline_us, "
           "unknown_since_us, create_time_us, update_time_us, version, task, poll_url, "
-          "reference_artifact_id, provider_endpoint, traceparent FROM tasks WHERE task_id = 'noreserve'");
+          "reference_artifact_id, provider_endpoint, traceparent FROM tasks WHERE task_id = "
+          "'noreserve'");
   auto found = store_->CheckLedger();
   ASSERT_TRUE(found.ok()) << found.status();
   EXPECT_EQ(KindsFor(*found, "ok"), std::vector<std::string>{});

@@ -49,8 +49,8 @@ class EventLogTest : public ::testing::Test {
 TEST_F(EventLogTest, LineIsAJsonObjectWithTimeLevelEventAndFields) {
   LogEvent(LogLevel::kWarn, "circuit.opened", {{"provider", "kie"}, {"failures", "5"}});
   rapidjson::Document doc = OnlyLine();
-  EXPECT_TRUE(std::regex_match(Get(doc, "time"),
-                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
+  EXPECT_TRUE(
+      std::regex_match(Get(doc, "time"), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
       << Get(doc, "time");
   EXPECT_EQ(Get(doc, "level"), "warn");
   EXPECT_EQ(Get(doc, "event"), "circuit.opened");
@@ -116,15 +116,19 @@ TEST_F(EventLogTest, DisabledWritesNothing) {
 
 TEST_F(EventLogTest, KeysNamingSecretsAreRedacted) {
   LogEvent(LogLevel::kInfo, "x",
-           {{"api_key", "abc"}, {"webhook_secret", "def"}, {"Authorization", "Bearer ghi"},
-            {"page_token", "jkl"}, {"error", "fine"}});
+           {{"api_key", "abc"},
+            {"webhook_secret", "def"},
+            {"Authorization", "Bearer ghi"},
+            {"page_token", "jkl"},
+            {"error", "fine"}});
   rapidjson::Document doc = OnlyLine();
   EXPECT_EQ(Get(doc, "api_key"), "[redacted]");
   EXPECT_EQ(Get(doc, "webhook_secret"), "[redacted]");
   EXPECT_EQ(Get(doc, "Authorization"), "[redacted]");
   EXPECT_EQ(Get(doc, "page_token"), "[redacted]");
   EXPECT_EQ(Get(doc, "error"), "fine");
-  for (const char* v : {"abc", "def", "ghi", "jkl"}) EXPECT_EQ(lines_[0].find(v), std::string::npos);
+  for (const char* v : {"abc", "def", "ghi", "jkl"})
+    EXPECT_EQ(lines_[0].find(v), std::string::npos);
 }
 
 TEST_F(EventLogTest, RegisteredSecretValuesAreRedactedWhereverTheyAppear) {
