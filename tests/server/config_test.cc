@@ -222,6 +222,24 @@ TEST(ConfigTest, LogAndGrpcConnectionKeys) {
   EXPECT_EQ(c->grpc_max_connection_age_grace, absl::Milliseconds(250));
 }
 
+TEST(ConfigTest, DescribeConfigNamesListenPortsAndSecretVariablesOnly) {
+  auto c = ParseConfig(R"({"listen": "0.0.0.0:50051", "callbacks": {"listen": "0.0.0.0:8081"},
+    "shutdown_grace_seconds": 10,
+    "providers": {"kie": {"api_key_env": "MY_KIE_KEY", "webhook_hmac_key_env": ""}}})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const std::string d = DescribeConfig(*c);
+  EXPECT_NE(d.find(R"({"key":"listen","address":"0.0.0.0:50051","port":50051})"), std::string::npos)
+      << d;
+  EXPECT_NE(d.find(R"({"key":"callbacks.listen","address":"0.0.0.0:8081","port":8081})"),
+            std::string::npos)
+      << d;
+  EXPECT_NE(d.find("\"MY_KIE_KEY\""), std::string::npos) << d;
+  EXPECT_EQ(d.find("\"KIE_API_KEY\""), std::string::npos) << d;           // replaced
+  EXPECT_EQ(d.find("KIE_WEBHOOK_HMAC_KEY"), std::string::npos) << d;  // unset: not listed
+  EXPECT_NE(d.find("\"PIAPI_WEBHOOK_SECRET\""), std::string::npos) << d;  // a module default
+  EXPECT_NE(d.find(R"("shutdown_grace_seconds":10)"), std::string::npos) << d;
+}
+
 TEST(ConfigTest, MalformedJsonIsAnError) {
   auto parsed = ParseConfig("{\"listen\": ");
   ASSERT_FALSE(parsed.ok());
