@@ -42,6 +42,10 @@ struct TaskRecord {
   std::string reference_artifact_id;
   /// The provider endpoint that took the create (e.g. "/v1/music/text-to-music"), for the ledger.
   std::string provider_endpoint;
+  /// The caller's W3C trace context (`traceparent` gRPC metadata on the create, validated and
+  /// normalized to "00-<32 hex>-<16 hex>-<2 hex>"), logged on every line about the task so a
+  /// platform's traces join the service's lines; "" when the caller sent none or a malformed one.
+  std::string traceparent;
 };
 
 /// True for SUCCEEDED, FAILED and CANCELED.

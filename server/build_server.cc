@@ -19,6 +19,7 @@
 #include "persistence/archive/s3_archive_store.h"
 #include "persistence/sqlite/sqlite_task_store.h"
 #include "server/catalog_builder.h"
+#include "service/core/event_log.h"
 #include "service/core/usage_formats.h"
 
 namespace music::server {
@@ -70,6 +71,10 @@ service::ServerOptions OptionsFrom(const ServerConfig& config) {
   options.archiver.backoff_max = config.archive_backoff_max;
   options.archiver.sweep_interval = config.archive_sweep_interval;
   options.archiver.max_age = config.archive_max_age;
+  options.keepalive_time = config.grpc_keepalive_time;
+  options.keepalive_timeout = config.grpc_keepalive_timeout;
+  options.max_connection_age = config.grpc_max_connection_age;
+  options.max_connection_age_grace = config.grpc_max_connection_age_grace;
   return options;
 }
 
@@ -126,10 +131,14 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
                           absl::StrCat("providers.", module.name, ".api_key_file"));
     if (!key.ok()) return key.status();
     settings.api_key = *std::move(key);
+    // Whatever path a secret takes into a message (a provider echoing our request in its error),
+    // the event log writes it as "[redacted]".
+    service::AddEventLogSecret(settings.api_key);
     for (const adapters::SecretSpec& spec : module.secrets) {
       auto env = p->secret_envs.find(spec.config_key);
       settings.secrets[spec.config_key] =
           env == p->secret_envs.end() || env->second.empty() ? "" : secrets(env->second);
+      service::AddEventLogSecret(settings.secrets[spec.config_key]);
     }
     settings.base_url = p->base_url;
     settings.request_timeout = p->request_timeout;

@@ -12,6 +12,7 @@ namespace {
 
 using service::Catalog;
 using service::LogEvent;
+using service::LogLevel;
 
 absl::Status Bad(const std::string& key, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("config key \"", key, "\": ", why));
@@ -57,7 +58,7 @@ absl::StatusOr<std::unique_ptr<Catalog>> BuildCatalog(
       if (live.ok() && !live->empty()) {
         entries = *std::move(live);
       } else if (!live.ok() && !absl::IsUnimplemented(live.status())) {
-        LogEvent("catalog.fetch_models_failed",
+        LogEvent(LogLevel::kWarn, "catalog.fetch_models_failed",
                  {{"provider", name}, {"error", live.status().message()}});
       }
     }

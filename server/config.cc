@@ -3,13 +3,18 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
+#include <set>
 #include <sstream>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
 
 namespace music::server {
 namespace {
@@ -279,6 +284,20 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json,
       {"archive.allow_loopback", Bool(&c.archive_allow_loopback)},
       {"archive.allow_http", Bool(&c.archive_allow_http)},
   };
+  setters["log.level"] = [&c](const rapidjson::Value& v, const std::string& key) {
+    if (!v.IsString()) return Bad(key, "must be a string");
+    std::optional<service::LogLevel> level = service::ParseLogLevel(v.GetString());
+    if (!level) return Bad(key, "must be debug, info, warn or error");
+    c.log_level = *level;
+    return absl::OkStatus();
+  };
+  setters["grpc.keepalive_time_seconds"] = Duration(&c.grpc_keepalive_time, s, absl::Seconds(1));
+  setters["grpc.keepalive_timeout_seconds"] =
+      Duration(&c.grpc_keepalive_timeout, s, absl::Seconds(1));
+  setters["grpc.max_connection_age_seconds"] =
+      Duration(&c.grpc_max_connection_age, s, absl::Milliseconds(100));
+  setters["grpc.max_connection_age_grace_seconds"] =
+      Duration(&c.grpc_max_connection_age_grace, s, absl::Milliseconds(100));
   for (const adapters::ProviderModule& m : registry.modules()) {
     AddProviderSetters(m, &c.providers[m.name], setters);
   }
@@ -333,6 +352,45 @@ std::string ArchiveDirectory(const ServerConfig& config) {
   const size_t slash = config.database_path.rfind('/');
   if (slash == std::string::npos) return "archive";
   return absl::StrCat(config.database_path.substr(0, slash + 1), "archive");
+}
+
+std::string DescribeConfig(const ServerConfig& config) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  w.Key("listen");
+  w.StartArray();
+  for (const auto& [key, address] :
+       {std::pair<const char*, const std::string&>("listen", config.listen),
+        std::pair<const char*, const std::string&>("callbacks.listen", config.callbacks_listen)}) {
+    std::string host;
+    int port = 0;
+    SplitHostPort(address, key, &host, &port).IgnoreError();  // ParseConfig checked it
+    w.StartObject();
+    w.Key("key");
+    w.String(key);
+    w.Key("address");
+    w.String(address.c_str());
+    w.Key("port");
+    w.Int(port);
+    w.EndObject();
+  }
+  w.EndArray();
+  std::set<std::string> envs;
+  for (const auto& [name, p] : config.providers) {
+    if (!p.api_key_env.empty()) envs.insert(p.api_key_env);
+    for (const auto& [key, env] : p.secret_envs) {
+      if (!env.empty()) envs.insert(env);
+    }
+  }
+  w.Key("secret_envs");
+  w.StartArray();
+  for (const std::string& env : envs) w.String(env.c_str());
+  w.EndArray();
+  w.Key("shutdown_grace_seconds");
+  w.Double(absl::ToDoubleSeconds(config.shutdown_grace));
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 absl::StatusOr<ServerConfig> LoadConfigFile(const std::string& path,

@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "adapters/provider_module.h"
+#include "service/core/event_log.h"
 #include "service/server/host_port.h"
 
 namespace music::server {
@@ -129,6 +130,18 @@ struct ServerConfig {
   /// Tests only: let the media downloader reach 127.0.0.0/8 and ::1 / plain http.
   bool archive_allow_loopback = false;
   bool archive_allow_http = false;
+  // log.*: lines below this level are dropped (debug, info, warn, error).
+  service::LogLevel log_level = service::LogLevel::kInfo;
+  // grpc.*: HTTP/2 connection management (gRPC core channel arguments). The server pings an idle
+  // connection every keepalive_time and drops it when no ack comes within keepalive_timeout
+  // (dead peers behind a NAT or a proxy). A connection older than max_connection_age gets a
+  // GOAWAY (clients reconnect, so a scaled-up Deployment takes its share); its open streams get
+  // max_connection_age_grace more, then end UNAVAILABLE (WatchTask clients resume with
+  // since_version). Infinite = gRPC's default (no limit).
+  absl::Duration grpc_keepalive_time = absl::Seconds(60);
+  absl::Duration grpc_keepalive_timeout = absl::Seconds(20);
+  absl::Duration grpc_max_connection_age = absl::InfiniteDuration();
+  absl::Duration grpc_max_connection_age_grace = absl::InfiniteDuration();
 };
 
 /// The archive directory `config` names: archive.directory, else "archive" beside database.path.
@@ -152,6 +165,12 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json,
 /// Reads and parses a config file. NOT_FOUND when it cannot be read; otherwise as ParseConfig.
 absl::StatusOr<ServerConfig> LoadConfigFile(const std::string& path,
                                             const adapters::ProviderModuleRegistry& registry);
+
+/// What a deployment must match in `config`, as one JSON object (music-server --check_config):
+/// {"listen": [{"key": "listen", "address": "0.0.0.0:50051", "port": 50051}, ...] (every listen
+/// address: gRPC, callbacks), "secret_envs": [...] (every environment variable the providers'
+/// secrets are read from, sorted, no empties), "shutdown_grace_seconds": 10}. Names no secret.
+std::string DescribeConfig(const ServerConfig& config);
 
 /// Splits "host:port" (service/server/host_port.h).
 using service::SplitHostPort;

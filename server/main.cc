@@ -10,10 +10,14 @@
 #include "adapters/builtin_providers.h"
 #include "server/build_server.h"
 #include "server/config.h"
+#include "service/core/event_log.h"
 
 ABSL_FLAG(std::string, config, "", "JSON config file (README.md, Configuration); none: defaults");
 ABSL_FLAG(std::string, listen, "", "gRPC address host:port; overrides the config's \"listen\"");
 ABSL_FLAG(std::string, database, "", "SQLite file; overrides the config's \"database.path\"");
+ABSL_FLAG(bool, check_config, false,
+          "parse --config strictly, print what it names (listen addresses, secret variables) as "
+          "JSON and exit: 0 when valid, 1 with the error otherwise; starts nothing");
 
 namespace {
 
@@ -44,9 +48,15 @@ int main(int argc, char** argv) {
     if (!loaded.ok()) return Fail(loaded.status());
     config = *std::move(loaded);
   }
+  if (absl::GetFlag(FLAGS_check_config)) {
+    std::cout << music::server::DescribeConfig(config) << std::endl;
+    return 0;
+  }
   if (!absl::GetFlag(FLAGS_listen).empty()) config.listen = absl::GetFlag(FLAGS_listen);
   if (!absl::GetFlag(FLAGS_database).empty()) config.database_path = absl::GetFlag(FLAGS_database);
 
+  // The log level is the process's (every server in it logs through one event log).
+  music::service::SetEventLogLevel(config.log_level);
   std::string summary;
   auto server = music::server::BuildServer(config, registry, music::server::EnvironmentSecrets(),
                                            music::RealClock::Get(), &summary);

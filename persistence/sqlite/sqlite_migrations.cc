@@ -127,6 +127,10 @@ ALTER TABLE tasks ADD COLUMN archive_pending INTEGER NOT NULL DEFAULT 0;
 UPDATE tasks SET archive_pending = 1 WHERE state = 3;
 CREATE INDEX tasks_archive_pending ON tasks (create_time_us, task_id) WHERE archive_pending = 1;
 )sql",
+    // 5: the caller's W3C traceparent, kept on the task for its log lines.
+    R"sql(
+ALTER TABLE tasks ADD COLUMN traceparent TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 

@@ -101,6 +101,7 @@ absl::StatusOr<domain::TaskRecord> DecodeTaskRow(sqlite3_stmt* stmt) {
   record.poll_url = ColumnText(stmt, 9);
   record.reference_artifact_id = ColumnText(stmt, 10);
   record.provider_endpoint = ColumnText(stmt, 11);
+  record.traceparent = ColumnText(stmt, 12);
   return record;
 }
 
@@ -132,6 +133,7 @@ absl::Status BindTaskColumns(sqlite3_stmt* stmt, const domain::TaskRecord& r,
   check(BindText(stmt, 18, r.poll_url));
   check(BindText(stmt, 19, r.reference_artifact_id));
   check(BindText(stmt, 20, r.provider_endpoint));
+  check(BindText(stmt, 21, r.traceparent));
   check(sqlite3_bind_int64(stmt, 22, domain::ArchivePending(r) ? 1 : 0));
   if (rc != SQLITE_OK) return SqliteError(nullptr, rc, "bind");
   return absl::OkStatus();

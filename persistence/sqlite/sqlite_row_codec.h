@@ -35,7 +35,7 @@ int64_t TimestampMicros(const google::protobuf::Timestamp& ts);
 #define MUSIC_SQLITE_TASK_COLUMNS                                                                 \
   "t.task_id, t.request_fingerprint, t.submission, t.attempts, t.next_action_us, t.deadline_us, " \
   "t.unknown_since_us, t.version, t.task, t.poll_url, t.reference_artifact_id, "                  \
-  "t.provider_endpoint"
+  "t.provider_endpoint, t.traceparent"
 inline constexpr char kTaskColumns[] = MUSIC_SQLITE_TASK_COLUMNS;
 
 /// Decodes a row of kTaskColumns. DATA_LOSS when it is malformed: a bookkeeping column that is
@@ -43,11 +43,11 @@ inline constexpr char kTaskColumns[] = MUSIC_SQLITE_TASK_COLUMNS;
 /// the row's.
 absl::StatusOr<domain::TaskRecord> DecodeTaskRow(sqlite3_stmt* stmt);
 
-/// Binds ?1..?20 of the tasks INSERT / UPDATE: task_id, tenant, request_id, request_fingerprint,
+/// Binds ?1..?21 of the tasks INSERT / UPDATE: task_id, tenant, request_id, request_fingerprint,
 /// state, kind, provider, provider_task_id, submission, attempts, next_action_us, deadline_us,
 /// unknown_since_us, create_time_us, update_time_us, version, task (`blob`: r.task serialized),
-/// poll_url, reference_artifact_id, provider_endpoint; and ?22, archive_pending
-/// (domain::ArchivePending; ?21 is the UPDATE's expected version).
+/// poll_url, reference_artifact_id, provider_endpoint, traceparent; and ?22, archive_pending
+/// (domain::ArchivePending; ?23 is the UPDATE's expected version).
 absl::Status BindTaskColumns(sqlite3_stmt* stmt, const domain::TaskRecord& r,
                              const std::string& blob);
 

@@ -25,22 +25,22 @@ static_assert(music::v1::TASK_STATE_SUCCEEDED == 3 && music::v1::TASK_STATE_FAIL
                   music::v1::TASK_STATE_CANCELED == 5,
               "update kListActiveSql and the tasks_active index");
 
-// Parameters ?1..?20 and ?22 are bound by BindTaskColumns.
+// Parameters ?1..?22 are bound by BindTaskColumns.
 constexpr char kInsertTaskSql[] =
     "INSERT INTO tasks (task_id, tenant, request_id, request_fingerprint, state, kind, provider, "
     "provider_task_id, submission, attempts, next_action_us, deadline_us, unknown_since_us, "
     "create_time_us, update_time_us, version, task, poll_url, reference_artifact_id, "
-    "provider_endpoint, archive_pending) "
+    "provider_endpoint, traceparent, archive_pending) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
-    "?20, ?22)";
-// ?21: the version the caller read.
+    "?20, ?21, ?22)";
+// ?23: the version the caller read.
 constexpr char kUpdateTaskSql[] =
     "UPDATE tasks SET request_fingerprint = ?4, state = ?5, kind = ?6, provider = ?7, "
     "provider_task_id = ?8, submission = ?9, attempts = ?10, next_action_us = ?11, "
     "deadline_us = ?12, unknown_since_us = ?13, create_time_us = ?14, update_time_us = ?15, "
     "version = ?16, task = ?17, poll_url = ?18, reference_artifact_id = ?19, "
-    "provider_endpoint = ?20, archive_pending = ?22 "
-    "WHERE task_id = ?1 AND tenant = ?2 AND request_id = ?3 AND version = ?21";
+    "provider_endpoint = ?20, traceparent = ?21, archive_pending = ?22 "
+    "WHERE task_id = ?1 AND tenant = ?2 AND request_id = ?3 AND version = ?23";
 constexpr char kGetSql[] = "SELECT " MUSIC_SQLITE_TASK_COLUMNS " FROM tasks t WHERE t.task_id = ?1";
 constexpr char kGetByRequestIdSql[] =
     "SELECT " MUSIC_SQLITE_TASK_COLUMNS
@@ -352,7 +352,7 @@ absl::Status SqliteStoreImpl::UpdateInTransaction(SqliteDb& db, const domain::Ta
     if (!stmt.ok()) return stmt.status();
     ScopedStmt scoped(*stmt);
     if (absl::Status s = BindTaskColumns(*stmt, record, blob); !s.ok()) return s;
-    sqlite3_bind_int64(*stmt, 21, expected_version);
+    sqlite3_bind_int64(*stmt, 23, expected_version);
     const int rc = sqlite3_step(*stmt);
     if (rc != SQLITE_DONE) return db.Error(rc, "update task");
   }

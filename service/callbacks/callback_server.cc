@@ -7,7 +7,6 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "service/core/event_log.h"
 
 namespace music::service {
 namespace {
@@ -67,12 +66,8 @@ absl::Status CallbackServer::Bind(const std::string& host, int port) {
                   for (const auto& [k, v] : req.headers) request.headers.emplace_back(k, v);
                   absl::Status s = handler_(req.matches[1].str(), req.matches[2].str(), request);
                   res.status = HttpStatusFor(s);
-                  if (!s.ok()) {
-                    LogEvent("callback.rejected", {{"provider", req.matches[1].str()},
-                                                   {"task_id", req.matches[2].str()},
-                                                   {"http_status", absl::StrCat(res.status)},
-                                                   {"error", s.message()}});
-                  }
+                  // A refusal is logged by the handler (TaskEngine::HandleCallback), which
+                  // knows the task's fields.
                   res.set_content(
                       s.ok() ? std::string("{\"status\":\"received\"}")
                              : absl::StrCat("{\"error\":\"", JsonEscape(s.message()), "\"}"),

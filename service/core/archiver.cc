@@ -276,7 +276,7 @@ void Archiver::Sweep() {
     absl::StatusOr<std::vector<TaskRecord>> page = tasks_->ListArchivePending(query);
     if (!page.ok()) {
       if (!absl::IsUnimplemented(page.status())) {
-        LogEvent("archive.sweep_failed", {{"error", page.status().ToString()}});
+        LogEvent(LogLevel::kError, "archive.sweep_failed", {{"error", page.status().ToString()}});
       }
       break;
     }
@@ -325,10 +325,8 @@ void Archiver::Process(const std::string& task_id) {
     if (!copy.ok()) {
       failed = true;
       failures_.fetch_add(1, std::memory_order_relaxed);
-      LogEvent("archive.failed", {{"task_id", task_id},
-                                  {"clip_id", m.clip_id},
-                                  {"media", m.media},
-                                  {"error", copy.status().ToString()}});
+      LogTaskEvent(LogLevel::kWarn, "archive.failed", *record,
+                   {{"clip_id", m.clip_id}, {"media", m.media}, {"error", copy.status().ToString()}});
       continue;
     }
     done.push_back({m.clip_id, m.media, *std::move(copy)});
@@ -337,14 +335,14 @@ void Archiver::Process(const std::string& task_id) {
   if (!done.empty()) {
     absl::StatusOr<TaskRecord> written = Record(task_id, done);
     if (!written.ok()) {
-      LogEvent("archive.record_failed",
-               {{"task_id", task_id}, {"error", written.status().ToString()}});
+      LogTaskEvent(LogLevel::kWarn, "archive.record_failed", *record,
+                   {{"error", written.status().ToString()}});
       complete = false;
     } else {
       complete = !domain::ArchivePending(*written);
       if (complete) {
         tasks_archived_.fetch_add(1, std::memory_order_relaxed);
-        LogEvent("archive.done", {{"task_id", task_id}});
+        LogTaskEvent(LogLevel::kInfo, "archive.done", *written);
       }
     }
   }
@@ -419,7 +417,7 @@ void Archiver::Finish(const std::string& task_id, bool complete) {
     entries_.erase(it);
   }
   // The sweeper tries again at its next pass.
-  LogEvent("archive.left_to_sweeper", {{"task_id", task_id}});
+  LogEvent(LogLevel::kWarn, "archive.left_to_sweeper", {{"task_id", task_id}});
 }
 
 absl::Duration Archiver::Backoff(int attempt) {

@@ -77,7 +77,7 @@ void CircuitBreaker::RecordSuccess(absl::string_view provider) {
   if (it == circuits_.end()) return;
   Circuit& c = it->second;
   if (c.state != State::kClosed) {
-    LogEvent("circuit.closed", {{"provider", std::string(provider)}});
+    LogEvent(LogLevel::kInfo, "circuit.closed", {{"provider", std::string(provider)}});
   }
   c = Circuit();
 }
@@ -94,9 +94,10 @@ void CircuitBreaker::RecordFailure(absl::string_view provider) {
     c.state = State::kOpen;
     c.opened_at = now;
     c.probing = false;
-    LogEvent("circuit.opened", {{"provider", std::string(provider)},
-                                {"failures", absl::StrCat(c.failures)},
-                                {"cool_down", absl::FormatDuration(options_.cool_down)}});
+    LogEvent(LogLevel::kWarn, "circuit.opened",
+             {{"provider", std::string(provider)},
+              {"failures", absl::StrCat(c.failures)},
+              {"cool_down", absl::FormatDuration(options_.cool_down)}});
   }
 }
 

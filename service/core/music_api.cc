@@ -88,7 +88,8 @@ absl::Status FilterRoute(Route& route, std::vector<FieldViolation>& violations, 
 }  // namespace
 
 absl::StatusOr<music::v1::CreateMusicResponse> MusicApi::CreateMusic(
-    absl::string_view tenant, const music::v1::CreateMusicRequest& r) {
+    absl::string_view tenant, const music::v1::CreateMusicRequest& r,
+    absl::string_view traceparent) {
   std::vector<FieldViolation> violations;
   ValidateRequestId(r.request_id(), violations);
   auto route = ResolveRoute(*catalog_, r.model(), violations);
@@ -108,6 +109,7 @@ absl::StatusOr<music::v1::CreateMusicResponse> MusicApi::CreateMusic(
   spec.model = route->candidates.front();
   spec.model_name = route->name;
   spec.input = MusicInput(r);
+  spec.traceparent = std::string(traceparent);
   auto outcome = engine_->Create(spec);
   if (!outcome.ok()) return outcome.status();
   music::v1::CreateMusicResponse response;
@@ -116,7 +118,8 @@ absl::StatusOr<music::v1::CreateMusicResponse> MusicApi::CreateMusic(
 }
 
 absl::StatusOr<music::v1::CreateLyricsResponse> MusicApi::CreateLyrics(
-    absl::string_view tenant, const music::v1::CreateLyricsRequest& r) {
+    absl::string_view tenant, const music::v1::CreateLyricsRequest& r,
+    absl::string_view traceparent) {
   std::vector<FieldViolation> violations;
   ValidateRequestId(r.request_id(), violations);
   auto route = ResolveRoute(*catalog_, r.model(), violations);
@@ -136,6 +139,7 @@ absl::StatusOr<music::v1::CreateLyricsResponse> MusicApi::CreateLyrics(
   spec.model = route->candidates.front();
   spec.model_name = route->name;
   spec.input.set_prompt(r.prompt());
+  spec.traceparent = std::string(traceparent);
   auto outcome = engine_->Create(spec);
   if (!outcome.ok()) return outcome.status();
   music::v1::CreateLyricsResponse response;
@@ -144,7 +148,8 @@ absl::StatusOr<music::v1::CreateLyricsResponse> MusicApi::CreateLyrics(
 }
 
 absl::StatusOr<music::v1::ContinueClipResponse> MusicApi::ContinueClip(
-    absl::string_view tenant, const music::v1::ContinueClipRequest& r) {
+    absl::string_view tenant, const music::v1::ContinueClipRequest& r,
+    absl::string_view traceparent) {
   std::vector<FieldViolation> violations;
   ValidateRequestId(r.request_id(), violations);
   if (r.clip_id().empty()) {
@@ -212,6 +217,7 @@ absl::StatusOr<music::v1::ContinueClipResponse> MusicApi::ContinueClip(
   in.set_prompt(r.prompt());
   in.set_style(r.style());
   in.set_title(r.title());
+  spec.traceparent = std::string(traceparent);
   auto outcome = engine_->Create(spec);
   if (!outcome.ok()) return outcome.status();
   music::v1::ContinueClipResponse response;

@@ -26,12 +26,17 @@ class MusicApi {
            const ProviderRegistry* providers = nullptr)
       : store_(store), catalog_(catalog), engine_(engine), providers_(providers) {}
 
+  /// The creates. `traceparent`: the caller's normalized W3C trace context (NormalizeTraceparent)
+  /// or "", stored on the new task and logged with it.
   absl::StatusOr<music::v1::CreateMusicResponse> CreateMusic(
-      absl::string_view tenant, const music::v1::CreateMusicRequest& request);
+      absl::string_view tenant, const music::v1::CreateMusicRequest& request,
+      absl::string_view traceparent = "");
   absl::StatusOr<music::v1::CreateLyricsResponse> CreateLyrics(
-      absl::string_view tenant, const music::v1::CreateLyricsRequest& request);
+      absl::string_view tenant, const music::v1::CreateLyricsRequest& request,
+      absl::string_view traceparent = "");
   absl::StatusOr<music::v1::ContinueClipResponse> ContinueClip(
-      absl::string_view tenant, const music::v1::ContinueClipRequest& request);
+      absl::string_view tenant, const music::v1::ContinueClipRequest& request,
+      absl::string_view traceparent = "");
   absl::StatusOr<music::v1::GetTaskResponse> GetTask(absl::string_view tenant,
                                                      const music::v1::GetTaskRequest& request);
   absl::StatusOr<music::v1::ListTasksResponse> ListTasks(

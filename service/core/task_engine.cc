@@ -165,7 +165,7 @@ absl::Status TaskEngine::Start() {
     Remember(record);
     Schedule(record.task.task_id(), when);
   }
-  LogEvent("engine.started", {{"resumed_tasks", absl::StrCat(active->size())}});
+  LogEvent(LogLevel::kInfo, "engine.started", {{"resumed_tasks", absl::StrCat(active->size())}});
   if (options_.scheduler_thread) scheduler_ = std::thread([this] { SchedulerLoop(); });
   return absl::OkStatus();
 }
@@ -202,6 +202,19 @@ std::string TaskEngine::CallbackUrl(absl::string_view provider, absl::string_vie
   return absl::StrCat(base, "/callbacks/", provider, "/", task_id);
 }
 
+void TaskEngine::LogTask(LogLevel level, absl::string_view event, absl::string_view task_id,
+                         LogFields fields) {
+  if (!IsEventLogged(level)) return;
+  auto record = Load(task_id);
+  if (record.ok()) {
+    LogTaskEvent(level, event, **record, fields);
+    return;
+  }
+  domain::TaskRecord bare;
+  bare.task.set_task_id(std::string(task_id));
+  LogTaskEvent(level, event, bare, fields);
+}
+
 absl::StatusOr<CreateOutcome> TaskEngine::Create(const CreateSpec& spec) {
   const absl::Time now = clock_->Now();
   TaskRecord record;
@@ -223,10 +236,11 @@ absl::StatusOr<CreateOutcome> TaskEngine::Create(const CreateSpec& spec) {
   record.submission = SubmissionState::kNotSubmitted;
   record.next_action_time = now;
   record.deadline = now + options_.task_deadline;
+  record.traceparent = spec.traceparent;
   // The reservation is stored with the task, in one transaction: no task exists unreserved.
   const billing::BillingTransaction reserve = billing::Reserve(spec.model, record, now);
   if (!spec.model->has_price()) {
-    LogEvent("billing.unpriced_model", {{"task_id", task.task_id()}, {"model", task.model()}});
+    LogTaskEvent(LogLevel::kWarn, "billing.unpriced_model", record, {{"model", task.model()}});
   }
 
   auto result = store_->Create(record, absl::MakeConstSpan(&reserve, 1));
@@ -244,6 +258,8 @@ absl::StatusOr<CreateOutcome> TaskEngine::Create(const CreateSpec& spec) {
   Remember(result->record);
   metrics_->TaskCreated(task.kind(), task.provider());
   metrics_->LedgerRows(absl::MakeConstSpan(&reserve, 1));
+  LogTaskEvent(LogLevel::kInfo, "task.created", result->record,
+               {{"kind", music::v1::TaskKind_Name(task.kind())}, {"model", task.model()}});
   hub_->Publish(task);
   Schedule(task.task_id(), now);
   return CreateOutcome{task, true};
@@ -295,19 +311,34 @@ absl::Status TaskEngine::HandleCallback(absl::string_view provider, absl::string
   const absl::string_view label = adapter != nullptr ? provider : absl::string_view("unknown");
   metrics_->CallbackReceived(label);
   bool duplicate = false;
-  absl::Status handled = ApplyCallback(adapter, provider, task_id, request, duplicate);
-  if (!handled.ok()) {
-    metrics_->CallbackRefused(label, CallbackRefusalReason(handled.code()));
+  std::shared_ptr<const TaskRecord> found;
+  absl::Status s = ApplyCallback(adapter, provider, task_id, request, duplicate, &found);
+  if (!s.ok()) {
+    metrics_->CallbackRefused(label, CallbackRefusalReason(s.code()));
   } else if (duplicate) {
     metrics_->CallbackDuplicate(label);
   }
-  return handled;
+  if (!s.ok() && IsEventLogged(LogLevel::kWarn)) {
+    // The id and provider come from the URL: for an unknown task they are all there is.
+    TaskRecord bare;
+    if (found == nullptr) {
+      bare.task.set_task_id(std::string(task_id));
+      bare.task.set_provider(std::string(provider));
+    }
+    LogTaskEvent(LogLevel::kWarn, "callback.rejected", found ? *found : bare,
+                 {{"callback_provider", provider},
+                  {"code", absl::StatusCodeToString(s.code())},
+                  {"error", s.message()}});
+  }
+  return s;
 }
 
 absl::Status TaskEngine::ApplyCallback(adapters::ProviderAdapter* adapter,
                                        absl::string_view provider, absl::string_view task_id,
-                                       const http::Request& request, bool& duplicate) {
+                                       const http::Request& request, bool& duplicate,
+                                       std::shared_ptr<const TaskRecord>* found) {
   auto record = Load(task_id);
+  if (record.ok()) *found = *record;
   if (!record.ok() || (*record)->task.provider() != provider) {
     if (record.ok() || absl::IsNotFound(record.status())) {
       return absl::NotFoundError(absl::StrCat("no task ", task_id, " for provider ", provider));
@@ -318,8 +349,7 @@ absl::Status TaskEngine::ApplyCallback(adapters::ProviderAdapter* adapter,
   auto update = adapter->ParseCallback((*record)->task.kind(), request);
   if (absl::IsAlreadyExists(update.status())) {
     // A repeat of a delivery already applied (PiAPI resends with the same timestamp).
-    LogEvent("callback.repeat",
-             {{"task_id", std::string(task_id)}, {"provider", std::string(provider)}});
+    LogTaskEvent(LogLevel::kDebug, "callback.repeat", **record);
     duplicate = true;
     return absl::OkStatus();
   }
@@ -398,16 +428,23 @@ absl::StatusOr<TaskRecord> TaskEngine::Mutate(absl::string_view task_id, const M
                             next.task.error().code(),
                             clock_->Now() - TimeOf(next.task.create_time()));
         metrics_->LedgerRows(ledger);
-        LogEvent("task.ended",
-                 {{"task_id", next.task.task_id()},
-                  {"provider", next.task.provider()},
-                  {"provider_task_id", next.task.provider_task_id()},
-                  {"state", music::v1::TaskState_Name(next.task.state())},
-                  {"error_code", absl::StatusCodeToString(
-                                     static_cast<absl::StatusCode>(next.task.error().code()))},
-                  {"error", next.task.error().message()}});
+        // A failure is worth a look; success and cancellation are the normal ends.
+        LogTaskEvent(
+            next.task.state() == music::v1::TASK_STATE_FAILED ? LogLevel::kWarn : LogLevel::kInfo,
+            "task.ended", next,
+            {{"state", music::v1::TaskState_Name(next.task.state())},
+             {"error_code",
+              absl::StatusCodeToString(static_cast<absl::StatusCode>(next.task.error().code()))},
+             {"error", next.task.error().message()}});
       }
-      if (!IsTerminal(next.task.state())) Schedule(next.task.task_id(), next.next_action_time);
+      if (!IsTerminal(next.task.state())) {
+        if (IsEventLogged(LogLevel::kDebug)) {
+          LogTaskEvent(LogLevel::kDebug, "task.updated", next,
+                       {{"state", music::v1::TaskState_Name(next.task.state())},
+                        {"version", absl::StrCat(next.task.version())}});
+        }
+        Schedule(next.task.task_id(), next.next_action_time);
+      }
       return next;
     }
     // ABORTED: another writer won; read the store again.
@@ -432,10 +469,11 @@ void TaskEngine::RetryAfterStoreFault(const std::string& task_id, const absl::St
     failures = ++slots_[SlotLocked(task_id)].store_failures;
   }
   const absl::Duration delay = Backoff(failures, error);
-  LogEvent("task.store_failed", {{"task_id", task_id},
-                                 {"error", error.ToString()},
-                                 {"attempt", absl::StrCat(failures)},
-                                 {"retry_in", absl::FormatDuration(delay)}});
+  // With the record's fields when it is cached (a store that fails writes may fail reads too).
+  LogTask(LogLevel::kWarn, "task.store_failed", task_id,
+          {{"error", error.ToString()},
+           {"attempt", absl::StrCat(failures)},
+           {"retry_in", absl::FormatDuration(delay)}});
   Schedule(task_id, clock_->Now() + delay);
 }
 
@@ -891,12 +929,10 @@ void TaskEngine::FinishSubmit(const std::string& task_id, const std::string& pro
   const absl::Time now = clock_->Now();
   const auto policy = adapter->resubmit_policy();
   if (!sent.ok()) {
-    LogEvent("task.submit_failed",
-             {{"task_id", task_id},
-              {"provider", provider},
-              {"code", absl::StatusCodeToString(sent.status().code())},
-              {"outcome_unknown", adapters::IsOutcomeUnknown(sent.status()) ? "true" : "false"},
-              {"error", sent.status().message()}});
+    LogTask(LogLevel::kWarn, "task.submit_failed", task_id,
+            {{"code", absl::StatusCodeToString(sent.status().code())},
+             {"outcome_unknown", adapters::IsOutcomeUnknown(sent.status()) ? "true" : "false"},
+             {"error", sent.status().message()}});
   }
   Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
     if (r.submission == SubmissionState::kSubmitted) return false;  // a callback adopted it
@@ -992,11 +1028,11 @@ void TaskEngine::FailOver(TaskRecord& r, const music::v1::Model& next, absl::Sta
   failover->set_code(static_cast<int32_t>(code));
   failover->set_message(std::string(message));
   SetTimestamp(now, failover->mutable_time());
-  LogEvent("task.failover", {{"task_id", r.task.task_id()},
-                             {"from", r.task.provider()},
-                             {"to", next.provider()},
-                             {"code", absl::StatusCodeToString(code)},
-                             {"error", message}});
+  LogTaskEvent(LogLevel::kWarn, "task.failover", r,
+               {{"from", r.task.provider()},
+                {"to", next.provider()},
+                {"code", absl::StatusCodeToString(code)},
+                {"error", message}});
   r.task.set_provider(next.provider());
   r.task.set_provider_model(next.provider_model());
   r.task.set_provider_task_id("");
@@ -1069,10 +1105,10 @@ bool TaskEngine::PrepareReferenceAudio(TaskRecord& record, adapters::ProviderAda
           absl::InvalidArgumentError("the URL did not serve audio (mp3, wav, flac, ogg, m4a)");
     }
   }
-  LogEvent("task.reference_audio_fetched",
-           {{"task_id", task_id},
-            {"result", fetched.ok() ? "ok" : absl::StatusCodeToString(fetched.status().code())},
-            {"bytes", fetched.ok() ? absl::StrCat(fetched->bytes.size()) : "0"}});
+  LogTaskEvent(fetched.ok() ? LogLevel::kInfo : LogLevel::kWarn, "task.reference_audio_fetched",
+               record,
+               {{"result", fetched.ok() ? "ok" : absl::StatusCodeToString(fetched.status().code())},
+                {"bytes", fetched.ok() ? absl::StrCat(fetched->bytes.size()) : "0"}});
   const absl::Time now = clock_->Now();
   if (!fetched.ok()) {
     const absl::Status& error = fetched.status();
@@ -1163,10 +1199,9 @@ void TaskEngine::Recover(const TaskRecord& record, adapters::ProviderAdapter* ad
   CountCall(record.task.provider(), "lookup", found.status(), lookup_start);
   if (!absl::IsNotFound(found.status())) RecordOutcome(record.task.provider(), found.status());
   const absl::Time now = clock_->Now();
-  LogEvent("task.lookup_by_request_id",
-           {{"task_id", task_id},
-            {"provider", record.task.provider()},
-            {"result", found.ok() ? "found" : absl::StatusCodeToString(found.status().code())}});
+  LogTaskEvent(
+      LogLevel::kInfo, "task.lookup_by_request_id", record,
+      {{"result", found.ok() ? "found" : absl::StatusCodeToString(found.status().code())}});
   Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
     if (r.submission != SubmissionState::kUnknown || IsTerminal(r.task.state())) return false;
     if (found.ok()) {

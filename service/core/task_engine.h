@@ -25,6 +25,7 @@
 #include "persistence/task_store.h"
 #include "service/core/catalog.h"
 #include "service/core/circuit_breaker.h"
+#include "service/core/event_log.h"
 #include "domain/clock.h"
 #include "service/core/executor.h"
 #include "service/core/metrics.h"
@@ -113,6 +114,8 @@ struct CreateSpec {
   /// over along the alias's members. Empty: model->name().
   std::string model_name;
   music::v1::TaskInput input;
+  /// The caller's normalized W3C traceparent (NormalizeTraceparent), or "": kept on the record.
+  std::string traceparent;
 };
 
 /// The result of TaskEngine::Create.
@@ -161,7 +164,8 @@ class TaskEngine {
   /// Applies a provider callback delivery for `task_id`. NOT_FOUND for an unknown task (or one of
   /// another provider); the adapter's UNAUTHENTICATED / INVALID_ARGUMENT for forged or malformed
   /// deliveries; FAILED_PRECONDITION when it names another provider task. Duplicate, late and
-  /// out-of-order deliveries are accepted and change nothing they should not.
+  /// out-of-order deliveries are accepted and change nothing they should not. A refused delivery
+  /// is logged (callback.rejected, with the task's fields when the task exists).
   absl::Status HandleCallback(absl::string_view provider, absl::string_view task_id,
                               const http::Request& request);
 
@@ -187,10 +191,11 @@ class TaskEngine {
   // Reads the task, applies `fn` (which returns true to write), writes it with a version check,
   // publishes and reschedules; retries on ABORTED with a fresh read.
   absl::StatusOr<domain::TaskRecord> Mutate(absl::string_view task_id, const Mutation& fn);
-  // HandleCallback without the counting; `duplicate` says an accepted delivery changed nothing.
+  // HandleCallback without the counting and logging; `duplicate` says an accepted delivery
+  // changed nothing; `*found` gets the task's record once it is loaded.
   absl::Status ApplyCallback(adapters::ProviderAdapter* adapter, absl::string_view provider,
                              absl::string_view task_id, const http::Request& request,
-                             bool& duplicate);
+                             bool& duplicate, std::shared_ptr<const domain::TaskRecord>* found);
   void Schedule(const std::string& task_id, absl::Time when);
   void SchedulerLoop();
   // Pops the timers due at `now` and marks their slots running; a slot already running is run
@@ -277,6 +282,10 @@ class TaskEngine {
   // Sends the outcome of one provider call to the metrics, with its latency since `start`.
   void CountCall(const std::string& provider, absl::string_view endpoint,
                  const absl::Status& status, absl::Time start);
+  // LogTaskEvent with the task's record (the cached one when there is one); a task that cannot
+  // be loaded is logged with its id only.
+  void LogTask(LogLevel level, absl::string_view event, absl::string_view task_id,
+               LogFields fields);
   // The cached record of a task this engine drives, or the store's.
   absl::StatusOr<std::shared_ptr<const domain::TaskRecord>> Load(absl::string_view task_id);
   // Records a record this engine wrote (or read) in its slot, when newer than the cached one,

@@ -12,12 +12,22 @@
 #include "domain/task_record.h"
 #include "service/core/status_details.h"
 #include "service/core/task_merge.h"
+#include "service/core/traceparent.h"
 #include "service/grpc/status_mapping.h"
 
 namespace music::service {
 namespace {
 
 using music::v1::WatchTaskResponse;
+
+// The caller's W3C traceparent metadata, normalized, or "" when absent or malformed (ignored,
+// never an error). Reads only the call's metadata: fine in a reaction.
+std::string Traceparent(const grpc::CallbackServerContext* ctx) {
+  const auto& metadata = ctx->client_metadata();
+  auto it = metadata.find(kTraceparentHeader);
+  if (it == metadata.end()) return "";
+  return NormalizeTraceparent(absl::string_view(it->second.data(), it->second.size()));
+}
 
 // One WatchTask stream: subscribes to the hub, sends the stored task, then every change (one
 // write in flight at a time, the rest queued), heartbeats while idle, and finishes after the
@@ -391,22 +401,25 @@ grpc::ServerUnaryReactor* MusicServiceImpl::Unary(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* MusicServiceImpl::CreateMusic(
     grpc::CallbackServerContext* ctx, const music::v1::CreateMusicRequest* request,
     music::v1::CreateMusicResponse* response) {
-  return Unary(ctx, request, response,
-               [this](const auto& r) { return api_->CreateMusic(tenant_, r); });
+  return Unary(ctx, request, response, [this, traceparent = Traceparent(ctx)](const auto& r) {
+    return api_->CreateMusic(tenant_, r, traceparent);
+  });
 }
 
 grpc::ServerUnaryReactor* MusicServiceImpl::CreateLyrics(
     grpc::CallbackServerContext* ctx, const music::v1::CreateLyricsRequest* request,
     music::v1::CreateLyricsResponse* response) {
-  return Unary(ctx, request, response,
-               [this](const auto& r) { return api_->CreateLyrics(tenant_, r); });
+  return Unary(ctx, request, response, [this, traceparent = Traceparent(ctx)](const auto& r) {
+    return api_->CreateLyrics(tenant_, r, traceparent);
+  });
 }
 
 grpc::ServerUnaryReactor* MusicServiceImpl::ContinueClip(
     grpc::CallbackServerContext* ctx, const music::v1::ContinueClipRequest* request,
     music::v1::ContinueClipResponse* response) {
-  return Unary(ctx, request, response,
-               [this](const auto& r) { return api_->ContinueClip(tenant_, r); });
+  return Unary(ctx, request, response, [this, traceparent = Traceparent(ctx)](const auto& r) {
+    return api_->ContinueClip(tenant_, r, traceparent);
+  });
 }
 
 grpc::ServerUnaryReactor* MusicServiceImpl::GetTask(grpc::CallbackServerContext* ctx,

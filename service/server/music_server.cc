@@ -1,5 +1,6 @@
 #include "service/server/music_server.h"
 
+#include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
@@ -7,6 +8,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
+#include <cstdint>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
@@ -98,6 +102,15 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   builder.AddListeningPort(s->options_.listen, grpc::InsecureServerCredentials(), &s->port_);
   builder.RegisterService(s->service_.get());
   builder.SetMaxReceiveMessageSize(s->options_.max_receive_message_bytes);
+  for (const auto& [arg, d] :
+       {std::pair(GRPC_ARG_KEEPALIVE_TIME_MS, s->options_.keepalive_time),
+        std::pair(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, s->options_.keepalive_timeout),
+        std::pair(GRPC_ARG_MAX_CONNECTION_AGE_MS, s->options_.max_connection_age),
+        std::pair(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, s->options_.max_connection_age_grace)}) {
+    if (d == absl::InfiniteDuration()) continue;
+    builder.AddChannelArgument(
+        arg, static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d), INT_MAX)));
+  }
   if (s->billing_service_) {
     builder.RegisterService(s->billing_service_.get());
     builder.RegisterService(s->reconciliation_service_.get());

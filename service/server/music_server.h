@@ -61,6 +61,14 @@ struct ServerOptions {
   std::shared_ptr<http::ReferenceAudioFetcher> owned_archive_fetcher;
   /// Largest gRPC message accepted (UploadReferenceAudio chunks of 1 MiB and more).
   int max_receive_message_bytes = 8 << 20;
+  /// HTTP/2 keepalive pings and connection age (gRPC channel arguments GRPC_ARG_KEEPALIVE_TIME_MS,
+  /// GRPC_ARG_KEEPALIVE_TIMEOUT_MS, GRPC_ARG_MAX_CONNECTION_AGE_MS,
+  /// GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS). Infinite leaves gRPC's default (2 h pings, 20 s
+  /// timeout, no age limit); values are cut at INT_MAX milliseconds.
+  absl::Duration keepalive_time = absl::InfiniteDuration();
+  absl::Duration keepalive_timeout = absl::InfiniteDuration();
+  absl::Duration max_connection_age = absl::InfiniteDuration();
+  absl::Duration max_connection_age_grace = absl::InfiniteDuration();
   /// Credits per USD in reconciliation reports' USD totals (beatra's rate, seed 002).
   int64_t credits_per_usd = 1000;
   /// The providers' usage-record formats, for ImportUsageRecords and Reconcile (built from the

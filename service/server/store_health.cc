@@ -30,9 +30,9 @@ absl::Status StoreHealthMonitor::CheckNow() {
     last_ = now;
   }
   if (status.ok()) {
-    LogEvent("store.healthy", {});
+    LogEvent(LogLevel::kInfo, "store.healthy");
   } else {
-    LogEvent("store.unhealthy", {{"error", status.ToString()}});
+    LogEvent(LogLevel::kError, "store.unhealthy", {{"error", status.ToString()}});
   }
   on_change_(status);
   return status;

@@ -77,6 +77,7 @@ inline void ExpectSameRecord(const domain::TaskRecord& got, const domain::TaskRe
   EXPECT_EQ(got.poll_url, want.poll_url);
   EXPECT_EQ(got.reference_artifact_id, want.reference_artifact_id);
   EXPECT_EQ(got.provider_endpoint, want.provider_endpoint);
+  EXPECT_EQ(got.traceparent, want.traceparent);
 }
 
 /// Creates `record` (expecting a new task) and returns what the store returned.

@@ -206,6 +206,15 @@ TEST(ConfigTest, BadConfigNamesTheKey) {
       {R"({"archive": {"s3": {"access_key_id_env": ""}}})", "archive.s3.access_key_id_env"},
       {R"({"archive": {"sweep_interval_seconds": 0.01}})", "archive.sweep_interval_seconds"},
       {R"({"archive": {"typo": 1}})", "archive.typo"},
+      {R"({"log": {"level": "verbose"}})", "log.level"},
+      {R"({"log": {"level": "INFO"}})", "log.level"},
+      {R"({"log": {"level": 1}})", "log.level"},
+      {R"({"log": {"format": "text"}})", "log.format"},
+      {R"({"grpc": {"keepalive_time_seconds": 0.5}})", "grpc.keepalive_time_seconds"},
+      {R"({"grpc": {"keepalive_timeout_seconds": "20"}})", "grpc.keepalive_timeout_seconds"},
+      {R"({"grpc": {"max_connection_age_seconds": 0}})", "grpc.max_connection_age_seconds"},
+      {R"({"grpc": {"max_connection_age_grace_seconds": -1}})",
+       "grpc.max_connection_age_grace_seconds"},
   };
   for (const auto& c : cases) {
     auto parsed = ParseConfig(c.json);
@@ -255,6 +264,43 @@ TEST(ConfigTest, ArchiveDefaultsAndKeys) {
   EXPECT_EQ(c->archive_max_age, absl::Hours(48));
   EXPECT_TRUE(c->archive_allow_loopback);
   EXPECT_TRUE(c->archive_allow_http);
+}
+
+TEST(ConfigTest, LogAndGrpcConnectionKeys) {
+  auto defaults = ParseConfig("{}");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->log_level, service::LogLevel::kInfo);
+  EXPECT_EQ(defaults->grpc_keepalive_time, absl::Seconds(60));
+  EXPECT_EQ(defaults->grpc_keepalive_timeout, absl::Seconds(20));
+  EXPECT_EQ(defaults->grpc_max_connection_age, absl::InfiniteDuration());
+  EXPECT_EQ(defaults->grpc_max_connection_age_grace, absl::InfiniteDuration());
+  auto c = ParseConfig(R"({"log": {"level": "debug"},
+    "grpc": {"keepalive_time_seconds": 30, "keepalive_timeout_seconds": 10,
+             "max_connection_age_seconds": 300, "max_connection_age_grace_seconds": 0.25}})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->log_level, service::LogLevel::kDebug);
+  EXPECT_EQ(c->grpc_keepalive_time, absl::Seconds(30));
+  EXPECT_EQ(c->grpc_keepalive_timeout, absl::Seconds(10));
+  EXPECT_EQ(c->grpc_max_connection_age, absl::Seconds(300));
+  EXPECT_EQ(c->grpc_max_connection_age_grace, absl::Milliseconds(250));
+}
+
+TEST(ConfigTest, DescribeConfigNamesListenPortsAndSecretVariablesOnly) {
+  auto c = ParseConfig(R"({"listen": "0.0.0.0:50051", "callbacks": {"listen": "0.0.0.0:8081"},
+    "shutdown_grace_seconds": 10,
+    "providers": {"kie": {"api_key_env": "MY_KIE_KEY", "webhook_hmac_key_env": ""}}})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const std::string d = DescribeConfig(*c);
+  EXPECT_NE(d.find(R"({"key":"listen","address":"0.0.0.0:50051","port":50051})"), std::string::npos)
+      << d;
+  EXPECT_NE(d.find(R"({"key":"callbacks.listen","address":"0.0.0.0:8081","port":8081})"),
+            std::string::npos)
+      << d;
+  EXPECT_NE(d.find("\"MY_KIE_KEY\""), std::string::npos) << d;
+  EXPECT_EQ(d.find("\"KIE_API_KEY\""), std::string::npos) << d;           // replaced
+  EXPECT_EQ(d.find("KIE_WEBHOOK_HMAC_KEY"), std::string::npos) << d;  // unset: not listed
+  EXPECT_NE(d.find("\"PIAPI_WEBHOOK_SECRET\""), std::string::npos) << d;  // a module default
+  EXPECT_NE(d.find(R"("shutdown_grace_seconds":10)"), std::string::npos) << d;
 }
 
 TEST(ConfigTest, MalformedJsonIsAnError) {

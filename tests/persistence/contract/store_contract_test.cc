@@ -517,6 +517,29 @@ TEST_P(TaskStoreContractTest, FindByProviderTaskId) {
   EXPECT_EQ(found->task.task_id(), "task-2");
 }
 
+TEST_P(TaskStoreContractTest, TraceparentRoundTripsThroughEveryRead) {
+  domain::TaskRecord r = MakeRecord("task-1", "tenant-a", "req-1");
+  r.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  MustCreate(r);
+  MustCreate(MakeRecord("task-2", "tenant-a", "req-2"));  // none: stays ""
+  EXPECT_EQ(tasks()->Get("task-1")->traceparent, r.traceparent);
+  EXPECT_EQ(tasks()->Get("task-2")->traceparent, "");
+  // A later write keeps it (the engine copies the record it read).
+  domain::TaskRecord next = *tasks()->Get("task-1");
+  next.task.set_version(2);
+  next.task.set_state(music::v1::TASK_STATE_RUNNING);
+  next.task.set_provider_task_id("p-1");
+  ASSERT_TRUE(tasks()->Update(next).ok());
+  EXPECT_EQ(tasks()->Get("task-1")->traceparent, r.traceparent);
+  EXPECT_EQ(tasks()->FindByProviderTaskId("kie", "p-1")->traceparent, r.traceparent);
+  absl::StatusOr<std::vector<domain::TaskRecord>> active = tasks()->ListActive(10);
+  ASSERT_TRUE(active.ok()) << active.status();
+  ASSERT_EQ(active->size(), 2u);
+  for (const domain::TaskRecord& a : *active) {
+    EXPECT_EQ(a.traceparent, a.task.task_id() == "task-1" ? r.traceparent : "");
+  }
+}
+
 TEST_P(TaskStoreContractTest, ReopenKeepsData) {
   domain::TaskRecord r = MakeRecord("task-1", "tenant-a", "req-1");
   r.task.add_clips()->set_clip_id("clip-1");
@@ -524,6 +547,7 @@ TEST_P(TaskStoreContractTest, ReopenKeepsData) {
   r.poll_url = "https://api.tokenlab.test/v1/tasks/ldtask_1";
   r.reference_artifact_id = "art_1";
   r.provider_endpoint = "/v1/music/generations";
+  r.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   MustCreate(r);
   for (int i = 0; i < 2; ++i) {
     stores_ = Stores();

@@ -130,7 +130,7 @@ TEST_F(SqliteBillingStoreTest, CheckLedgerFindsInjectedCorruption) {
           "INSERT INTO tasks SELECT 'copy', tenant, 'r-copy', request_fingerprint, state, kind, "
           "provider, provider_task_id, submission, attempts, next_action_us, deadline_us, "
           "unknown_since_us, create_time_us, update_time_us, version, task, poll_url, "
-          "reference_artifact_id, provider_endpoint, archive_pending FROM tasks "
+          "reference_artifact_id, provider_endpoint, archive_pending, traceparent FROM tasks "
           "WHERE task_id = 'noreserve'");
   auto found = store_->CheckLedger();
   ASSERT_TRUE(found.ok()) << found.status();
@@ -156,7 +156,8 @@ TEST_F(SqliteBillingStoreTest, SchemaTwoFileGainsTheLedgerAndItsOldTasksAreNotFl
   RawExec(path_,
           "DROP TABLE billing_transactions; DROP TABLE usage_records; "
           "DROP TABLE reconciliation_runs; DROP INDEX tasks_archive_pending; "
-          "ALTER TABLE tasks DROP COLUMN archive_pending; PRAGMA user_version = 2");
+          "ALTER TABLE tasks DROP COLUMN archive_pending; ALTER TABLE tasks DROP COLUMN traceparent; "
+          "PRAGMA user_version = 2");
   SqliteOptions o;
   o.path = path_;
   auto reopened = OpenSqliteStore(o);

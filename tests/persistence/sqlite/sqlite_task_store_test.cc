@@ -163,10 +163,10 @@ TEST_F(SqliteTaskStoreTest, VersionThreeDatabaseQueuesItsSucceededTasksForTheArc
   MustCreate(done);
   MustCreate(MakeRecord("task-2"));  // pending: not for the archive
   store_.reset();
-  // What a version-3 file looked like: no archive_pending.
+  // What a version-3 file looked like: no archive_pending (nor the later traceparent).
   RawExec(path_,
           "DROP INDEX tasks_archive_pending; ALTER TABLE tasks DROP COLUMN archive_pending; "
-          "PRAGMA user_version = 3");
+          "ALTER TABLE tasks DROP COLUMN traceparent; PRAGMA user_version = 3");
   store_ = Open();
   ASSERT_NE(store_, nullptr);
   EXPECT_EQ(RawQuery(path_, "PRAGMA user_version"), absl::StrCat(SqliteSchemaVersion()));
@@ -181,9 +181,10 @@ TEST_F(SqliteTaskStoreTest, VersionOneDatabaseIsUpgradedInPlace) {
   MustCreate(r);
   store_.reset();
   // What a version-1 file looked like: no poll_url / reference_artifact_id / provider_endpoint
-  // (nor the later archive_pending).
+  // (nor the later archive_pending and traceparent).
   RawExec(path_,
           "DROP INDEX tasks_archive_pending; ALTER TABLE tasks DROP COLUMN archive_pending; "
+          "ALTER TABLE tasks DROP COLUMN traceparent; "
           "ALTER TABLE tasks DROP COLUMN poll_url; "
           "ALTER TABLE tasks DROP COLUMN reference_artifact_id; "
           "ALTER TABLE tasks DROP COLUMN provider_endpoint; PRAGMA user_version = 1");
