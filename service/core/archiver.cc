@@ -325,6 +325,9 @@ void Archiver::Process(const std::string& task_id) {
     if (!copy.ok()) {
       failed = true;
       failures_.fetch_add(1, std::memory_order_relaxed);
+      if (options_.metrics != nullptr) {
+        options_.metrics->ArchiveFailure(absl::StatusCodeToString(copy.status().code()));
+      }
       LogTaskEvent(LogLevel::kWarn, "archive.failed", *record,
                    {{"clip_id", m.clip_id}, {"media", m.media}, {"error", copy.status().ToString()}});
       continue;
@@ -363,6 +366,7 @@ absl::StatusOr<ArchivedMedia> Archiver::ArchiveOne(const music::v1::Task& task,
   if (absl::Status s = archive_->Put(key, fetched->bytes, object); !s.ok()) return s;
   objects_archived_.fetch_add(1, std::memory_order_relaxed);
   bytes_archived_.fetch_add(object.size_bytes, std::memory_order_relaxed);
+  if (options_.metrics != nullptr) options_.metrics->ArchiveBytes(media, object.size_bytes);
   ArchivedMedia out;
   out.set_location(archive_->Location(key));
   out.set_key(key);

@@ -22,6 +22,7 @@
 #include "persistence/archive_store.h"
 #include "persistence/task_store.h"
 #include "service/core/executor.h"
+#include "service/core/metrics.h"
 #include "service/core/thread_pool.h"
 #include "service/core/watch_hub.h"
 
@@ -29,6 +30,9 @@ namespace music::service {
 
 /// How the archiver copies media. Durations are wall-clock (or FakeClock) time.
 struct ArchiverOptions {
+  /// Where bytes archived (by media kind) and failed copies (by status code) are counted
+  /// (music_archive_bytes_total, music_archive_failures_total). Not owned; nullptr: nowhere.
+  Metrics* metrics = nullptr;
   /// Retries of a task whose media could not all be archived: initial * 2^(n-1), capped, with
   /// jitter. kie.ai's download links last 20 minutes, so the defaults try 8 times in about 4.
   absl::Duration backoff_initial = absl::Seconds(1);

@@ -58,6 +58,7 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   }
   // The archiver copies each succeeded task's media; the engine only tells it a task ended.
   if (s->stores_.archive != nullptr && s->options_.archive_fetcher != nullptr) {
+    s->options_.archiver.metrics = metrics;
     s->archiver_ = std::make_unique<Archiver>(s->options_.archiver, s->stores_.tasks.get(),
                                               s->stores_.archive.get(),
                                               s->options_.archive_fetcher, clock, s->hub_.get());

@@ -212,6 +212,8 @@ TEST_F(BuildServerTest, AMetricsPortInUseNamesTheKeyAndCreatesNoDatabase) {
   EXPECT_TRUE(absl::StrContains(refused.status().message(), "metrics.listen"))
       << refused.status();
   EXPECT_FALSE(Exists(other.File("music.db")));
+}
+
 // The archive by default: a directory beside the database, filled through the SSRF-safe fetcher
 // (loopback and http allowed by the test-only keys, for the emulator).
 TEST_F(BuildServerTest, ArchivesSucceededClipsIntoTheDirectoryBesideTheDatabase) {

@@ -18,6 +18,7 @@
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_reference_audio_fetcher.h"
 #include "tests/testing/manual_executor.h"
+#include "tests/testing/metrics_reader.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -196,6 +197,27 @@ TEST_F(ArchiverTest, FailedDownloadsAreRetriedWithBackoffAndCounted) {
   Advance(absl::Milliseconds(1200));
   EXPECT_EQ(fetcher_.fetches(), 2);
   EXPECT_EQ(Stored("t1").task.clips(0).audio_archive().key(), "default/t1/clip-0/audio.wav");
+}
+
+// Issue 13: "archive bytes and failures" on the metrics endpoint.
+TEST_F(ArchiverTest, BytesAndFailuresAreCountedInTheMetrics) {
+  Metrics metrics;
+  ArchiverOptions o = Options();
+  o.metrics = &metrics;
+  StartArchiver(o);
+  Run();
+  const domain::TaskRecord task = SucceededTask("t1", /*clips=*/1, /*with_image=*/false);
+  fetcher_.Queue(absl::UnavailableError("connection reset"));
+  fetcher_.Queue(Media("audio", "audio/wav"));
+  archiver_->OnTaskEnded(task);
+  Run();
+  EXPECT_EQ(Value(metrics, "music_archive_failures_total", {{"reason", "UNAVAILABLE"}}), 1);
+  Advance(absl::Seconds(3));
+  ASSERT_TRUE(Stored("t1").task.clips(0).has_audio_archive());
+  const int64_t size = Stored("t1").task.clips(0).audio_archive().size_bytes();
+  ASSERT_GT(size, 0);
+  EXPECT_EQ(Value(metrics, "music_archive_bytes_total", {{"kind", "audio"}}),
+            static_cast<double>(size));
 }
 
 TEST_F(ArchiverTest, PartialSuccessIsKeptAndOnlyTheRestIsFetchedAgain) {
