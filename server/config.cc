@@ -383,6 +383,11 @@ std::string DescribeConfig(const ServerConfig& config) {
       if (!env.empty()) envs.insert(env);
     }
   }
+  // The S3 archive's keys come from the environment too.
+  if (config.archive_enabled && config.archive_backend == "s3") {
+    envs.insert(config.archive_s3_access_key_id_env);
+    envs.insert(config.archive_s3_secret_access_key_env);
+  }
   w.Key("secret_envs");
   w.StartArray();
   for (const std::string& env : envs) w.String(env.c_str());

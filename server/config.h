@@ -169,7 +169,8 @@ absl::StatusOr<ServerConfig> LoadConfigFile(const std::string& path,
 /// What a deployment must match in `config`, as one JSON object (music-server --check_config):
 /// {"listen": [{"key": "listen", "address": "0.0.0.0:50051", "port": 50051}, ...] (every listen
 /// address: gRPC, callbacks), "secret_envs": [...] (every environment variable the providers'
-/// secrets are read from, sorted, no empties), "shutdown_grace_seconds": 10}. Names no secret.
+/// secrets and, with archive.backend s3, the bucket's keys are read from, sorted, no empties),
+/// "shutdown_grace_seconds": 10}. Names no secret.
 std::string DescribeConfig(const ServerConfig& config);
 
 /// Splits "host:port" (service/server/host_port.h).

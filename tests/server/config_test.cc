@@ -301,6 +301,15 @@ TEST(ConfigTest, DescribeConfigNamesListenPortsAndSecretVariablesOnly) {
   EXPECT_EQ(d.find("KIE_WEBHOOK_HMAC_KEY"), std::string::npos) << d;  // unset: not listed
   EXPECT_NE(d.find("\"PIAPI_WEBHOOK_SECRET\""), std::string::npos) << d;  // a module default
   EXPECT_NE(d.find(R"("shutdown_grace_seconds":10)"), std::string::npos) << d;
+  // The S3 archive's key variables are read from the environment as well.
+  EXPECT_EQ(d.find("AWS_SECRET_ACCESS_KEY"), std::string::npos) << d;  // directory archive
+  auto s3 = ParseConfig(R"({"archive": {"backend": "s3",
+    "s3": {"endpoint": "https://s3.example.com", "bucket": "b", "access_key_id_env": "ID_VAR",
+           "secret_access_key_env": "SECRET_VAR"}}})");
+  ASSERT_TRUE(s3.ok()) << s3.status();
+  const std::string d3 = DescribeConfig(*s3);
+  EXPECT_NE(d3.find("\"ID_VAR\""), std::string::npos) << d3;
+  EXPECT_NE(d3.find("\"SECRET_VAR\""), std::string::npos) << d3;
 }
 
 TEST(ConfigTest, MalformedJsonIsAnError) {
