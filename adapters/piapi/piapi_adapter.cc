@@ -194,7 +194,8 @@ absl::StatusOr<ProviderUpdate> ReadPoll(const PiapiConfig& config, const PollCal
       !s.ok()) {
     return config.Clean(s, "");
   }
-  absl::StatusOr<ProviderUpdate> update = ParsePiapiTaskAnswer(response->body);
+  absl::StatusOr<ProviderUpdate> update =
+      ParsePiapiTaskAnswer(response->body, config.options.consume_usd_per_unit);
   if (!update.ok()) return config.Clean(update.status(), call.operation);
   if (absl::Status s = internal::RequireAnswerForTask("PiAPI", call.provider_task_id, *update);
       !s.ok()) {
@@ -253,7 +254,8 @@ class PiapiAdapter final : public ProviderAdapter {
       return absl::InvalidArgumentError(
           absl::StrCat("no PiAPI webhooks for task kind ", music::v1::TaskKind_Name(kind)));
     }
-    absl::StatusOr<PiapiCallback> callback = ParsePiapiCallback(request.body);
+    absl::StatusOr<PiapiCallback> callback =
+        ParsePiapiCallback(request.body, config_->options.consume_usd_per_unit);
     if (!callback.ok()) return Clean(callback.status(), "");
     // CONTRACT-NOTES "PiAPI": "Use `timestamp` to drop repeats".
     if (!seen_.Insert(absl::StrCat(callback->update.provider_task_id, "\n", callback->timestamp))) {

@@ -120,7 +120,11 @@ TEST_F(PiapiE2eTest, SimplePromptSucceedsWithPlayableAudioAndUsdBilling) {
   EXPECT_EQ(created.model(), "udio-music-u");
   const auto done = WaitDone(created.task_id());
   ExpectPlayable(done);
-  EXPECT_EQ(done.billing().provider_charged_micros(), 50000);
+  // The emulator reports `consume: 40000` in PiAPI's undocumented unit: no conversion is
+  // configured, so no provider charge is booked (the old adapter booked $40,000); the $0.05 price
+  // is what the task costs.
+  EXPECT_EQ(done.billing().provider_charged_micros(), 0);
+  EXPECT_EQ(done.billing().charged_micros(), 50000);
   rapidjson::Document sent = EmulatorTask(done.provider_task_id());
   EXPECT_EQ(Str(sent["data"]["input"], "lyrics_type"), "generate");
   EXPECT_EQ(Str(sent["data"]["input"], "gpt_description_prompt"), "night breeze, piano");

@@ -38,9 +38,13 @@ constexpr absl::string_view kModel = "music-u";
 constexpr absl::string_view kTaskType = "generate_music";
 constexpr absl::string_view kTaskPath = "/api/v1/task";
 constexpr absl::string_view kClipModelName = "udio-32";
-// Seed 003 "Unit Pricing": $0.05 per generation, in USD micros; `consume` is reported in USD.
+// Seed 003 "Unit Pricing": $0.05 per generation, in USD micros (the usage export).
 constexpr int64_t kPriceMicros = 50000;
-constexpr double kPriceUsd = 0.05;
+// `meta.usage.consume` per song, in PiAPI's own unit: CONTRACT-NOTES "PiAPI": "The unit of
+// `meta.usage.consume` is not documented: do not book it as money". The emulator reports a
+// figure that is plainly not dollars (an adapter booking it as USD charges $40,000).
+constexpr int64_t kConsumeUnits = 40000;
+constexpr char kUsageType[] = "point";
 // Seed 003 "Song Extend": udio32 adds 32 seconds per extend call.
 constexpr double kExtendSeconds = 32;
 constexpr int kFreezeFailed = 10000;
@@ -390,7 +394,7 @@ void PiapiContract::HandleCreate(const httplib::Request& req, httplib::Response*
     w.StartObject();
     w.Key("usage");
     w.StartObject();
-    PutString(w, "type", "usd");
+    PutString(w, "type", kUsageType);
     w.Key("frozen");
     w.Int(0);
     w.Key("consume");
@@ -727,11 +731,11 @@ void PiapiContract::WriteTaskData(Writer& w, const Task& task, Phase phase, bool
   // The price is frozen while the task runs and consumed at completion; a failure consumes 0.
   w.Key("usage");
   w.StartObject();
-  PutString(w, "type", "usd");
+  PutString(w, "type", kUsageType);
   w.Key("frozen");
-  w.Double(ended ? 0 : kPriceUsd);
+  w.Int64(ended ? 0 : kConsumeUnits);
   w.Key("consume");
-  w.Double(phase == Phase::kCompleted ? kPriceUsd : 0);
+  w.Int64(phase == Phase::kCompleted ? kConsumeUnits : 0);
   w.EndObject();
   w.Key("is_using_private_pool");
   w.Bool(false);

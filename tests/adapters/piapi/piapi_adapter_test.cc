@@ -6,6 +6,7 @@
 
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,11 +49,13 @@ std::string Str(const rapidjson::Value& obj, const char* key) {
 
 class PiapiAdapterTest : public ::testing::Test {
  protected:
-  std::unique_ptr<ProviderAdapter> Adapter(std::string secret = kSecret) {
+  std::unique_ptr<ProviderAdapter> Adapter(std::string secret = kSecret,
+                                           std::optional<double> consume_usd_per_unit = {}) {
     PiapiOptions options;
     options.base_url = "https://piapi.test/";
     options.api_key = kApiKey;
     options.webhook_secret = std::move(secret);
+    options.consume_usd_per_unit = consume_usd_per_unit;
     options.request_timeout = absl::Seconds(12);
     return NewPiapiAdapter(options, client_);
   }
@@ -361,8 +364,35 @@ TEST_F(PiapiAdapterTest, PollRequestAndAnswer) {
   EXPECT_EQ(update->provider_task_id, "pi/task 1");
   EXPECT_EQ(update->state, ProviderState::kSucceeded);
   ASSERT_EQ(update->clips.size(), 1u);
-  EXPECT_EQ(update->charged_micros, 50000);
-  EXPECT_EQ(update->billing_currency, "USD");
+  // No conversion configured: consume (unit undocumented) is not a provider charge.
+  EXPECT_FALSE(update->has_billing);
+  EXPECT_EQ(update->charged_micros, 0);
+}
+
+// CONTRACT-NOTES "PiAPI": "The unit of `meta.usage.consume` is not documented: do not book it as
+// money without a configured conversion; the price is $0.05 per song". A strict stand-in answered
+// `consume: 40000`, which the old adapter booked as a $40,000 provider charge.
+TEST_F(PiapiAdapterTest, ConsumeIsBookedOnlyWithAConfiguredConversion) {
+  constexpr char kPoints[] =
+      R"({"code":200,"data":{"task_id":"pi-task-1","status":"Completed","output":{"clips":{)"
+      R"("c1":{"id":"c1","audio_url":"https://a/c1.mp3"}}},"meta":{"usage":{"type":"point",)"
+      R"("frozen":0,"consume":40000}}},"message":"success"})";
+  PollTarget target;
+  target.kind = music::v1::TASK_KIND_MUSIC;
+  target.provider_task_id = "pi-task-1";
+  client_->Answer(200, kPoints);
+  absl::StatusOr<ProviderUpdate> plain = Adapter()->Poll(target);
+  ASSERT_THAT(plain, IsOk());
+  EXPECT_FALSE(plain->has_billing);
+  EXPECT_EQ(plain->charged_micros, 0);
+
+  client_->Answer(200, kPoints);
+  absl::StatusOr<ProviderUpdate> converted = Adapter(kSecret, 0.00000125)->Poll(target);
+  ASSERT_THAT(converted, IsOk());
+  EXPECT_TRUE(converted->has_billing);
+  EXPECT_EQ(converted->charged_micros, 50000);  // 40000 units at $0.00000125 = $0.05
+  EXPECT_EQ(converted->billing_currency, "USD");
+
 }
 
 TEST_F(PiapiAdapterTest, PollErrors) {
@@ -429,7 +459,7 @@ TEST_F(PiapiAdapterTest, WebhookWithTheSecretIsParsed) {
   EXPECT_EQ(update->provider_task_id, "pi-task-1");
   EXPECT_EQ(update->state, ProviderState::kSucceeded);
   ASSERT_EQ(update->clips.size(), 1u);
-  EXPECT_EQ(update->charged_micros, 50000);
+  EXPECT_FALSE(update->has_billing);  // consume's unit is undocumented; no conversion configured
   // The same delivery again (same task, same timestamp): a repeat.
   EXPECT_THAT(adapter
                   ->ParseCallback(music::v1::TASK_KIND_MUSIC,
