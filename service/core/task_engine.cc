@@ -1074,9 +1074,12 @@ const music::v1::Model* TaskEngine::NextCandidate(const TaskRecord& record) cons
         providers_->Find(m->provider()) == nullptr) {
       continue;
     }
-    // A continuation extends a clip where it was made: no other provider has the clip.
+    // A continuation extends a clip where it was made: no other provider has the clip, and the
+    // model must be the source clip's (kie.ai, CONTRACT-NOTES: "The model must match the source
+    // clip's model"), so a continuation never moves.
     if (record.task.kind() == music::v1::TASK_KIND_CONTINUATION &&
-        m->provider() != record.task.provider()) {
+        (m->provider() != record.task.provider() ||
+         m->provider_model() != record.task.provider_model())) {
       continue;
     }
     std::vector<FieldViolation> violations;
