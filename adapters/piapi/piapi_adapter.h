@@ -34,7 +34,8 @@ struct PiapiOptions {
 };
 
 /// The PiAPI adapter: provider() "piapi", ResubmitPolicy::kAtMostOnce (no idempotency key, no
-/// lookup by request id in seed 003), no cancel API (Cancel is UNIMPLEMENTED), no lyrics tasks.
+/// lookup by request id in seed 003), no cancel API (Cancel is UNIMPLEMENTED); lyrics tasks through
+/// `task_type: "generate_lyrics"` (CONTRACT-NOTES "PiAPI"), polled (no webhook).
 /// `client` carries the requests. `clock` (not owned) dates answers (Retry-After); it outlives the
 /// adapter and any SubmitAsync/PollAsync still pending, whose answers are read after the adapter
 /// is gone. Thread-safe.

@@ -145,6 +145,27 @@ absl::Status ReadOutput(const Value& output, std::vector<music::v1::Clip>* out) 
   return absl::OkStatus();
 }
 
+// `data.output.lyrics_pairs[{title, text}]` of a `generate_lyrics` task (CONTRACT-NOTES "PiAPI").
+absl::Status ReadLyricsPairs(const Value& output, std::vector<music::v1::LyricVariant>* out) {
+  const Value* pairs = kJson.Find(output, "lyrics_pairs");
+  if (pairs == nullptr) return absl::OkStatus();
+  if (!pairs->IsArray()) return kJson.WrongType("lyrics_pairs", "an array");
+  for (const Value& pair : pairs->GetArray()) {
+    if (!pair.IsObject()) return kJson.WrongType("lyrics_pairs[]", "an object");
+    std::string title, text;
+    for (absl::Status s :
+         {kJson.ReadString(pair, "title", &title), kJson.ReadString(pair, "text", &text)}) {
+      if (!s.ok()) return s;
+    }
+    if (text.empty()) continue;
+    music::v1::LyricVariant variant;
+    variant.set_title(std::move(title));
+    variant.set_text(std::move(text));
+    out->push_back(std::move(variant));
+  }
+  return absl::OkStatus();
+}
+
 // `data.meta.usage {type, frozen, consume}`. CONTRACT-NOTES "PiAPI": "The unit of
 // `meta.usage.consume` is not documented: do not book it as money without a configured
 // conversion". Without `usd_per_unit` the usage is only checked for type, never billed; with it,
@@ -192,6 +213,7 @@ absl::Status ReadTaskData(const Value& data, std::optional<double> usd_per_unit,
   if (info.known) update.provider_status = std::string(info.canonical);
   if (output != nullptr) {
     if (absl::Status s = ReadOutput(*output, &update.clips); !s.ok()) return s;
+    if (absl::Status s = ReadLyricsPairs(*output, &update.lyric_variants); !s.ok()) return s;
   }
   if (meta != nullptr) {
     if (absl::Status s = ReadUsage(*meta, usd_per_unit, update); !s.ok()) return s;

@@ -259,15 +259,44 @@ TEST_F(PiapiAdapterTest, ServiceModeOption) {
   EXPECT_EQ(client_->last().url, "https://api.piapi.ai/api/v1/task");
 }
 
-TEST_F(PiapiAdapterTest, LyricsTasksAreRefusedWithoutARequest) {
+// CONTRACT-NOTES "PiAPI": "PiAPI also documents a `generate_lyrics` task (`input.prompt` ->
+// `output.lyrics_pairs[{title, text}]`)".
+TEST_F(PiapiAdapterTest, LyricsTasksUseGenerateLyrics) {
+  SubmitRequest empty = Music({});
+  empty.kind = music::v1::TASK_KIND_LYRICS;
+  EXPECT_THAT(Adapter()->Submit(empty), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_EQ(client_->count(), 0u);
+
   SubmitRequest request = Music({});
   request.kind = music::v1::TASK_KIND_LYRICS;
-  EXPECT_THAT(Adapter()->Submit(request), StatusIs(StatusCode::kInvalidArgument));
+  request.input.set_prompt("a song about the sea");
+  client_->Answer(200, R"({"code":200,"data":{"task_id":"pi-lyrics-1","status":"pending"}})");
+  auto created = Adapter()->Submit(request);
+  ASSERT_THAT(created, IsOk());
+  EXPECT_EQ(created->provider_task_id, "pi-lyrics-1");
+  rapidjson::Document doc;
+  doc.Parse(client_->last().body.c_str());
+  ASSERT_TRUE(doc.IsObject());
+  EXPECT_EQ(Str(doc, "model"), "music-u");
+  EXPECT_EQ(Str(doc, "task_type"), "generate_lyrics");
+  ASSERT_TRUE(doc["input"].IsObject());
+  EXPECT_EQ(doc["input"].MemberCount(), 1u);
+  EXPECT_EQ(Str(doc["input"], "prompt"), "a song about the sea");
+  EXPECT_FALSE(doc["config"].HasMember("webhook_config"));
+
+  client_->Answer(200, R"({"code":200,"data":{"task_id":"pi-lyrics-1","status":"Completed",
+      "output":{"lyrics_pairs":[{"title":"Sea","text":"[Verse] waves"},
+                                {"title":"Tide","text":"[Verse] tides"}]}}})");
   PollTarget target;
   target.kind = music::v1::TASK_KIND_LYRICS;
-  target.provider_task_id = "x";
-  EXPECT_THAT(Adapter()->Poll(target), StatusIs(StatusCode::kInvalidArgument));
-  EXPECT_EQ(client_->count(), 0u);
+  target.provider_task_id = "pi-lyrics-1";
+  auto done = Adapter()->Poll(target);
+  ASSERT_THAT(done, IsOk());
+  EXPECT_EQ(done->state, ProviderState::kSucceeded);
+  ASSERT_EQ(done->lyric_variants.size(), 2u);
+  EXPECT_EQ(done->lyric_variants[0].title(), "Sea");
+  EXPECT_EQ(done->lyric_variants[0].text(), "[Verse] waves");
+  EXPECT_TRUE(done->clips.empty());
 }
 
 TEST_F(PiapiAdapterTest, CreateErrorTable) {
@@ -539,7 +568,7 @@ TEST_F(PiapiAdapterTest, CatalogPolicyAndUnsupportedCalls) {
   EXPECT_EQ(m.provider(), "piapi");
   EXPECT_EQ(m.provider_model(), "music-u");
   EXPECT_TRUE(m.capabilities().music());
-  EXPECT_FALSE(m.capabilities().lyrics());
+  EXPECT_TRUE(m.capabilities().lyrics());  // generate_lyrics (CONTRACT-NOTES "PiAPI")
   EXPECT_TRUE(m.capabilities().continuation());
   EXPECT_TRUE(m.capabilities().instrumental());
   EXPECT_EQ(m.capabilities().continuation_added_seconds(), 32);

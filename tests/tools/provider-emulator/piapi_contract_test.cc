@@ -619,6 +619,24 @@ TEST_F(PiapiAdapterOverHttpTest, CreatePollDownloadAndContinue) {
   EXPECT_EQ(emulator_->stats().extend_creates, 1);
 }
 
+// CONTRACT-NOTES "PiAPI": "PiAPI also documents a `generate_lyrics` task (`input.prompt` ->
+// `output.lyrics_pairs[{title, text}]`)".
+TEST_F(PiapiAdapterOverHttpTest, LyricsThroughGenerateLyrics) {
+  auto adapter = Adapter();
+  adapters::SubmitRequest lyrics = Music("a song about the sea");
+  lyrics.kind = music::v1::TASK_KIND_LYRICS;
+  absl::StatusOr<adapters::SubmitResult> created = adapter->Submit(lyrics);
+  ASSERT_THAT(created, IsOk());
+  const adapters::ProviderUpdate done =
+      PollToEnd(adapter.get(), created->provider_task_id, music::v1::TASK_KIND_LYRICS);
+  ASSERT_EQ(done.state, adapters::ProviderState::kSucceeded) << done.error_message;
+  ASSERT_EQ(done.lyric_variants.size(), 2u);
+  EXPECT_THAT(done.lyric_variants[0].text(), ::testing::HasSubstr("a song about the sea"));
+  EXPECT_FALSE(done.lyric_variants[0].title().empty());
+  EXPECT_TRUE(done.clips.empty());
+  EXPECT_EQ(emulator_->stats().lyrics_creates, 1);
+}
+
 TEST_F(PiapiAdapterOverHttpTest, ErrorsOverHttp) {
   absl::Status status = Adapter()->Submit(Music("x [emu:create_error=10000]")).status();
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition)) << status;
