@@ -41,7 +41,7 @@ struct SubmitRequest {
   /// it is never empty.
   std::string request_id;
   /// Derived from the task and the provider (the same for every attempt of this task at this
-  /// provider): the provider's Idempotency-Key (beatra) or request id (TokenLab).
+  /// provider): the provider's Idempotency-Key (beatra) or lookup request id (kLookupByRequestId).
   std::string idempotency_key;
   /// The provider's id of the task's reference audio (from UploadReferenceAudio), or "".
   std::string reference_artifact_id;
@@ -112,7 +112,9 @@ enum class ResubmitPolicy {
   kAtMostOnce,
   /// The provider deduplicates creates by an idempotency key derived from the task (beatra).
   kIdempotencyKey,
-  /// The provider can find a task by the caller's request id (TokenLab).
+  /// The provider can find a task by the caller's request id (no built-in provider: TokenLab
+  /// documents no such lookup, CONTRACT-NOTES; kept for providers that do, and tested with the
+  /// engine's fake provider).
   kLookupByRequestId,
 };
 

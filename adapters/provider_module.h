@@ -33,6 +33,13 @@ struct SecretSpec {
   std::string default_env;
 };
 
+/// A numeric setting of one provider besides the common ones, read from config key
+/// `providers.<name>.<config_key>` (a finite number >= 0; INVALID_ARGUMENT naming the key
+/// otherwise). Absent from ProviderSettings::numbers when the config does not set it.
+struct NumberSettingSpec {
+  std::string config_key;
+};
+
 /// Defaults of the `providers.<name>.*` config section.
 struct ProviderDefaults {
   std::string base_url;
@@ -53,6 +60,8 @@ struct ProviderSettings {
   std::string api_key;
   /// The secrets of ProviderModule::secrets by SecretSpec::config_key ("" when unset).
   std::map<std::string, std::string> secrets;
+  /// The ProviderModule::number_settings the config sets, by config_key (unset: absent).
+  std::map<std::string, double> numbers;
   absl::Duration request_timeout = absl::Seconds(30);
   /// The configured price (providers.<name>.price_micros / price_currency); 0 = the adapter's.
   int64_t price_micros = 0;
@@ -91,6 +100,8 @@ struct ProviderModule {
   ProviderDefaults defaults;
   /// Secrets besides the API key.
   std::vector<SecretSpec> secrets;
+  /// Numeric settings besides the common ones (PiAPI `consume_usd_per_unit`).
+  std::vector<NumberSettingSpec> number_settings;
   /// Builds the adapter. Never fails for a missing key (the provider is then unavailable); an
   /// error (INVALID_ARGUMENT naming the config key) stops start-up.
   std::function<absl::StatusOr<std::shared_ptr<ProviderAdapter>>(const ProviderSettings&)>

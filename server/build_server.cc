@@ -140,6 +140,7 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
           env == p->secret_envs.end() || env->second.empty() ? "" : secrets(env->second);
       service::AddEventLogSecret(settings.secrets[spec.config_key]);
     }
+    settings.numbers = p->numbers;
     settings.base_url = p->base_url;
     settings.request_timeout = p->request_timeout;
     settings.price_micros = p->price_micros;

@@ -1,5 +1,6 @@
 #include "server/config.h"
 
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -188,6 +189,17 @@ void AddProviderSetters(const adapters::ProviderModule& module, ProviderConfig* 
   setters[k + "price_currency"] = String(&p->price_currency, false);
   for (const adapters::SecretSpec& secret : module.secrets) {
     setters[k + secret.config_key] = String(&p->secret_envs[secret.config_key]);
+  }
+  for (const adapters::NumberSettingSpec& number : module.number_settings) {
+    std::map<std::string, double>* numbers = &p->numbers;
+    const std::string name = number.config_key;
+    setters[k + name] = [numbers, name](const rapidjson::Value& v, const std::string& key) {
+      if (!v.IsNumber() || !std::isfinite(v.GetDouble()) || v.GetDouble() < 0) {
+        return Bad(key, "must be a number >= 0");
+      }
+      (*numbers)[name] = v.GetDouble();
+      return absl::OkStatus();
+    };
   }
 }
 

@@ -28,6 +28,9 @@ struct ProviderConfig {
   /// The environment variables of the module's other secrets (ProviderModule::secrets), by
   /// SecretSpec::config_key (e.g. "webhook_hmac_key_env" -> "KIE_WEBHOOK_HMAC_KEY"); "" = unset.
   std::map<std::string, std::string> secret_envs;
+  /// The module's number settings (ProviderModule::number_settings) the config sets, by
+  /// config_key; unset ones are absent.
+  std::map<std::string, double> numbers;
   absl::Duration connect_timeout = absl::Seconds(5);
   absl::Duration request_timeout = absl::Seconds(30);
   /// Price per task of the provider's models, overriding the adapter's (for providers that

@@ -29,7 +29,10 @@ constexpr CodeRow kCodes[] = {
     {"billing_failed",           C::kUnavailable},         // 500, retryable
     {"invalid_request",          C::kInvalidArgument},     // 422
     {"unsupported_option",       C::kInvalidArgument},     // 422
-    {"unsupported_model",        C::kInvalidArgument},     // 400
+    // 400. The model, not the request, is refused: FAILED_PRECONDITION lets an alias fail the
+    // task over to its next model (INVALID_ARGUMENT would fail it: another provider would be
+    // asked the same thing, which is not so for a model this account cannot run).
+    {"unsupported_model",        C::kFailedPrecondition},
     {"rate_limited",             C::kResourceExhausted},   // 429, retryable
     {"unauthorized",             C::kUnauthenticated},     // 401
     {"forbidden",                C::kPermissionDenied},    // 403

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/random/random.h"
@@ -178,7 +179,25 @@ std::string NewMultipartBoundary(absl::string_view content) {
 
 std::string BuildUploadBody(const ReferenceAudioUpload& upload, absl::string_view boundary) {
   std::string body;
-  body.reserve(upload.bytes.size() + 512);
+  body.reserve(upload.bytes.size() + 1024);
+  // CONTRACT-NOTES "beatra": "Uploads: multipart `file`, `purpose` (`reference_audio` for
+  // music), `media_type`, `metadata` (a JSON string)". beatra refuses an upload without purpose.
+  rapidjson::StringBuffer metadata;
+  {
+    JsonWriter w(metadata);
+    w.StartObject();
+    PutString(w, "filename", SafeFilename(upload.filename));
+    w.EndObject();
+  }
+  const std::pair<absl::string_view, absl::string_view> fields[] = {
+      {"purpose", "reference_audio"},
+      {"media_type", "audio"},
+      {"metadata", absl::string_view(metadata.GetString(), metadata.GetSize())},
+  };
+  for (const auto& [name, value] : fields) {
+    absl::StrAppend(&body, "--", boundary, "\r\n", "Content-Disposition: form-data; name=\"", name,
+                    "\"\r\n\r\n", value, "\r\n");
+  }
   absl::StrAppend(&body, "--", boundary, "\r\n",
                   "Content-Disposition: form-data; name=\"file\"; filename=\"",
                   SafeFilename(upload.filename), "\"\r\n",

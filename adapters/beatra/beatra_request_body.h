@@ -27,9 +27,11 @@ absl::StatusOr<std::string> BuildBeatraCreateBody(const SubmitRequest& request);
 /// A random multipart boundary that does not occur in `content`.
 std::string NewMultipartBoundary(absl::string_view content);
 
-/// The multipart/form-data body of `POST /v1/uploads`: one part named `file` with the upload's
-/// filename (quotes, backslashes and control characters replaced by "_"; "reference-audio" when
-/// empty) and content type ("application/octet-stream" when empty).
+/// The multipart/form-data body of `POST /v1/uploads` (CONTRACT-NOTES "beatra": multipart `file`,
+/// `purpose`, `media_type`, `metadata`): the fields `purpose` = "reference_audio", `media_type` =
+/// "audio", `metadata` = `{"filename": <name>}` (a JSON string), then the part `file` with the
+/// upload's filename (quotes, backslashes and control characters replaced by "_";
+/// "reference-audio" when empty) and content type ("application/octet-stream" when empty).
 std::string BuildUploadBody(const ReferenceAudioUpload& upload, absl::string_view boundary);
 
 }  // namespace music::adapters::beatra

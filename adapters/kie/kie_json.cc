@@ -7,11 +7,13 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/internal/json_reader.h"
 #include "adapters/kie/kie_status.h"
@@ -138,6 +140,16 @@ absl::Status ReadRecord(const rapidjson::Document& doc, bool lyrics, ProviderUpd
     if (!s.ok()) return s;
   }
   Apply(MapKieStatus(update.provider_status, lyrics), update);
+  // A documented `errorCode` says more than the status (GENERATE_AUDIO_FAILED + 408 is a
+  // timeout): the same table as a callback's `code`, so a poll and a callback of one failure
+  // report one code.
+  int error_code = 0;
+  if (update.state == ProviderState::kFailed &&
+      absl::SimpleAtoi(update.provider_error_code, &error_code)) {
+    if (std::optional<absl::StatusCode> documented = KieDocumentedFailureCode(error_code)) {
+      update.error_code = *documented;
+    }
+  }
   if (update.state == ProviderState::kFailed && update.error_message.empty()) {
     update.error_message = absl::StrCat("kie.ai task failed with status ", update.provider_status);
   }

@@ -50,16 +50,20 @@ KieStatusInfo MapKieStatus(absl::string_view status, bool lyrics) {
   return KieStatusInfo{kRunning, StatusCode::kOk, false, false, false};
 }
 
-absl::StatusCode KieFailureCode(int code) {
+std::optional<absl::StatusCode> KieDocumentedFailureCode(int code) {
   switch (code) {
-    case 400:
-    case 413:
+    case 400:  // copyrighted lyrics
+    case 413:  // the audio matches an existing work
       return StatusCode::kInvalidArgument;
-    case 408:
+    case 408:  // timeout
       return StatusCode::kDeadlineExceeded;
     default:
-      return StatusCode::kInternal;
+      return std::nullopt;
   }
+}
+
+absl::StatusCode KieFailureCode(int code) {
+  return KieDocumentedFailureCode(code).value_or(StatusCode::kInternal);
 }
 
 KieStatusInfo MapKieCallback(absl::string_view callback_type, int code) {

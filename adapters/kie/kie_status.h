@@ -1,6 +1,8 @@
 #ifndef MUSIC_ADAPTERS_KIE_KIE_STATUS_H_
 #define MUSIC_ADAPTERS_KIE_KIE_STATUS_H_
 
+#include <optional>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "adapters/provider_adapter.h"
@@ -29,8 +31,13 @@ KieStatusInfo MapKieStatus(absl::string_view status, bool lyrics);
 /// error or code != 200 -> kFailed with KieFailureCode(code). Unknown types stay kRunning.
 KieStatusInfo MapKieCallback(absl::string_view callback_type, int code);
 
-/// The error code for a failed callback's `code`: 400 (copyrighted lyrics) and 413 (matches an
-/// existing work) INVALID_ARGUMENT, 408 DEADLINE_EXCEEDED, anything else INTERNAL.
+/// THE table of kie.ai's documented failure codes, shared by a callback's `code` and record-info's
+/// `errorCode` (CONTRACT-NOTES "kie.ai": "`errorCode` (400 copyrighted lyrics, 408 timeout, 413
+/// audio matches an existing work)"; the callback `code` list has the same values): 400 and 413
+/// INVALID_ARGUMENT, 408 DEADLINE_EXCEEDED; nullopt for any other code.
+std::optional<absl::StatusCode> KieDocumentedFailureCode(int code);
+
+/// The error code for a failed callback's `code`: KieDocumentedFailureCode, else INTERNAL.
 absl::StatusCode KieFailureCode(int code);
 
 }  // namespace music::adapters::kie

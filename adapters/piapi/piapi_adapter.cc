@@ -119,8 +119,14 @@ struct PollCall {
 absl::StatusOr<SubmitCall> BuildSubmit(const PiapiConfig& config, const SubmitRequest& request) {
   const music::v1::TaskInput& input = request.input;
   bool continuation = false;
+  bool lyrics = false;
   switch (request.kind) {
     case music::v1::TASK_KIND_MUSIC:
+      break;
+    case music::v1::TASK_KIND_LYRICS:
+      // CONTRACT-NOTES "PiAPI": the `generate_lyrics` task takes `input.prompt`.
+      if (input.prompt().empty()) return absl::InvalidArgumentError("a lyrics task needs a prompt");
+      lyrics = true;
       break;
     case music::v1::TASK_KIND_CONTINUATION:
       if (input.continue_from_clip_id().empty()) {
@@ -133,7 +139,6 @@ absl::StatusOr<SubmitCall> BuildSubmit(const PiapiConfig& config, const SubmitRe
       continuation = true;
       break;
     default:
-      // Seed 003: music-u supports only generate_music (no lyrics-only task).
       return absl::InvalidArgumentError(absl::StrCat("PiAPI music-u cannot run task kind ",
                                                      music::v1::TaskKind_Name(request.kind)));
   }
@@ -149,8 +154,11 @@ absl::StatusOr<SubmitCall> BuildSubmit(const PiapiConfig& config, const SubmitRe
   call.http = config.NewRequest("POST", kTaskPath);
   call.http.urgent = true;  // a create goes ahead of queued polls (http_types.h)
   call.http.headers.emplace_back("Content-Type", "application/json");
-  call.http.body = BuildPiapiCreateBody(input, request.provider_model, continuation,
-                                        config.options.service_mode, webhook);
+  call.http.body =
+      lyrics ? BuildPiapiLyricsBody(input.prompt(), request.provider_model,
+                                    config.options.service_mode)
+             : BuildPiapiCreateBody(input, request.provider_model, continuation,
+                                    config.options.service_mode, webhook);
   return call;
 }
 
@@ -173,7 +181,8 @@ absl::StatusOr<SubmitResult> ReadSubmit(const PiapiConfig& config, const SubmitC
 
 absl::StatusOr<PollCall> BuildPoll(const PiapiConfig& config, const PollTarget& target) {
   if (target.kind != music::v1::TASK_KIND_MUSIC &&
-      target.kind != music::v1::TASK_KIND_CONTINUATION) {
+      target.kind != music::v1::TASK_KIND_CONTINUATION &&
+      target.kind != music::v1::TASK_KIND_LYRICS) {
     return absl::InvalidArgumentError(
         absl::StrCat("PiAPI cannot poll task kind ", music::v1::TaskKind_Name(target.kind)));
   }
@@ -194,7 +203,8 @@ absl::StatusOr<ProviderUpdate> ReadPoll(const PiapiConfig& config, const PollCal
       !s.ok()) {
     return config.Clean(s, "");
   }
-  absl::StatusOr<ProviderUpdate> update = ParsePiapiTaskAnswer(response->body);
+  absl::StatusOr<ProviderUpdate> update =
+      ParsePiapiTaskAnswer(response->body, config.options.consume_usd_per_unit);
   if (!update.ok()) return config.Clean(update.status(), call.operation);
   if (absl::Status s = internal::RequireAnswerForTask("PiAPI", call.provider_task_id, *update);
       !s.ok()) {
@@ -253,7 +263,8 @@ class PiapiAdapter final : public ProviderAdapter {
       return absl::InvalidArgumentError(
           absl::StrCat("no PiAPI webhooks for task kind ", music::v1::TaskKind_Name(kind)));
     }
-    absl::StatusOr<PiapiCallback> callback = ParsePiapiCallback(request.body);
+    absl::StatusOr<PiapiCallback> callback =
+        ParsePiapiCallback(request.body, config_->options.consume_usd_per_unit);
     if (!callback.ok()) return Clean(callback.status(), "");
     // CONTRACT-NOTES "PiAPI": "Use `timestamp` to drop repeats".
     if (!seen_.Insert(absl::StrCat(callback->update.provider_task_id, "\n", callback->timestamp))) {

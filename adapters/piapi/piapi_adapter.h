@@ -2,6 +2,7 @@
 #define MUSIC_ADAPTERS_PIAPI_PIAPI_ADAPTER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -25,10 +26,16 @@ struct PiapiOptions {
   absl::Duration request_timeout = absl::Seconds(30);
   /// Sent as config.service_mode (seed 003 examples: "public").
   std::string service_mode = "public";
+  /// USD per unit of `meta.usage.consume` (config `providers.piapi.consume_usd_per_unit`). Unset:
+  /// consume is never booked as a provider charge (CONTRACT-NOTES "PiAPI": its unit "is not
+  /// documented: do not book it as money without a configured conversion"); the $0.05 price
+  /// stands either way.
+  std::optional<double> consume_usd_per_unit;
 };
 
 /// The PiAPI adapter: provider() "piapi", ResubmitPolicy::kAtMostOnce (no idempotency key, no
-/// lookup by request id in seed 003), no cancel API (Cancel is UNIMPLEMENTED), no lyrics tasks.
+/// lookup by request id in seed 003), no cancel API (Cancel is UNIMPLEMENTED); lyrics tasks through
+/// `task_type: "generate_lyrics"` (CONTRACT-NOTES "PiAPI"), polled (no webhook).
 /// `client` carries the requests. `clock` (not owned) dates answers (Retry-After); it outlives the
 /// adapter and any SubmitAsync/PollAsync still pending, whose answers are read after the adapter
 /// is gone. Thread-safe.

@@ -9,6 +9,7 @@
 #include <rapidjson/writer.h>
 
 #include <cmath>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -144,16 +145,45 @@ absl::Status ReadOutput(const Value& output, std::vector<music::v1::Clip>* out) 
   return absl::OkStatus();
 }
 
-// `data.meta.usage {type, frozen, consume}`: consume is what was charged, in USD (CONTRACT-NOTES
-// "PiAPI"; 0 on failure).
-absl::Status ReadUsage(const Value& meta, ProviderUpdate& update) {
+// `data.output.lyrics_pairs[{title, text}]` of a `generate_lyrics` task (CONTRACT-NOTES "PiAPI").
+absl::Status ReadLyricsPairs(const Value& output, std::vector<music::v1::LyricVariant>* out) {
+  const Value* pairs = kJson.Find(output, "lyrics_pairs");
+  if (pairs == nullptr) return absl::OkStatus();
+  if (!pairs->IsArray()) return kJson.WrongType("lyrics_pairs", "an array");
+  for (const Value& pair : pairs->GetArray()) {
+    if (!pair.IsObject()) return kJson.WrongType("lyrics_pairs[]", "an object");
+    std::string title, text;
+    for (absl::Status s :
+         {kJson.ReadString(pair, "title", &title), kJson.ReadString(pair, "text", &text)}) {
+      if (!s.ok()) return s;
+    }
+    if (text.empty()) continue;
+    music::v1::LyricVariant variant;
+    variant.set_title(std::move(title));
+    variant.set_text(std::move(text));
+    out->push_back(std::move(variant));
+  }
+  return absl::OkStatus();
+}
+
+// `data.meta.usage {type, frozen, consume}`. CONTRACT-NOTES "PiAPI": "The unit of
+// `meta.usage.consume` is not documented: do not book it as money without a configured
+// conversion". Without `usd_per_unit` the usage is only checked for type, never billed; with it,
+// consume * usd_per_unit USD is the provider's charge (0 on failure: "a failed freeze answers
+// error code 10000 with `consume: 0`").
+absl::Status ReadUsage(const Value& meta, std::optional<double> usd_per_unit,
+                       ProviderUpdate& update) {
   const Value* usage = nullptr;
   if (absl::Status s = kJson.ReadObject(meta, "usage", &usage); !s.ok()) return s;
   if (usage == nullptr) return absl::OkStatus();
   std::optional<double> consume;
   if (absl::Status s = kJson.ReadNumber(*usage, "consume", &consume); !s.ok()) return s;
   if (!consume) return absl::OkStatus();
-  std::optional<int64_t> micros = UsdToMicros(*consume);
+  if (!std::isfinite(*consume) || *consume < 0) {
+    return kJson.Malformed("`consume` is out of range");
+  }
+  if (!usd_per_unit) return absl::OkStatus();
+  std::optional<int64_t> micros = UsdToMicros(*consume * *usd_per_unit);
   if (!micros) return kJson.Malformed("`consume` is out of range");
   update.has_billing = true;
   update.charged_micros = *micros;
@@ -162,7 +192,8 @@ absl::Status ReadUsage(const Value& meta, ProviderUpdate& update) {
 }
 
 // The Get Task `data` object, shared by poll answers and webhooks.
-absl::Status ReadTaskData(const Value& data, ProviderUpdate& update) {
+absl::Status ReadTaskData(const Value& data, std::optional<double> usd_per_unit,
+                          ProviderUpdate& update) {
   if (absl::Status s = kJson.ReadRequiredString(data, "status", &update.provider_status); !s.ok()) {
     return s;
   }
@@ -182,9 +213,10 @@ absl::Status ReadTaskData(const Value& data, ProviderUpdate& update) {
   if (info.known) update.provider_status = std::string(info.canonical);
   if (output != nullptr) {
     if (absl::Status s = ReadOutput(*output, &update.clips); !s.ok()) return s;
+    if (absl::Status s = ReadLyricsPairs(*output, &update.lyric_variants); !s.ok()) return s;
   }
   if (meta != nullptr) {
-    if (absl::Status s = ReadUsage(*meta, update); !s.ok()) return s;
+    if (absl::Status s = ReadUsage(*meta, usd_per_unit, update); !s.ok()) return s;
   }
   std::optional<int64_t> error_code;
   std::string error_message;
@@ -252,7 +284,8 @@ absl::StatusOr<std::string> ParsePiapiCreateAnswer(absl::string_view body) {
   return task_id;
 }
 
-absl::StatusOr<ProviderUpdate> ParsePiapiTaskAnswer(absl::string_view body) {
+absl::StatusOr<ProviderUpdate> ParsePiapiTaskAnswer(absl::string_view body,
+                                                    std::optional<double> consume_usd_per_unit) {
   rapidjson::Document doc;
   if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return s;
   std::optional<int64_t> code;
@@ -263,11 +296,12 @@ absl::StatusOr<ProviderUpdate> ParsePiapiTaskAnswer(absl::string_view body) {
   if (absl::Status s = kJson.ReadObject(doc, "data", &data); !s.ok()) return s;
   if (data == nullptr) return kJson.Malformed("no `data`");
   ProviderUpdate update;
-  if (absl::Status s = ReadTaskData(*data, update); !s.ok()) return s;
+  if (absl::Status s = ReadTaskData(*data, consume_usd_per_unit, update); !s.ok()) return s;
   return update;
 }
 
-absl::StatusOr<PiapiCallback> ParsePiapiCallback(absl::string_view body) {
+absl::StatusOr<PiapiCallback> ParsePiapiCallback(absl::string_view body,
+                                                 std::optional<double> consume_usd_per_unit) {
   rapidjson::Document doc;
   if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return AsInvalidArgument(s);
   PiapiCallback callback;
@@ -290,7 +324,9 @@ absl::StatusOr<PiapiCallback> ParsePiapiCallback(absl::string_view body) {
   const Value* data = nullptr;
   if (absl::Status s = kJson.ReadObject(doc, "data", &data); !s.ok()) return AsInvalidArgument(s);
   if (data == nullptr) return AsInvalidArgument(kJson.Malformed("no `data`"));
-  if (absl::Status s = ReadTaskData(*data, callback.update); !s.ok()) return AsInvalidArgument(s);
+  if (absl::Status s = ReadTaskData(*data, consume_usd_per_unit, callback.update); !s.ok()) {
+    return AsInvalidArgument(s);
+  }
   if (callback.update.provider_task_id.empty()) {
     return AsInvalidArgument(kJson.Malformed("no `data.task_id`"));
   }

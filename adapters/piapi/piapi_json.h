@@ -33,10 +33,14 @@ absl::StatusOr<std::string> ParsePiapiCreateAnswer(absl::string_view body);
 
 /// Reads a `GET /api/v1/task/{task_id}` answer (WIRE.md "Get Task"): status through the status
 /// table, clips from `data.output` (the `clips` map keyed by clip id, or the `clips[]` / `songs[]`
-/// lists), `data.meta.usage.consume` (USD) as billing, `data.error` for failures. A Completed
+/// lists), `data.error` for failures, and billing from `data.meta.usage.consume` only when
+/// `consume_usd_per_unit` is given (consume * it USD; CONTRACT-NOTES "PiAPI": the unit of consume
+/// "is not documented: do not book it as money without a configured conversion"); without it
+/// has_billing stays false. A Completed
 /// answer without audio stays kSucceeded with clips lacking audio_url (the service fails it).
 /// INTERNAL when the body is malformed or a field has an unexpected type.
-absl::StatusOr<ProviderUpdate> ParsePiapiTaskAnswer(absl::string_view body);
+absl::StatusOr<ProviderUpdate> ParsePiapiTaskAnswer(
+    absl::string_view body, std::optional<double> consume_usd_per_unit = std::nullopt);
 
 /// A parsed webhook delivery (CONTRACT-NOTES "PiAPI": `{"timestamp": ..., "data": <Get Task
 /// data>}`).
@@ -46,9 +50,10 @@ struct PiapiCallback {
   std::string timestamp;
 };
 
-/// Reads a webhook body. INVALID_ARGUMENT when malformed (no numeric `timestamp`, no `data`
-/// object, no `data.task_id`, a field of the wrong type, ...).
-absl::StatusOr<PiapiCallback> ParsePiapiCallback(absl::string_view body);
+/// Reads a webhook body (billing as ParsePiapiTaskAnswer). INVALID_ARGUMENT when malformed (no
+/// numeric `timestamp`, no `data` object, no `data.task_id`, a field of the wrong type, ...).
+absl::StatusOr<PiapiCallback> ParsePiapiCallback(
+    absl::string_view body, std::optional<double> consume_usd_per_unit = std::nullopt);
 
 /// USD amount -> micro-dollars ($0.05 -> 50000), rounding to the nearest micro. nullopt when the
 /// value is negative, not finite or above $1,000,000,000.

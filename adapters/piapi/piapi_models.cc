@@ -11,8 +11,10 @@ std::vector<music::v1::Model> PiapiModels() {
   model.set_provider_model("music-u");
   music::v1::ModelCapabilities* caps = model.mutable_capabilities();
   caps->set_music(true);
-  // Seed 003: "the music-u model supports only the generate_music task" (no lyrics-only task).
-  caps->set_lyrics(false);
+  // CONTRACT-NOTES "PiAPI": "PiAPI also documents a `generate_lyrics` task (`input.prompt` ->
+  // `output.lyrics_pairs[{title, text}]`)" (seed 003 documents only generate_music for music-u;
+  // the notes win).
+  caps->set_lyrics(true);
   caps->set_continuation(true);
   caps->set_instrumental(true);
   // Seed 003 "Song Extend": udio32, "you can only extend 32 seconds on every extend call".

@@ -8,7 +8,8 @@
 namespace music::adapters::piapi {
 
 /// The built-in catalog entry: "udio-music-u" (PiAPI `music-u`, seed 003), music + instrumental +
-/// continuation (32 s per extend), no lyrics tasks, 2 clips per task, seed and negative tags,
+/// continuation (32 s per extend), lyrics (`generate_lyrics`, CONTRACT-NOTES), 2 clips per task, seed
+/// and negative tags,
 /// $0.05 per generation (price {50000, "USD"}). Length limits are 0 (the seed documents none).
 std::vector<music::v1::Model> PiapiModels();
 

@@ -78,4 +78,23 @@ std::string BuildPiapiCreateBody(const music::v1::TaskInput& input, absl::string
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
+std::string BuildPiapiLyricsBody(absl::string_view prompt, absl::string_view model,
+                                 absl::string_view service_mode) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  PutString(w, "model", model);
+  PutString(w, "task_type", "generate_lyrics");
+  w.Key("input");
+  w.StartObject();
+  PutString(w, "prompt", prompt);
+  w.EndObject();
+  w.Key("config");
+  w.StartObject();
+  PutString(w, "service_mode", service_mode);
+  w.EndObject();
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
 }  // namespace music::adapters::piapi

@@ -30,6 +30,13 @@ std::string BuildPiapiCreateBody(const music::v1::TaskInput& input, absl::string
                                  bool continuation, absl::string_view service_mode,
                                  const PiapiWebhook& webhook);
 
+/// The JSON body of a lyrics task (CONTRACT-NOTES "PiAPI": "PiAPI also documents a
+/// `generate_lyrics` task (`input.prompt` -> `output.lyrics_pairs[{title, text}]`)"): `model`,
+/// `task_type` "generate_lyrics", `input {prompt}`, `config {service_mode}` (no webhook: lyrics
+/// tasks are polled).
+std::string BuildPiapiLyricsBody(absl::string_view prompt, absl::string_view model,
+                                 absl::string_view service_mode);
+
 }  // namespace music::adapters::piapi
 
 #endif  // MUSIC_ADAPTERS_PIAPI_PIAPI_REQUEST_BODY_H_

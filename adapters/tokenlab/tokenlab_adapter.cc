@@ -127,8 +127,8 @@ absl::StatusOr<SubmitResult> ReadSubmit(const TokenlabConfig& config, const Subm
     ref = absl::InternalError(absl::StrCat("TokenLab answered task \"", absl::CEscape(ref->task_id),
                                            "\" with X-Task-ID \"", absl::CEscape(header_id), "\""));
   }
-  // The engine looks an outcome-unknown create up by request_id before any new create
-  // (kLookupByRequestId).
+  // An unreadable 2xx is outcome-unknown: the task may exist and bill, and TokenLab documents no
+  // lookup, so the engine never sends it again (kAtMostOnce).
   ref = internal::ReadAcceptedCreateAnswer(std::move(ref));
   if (!ref.ok()) return config.Clean(ref.status(), call.operation);
   SubmitResult result;
@@ -189,7 +189,9 @@ class TokenlabAdapter final : public ProviderAdapter {
 
   std::string provider() const override { return "tokenlab"; }
 
-  ResubmitPolicy resubmit_policy() const override { return ResubmitPolicy::kLookupByRequestId; }
+  // CONTRACT-NOTES "TokenLab": "No idempotency header and no lookup of a task by `request_id` is
+  // documented"; a lost create is not resent blindly ("retry only if no task was created").
+  ResubmitPolicy resubmit_policy() const override { return ResubmitPolicy::kAtMostOnce; }
 
   std::vector<music::v1::Model> Models() const override { return models_; }
 
@@ -221,43 +223,6 @@ class TokenlabAdapter final : public ProviderAdapter {
 
   absl::Status Cancel(absl::string_view provider_task_id) override {
     return absl::UnimplementedError("TokenLab documents no cancel API");
-  }
-
-  absl::StatusOr<SubmitResult> FindByRequestId(const SubmitRequest& request) override {
-    if (request.idempotency_key.empty()) {
-      return absl::InvalidArgumentError("no request id to look a TokenLab task up by");
-    }
-    const std::string operation = absl::StrCat("GET ", kTasksPath, "?request_id=");
-    absl::StatusOr<http::Response> response = client_->Send(NewRequest(
-        "GET", absl::StrCat(config_->base_url, kTasksPath,
-                            "?request_id=", internal::UrlEncode(request.idempotency_key))));
-    if (!response.ok()) return Clean(response.status(), operation);
-    if (absl::Status s = CheckTokenlabAnswer(*response, operation, config_->clock->Now());
-        !s.ok()) {
-      // NOT_FOUND would make the engine create again; a 404 of the lookup route itself says
-      // nothing about the task, so it is "cannot tell yet".
-      if (absl::IsNotFound(s)) {
-        absl::Status unavailable(absl::StatusCode::kUnavailable, s.message());
-        s.ForEachPayload([&unavailable](absl::string_view url, const absl::Cord& payload) {
-          unavailable.SetPayload(url, payload);
-        });
-        s = unavailable;
-      }
-      return Clean(s, "");
-    }
-    absl::StatusOr<std::vector<TokenlabTaskRef>> tasks = ParseTokenlabTaskList(response->body);
-    if (!tasks.ok()) return Clean(tasks.status(), operation);
-    for (const TokenlabTaskRef& ref : *tasks) {
-      // A list entry naming another request id is not ours, whatever the filter did.
-      if (!ref.request_id.empty() && ref.request_id != request.idempotency_key) continue;
-      SubmitResult result;
-      result.provider_task_id = ref.task_id;
-      result.poll_url = ref.poll_url;
-      result.provider_billing_transaction_id = ref.billing_transaction_id;
-      result.endpoint = kCreatePath;
-      return result;
-    }
-    return absl::NotFoundError("TokenLab has no task with this request_id");
   }
 
   absl::StatusOr<std::vector<music::v1::Model>> FetchModels() override {

@@ -27,8 +27,9 @@ struct TokenlabOptions {
   music::v1::Price price;
 };
 
-/// The TokenLab adapter: provider() "tokenlab", ResubmitPolicy::kLookupByRequestId (the create
-/// carries `request_id` = SubmitRequest::idempotency_key; FindByRequestId looks it up), no
+/// The TokenLab adapter: provider() "tokenlab", ResubmitPolicy::kAtMostOnce (TokenLab documents
+/// no idempotency key and no lookup of a task by request id, CONTRACT-NOTES "TokenLab": a create
+/// whose answer was lost is never sent again; the engine fails it UNAVAILABLE after its grace), no
 /// callbacks (ParseCallback UNIMPLEMENTED), no cancel API (Cancel UNIMPLEMENTED). `client`
 /// carries the requests. `clock` (not owned) dates answers (Retry-After); it outlives the adapter
 /// and any SubmitAsync/PollAsync still pending, whose answers are read after the adapter is gone.

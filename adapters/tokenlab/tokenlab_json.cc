@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
@@ -288,21 +289,67 @@ absl::StatusOr<ProviderUpdate> ParseTokenlabTask(absl::string_view body, bool ly
   return update;
 }
 
-absl::StatusOr<std::vector<TokenlabTaskRef>> ParseTokenlabTaskList(absl::string_view body) {
-  rapidjson::Document doc;
-  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return s;
-  const Value* data = kJson.Find(doc, "data");
-  if (data == nullptr || !data->IsArray()) return kJson.WrongType("data", "an array");
-  std::vector<TokenlabTaskRef> out;
-  for (const Value& item : data->GetArray()) {
-    if (!item.IsObject()) return kJson.WrongType("data[]", "an object");
-    TokenlabTaskRef ref;
-    if (absl::Status s = ReadTaskRef(item, &ref); !s.ok()) return s;
-    if (ref.task_id.empty()) return kJson.Malformed("a listed task without `id` / `task_id`");
-    out.push_back(std::move(ref));
-  }
-  return out;
+namespace {
+
+// An operation name as listed, lower-cased with `-` and spaces as `_` ("Generate Lyrics" ->
+// "generate_lyrics"): the notes give the member names, not the vocabulary.
+std::string OperationKey(absl::string_view name) {
+  std::string key = absl::AsciiStrToLower(name);
+  std::replace(key.begin(), key.end(), '-', '_');
+  std::replace(key.begin(), key.end(), ' ', '_');
+  return key;
 }
+
+bool IsOneOf(const std::string& key, std::initializer_list<absl::string_view> names) {
+  return std::find(names.begin(), names.end(), key) != names.end();
+}
+
+// Applies one listed operation to `info` (see TokenlabModelInfo).
+void ApplyOperation(absl::string_view name, TokenlabModelInfo* info) {
+  const std::string key = OperationKey(name);
+  if (IsOneOf(key, {"lyrics", "lyric", "generate_lyrics", "lyrics_generation", "lyric_generation",
+                    "lyrics_only"})) {
+    info->lyrics = true;
+  } else if (IsOneOf(key, {"music", "generate_music", "music_generation", "song"})) {
+    info->music = true;
+  } else if (IsOneOf(key, {"continuation", "continue", "continue_clip", "extend"})) {
+    info->continuation = true;
+  } else if (IsOneOf(key, {"instrumental"})) {
+    info->instrumental = true;
+  }
+}
+
+// `lemondata.supported_operations` / `lemondata.capability_flags` (CONTRACT-NOTES "TokenLab"):
+// an array of names, or an object of name -> boolean (only `true` counts). The notes give
+// neither shape, so both are read.
+absl::Status ReadOperations(const Value& lemondata, const char* member, TokenlabModelInfo* info,
+                            bool* listed) {
+  const Value* ops = kJson.Find(lemondata, member);
+  if (ops == nullptr || ops->IsNull()) return absl::OkStatus();
+  const std::string field = absl::StrCat("lemondata.", member);
+  if (ops->IsArray()) {
+    for (const Value& op : ops->GetArray()) {
+      if (!op.IsString()) return kJson.WrongType(absl::StrCat(field, "[]"), "a string");
+      ApplyOperation(absl::string_view(op.GetString(), op.GetStringLength()), info);
+    }
+  } else if (ops->IsObject()) {
+    for (const auto& flag : ops->GetObject()) {
+      if (!flag.value.IsBool()) {
+        return kJson.WrongType(absl::StrCat(field, ".", flag.name.GetString()), "a boolean");
+      }
+      if (flag.value.GetBool()) {
+        ApplyOperation(absl::string_view(flag.name.GetString(), flag.name.GetStringLength()),
+                       info);
+      }
+    }
+  } else {
+    return kJson.WrongType(field, "an array or an object");
+  }
+  *listed = true;
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<TokenlabModelInfo>> ParseTokenlabModels(absl::string_view body) {
   rapidjson::Document doc;
@@ -315,33 +362,16 @@ absl::StatusOr<std::vector<TokenlabModelInfo>> ParseTokenlabModels(absl::string_
     TokenlabModelInfo info;
     if (absl::Status s = kJson.ReadString(item, "id", &info.id); !s.ok()) return s;
     if (info.id.empty()) return kJson.Malformed("a model without `id`");
-    if (const Value* caps = kJson.Find(item, "capabilities"); caps != nullptr) {
-      if (!caps->IsObject()) return kJson.WrongType("capabilities", "an object");
-      for (auto [name, out_flag] :
-           {std::pair<const char*, std::optional<bool>*>{"music", &info.music},
-            {"lyrics", &info.lyrics},
-            {"continuation", &info.continuation},
-            {"instrumental", &info.instrumental}}) {
-        const Value* flag = kJson.Find(*caps, name);
-        if (flag == nullptr) continue;
-        if (!flag->IsBool()) {
-          return kJson.WrongType(absl::StrCat("capabilities.", name), "a boolean");
-        }
-        *out_flag = flag->GetBool();
+    const Value* lemondata = kJson.Find(item, "lemondata");
+    if (lemondata != nullptr && !lemondata->IsNull()) {
+      if (!lemondata->IsObject()) return kJson.WrongType("lemondata", "an object");
+      bool listed = false;
+      for (const char* member : {"supported_operations", "capability_flags"}) {
+        if (absl::Status s = ReadOperations(*lemondata, member, &info, &listed); !s.ok()) return s;
       }
-    }
-    if (const Value* pricing = kJson.Find(item, "pricing"); pricing != nullptr) {
-      if (!pricing->IsObject()) return kJson.WrongType("pricing", "an object");
-      std::string currency;
-      if (absl::Status s = kJson.ReadString(*pricing, "currency", &currency); !s.ok()) return s;
-      currency = absl::AsciiStrToUpper(currency);
-      const Value* per_task = kJson.Find(*pricing, "per_task");
-      if (per_task != nullptr && (currency == "USD" || currency == "CREDITS")) {
-        absl::StatusOr<int64_t> micros = ReadAmount(*per_task, "pricing.per_task");
-        if (!micros.ok()) return micros.status();
-        info.price_micros = *micros;
-        info.price_currency = currency;
-      }
+      // Seed 000: lyrics need "a model whose public contract documents lyric generation", so a
+      // model that lists its operations without one is not lyrics-capable.
+      if (listed && !info.lyrics.has_value()) info.lyrics = false;
     }
     out.push_back(std::move(info));
   }

@@ -45,18 +45,20 @@ absl::StatusOr<TokenlabTaskRef> ParseTokenlabCreateAnswer(absl::string_view body
 /// the body is malformed or a field has an unexpected type; a missing `status` is malformed too.
 absl::StatusOr<ProviderUpdate> ParseTokenlabTask(absl::string_view body, bool lyrics_task);
 
-/// Reads `GET /v1/tasks?request_id=` (`{"object": "list", "data": [task, ...]}`). INTERNAL when
-/// malformed (no `data` array, an entry that is not an object or has no id).
-absl::StatusOr<std::vector<TokenlabTaskRef>> ParseTokenlabTaskList(absl::string_view body);
-
-/// One entry of `GET /v1/models?recommended_for=music` (WIRE.md "Models").
+/// One entry of `GET /v1/models?recommended_for=music` (CONTRACT-NOTES "TokenLab": `{id, object,
+/// created, owned_by, lemondata: {category, pricing_unit, capability_flags, supported_operations,
+/// ...}}`; WIRE.md "Models"). The operations come from `lemondata.supported_operations` and
+/// `lemondata.capability_flags` (each an array of names or an object of name -> boolean).
 struct TokenlabModelInfo {
   std::string id;
-  /// Present only when the entry has a `capabilities` object; each flag is nullopt when absent.
-  std::optional<bool> music, lyrics, continuation, instrumental;
-  /// `pricing.per_task` in micros of `pricing.currency`, when both are given and valid.
-  std::optional<int64_t> price_micros;
-  std::string price_currency;  ///< "USD" or "CREDITS"
+  /// `true` when an operation of that kind is listed (music: `music`, `generate_music`; continuation:
+  /// `continuation`, `continue`, `extend`; instrumental: `instrumental`), else nullopt: an
+  /// unrecognised vocabulary never takes a built-in capability away.
+  std::optional<bool> music, continuation, instrumental;
+  /// `true` when a lyrics operation (`lyrics`, `generate_lyrics`, `lyrics_generation`, ...) is
+  /// listed; `false` when the model lists operations but none for lyrics (seed 000: lyrics need
+  /// "a model whose public contract documents lyric generation"); nullopt when it lists none.
+  std::optional<bool> lyrics;
 };
 
 /// Reads the model list. INTERNAL when malformed.

@@ -11,7 +11,9 @@ std::vector<music::v1::Model> TokenlabModels(const music::v1::Price& price) {
   model.set_provider_model("suno_music");
   music::v1::ModelCapabilities* caps = model.mutable_capabilities();
   caps->set_music(true);
-  caps->set_lyrics(true);        // action: "LYRICS" (seed 000 "Lyrics only")
+  // Seed 000: lyric-only flows need "a model whose public contract documents lyric generation";
+  // only the live list (FetchModels) can say so, so the built-in entry cannot do lyrics.
+  caps->set_lyrics(false);
   caps->set_continuation(true);  // continue_clip_id / continue_at
   caps->set_instrumental(true);  // "Full song or instrumental", via `tags` (WIRE.md)
   caps->set_clips_per_task(1);   // a completed task carries one audio_url
@@ -39,10 +41,6 @@ std::vector<music::v1::Model> MergeTokenlabModels(std::vector<music::v1::Model> 
       if (info.lyrics) caps->set_lyrics(*info.lyrics);
       if (info.continuation) caps->set_continuation(*info.continuation);
       if (info.instrumental) caps->set_instrumental(*info.instrumental);
-      if (info.price_micros && *info.price_micros > 0) {
-        model.mutable_price()->set_amount_micros(*info.price_micros);
-        model.mutable_price()->set_currency(info.price_currency);
-      }
       break;
     }
   }

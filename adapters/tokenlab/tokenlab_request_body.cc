@@ -102,9 +102,11 @@ absl::StatusOr<std::string> BuildCreateBody(const SubmitRequest& request) {
         PutSeconds(w, "continue_at", input.continue_at_seconds());
       break;
   }
-  // The lookup key of a lost create (CONTRACT-NOTES: "look the task up by request_id before
-  // creating again"): stable for every attempt of this task at TokenLab.
-  PutString(w, "request_id", request.idempotency_key);
+  // `user` is the documented "caller identifier" (CONTRACT-NOTES "TokenLab": the reference page
+  // lists `mv` and `user`); it carries our task id so a TokenLab usage record can be traced back.
+  // No `request_id`: TokenLab assigns that itself and answers "Unsupported parameter" to it
+  // (seed 000 "Common Errors"; CONTRACT-NOTES "`request_id` is NOT a request field").
+  PutIfSet(w, "user", request.task_id);
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
 }

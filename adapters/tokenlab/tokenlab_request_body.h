@@ -11,8 +11,9 @@ namespace music::adapters::tokenlab {
 /// The JSON body of `POST /v1/music/generations` for `request` (WIRE.md "Create"; seed 000 "Choose
 /// The Workflow" / "Create A Music Task"): `model`, `action` ("MUSIC" for music and
 /// continuations, "LYRICS" for lyrics), `prompt`, `title`, `tags` (the style, plus "instrumental"
-/// for instrumentals), `continue_clip_id` / `continue_at` (continuations) and `request_id` (=
-/// request.idempotency_key). INVALID_ARGUMENT, before anything is sent, for what TokenLab's
+/// for instrumentals), `continue_clip_id` / `continue_at` (continuations) and `user` (=
+/// request.task_id, the documented caller identifier; CONTRACT-NOTES "TokenLab"). Nothing else:
+/// TokenLab answers 400 "Unsupported parameter" to any other member. INVALID_ARGUMENT, before anything is sent, for what TokenLab's
 /// public contract has no field for (negative tags, seed, model_options, reference audio), an
 /// unsupported task kind, a missing model or a bad continuation point.
 absl::StatusOr<std::string> BuildCreateBody(const SubmitRequest& request);

@@ -190,15 +190,21 @@ absl::StatusOr<music::v1::ContinueClipResponse> MusicApi::ContinueClip(
   }
   auto route = ResolveRoute(*catalog_, model_name, violations);
   if (!route.ok()) return route.status();
-  // A continuation extends a clip where it was made: the source task's provider, whatever alias
-  // the caller named.
+  // A continuation extends a clip where it was made: the source task's provider and model,
+  // whatever alias the caller named (kie.ai, CONTRACT-NOTES: "The model must match the source
+  // clip's model").
   const std::string& source_provider = source->task.provider();
+  const std::string& source_model = source->task.provider_model();
   if (auto s = FilterRoute(*route, violations,
                            [&](const music::v1::Model& m, std::vector<FieldViolation>& out) {
                              ValidateContinueClip(r, m, out);
                              if (m.provider() != source_provider) {
                                out.push_back({"model", absl::StrCat("the source clip was made by ",
                                                                     source_provider)});
+                             } else if (m.provider_model() != source_model) {
+                               out.push_back({"model", absl::StrCat("the source clip was made by ",
+                                                                    source_provider, " model ",
+                                                                    source_model)});
                              }
                            });
       !s.ok()) {

@@ -6,10 +6,11 @@
 // happens next depends on what the provider offers (ResubmitPolicy):
 //  - kIdempotencyKey (beatra): sending again with the same Idempotency-Key is safe (the provider
 //    deduplicates), so the task goes back to kNotSubmitted.
-//  - kLookupByRequestId (TokenLab): the task waits in kUnknown and the engine looks it up by the
+//  - kLookupByRequestId (a provider that documents a lookup; no built-in one does since TokenLab
+//    turned out to document none, CONTRACT-NOTES): the task waits in kUnknown and the engine looks it up by the
 //    request id it sent (Recover): found, it is adopted; NOT_FOUND, the create is sent again (no
 //    task exists, so none can be doubled); any other answer is retried with backoff.
-//  - kAtMostOnce (kie.ai: no idempotency key, no lookup): sending again could create a second
+//  - kAtMostOnce (kie.ai, PiAPI, TokenLab: no idempotency key, no lookup): sending again could create a second
 //    provider task, billed twice. The task is never resent. It waits in kUnknown for the
 //    provider's callback, whose URL carries our task id: the first callback reveals the provider
 //    task id and the task is adopted and driven on as usual. If no callback arrives within
@@ -1074,9 +1075,12 @@ const music::v1::Model* TaskEngine::NextCandidate(const TaskRecord& record) cons
         providers_->Find(m->provider()) == nullptr) {
       continue;
     }
-    // A continuation extends a clip where it was made: no other provider has the clip.
+    // A continuation extends a clip where it was made: no other provider has the clip, and the
+    // model must be the source clip's (kie.ai, CONTRACT-NOTES: "The model must match the source
+    // clip's model"), so a continuation never moves.
     if (record.task.kind() == music::v1::TASK_KIND_CONTINUATION &&
-        m->provider() != record.task.provider()) {
+        (m->provider() != record.task.provider() ||
+         m->provider_model() != record.task.provider_model())) {
       continue;
     }
     std::vector<FieldViolation> violations;

@@ -120,11 +120,35 @@ TEST_F(PiapiE2eTest, SimplePromptSucceedsWithPlayableAudioAndUsdBilling) {
   EXPECT_EQ(created.model(), "udio-music-u");
   const auto done = WaitDone(created.task_id());
   ExpectPlayable(done);
-  EXPECT_EQ(done.billing().provider_charged_micros(), 50000);
+  // The emulator reports `consume: 40000` in PiAPI's undocumented unit: no conversion is
+  // configured, so no provider charge is booked (the old adapter booked $40,000); the $0.05 price
+  // is what the task costs.
+  EXPECT_EQ(done.billing().provider_charged_micros(), 0);
+  EXPECT_EQ(done.billing().charged_micros(), 50000);
   rapidjson::Document sent = EmulatorTask(done.provider_task_id());
   EXPECT_EQ(Str(sent["data"]["input"], "lyrics_type"), "generate");
   EXPECT_EQ(Str(sent["data"]["input"], "gpt_description_prompt"), "night breeze, piano");
   EXPECT_EQ(sent["data"]["input"]["seed"].GetDouble(), -1);
+}
+
+// CONTRACT-NOTES "PiAPI": "PiAPI also documents a `generate_lyrics` task (`input.prompt` ->
+// `output.lyrics_pairs[{title, text}]`)": CreateLyrics on the PiAPI model runs one.
+TEST_F(PiapiE2eTest, CreateLyricsRunsAGenerateLyricsTask) {
+  music::v1::CreateLyricsRequest req;
+  req.set_model("udio-music-u");
+  req.set_prompt("a song about the sea");
+  music::v1::CreateLyricsResponse resp;
+  grpc::ClientContext ctx;
+  grpc::Status s = stub_->CreateLyrics(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.task().provider(), "piapi");
+  const auto done = WaitDone(resp.task().task_id());
+  ASSERT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED) << done.DebugString();
+  ASSERT_EQ(done.lyric_variants_size(), 2);
+  EXPECT_TRUE(absl::StrContains(done.lyric_variants(0).text(), "a song about the sea"));
+  EXPECT_EQ(done.clips_size(), 0);
+  rapidjson::Document sent = EmulatorTask(done.provider_task_id());
+  EXPECT_EQ(Str(sent["data"], "task_type"), "generate_lyrics");
 }
 
 TEST_F(PiapiE2eTest, CustomLyricsAreSentAsLyricsTypeUser) {

@@ -102,6 +102,21 @@ TEST_F(RoutingE2eTest, OutOfCreditsAtTheFirstProviderFailsOverToTheNext) {
   EXPECT_EQ(emulator_->TaskCount(), 1);
 }
 
+// CONTRACT-NOTES "beatra": `unsupported_model` 400. The model is refused, not the request, so the
+// alias moves on to its next model (the old adapter mapped it to INVALID_ARGUMENT and the task
+// failed at once).
+TEST_F(RoutingE2eTest, UnsupportedModelAtTheFirstProviderFailsOverToTheNext) {
+  const music::v1::Task created =
+      Create("suno", "calm piano [emu:create_error=unsupported_model]");
+  const music::v1::Task done = WaitDone(created.task_id());
+  ASSERT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED) << done.DebugString();
+  EXPECT_EQ(done.provider(), "kie");
+  ASSERT_EQ(done.failovers_size(), 1);
+  EXPECT_EQ(done.failovers(0).provider(), "beatra");
+  EXPECT_EQ(done.failovers(0).code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(emulator_->TaskCount(), 1);
+}
+
 TEST_F(RoutingE2eTest, ServerErrorsPastTheRetryBudgetFailOverToTheNext) {
   emulator::FaultConfig faults;
   faults.create_500_count = 8;  // the fixture's engine allows 8 attempts per provider

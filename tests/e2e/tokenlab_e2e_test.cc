@@ -86,8 +86,19 @@ class TokenlabE2eTest : public E2eTest {
     options.base_url = absl::StrCat(TokenlabHost(), "/tokenlab");
     options.api_key = with_key ? kTokenlabKey : "";
     options.request_timeout = absl::Seconds(1);
-    AddAdapter(adapters::tokenlab::NewTokenlabAdapter(options, recorder_), with_key, registry,
-               models);
+    std::shared_ptr<adapters::ProviderAdapter> adapter =
+        adapters::tokenlab::NewTokenlabAdapter(options, recorder_);
+    // As server/catalog_builder.cc: the live model list decides (seed 000 "Query the current
+    // model catalog"); lyrics only where it documents them.
+    auto live = with_key ? adapter->FetchModels()
+                         : absl::StatusOr<std::vector<music::v1::Model>>(adapter->Models());
+    ASSERT_TRUE(live.ok()) << live.status();
+    for (auto m : *live) {
+      m.set_available(with_key);
+      if (!with_key) m.set_unavailable_reason("no API key");
+      models->push_back(m);
+    }
+    registry->Add(std::move(adapter));
   }
 
   std::string DefaultModel() override { return kModel; }
@@ -153,15 +164,16 @@ TEST_F(TokenlabE2eTest, MusicSucceedsWithMappedFieldsAndPlayableAudio) {
       << done.billing().DebugString();
   EXPECT_EQ(done.billing().provider_charged_micros(), 100000);
 
-  // The create carried the documented body, request_id = the task's idempotency key.
+  // The create carried the documented body and only that (CONTRACT-NOTES "TokenLab": "`request_id`
+  // is NOT a request field"); `user` (a caller identifier) carries the task id.
   auto creates = Requests("POST", "/tokenlab/v1/music/generations");
   ASSERT_EQ(creates.size(), 1u);
   EXPECT_TRUE(absl::StrContains(creates[0].body, R"("action":"MUSIC")")) << creates[0].body;
   EXPECT_TRUE(absl::StrContains(creates[0].body, R"("tags":"synth-pop, upbeat")"))
       << creates[0].body;
-  EXPECT_TRUE(absl::StrContains(creates[0].body,
-                                absl::StrCat(R"("request_id":")", done.task_id(), ".tokenlab")))
+  EXPECT_TRUE(absl::StrContains(creates[0].body, absl::StrCat(R"("user":")", done.task_id(), "\"")))
       << creates[0].body;
+  EXPECT_FALSE(absl::StrContains(creates[0].body, "request_id")) << creates[0].body;
   EXPECT_EQ(creates[0].authorization, absl::StrCat("Bearer ", kTokenlabKey));
   EXPECT_EQ(emulator_->TaskCount(), 1);
 }
@@ -320,25 +332,32 @@ TEST_F(TokenlabE2eTest, CompletedWithoutAudioFailsInternal) {
   EXPECT_EQ(done.error().code(), static_cast<int>(absl::StatusCode::kInternal));
 }
 
-// A lost create answer is recovered by the request-id lookup, never by a second create.
+// A lost create answer: TokenLab documents no lookup (CONTRACT-NOTES "TokenLab": "retry only if
+// no task was created"), so the create is never sent again and nothing is looked up; the task
+// fails UNAVAILABLE after unknown_submission_grace, with everything reserved given back.
 struct LostCase {
   const char* name;
   const char* prompt;
 };
 
 class TokenlabLostCreateTest : public TokenlabE2eTest,
-                               public ::testing::WithParamInterface<LostCase> {};
+                               public ::testing::WithParamInterface<LostCase> {
+ protected:
+  void ConfigureServer(service::ServerOptions& options) override {
+    options.engine.unknown_submission_grace = absl::Seconds(2);
+  }
+};
 
-TEST_P(TokenlabLostCreateTest, RecoveredByRequestIdWithoutASecondTask) {
+TEST_P(TokenlabLostCreateTest, FailsUnavailableWithoutASecondTaskOrALookup) {
   const auto done = WaitDone(CreateMusic(GetParam().prompt).task_id());
-  ASSERT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED) << done.DebugString();
+  ASSERT_EQ(done.state(), music::v1::TASK_STATE_FAILED) << done.DebugString();
+  EXPECT_EQ(done.error().code(), static_cast<int>(absl::StatusCode::kUnavailable));
   EXPECT_EQ(emulator_->TaskCount(), 1) << "one provider task per service task";
   EXPECT_EQ(Requests("POST", "/tokenlab/v1/music/generations").size(), 1u);
-  const auto lookups =
-      Requests("GET", absl::StrCat("/tokenlab/v1/tasks?request_id=", done.task_id(), ".tokenlab"));
-  EXPECT_GE(lookups.size(), 1u);
-  ASSERT_EQ(done.clips_size(), 1);
-  ExpectWav(done.clips(0).audio_url());
+  EXPECT_TRUE(Requests("GET", "/tokenlab/v1/tasks?").empty());
+  EXPECT_EQ(emulator_->stats().undocumented_routes, 0);
+  EXPECT_EQ(done.billing().reserved_micros() - done.billing().refunded_micros(), 0)
+      << done.billing().DebugString();
 }
 
 INSTANTIATE_TEST_SUITE_P(Emulator, TokenlabLostCreateTest,

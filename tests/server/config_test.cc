@@ -149,6 +149,18 @@ struct BadCase {
   const char* key;
 };
 
+// CONTRACT-NOTES "PiAPI": the unit of `meta.usage.consume` is undocumented, so it is booked only
+// with a configured conversion; unset by default.
+TEST(ConfigTest, PiapiConsumeConversionIsUnsetUnlessConfigured) {
+  auto plain = ParseConfig("{}");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_TRUE(P(*plain, "piapi").numbers.empty());
+  auto set = ParseConfig(R"({"providers": {"piapi": {"consume_usd_per_unit": 0.00000125}}})");
+  ASSERT_TRUE(set.ok()) << set.status();
+  ASSERT_EQ(P(*set, "piapi").numbers.count("consume_usd_per_unit"), 1u);
+  EXPECT_DOUBLE_EQ(P(*set, "piapi").numbers.at("consume_usd_per_unit"), 0.00000125);
+}
+
 TEST(ConfigTest, BadConfigNamesTheKey) {
   const BadCase cases[] = {
       {R"({"listen": 5})", "listen"},
@@ -172,6 +184,13 @@ TEST(ConfigTest, BadConfigNamesTheKey) {
        "providers.piapi.webhook_hmac_key_env"},
       {R"({"providers": {"kie": {"webhook_hmac_key_env": 1}}})",
        "providers.kie.webhook_hmac_key_env"},
+      // A number setting: a number >= 0, of its own provider only.
+      {R"({"providers": {"piapi": {"consume_usd_per_unit": -1}}})",
+       "providers.piapi.consume_usd_per_unit"},
+      {R"({"providers": {"piapi": {"consume_usd_per_unit": "0.1"}}})",
+       "providers.piapi.consume_usd_per_unit"},
+      {R"({"providers": {"kie": {"consume_usd_per_unit": 1}}})",
+       "providers.kie.consume_usd_per_unit"},
       {R"({"catalog": {"aliases": {"suno": []}}})", "catalog.aliases.suno"},
       {R"({"catalog": {"aliases": {"suno": "suno-v4.5"}}})", "catalog.aliases.suno"},
       {R"({"catalog": {"aliases": {"suno": [1]}}})", "catalog.aliases.suno"},

@@ -491,6 +491,15 @@ void BeatraContract::HandleCreate(const httplib::Request& req, httplib::Response
             false, request_id);
       return;
     }
+    if (name == "unsupported_model") {
+      // CONTRACT-NOTES "beatra": `unsupported_model` 400 (this account cannot run the model).
+      stats.Add(&EmulatorStats::creates_rejected);
+      stats.Add(&EmulatorStats::creates_invalid);
+      Error(res, 400, "unsupported_model",
+            absl::StrCat("Model ", model->model, " is not available for this account"), false,
+            request_id);
+      return;
+    }
     if (name == "rate_limited" || name == "billing_failed") {
       // Retryable errors fire once per key (or body), so the client's retry gets through.
       bool fire = false;
@@ -688,6 +697,29 @@ void BeatraContract::HandleUpload(const httplib::Request& req, httplib::Response
     Error(res, 422, "invalid_request", "Send multipart/form-data with a `file` part", false,
           request_id);
     return;
+  }
+  // CONTRACT-NOTES "beatra": "Uploads: multipart `file`, `purpose` (`reference_audio` for
+  // music), `media_type`, `metadata` (a JSON string)". No purpose: refused.
+  if (!req.has_file("purpose") || req.get_file_value("purpose").content.empty()) {
+    Error(res, 422, "invalid_request", "`purpose` is required (reference_audio for music)", false,
+          request_id);
+    return;
+  }
+  if (req.get_file_value("purpose").content != "reference_audio") {
+    Error(res, 422, "invalid_request",
+          absl::StrCat("Unsupported purpose: ", req.get_file_value("purpose").content), false,
+          request_id);
+    return;
+  }
+  if (req.has_file("metadata")) {
+    const std::string metadata = req.get_file_value("metadata").content;
+    rapidjson::Document doc;
+    doc.Parse(metadata.data(), metadata.size());
+    if (doc.HasParseError() || !doc.IsObject()) {
+      Error(res, 422, "invalid_request", "`metadata` must be a JSON object string", false,
+            request_id);
+      return;
+    }
   }
   const httplib::MultipartFormData file = req.get_file_value("file");
   if (file.content.size() > kMaxUploadBytes) {

@@ -165,6 +165,7 @@ std::string StatsJson(const EmulatorStats& s, int64_t tasks) {
       {"polls_malformed", s.polls_malformed},
       {"polls_slow", s.polls_slow},
       {"unauthorized", s.unauthorized},
+      {"undocumented_routes", s.undocumented_routes},
       {"callbacks_sent", s.callbacks_sent},
       {"callbacks_failed", s.callbacks_failed},
       {"callback_attempts", s.callback_attempts},

@@ -122,6 +122,7 @@ struct EmulatorStats {
   int64_t polls_malformed = 0;     ///< ... answered with a truncated body.
   int64_t polls_slow = 0;          ///< ... delayed by slow_delay.
   int64_t unauthorized = 0;        ///< Provider API requests answered 401.
+  int64_t undocumented_routes = 0;  ///< Requests to routes the documents do not name (404).
   int64_t callbacks_sent = 0;      ///< Deliveries the receiver answered 2xx (duplicates count).
   int64_t callbacks_failed = 0;    ///< Deliveries given up after all retries.
   int64_t callback_attempts = 0;   ///< HTTP POSTs made to callback URLs.

@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -226,6 +227,8 @@ struct Task {
   absl::Time created;
   std::vector<Step> plan;
   std::string fail_status;  // "" unless the task ends in a failure
+  // A documented errorCode (400 / 408 / 413, CONTRACT-NOTES) from `task_error=`; 0: the status's.
+  int error_code = 0;
   bool no_audio = false;
   bool lose_callbacks = false;
   bool duplicate_callbacks = false;
@@ -234,6 +237,27 @@ struct Task {
   std::vector<std::string> clip_ids;                        // music: two clips
   std::vector<std::pair<std::string, std::string>> lyrics;  // lyrics: (title, text) variants
 };
+
+// CONTRACT-NOTES "kie.ai": record-info `errorCode` "400 copyrighted lyrics, 408 timeout, 413 audio
+// matches an existing work"; the same codes are callback `code` values.
+absl::string_view DocumentedErrorMessage(int code) {
+  switch (code) {
+    case 400:
+      return "The lyrics contain copyrighted material.";
+    case 408:
+      return "Generation timed out.";
+    case 413:
+      return "The uploaded audio matches an existing work.";
+    default:
+      return "";
+  }
+}
+
+// The errorCode / errorMessage (and error callback code / msg) of a failed task.
+std::pair<int, absl::string_view> TaskFailure(const Task& task) {
+  if (task.error_code != 0) return {task.error_code, DocumentedErrorMessage(task.error_code)};
+  return FailureCode(task.fail_status);
+}
 
 std::vector<Step> BuildPlan(Kind kind, absl::string_view fail, absl::Duration d) {
   const absl::Duration zero = absl::ZeroDuration();
@@ -524,6 +548,14 @@ void KieContract::HandleCreate(const httplib::Request& req, httplib::Response* r
 
   Directives directives;
   ParseDirectives(spec->directive_text, &directives);
+  // CONTRACT-NOTES "kie.ai": "Create error codes: ... 402 insufficient credits ... On the lyrics
+  // endpoint ... 429 means insufficient credits".
+  if (directives.create_error == "402" || directives.create_error == "insufficient_credits") {
+    const int code = endpoint == Endpoint::kLyrics ? 429 : 402;
+    stats.Add(&EmulatorStats::creates_rejected);
+    SetJson(res, code, Envelope(code, "Insufficient credits, please top up your account"));
+    return;
+  }
   const TaskFaults task_faults = core_->faults->NextTask();
   const std::string task_id = CreateTask(*std::move(spec), Serialize(doc), directives, task_faults);
   stats.Add(&EmulatorStats::creates_accepted);
@@ -574,6 +606,15 @@ std::string KieContract::CreateTask(TaskSpec spec, std::string param, const Dire
     fail = NormalizeFailStatus(kGenerateAudioFailed, task.kind);
   } else if (fail.empty() && faults.sensitive_word) {
     fail = std::string(kSensitiveWordError);
+  }
+  // `task_error=400|408|413`: a generation failure reporting that documented errorCode.
+  if (fail.empty() && !directives.task_error.empty()) {
+    int code = 0;
+    if (absl::SimpleAtoi(directives.task_error, &code) &&
+        !DocumentedErrorMessage(code).empty()) {
+      fail = NormalizeFailStatus(kGenerateAudioFailed, task.kind);
+      task.error_code = code;
+    }
   }
   task.fail_status = fail;
   task.malformed_polls_left = directives.malformed_polls;
@@ -761,13 +802,13 @@ void KieContract::WriteLyrics(Writer& w, const Task& task, bool snake_case) cons
 void WriteRecordError(Writer& w, const Task& task, bool failed) {
   w.Key("errorCode");
   if (failed) {
-    w.Int(FailureCode(task.fail_status).first);
+    w.Int(TaskFailure(task).first);
   } else {
     w.Null();
   }
   w.Key("errorMessage");
   if (failed) {
-    const absl::string_view message = FailureCode(task.fail_status).second;
+    const absl::string_view message = TaskFailure(task).second;
     w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
   } else {
     w.Null();
@@ -859,7 +900,7 @@ std::string KieContract::CallbackJson(const Task& task, const Step& step) const 
       type = "first";
       break;
     case CallbackType::kError:
-      std::tie(code, msg) = FailureCode(task.fail_status);
+      std::tie(code, msg) = TaskFailure(task);
       type = "error";
       break;
     case CallbackType::kComplete:

@@ -36,11 +36,18 @@ using rapidjson::Value;
 
 constexpr absl::string_view kModel = "music-u";
 constexpr absl::string_view kTaskType = "generate_music";
+// CONTRACT-NOTES "PiAPI": "PiAPI also documents a `generate_lyrics` task (`input.prompt` ->
+// `output.lyrics_pairs[{title, text}]`)".
+constexpr absl::string_view kLyricsTaskType = "generate_lyrics";
 constexpr absl::string_view kTaskPath = "/api/v1/task";
 constexpr absl::string_view kClipModelName = "udio-32";
-// Seed 003 "Unit Pricing": $0.05 per generation, in USD micros; `consume` is reported in USD.
+// Seed 003 "Unit Pricing": $0.05 per generation, in USD micros (the usage export).
 constexpr int64_t kPriceMicros = 50000;
-constexpr double kPriceUsd = 0.05;
+// `meta.usage.consume` per song, in PiAPI's own unit: CONTRACT-NOTES "PiAPI": "The unit of
+// `meta.usage.consume` is not documented: do not book it as money". The emulator reports a
+// figure that is plainly not dollars (an adapter booking it as USD charges $40,000).
+constexpr int64_t kConsumeUnits = 40000;
+constexpr char kUsageType[] = "point";
 // Seed 003 "Song Extend": udio32 adds 32 seconds per extend call.
 constexpr double kExtendSeconds = 32;
 constexpr int kFreezeFailed = 10000;
@@ -154,6 +161,7 @@ struct TaskSpec {
   double continue_at = 0;
   std::string service_mode = "public";
   std::string webhook_endpoint, webhook_secret;
+  bool lyrics_task = false;  // task_type generate_lyrics
 };
 
 struct Task {
@@ -223,8 +231,8 @@ class PiapiContract final : public ProviderContract {
     absl::MutexLock lock(&mu_);
     for (const auto& [id, task] : tasks_) {
       // PiAPI charges `consume` when a task completes; a failed task consumes 0 (its frozen
-      // amount is released), so it has no record at all.
-      if (PhaseAt(task, now) != Phase::kCompleted) continue;
+      // amount is released), so it has no record at all. Lyrics tasks have no published price.
+      if (PhaseAt(task, now) != Phase::kCompleted || task.spec.lyrics_task) continue;
       billing::UsageRecord record;
       record.provider = "piapi";
       record.usage_record_id = absl::StrCat("piapi-", id, "-consume");
@@ -279,12 +287,23 @@ absl::StatusOr<TaskSpec> PiapiContract::ParseCreate(const Value& body) const {
   const Value* config_object = top.Object("config", /*required=*/false);
   if (!top.status().ok()) return top.status();
   if (model != kModel) return absl::InvalidArgumentError("model must be music-u");
-  if (task_type != kTaskType) {
-    return absl::InvalidArgumentError("music-u supports only the generate_music task");
+  if (task_type != kTaskType && task_type != kLyricsTaskType) {
+    return absl::InvalidArgumentError("task_type must be generate_music or generate_lyrics");
   }
 
   TaskSpec spec;
   FieldReader input(input_object);
+  if (task_type == kLyricsTaskType) {
+    spec.lyrics_task = true;
+    spec.prompt = input.String("prompt", /*required=*/true);
+    if (!input.status().ok()) return input.status();
+    if (spec.prompt.empty()) return absl::InvalidArgumentError("input.prompt is required");
+    FieldReader config(config_object);
+    const std::string mode = config.String("service_mode", false);
+    if (!mode.empty()) spec.service_mode = mode;
+    if (!config.status().ok()) return config.status();
+    return spec;
+  }
   spec.gpt_description_prompt = input.String("gpt_description_prompt", false);
   spec.prompt = input.String("prompt", false);
   spec.lyrics_type = input.String("lyrics_type", /*required=*/true);
@@ -390,7 +409,7 @@ void PiapiContract::HandleCreate(const httplib::Request& req, httplib::Response*
     w.StartObject();
     w.Key("usage");
     w.StartObject();
-    PutString(w, "type", "usd");
+    PutString(w, "type", kUsageType);
     w.Key("frozen");
     w.Int(0);
     w.Key("consume");
@@ -416,10 +435,13 @@ void PiapiContract::HandleCreate(const httplib::Request& req, httplib::Response*
   }
 
   const bool extend = !spec->continue_song_id.empty();
+  const bool lyrics = spec->lyrics_task;
   const TaskFaults task_faults = core_->faults->NextTask();
   const std::string task_id = CreateTask(*std::move(spec), directives, task_faults);
   stats.Add(&EmulatorStats::creates_accepted);
-  stats.Add(extend ? &EmulatorStats::extend_creates : &EmulatorStats::generate_creates);
+  stats.Add(lyrics   ? &EmulatorStats::lyrics_creates
+            : extend ? &EmulatorStats::extend_creates
+                     : &EmulatorStats::generate_creates);
 
   // A slow answer comes after the task exists: a client that gives up has still created it.
   if (faults.slow || directives.slow_create) {
@@ -482,7 +504,7 @@ std::string PiapiContract::CreateTask(TaskSpec spec, const Directives& directive
   task.duplicate_callbacks = faults.duplicate_callbacks || directives.duplicate_callbacks;
   task.reorder_callbacks = faults.reorder_callbacks || directives.reorder_callbacks;
   task.malformed_polls_left = directives.malformed_polls;
-  task.clip_ids = {RandomUuid(), RandomUuid()};
+  if (!spec.lyrics_task) task.clip_ids = {RandomUuid(), RandomUuid()};
   task.spec = std::move(spec);
 
   // Streams from Processing, downloads at Completed; never for failed or no-audio tasks.
@@ -670,7 +692,7 @@ void PiapiContract::WriteTaskData(Writer& w, const Task& task, Phase phase, bool
   w.StartObject();
   PutString(w, "task_id", task.id);
   PutString(w, "model", kModel);
-  PutString(w, "task_type", kTaskType);
+  PutString(w, "task_type", task.spec.lyrics_task ? kLyricsTaskType : kTaskType);
   PutString(w, "status", PhaseName(phase, lower_case));
   w.Key("config");
   w.StartObject();
@@ -681,41 +703,65 @@ void PiapiContract::WriteTaskData(Writer& w, const Task& task, Phase phase, bool
   PutString(w, "secret", "");  // never echoed back
   w.EndObject();
   w.EndObject();
-  w.Key("input");
-  w.StartObject();
-  PutString(w, "gpt_description_prompt", task.spec.gpt_description_prompt);
-  PutString(w, "prompt", task.spec.prompt);
-  PutString(w, "lyrics_type", task.spec.lyrics_type);
-  PutString(w, "negative_tags", task.spec.negative_tags);
-  w.Key("seed");
-  w.Double(task.spec.seed);
-  if (!task.spec.title.empty()) PutString(w, "title", task.spec.title);
-  if (task.extend) {
-    PutString(w, "continue_song_id", task.spec.continue_song_id);
-    w.Key("continue_at");
-    w.Double(task.spec.continue_at);
-  }
-  w.EndObject();
-  w.Key("output");
-  if (phase == Phase::kPending || phase == Phase::kFailed) {
-    w.Null();
-  } else {
-    // Processing: the clip ids are known, their objects still empty (seed 003 shows `{}`).
+  if (task.spec.lyrics_task) {
+    w.Key("input");
     w.StartObject();
-    w.Key("clips");
-    w.StartObject();
-    for (size_t i = 0; i < task.clip_ids.size(); ++i) {
-      const std::string& id = task.clip_ids[i];
-      w.Key(id.data(), static_cast<rapidjson::SizeType>(id.size()));
-      if (phase == Phase::kCompleted) {
-        WriteClip(w, task, i, /*first=*/i == 0);
-      } else {
+    PutString(w, "prompt", task.spec.prompt);
+    w.EndObject();
+    w.Key("output");
+    if (phase == Phase::kCompleted) {
+      w.StartObject();
+      w.Key("lyrics_pairs");
+      w.StartArray();
+      for (int i = 1; i <= 2; ++i) {
         w.StartObject();
+        PutString(w, "title", absl::StrCat("Emulated Lyrics ", i));
+        PutString(w, "text", absl::StrCat("[Verse]\n", task.spec.prompt,
+                                          "\n[Chorus]\nUdio sings along, take ", i, "\n"));
         w.EndObject();
       }
+      w.EndArray();
+      w.EndObject();
+    } else {
+      w.Null();
+    }
+  } else {
+    w.Key("input");
+    w.StartObject();
+    PutString(w, "gpt_description_prompt", task.spec.gpt_description_prompt);
+    PutString(w, "prompt", task.spec.prompt);
+    PutString(w, "lyrics_type", task.spec.lyrics_type);
+    PutString(w, "negative_tags", task.spec.negative_tags);
+    w.Key("seed");
+    w.Double(task.spec.seed);
+    if (!task.spec.title.empty()) PutString(w, "title", task.spec.title);
+    if (task.extend) {
+      PutString(w, "continue_song_id", task.spec.continue_song_id);
+      w.Key("continue_at");
+      w.Double(task.spec.continue_at);
     }
     w.EndObject();
-    w.EndObject();
+    w.Key("output");
+    if (phase == Phase::kPending || phase == Phase::kFailed) {
+      w.Null();
+    } else {
+      // Processing: the clip ids are known, their objects still empty (seed 003 shows `{}`).
+      w.StartObject();
+      w.Key("clips");
+      w.StartObject();
+      for (size_t i = 0; i < task.clip_ids.size(); ++i) {
+        const std::string& id = task.clip_ids[i];
+        w.Key(id.data(), static_cast<rapidjson::SizeType>(id.size()));
+        if (phase == Phase::kCompleted) {
+          WriteClip(w, task, i, /*first=*/i == 0);
+        } else {
+          w.StartObject();
+          w.EndObject();
+        }
+      }
+      w.EndObject();
+      w.EndObject();
+    }
   }
   w.Key("meta");
   w.StartObject();
@@ -727,11 +773,11 @@ void PiapiContract::WriteTaskData(Writer& w, const Task& task, Phase phase, bool
   // The price is frozen while the task runs and consumed at completion; a failure consumes 0.
   w.Key("usage");
   w.StartObject();
-  PutString(w, "type", "usd");
+  PutString(w, "type", kUsageType);
   w.Key("frozen");
-  w.Double(ended ? 0 : kPriceUsd);
+  w.Int64(ended ? 0 : kConsumeUnits);
   w.Key("consume");
-  w.Double(phase == Phase::kCompleted ? kPriceUsd : 0);
+  w.Int64(phase == Phase::kCompleted ? kConsumeUnits : 0);
   w.EndObject();
   w.Key("is_using_private_pool");
   w.Bool(false);

@@ -37,9 +37,12 @@ constexpr absl::string_view kModel = "suno_music";
 // The emulator's price of one task: $0.10 (the seeds publish none; WIRE.md "Emulator").
 constexpr int64_t kPriceMicros = 100000;
 constexpr absl::string_view kPriceText = "0.10";
-// Request fields of the public contract (seed 000); anything else is "Unsupported parameter".
-constexpr absl::string_view kKnownFields[] = {
-    "model", "prompt", "title", "tags", "action", "continue_clip_id", "continue_at", "request_id"};
+// Request fields of the public contract (seed 000 "Choose The Workflow"; CONTRACT-NOTES "TokenLab":
+// the reference page also lists `mv` and `user`). Anything else, `request_id` included (TokenLab
+// assigns it), is "Unsupported parameter" (seed 000 "Common Errors").
+constexpr absl::string_view kKnownFields[] = {"model",        "prompt",           "title",
+                                              "tags",         "action",           "continue_clip_id",
+                                              "continue_at",  "mv",               "user"};
 
 enum class Action { kMusic, kLyrics };
 enum class Phase { kPending, kProcessing, kCompleted, kFailed };
@@ -51,7 +54,8 @@ struct Task {
   std::string prompt, title, tags;
   std::string continue_clip_id;
   std::optional<double> continue_at;
-  std::string request_id;
+  std::string request_id;  // assigned here, as TokenLab does (CONTRACT-NOTES)
+  std::string user;        // the caller identifier, as sent
   std::string billing_transaction_id;
   std::string clip_id;  // music: the one clip
   absl::Time created;
@@ -118,7 +122,7 @@ std::string ErrorEnvelope(absl::string_view code, absl::string_view message,
 // A validated create request.
 struct CreateSpec {
   Action action = Action::kMusic;
-  std::string prompt, title, tags, continue_clip_id, request_id;
+  std::string prompt, title, tags, continue_clip_id, mv, user;
   std::optional<double> continue_at;
 };
 
@@ -135,8 +139,13 @@ class TokenlabContract final : public ProviderContract {
                 [this](const httplib::Request& req, httplib::Response& res) {
                   HandlePoll(req, &res, req.matches[1]);
                 });
+    // No task list or lookup by request id is documented (CONTRACT-NOTES "TokenLab"): the route
+    // answers 404 like any unknown one, so a client that relies on it fails here first.
     server->Get(prefix + "/v1/tasks", [this](const httplib::Request& req, httplib::Response& res) {
-      HandleList(req, &res);
+      if (!Authorized(req, &res)) return;
+      core_->stats->Add(&EmulatorStats::undocumented_routes);
+      SetJson(&res, 404,
+              ErrorEnvelope("not_found", "No route GET /v1/tasks", "invalid_request_error"));
     });
     server->Get(prefix + "/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
       HandleModels(req, &res);
@@ -201,7 +210,6 @@ class TokenlabContract final : public ProviderContract {
   // Answers a `create_error=` directive; false when the name is not one this contract knows.
   bool AnswerCreateError(absl::string_view name, const CreateSpec& spec, httplib::Response* res);
   void HandlePoll(const httplib::Request& req, httplib::Response* res, const std::string& id);
-  void HandleList(const httplib::Request& req, httplib::Response* res);
   void HandleModels(const httplib::Request& req, httplib::Response* res);
 
   std::string PollUrl(const std::string& id) const {
@@ -220,7 +228,7 @@ class TokenlabContract final : public ProviderContract {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Task> tasks_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> clip_owner_ ABSL_GUARDED_BY(mu_);  // clip -> task
-  // Request ids already answered 429 by `create_error=429` (once per request id).
+  // `user` values already answered 429 by `create_error=429` (once per user).
   absl::flat_hash_set<std::string> rate_limited_once_ ABSL_GUARDED_BY(mu_);
   int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
 };
@@ -235,7 +243,7 @@ absl::StatusOr<CreateSpec> TokenlabContract::ParseCreate(const std::string& body
     const absl::string_view name(member.name.GetString(), member.name.GetStringLength());
     if (std::find(std::begin(kKnownFields), std::end(kKnownFields), name) ==
         std::end(kKnownFields)) {
-      return absl::InvalidArgumentError(absl::StrCat("Unsupported parameter: ", name));
+      return absl::InvalidArgumentError(absl::StrCat("Unsupported parameter: '", name, "'"));
     }
   }
   auto string_field = [&doc](const char* name, std::string* out) -> absl::Status {
@@ -253,7 +261,7 @@ absl::StatusOr<CreateSpec> TokenlabContract::ParseCreate(const std::string& body
        {string_field("model", &model), string_field("prompt", &spec.prompt),
         string_field("title", &spec.title), string_field("tags", &spec.tags),
         string_field("action", &action), string_field("continue_clip_id", &spec.continue_clip_id),
-        string_field("request_id", &spec.request_id)}) {
+        string_field("mv", &spec.mv), string_field("user", &spec.user)}) {
     if (!s.ok()) return s;
   }
   if (auto it = doc.FindMember("continue_at"); it != doc.MemberEnd() && !it->value.IsNull()) {
@@ -319,10 +327,11 @@ bool TokenlabContract::AnswerCreateError(absl::string_view name, const CreateSpe
     return true;
   }
   if (lower == "429" || lower == "rate_limit_exceeded") {
-    // Once per request id, so a client that honours Retry-After and retries gets through.
-    if (!spec.request_id.empty()) {
+    // Once per `user` (the caller identifier), so a client that honours Retry-After and retries
+    // gets through.
+    if (!spec.user.empty()) {
       absl::MutexLock lock(&mu_);
-      if (!rate_limited_once_.insert(spec.request_id).second) return false;
+      if (!rate_limited_once_.insert(spec.user).second) return false;
     }
     stats.Add(&EmulatorStats::creates_rejected);
     stats.Add(&EmulatorStats::creates_rate_limited);
@@ -396,7 +405,8 @@ void TokenlabContract::HandleCreate(const httplib::Request& req, httplib::Respon
   task.tags = spec->tags;
   task.continue_clip_id = spec->continue_clip_id;
   task.continue_at = spec->continue_at;
-  task.request_id = spec->request_id;
+  task.request_id = absl::StrCat("req_", RandomHexId());
+  task.user = spec->user;
   task.billing_transaction_id = absl::StrCat("btx_", RandomHexId());
   task.created = core_->Now();
   task.duration = directives.duration.value_or(core_->options.task_duration);
@@ -579,34 +589,6 @@ void TokenlabContract::HandlePoll(const httplib::Request& req, httplib::Response
   SetJson(res, 200, body);
 }
 
-void TokenlabContract::HandleList(const httplib::Request& req, httplib::Response* res) {
-  if (!Authorized(req, res)) return;
-  const bool filtered = req.has_param("request_id");
-  const std::string request_id = req.get_param_value("request_id");
-  const absl::Time now = core_->Now();
-  rapidjson::StringBuffer buffer;
-  Writer w(buffer);
-  w.StartObject();
-  PutString(w, "object", "list");
-  w.Key("data");
-  w.StartArray();
-  {
-    absl::MutexLock lock(&mu_);
-    std::vector<const Task*> matches;
-    for (const auto& [id, task] : tasks_) {
-      if (!filtered || task.request_id == request_id) matches.push_back(&task);
-    }
-    // Newest first, at most 100 (the lookup needs one).
-    std::sort(matches.begin(), matches.end(),
-              [](const Task* a, const Task* b) { return a->seq > b->seq; });
-    if (matches.size() > 100) matches.resize(100);
-    for (const Task* task : matches) WriteTask(w, *task, now);
-  }
-  w.EndArray();
-  w.EndObject();
-  SetJson(res, 200, Finish(buffer));
-}
-
 void TokenlabContract::HandleModels(const httplib::Request& req, httplib::Response* res) {
   if (!Authorized(req, res)) return;
   const std::string purpose = req.get_param_value("recommended_for");
@@ -621,21 +603,23 @@ void TokenlabContract::HandleModels(const httplib::Request& req, httplib::Respon
     PutString(w, "id", kModel);
     PutString(w, "object", "model");
     PutString(w, "owned_by", "tokenlab");
-    w.Key("recommended_for");
+    w.Key("created");
+    w.Int64(1700000000);
+    // CONTRACT-NOTES "TokenLab": the model's own contract lives under `lemondata`; lyric
+    // generation is documented for this model here (seed 000: lyric-only flows need "a model
+    // whose public contract documents lyric generation").
+    w.Key("lemondata");
+    w.StartObject();
+    PutString(w, "category", "music");
+    PutString(w, "pricing_unit", "per_task");
+    w.Key("capability_flags");
     w.StartArray();
-    w.String("music");
+    for (const char* flag : {"async", "instrumental"}) w.String(flag);
     w.EndArray();
-    w.Key("capabilities");
-    w.StartObject();
-    for (const char* flag : {"music", "lyrics", "continuation", "instrumental"}) {
-      w.Key(flag);
-      w.Bool(true);
-    }
-    w.EndObject();
-    w.Key("pricing");
-    w.StartObject();
-    PutString(w, "per_task", kPriceText);
-    PutString(w, "currency", "USD");
+    w.Key("supported_operations");
+    w.StartArray();
+    for (const char* op : {"music", "lyrics", "continuation"}) w.String(op);
+    w.EndArray();
     w.EndObject();
     w.EndObject();
   }

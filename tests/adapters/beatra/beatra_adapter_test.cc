@@ -308,7 +308,8 @@ TEST_F(BeatraAdapterTest, CreateErrorsMapPerTable) {
       {422, Envelope("invalid_request", false), StatusCode::kInvalidArgument, "invalid_request"},
       {422, Envelope("unsupported_option", false), StatusCode::kInvalidArgument,
        "unsupported_option"},
-      {400, Envelope("unsupported_model", false), StatusCode::kInvalidArgument,
+      // The model is refused, not the request: FAILED_PRECONDITION fails an alias over.
+      {400, Envelope("unsupported_model", false), StatusCode::kFailedPrecondition,
        "unsupported_model"},
       {429, Envelope("rate_limited", true), StatusCode::kResourceExhausted, "rate_limited"},
       {418, Envelope("teapot_overheated", true), StatusCode::kUnavailable, "teapot_overheated"},
@@ -430,6 +431,9 @@ TEST_F(BeatraAdapterTest, CancelIsBestEffortAndIdempotent) {
 
 // --- Uploads -----------------------------------------------------------------------------------
 
+// CONTRACT-NOTES "beatra": "Uploads: multipart `file`, `purpose` (`reference_audio` for music),
+// `media_type`, `metadata` (a JSON string) -> `artifact_id` + URL". The old body had only `file`;
+// the strict emulator refuses that (422 "`purpose` is required").
 TEST_F(BeatraAdapterTest, UploadIsMultipartWithFilePart) {
   client_->Answer(201, R"({"artifact_id":"art_up","filename":"ref.wav","size_bytes":9})");
   ReferenceAudioUpload upload{"my \"ref\".wav", "audio/wav", std::string("RIFF\0\r\n--x", 11)};
@@ -446,8 +450,13 @@ TEST_F(BeatraAdapterTest, UploadIsMultipartWithFilePart) {
   ASSERT_TRUE(absl::StartsWith(content_type, "multipart/form-data; boundary=")) << content_type;
   const std::string boundary = content_type.substr(content_type.find('=') + 1);
   EXPECT_GE(boundary.size(), 20u);
+  auto field = [&boundary](absl::string_view name, absl::string_view value) {
+    return absl::StrCat("--", boundary, "\r\n", "Content-Disposition: form-data; name=\"", name,
+                        "\"\r\n\r\n", value, "\r\n");
+  };
   const std::string want =
-      absl::StrCat("--", boundary, "\r\n",
+      absl::StrCat(field("purpose", "reference_audio"), field("media_type", "audio"),
+                   field("metadata", R"({"filename":"my _ref_.wav"})"), "--", boundary, "\r\n",
                    "Content-Disposition: form-data; name=\"file\"; filename=\"my _ref_.wav\"\r\n",
                    "Content-Type: audio/wav\r\n\r\n", upload.bytes, "\r\n--", boundary, "--\r\n");
   EXPECT_EQ(sent.body, want);

@@ -371,7 +371,7 @@ TEST(BeatraErrorTableTest, CodesAndStatuses) {
   EXPECT_EQ(BeatraHttpErrorCode("billing_failed", true, 500), StatusCode::kUnavailable);
   EXPECT_EQ(BeatraHttpErrorCode("invalid_request", false, 422), StatusCode::kInvalidArgument);
   EXPECT_EQ(BeatraHttpErrorCode("unsupported_option", false, 422), StatusCode::kInvalidArgument);
-  EXPECT_EQ(BeatraHttpErrorCode("unsupported_model", false, 400), StatusCode::kInvalidArgument);
+  EXPECT_EQ(BeatraHttpErrorCode("unsupported_model", false, 400), StatusCode::kFailedPrecondition);
   EXPECT_EQ(BeatraHttpErrorCode("rate_limited", true, 429), StatusCode::kResourceExhausted);
   EXPECT_EQ(BeatraHttpErrorCode("brand_new", true, 418), StatusCode::kUnavailable);
   EXPECT_EQ(BeatraHttpErrorCode("brand_new", false, 418), StatusCode::kFailedPrecondition);

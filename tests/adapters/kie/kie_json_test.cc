@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "adapters/kie/kie_status.h"
 #include "gtest/gtest.h"
 
 namespace music::adapters::kie {
@@ -210,13 +211,16 @@ TEST(ParseKieMusicRecordTest, TextSuccessWithNullSunoData) {
   EXPECT_TRUE(update->lyrics_ready);
 }
 
+// CONTRACT-NOTES "kie.ai": record-info "`errorCode` (400 copyrighted lyrics, 408 timeout, 413
+// audio matches an existing work)"; callback "`code` values: 200, 400, 408, 413, ...". One table
+// for both: the old poll path read these as INTERNAL while a callback read INVALID_ARGUMENT.
 TEST(ParseKieMusicRecordTest, FailureCarriesErrorCodeAndMessage) {
   absl::StatusOr<ProviderUpdate> update = ParseKieMusicRecord(
       R"({"code":200,"data":{"taskId":"t","status":"GENERATE_AUDIO_FAILED","response":null,
           "errorCode":413,"errorMessage":"Audio matches an existing work"}})");
   ASSERT_TRUE(update.ok()) << update.status();
   EXPECT_EQ(update->state, ProviderState::kFailed);
-  EXPECT_EQ(update->error_code, StatusCode::kInternal);
+  EXPECT_EQ(update->error_code, StatusCode::kInvalidArgument);
   EXPECT_EQ(update->provider_error_code, "413");
   EXPECT_EQ(update->error_message, "Audio matches an existing work");
 }
@@ -270,7 +274,23 @@ TEST(ParseKieMusicRecordTest, ErrorCodeAsStringIsKept) {
       R"({"code":200,"data":{"taskId":"t","status":"CREATE_TASK_FAILED","errorCode":"408"}})");
   ASSERT_TRUE(update.ok()) << update.status();
   EXPECT_EQ(update->provider_error_code, "408");
-  EXPECT_EQ(update->error_code, StatusCode::kFailedPrecondition);
+  EXPECT_EQ(update->error_code, StatusCode::kDeadlineExceeded);  // 408: timeout
+}
+
+TEST(ParseKieMusicRecordTest, PollAndCallbackMapADocumentedCodeAlike) {
+  for (int code : {400, 408, 413}) {
+    absl::StatusOr<ProviderUpdate> polled = ParseKieMusicRecord(absl::StrCat(
+        R"({"code":200,"data":{"taskId":"t","status":"GENERATE_AUDIO_FAILED","errorCode":)", code,
+        R"(,"errorMessage":"x"}})"));
+    ASSERT_TRUE(polled.ok()) << polled.status();
+    EXPECT_EQ(polled->error_code, KieFailureCode(code)) << code;
+    EXPECT_NE(polled->error_code, StatusCode::kInternal) << code;
+  }
+  // An undocumented errorCode leaves the status's own code.
+  absl::StatusOr<ProviderUpdate> other = ParseKieMusicRecord(
+      R"({"code":200,"data":{"taskId":"t","status":"GENERATE_AUDIO_FAILED","errorCode":501}})");
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(other->error_code, StatusCode::kInternal);
 }
 
 constexpr char kEmbeddedNul[] = "{\"code\":200,\0\"data\":{}}";

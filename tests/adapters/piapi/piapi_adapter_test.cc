@@ -6,6 +6,7 @@
 
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -48,11 +49,13 @@ std::string Str(const rapidjson::Value& obj, const char* key) {
 
 class PiapiAdapterTest : public ::testing::Test {
  protected:
-  std::unique_ptr<ProviderAdapter> Adapter(std::string secret = kSecret) {
+  std::unique_ptr<ProviderAdapter> Adapter(std::string secret = kSecret,
+                                           std::optional<double> consume_usd_per_unit = {}) {
     PiapiOptions options;
     options.base_url = "https://piapi.test/";
     options.api_key = kApiKey;
     options.webhook_secret = std::move(secret);
+    options.consume_usd_per_unit = consume_usd_per_unit;
     options.request_timeout = absl::Seconds(12);
     return NewPiapiAdapter(options, client_);
   }
@@ -256,15 +259,44 @@ TEST_F(PiapiAdapterTest, ServiceModeOption) {
   EXPECT_EQ(client_->last().url, "https://api.piapi.ai/api/v1/task");
 }
 
-TEST_F(PiapiAdapterTest, LyricsTasksAreRefusedWithoutARequest) {
+// CONTRACT-NOTES "PiAPI": "PiAPI also documents a `generate_lyrics` task (`input.prompt` ->
+// `output.lyrics_pairs[{title, text}]`)".
+TEST_F(PiapiAdapterTest, LyricsTasksUseGenerateLyrics) {
+  SubmitRequest empty = Music({});
+  empty.kind = music::v1::TASK_KIND_LYRICS;
+  EXPECT_THAT(Adapter()->Submit(empty), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_EQ(client_->count(), 0u);
+
   SubmitRequest request = Music({});
   request.kind = music::v1::TASK_KIND_LYRICS;
-  EXPECT_THAT(Adapter()->Submit(request), StatusIs(StatusCode::kInvalidArgument));
+  request.input.set_prompt("a song about the sea");
+  client_->Answer(200, R"({"code":200,"data":{"task_id":"pi-lyrics-1","status":"pending"}})");
+  auto created = Adapter()->Submit(request);
+  ASSERT_THAT(created, IsOk());
+  EXPECT_EQ(created->provider_task_id, "pi-lyrics-1");
+  rapidjson::Document doc;
+  doc.Parse(client_->last().body.c_str());
+  ASSERT_TRUE(doc.IsObject());
+  EXPECT_EQ(Str(doc, "model"), "music-u");
+  EXPECT_EQ(Str(doc, "task_type"), "generate_lyrics");
+  ASSERT_TRUE(doc["input"].IsObject());
+  EXPECT_EQ(doc["input"].MemberCount(), 1u);
+  EXPECT_EQ(Str(doc["input"], "prompt"), "a song about the sea");
+  EXPECT_FALSE(doc["config"].HasMember("webhook_config"));
+
+  client_->Answer(200, R"({"code":200,"data":{"task_id":"pi-lyrics-1","status":"Completed",
+      "output":{"lyrics_pairs":[{"title":"Sea","text":"[Verse] waves"},
+                                {"title":"Tide","text":"[Verse] tides"}]}}})");
   PollTarget target;
   target.kind = music::v1::TASK_KIND_LYRICS;
-  target.provider_task_id = "x";
-  EXPECT_THAT(Adapter()->Poll(target), StatusIs(StatusCode::kInvalidArgument));
-  EXPECT_EQ(client_->count(), 0u);
+  target.provider_task_id = "pi-lyrics-1";
+  auto done = Adapter()->Poll(target);
+  ASSERT_THAT(done, IsOk());
+  EXPECT_EQ(done->state, ProviderState::kSucceeded);
+  ASSERT_EQ(done->lyric_variants.size(), 2u);
+  EXPECT_EQ(done->lyric_variants[0].title(), "Sea");
+  EXPECT_EQ(done->lyric_variants[0].text(), "[Verse] waves");
+  EXPECT_TRUE(done->clips.empty());
 }
 
 TEST_F(PiapiAdapterTest, CreateErrorTable) {
@@ -361,8 +393,35 @@ TEST_F(PiapiAdapterTest, PollRequestAndAnswer) {
   EXPECT_EQ(update->provider_task_id, "pi/task 1");
   EXPECT_EQ(update->state, ProviderState::kSucceeded);
   ASSERT_EQ(update->clips.size(), 1u);
-  EXPECT_EQ(update->charged_micros, 50000);
-  EXPECT_EQ(update->billing_currency, "USD");
+  // No conversion configured: consume (unit undocumented) is not a provider charge.
+  EXPECT_FALSE(update->has_billing);
+  EXPECT_EQ(update->charged_micros, 0);
+}
+
+// CONTRACT-NOTES "PiAPI": "The unit of `meta.usage.consume` is not documented: do not book it as
+// money without a configured conversion; the price is $0.05 per song". A strict stand-in answered
+// `consume: 40000`, which the old adapter booked as a $40,000 provider charge.
+TEST_F(PiapiAdapterTest, ConsumeIsBookedOnlyWithAConfiguredConversion) {
+  constexpr char kPoints[] =
+      R"({"code":200,"data":{"task_id":"pi-task-1","status":"Completed","output":{"clips":{)"
+      R"("c1":{"id":"c1","audio_url":"https://a/c1.mp3"}}},"meta":{"usage":{"type":"point",)"
+      R"("frozen":0,"consume":40000}}},"message":"success"})";
+  PollTarget target;
+  target.kind = music::v1::TASK_KIND_MUSIC;
+  target.provider_task_id = "pi-task-1";
+  client_->Answer(200, kPoints);
+  absl::StatusOr<ProviderUpdate> plain = Adapter()->Poll(target);
+  ASSERT_THAT(plain, IsOk());
+  EXPECT_FALSE(plain->has_billing);
+  EXPECT_EQ(plain->charged_micros, 0);
+
+  client_->Answer(200, kPoints);
+  absl::StatusOr<ProviderUpdate> converted = Adapter(kSecret, 0.00000125)->Poll(target);
+  ASSERT_THAT(converted, IsOk());
+  EXPECT_TRUE(converted->has_billing);
+  EXPECT_EQ(converted->charged_micros, 50000);  // 40000 units at $0.00000125 = $0.05
+  EXPECT_EQ(converted->billing_currency, "USD");
+
 }
 
 TEST_F(PiapiAdapterTest, PollErrors) {
@@ -429,7 +488,7 @@ TEST_F(PiapiAdapterTest, WebhookWithTheSecretIsParsed) {
   EXPECT_EQ(update->provider_task_id, "pi-task-1");
   EXPECT_EQ(update->state, ProviderState::kSucceeded);
   ASSERT_EQ(update->clips.size(), 1u);
-  EXPECT_EQ(update->charged_micros, 50000);
+  EXPECT_FALSE(update->has_billing);  // consume's unit is undocumented; no conversion configured
   // The same delivery again (same task, same timestamp): a repeat.
   EXPECT_THAT(adapter
                   ->ParseCallback(music::v1::TASK_KIND_MUSIC,
@@ -509,7 +568,7 @@ TEST_F(PiapiAdapterTest, CatalogPolicyAndUnsupportedCalls) {
   EXPECT_EQ(m.provider(), "piapi");
   EXPECT_EQ(m.provider_model(), "music-u");
   EXPECT_TRUE(m.capabilities().music());
-  EXPECT_FALSE(m.capabilities().lyrics());
+  EXPECT_TRUE(m.capabilities().lyrics());  // generate_lyrics (CONTRACT-NOTES "PiAPI")
   EXPECT_TRUE(m.capabilities().continuation());
   EXPECT_TRUE(m.capabilities().instrumental());
   EXPECT_EQ(m.capabilities().continuation_added_seconds(), 32);

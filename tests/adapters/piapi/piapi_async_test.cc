@@ -55,7 +55,7 @@ TEST_F(PiapiAsyncTest, PollAsyncReadsTasksLikePoll) {
       }));
   EXPECT_EQ(ok, 2);
 
-  target.kind = music::v1::TASK_KIND_LYRICS;  // music-u has no lyrics task: refused
+  target.kind = music::v1::TASK_KIND_UNSPECIFIED;  // no such task: refused before sending
   EXPECT_EQ(ExpectPollAsyncMatchesPoll(Factory(), target, {Http("unused", 200, "")}), 0);
 }
 

@@ -158,6 +158,13 @@ TEST(PiapiJsonTest, CompletedWithUsageAndMetadata) {
   EXPECT_EQ(update->clips[0].model_name(), "udio-32");
   EXPECT_DOUBLE_EQ(update->clips[0].duration_seconds(), 32.5);
   EXPECT_EQ(update->clips[1].clip_id(), "c2");
+  // CONTRACT-NOTES "PiAPI": "The unit of `meta.usage.consume` is not documented: do not book it
+  // as money without a configured conversion".
+  EXPECT_FALSE(update->has_billing);
+  EXPECT_EQ(update->charged_micros, 0);
+  // With a conversion configured (here 1 USD per unit), consume is the provider's charge.
+  update = ParsePiapiTaskAnswer(kCompletedWithUsage, 1.0);
+  ASSERT_TRUE(update.ok()) << update.status();
   EXPECT_TRUE(update->has_billing);
   EXPECT_EQ(update->charged_micros, 50000);
   EXPECT_EQ(update->refunded_micros, 0);
@@ -201,6 +208,9 @@ TEST(PiapiJsonTest, FailedTaskWithErrorAndZeroConsume) {
   EXPECT_EQ(update->error_code, StatusCode::kFailedPrecondition);
   EXPECT_EQ(update->provider_error_code, "10000");
   EXPECT_EQ(update->error_message, "failed to freeze point");
+  EXPECT_FALSE(update->has_billing);  // no conversion configured
+  update = ParsePiapiTaskAnswer(body, 0.00000125);
+  ASSERT_TRUE(update.ok()) << update.status();
   EXPECT_TRUE(update->has_billing);
   EXPECT_EQ(update->charged_micros, 0);
 
@@ -277,7 +287,7 @@ TEST(PiapiJsonTest, BrokenAnswersAreInternal) {
       R"({"code": 200, "data": {"status": "Failed", "error": "boom"}})",
   };
   for (const std::string& body : broken) {
-    absl::StatusOr<ProviderUpdate> update = ParsePiapiTaskAnswer(body);
+    absl::StatusOr<ProviderUpdate> update = ParsePiapiTaskAnswer(body, 1.0);
     EXPECT_EQ(update.status().code(), StatusCode::kInternal) << body;
   }
 }

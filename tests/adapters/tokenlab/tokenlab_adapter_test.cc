@@ -1,5 +1,5 @@
 // The TokenLab adapter against a fake HttpClient: exact request shapes (WIRE.md, seed 000), the
-// error table, poll_url handling (only on base_url's origin), the request-id lookup, the model
+// error table, poll_url handling (only on base_url's origin), the model
 // list, and that the API key never leaks into an error.
 
 #include "adapters/tokenlab/tokenlab_adapter.h"
@@ -109,7 +109,10 @@ class TokenlabAdapterTest : public ::testing::Test {
 TEST_F(TokenlabAdapterTest, Identity) {
   auto adapter = Adapter();
   EXPECT_EQ(adapter->provider(), "tokenlab");
-  EXPECT_EQ(adapter->resubmit_policy(), ResubmitPolicy::kLookupByRequestId);
+  // CONTRACT-NOTES "TokenLab": "No idempotency header and no lookup of a task by `request_id` is
+  // documented": a create whose answer was lost is never sent again.
+  EXPECT_EQ(adapter->resubmit_policy(), ResubmitPolicy::kAtMostOnce);
+  EXPECT_THAT(adapter->FindByRequestId(Music({})), StatusIs(StatusCode::kUnimplemented));
   EXPECT_THAT(adapter->ParseCallback(music::v1::TASK_KIND_MUSIC, http::Request{}),
               StatusIs(StatusCode::kUnimplemented));
   EXPECT_THAT(adapter->Cancel("ldtask_1"), StatusIs(StatusCode::kUnimplemented));
@@ -125,7 +128,10 @@ TEST_F(TokenlabAdapterTest, CatalogEntry) {
   EXPECT_EQ(m.provider(), "tokenlab");
   EXPECT_EQ(m.provider_model(), "suno_music");
   EXPECT_TRUE(m.capabilities().music());
-  EXPECT_TRUE(m.capabilities().lyrics());
+  // Seed 000: "For lyric-only flows, send action: "LYRICS" with a model whose public contract
+  // documents lyric generation": the built-in entry is not lyrics-capable until the live model
+  // list says so (FetchModelsTakesLyricsFromTheLiveList).
+  EXPECT_FALSE(m.capabilities().lyrics());
   EXPECT_TRUE(m.capabilities().continuation());
   EXPECT_TRUE(m.capabilities().instrumental());
   EXPECT_EQ(m.capabilities().clips_per_task(), 1);
@@ -143,7 +149,11 @@ TEST_F(TokenlabAdapterTest, CatalogEntry) {
   EXPECT_EQ(priced[0].price().currency(), "USD");
 }
 
-// The seed's own example (seed 000 "Create A Music Task"), sent exactly, plus request_id.
+// The seed's own example (seed 000 "Create A Music Task"), sent exactly, plus `user` (the caller
+// identifier the reference page lists, CONTRACT-NOTES "TokenLab") carrying our task id. Never
+// `request_id`: "`request_id` is NOT a request field ... Undocumented fields get "Unsupported
+// parameter"" (CONTRACT-NOTES), seed 000 "Common Errors": "Unsupported parameter | Field is not in
+// the model public contract".
 TEST_F(TokenlabAdapterTest, SeedCreateExampleIsSentExactly) {
   music::v1::TaskInput input;
   input.set_prompt("An upbeat synth-pop track with warm vocals and a clean chorus");
@@ -169,7 +179,7 @@ TEST_F(TokenlabAdapterTest, SeedCreateExampleIsSentExactly) {
     "action": "MUSIC"
   })";
   std::vector<std::string> expected = Members(kSeedBody);
-  expected.push_back(R"(request_id="tsk_1.tokenlab")");
+  expected.push_back(R"(user="tsk_1")");
   EXPECT_THAT(Members(sent.body), ::testing::UnorderedElementsAreArray(expected));
 
   EXPECT_EQ(result->provider_task_id, "ldtask_1");
@@ -200,7 +210,7 @@ TEST_F(TokenlabAdapterTest, LyricsBody) {
   EXPECT_THAT(
       Members(SubmitBody(request)),
       ::testing::UnorderedElementsAre(R"(model="suno_music")", R"(prompt="a song about the sea")",
-                                      R"(action="LYRICS")", R"(request_id="tsk_1.tokenlab")"));
+                                      R"(action="LYRICS")", R"(user="tsk_1")"));
 }
 
 TEST_F(TokenlabAdapterTest, ContinuationBody) {
@@ -215,7 +225,7 @@ TEST_F(TokenlabAdapterTest, ContinuationBody) {
               ::testing::UnorderedElementsAre(
                   R"(model="suno_music")", R"(prompt="[Chorus] carry on")", R"(title="Carry On")",
                   R"(tags="folk")", R"(action="MUSIC")", R"(continue_clip_id="clip_9")",
-                  "continue_at=30", R"(request_id="tsk_1.tokenlab")"));
+                  "continue_at=30", R"(user="tsk_1")"));
 
   request.input.set_continue_at_seconds(12.5);
   rapidjson::Document doc = Json(SubmitBody(request));
@@ -229,7 +239,7 @@ TEST_F(TokenlabAdapterTest, ContinuationBody) {
   EXPECT_THAT(Members(SubmitBody(plain)),
               ::testing::UnorderedElementsAre(R"(model="suno_music")", R"(action="MUSIC")",
                                               R"(continue_clip_id="clip_9")",
-                                              R"(request_id="tsk_1.tokenlab")"));
+                                              R"(user="tsk_1")"));
 }
 
 TEST_F(TokenlabAdapterTest, InstrumentalAndCustomLyrics) {
@@ -492,49 +502,65 @@ TEST_F(TokenlabAdapterTest, PollResults) {
   EXPECT_THAT(Adapter()->Poll(empty), StatusIs(StatusCode::kInvalidArgument));
 }
 
-TEST_F(TokenlabAdapterTest, FindByRequestId) {
-  SubmitRequest request = Music({});
-  request.idempotency_key = "tsk_1.tokenlab/x";
-  client_->Answer(200, R"({"object":"list","data":[
-      {"id":"ldtask_7","request_id":"tsk_1.tokenlab/x","status":"processing",
-       "poll_url":"https://api.tokenlab.sh/v1/tasks/ldtask_7","billing_transaction_id":"btx_7"}]})");
-  absl::StatusOr<SubmitResult> found = Adapter()->FindByRequestId(request);
-  ASSERT_THAT(found, IsOk());
-  const http::Request sent = client_->last();
-  EXPECT_EQ(sent.method, "GET");
-  EXPECT_EQ(sent.url, "https://api.tokenlab.sh/v1/tasks?request_id=tsk_1.tokenlab%2Fx");
-  EXPECT_EQ(http::FindHeader(sent.headers, "Authorization"), absl::StrCat("Bearer ", kApiKey));
-  EXPECT_EQ(found->provider_task_id, "ldtask_7");
-  EXPECT_EQ(found->poll_url, "https://api.tokenlab.sh/v1/tasks/ldtask_7");
-  EXPECT_EQ(found->provider_billing_transaction_id, "btx_7");
-  EXPECT_EQ(found->endpoint, "/v1/music/generations");
-
-  client_->Answer(200, R"({"object":"list","data":[]})");
-  EXPECT_THAT(Adapter()->FindByRequestId(request), StatusIs(StatusCode::kNotFound));
-  // Entries for another request id are not ours.
-  client_->Answer(200, R"({"data":[{"id":"ldtask_8","request_id":"someone-else"}]})");
-  EXPECT_THAT(Adapter()->FindByRequestId(request), StatusIs(StatusCode::kNotFound));
-  // "Cannot tell" must never read as NOT_FOUND (that would create a second task).
-  client_->Answer(404, R"({"error":{"code":"not_found"}})");
-  EXPECT_THAT(Adapter()->FindByRequestId(request), StatusIs(StatusCode::kUnavailable));
-  client_->Answer(500, "");
-  EXPECT_THAT(Adapter()->FindByRequestId(request), StatusIs(StatusCode::kUnavailable));
-  client_->Answer(200, R"({"data":[)");
-  EXPECT_THAT(Adapter()->FindByRequestId(request), StatusIs(StatusCode::kInternal));
+// CONTRACT-NOTES "TokenLab": "No idempotency header and no lookup of a task by `request_id` is
+// documented; the guidance for a create that timed out is "check for `request_id`; retry only if
+// no task was created"". The adapter has no lookup and sends nothing for one.
+TEST_F(TokenlabAdapterTest, NoLookupOfALostCreate) {
+  EXPECT_THAT(Adapter()->FindByRequestId(Music({})), StatusIs(StatusCode::kUnimplemented));
+  EXPECT_TRUE(client_->requests().empty());
+  // A 2xx create whose body cannot be read: the task may exist, so it is outcome-unknown (the
+  // engine then waits and fails it UNAVAILABLE; kAtMostOnce never resends it).
+  music::v1::TaskInput input;
+  input.set_prompt("p");
+  client_->Answer(200, R"({"id":"ldtask_1","sta)");
+  absl::StatusOr<SubmitResult> lost = Adapter()->Submit(Music(input));
+  EXPECT_THAT(lost, StatusIs(StatusCode::kInternal));
+  EXPECT_TRUE(IsOutcomeUnknown(lost.status()));
 }
 
-TEST_F(TokenlabAdapterTest, FetchModelsRefreshesTheCatalog) {
-  client_->Answer(200, R"({"object":"list","data":[{"id":"suno_music",
-      "capabilities":{"lyrics":false},"pricing":{"per_task":"0.25","currency":"USD"}}]})");
+// CONTRACT-NOTES "TokenLab": `GET /v1/models` -> `{object: "list", data: [{id, object: "model",
+// created, owned_by, lemondata: {category, pricing_unit, capability_flags, supported_operations,
+// ...}}]}`; seed 000: lyrics need "a model whose public contract documents lyric generation".
+TEST_F(TokenlabAdapterTest, FetchModelsTakesLyricsFromTheLiveList) {
+  client_->Answer(200, R"({"object":"list","data":[{"id":"suno_music","object":"model",
+      "created":1700000000,"owned_by":"tokenlab","lemondata":{"category":"music",
+      "pricing_unit":"per_task","capability_flags":["async"],
+      "supported_operations":["music","lyrics","continuation"]}}]})");
   auto models = Adapter()->FetchModels();
   ASSERT_THAT(models, IsOk());
   EXPECT_EQ(client_->last().url, "https://api.tokenlab.sh/v1/models?recommended_for=music");
   ASSERT_EQ(models->size(), 1u);
   EXPECT_EQ((*models)[0].name(), "tokenlab-suno-music");
-  EXPECT_FALSE((*models)[0].capabilities().lyrics());
+  EXPECT_TRUE((*models)[0].capabilities().lyrics());
   EXPECT_TRUE((*models)[0].capabilities().music());
-  EXPECT_EQ((*models)[0].price().amount_micros(), 250000);
+  EXPECT_TRUE((*models)[0].capabilities().continuation());
+  // The configured price stands: the list names a pricing unit, not a price.
+  EXPECT_EQ((*models)[0].price().amount_micros(), 100000);
 
+  // capability_flags as an object of booleans; "Generate Lyrics" spelled another way.
+  client_->Answer(200, R"({"object":"list","data":[{"id":"suno_music","lemondata":{
+      "capability_flags":{"generate-lyrics":true,"instrumental":true}}}]})");
+  models = Adapter()->FetchModels();
+  ASSERT_THAT(models, IsOk());
+  EXPECT_TRUE((*models)[0].capabilities().lyrics());
+
+  // Operations listed without lyrics: not lyrics-capable; the other flags are kept.
+  client_->Answer(200, R"({"object":"list","data":[{"id":"suno_music","lemondata":{
+      "supported_operations":["music"],"capability_flags":{"lyrics":false}}}]})");
+  models = Adapter()->FetchModels();
+  ASSERT_THAT(models, IsOk());
+  EXPECT_FALSE((*models)[0].capabilities().lyrics());
+  EXPECT_TRUE((*models)[0].capabilities().continuation());
+
+  // No lemondata at all: the built-in entry as it is (no lyrics).
+  client_->Answer(200, R"({"object":"list","data":[{"id":"suno_music"}]})");
+  models = Adapter()->FetchModels();
+  ASSERT_THAT(models, IsOk());
+  EXPECT_FALSE((*models)[0].capabilities().lyrics());
+
+  client_->Answer(200, R"({"object":"list","data":[{"id":"suno_music","lemondata":{
+      "supported_operations":[7]}}]})");
+  EXPECT_THAT(Adapter()->FetchModels(), StatusIs(StatusCode::kInternal));
   client_->Answer(503, "");
   EXPECT_THAT(Adapter()->FetchModels(), StatusIs(StatusCode::kUnavailable));
   client_->Answer(200, "nope");
@@ -554,7 +580,7 @@ TEST_F(TokenlabAdapterTest, ApiKeyNeverInAnErrorMessage) {
   client_->Answer(200, absl::StrCat(R"({"id":")", kApiKey, R"(","sta)"));
   errors.push_back(Adapter()->Submit(Music(input)).status());
   client_->Answer(429, echo);
-  errors.push_back(Adapter()->FindByRequestId(Music(input)).status());
+  errors.push_back(Adapter()->Submit(Music(input)).status());
   client_->Answer(500, echo);
   errors.push_back(Adapter()->FetchModels().status());
   for (const absl::Status& s : errors) {

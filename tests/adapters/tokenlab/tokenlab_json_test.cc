@@ -302,40 +302,32 @@ TEST(TokenlabJsonTest, ErrorEnvelope) {
   EXPECT_FALSE(ParseTokenlabError(R"({"error":{"code":[],"message":{}}})").has_value());
 }
 
-TEST(TokenlabJsonTest, TaskList) {
-  auto list = ParseTokenlabTaskList(
-      R"({"object":"list","data":[{"id":"ldtask_1","request_id":"k","poll_url":"u"}]})");
-  ASSERT_TRUE(list.ok()) << list.status();
-  ASSERT_EQ(list->size(), 1u);
-  EXPECT_EQ((*list)[0].task_id, "ldtask_1");
-  EXPECT_EQ((*list)[0].request_id, "k");
-  auto empty = ParseTokenlabTaskList(R"({"object":"list","data":[]})");
-  ASSERT_TRUE(empty.ok());
-  EXPECT_TRUE(empty->empty());
-  for (const char* body : {R"({"object":"list"})", R"({"data":{}})", R"({"data":[1]})",
-                           R"({"data":[{"status":"pending"}]})", R"({"data":[)"}) {
-    EXPECT_EQ(ParseTokenlabTaskList(body).status().code(), absl::StatusCode::kInternal) << body;
-  }
-}
-
+// CONTRACT-NOTES "TokenLab": `data: [{id, object: "model", created, owned_by, lemondata:
+// {category, pricing_unit, capability_flags, supported_operations, ...}}]`.
 TEST(TokenlabJsonTest, Models) {
   auto models = ParseTokenlabModels(R"({"object":"list","data":[
-      {"id":"suno_music","capabilities":{"music":true,"lyrics":false},
-       "pricing":{"per_task":"0.25","currency":"USD"}},
+      {"id":"suno_music","object":"model","created":1700000000,"owned_by":"tokenlab",
+       "lemondata":{"category":"music","pricing_unit":"per_task",
+                    "supported_operations":["music","continuation"],
+                    "capability_flags":{"instrumental":true,"lyrics":false}}},
+      {"id":"lyricist","lemondata":{"supported_operations":["LYRICS"]}},
       {"id":"other"}]})");
   ASSERT_TRUE(models.ok()) << models.status();
-  ASSERT_EQ(models->size(), 2u);
+  ASSERT_EQ(models->size(), 3u);
   EXPECT_EQ((*models)[0].id, "suno_music");
   EXPECT_EQ((*models)[0].music, true);
+  EXPECT_EQ((*models)[0].continuation, true);
+  EXPECT_EQ((*models)[0].instrumental, true);
+  // Operations listed, none for lyrics: not lyrics-capable (seed 000 "a model whose public
+  // contract documents lyric generation").
   EXPECT_EQ((*models)[0].lyrics, false);
-  EXPECT_FALSE((*models)[0].continuation.has_value());
-  EXPECT_EQ((*models)[0].price_micros, 250000);
-  EXPECT_EQ((*models)[0].price_currency, "USD");
-  EXPECT_FALSE((*models)[1].price_micros.has_value());
+  EXPECT_EQ((*models)[1].lyrics, true);
+  EXPECT_FALSE((*models)[1].music.has_value());
+  EXPECT_FALSE((*models)[2].lyrics.has_value());
   for (const char* body :
-       {R"({"data":[{"id":""}]})", R"({"data":[{"id":"x","capabilities":1}]})",
-        R"({"data":[{"id":"x","capabilities":{"music":"yes"}}]})",
-        R"({"data":[{"id":"x","pricing":{"per_task":"abc","currency":"USD"}}]})", "{}"}) {
+       {R"({"data":[{"id":""}]})", R"({"data":[{"id":"x","lemondata":1}]})",
+        R"({"data":[{"id":"x","lemondata":{"supported_operations":"lyrics"}}]})",
+        R"({"data":[{"id":"x","lemondata":{"capability_flags":{"lyrics":"yes"}}}]})", "{}"}) {
     EXPECT_EQ(ParseTokenlabModels(body).status().code(), absl::StatusCode::kInternal) << body;
   }
 }

@@ -261,6 +261,45 @@ TEST_F(RoutingTest, ContinuationsStayWithTheClipsProvider) {
   EXPECT_EQ(Get(id).task.failovers_size(), 0);
 }
 
+// CONTRACT-NOTES "kie.ai" (extend): "The model must match the source clip's model". A
+// continuation whose first attempt is refused does not move to another model of the same
+// provider either.
+TEST_F(RoutingTest, ContinuationsKeepTheSourceClipsModel) {
+  std::vector<music::v1::Model> models;
+  for (auto* p : {&a_, &b_, &c_}) {
+    for (auto& m : (*p)->Models()) models.push_back(m);
+  }
+  music::v1::Model other = models[0];
+  other.set_name("a-model-2");
+  other.set_provider_model("a-2");
+  models.push_back(other);
+  music::v1::ModelAlias alias;
+  alias.set_name("route");
+  for (const char* m : {"a-model", "a-model-2", "b-model"}) alias.add_models(m);
+  auto catalog = Catalog::Create(models, {alias}, "route");
+  ASSERT_THAT(catalog, IsOk());
+  catalog_ = std::move(*catalog);
+  a_->QueueSubmit(NoCredits());
+  StartEngine();
+  CreateSpec spec = Spec();
+  spec.kind = music::v1::TASK_KIND_CONTINUATION;
+  spec.input.Clear();
+  spec.input.set_continue_from_clip_id("clip-1");
+  const std::string id = Create(spec);
+  RunUntilIdle();
+  ASSERT_EQ(State(id), music::v1::TASK_STATE_FAILED);
+  EXPECT_EQ(a_->submits(), 1);
+  EXPECT_EQ(Get(id).task.provider_model(), models[0].provider_model());
+  EXPECT_EQ(Get(id).task.failovers_size(), 0);
+
+  // A music task on the same route does move on.
+  a_->QueueSubmit(NoCredits());
+  const std::string music = Create(Spec());
+  RunUntilIdle();
+  ASSERT_GE(Get(music).task.failovers_size(), 1);
+  EXPECT_EQ(Get(music).task.failovers(0).provider(), "a");
+}
+
 TEST_F(RoutingTest, UnavailableAndIncapableMembersAreSkipped) {
   // b cannot take this task (no seeds); c can.
   b_->set_reference_audio(false);

@@ -455,9 +455,33 @@ TEST_F(BeatraContractTest, ListTasksNewestFirstWithLimit) {
 }
 
 TEST_F(BeatraContractTest, UploadsAndReferenceAudioToMusic) {
-  httplib::MultipartFormDataItems items = {
+  // CONTRACT-NOTES "beatra": "Uploads: multipart `file`, `purpose` (`reference_audio` for
+  // music), `media_type`, `metadata` (a JSON string)". Without `purpose` (the old adapter's
+  // upload): refused.
+  httplib::MultipartFormDataItems file_only = {
       {"file", std::string("RIFF....WAVE", 12), "ref.wav", "audio/wav"}};
-  auto res = client_->Post("/beatra/v1/uploads", Auth(), items);
+  auto res = client_->Post("/beatra/v1/uploads", Auth(), file_only);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 422) << res->body;
+  EXPECT_EQ(ErrorCode(res), "invalid_request");
+  httplib::MultipartFormDataItems other_purpose = file_only;
+  other_purpose.push_back({"purpose", "avatar", "", ""});
+  res = client_->Post("/beatra/v1/uploads", Auth(), other_purpose);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 422) << res->body;
+  httplib::MultipartFormDataItems bad_metadata = file_only;
+  bad_metadata.push_back({"purpose", "reference_audio", "", ""});
+  bad_metadata.push_back({"metadata", "not json", "", ""});
+  res = client_->Post("/beatra/v1/uploads", Auth(), bad_metadata);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 422) << res->body;
+
+  httplib::MultipartFormDataItems items = {
+      {"purpose", "reference_audio", "", ""},
+      {"media_type", "audio", "", ""},
+      {"metadata", R"({"filename":"ref.wav"})", "", ""},
+      {"file", std::string("RIFF....WAVE", 12), "ref.wav", "audio/wav"}};
+  res = client_->Post("/beatra/v1/uploads", Auth(), items);
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 201) << res->body;
   rapidjson::Document up = ParseJson(res->body);
@@ -495,6 +519,7 @@ TEST_F(BeatraContractTest, UploadsAndReferenceAudioToMusic) {
 
 TEST_F(BeatraContractTest, UploadOver100MiBIs413) {
   httplib::MultipartFormDataItems items = {
+      {"purpose", "reference_audio", "", ""},
       {"file", std::string((size_t{100} << 20) + 1, 'x'), "big.wav", "audio/wav"}};
   auto res = client_->Post("/beatra/v1/uploads", Auth(), items);
   ASSERT_TRUE(res);

@@ -995,6 +995,36 @@ INSTANTIATE_TEST_SUITE_P(
                           std::get<1>(info.param) ? "_Directive" : "_Rate");
     });
 
+// CONTRACT-NOTES "kie.ai": record-info "`errorCode` (400 copyrighted lyrics, 408 timeout, 413 audio
+// matches an existing work), `errorMessage`"; the callback `code` carries the same value.
+TEST_F(EmulatorTest, DocumentedErrorCodesInRecordInfoAndCallback) {
+  for (int code : {400, 408, 413}) {
+    const std::string id = CreateMusic(absl::StrCat("x [emu:task_error=", code, "]"));
+    ASSERT_TRUE(WaitForStatus(id, "GENERATE_AUDIO_FAILED")) << code;
+    rapidjson::Document doc = Poll(id);
+    EXPECT_EQ(doc["data"]["errorCode"].GetInt(), code);
+    EXPECT_FALSE(Str(doc["data"], "errorMessage").empty());
+    ASSERT_TRUE(receiver_.WaitFor(id, 2));
+    EXPECT_EQ(receiver_.For(id).back().type, "error");
+    EXPECT_EQ(receiver_.For(id).back().code, code);
+  }
+}
+
+// CONTRACT-NOTES "kie.ai": "Create error codes: 401, 402 insufficient credits, ... On the lyrics
+// endpoint 405 means rate limited and 429 means insufficient credits."
+TEST_F(EmulatorTest, InsufficientCreditsDirectiveAnswers402) {
+  httplib::Result music = Post("/api/v1/generate", GenerateBody("x [emu:create_error=402]"));
+  ASSERT_TRUE(music);
+  EXPECT_EQ(music->status, 402);
+  EXPECT_EQ(ParseJson(music->body)["code"].GetInt(), 402);
+  httplib::Result lyrics =
+      Post("/api/v1/lyrics", absl::StrCat(R"({"prompt":"x [emu:create_error=402]","callBackUrl":")",
+                                          receiver_.url(), R"("})"));
+  ASSERT_TRUE(lyrics);
+  EXPECT_EQ(lyrics->status, 429);
+  EXPECT_EQ(emulator_->TaskCount(), 0);
+}
+
 TEST_F(EmulatorTest, CreateTaskFailedDirective) {
   const std::string id = CreateMusic("x [emu:fail=CREATE_TASK_FAILED]");
   rapidjson::Document doc = Poll(id);

@@ -239,7 +239,9 @@ TEST_F(PiapiContractTest, TaskGoesPendingProcessingCompletedWithTwoPlayableClips
   EXPECT_EQ(Str(pending["data"], "model"), "music-u");
   EXPECT_EQ(Str(pending["data"], "task_type"), "generate_music");
   EXPECT_TRUE(pending["data"]["output"].IsNull());
-  EXPECT_DOUBLE_EQ(pending["data"]["meta"]["usage"]["frozen"].GetDouble(), 0.05);
+  // consume / frozen in PiAPI's own (undocumented, CONTRACT-NOTES "PiAPI") unit, not dollars.
+  EXPECT_EQ(Str(pending["data"]["meta"]["usage"], "type"), "point");
+  EXPECT_DOUBLE_EQ(pending["data"]["meta"]["usage"]["frozen"].GetDouble(), 40000);
   EXPECT_DOUBLE_EQ(pending["data"]["meta"]["usage"]["consume"].GetDouble(), 0);
 
   ASSERT_TRUE(WaitStatus(id, "Processing"));
@@ -253,7 +255,7 @@ TEST_F(PiapiContractTest, TaskGoesPendingProcessingCompletedWithTwoPlayableClips
   rapidjson::Document done = Poll(id);
   const rapidjson::Value& data = done["data"];
   EXPECT_EQ(done["code"].GetInt(), 200);
-  EXPECT_DOUBLE_EQ(data["meta"]["usage"]["consume"].GetDouble(), 0.05);
+  EXPECT_DOUBLE_EQ(data["meta"]["usage"]["consume"].GetDouble(), 40000);
   EXPECT_DOUBLE_EQ(data["meta"]["usage"]["frozen"].GetDouble(), 0);
   EXPECT_EQ(data["error"]["code"].GetInt(), 0);
   const rapidjson::Value& clips = data["output"]["clips"];
@@ -583,9 +585,10 @@ TEST_F(PiapiAdapterOverHttpTest, CreatePollDownloadAndContinue) {
   ASSERT_EQ(done.state, adapters::ProviderState::kSucceeded) << done.error_message;
   EXPECT_EQ(done.provider_status, "Completed");
   ASSERT_EQ(done.clips.size(), 2u);
-  EXPECT_TRUE(done.has_billing);
-  EXPECT_EQ(done.charged_micros, 50000);
-  EXPECT_EQ(done.billing_currency, "USD");
+  // `consume: 40000` (unit undocumented) is no provider charge without a configured conversion;
+  // the old adapter booked it as $40,000 (40,000,000,000 micros) here.
+  EXPECT_FALSE(done.has_billing);
+  EXPECT_EQ(done.charged_micros, 0);
   for (const auto& clip : done.clips) {
     EXPECT_FALSE(clip.clip_id().empty());
     EXPECT_DOUBLE_EQ(clip.duration_seconds(), kClipSeconds);
@@ -614,6 +617,24 @@ TEST_F(PiapiAdapterOverHttpTest, CreatePollDownloadAndContinue) {
   ASSERT_FALSE(ext.clips.empty());
   EXPECT_DOUBLE_EQ(ext.clips[0].duration_seconds(), 1 + 32);
   EXPECT_EQ(emulator_->stats().extend_creates, 1);
+}
+
+// CONTRACT-NOTES "PiAPI": "PiAPI also documents a `generate_lyrics` task (`input.prompt` ->
+// `output.lyrics_pairs[{title, text}]`)".
+TEST_F(PiapiAdapterOverHttpTest, LyricsThroughGenerateLyrics) {
+  auto adapter = Adapter();
+  adapters::SubmitRequest lyrics = Music("a song about the sea");
+  lyrics.kind = music::v1::TASK_KIND_LYRICS;
+  absl::StatusOr<adapters::SubmitResult> created = adapter->Submit(lyrics);
+  ASSERT_THAT(created, IsOk());
+  const adapters::ProviderUpdate done =
+      PollToEnd(adapter.get(), created->provider_task_id, music::v1::TASK_KIND_LYRICS);
+  ASSERT_EQ(done.state, adapters::ProviderState::kSucceeded) << done.error_message;
+  ASSERT_EQ(done.lyric_variants.size(), 2u);
+  EXPECT_THAT(done.lyric_variants[0].text(), ::testing::HasSubstr("a song about the sea"));
+  EXPECT_FALSE(done.lyric_variants[0].title().empty());
+  EXPECT_TRUE(done.clips.empty());
+  EXPECT_EQ(emulator_->stats().lyrics_creates, 1);
 }
 
 TEST_F(PiapiAdapterOverHttpTest, ErrorsOverHttp) {

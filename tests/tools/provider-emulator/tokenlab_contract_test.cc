@@ -64,12 +64,12 @@ std::string Str(const rapidjson::Value& obj, const char* name) {
   return std::string(it->value.GetString(), it->value.GetStringLength());
 }
 
-std::string Body(const std::string& prompt, const std::string& request_id,
+std::string Body(const std::string& prompt, const std::string& user,
                  const std::string& extra = "") {
   return absl::StrCat(
       R"({"model":"suno_music","prompt":")", prompt,
       R"(","title":"Morning Static","tags":"synth-pop, upbeat","action":"MUSIC")",
-      request_id.empty() ? "" : absl::StrCat(R"(,"request_id":")", request_id, "\""), extra, "}");
+      user.empty() ? "" : absl::StrCat(R"(,"user":")", user, "\""), extra, "}");
 }
 
 class TokenlabContractTest : public ::testing::Test {
@@ -148,7 +148,8 @@ TEST_F(TokenlabContractTest, CreateAnswerHasTheDocumentedShape) {
   EXPECT_EQ(Str(doc, "billing_transaction_id"), btx);
   EXPECT_EQ(Str(doc, "status"), "pending");
   EXPECT_EQ(Str(doc, "model"), "suno_music");
-  EXPECT_EQ(Str(doc, "request_id"), "req-1");
+  // TokenLab assigns the request id (CONTRACT-NOTES: "it is the identifier TokenLab assigns").
+  EXPECT_TRUE(absl::StartsWith(Str(doc, "request_id"), "req_")) << Str(doc, "request_id");
   EXPECT_EQ(Str(doc, "poll_url"), absl::StrCat(emulator_->base_url(), "/tokenlab/v1/tasks/", id));
   EXPECT_EQ(emulator_->TaskCount(), 1);
   EXPECT_EQ(emulator_->stats().creates_accepted, 1);
@@ -196,7 +197,7 @@ TEST_F(TokenlabContractTest, MusicTimelineEndsWithRealAudio) {
 
 TEST_F(TokenlabContractTest, LyricsTask) {
   const std::string id =
-      CreateOk(R"({"model":"suno_music","prompt":"the sea","action":"LYRICS","request_id":"l1"})");
+      CreateOk(R"({"model":"suno_music","prompt":"the sea","action":"LYRICS","user":"l1"})");
   rapidjson::Document doc = ParseJson(PollUntilTerminal(id));
   EXPECT_EQ(Str(doc, "status"), "completed");
   EXPECT_EQ(Str(doc, "action"), "LYRICS");
@@ -209,11 +210,11 @@ TEST_F(TokenlabContractTest, ContinuationOfACompletedClip) {
   const std::string source = CreateOk(Body("folk", "s1"));
   rapidjson::Document done = ParseJson(PollUntilTerminal(source));
   const std::string clip = Str(done, "clip_id");
-  auto bad = Create(R"({"model":"suno_music","continue_clip_id":"clip_nope","request_id":"c0"})");
+  auto bad = Create(R"({"model":"suno_music","continue_clip_id":"clip_nope","user":"c0"})");
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
   const std::string id = CreateOk(absl::StrCat(R"({"model":"suno_music","continue_clip_id":")",
-                                               clip, R"(","continue_at":1,"request_id":"c1"})"));
+                                               clip, R"(","continue_at":1,"user":"c1"})"));
   rapidjson::Document doc = ParseJson(PollUntilTerminal(id));
   EXPECT_EQ(Str(doc, "status"), "completed");
   EXPECT_EQ(Str(doc, "continue_clip_id"), clip);
@@ -227,7 +228,10 @@ TEST_F(TokenlabContractTest, ValidationAnswers400) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {Body("x", "r", R"(,"negative_tags":"metal")"), "Unsupported parameter: negative_tags"},
+      {Body("x", "r", R"(,"negative_tags":"metal")"), "Unsupported parameter: 'negative_tags'"},
+      // CONTRACT-NOTES "TokenLab": "`request_id` is NOT a request field ... Undocumented fields
+      // get "Unsupported parameter"" (seed 000 "Common Errors"). The old adapter sent it.
+      {Body("x", "r", R"(,"request_id":"tsk_1.tokenlab")"), "Unsupported parameter: 'request_id'"},
       {R"({"prompt":"x"})", "model is required"},
       {R"({"model":"udio","prompt":"x"})", "Unknown music model"},
       {R"({"model":"suno_music","prompt":"x","action":"VIDEO"})", "action"},
@@ -256,7 +260,7 @@ TEST_F(TokenlabContractTest, CreateErrorDirectives) {
   EXPECT_EQ(Str(ParseJson(limit->body)["error"], "code"), "spend_limit_exceeded");
   EXPECT_EQ(emulator_->TaskCount(), 0);
 
-  // 429 once per request id: the retry goes through.
+  // 429 once per `user`: the retry goes through.
   auto limited = Create(Body("x [emu:create_error=429]", "r429"));
   ASSERT_TRUE(limited);
   EXPECT_EQ(limited->status, 429);
@@ -284,17 +288,13 @@ TEST_F(TokenlabContractTest, SharedCreateFaults) {
   EXPECT_EQ(broken->status, 500);
   EXPECT_EQ(emulator_->TaskCount(), 0);
 
-  // Malformed: the task exists, the answer is a truncated 200; the lookup finds it.
+  // Malformed: the task exists, the answer is a truncated 200 (the headers still name it).
   auto malformed = Create(Body("x [emu:malformed_create]", "f2"));
   ASSERT_TRUE(malformed);
   EXPECT_EQ(malformed->status, 200);
   EXPECT_FALSE(IsJson(malformed->body));
   EXPECT_EQ(emulator_->TaskCount(), 1);
-  auto list = Get("/tokenlab/v1/tasks?request_id=f2");
-  ASSERT_TRUE(list);
-  rapidjson::Document doc = ParseJson(list->body);
-  ASSERT_EQ(doc["data"].Size(), 1u);
-  EXPECT_EQ(Str(doc["data"][0], "id"), malformed->get_header_value("X-Task-ID"));
+  EXPECT_TRUE(absl::StartsWith(malformed->get_header_value("X-Task-ID"), "ldtask_"));
 
   const absl::Time start = RealClock::Get()->Now();
   auto slow = Create(Body("x [emu:slow_create]", "f3"));
@@ -370,26 +370,44 @@ TEST_F(TokenlabContractTest, TaskErrorsAndCancellation) {
   EXPECT_EQ(Str(c, "cancellation_status"), "cancelled");
 }
 
-TEST_F(TokenlabContractTest, LookupAndModels) {
-  const std::string id = CreateOk(Body("x", "look-1"));
-  CreateOk(Body("y", "look-2"));
-  auto found = Get("/tokenlab/v1/tasks?request_id=look-1");
-  ASSERT_TRUE(found);
-  rapidjson::Document doc = ParseJson(found->body);
-  EXPECT_EQ(Str(doc, "object"), "list");
-  ASSERT_EQ(doc["data"].Size(), 1u);
-  EXPECT_EQ(Str(doc["data"][0], "id"), id);
-  EXPECT_EQ(Str(doc["data"][0], "request_id"), "look-1");
-  auto none = Get("/tokenlab/v1/tasks?request_id=nobody");
-  ASSERT_TRUE(none);
-  EXPECT_EQ(ParseJson(none->body)["data"].Size(), 0u);
+// CONTRACT-NOTES "TokenLab": "No idempotency header and no lookup of a task by `request_id` is
+// documented": the list/lookup route the old adapter used answers 404.
+TEST_F(TokenlabContractTest, NoLookupRoute) {
+  CreateOk(Body("x", "look-1"));
+  for (const char* path : {"/tokenlab/v1/tasks?request_id=look-1", "/tokenlab/v1/tasks"}) {
+    auto found = Get(path);
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->status, 404) << path;
+  }
+  EXPECT_EQ(emulator_->stats().undocumented_routes, 2);
+}
 
+// CONTRACT-NOTES "TokenLab": `GET /v1/models` -> `{object: "list", data: [{id, object: "model",
+// created, owned_by, lemondata: {category, pricing_unit, capability_flags,
+// supported_operations, ...}}]}`.
+TEST_F(TokenlabContractTest, ModelsHaveTheDocumentedShape) {
   auto models = Get("/tokenlab/v1/models?recommended_for=music");
   ASSERT_TRUE(models);
   rapidjson::Document m = ParseJson(models->body);
+  EXPECT_EQ(Str(m, "object"), "list");
   ASSERT_EQ(m["data"].Size(), 1u);
-  EXPECT_EQ(Str(m["data"][0], "id"), "suno_music");
-  EXPECT_EQ(Str(m["data"][0]["pricing"], "per_task"), "0.10");
+  const rapidjson::Value& model = m["data"][0];
+  EXPECT_EQ(Str(model, "id"), "suno_music");
+  EXPECT_EQ(Str(model, "object"), "model");
+  EXPECT_FALSE(Str(model, "owned_by").empty());
+  ASSERT_TRUE(model.HasMember("created") && model["created"].IsInt64());
+  ASSERT_TRUE(model.HasMember("lemondata") && model["lemondata"].IsObject());
+  const rapidjson::Value& lemondata = model["lemondata"];
+  EXPECT_EQ(Str(lemondata, "category"), "music");
+  EXPECT_FALSE(Str(lemondata, "pricing_unit").empty());
+  ASSERT_TRUE(lemondata["capability_flags"].IsArray());
+  ASSERT_TRUE(lemondata["supported_operations"].IsArray());
+  std::vector<std::string> ops;
+  for (const auto& op : lemondata["supported_operations"].GetArray()) ops.push_back(op.GetString());
+  EXPECT_THAT(ops, ::testing::Contains("lyrics"));
+  // Only the documented members: no invented `capabilities` / `pricing`.
+  EXPECT_FALSE(model.HasMember("capabilities"));
+  EXPECT_FALSE(model.HasMember("pricing"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -501,12 +519,12 @@ class TokenlabAdapterEmulatorTest : public TokenlabContractTest {
   static adapters::SubmitRequest Music(const std::string& prompt, const std::string& key) {
     adapters::SubmitRequest request;
     request.kind = music::v1::TASK_KIND_MUSIC;
-    request.task_id = "tsk_x";
+    request.task_id = key;  // sent as `user`
     request.provider_model = "suno_music";
     request.input.set_prompt(prompt);
     request.input.set_title("Morning Static");
     request.input.set_style("synth-pop");
-    request.idempotency_key = key;
+    request.idempotency_key = absl::StrCat(key, ".tokenlab");
     return request;
   }
 
@@ -589,34 +607,34 @@ TEST_F(TokenlabAdapterEmulatorTest, ErrorsMapToTheTable) {
   EXPECT_EQ(emulator_->TaskCount(), 1);
 }
 
-TEST_F(TokenlabAdapterEmulatorTest, LostCreateAnswersAreFoundByRequestId) {
+// The adapter's create is accepted as it is: only documented members (the old one sent
+// `request_id` and every create was refused 400 "Unsupported parameter: 'request_id'"). A lost
+// answer stays outcome-unknown; nothing looks it up (no documented route).
+TEST_F(TokenlabAdapterEmulatorTest, LostCreateAnswersAreNotLookedUp) {
   auto adapter = Adapter(absl::Milliseconds(250));
-  adapters::SubmitRequest malformed = Music("x [emu:malformed_create]", "k6");
-  absl::Status lost = adapter->Submit(malformed).status();
+  EXPECT_EQ(adapter->resubmit_policy(), adapters::ResubmitPolicy::kAtMostOnce);
+  absl::Status lost = adapter->Submit(Music("x [emu:malformed_create]", "k6")).status();
   EXPECT_THAT(lost, StatusIs(absl::StatusCode::kInternal)) << lost;
   EXPECT_TRUE(adapters::IsOutcomeUnknown(lost));
-  auto found = adapter->FindByRequestId(malformed);
-  ASSERT_THAT(found, IsOk());
-  EXPECT_TRUE(absl::StartsWith(found->provider_task_id, "ldtask_"));
-  EXPECT_FALSE(found->poll_url.empty());
-
-  adapters::SubmitRequest slow = Music("x [emu:slow_create]", "k7");
-  absl::Status timed_out = adapter->Submit(slow).status();
+  absl::Status timed_out = adapter->Submit(Music("x [emu:slow_create]", "k7")).status();
   EXPECT_THAT(timed_out, StatusIs(absl::StatusCode::kDeadlineExceeded)) << timed_out;
   EXPECT_TRUE(adapters::IsOutcomeUnknown(timed_out));
-  auto found_slow = adapter->FindByRequestId(slow);
-  ASSERT_THAT(found_slow, IsOk());
-  EXPECT_NE(found_slow->provider_task_id, found->provider_task_id);
-  EXPECT_THAT(adapter->FindByRequestId(Music("x", "never-sent")),
-              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(adapter->FindByRequestId(Music("x", "k6")),
+              StatusIs(absl::StatusCode::kUnimplemented));
   EXPECT_EQ(emulator_->TaskCount(), 2);
+  EXPECT_EQ(emulator_->stats().undocumented_routes, 0);
+  EXPECT_EQ(emulator_->stats().creates_invalid, 0);
 }
 
 TEST_F(TokenlabAdapterEmulatorTest, FetchModels) {
-  auto models = Adapter()->FetchModels();
+  auto adapter = Adapter();
+  EXPECT_FALSE(adapter->Models()[0].capabilities().lyrics());
+  auto models = adapter->FetchModels();
   ASSERT_THAT(models, IsOk());
   ASSERT_EQ(models->size(), 1u);
   EXPECT_EQ((*models)[0].provider_model(), "suno_music");
+  // The emulated list documents lyric generation for suno_music (`supported_operations`).
+  EXPECT_TRUE((*models)[0].capabilities().lyrics());
   EXPECT_EQ((*models)[0].price().amount_micros(), 100000);
   EXPECT_EQ((*models)[0].price().currency(), "USD");
 }
