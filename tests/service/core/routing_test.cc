@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "adapters/provider_errors.h"
 #include "service/core/task_engine.h"
 #include "tests/testing/engine_fixture.h"
@@ -503,6 +504,128 @@ TEST_F(RoutingTest, ReferenceAudioIdLosesItsProviderPrefix) {
   ASSERT_EQ(State(id), music::v1::TASK_STATE_RUNNING);
   EXPECT_EQ(a_->last_submit().reference_artifact_id, "art-77");
   EXPECT_EQ(a_->uploads().size(), 0u);
+}
+
+
+// Billing across a failover: "a" plays kie.ai (12 credits), "b" TokenLab ($0.10). The ledger holds
+// what the model that ran the task costs, in its currency (domain/ledger.h).
+class FailoverBillingTest : public RoutingTest {
+ protected:
+  void SetUp() override {
+    RoutingTest::SetUp();
+    std::vector<music::v1::Model> models;
+    for (auto* p : {&a_, &b_, &c_}) {
+      for (auto m : (*p)->Models()) {
+        if (m.provider() == "a") {
+          m.mutable_price()->set_amount_micros(12'000'000);
+          m.mutable_price()->set_currency("CREDITS");
+        } else {
+          m.mutable_price()->set_amount_micros(100'000);
+          m.mutable_price()->set_currency("USD");
+        }
+        models.push_back(m);
+      }
+    }
+    music::v1::ModelAlias alias;
+    alias.set_name("route");
+    for (const auto& m : {"a-model", "b-model", "c-model"}) alias.add_models(m);
+    auto catalog = Catalog::Create(models, {alias}, "route");
+    ASSERT_THAT(catalog, IsOk());
+    catalog_ = std::move(*catalog);
+  }
+
+  // "<KIND> <provider> <amount> <currency> <id>" of each ledger row of `task_id`, oldest first.
+  std::vector<std::string> Rows(const std::string& task_id) {
+    persistence::BillingListQuery q;
+    q.tenant = "default";
+    q.page_size = 1000;
+    auto page = billing_->ListBillingTransactions(q);
+    EXPECT_THAT(page, IsOk());
+    std::vector<std::string> rows;
+    if (!page.ok()) return rows;
+    for (const auto& t : page->transactions) {  // newest first
+      if (t.task_id != task_id) continue;
+      rows.insert(rows.begin(),
+                  absl::StrCat(billing::TransactionKindName(t.kind), " ", t.provider, " ",
+                               t.amount_micros, " ", billing::CurrencyName(t.currency), " ",
+                               t.billing_transaction_id));
+    }
+    return rows;
+  }
+
+  void ExpectCleanLedger() {
+    auto violations = billing_->CheckLedger();
+    ASSERT_THAT(violations, IsOk());
+    for (const auto& v : *violations) {
+      ADD_FAILURE() << v.task_id << " " << v.kind << ": " << v.detail;
+    }
+  }
+
+  static adapters::ProviderUpdate Success() {
+    adapters::ProviderUpdate u;
+    u.state = adapters::ProviderState::kSucceeded;
+    u.provider_status = "SUCCESS";
+    music::v1::Clip c;
+    c.set_clip_id("clip-1");
+    c.set_audio_url("http://audio/clip-1.wav");
+    u.clips.push_back(c);
+    return u;
+  }
+};
+
+TEST_F(FailoverBillingTest, FailoverReleasesTheReservationAndSettlesAtTheNewModelsPrice) {
+  a_->QueueSubmit(absl::UnavailableError("HTTP 503"));
+  b_->QueuePoll(Success());
+  StartEngine(/*max_attempts=*/3);
+  const std::string id = Create(Spec());
+  ASSERT_TRUE(AdvanceUntil([&] { return State(id) == music::v1::TASK_STATE_SUCCEEDED; }));
+  const music::v1::Task task = Get(id).task;
+  EXPECT_EQ(task.provider(), "b");
+  EXPECT_EQ(task.billing().currency(), "USD");
+  EXPECT_EQ(task.billing().reservation_index(), 1);
+  EXPECT_EQ(task.billing().reserved_micros(), 100'000);
+  EXPECT_EQ(task.billing().charged_micros(), 100'000);
+  EXPECT_EQ(task.billing().refunded_micros(), 0);
+  EXPECT_THAT(Rows(id),
+              ::testing::UnorderedElementsAre(
+                  "RESERVE a 12000000 CREDITS btx_" + id + "_RESERVE",
+                  "REFUND a 12000000 CREDITS btx_" + id + "_REFUND",
+                  "RESERVE b 100000 USD btx_" + id + "_failover1_RESERVE",
+                  "SETTLE b 100000 USD btx_" + id + "_failover1_SETTLE"));
+  ExpectCleanLedger();
+}
+
+TEST_F(FailoverBillingTest, EveryReservationIsReleasedWhenTheLastProviderFailsToo) {
+  a_->QueueSubmit(NoCredits());
+  b_->QueueSubmit(NoCredits());
+  c_->QueueSubmit(NoCredits());
+  StartEngine();
+  const std::string id = Create(Spec());
+  ASSERT_TRUE(AdvanceUntil([&] { return State(id) == music::v1::TASK_STATE_FAILED; }));
+  EXPECT_EQ(Get(id).task.billing().reservation_index(), 2);
+  EXPECT_THAT(Rows(id), ::testing::UnorderedElementsAre(
+                            "RESERVE a 12000000 CREDITS btx_" + id + "_RESERVE",
+                            "REFUND a 12000000 CREDITS btx_" + id + "_REFUND",
+                            "RESERVE b 100000 USD btx_" + id + "_failover1_RESERVE",
+                            "REFUND b 100000 USD btx_" + id + "_failover1_REFUND",
+                            "RESERVE c 100000 USD btx_" + id + "_failover2_RESERVE",
+                            "REFUND c 100000 USD btx_" + id + "_failover2_REFUND"));
+  ExpectCleanLedger();
+}
+
+TEST_F(FailoverBillingTest, RestartAfterAFailoverSettlesTheNewReservationOnce) {
+  a_->QueueSubmit(NoCredits());
+  StartEngine();
+  const std::string id = Create(Spec());
+  RunUntilIdle();
+  ASSERT_EQ(State(id), music::v1::TASK_STATE_RUNNING);
+  ASSERT_EQ(Get(id).task.provider(), "b");
+  StopEngine();
+  StartEngine();
+  b_->QueuePoll(Success());
+  ASSERT_TRUE(AdvanceUntil([&] { return State(id) == music::v1::TASK_STATE_SUCCEEDED; }));
+  EXPECT_EQ(Rows(id).size(), 4u);
+  ExpectCleanLedger();
 }
 
 }  // namespace
