@@ -27,7 +27,7 @@ struct TaskSums {
   music::v1::TaskState state = music::v1::TASK_STATE_UNSPECIFIED;
   music::v1::TaskBilling billing;
   int rows = 0;
-  std::map<std::string, ChainSums> chains;
+  std::map<int32_t, ChainSums> chains;  // by reservation index
 };
 
 }  // namespace
@@ -45,9 +45,9 @@ std::vector<LedgerViolation> CheckLedger(absl::Span<const LedgerTask> tasks,
   for (const LedgerEntry& entry : entries) {
     TaskSums& sums = sums_by_task[entry.task_id];
     ++sums.rows;
-    ChainSums& c = sums.chains[entry.billing_transaction_id.empty()
-                                   ? ReservationKey(TransactionId(entry.task_id, entry.kind))
-                                   : ReservationKey(entry.billing_transaction_id)];
+    // An id outside the btx_<task>_failover<n>_<KIND> scheme (or none) counts with the first
+    // reservation, as every row did before failovers reserved again.
+    ChainSums& c = sums.chains[ReservationIndexOf(entry.billing_transaction_id, entry.task_id)];
     c.currencies.insert(entry.currency);
     switch (entry.kind) {
       case TransactionKind::kReserve:
@@ -78,14 +78,15 @@ std::vector<LedgerViolation> CheckLedger(absl::Span<const LedgerTask> tasks,
     if (t.billing.currency().empty() && t.rows == 0) continue;
     const bool terminal = domain::IsTerminal(t.state);
     // The reservation Task.billing describes; the others were released at a failover.
-    const std::string current_key = ReservationKey(
-        TransactionId(task_id, TransactionKind::kReserve, t.billing.reservation_index()));
+    const int32_t current_key = t.billing.reservation_index();
     static const ChainSums kNoRows;
     auto found = t.chains.find(current_key);
     const ChainSums& current = found == t.chains.end() ? kNoRows : found->second;
     // A chain is named in a detail only when the task has more than one.
-    auto where = [&](const std::string& key) {
-      return t.chains.size() > 1 ? absl::StrCat(" (", key, ")") : std::string();
+    auto where = [&, id = task_id](int32_t key) {
+      if (t.chains.size() <= 1) return std::string();
+      return absl::StrCat(" (", ReservationKey(TransactionId(id, TransactionKind::kReserve, key)),
+                          ")");
     };
     bool missing_reserve = current.reserves == 0;
     for (const auto& [key, c] : t.chains) missing_reserve |= c.reserves == 0;
@@ -105,9 +106,13 @@ std::vector<LedgerViolation> CheckLedger(absl::Span<const LedgerTask> tasks,
         add("DUPLICATE_REFUND", absl::StrCat(c.refunds, " REFUND rows", where(key)));
       }
     }
+    int settles = 0;
     int64_t settled = 0;
-    for (const auto& [key, c] : t.chains) settled += c.settled;
-    if (settled > 0 &&
+    for (const auto& [key, c] : t.chains) {
+      settles += c.settles;
+      settled += c.settled;
+    }
+    if (settles > 0 &&
         (t.state == music::v1::TASK_STATE_FAILED || t.state == music::v1::TASK_STATE_CANCELED)) {
       add("SETTLED_NOT_SUCCEEDED", absl::StrCat("a ", music::v1::TaskState_Name(t.state),
                                                 " task has a SETTLE of ", settled, " micros"));

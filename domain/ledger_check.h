@@ -47,8 +47,8 @@ struct LedgerEntry {
   int64_t amount_micros = 0;
   /// The currency as stored ("CREDITS", "USD"); compared as text with Task.billing.currency.
   std::string currency;
-  /// The row's id; its reservation chain is ReservationKey(id) (ledger.h). Empty: the task's
-  /// first reservation.
+  /// The row's id; its reservation is ReservationIndexOf(id, task_id) (ledger.h): an id outside
+  /// the btx_<task>_failover<n>_<KIND> scheme, or none, counts with the first reservation.
   std::string billing_transaction_id;
 };
 
