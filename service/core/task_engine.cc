@@ -44,6 +44,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "adapters/provider_auth.h"
 #include "adapters/provider_errors.h"
 #include "domain/ledger.h"
 #include "service/core/event_log.h"
@@ -982,6 +983,7 @@ void TaskEngine::FinishSubmit(const std::string& task_id, const std::string& pro
 }
 
 void TaskEngine::RecordOutcome(const std::string& provider, const absl::Status& status) {
+  if (options_.provider_health != nullptr) options_.provider_health->Record(provider, status);
   breaker_.Record(provider, status);
   if (CircuitBreaker::CountsAsFailure(status)) return;
   std::set<std::string> waiters;
@@ -1019,7 +1021,12 @@ void TaskEngine::AfterProviderError(TaskRecord& r, const absl::Status& error,
     r.next_action_time = Clamp(now + Backoff(r.attempts, error), r);
     return;
   }
-  FailTask(error.code(), absl::StrCat("the provider refused ", what, ": ", error.message()), "",
+  // Our key refused: the message leads with the AIP-193 reason, PROVIDER_AUTH, so callers and
+  // operators tell it from the caller's own errors (code FAILED_PRECONDITION, provider code 401).
+  const std::string reason =
+      adapters::IsProviderAuthError(error) ? absl::StrCat(adapters::kProviderAuthReason, ": ") : "";
+  FailTask(error.code(),
+           absl::StrCat(reason, "the provider refused ", what, ": ", error.message()), "",
            adapters::GetProviderErrorCode(error), now, r.task);
 }
 

@@ -8,8 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "adapters/provider_auth.h"
 #include "adapters/provider_errors.h"
+#include "service/core/provider_health.h"
 #include "service/core/task_engine.h"
 #include "tests/testing/engine_fixture.h"
 #include "tests/testing/fake_reference_audio_fetcher.h"
@@ -70,6 +73,7 @@ class RoutingTest : public EngineFixture {
     o.circuit_breaker.failure_threshold = breaker_threshold;
     o.circuit_breaker.cool_down = absl::Seconds(30);
     o.reference_fetcher = fetcher;
+    o.provider_health = health_;
     EngineFixture::StartEngine(o);
   }
 
@@ -103,6 +107,7 @@ class RoutingTest : public EngineFixture {
   }
 
   std::shared_ptr<FakeProvider> a_, b_, c_;
+  ProviderHealth* health_ = nullptr;  // a test's own, when it checks provider health
 };
 
 TEST_F(RoutingTest, ServerErrorsFailOverAfterTheRetryBudget) {
@@ -506,6 +511,50 @@ TEST_F(RoutingTest, ReferenceAudioIdLosesItsProviderPrefix) {
   EXPECT_EQ(a_->uploads().size(), 0u);
 }
 
+
+// A provider refusing the service's own key (401/403, adapters::ProviderAuthError): the task fails
+// FAILED_PRECONDITION with the PROVIDER_AUTH reason (not the caller's UNAUTHENTICATED) and is
+// refunded; the provider is unavailable until a request to it succeeds.
+TEST_F(RoutingTest, OurKeyRefusedFailsProviderAuthAndMarksTheProviderUntilASuccess) {
+  ProviderHealth health(&clock_);
+  health_ = &health;
+  a_->QueueSubmit(adapters::ProviderAuthError("a create answered HTTP 401", "401"));
+  a_->QueueSubmit(std::string("prov-a-2"));
+  StartEngine();
+  const std::string refused = Create(Spec("a-model"));
+  RunUntilIdle();
+  const music::v1::Task task = Get(refused).task;
+  ASSERT_EQ(task.state(), music::v1::TASK_STATE_FAILED);
+  EXPECT_EQ(task.error().code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  EXPECT_TRUE(absl::StartsWith(task.error().message(), "PROVIDER_AUTH: ")) << task.error().message();
+  EXPECT_EQ(task.error().provider_error_code(), "401");
+  EXPECT_EQ(task.billing().refunded_micros(), task.billing().reserved_micros());
+  EXPECT_THAT(health.UnavailableReason("a"), ::testing::Optional(::testing::HasSubstr("401")));
+  // The next create is the probe: it gets through, and the provider is back.
+  const std::string next = Create(Spec("a-model"));
+  RunUntilIdle();
+  EXPECT_EQ(State(next), music::v1::TASK_STATE_RUNNING);
+  EXPECT_EQ(health.UnavailableReason("a"), std::nullopt);
+  health_ = nullptr;
+}
+
+TEST_F(RoutingTest, OurKeyRefusedFailsOverAtOnceLikeOutOfCredits) {
+  ProviderHealth health(&clock_);
+  health_ = &health;
+  a_->QueueSubmit(adapters::ProviderAuthError("a create answered HTTP 403", "403"));
+  StartEngine();
+  const std::string id = Create(Spec());
+  RunUntilIdle();
+  const music::v1::Task task = Get(id).task;
+  ASSERT_EQ(task.state(), music::v1::TASK_STATE_RUNNING);
+  EXPECT_EQ(task.provider(), "b");
+  ASSERT_EQ(task.failovers_size(), 1);
+  EXPECT_EQ(task.failovers(0).code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(a_->submits(), 1);  // never retried at a provider that refuses our key
+  EXPECT_NE(health.UnavailableReason("a"), std::nullopt);
+  EXPECT_EQ(health.UnavailableReason("b"), std::nullopt);
+  health_ = nullptr;
+}
 
 // Billing across a failover: "a" plays kie.ai (12 credits), "b" TokenLab ($0.10). The ledger holds
 // what the model that ran the task costs, in its currency (domain/ledger.h).
