@@ -20,8 +20,12 @@ struct LedgerViolation {
   /// UNBALANCED (terminal: reserved != settled + refunded), DUPLICATE_SETTLE, DUPLICATE_REFUND,
   /// DUPLICATE_RESERVE, SETTLED_NOT_SUCCEEDED (a FAILED/CANCELED task with a SETTLE),
   /// MISSING_RESERVE, UNFINISHED (terminal without SETTLE or REFUND, or not terminal with one),
-  /// ORPHAN (rows without a task), BILLING_MISMATCH (Task.billing disagrees with the ledger),
-  /// CURRENCY (rows of a task in two currencies).
+  /// ORPHAN (rows without a task), BILLING_MISMATCH (Task.billing disagrees with the ledger's
+  /// current reservation), CURRENCY (rows of one reservation in two currencies; a failover's new
+  /// reservation may be in another currency than the one it released).
+  /// The RESERVE / SETTLE / REFUND rules hold per reservation chain (ledger.h): a failed-over task
+  /// has released every earlier reservation (UNFINISHED when one is not), and each closed
+  /// reservation balances (UNBALANCED).
   std::string kind;
   /// For people: the counts and amounts that break the rule.
   std::string detail;
@@ -43,6 +47,9 @@ struct LedgerEntry {
   int64_t amount_micros = 0;
   /// The currency as stored ("CREDITS", "USD"); compared as text with Task.billing.currency.
   std::string currency;
+  /// The row's id; its reservation is ReservationIndexOf(id, task_id) (ledger.h): an id outside
+  /// the btx_<task>_failover<n>_<KIND> scheme, or none, counts with the first reservation.
+  std::string billing_transaction_id;
 };
 
 /// Every violation of the ledger rules by `tasks` and `entries`, sorted by task id (the violations

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "adapters/beatra/beatra_json.h"
+#include "adapters/provider_auth.h"
 #include "adapters/provider_errors.h"
 
 namespace music::adapters::beatra {
@@ -120,6 +121,10 @@ absl::Status CheckBeatraAnswer(const http::Response& response, absl::string_view
   if (!request_id.empty()) {
     absl::StrAppend(&message, " (request id ",
                     absl::CEscape(absl::string_view(request_id).substr(0, 128)), ")");
+  }
+  // Our key refused (not the caller's): FAILED_PRECONDITION + PROVIDER_AUTH (provider_errors.h).
+  if (response.status == 401 || response.status == 403) {
+    return ProviderAuthError(message, envelope ? envelope->code : absl::StrCat(response.status));
   }
   absl::Status status(code, message);
   SetProviderErrorCode(status, envelope ? envelope->code : absl::StrCat(response.status));

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "adapters/kie/kie_json.h"
+#include "adapters/provider_auth.h"
 #include "adapters/provider_errors.h"
 
 namespace music::adapters::kie {
@@ -57,6 +58,8 @@ absl::Status CheckKieAnswer(const http::Response& response, absl::string_view op
   if (envelope && !envelope->msg.empty()) {
     absl::StrAppend(&message, ": ", absl::string_view(envelope->msg).substr(0, kMaxQuotedMessage));
   }
+  // Our key refused (not the caller's): FAILED_PRECONDITION + PROVIDER_AUTH (provider_errors.h).
+  if (code == 401 || code == 403) return ProviderAuthError(message, absl::StrCat(code));
   absl::Status status(KieErrorCode(code, lyrics_create), message);
   SetProviderErrorCode(status, absl::StrCat(code));
   SetRetryAfterFromHeaders(status, response.headers, now);

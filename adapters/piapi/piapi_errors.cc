@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "adapters/piapi/piapi_json.h"
+#include "adapters/provider_auth.h"
 #include "adapters/provider_errors.h"
 
 namespace music::adapters::piapi {
@@ -66,6 +67,10 @@ absl::Status CheckPiapiAnswer(const http::Response& response, absl::string_view 
                                               : absl::string_view(envelope->message);
   }
   if (!quoted.empty()) absl::StrAppend(&message, ": ", quoted.substr(0, kMaxQuotedMessage));
+  // Our key refused (not the caller's): FAILED_PRECONDITION + PROVIDER_AUTH (provider_errors.h).
+  if (response.status == 401 || response.status == 403) {
+    return ProviderAuthError(message, absl::StrCat(response.status));
+  }
   absl::Status status(PiapiErrorCode(code), message);
   SetProviderErrorCode(status, absl::StrCat(code));
   SetRetryAfterFromHeaders(status, response.headers, now);

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "adapters/provider_auth.h"
 #include "adapters/provider_errors.h"
 #include "adapters/tokenlab/tokenlab_json.h"
 
@@ -59,6 +60,10 @@ absl::Status CheckTokenlabAnswer(const http::Response& response, absl::string_vi
       envelope && !envelope->code.empty()
           ? std::string(absl::string_view(envelope->code).substr(0, kMaxQuotedMessage))
           : absl::StrCat(response.status);
+  // Our key refused (not the caller's): FAILED_PRECONDITION + PROVIDER_AUTH (provider_errors.h).
+  if (response.status == 401 || response.status == 403) {
+    return ProviderAuthError(message, provider_code);
+  }
   SetProviderErrorCode(status, provider_code);
   SetRetryAfterFromHeaders(status, response.headers, now);
   return status;

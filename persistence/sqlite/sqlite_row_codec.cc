@@ -292,6 +292,7 @@ billing::LedgerEntry DecodeLedgerEntry(sqlite3_stmt* stmt) {
   }
   entry.amount_micros = sqlite3_column_int64(stmt, 2);
   entry.currency = ColumnText(stmt, 3);
+  entry.billing_transaction_id = ColumnText(stmt, 4);
   return entry;
 }
 

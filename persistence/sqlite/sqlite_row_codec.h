@@ -85,7 +85,8 @@ inline constexpr char kLedgerTaskColumns[] = "task_id, state, task";
 billing::LedgerTask DecodeLedgerTask(sqlite3_stmt* stmt);
 
 /// What the ledger check reads of the ledger, in this order.
-inline constexpr char kLedgerEntryColumns[] = "task_id, kind, amount_micros, currency";
+inline constexpr char kLedgerEntryColumns[] =
+    "task_id, kind, amount_micros, currency, billing_transaction_id";
 /// A row of kLedgerEntryColumns. A kind other than RESERVE or SETTLE counts as a REFUND.
 billing::LedgerEntry DecodeLedgerEntry(sqlite3_stmt* stmt);
 

@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "domain/ledger.h"
 #include "domain/money.h"
 
 namespace music::billing {
@@ -327,12 +328,30 @@ class Reconciliation {
   // task is the unit of comparison, and a task that failed over has rows under two providers:
   // grouping by task_id alone keeps it whole. A task still in flight names its provider only on
   // its RESERVE, so that one stands in until a SETTLE/REFUND names the provider that ran it.
+  // A failover released the task's reservation and reserved again at the next provider
+  // (domain/ledger.h): only the last reservation is what the task cost; the released ones net to
+  // zero and may be in another currency, so they are left out.
   void GroupLedgerByTask() {
+    absl::flat_hash_map<absl::string_view, int32_t> last_reservation;  // failed-over tasks only
+    for (const BillingTransaction& t : txs_) {
+      const int32_t n = ReservationIndexOf(t.billing_transaction_id, t.task_id);
+      if (n > 0) {
+        int32_t& last = last_reservation[t.task_id];
+        last = std::max(last, n);
+      }
+    }
     absl::flat_hash_map<Key2, uint32_t> by_task;
     by_task.reserve(txs_.size() / 2 + 1);
     sgroups_.reserve(txs_.size() / 2 + 1);
     for (uint32_t i = 0; i < txs_.size(); ++i) {
       const BillingTransaction& t = txs_[i];
+      if (!last_reservation.empty()) {
+        auto last = last_reservation.find(t.task_id);
+        if (last != last_reservation.end() &&
+            ReservationIndexOf(t.billing_transaction_id, t.task_id) < last->second) {
+          continue;
+        }
+      }
       auto [it, inserted] = by_task.emplace(Key2(absl::string_view(), t.task_id),
                                             static_cast<uint32_t>(sgroups_.size()));
       if (inserted) {

@@ -291,7 +291,15 @@ absl::StatusOr<music::v1::CancelTaskResponse> MusicApi::CancelTask(
 absl::StatusOr<music::v1::ListModelsResponse> MusicApi::ListModels(
     const music::v1::ListModelsRequest&) {
   music::v1::ListModelsResponse response;
-  for (const auto& m : catalog_->models()) *response.add_models() = m;
+  for (const auto& m : catalog_->models()) {
+    music::v1::Model* listed = response.add_models();
+    *listed = m;
+    if (provider_health_ == nullptr || !m.available()) continue;
+    if (std::optional<std::string> refused = provider_health_->UnavailableReason(m.provider())) {
+      listed->set_available(false);
+      listed->set_unavailable_reason(*refused);
+    }
+  }
   for (const auto& a : catalog_->aliases()) *response.add_aliases() = a;
   response.set_default_model(catalog_->default_model());
   return response;

@@ -22,9 +22,16 @@ namespace music::service {
 class MusicApi {
  public:
   /// `providers` (for UploadReferenceAudio) may be null: uploads are then FAILED_PRECONDITION.
+  /// `provider_health` (may be null) overlays ListModels: a provider refusing our key lists its
+  /// models unavailable with the reason.
   MusicApi(persistence::TaskStore* store, const Catalog* catalog, TaskEngine* engine,
-           const ProviderRegistry* providers = nullptr)
-      : store_(store), catalog_(catalog), engine_(engine), providers_(providers) {}
+           const ProviderRegistry* providers = nullptr,
+           const ProviderHealth* provider_health = nullptr)
+      : store_(store),
+        catalog_(catalog),
+        engine_(engine),
+        providers_(providers),
+        provider_health_(provider_health) {}
 
   /// The creates. `traceparent`: the caller's normalized W3C trace context (NormalizeTraceparent)
   /// or "", stored on the new task and logged with it.
@@ -68,6 +75,7 @@ class MusicApi {
   const Catalog* const catalog_;
   TaskEngine* const engine_;
   const ProviderRegistry* const providers_;
+  const ProviderHealth* const provider_health_;
 };
 
 /// Largest reference audio accepted, bytes (beatra's upload cap, seed 002).

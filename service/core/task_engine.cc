@@ -45,6 +45,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "adapters/provider_auth.h"
 #include "adapters/provider_errors.h"
 #include "domain/ledger.h"
 #include "service/core/event_log.h"
@@ -412,13 +413,16 @@ absl::StatusOr<TaskRecord> TaskEngine::Mutate(absl::string_view task_id, const M
     SetTimestamp(clock_->Now(), next.task.mutable_update_time());
     // SETTLE / REFUND go in the same write as the terminal transition, whichever path (success,
     // failure, cancel, deadline) gets there first; the version check lets only one win.
-    std::vector<billing::BillingTransaction> ledger;
+    // A failover's release and new reservation likewise go with the move (ledger.h).
+    std::vector<billing::BillingTransaction> ledger =
+        billing::FailOverRows(*current, next, clock_->Now());
     if (IsTerminal(next.task.state()) && !IsTerminal(current->task.state())) {
-      ledger = billing::Finish(next, clock_->Now());
+      for (auto& row : billing::Finish(next, clock_->Now())) ledger.push_back(std::move(row));
     }
     absl::Status s = store_->Update(next, ledger);
     if (s.ok()) {
       Remember(next);
+      if (!IsTerminal(next.task.state()) && !ledger.empty()) metrics_->LedgerRows(ledger);
       hub_->Publish(next.task);
       if (options_.on_task_ended && IsTerminal(next.task.state()) &&
           !IsTerminal(current->task.state())) {
@@ -980,6 +984,7 @@ void TaskEngine::FinishSubmit(const std::string& task_id, const std::string& pro
 }
 
 void TaskEngine::RecordOutcome(const std::string& provider, const absl::Status& status) {
+  if (options_.provider_health != nullptr) options_.provider_health->Record(provider, status);
   breaker_.Record(provider, status);
   if (CircuitBreaker::CountsAsFailure(status)) return;
   std::set<std::string> waiters;
@@ -1017,7 +1022,12 @@ void TaskEngine::AfterProviderError(TaskRecord& r, const absl::Status& error,
     r.next_action_time = Clamp(now + Backoff(r.attempts, error), r);
     return;
   }
-  FailTask(error.code(), absl::StrCat("the provider refused ", what, ": ", error.message()), "",
+  // Our key refused: the message leads with the AIP-193 reason, PROVIDER_AUTH, so callers and
+  // operators tell it from the caller's own errors (code FAILED_PRECONDITION, provider code 401).
+  const std::string reason =
+      adapters::IsProviderAuthError(error) ? absl::StrCat(adapters::kProviderAuthReason, ": ") : "";
+  FailTask(error.code(),
+           absl::StrCat(reason, "the provider refused ", what, ": ", error.message()), "",
            adapters::GetProviderErrorCode(error), now, r.task);
 }
 
@@ -1034,14 +1044,12 @@ void TaskEngine::FailOver(TaskRecord& r, const music::v1::Model& next, absl::Sta
                 {"to", next.provider()},
                 {"code", absl::StatusCodeToString(code)},
                 {"error", message}});
+  // The reservation is released and the new model's price reserved in its own currency; Mutate
+  // writes both rows with this change (domain/ledger.h, billing::FailOverRows).
+  billing::Rereserve(&next, r);
   r.task.set_provider(next.provider());
   r.task.set_provider_model(next.provider_model());
   r.task.set_provider_task_id("");
-  // The reservation stays (the ledger is append-only); the task is settled at the new model's
-  // price when it is in the reservation's currency (see billing/ledger.h).
-  if (next.price().currency() == r.task.billing().currency()) {
-    r.task.mutable_billing()->set_price_micros(next.price().amount_micros());
-  }
   r.submission = SubmissionState::kNotSubmitted;
   r.attempts = 0;
   r.poll_url.clear();

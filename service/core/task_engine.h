@@ -29,6 +29,7 @@
 #include "domain/clock.h"
 #include "service/core/executor.h"
 #include "service/core/metrics.h"
+#include "service/core/provider_health.h"
 #include "service/core/thread_pool.h"
 #include "service/core/watch_hub.h"
 
@@ -53,6 +54,10 @@ class ProviderRegistry {
 
 /// How the engine drives tasks. Durations are wall-clock (or FakeClock) time.
 struct EngineOptions {
+  /// Where the outcome of every submit and poll is recorded, so a provider refusing the
+  /// service's API key (adapters::IsProviderAuthError) is listed unavailable until a request to
+  /// it succeeds again; null: not tracked. Not owned; outlives the engine.
+  ProviderHealth* provider_health = nullptr;
   /// Time between polls of a running task (the seeds recommend 5-10 s). Never below
   /// kMinPollInterval (kie.ai allows 3 record-info requests/s per task).
   absl::Duration poll_interval = absl::Seconds(7);

@@ -48,7 +48,9 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
       });
   if (auto st = s->callbacks_->Bind(cb_host, cb_port); !st.ok()) return st;
 
+  s->provider_health_ = std::make_unique<ProviderHealth>(clock);
   EngineOptions engine_options = s->options_.engine;
+  engine_options.provider_health = s->provider_health_.get();
   engine_options.callback_base_url = s->options_.callbacks_public_url;
   engine_options.metrics = metrics;
   if (engine_options.callback_base_url.empty()) {
@@ -76,7 +78,8 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   s->rpc_workers_ = std::make_unique<ThreadPool>(s->options_.rpc_workers);
   s->api_ = std::make_unique<MusicApi>(
       s->stores_.tasks.get(), s->catalog_.get(), s->engine_.get(),
-      s->options_.reference_audio_uploads ? s->providers_.get() : nullptr);
+      s->options_.reference_audio_uploads ? s->providers_.get() : nullptr,
+      s->provider_health_.get());
   s->service_ = std::make_unique<MusicServiceImpl>(
       s->api_.get(), s->rpc_workers_.get(), s->hub_.get(), s->options_.tenant,
       std::min(s->options_.max_reference_audio_bytes, kMaxReferenceAudioBytes),
@@ -131,6 +134,17 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
       s->stores_.tasks.get(), s->options_.store_health_interval,
       [self](const absl::Status& store) { self->SetServing(store.ok()); });
   s->store_health_->Start();
+  // One health service per provider, "music.v1.provider/<name>": NOT_SERVING while the provider
+  // refuses our key (ProviderHealth), so a probe or an alert sees it; the server's own status
+  // stays as the store says (the replica can still serve the other providers).
+  if (auto* health = s->server_->GetHealthCheckService()) {
+    for (const music::v1::Model& m : s->catalog_->models()) {
+      health->SetServingStatus(ProviderHealthServiceName(m.provider()), true);
+    }
+    s->provider_health_->SetOnChange([health](const std::string& provider, bool available) {
+      health->SetServingStatus(ProviderHealthServiceName(provider), available);
+    });
+  }
   s->RegisterCollectors();
   if (auto st = s->engine_->Start(); !st.ok()) {
     s->Shutdown();

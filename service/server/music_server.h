@@ -134,6 +134,7 @@ class MusicServer {
   std::unique_ptr<WatchHub> hub_;
   std::unique_ptr<Archiver> archiver_;
   std::unique_ptr<ClipAudioReader> clip_audio_;
+  std::unique_ptr<ProviderHealth> provider_health_;
   std::unique_ptr<TaskEngine> engine_;
   std::unique_ptr<ThreadPool> rpc_workers_;
   std::unique_ptr<MusicApi> api_;

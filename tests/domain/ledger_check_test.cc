@@ -7,6 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "domain/ledger.h"
 #include "music/v1/task.pb.h"
 
 namespace music::billing {
@@ -37,7 +38,7 @@ LedgerTask Task(const std::string& id, music::v1::TaskState state, int64_t reser
 
 LedgerEntry Row(const std::string& task_id, TransactionKind kind, int64_t amount,
                 const std::string& currency = "CREDITS") {
-  return LedgerEntry{task_id, kind, amount, currency};
+  return LedgerEntry{task_id, kind, amount, currency, ""};
 }
 
 constexpr TransactionKind kReserve = TransactionKind::kReserve;
@@ -144,6 +145,53 @@ TEST(LedgerCheckTest, Currency) {
   EXPECT_THAT(Check({Task("t", kSucceeded, 10, 10)},
                     {Row("t", kReserve, 10, "CREDITS"), Row("t", kSettle, 10, "USD")}),
               ElementsAre("t CURRENCY: rows in CREDITS and USD"));
+}
+
+// A row of reservation `reservation` (0: the task's first; n: the one made at its n-th failover),
+// with the id the ledger rules give it.
+LedgerEntry ChainRow(const std::string& task_id, int32_t reservation, TransactionKind kind,
+                     int64_t amount, const std::string& currency) {
+  LedgerEntry e{task_id, kind, amount, currency, ""};
+  e.billing_transaction_id = TransactionId(task_id, kind, reservation);
+  return e;
+}
+
+// kie.ai (12 credits) failed, the task moved to TokenLab ($0.10) and succeeded there: the credits
+// reservation is released, the USD one settled. Task.billing describes the current reservation.
+TEST(LedgerCheckTest, FailoverReservationsInTwoCurrenciesAreConsistent) {
+  LedgerTask t = Task("t", kSucceeded, 100000, 100000, 0, "USD");
+  t.billing.set_reservation_index(1);
+  EXPECT_THAT(Check({t}, {ChainRow("t", 0, kReserve, 12000000, "CREDITS"),
+                          ChainRow("t", 0, kRefund, 12000000, "CREDITS"),
+                          ChainRow("t", 1, kReserve, 100000, "USD"),
+                          ChainRow("t", 1, kSettle, 100000, "USD")}),
+              IsEmpty());
+}
+
+TEST(LedgerCheckTest, MixedCurrencyInsideOneReservationIsAFinding) {
+  // The old failover: kie.ai's credits reserved, TokenLab settled in USD under the same chain.
+  LedgerTask t = Task("t", kSucceeded, 100000, 100000, 0, "USD");
+  t.billing.set_reservation_index(1);
+  EXPECT_THAT(Check({t}, {ChainRow("t", 0, kReserve, 12000000, "CREDITS"),
+                          ChainRow("t", 0, kRefund, 12000000, "CREDITS"),
+                          ChainRow("t", 1, kReserve, 100000, "CREDITS"),
+                          ChainRow("t", 1, kSettle, 100000, "USD")}),
+              ElementsAre("t CURRENCY: rows in CREDITS and USD (btx_t_failover1)"));
+}
+
+TEST(LedgerCheckTest, AReservationLeftAtAFailoverMustBeReleased) {
+  LedgerTask t = Task("t", kRunning, 100000, 0, 0, "USD");
+  t.billing.set_reservation_index(1);
+  EXPECT_THAT(Check({t}, {ChainRow("t", 0, kReserve, 12000000, "CREDITS"),
+                          ChainRow("t", 1, kReserve, 100000, "USD")}),
+              ElementsAre("t UNFINISHED: a reservation left at a failover was not released (btx_t)",
+                          "t UNBALANCED: reserved 12000000 != settled 0 + refunded 0 (btx_t)"));
+  // The new reservation is missing: the move was written without its rows.
+  EXPECT_THAT(Check({t}, {ChainRow("t", 0, kReserve, 12000000, "CREDITS"),
+                          ChainRow("t", 0, kRefund, 12000000, "CREDITS")}),
+              ElementsAre("t MISSING_RESERVE: no RESERVE row",
+                          "t BILLING_MISMATCH: Task.billing reserved/charged/refunded 100000/0/0 "
+                          "USD vs ledger 0/0/0"));
 }
 
 TEST(LedgerCheckTest, BillingMismatch) {

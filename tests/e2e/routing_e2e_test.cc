@@ -7,6 +7,7 @@
 #ifndef CPPHTTPLIB_OPENSSL_SUPPORT
 #define CPPHTTPLIB_OPENSSL_SUPPORT
 #endif
+#include <gmock/gmock.h>
 #include <httplib.h>
 
 #include <atomic>
@@ -18,9 +19,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "adapters/beatra/beatra_adapter.h"
 #include "adapters/http/safe_fetcher.h"
 #include "adapters/tokenlab/tokenlab_adapter.h"
+#include "music/v1/billing_service.grpc.pb.h"
 #include "tests/e2e/e2e_fixture.h"
 #include "tests/testing/self_signed_cert.h"
 
@@ -63,9 +66,50 @@ class RoutingE2eTest : public E2eTest {
     suno_tl.set_name("suno-tl");
     suno_tl.add_models("tokenlab-suno-music");
     suno_tl.add_models("suno-v4.5");
-    auto catalog = service::Catalog::Create(std::move(models), {suno, suno_tl}, "suno");
+    music::v1::ModelAlias suno_kie;  // kie.ai (credits) first, then TokenLab (USD)
+    suno_kie.set_name("suno-kie");
+    suno_kie.add_models("suno-v4.5");
+    suno_kie.add_models("tokenlab-suno-music");
+    auto catalog =
+        service::Catalog::Create(std::move(models), {suno, suno_tl, suno_kie}, "suno");
     EXPECT_TRUE(catalog.ok()) << catalog.status();
     return catalog.ok() ? *std::move(catalog) : nullptr;
+  }
+
+  // "<KIND> <provider> <amount> <currency>" of each ledger row of `task_id`, read through
+  // BillingService.ListBillingTransactions.
+  std::vector<std::string> LedgerRows(const std::string& task_id) {
+    std::vector<std::string> rows;
+    auto billing = music::v1::BillingService::NewStub(channel_);
+    music::v1::ListBillingTransactionsRequest req;
+    req.set_page_size(1000);
+    music::v1::ListBillingTransactionsResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = billing->ListBillingTransactions(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    for (const auto& t : resp.transactions()) {
+      if (t.task_id() != task_id) continue;
+      const std::string name = music::v1::BillingTransactionKind_Name(t.kind());
+      absl::string_view kind = name;
+      absl::ConsumePrefix(&kind, "BILLING_TRANSACTION_KIND_");
+      rows.push_back(absl::StrCat(kind, " ", t.provider(), " ", t.amount_micros(), " ",
+                                  t.currency()));
+    }
+    return rows;
+  }
+
+  // "<task> <kind>: <detail>" of every CheckLedger finding.
+  std::vector<std::string> LedgerFindings() {
+    auto billing = music::v1::BillingService::NewStub(channel_);
+    music::v1::CheckLedgerResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = billing->CheckLedger(&ctx, music::v1::CheckLedgerRequest(), &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::vector<std::string> out;
+    for (const auto& v : resp.violations()) {
+      out.push_back(absl::StrCat(v.task_id(), " ", v.kind(), ": ", v.detail()));
+    }
+    return out;
   }
 
   music::v1::Task Create(const std::string& model, const std::string& prompt) {
@@ -93,11 +137,17 @@ TEST_F(RoutingE2eTest, OutOfCreditsAtTheFirstProviderFailsOverToTheNext) {
   EXPECT_EQ(done.failovers(0).provider_model(), "suno-5.5");
   EXPECT_EQ(done.failovers(0).code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
   EXPECT_FALSE(done.clips().empty());
-  // Reserved at beatra's price (80 credits), settled at kie.ai's (12), the rest refunded.
+  // beatra's reservation (80 credits) released at the failover, kie.ai's (12) reserved and settled.
   EXPECT_EQ(done.billing().currency(), "CREDITS");
-  EXPECT_EQ(done.billing().reserved_micros(), 80'000'000);
+  EXPECT_EQ(done.billing().reservation_index(), 1);
+  EXPECT_EQ(done.billing().reserved_micros(), 12'000'000);
   EXPECT_EQ(done.billing().charged_micros(), 12'000'000);
-  EXPECT_EQ(done.billing().refunded_micros(), 68'000'000);
+  EXPECT_EQ(done.billing().refunded_micros(), 0);
+  EXPECT_THAT(LedgerRows(done.task_id()),
+              ::testing::UnorderedElementsAre(
+                  "RESERVE beatra 80000000 CREDITS", "REFUND beatra 80000000 CREDITS",
+                  "RESERVE kie 12000000 CREDITS", "SETTLE kie 12000000 CREDITS"));
+  EXPECT_TRUE(LedgerFindings().empty());
   // beatra refused the create (no task there); kie.ai made exactly one.
   EXPECT_EQ(emulator_->TaskCount(), 1);
 }
@@ -130,6 +180,30 @@ TEST_F(RoutingE2eTest, ServerErrorsPastTheRetryBudgetFailOverToTheNext) {
   EXPECT_EQ(done.failovers(0).code(), static_cast<int>(absl::StatusCode::kUnavailable));
   EXPECT_EQ(emulator_->stats().creates_server_error, 8);
   EXPECT_EQ(emulator_->TaskCount(), 1);
+}
+
+// Issue 12: kie.ai (12 credits) failing ended on TokenLab ($0.10) with RESERVE kie 12000000
+// CREDITS and SETTLE tokenlab 12000000 CREDITS. Now the credits are released and the task is
+// reserved and settled at TokenLab's price in USD; CheckLedger finds nothing.
+TEST_F(RoutingE2eTest, FailoverFromKieToTokenlabBillsTokenlabsPriceInUsd) {
+  emulator::FaultConfig faults;
+  faults.create_500_count = 8;  // every kie.ai attempt of the fixture's budget
+  emulator_->SetFaults(faults);
+  const music::v1::Task created = Create("suno-kie", "lofi beat");
+  const music::v1::Task done = WaitDone(created.task_id());
+  ASSERT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED) << done.DebugString();
+  EXPECT_EQ(done.provider(), "tokenlab");
+  ASSERT_EQ(done.failovers_size(), 1);
+  EXPECT_EQ(done.failovers(0).provider(), "kie");
+  EXPECT_EQ(done.billing().currency(), "USD");
+  EXPECT_EQ(done.billing().reservation_index(), 1);
+  EXPECT_EQ(done.billing().reserved_micros(), 100'000);
+  EXPECT_EQ(done.billing().charged_micros(), 100'000);
+  EXPECT_THAT(LedgerRows(done.task_id()),
+              ::testing::UnorderedElementsAre(
+                  "RESERVE kie 12000000 CREDITS", "REFUND kie 12000000 CREDITS",
+                  "RESERVE tokenlab 100000 USD", "SETTLE tokenlab 100000 USD"));
+  EXPECT_THAT(LedgerFindings(), ::testing::IsEmpty());
 }
 
 TEST_F(RoutingE2eTest, AFirstProviderThatTakesTheTaskRunsIt) {

@@ -52,6 +52,12 @@ cat >"$clean/server/main.cc" <<'EOF'
 #include "persistence/sqlite/sqlite_task_store.h"
 #include "service/core/task_engine.h"
 EOF
+mkdir -p "$clean/tools/provider-emulator"
+# The emulator's one allowed project header: the injected clock interface.
+printf '#include "domain/clock.h"\n#include "tools/provider-emulator/core.h"\n' \
+  >"$clean/tools/provider-emulator/emulator.h"
+printf 'add_library(provider_emulator_lib emulator.cc)\n# not music_billing\n' \
+  >"$clean/tools/provider-emulator/CMakeLists.txt"
 expect "$clean" 0
 
 # Each rule: copy the clean tree, plant one upward include at a known line, expect exit 1 and
@@ -88,6 +94,21 @@ plant service_server service/core/task_engine.h server/config.h "service/ includ
 plant service_billing_core service/billing/reconciler.h service/core/task_engine.h \
   "service/billing/ includes only domain/ and service/billing/"
 plant server_tests server/main.cc tests/testing/fake_clock.h "server/ includes nothing from tests/"
+plant emulator_adapters tools/provider-emulator/emulator.h adapters/kie/kie_adapter.h \
+  "the provider emulator includes nothing from adapters/"
+plant emulator_service tools/provider-emulator/usage.cc service/billing/usage_format.h \
+  "the provider emulator includes nothing from service/"
+plant emulator_domain tools/provider-emulator/usage.h domain/billing_types.h \
+  "the provider emulator includes nothing from domain/"
+plant emulator_server tools/provider-emulator/main.cc server/config.h \
+  "the provider emulator includes nothing from server/"
+
+# The emulator's build linking a service library.
+tree="$tmp/emulator_link"
+cp -r "$clean" "$tree"
+printf 'target_link_libraries(provider_emulator_lib PUBLIC music_billing absl::status)\n' \
+  >>"$tree/tools/provider-emulator/CMakeLists.txt"
+expect "$tree" 1 "tools/provider-emulator/CMakeLists.txt:3: links music_billing"
 
 # An angle-bracket include of a project header counts too.
 tree="$tmp/angle"
@@ -99,8 +120,8 @@ expect "$tree" 1 "persistence/task_store.h:2: #include \"service/core/task_engin
 # check fail on exactly that line (whatever else it reports today).
 real="$tmp/real"
 mkdir -p "$real"
-for d in domain persistence adapters service server; do
-  [[ -d "$repo/$d" ]] && cp -r "$repo/$d" "$real/$d"
+for d in domain persistence adapters service server tools/provider-emulator; do
+  [[ -d "$repo/$d" ]] && mkdir -p "$real/$(dirname "$d")" && cp -r "$repo/$d" "$real/$d"
 done
 printf '#include "service/core/task_engine.h"\n' >>"$real/persistence/task_store.h"
 n="$(wc -l <"$real/persistence/task_store.h")"

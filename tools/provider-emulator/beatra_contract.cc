@@ -9,6 +9,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <memory>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -79,35 +80,11 @@ std::string Rfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
 }
 
-// Writes `value` with object keys sorted: the canonical form compared for Idempotency-Key reuse,
-// so key order does not make "another body".
-void WriteSorted(const Value& value, Writer& w) {
-  if (value.IsObject()) {
-    std::vector<const Value::Member*> members;
-    for (const auto& m : value.GetObject()) members.push_back(&m);
-    std::sort(members.begin(), members.end(), [](const auto* a, const auto* b) {
-      return absl::string_view(a->name.GetString(), a->name.GetStringLength()) <
-             absl::string_view(b->name.GetString(), b->name.GetStringLength());
-    });
-    w.StartObject();
-    for (const auto* m : members) {
-      w.Key(m->name.GetString(), m->name.GetStringLength());
-      WriteSorted(m->value, w);
-    }
-    w.EndObject();
-  } else if (value.IsArray()) {
-    w.StartArray();
-    for (const auto& item : value.GetArray()) WriteSorted(item, w);
-    w.EndArray();
-  } else {
-    value.Accept(w);
-  }
-}
-
-std::string Canonical(const Value& value) {
+// `value` as JSON text, as it came (the `metadata` a task echoes back).
+std::string JsonText(const Value& value) {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
-  WriteSorted(value, w);
+  value.Accept(w);
   return Finish(buffer);
 }
 
@@ -145,7 +122,7 @@ struct Task {
   std::string request_id;  // X-Request-Id of the create that made it
   std::string prompt, lyrics, title;
   bool instrumental = false;
-  std::string metadata;  // the request's `metadata` object, canonical JSON ("" when absent)
+  std::string metadata;  // the request's `metadata` object as JSON text ("" when absent)
   std::string reference_artifact_id;
   int64_t price_micros = 0;
   absl::Time created;
@@ -194,7 +171,9 @@ struct Upload {
 // A remembered Idempotency-Key: what it was first sent with and the task it made.
 struct KeyRecord {
   std::string endpoint;
-  std::string canonical_body;
+  // The parsed body: "the same request" is the same JSON value, whatever the key order
+  // (rapidjson's == compares object members by name).
+  std::shared_ptr<const rapidjson::Document> body;
   std::string task_id;
 };
 
@@ -251,28 +230,28 @@ class BeatraContract final : public ProviderContract {
 
   std::string provider() const override { return "beatra"; }
 
-  std::vector<billing::UsageRecord> UsageRecords() const override {
+  std::vector<UsageRecord> UsageRecords() const override {
     const absl::Time now = core_->Now();
-    std::vector<billing::UsageRecord> records;
+    std::vector<UsageRecord> records;
     absl::MutexLock lock(&mu_);
     for (const std::string& id : order_) {
       const Task& task = tasks_.at(id);
-      billing::UsageRecord charge;
+      UsageRecord charge;
       charge.provider = "beatra";
       charge.usage_record_id = absl::StrCat("usage_", task.id, "_charge");
       charge.provider_task_id = task.id;
       charge.request_id = task.request_id;
       charge.model = task.model;
       charge.endpoint = task.endpoint;
-      charge.kind = billing::UsageKind::kCharge;
+      charge.kind = UsageKind::kCharge;
       charge.amount_micros = task.price_micros;
-      charge.currency = billing::Currency::kCredits;
+      charge.currency = UsageCurrency::kCredits;
       charge.time = task.created;  // prepaid: debited at create (seed 002)
       records.push_back(charge);
       if (std::optional<absl::Time> refunded = task.refunded_at(now)) {
-        billing::UsageRecord refund = charge;
+        UsageRecord refund = charge;
         refund.usage_record_id = absl::StrCat("usage_", task.id, "_refund");
-        refund.kind = billing::UsageKind::kRefund;
+        refund.kind = UsageKind::kRefund;
         refund.time = *refunded;
         records.push_back(std::move(refund));
       }
@@ -365,7 +344,8 @@ void BeatraContract::HandleCreate(const httplib::Request& req, httplib::Response
     invalid(422, "invalid_request", "The request body must be a JSON object");
     return;
   }
-  const std::string canonical = Canonical(doc);
+  auto body = std::make_shared<rapidjson::Document>();
+  body->CopyFrom(doc, body->GetAllocator());
   const std::string idempotency_key = req.get_header_value("Idempotency-Key");
 
   // A known key: the same request gets the same task, another request 409 (CONTRACT-NOTES).
@@ -375,7 +355,7 @@ void BeatraContract::HandleCreate(const httplib::Request& req, httplib::Response
       absl::MutexLock lock(&mu_);
       auto it = keys_.find(idempotency_key);
       if (it != keys_.end()) {
-        if (it->second.endpoint != endpoint || it->second.canonical_body != canonical) {
+        if (it->second.endpoint != endpoint || !(*it->second.body == doc)) {
           stats.Add(&EmulatorStats::creates_rejected);
           Error(res, 409, "idempotency_conflict",
                 "Idempotency-Key was already used with a different request", false, request_id);
@@ -433,7 +413,7 @@ void BeatraContract::HandleCreate(const httplib::Request& req, httplib::Response
       invalid(422, "invalid_request", "metadata must be an object");
       return;
     }
-    task.metadata = Canonical(*v);
+    task.metadata = JsonText(*v);
   }
   if ((v = Member(doc, "model_options")) != nullptr) {
     if (!v->IsObject()) {
@@ -505,7 +485,7 @@ void BeatraContract::HandleCreate(const httplib::Request& req, httplib::Response
       bool fire = false;
       {
         absl::MutexLock lock(&mu_);
-        fire = fired_.insert(idempotency_key.empty() ? canonical : idempotency_key).second;
+        fire = fired_.insert(idempotency_key.empty() ? req.body : idempotency_key).second;
       }
       if (fire) {
         stats.Add(&EmulatorStats::creates_rejected);
@@ -568,7 +548,7 @@ void BeatraContract::HandleCreate(const httplib::Request& req, httplib::Response
     if (!idempotency_key.empty()) {
       auto it = keys_.find(idempotency_key);
       if (it != keys_.end()) {
-        const bool same = it->second.endpoint == endpoint && it->second.canonical_body == canonical;
+        const bool same = it->second.endpoint == endpoint && *it->second.body == doc;
         if (same) {
           res->set_header("Idempotent-Replayed", "true");
           SetJson(res, 202, TaskJson(tasks_.at(it->second.task_id), now));
@@ -579,7 +559,7 @@ void BeatraContract::HandleCreate(const httplib::Request& req, httplib::Response
         }
         return;
       }
-      keys_[idempotency_key] = KeyRecord{std::string(endpoint), canonical, task.id};
+      keys_[idempotency_key] = KeyRecord{std::string(endpoint), body, task.id};
     }
     answer = TaskJson(task, now);
     order_.push_back(task.id);

@@ -17,7 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "domain/billing_types.h"
+#include "tools/provider-emulator/usage_record.h"
 #include "tools/provider-emulator/callback_sender.h"
 #include "tools/provider-emulator/emulator.h"
 #include "tools/provider-emulator/faults.h"
@@ -77,7 +77,7 @@ class ProviderContract {
   virtual std::string provider() const = 0;
   /// What this provider would report as usage records for every task it served so far (charges
   /// and refunds, in the provider's currency), for the usage export (/_emulator/usage).
-  virtual std::vector<billing::UsageRecord> UsageRecords() const { return {}; }
+  virtual std::vector<UsageRecord> UsageRecords() const { return {}; }
 };
 
 /// 16 random bytes as 32 lowercase hex digits (OpenSSL RAND_bytes; not seeded, so ids never repeat

@@ -20,9 +20,6 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
-#include "adapters/builtin_providers.h"
-#include "service/billing/usage_format.h"
-#include "service/core/usage_formats.h"
 #include "tools/provider-emulator/audio.h"
 #include "tools/provider-emulator/beatra_contract.h"
 #include "tools/provider-emulator/callback_sender.h"
@@ -34,18 +31,12 @@
 #include "tools/provider-emulator/stats.h"
 #include "tools/provider-emulator/tokenlab_contract.h"
 #include "tools/provider-emulator/usage_export.h"
+#include "tools/provider-emulator/usage_writer.h"
 
 namespace music::emulator {
 namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-// The providers' usage-export formats (GET /_emulator/usage writes with them), from their modules.
-const billing::UsageFormats& UsageFormats() {
-  static const billing::UsageFormats* const formats = new billing::UsageFormats(
-      service::UsageFormatsFromRegistry(adapters::BuiltinProviders()));
-  return *formats;
-}
 
 std::string ErrorJson(int code, absl::string_view msg) {
   rapidjson::StringBuffer buffer;
@@ -98,6 +89,10 @@ std::string FaultsJson(const FaultConfig& faults) {
   w.Int64(absl::ToInt64Milliseconds(faults.slow_delay));
   w.Key("media_expired");
   w.Bool(faults.media_expired);
+  w.Key("kie_402_count");
+  w.Int(faults.kie_402_count);
+  w.Key("kie_key_refused");
+  w.Bool(faults.kie_key_refused);
   w.Key("seed");
   w.Uint64(faults.seed);
   w.EndObject();
@@ -127,10 +122,14 @@ absl::Status ApplyFaultsJson(const std::string& body, FaultConfig* faults) {
       faults->*field.member = v.GetDouble();
     }
     if (known) continue;
-    if (name == "create_429_count" || name == "create_500_count") {
+    if (name == "create_429_count" || name == "create_500_count" || name == "kie_402_count") {
       if (!v.IsInt()) return absl::InvalidArgumentError(absl::StrCat(name, " must be an integer"));
-      (name == "create_429_count" ? faults->create_429_count : faults->create_500_count) =
-          v.GetInt();
+      (name == "create_429_count"   ? faults->create_429_count
+       : name == "create_500_count" ? faults->create_500_count
+                                    : faults->kie_402_count) = v.GetInt();
+    } else if (name == "kie_key_refused") {
+      if (!v.IsBool()) return absl::InvalidArgumentError("kie_key_refused must be a boolean");
+      faults->kie_key_refused = v.GetBool();
     } else if (name == "slow_delay_ms") {
       if (!v.IsInt64()) return absl::InvalidArgumentError("slow_delay_ms must be an integer");
       faults->slow_delay = absl::Milliseconds(v.GetInt64());
@@ -154,6 +153,8 @@ std::string StatsJson(const EmulatorStats& s, int64_t tasks) {
       {"creates_invalid", s.creates_invalid},
       {"creates_rate_limited", s.creates_rate_limited},
       {"creates_server_error", s.creates_server_error},
+      {"creates_account_limited", s.creates_account_limited},
+      {"creates_out_of_credits", s.creates_out_of_credits},
       {"creates_malformed", s.creates_malformed},
       {"creates_slow", s.creates_slow},
       {"generate_creates", s.generate_creates},
@@ -164,6 +165,7 @@ std::string StatsJson(const EmulatorStats& s, int64_t tasks) {
       {"polls_server_error", s.polls_server_error},
       {"polls_malformed", s.polls_malformed},
       {"polls_slow", s.polls_slow},
+      {"polls_rate_limited", s.polls_rate_limited},
       {"unauthorized", s.unauthorized},
       {"undocumented_routes", s.undocumented_routes},
       {"callbacks_sent", s.callbacks_sent},
@@ -287,7 +289,7 @@ class ProviderEmulator::Impl {
   FaultConfig faults() const { return faults_.Get(); }
   EmulatorStats stats() const { return stats_.Snapshot(); }
 
-  std::vector<billing::UsageRecord> UsageRecords(const std::string& provider) const {
+  std::vector<UsageRecord> UsageRecords(const std::string& provider) const {
     absl::MutexLock lock(&mu_);
     for (const auto& contract : contracts_) {
       if (contract->provider() == provider) return contract->UsageRecords();
@@ -365,8 +367,7 @@ class ProviderEmulator::Impl {
   void ServeUsage(const httplib::Request& req, httplib::Response* res) {
     const std::string provider = req.get_param_value("provider");
     const std::string format_name = req.get_param_value("format");
-    const billing::UsageFormats& formats = UsageFormats();
-    if (!formats.Contains(provider)) {
+    if (!HasUsageExport(provider)) {
       SetJson(res, 422, ErrorJson(422, "parameter provider: kie, piapi, tokenlab or beatra"));
       return;
     }
@@ -380,16 +381,15 @@ class ProviderEmulator::Impl {
       SetJson(res, 422, ErrorJson(422, differences.status().message()));
       return;
     }
-    const billing::FileFormat format =
-        format_name == "csv" ? billing::FileFormat::kCsv : billing::FileFormat::kJsonl;
-    absl::StatusOr<std::string> body = formats.Write(
-        provider, format, ApplyUsageDifferences(UsageRecords(provider), *differences));
+    const UsageLayout layout = format_name == "csv" ? UsageLayout::kCsv : UsageLayout::kJsonl;
+    absl::StatusOr<std::string> body = WriteUsageExport(
+        provider, layout, ApplyUsageDifferences(UsageRecords(provider), *differences));
     if (!body.ok()) {
       SetJson(res, 500, ErrorJson(500, body.status().message()));
       return;
     }
     res->set_content(*body,
-                     format == billing::FileFormat::kCsv ? "text/csv" : "application/x-ndjson");
+                     layout == UsageLayout::kCsv ? "text/csv" : "application/x-ndjson");
   }
 
   void ServeAudio(const std::string& clip_id, bool stream, httplib::Response* res) {
@@ -446,7 +446,7 @@ FaultConfig ProviderEmulator::faults() const { return impl_->faults(); }
 EmulatorStats ProviderEmulator::stats() const { return impl_->stats(); }
 int64_t ProviderEmulator::TaskCount() const { return impl_->TaskCount(); }
 
-std::vector<billing::UsageRecord> ProviderEmulator::UsageRecords(
+std::vector<UsageRecord> ProviderEmulator::UsageRecords(
     const std::string& provider) const {
   return impl_->UsageRecords(provider);
 }

@@ -18,7 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "domain/billing_types.h"
+#include "tools/provider-emulator/usage_record.h"
 #include "domain/clock.h"
 
 namespace music::emulator {
@@ -56,6 +56,12 @@ struct FaultConfig {
   /// Every media download (/audio, /stream, /images) answers 403 "link expired", as a provider's
   /// signed download link does after its lifetime (kie.ai: 20 minutes): what the archive is for.
   bool media_expired = false;
+  /// The next N kie.ai creates answer 402 "Insufficient Credits" (on /api/v1/lyrics 429, which
+  /// means insufficient credits there: CONTRACT-NOTES kie.ai "Create error codes"); no task.
+  int kie_402_count = 0;
+  /// Every kie.ai API request answers 401, as when the account's key was revoked (the key the
+  /// caller sends is refused whatever it is), until cleared.
+  bool kie_key_refused = false;
   /// Seed of the fault generator; SetFaults re-seeds.
   uint64_t seed = 1;
 };
@@ -98,6 +104,16 @@ struct EmulatorOptions {
   /// kie.ai credits charged per successful task, in micro-credits (the usage export): 12 credits,
   /// the service's kie catalog price.
   int64_t kie_price_micros = 12'000'000;
+  /// kie.ai's account limits (CONTRACT-NOTES kie.ai "Limits": "20 new generation requests per 10 s
+  /// per account (excess answered 429, not queued)"; record-info "limited to 3 requests/s per
+  /// task"). On: a create (generate, extend, lyrics) past kie_creates_per_window in any sliding
+  /// kie_create_window answers 429 "rate limited" (405 on /api/v1/lyrics), and a record-info
+  /// request past kie_polls_per_second for one taskId in any second answers 429; refused requests
+  /// do not count. Measured on `clock`. Off by default: a test turns them on.
+  bool kie_rate_limits = false;
+  int kie_creates_per_window = 20;
+  absl::Duration kie_create_window = absl::Seconds(10);
+  int kie_polls_per_second = 3;
   /// The time of task phases, audio readiness, timestamps and callback retries. Not owned; must
   /// outlive the emulator. A FakeClock makes tasks move only when the test advances it (requests
   /// are still served by the emulator's threads).
@@ -111,6 +127,8 @@ struct EmulatorStats {
   int64_t creates_invalid = 0;       ///< ... of which validation failures (422, unknown audioId).
   int64_t creates_rate_limited = 0;  ///< ... of which injected 429 (405 on lyrics).
   int64_t creates_server_error = 0;  ///< ... of which injected 500.
+  int64_t creates_account_limited = 0;  ///< ... of which over kie.ai's account limit (429/405).
+  int64_t creates_out_of_credits = 0;   ///< ... of which injected kie.ai 402 (429 on lyrics).
   int64_t creates_malformed = 0;     ///< Accepted creates answered with a truncated body.
   int64_t creates_slow = 0;          ///< Creates delayed by slow_delay.
   int64_t generate_creates = 0;      ///< Accepted creates per endpoint.
@@ -121,6 +139,7 @@ struct EmulatorStats {
   int64_t polls_server_error = 0;  ///< ... answered with an injected 500.
   int64_t polls_malformed = 0;     ///< ... answered with a truncated body.
   int64_t polls_slow = 0;          ///< ... delayed by slow_delay.
+  int64_t polls_rate_limited = 0;  ///< record-info requests over 3/s per task (429).
   int64_t unauthorized = 0;        ///< Provider API requests answered 401.
   int64_t undocumented_routes = 0;  ///< Requests to routes the documents do not name (404).
   int64_t callbacks_sent = 0;      ///< Deliveries the receiver answered 2xx (duplicates count).
@@ -162,7 +181,7 @@ class ProviderEmulator {
   int64_t TaskCount() const;
   /// The usage records `provider` ("kie", ...) reports so far, without injected differences
   /// (GET /_emulator/usage adds those). Empty for an unknown provider.
-  std::vector<billing::UsageRecord> UsageRecords(const std::string& provider) const;
+  std::vector<UsageRecord> UsageRecords(const std::string& provider) const;
 
  private:
   class Impl;

@@ -73,8 +73,9 @@ absl::Status ValidateFaultConfig(const FaultConfig& c) {
       return absl::InvalidArgumentError(absl::StrCat(name, " must be in [0,1], got ", rate));
     }
   }
-  if (c.create_429_count < 0 || c.create_500_count < 0) {
-    return absl::InvalidArgumentError("create_429_count and create_500_count must be >= 0");
+  if (c.create_429_count < 0 || c.create_500_count < 0 || c.kie_402_count < 0) {
+    return absl::InvalidArgumentError(
+        "create_429_count, create_500_count and kie_402_count must be >= 0");
   }
   if (c.slow_delay < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("slow_delay must be >= 0");
@@ -125,6 +126,18 @@ CreateFaults FaultInjector::NextCreate() {
     faults.rejection = CreateRejection::kServerError;
   }
   return faults;
+}
+
+bool FaultInjector::TakeKie402() {
+  absl::MutexLock lock(&mu_);
+  if (config_.kie_402_count <= 0) return false;
+  --config_.kie_402_count;
+  return true;
+}
+
+bool FaultInjector::kie_key_refused() const {
+  absl::MutexLock lock(&mu_);
+  return config_.kie_key_refused;
 }
 
 PollFaults FaultInjector::NextPoll() {

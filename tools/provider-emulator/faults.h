@@ -83,6 +83,10 @@ class FaultInjector {
 
   /// Faults of the next create request; consumes create_429_count, then create_500_count.
   CreateFaults NextCreate();
+  /// True (and one of the count consumed) when the next kie.ai create answers 402.
+  bool TakeKie402();
+  /// Whether kie.ai refuses every key (FaultConfig::kie_key_refused).
+  bool kie_key_refused() const;
   /// Faults of the next poll.
   PollFaults NextPoll();
   /// Faults of a new task.

@@ -27,7 +27,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "domain/billing_records.h"
+#include "tools/provider-emulator/usage_record.h"
+#include "tools/provider-emulator/rate_limit.h"
 
 namespace music::emulator {
 namespace {
@@ -363,24 +364,24 @@ class KieContract : public ProviderContract {
   // kie.ai bills credits per generation: one charge of options.kie_price_micros for every task
   // that has reached SUCCESS, at its success time (milliseconds, as kie.ai's createTime); failed
   // tasks cost nothing.
-  std::vector<billing::UsageRecord> UsageRecords() const override {
+  std::vector<UsageRecord> UsageRecords() const override {
     const absl::Time now = core_->Now();
-    std::vector<billing::UsageRecord> records;
+    std::vector<UsageRecord> records;
     absl::MutexLock lock(&mu_);
     for (const auto& [id, task] : tasks_) {
       if (task.plan.empty() || task.plan.back().status != kSuccess) continue;
       const absl::Time done = task.created + task.plan.back().at;
       if (done > now) continue;
-      billing::UsageRecord r;
+      UsageRecord r;
       r.provider = "kie";
       r.provider_task_id = id;
       r.model = task.model;
       r.endpoint = task.operation_type;
-      r.kind = billing::UsageKind::kCharge;
+      r.kind = UsageKind::kCharge;
       r.amount_micros = core_->options.kie_price_micros;
-      r.currency = billing::Currency::kCredits;
+      r.currency = UsageCurrency::kCredits;
       r.time = absl::FromUnixMillis(absl::ToUnixMillis(done));
-      r.usage_record_id = billing::DeriveUsageRecordId(r, r.endpoint);
+      r.usage_record_id = UsageRecordIdOf(r);
       records.push_back(std::move(r));
     }
     return records;
@@ -389,7 +390,8 @@ class KieContract : public ProviderContract {
  private:
   bool Authorized(const httplib::Request& req, httplib::Response* res) {
     const std::string& key = core_->options.kie_api_key;
-    if (key.empty() || req.get_header_value("Authorization") == absl::StrCat("Bearer ", key)) {
+    if (!core_->faults->kie_key_refused() &&
+        (key.empty() || req.get_header_value("Authorization") == absl::StrCat("Bearer ", key))) {
       return true;
     }
     core_->stats->Add(&EmulatorStats::unauthorized);
@@ -398,6 +400,11 @@ class KieContract : public ProviderContract {
   }
 
   void HandleCreate(const httplib::Request& req, httplib::Response* res, Endpoint endpoint);
+  // The account limit (EmulatorOptions::kie_rate_limits): true, with the answer set, when the
+  // create is refused.
+  bool RefusedByAccountLimit(httplib::Response* res, Endpoint endpoint);
+  // The injected 402 (FaultConfig::kie_402_count): true, with the answer set, when it applies.
+  bool OutOfCredits(httplib::Response* res, Endpoint endpoint);
   void HandleRecordInfo(const httplib::Request& req, httplib::Response* res, Kind kind);
 
   absl::StatusOr<TaskSpec> ParseGenerate(const Value& body) const;
@@ -417,6 +424,9 @@ class KieContract : public ProviderContract {
   void WriteLyrics(Writer& w, const Task& task, bool snake_case) const;
 
   const EmulatorCore* const core_;
+  SlidingWindowLimit account_creates_{core_->options.kie_creates_per_window,
+                                      core_->options.kie_create_window};
+  SlidingWindowLimit task_polls_{core_->options.kie_polls_per_second, absl::Seconds(1)};
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Task> tasks_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> clip_owner_ ABSL_GUARDED_BY(mu_);  // clip -> task
@@ -497,6 +507,28 @@ absl::StatusOr<TaskSpec> KieContract::ParseLyrics(const Value& body) const {
   return spec;
 }
 
+bool KieContract::RefusedByAccountLimit(httplib::Response* res, Endpoint endpoint) {
+  if (!core_->options.kie_rate_limits || account_creates_.Admit("account", core_->Now())) {
+    return false;
+  }
+  // As an injected 429: on /api/v1/lyrics the rate-limit code is 405 (CONTRACT-NOTES).
+  const int code = endpoint == Endpoint::kLyrics ? 405 : 429;
+  core_->stats->Add(&EmulatorStats::creates_rejected);
+  core_->stats->Add(&EmulatorStats::creates_account_limited);
+  SetJson(res, code, Envelope(code, "rate limited: 20 generation requests per 10 s per account"));
+  return true;
+}
+
+bool KieContract::OutOfCredits(httplib::Response* res, Endpoint endpoint) {
+  if (!core_->faults->TakeKie402()) return false;
+  // On /api/v1/lyrics 429 means insufficient credits (CONTRACT-NOTES kie.ai create error codes).
+  const int code = endpoint == Endpoint::kLyrics ? 429 : 402;
+  core_->stats->Add(&EmulatorStats::creates_rejected);
+  core_->stats->Add(&EmulatorStats::creates_out_of_credits);
+  SetJson(res, code, Envelope(code, "Insufficient Credits"));
+  return true;
+}
+
 void KieContract::HandleCreate(const httplib::Request& req, httplib::Response* res,
                                Endpoint endpoint) {
   StatsRecorder& stats = *core_->stats;
@@ -504,6 +536,7 @@ void KieContract::HandleCreate(const httplib::Request& req, httplib::Response* r
     stats.Add(&EmulatorStats::creates_rejected);
     return;
   }
+  if (RefusedByAccountLimit(res, endpoint) || OutOfCredits(res, endpoint)) return;
   const CreateFaults faults = core_->faults->NextCreate();
   if (faults.rejection == CreateRejection::kRateLimited) {
     // On /api/v1/lyrics kie.ai answers 405 for rate limiting (429 means insufficient credits).
@@ -714,6 +747,13 @@ void KieContract::SendCallback(const std::string& task_id, size_t step_index) {
 void KieContract::HandleRecordInfo(const httplib::Request& req, httplib::Response* res, Kind kind) {
   StatsRecorder& stats = *core_->stats;
   if (!Authorized(req, res)) return;
+  if (core_->options.kie_rate_limits &&
+      !task_polls_.Admit(req.get_param_value("taskId"), core_->Now())) {
+    // "limited to 3 requests/s per task" (CONTRACT-NOTES kie.ai, record-info).
+    stats.Add(&EmulatorStats::polls_rate_limited);
+    SetJson(res, 429, Envelope(429, "rate limited: 3 requests/s per task"));
+    return;
+  }
   stats.Add(&EmulatorStats::polls);
   const PollFaults faults = core_->faults->NextPoll();
   if (faults.slow) {

@@ -53,6 +53,11 @@ ABSL_FLAG(int, create_429_count, 0, "Answer the next N creates 429.");
 ABSL_FLAG(int, create_500_count, 0, "Then answer the next N creates 500.");
 ABSL_FLAG(bool, media_expired, false,
           "Answer every media download (audio, stream, image) 403, as an expired link.");
+ABSL_FLAG(int, kie_402_count, 0, "Answer the next N kie.ai creates 402 Insufficient Credits.");
+ABSL_FLAG(bool, kie_key_refused, false, "Answer every kie.ai request 401 (a revoked key).");
+ABSL_FLAG(bool, kie_rate_limits, false,
+          "Enforce kie.ai's account limits: 20 creates per 10 s (429), 3 record-info requests per "
+          "second per task (429).");
 ABSL_FLAG(int64_t, slow_delay_ms, 3000, "How long slow creates and polls wait.");
 ABSL_FLAG(double, poll_500_rate, 0, "Share of polls answered 500.");
 ABSL_FLAG(double, poll_malformed_rate, 0, "Share of polls answered with a truncated body.");
@@ -139,6 +144,9 @@ int main(int argc, char** argv) {
   f.create_500_count = absl::GetFlag(FLAGS_create_500_count);
   f.slow_delay = absl::Milliseconds(absl::GetFlag(FLAGS_slow_delay_ms));
   f.media_expired = absl::GetFlag(FLAGS_media_expired);
+  f.kie_402_count = absl::GetFlag(FLAGS_kie_402_count);
+  f.kie_key_refused = absl::GetFlag(FLAGS_kie_key_refused);
+  options.kie_rate_limits = absl::GetFlag(FLAGS_kie_rate_limits);
   f.poll_500_rate = absl::GetFlag(FLAGS_poll_500_rate);
   f.poll_malformed_rate = absl::GetFlag(FLAGS_poll_malformed_rate);
   f.poll_slow_rate = absl::GetFlag(FLAGS_poll_slow_rate);

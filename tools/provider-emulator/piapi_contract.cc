@@ -225,28 +225,28 @@ class PiapiContract final : public ProviderContract {
 
   std::string provider() const override { return "piapi"; }
 
-  std::vector<billing::UsageRecord> UsageRecords() const override {
+  std::vector<UsageRecord> UsageRecords() const override {
     const absl::Time now = core_->Now();
-    std::vector<billing::UsageRecord> records;
+    std::vector<UsageRecord> records;
     absl::MutexLock lock(&mu_);
     for (const auto& [id, task] : tasks_) {
       // PiAPI charges `consume` when a task completes; a failed task consumes 0 (its frozen
       // amount is released), so it has no record at all. Lyrics tasks have no published price.
       if (PhaseAt(task, now) != Phase::kCompleted || task.spec.lyrics_task) continue;
-      billing::UsageRecord record;
+      UsageRecord record;
       record.provider = "piapi";
       record.usage_record_id = absl::StrCat("piapi-", id, "-consume");
       record.provider_task_id = id;
       record.model = std::string(kModel);
       record.endpoint = std::string(kTaskPath);
-      record.kind = billing::UsageKind::kCharge;
+      record.kind = UsageKind::kCharge;
       record.amount_micros = kPriceMicros;
-      record.currency = billing::Currency::kUsd;
+      record.currency = UsageCurrency::kUsd;
       record.time = task.created + EndAt(task);
       records.push_back(std::move(record));
     }
     std::sort(records.begin(), records.end(),
-              [](const billing::UsageRecord& a, const billing::UsageRecord& b) {
+              [](const UsageRecord& a, const UsageRecord& b) {
                 return a.time < b.time ||
                        (a.time == b.time && a.usage_record_id < b.usage_record_id);
               });

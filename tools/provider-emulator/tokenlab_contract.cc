@@ -159,16 +159,16 @@ class TokenlabContract final : public ProviderContract {
 
   std::string provider() const override { return "tokenlab"; }
 
-  std::vector<billing::UsageRecord> UsageRecords() const override {
+  std::vector<UsageRecord> UsageRecords() const override {
     const absl::Time now = core_->Now();
     std::vector<const Task*> ordered;
-    std::vector<billing::UsageRecord> records;
+    std::vector<UsageRecord> records;
     absl::MutexLock lock(&mu_);
     for (const auto& [id, task] : tasks_) ordered.push_back(&task);
     std::sort(ordered.begin(), ordered.end(),
               [](const Task* a, const Task* b) { return a->seq < b->seq; });
     for (const Task* task : ordered) {
-      billing::UsageRecord record;
+      UsageRecord record;
       record.provider = "tokenlab";
       record.provider_task_id = task->id;
       record.provider_billing_transaction_id = task->billing_transaction_id;
@@ -176,16 +176,16 @@ class TokenlabContract final : public ProviderContract {
       record.model = std::string(kModel);
       record.endpoint = std::string(kCreateEndpoint);
       record.amount_micros = kPriceMicros;
-      record.currency = billing::Currency::kUsd;
+      record.currency = UsageCurrency::kUsd;
       // The estimate reserved at create is charged at once (seed 000 "Billing And
       // Reconciliation"); a task that ends failed or cancelled gets it back.
       record.usage_record_id = absl::StrCat("tlu_", task->id, "_charge");
-      record.kind = billing::UsageKind::kCharge;
+      record.kind = UsageKind::kCharge;
       record.time = task->created;
       records.push_back(record);
       if (Fails(*task) && PhaseAt(*task, now) == Phase::kFailed) {
         record.usage_record_id = absl::StrCat("tlu_", task->id, "_refund");
-        record.kind = billing::UsageKind::kRefund;
+        record.kind = UsageKind::kRefund;
         record.time = EndTime(*task);
         records.push_back(record);
       }

@@ -6,7 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "domain/billing_records.h"
+#include "tools/provider-emulator/usage_record.h"
 
 namespace music::emulator {
 
@@ -35,7 +35,7 @@ absl::StatusOr<UsageDifferences> ParseUsageDifferences(
   return d;
 }
 
-std::vector<billing::UsageRecord> ApplyUsageDifferences(std::vector<billing::UsageRecord> records,
+std::vector<UsageRecord> ApplyUsageDifferences(std::vector<UsageRecord> records,
                                                         const UsageDifferences& d) {
   std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
     return std::tie(a.time, a.usage_record_id) < std::tie(b.time, b.usage_record_id);
@@ -43,7 +43,7 @@ std::vector<billing::UsageRecord> ApplyUsageDifferences(std::vector<billing::Usa
   // Which charges each difference takes: a seeded shuffle, so the same tasks every time.
   std::vector<size_t> charges;
   for (size_t i = 0; i < records.size(); ++i) {
-    if (records[i].kind == billing::UsageKind::kCharge) charges.push_back(i);
+    if (records[i].kind == UsageKind::kCharge) charges.push_back(i);
   }
   std::mt19937_64 rng(d.seed);
   std::shuffle(charges.begin(), charges.end(), rng);
@@ -54,7 +54,7 @@ std::vector<billing::UsageRecord> ApplyUsageDifferences(std::vector<billing::Usa
     return picked;
   };
   std::vector<bool> drop(records.size(), false);
-  std::vector<billing::UsageRecord> added;
+  std::vector<UsageRecord> added;
   const std::vector<size_t> missing = take(d.missing);
   const std::vector<size_t> amount = take(d.amount);
   const std::vector<size_t> duplicate = take(d.duplicate);
@@ -62,34 +62,34 @@ std::vector<billing::UsageRecord> ApplyUsageDifferences(std::vector<billing::Usa
   for (size_t i : missing) drop[i] = true;
   for (size_t i : amount) {
     records[i].amount_micros += 1'000'000;
-    records[i].usage_record_id = billing::DeriveUsageRecordId(records[i], records[i].endpoint);
+    records[i].usage_record_id = UsageRecordIdOf(records[i]);
   }
   for (size_t i : duplicate) {
-    billing::UsageRecord again = records[i];
+    UsageRecord again = records[i];
     again.time += absl::Seconds(1);
-    again.usage_record_id = billing::DeriveUsageRecordId(again, again.endpoint);
+    again.usage_record_id = UsageRecordIdOf(again);
     added.push_back(std::move(again));
   }
   for (size_t i : refund) {
-    billing::UsageRecord back = records[i];
-    back.kind = billing::UsageKind::kRefund;
+    UsageRecord back = records[i];
+    back.kind = UsageKind::kRefund;
     back.time += absl::Seconds(2);
-    back.usage_record_id = billing::DeriveUsageRecordId(back, back.endpoint);
+    back.usage_record_id = UsageRecordIdOf(back);
     added.push_back(std::move(back));
   }
   if (!records.empty()) {
     for (int n = 0; n < d.extra; ++n) {
-      billing::UsageRecord extra = records.back();
-      extra.kind = billing::UsageKind::kCharge;
+      UsageRecord extra = records.back();
+      extra.kind = UsageKind::kCharge;
       extra.provider_task_id = absl::StrCat("emu_extra_", d.seed, "_", n);
       extra.request_id.clear();
       extra.provider_billing_transaction_id.clear();
       extra.time += absl::Seconds(3 + n);
-      extra.usage_record_id = billing::DeriveUsageRecordId(extra, extra.endpoint);
+      extra.usage_record_id = UsageRecordIdOf(extra);
       added.push_back(std::move(extra));
     }
   }
-  std::vector<billing::UsageRecord> out;
+  std::vector<UsageRecord> out;
   for (size_t i = 0; i < records.size(); ++i) {
     if (!drop[i]) out.push_back(std::move(records[i]));
   }

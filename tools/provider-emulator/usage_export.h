@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "domain/billing_types.h"
+#include "tools/provider-emulator/usage_record.h"
 
 namespace music::emulator {
 
@@ -32,7 +32,7 @@ absl::StatusOr<UsageDifferences> ParseUsageDifferences(
 
 /// `records` (all of one provider) sorted by time and id, with the differences applied. Only
 /// CHARGE records are altered.
-std::vector<billing::UsageRecord> ApplyUsageDifferences(std::vector<billing::UsageRecord> records,
+std::vector<UsageRecord> ApplyUsageDifferences(std::vector<UsageRecord> records,
                                                         const UsageDifferences& differences);
 
 }  // namespace music::emulator

@@ -315,8 +315,9 @@ TEST_F(BeatraAdapterTest, CreateErrorsMapPerTable) {
       {418, Envelope("teapot_overheated", true), StatusCode::kUnavailable, "teapot_overheated"},
       {409, Envelope("idempotency_conflict", false), StatusCode::kFailedPrecondition,
        "idempotency_conflict"},
-      {401, Envelope("unauthorized", false), StatusCode::kUnauthenticated, "unauthorized"},
-      {403, "", StatusCode::kPermissionDenied, "403"},
+      // Our key refused: FAILED_PRECONDITION (PROVIDER_AUTH), not the caller's UNAUTHENTICATED.
+      {401, Envelope("unauthorized", false), StatusCode::kFailedPrecondition, "unauthorized"},
+      {403, "", StatusCode::kFailedPrecondition, "403"},
       {502, "<html>bad gateway</html>", StatusCode::kUnavailable, "502"},
       {503, "{", StatusCode::kUnavailable, "503"},
   };

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "adapters/kie/kie_signature.h"
+#include "adapters/provider_auth.h"
 #include "adapters/provider_errors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -369,7 +370,9 @@ TEST_P(SubmitErrorTest, HttpStatusWhenTheBodyDoesNotParse) {
 INSTANTIATE_TEST_SUITE_P(Table, SubmitErrorTest,
                          ::testing::Values(ErrorCase{429, false, StatusCode::kResourceExhausted},
                                            ErrorCase{402, false, StatusCode::kFailedPrecondition},
-                                           ErrorCase{401, false, StatusCode::kUnauthenticated},
+                                           // Our key refused: PROVIDER_AUTH.
+                                           ErrorCase{401, false, StatusCode::kFailedPrecondition},
+                                           ErrorCase{403, false, StatusCode::kFailedPrecondition},
                                            ErrorCase{404, false, StatusCode::kNotFound},
                                            ErrorCase{409, false, StatusCode::kAlreadyExists},
                                            ErrorCase{400, false, StatusCode::kInvalidArgument},
@@ -387,6 +390,27 @@ INSTANTIATE_TEST_SUITE_P(Table, SubmitErrorTest,
                            return absl::StrCat(info.param.lyrics_endpoint ? "Lyrics" : "Generate",
                                                info.param.code);
                          });
+
+// A 401/403 refuses the service's own key (the caller authenticated to us fine): a server-side
+// FAILED_PRECONDITION marked PROVIDER_AUTH, in the body's code or the HTTP status, on creates and
+// polls alike; 402 (credits) and 451 are not auth errors.
+TEST_F(KieAdapterTest, OurKeyRefusedIsProviderAuthNotUnauthenticated) {
+  client_->Answer(401, R"({"code":401,"msg":"You do not have access permissions","data":null})");
+  absl::StatusOr<std::string> created = SubmitId(Adapter(), Music({}));
+  EXPECT_THAT(created, StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_TRUE(IsProviderAuthError(created.status())) << created.status();
+  EXPECT_EQ(GetProviderErrorCode(created.status()), "401");
+  client_->Answer(200, R"({"code":403,"msg":"forbidden","data":null})");
+  auto polled = PollTask(Adapter(), music::v1::TASK_KIND_MUSIC, "t");
+  EXPECT_THAT(polled, StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_TRUE(IsProviderAuthError(polled.status())) << polled.status();
+  client_->Answer(402, R"({"code":402,"msg":"Insufficient Credits","data":null})");
+  absl::StatusOr<std::string> broke = SubmitId(Adapter(), Music({}));
+  EXPECT_THAT(broke, StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_FALSE(IsProviderAuthError(broke.status()));
+  client_->Answer(451, R"({"code":451,"msg":"unavailable for legal reasons","data":null})");
+  EXPECT_FALSE(IsProviderAuthError(SubmitId(Adapter(), Music({})).status()));
+}
 
 TEST_F(KieAdapterTest, RateLimitCarriesRetryAfterSeconds) {
   client_->Answer(429, R"({"code":429,"msg":"rate limited","data":null})", {{"retry-after", "17"}});

@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "adapters/provider_auth.h"
 #include "adapters/provider_errors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -321,9 +322,11 @@ TEST_F(PiapiAdapterTest, CreateErrorTable) {
       {400, R"({"code":400,"data":null,"message":"bad lyrics_type"})", StatusCode::kInvalidArgument,
        "400"},
       {422, "", StatusCode::kInvalidArgument, "422"},
-      {401, R"({"code":401,"data":null,"message":"Unauthorized"})", StatusCode::kUnauthenticated,
-       "401"},
-      {403, "", StatusCode::kPermissionDenied, "403"},
+      // Our key refused: a server-side FAILED_PRECONDITION (PROVIDER_AUTH), not the caller's
+      // UNAUTHENTICATED.
+      {401, R"({"code":401,"data":null,"message":"Unauthorized"})",
+       StatusCode::kFailedPrecondition, "401"},
+      {403, "", StatusCode::kFailedPrecondition, "403"},
       {404, "not json", StatusCode::kNotFound, "404"},
       {429, R"({"code":429,"data":null,"message":"slow down"})", StatusCode::kResourceExhausted,
        "429"},
@@ -428,7 +431,8 @@ TEST_F(PiapiAdapterTest, PollErrors) {
   EXPECT_THAT(PollWith(404, R"({"code":404,"data":null,"message":"task not found"})"),
               StatusIs(StatusCode::kNotFound));
   EXPECT_THAT(PollWith(500, ""), StatusIs(StatusCode::kUnavailable));
-  EXPECT_THAT(PollWith(401, ""), StatusIs(StatusCode::kUnauthenticated));
+  EXPECT_THAT(PollWith(401, ""), StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_TRUE(adapters::IsProviderAuthError(PollWith(401, "").status()));
   EXPECT_THAT(PollWith(200, "{\"code\":200,\"da"), StatusIs(StatusCode::kInternal));
   EXPECT_THAT(
       PollWith(200, R"({"code":200,"data":{"task_id":"other","status":"Completed"}})").status(),

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "adapters/internal/url_encode.h"
+#include "adapters/provider_auth.h"
 #include "adapters/provider_errors.h"
 #include "adapters/tokenlab/tokenlab_url.h"
 #include "gmock/gmock.h"
@@ -351,10 +352,10 @@ TEST_F(TokenlabAdapterTest, CreateErrorTable) {
       {401,
        R"({"error":{"code":"invalid_api_key","message":"Invalid API key"}})",
        {},
-       StatusCode::kUnauthenticated,
+       StatusCode::kFailedPrecondition,  // our key refused: PROVIDER_AUTH, not the caller's
        "invalid_api_key",
        absl::ZeroDuration()},
-      {403, "", {}, StatusCode::kPermissionDenied, "403", absl::ZeroDuration()},
+      {403, "", {}, StatusCode::kFailedPrecondition, "403", absl::ZeroDuration()},
       {404, "", {}, StatusCode::kNotFound, "404", absl::ZeroDuration()},
       {418, "", {}, StatusCode::kFailedPrecondition, "418", absl::ZeroDuration()},
       {302, "", {}, StatusCode::kInternal, "302", absl::ZeroDuration()},
@@ -589,7 +590,8 @@ TEST_F(TokenlabAdapterTest, ApiKeyNeverInAnErrorMessage) {
     EXPECT_THAT(s.ToString(), Not(HasSubstr(kApiKey)));
   }
   auto poll = PollWith("", 401, echo);
-  EXPECT_THAT(poll, StatusIs(StatusCode::kUnauthenticated));
+  EXPECT_THAT(poll, StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_TRUE(adapters::IsProviderAuthError(poll.status()));
   EXPECT_THAT(std::string(poll.status().message()), Not(HasSubstr(kApiKey)));
   // A failed task whose message quotes the key.
   auto failed =

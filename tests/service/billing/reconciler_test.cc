@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "domain/ledger.h"
 #include "domain/money.h"
 #include "service/billing/report_format.h"
 #include "tests/service/billing/billing_dataset.h"
@@ -439,6 +440,50 @@ TEST(ReconcilerFailoverTest, AFailedOverTaskIsOneTaskOfTheProviderThatRanIt) {
   ASSERT_EQ(r->totals.size(), 1u);
   EXPECT_EQ(r->totals[0].provider, "kie");
   EXPECT_EQ(r->totals[0].model, "V4_5");
+  EXPECT_EQ(r->totals[0].by_outcome[static_cast<int>(Outcome::kMatched)].tasks, 1);
+}
+
+
+// Issue 12: kie.ai (credits) failed, TokenLab (USD) ran the task. The released credits
+// reservation nets to zero and is left out; the USD reservation matches TokenLab's record.
+TEST(ReconcilerFailoverTest, AReleasedReservationInAnotherCurrencyIsLeftOut) {
+  auto row = [](TransactionKind kind, int32_t reservation, const char* provider, const char* ptid,
+                int64_t micros, Currency currency) {
+    BillingTransaction t;
+    t.billing_transaction_id = TransactionId("tsk_1", kind, reservation);
+    t.tenant = "default";
+    t.task_id = "tsk_1";
+    t.provider = provider;
+    t.provider_task_id = ptid;
+    t.model = "suno";
+    t.kind = kind;
+    t.amount_micros = micros;
+    t.currency = currency;
+    t.time = T("2026-11-20T10:00:00Z");
+    return t;
+  };
+  const std::vector<BillingTransaction> ledger = {
+      row(TransactionKind::kReserve, 0, "kie", "", 12'000'000, Currency::kCredits),
+      row(TransactionKind::kRefund, 0, "kie", "", 12'000'000, Currency::kCredits),
+      row(TransactionKind::kReserve, 1, "tokenlab", "", 100'000, Currency::kUsd),
+      row(TransactionKind::kSettle, 1, "tokenlab", "tl-9", 100'000, Currency::kUsd),
+  };
+  UsageRecord charge;
+  charge.provider = "tokenlab";
+  charge.usage_record_id = "u1";
+  charge.provider_task_id = "tl-9";
+  charge.kind = UsageKind::kCharge;
+  charge.amount_micros = 100'000;
+  charge.currency = Currency::kUsd;
+  charge.time = T("2026-11-20T10:01:00Z");
+  ReconcileOptions o;
+  o.end = T("2026-11-21T00:00:00Z");
+  o.as_of = T("2026-11-22T00:00:00Z");
+  absl::StatusOr<ReconcileReport> r = Reconcile(ledger, {charge}, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->discrepancies.empty()) << r->discrepancies.front().detail;
+  ASSERT_EQ(r->totals.size(), 1u);
+  EXPECT_EQ(r->totals[0].provider, "tokenlab");
   EXPECT_EQ(r->totals[0].by_outcome[static_cast<int>(Outcome::kMatched)].tasks, 1);
 }
 

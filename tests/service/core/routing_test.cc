@@ -8,7 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "adapters/provider_auth.h"
 #include "adapters/provider_errors.h"
+#include "service/core/provider_health.h"
 #include "service/core/task_engine.h"
 #include "tests/testing/engine_fixture.h"
 #include "tests/testing/fake_reference_audio_fetcher.h"
@@ -69,6 +73,7 @@ class RoutingTest : public EngineFixture {
     o.circuit_breaker.failure_threshold = breaker_threshold;
     o.circuit_breaker.cool_down = absl::Seconds(30);
     o.reference_fetcher = fetcher;
+    o.provider_health = health_;
     EngineFixture::StartEngine(o);
   }
 
@@ -102,6 +107,7 @@ class RoutingTest : public EngineFixture {
   }
 
   std::shared_ptr<FakeProvider> a_, b_, c_;
+  ProviderHealth* health_ = nullptr;  // a test's own, when it checks provider health
 };
 
 TEST_F(RoutingTest, ServerErrorsFailOverAfterTheRetryBudget) {
@@ -542,6 +548,172 @@ TEST_F(RoutingTest, ReferenceAudioIdLosesItsProviderPrefix) {
   ASSERT_EQ(State(id), music::v1::TASK_STATE_RUNNING);
   EXPECT_EQ(a_->last_submit().reference_artifact_id, "art-77");
   EXPECT_EQ(a_->uploads().size(), 0u);
+}
+
+
+// A provider refusing the service's own key (401/403, adapters::ProviderAuthError): the task fails
+// FAILED_PRECONDITION with the PROVIDER_AUTH reason (not the caller's UNAUTHENTICATED) and is
+// refunded; the provider is unavailable until a request to it succeeds.
+TEST_F(RoutingTest, OurKeyRefusedFailsProviderAuthAndMarksTheProviderUntilASuccess) {
+  ProviderHealth health(&clock_);
+  health_ = &health;
+  a_->QueueSubmit(adapters::ProviderAuthError("a create answered HTTP 401", "401"));
+  a_->QueueSubmit(std::string("prov-a-2"));
+  StartEngine();
+  const std::string refused = Create(Spec("a-model"));
+  RunUntilIdle();
+  const music::v1::Task task = Get(refused).task;
+  ASSERT_EQ(task.state(), music::v1::TASK_STATE_FAILED);
+  EXPECT_EQ(task.error().code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  EXPECT_TRUE(absl::StartsWith(task.error().message(), "PROVIDER_AUTH: ")) << task.error().message();
+  EXPECT_EQ(task.error().provider_error_code(), "401");
+  EXPECT_EQ(task.billing().refunded_micros(), task.billing().reserved_micros());
+  EXPECT_THAT(health.UnavailableReason("a"), ::testing::Optional(::testing::HasSubstr("401")));
+  // The next create is the probe: it gets through, and the provider is back.
+  const std::string next = Create(Spec("a-model"));
+  RunUntilIdle();
+  EXPECT_EQ(State(next), music::v1::TASK_STATE_RUNNING);
+  EXPECT_EQ(health.UnavailableReason("a"), std::nullopt);
+  health_ = nullptr;
+}
+
+TEST_F(RoutingTest, OurKeyRefusedFailsOverAtOnceLikeOutOfCredits) {
+  ProviderHealth health(&clock_);
+  health_ = &health;
+  a_->QueueSubmit(adapters::ProviderAuthError("a create answered HTTP 403", "403"));
+  StartEngine();
+  const std::string id = Create(Spec());
+  RunUntilIdle();
+  const music::v1::Task task = Get(id).task;
+  ASSERT_EQ(task.state(), music::v1::TASK_STATE_RUNNING);
+  EXPECT_EQ(task.provider(), "b");
+  ASSERT_EQ(task.failovers_size(), 1);
+  EXPECT_EQ(task.failovers(0).code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(a_->submits(), 1);  // never retried at a provider that refuses our key
+  EXPECT_NE(health.UnavailableReason("a"), std::nullopt);
+  EXPECT_EQ(health.UnavailableReason("b"), std::nullopt);
+  health_ = nullptr;
+}
+
+// Billing across a failover: "a" plays kie.ai (12 credits), "b" TokenLab ($0.10). The ledger holds
+// what the model that ran the task costs, in its currency (domain/ledger.h).
+class FailoverBillingTest : public RoutingTest {
+ protected:
+  void SetUp() override {
+    RoutingTest::SetUp();
+    std::vector<music::v1::Model> models;
+    for (auto* p : {&a_, &b_, &c_}) {
+      for (auto m : (*p)->Models()) {
+        if (m.provider() == "a") {
+          m.mutable_price()->set_amount_micros(12'000'000);
+          m.mutable_price()->set_currency("CREDITS");
+        } else {
+          m.mutable_price()->set_amount_micros(100'000);
+          m.mutable_price()->set_currency("USD");
+        }
+        models.push_back(m);
+      }
+    }
+    music::v1::ModelAlias alias;
+    alias.set_name("route");
+    for (const auto& m : {"a-model", "b-model", "c-model"}) alias.add_models(m);
+    auto catalog = Catalog::Create(models, {alias}, "route");
+    ASSERT_THAT(catalog, IsOk());
+    catalog_ = std::move(*catalog);
+  }
+
+  // "<KIND> <provider> <amount> <currency> <id>" of each ledger row of `task_id`, oldest first.
+  std::vector<std::string> Rows(const std::string& task_id) {
+    persistence::BillingListQuery q;
+    q.tenant = "default";
+    q.page_size = 1000;
+    auto page = billing_->ListBillingTransactions(q);
+    EXPECT_THAT(page, IsOk());
+    std::vector<std::string> rows;
+    if (!page.ok()) return rows;
+    for (const auto& t : page->transactions) {  // newest first
+      if (t.task_id != task_id) continue;
+      rows.insert(rows.begin(),
+                  absl::StrCat(billing::TransactionKindName(t.kind), " ", t.provider, " ",
+                               t.amount_micros, " ", billing::CurrencyName(t.currency), " ",
+                               t.billing_transaction_id));
+    }
+    return rows;
+  }
+
+  void ExpectCleanLedger() {
+    auto violations = billing_->CheckLedger();
+    ASSERT_THAT(violations, IsOk());
+    for (const auto& v : *violations) {
+      ADD_FAILURE() << v.task_id << " " << v.kind << ": " << v.detail;
+    }
+  }
+
+  static adapters::ProviderUpdate Success() {
+    adapters::ProviderUpdate u;
+    u.state = adapters::ProviderState::kSucceeded;
+    u.provider_status = "SUCCESS";
+    music::v1::Clip c;
+    c.set_clip_id("clip-1");
+    c.set_audio_url("http://audio/clip-1.wav");
+    u.clips.push_back(c);
+    return u;
+  }
+};
+
+TEST_F(FailoverBillingTest, FailoverReleasesTheReservationAndSettlesAtTheNewModelsPrice) {
+  a_->QueueSubmit(absl::UnavailableError("HTTP 503"));
+  b_->QueuePoll(Success());
+  StartEngine(/*max_attempts=*/3);
+  const std::string id = Create(Spec());
+  ASSERT_TRUE(AdvanceUntil([&] { return State(id) == music::v1::TASK_STATE_SUCCEEDED; }));
+  const music::v1::Task task = Get(id).task;
+  EXPECT_EQ(task.provider(), "b");
+  EXPECT_EQ(task.billing().currency(), "USD");
+  EXPECT_EQ(task.billing().reservation_index(), 1);
+  EXPECT_EQ(task.billing().reserved_micros(), 100'000);
+  EXPECT_EQ(task.billing().charged_micros(), 100'000);
+  EXPECT_EQ(task.billing().refunded_micros(), 0);
+  EXPECT_THAT(Rows(id),
+              ::testing::UnorderedElementsAre(
+                  "RESERVE a 12000000 CREDITS btx_" + id + "_RESERVE",
+                  "REFUND a 12000000 CREDITS btx_" + id + "_REFUND",
+                  "RESERVE b 100000 USD btx_" + id + "_failover1_RESERVE",
+                  "SETTLE b 100000 USD btx_" + id + "_failover1_SETTLE"));
+  ExpectCleanLedger();
+}
+
+TEST_F(FailoverBillingTest, EveryReservationIsReleasedWhenTheLastProviderFailsToo) {
+  a_->QueueSubmit(NoCredits());
+  b_->QueueSubmit(NoCredits());
+  c_->QueueSubmit(NoCredits());
+  StartEngine();
+  const std::string id = Create(Spec());
+  ASSERT_TRUE(AdvanceUntil([&] { return State(id) == music::v1::TASK_STATE_FAILED; }));
+  EXPECT_EQ(Get(id).task.billing().reservation_index(), 2);
+  EXPECT_THAT(Rows(id), ::testing::UnorderedElementsAre(
+                            "RESERVE a 12000000 CREDITS btx_" + id + "_RESERVE",
+                            "REFUND a 12000000 CREDITS btx_" + id + "_REFUND",
+                            "RESERVE b 100000 USD btx_" + id + "_failover1_RESERVE",
+                            "REFUND b 100000 USD btx_" + id + "_failover1_REFUND",
+                            "RESERVE c 100000 USD btx_" + id + "_failover2_RESERVE",
+                            "REFUND c 100000 USD btx_" + id + "_failover2_REFUND"));
+  ExpectCleanLedger();
+}
+
+TEST_F(FailoverBillingTest, RestartAfterAFailoverSettlesTheNewReservationOnce) {
+  a_->QueueSubmit(NoCredits());
+  StartEngine();
+  const std::string id = Create(Spec());
+  RunUntilIdle();
+  ASSERT_EQ(State(id), music::v1::TASK_STATE_RUNNING);
+  ASSERT_EQ(Get(id).task.provider(), "b");
+  StopEngine();
+  StartEngine();
+  b_->QueuePoll(Success());
+  ASSERT_TRUE(AdvanceUntil([&] { return State(id) == music::v1::TASK_STATE_SUCCEEDED; }));
+  EXPECT_EQ(Rows(id).size(), 4u);
+  ExpectCleanLedger();
 }
 
 }  // namespace

@@ -593,29 +593,29 @@ TEST_F(BeatraUsageTest, ChargePerTaskAndRefundOnFailureOrCancel) {
   EXPECT_EQ(contract_->TaskCount(), 3);
   clock_.Advance(absl::Milliseconds(400));  // the ok task succeeds, the failed one fails
 
-  const std::vector<billing::UsageRecord> records = contract_->UsageRecords();
+  const std::vector<emulator::UsageRecord> records = contract_->UsageRecords();
   ASSERT_EQ(records.size(), 5u);
   struct Want {
     std::string task;
-    billing::UsageKind kind;
+    emulator::UsageKind kind;
     int64_t micros;
     std::string model;
     std::string request_id;
   };
   const std::vector<Want> want = {
-      {ok, billing::UsageKind::kCharge, 80'000'000, "suno-5.5", request_ids_[0]},
-      {failed, billing::UsageKind::kCharge, 50'000'000, "minimax-music-2.6", request_ids_[1]},
-      {failed, billing::UsageKind::kRefund, 50'000'000, "minimax-music-2.6", request_ids_[1]},
-      {canceled, billing::UsageKind::kCharge, 80'000'000, "suno-5.5", request_ids_[2]},
-      {canceled, billing::UsageKind::kRefund, 80'000'000, "suno-5.5", request_ids_[2]},
+      {ok, emulator::UsageKind::kCharge, 80'000'000, "suno-5.5", request_ids_[0]},
+      {failed, emulator::UsageKind::kCharge, 50'000'000, "minimax-music-2.6", request_ids_[1]},
+      {failed, emulator::UsageKind::kRefund, 50'000'000, "minimax-music-2.6", request_ids_[1]},
+      {canceled, emulator::UsageKind::kCharge, 80'000'000, "suno-5.5", request_ids_[2]},
+      {canceled, emulator::UsageKind::kRefund, 80'000'000, "suno-5.5", request_ids_[2]},
   };
   for (size_t i = 0; i < want.size(); ++i) {
-    const billing::UsageRecord& r = records[i];
+    const emulator::UsageRecord& r = records[i];
     EXPECT_EQ(r.provider, "beatra");
     EXPECT_EQ(r.provider_task_id, want[i].task) << i;
     EXPECT_EQ(r.kind, want[i].kind) << i;
     EXPECT_EQ(r.amount_micros, want[i].micros) << i;
-    EXPECT_EQ(r.currency, billing::Currency::kCredits);
+    EXPECT_EQ(r.currency, emulator::UsageCurrency::kCredits);
     EXPECT_EQ(r.model, want[i].model);
     EXPECT_EQ(r.endpoint, "/v1/music/text-to-music");
     EXPECT_EQ(r.request_id, want[i].request_id);
@@ -623,7 +623,7 @@ TEST_F(BeatraUsageTest, ChargePerTaskAndRefundOnFailureOrCancel) {
     EXPECT_NE(r.time, absl::Time());
   }
   // Ids are stable: reading again gives the same records.
-  const std::vector<billing::UsageRecord> again = contract_->UsageRecords();
+  const std::vector<emulator::UsageRecord> again = contract_->UsageRecords();
   ASSERT_EQ(again.size(), records.size());
   for (size_t i = 0; i < records.size(); ++i) {
     EXPECT_EQ(again[i].usage_record_id, records[i].usage_record_id);

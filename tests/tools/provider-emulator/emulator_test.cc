@@ -27,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "tests/testing/fake_clock.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/wait_for.h"
 #include "tools/provider-emulator/kie_contract.h"
@@ -764,6 +765,100 @@ TEST_F(EmulatorTest, LyricsRateLimitIs405) {
   EXPECT_EQ(ParseJson(res->body)["code"].GetInt(), 405);
   EXPECT_EQ(res->get_header_value("Retry-After"), "1");
   EXPECT_EQ(emulator_->TaskCount(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// kie.ai's account limits (CONTRACT-NOTES kie.ai "Limits": 20 new generation requests per 10 s per
+// account, excess answered 429, not queued; record-info limited to 3 requests/s per task), on a
+// FakeClock so the windows move only when the test says.
+
+class KieLimitsTest : public EmulatorTest {
+ protected:
+  void SetUp() override {
+    EmulatorOptions options = DefaultOptions();
+    options.kie_rate_limits = true;
+    options.clock = &clock_;
+    StartEmulator(options);
+  }
+  // The emulator reads clock_, which goes first.
+  void TearDown() override { emulator_.reset(); }
+
+  FakeClock clock_;
+};
+
+TEST_F(KieLimitsTest, TheTwentyFirstCreateInTenSecondsIs429NotQueued) {
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_FALSE(CreateMusic().empty()) << "create " << i;
+    clock_.Advance(absl::Milliseconds(100));  // all 20 within 2 s
+  }
+  httplib::Result refused = Post("/api/v1/generate", GenerateBody("one too many"));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 429);
+  EXPECT_EQ(ParseJson(refused->body)["code"].GetInt(), 429);
+  EXPECT_THAT(Str(ParseJson(refused->body), "msg"), HasSubstr("rate limited"));
+  // Lyrics count against the same account; their rate-limit code is 405.
+  httplib::Result lyrics = Post(
+      "/api/v1/lyrics", absl::StrCat(R"({"prompt":"x","callBackUrl":")", receiver_.url(), R"("})"));
+  ASSERT_TRUE(lyrics);
+  EXPECT_EQ(lyrics->status, 405);
+  EXPECT_EQ(emulator_->TaskCount(), 20);  // refused creates made no task
+  EXPECT_EQ(emulator_->stats().creates_account_limited, 2);
+  // 10 s after the first create it leaves the window: one more is admitted, then the window is
+  // full again (the second create is only 100 ms younger).
+  clock_.Advance(absl::Seconds(10) - absl::Milliseconds(2000));
+  EXPECT_FALSE(CreateMusic().empty());
+  httplib::Result again = Post("/api/v1/generate", GenerateBody("still too many"));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 429);
+  EXPECT_EQ(emulator_->TaskCount(), 21);
+}
+
+TEST_F(KieLimitsTest, RecordInfoIsLimitedToThreeRequestsPerSecondPerTask) {
+  const std::string a = CreateMusic();
+  const std::string b = CreateMusic();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Status(a), "PENDING");
+  httplib::Result refused = Get(absl::StrCat("/api/v1/generate/record-info?taskId=", a));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 429);
+  EXPECT_EQ(ParseJson(refused->body)["code"].GetInt(), 429);
+  EXPECT_EQ(Status(b), "PENDING");  // per task: another task is not limited
+  EXPECT_EQ(emulator_->stats().polls_rate_limited, 1);
+  clock_.Advance(absl::Seconds(1));  // a second later the task has a fresh allowance
+  httplib::Result later = Get(absl::StrCat("/api/v1/generate/record-info?taskId=", a));
+  ASSERT_TRUE(later);
+  EXPECT_EQ(later->status, 200) << later->body;
+}
+
+TEST_F(EmulatorTest, Kie402CountAnswersInsufficientCredits) {
+  SetFaults([](FaultConfig& f) { f.kie_402_count = 2; });
+  httplib::Result res = Post("/api/v1/generate", GenerateBody("x"));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 402);
+  EXPECT_EQ(ParseJson(res->body)["code"].GetInt(), 402);
+  EXPECT_EQ(Str(ParseJson(res->body), "msg"), "Insufficient Credits");
+  // On the lyrics endpoint insufficient credits is 429 (CONTRACT-NOTES kie.ai).
+  httplib::Result lyrics = Post(
+      "/api/v1/lyrics", absl::StrCat(R"({"prompt":"x","callBackUrl":")", receiver_.url(), R"("})"));
+  ASSERT_TRUE(lyrics);
+  EXPECT_EQ(lyrics->status, 429);
+  EXPECT_EQ(emulator_->TaskCount(), 0);
+  EXPECT_FALSE(CreateMusic().empty());
+  EXPECT_EQ(emulator_->stats().creates_out_of_credits, 2);
+  EXPECT_EQ(emulator_->faults().kie_402_count, 0);
+}
+
+TEST_F(EmulatorTest, KieKeyRefusedAnswers401UntilCleared) {
+  const std::string id = CreateMusic();
+  SetFaults([](FaultConfig& f) { f.kie_key_refused = true; });
+  httplib::Result create = Post("/api/v1/generate", GenerateBody("x"));
+  ASSERT_TRUE(create);
+  EXPECT_EQ(create->status, 401);
+  httplib::Result poll = Get(absl::StrCat("/api/v1/generate/record-info?taskId=", id));
+  ASSERT_TRUE(poll);
+  EXPECT_EQ(poll->status, 401);
+  SetFaults([](FaultConfig& f) { f.kie_key_refused = false; });
+  EXPECT_FALSE(CreateMusic().empty());
+  EXPECT_EQ(emulator_->TaskCount(), 2);
 }
 
 TEST_F(EmulatorTest, Create500CountAndRate) {

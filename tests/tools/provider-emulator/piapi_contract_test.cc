@@ -509,17 +509,17 @@ TEST(PiapiUsageTest, OneUsdChargePerCompletedTaskNothingForFailures) {
   EXPECT_EQ(Str(ParseJson(bad->body)["data"], "status"), "Failed");
   EXPECT_EQ(contract->TaskCount(), 2);
 
-  const std::vector<billing::UsageRecord> records = contract->UsageRecords();
+  const std::vector<emulator::UsageRecord> records = contract->UsageRecords();
   ASSERT_EQ(records.size(), 1u);
-  const billing::UsageRecord& r = records[0];
+  const emulator::UsageRecord& r = records[0];
   EXPECT_EQ(r.provider, "piapi");
   EXPECT_EQ(r.provider_task_id, ok_id);
   EXPECT_FALSE(r.usage_record_id.empty());
   EXPECT_EQ(r.model, "music-u");
   EXPECT_EQ(r.endpoint, "/api/v1/task");
-  EXPECT_EQ(r.kind, billing::UsageKind::kCharge);
+  EXPECT_EQ(r.kind, emulator::UsageKind::kCharge);
   EXPECT_EQ(r.amount_micros, 50000);
-  EXPECT_EQ(r.currency, billing::Currency::kUsd);
+  EXPECT_EQ(r.currency, emulator::UsageCurrency::kUsd);
   EXPECT_NE(r.time, absl::Time());
   // Stable: the same record every time it is read.
   EXPECT_EQ(contract->UsageRecords()[0].usage_record_id, r.usage_record_id);

@@ -468,21 +468,21 @@ TEST_F(TokenlabUsageTest, ChargesEveryTaskAndRefundsFailedAndCancelled) {
   const std::string cancelled = Create("x [emu:task_error=cancelled]", "u3");
   EXPECT_EQ(contract_->TaskCount(), 3);
   clock_.Advance(absl::Milliseconds(300));  // every task past its end (200 ms)
-  std::vector<billing::UsageRecord> records = contract_->UsageRecords();
+  std::vector<emulator::UsageRecord> records = contract_->UsageRecords();
   ASSERT_EQ(records.size(), 5u);
   int charges = 0;
   int refunds = 0;
   std::vector<std::string> ids;
-  for (const billing::UsageRecord& r : records) {
+  for (const emulator::UsageRecord& r : records) {
     EXPECT_EQ(r.provider, "tokenlab");
     EXPECT_EQ(r.model, "suno_music");
     EXPECT_EQ(r.endpoint, "/v1/music/generations");
     EXPECT_EQ(r.amount_micros, 100000);
-    EXPECT_EQ(r.currency, billing::Currency::kUsd);
+    EXPECT_EQ(r.currency, emulator::UsageCurrency::kUsd);
     EXPECT_TRUE(absl::StartsWith(r.provider_billing_transaction_id, "btx_"));
     EXPECT_FALSE(r.request_id.empty());
     ids.push_back(r.usage_record_id);
-    if (r.kind == billing::UsageKind::kCharge) {
+    if (r.kind == emulator::UsageKind::kCharge) {
       ++charges;
     } else {
       ++refunds;
@@ -495,7 +495,7 @@ TEST_F(TokenlabUsageTest, ChargesEveryTaskAndRefundsFailedAndCancelled) {
   std::sort(ids.begin(), ids.end());
   EXPECT_EQ(std::unique(ids.begin(), ids.end()), ids.end()) << "usage_record_id must be unique";
   // Stable: the same records on every export.
-  std::vector<billing::UsageRecord> again = contract_->UsageRecords();
+  std::vector<emulator::UsageRecord> again = contract_->UsageRecords();
   ASSERT_EQ(again.size(), records.size());
   for (size_t i = 0; i < again.size(); ++i) {
     EXPECT_EQ(again[i].usage_record_id, records[i].usage_record_id);

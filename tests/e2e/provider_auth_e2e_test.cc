@@ -1,0 +1,84 @@
+// kie.ai refusing the service's own API key (the emulator's kie_key_refused fault: every kie
+// request answers 401) through the real server: the task fails with a server-side code and the
+// PROVIDER_AUTH reason, not the caller's UNAUTHENTICATED, and its reservation is refunded;
+// ListModels and the provider's health service say kie.ai is
+// unavailable, and once the key is accepted again the next task gets through and it comes back.
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "music/v1/billing_service.grpc.pb.h"
+#include "tests/e2e/e2e_fixture.h"
+
+namespace music::e2e {
+namespace {
+
+class ProviderAuthE2eTest : public E2eTest {
+ protected:
+  // The models of provider kie as ListModels lists them: "<name> <available> <reason>".
+  std::vector<std::string> KieModels() {
+    music::v1::ListModelsResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = stub_->ListModels(&ctx, music::v1::ListModelsRequest(), &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::vector<std::string> out;
+    for (const auto& m : resp.models()) {
+      if (m.provider() == "kie" && m.name() == "suno-v4.5") {
+        out.push_back(absl::StrCat(m.name(), " ", m.available(), " ", m.unavailable_reason()));
+      }
+    }
+    return out;
+  }
+
+  grpc::health::v1::HealthCheckResponse::ServingStatus KieHealth() {
+    auto health = grpc::health::v1::Health::NewStub(channel_);
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service("music.v1.provider/kie");
+    grpc::health::v1::HealthCheckResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = health->Check(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.status();
+  }
+
+  void SetKeyRefused(bool refused) {
+    emulator::FaultConfig faults = emulator_->faults();
+    faults.kie_key_refused = refused;
+    emulator_->SetFaults(faults);
+  }
+};
+
+TEST_F(ProviderAuthE2eTest, OurKeyRefusedFailsProviderAuthAndKieComesBackWithTheKey) {
+  EXPECT_EQ(KieHealth(), grpc::health::v1::HealthCheckResponse::SERVING);
+  SetKeyRefused(true);
+  const music::v1::Task created = CreateMusic("calm piano");
+  const music::v1::Task done = WaitDone(created.task_id());
+  ASSERT_EQ(done.state(), music::v1::TASK_STATE_FAILED) << done.DebugString();
+  EXPECT_EQ(done.error().code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  EXPECT_NE(done.error().code(), static_cast<int>(absl::StatusCode::kUnauthenticated));
+  EXPECT_TRUE(absl::StartsWith(done.error().message(), "PROVIDER_AUTH: "))
+      << done.error().message();
+  EXPECT_EQ(done.error().provider_error_code(), "401");
+  EXPECT_GT(done.billing().reserved_micros(), 0);
+  EXPECT_EQ(done.billing().refunded_micros(), done.billing().reserved_micros());
+  EXPECT_EQ(done.billing().charged_micros(), 0);
+  // Unavailable, with the reason; the server itself still serves.
+  const std::vector<std::string> listed = KieModels();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_TRUE(absl::StartsWith(listed[0], "suno-v4.5 0 kie refused the service's API key (401)"))
+      << listed[0];
+  EXPECT_EQ(KieHealth(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+
+  // The key works again: the next task is the probe, and kie.ai is back.
+  SetKeyRefused(false);
+  const music::v1::Task again = WaitDone(CreateMusic("calm piano, take two").task_id());
+  EXPECT_EQ(again.state(), music::v1::TASK_STATE_SUCCEEDED) << again.DebugString();
+  EXPECT_EQ(KieModels(), std::vector<std::string>{"suno-v4.5 1 "});
+  EXPECT_EQ(KieHealth(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+}  // namespace
+}  // namespace music::e2e
