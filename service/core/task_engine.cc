@@ -1074,8 +1074,10 @@ const music::v1::Model* TaskEngine::NextCandidate(const TaskRecord& record) cons
         providers_->Find(m->provider()) == nullptr) {
       continue;
     }
-    // A continuation extends a clip where it was made: no other provider has the clip.
-    if (record.task.kind() == music::v1::TASK_KIND_CONTINUATION &&
+    // A continuation or a clip operation works on a clip where it was made: no other provider
+    // has the clip.
+    if ((record.task.kind() == music::v1::TASK_KIND_CONTINUATION ||
+         record.task.kind() == music::v1::TASK_KIND_CLIP_OPERATION) &&
         m->provider() != record.task.provider()) {
       continue;
     }
@@ -1236,6 +1238,7 @@ void TaskEngine::Poll(const TaskRecord& record, adapters::ProviderAdapter* adapt
   target.kind = record.task.kind();
   target.provider_task_id = record.task.provider_task_id();
   target.poll_url = record.poll_url;
+  target.clip_operation = record.task.input().clip_operation();
   AsyncStarted();
   adapter->PollAsync(
       target, [this, task_id = record.task.task_id(), provider = record.task.provider(),

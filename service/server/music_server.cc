@@ -76,7 +76,7 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   s->rpc_workers_ = std::make_unique<ThreadPool>(s->options_.rpc_workers);
   s->api_ = std::make_unique<MusicApi>(
       s->stores_.tasks.get(), s->catalog_.get(), s->engine_.get(),
-      s->options_.reference_audio_uploads ? s->providers_.get() : nullptr);
+      s->options_.reference_audio_uploads ? s->providers_.get() : nullptr, s->providers_.get());
   s->service_ = std::make_unique<MusicServiceImpl>(
       s->api_.get(), s->rpc_workers_.get(), s->hub_.get(), s->options_.tenant,
       std::min(s->options_.max_reference_audio_bytes, kMaxReferenceAudioBytes),
