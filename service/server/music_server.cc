@@ -87,6 +87,7 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
     billing_options.credits_per_usd = s->options_.credits_per_usd;
     billing_options.usage_formats = s->options_.usage_formats;
     billing_options.metrics = metrics;
+    billing_options.providers = s->providers_.get();
     s->billing_api_ = std::make_unique<BillingApi>(billing_store, clock, billing_options);
     s->billing_service_ = std::make_unique<BillingServiceImpl>(
         s->billing_api_.get(), s->rpc_workers_.get(), s->options_.tenant);

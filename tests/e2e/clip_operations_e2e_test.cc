@@ -231,5 +231,25 @@ TEST_F(ClipOperationsE2eTest, TimestampedLyricsAndStyleBoostAnswerAtOnce) {
   EXPECT_FALSE(boost.provider_task_id().empty());
 }
 
+TEST_F(ClipOperationsE2eTest, ProviderBalanceIsKiesCreditEndpoint) {
+  music::v1::GetProviderBalanceRequest req;
+  req.set_provider("kie");
+  music::v1::GetProviderBalanceResponse resp;
+  {
+    grpc::ClientContext ctx;
+    grpc::Status s = Billing()->GetProviderBalance(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  EXPECT_EQ(resp.provider(), "kie");
+  EXPECT_EQ(resp.currency(), "CREDITS");
+  EXPECT_EQ(resp.balance_micros(), 5000'000'000);  // the emulator's account: 5000 credits
+  EXPECT_GT(resp.read_time().seconds(), 0);
+
+  req.set_provider("nobody");
+  grpc::ClientContext ctx;
+  EXPECT_EQ(Billing()->GetProviderBalance(&ctx, req, &resp).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
 }  // namespace
 }  // namespace music::e2e
