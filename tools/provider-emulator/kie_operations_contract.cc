@@ -533,9 +533,17 @@ void KieOperationsImpl::HandleTimestampedLyrics(const httplib::Request& req,
   w.StartObject();
   w.Key("alignedWords");
   w.StartArray();
-  // Half a second per word; an instrumental clip (no lyrics) has no words.
+  // Half a second per word; an instrumental clip (no lyrics) has no words. As kie.ai's words do,
+  // the last word of each line carries the line break.
   double t = 1.0;
-  for (absl::string_view word : absl::StrSplit(clip->lyrics, ' ', absl::SkipWhitespace())) {
+  std::vector<std::string> words;
+  for (absl::string_view line : absl::StrSplit(clip->lyrics, '\n')) {
+    std::vector<std::string> in_line = absl::StrSplit(line, ' ', absl::SkipWhitespace());
+    if (in_line.empty()) continue;
+    in_line.back() += "\n";
+    words.insert(words.end(), in_line.begin(), in_line.end());
+  }
+  for (const std::string& word : words) {
     w.StartObject();
     PutString(w, "word", word);
     w.Key("success");
