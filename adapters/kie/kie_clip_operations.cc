@@ -272,7 +272,7 @@ absl::StatusOr<ProviderUpdate> ParseKieClipOperationCallback(absl::string_view b
   }
   std::string msg;
   const Value* data = nullptr;
-  for (absl::Status s :
+  for (const absl::Status& s :
        {kJson.ReadString(doc, "msg", &msg), kJson.ReadObject(doc, "data", &data)}) {
     if (!s.ok()) return AsInvalidArgument(s);
   }
@@ -281,7 +281,7 @@ absl::StatusOr<ProviderUpdate> ParseKieClipOperationCallback(absl::string_view b
   music::v1::ClipOperationResult& result = update.operation_result;
   const Value* removal = nullptr;
   const Value* separation = nullptr;
-  for (absl::Status s :
+  for (const absl::Status& s :
        {kJson.ReadFirstString(*data, {"task_id", "taskId"}, &update.provider_task_id),
         // WAV: `audioWavUrl`; older docs spell it `audio_wav_url` (CONTRACT-NOTES).
         kJson.ReadFirstString(*data, {"audioWavUrl", "audio_wav_url"}, result.mutable_wav_url()),

@@ -917,6 +917,8 @@ std::unique_ptr<ProviderContract> NewKieContract(const EmulatorCore* core) {
   return std::make_unique<KieContract>(core);
 }
 
+std::string KieEnvelope(int code, absl::string_view msg) { return Envelope(code, msg); }
+
 std::string KieWebhookSignature(absl::string_view key, absl::string_view task_id,
                                 absl::string_view timestamp) {
   return KieSignatureImpl(key, task_id, timestamp);

@@ -86,19 +86,6 @@ absl::string_view FailFlag(Op op) {
   }
 }
 
-std::string EnvelopeJson(int code, absl::string_view msg) {
-  rapidjson::StringBuffer buffer;
-  JsonWriter w(buffer);
-  w.StartObject();
-  w.Key("code");
-  w.Int(code);
-  PutString(w, "msg", msg);
-  w.Key("data");
-  w.Null();
-  w.EndObject();
-  return Finish(buffer);
-}
-
 // Reads a JSON object body; "" members and unknown members are errors, as strict as the notes.
 class Body {
  public:
@@ -230,8 +217,8 @@ void KieOperationsImpl::HandleCreate(const httplib::Request& req, httplib::Respo
     stats.Add(limited ? &EmulatorStats::creates_rate_limited
                       : &EmulatorStats::creates_server_error);
     SetJson(res, limited ? 429 : 500,
-            EnvelopeJson(limited ? 429 : 500, limited ? "Too many requests, please try again later"
-                                                      : "Internal server error"));
+            KieEnvelope(limited ? 429 : 500, limited ? "Too many requests, please try again later"
+                                                     : "Internal server error"));
     return;
   }
   const bool wav = path == "/api/v1/wav/generate";
@@ -267,13 +254,13 @@ void KieOperationsImpl::HandleCreate(const httplib::Request& req, httplib::Respo
   if (!body.error().empty()) {
     stats.Add(&EmulatorStats::creates_rejected);
     stats.Add(&EmulatorStats::creates_invalid);
-    SetJson(res, 422, EnvelopeJson(422, body.error()));
+    SetJson(res, 422, KieEnvelope(422, body.error()));
     return;
   }
   if (!hooks_.find_clip(task.source_task_id, task.audio_id)) {
     stats.Add(&EmulatorStats::creates_rejected);
     stats.Add(&EmulatorStats::creates_invalid);
-    SetJson(res, 404, EnvelopeJson(404, "no such audioId in that task"));
+    SetJson(res, 404, KieEnvelope(404, "no such audioId in that task"));
     return;
   }
 
@@ -421,12 +408,12 @@ void KieOperationsImpl::HandleRecordInfo(const httplib::Request& req, httplib::R
   const PollFaults faults = core_->faults->NextPoll();
   if (faults.server_error) {
     stats.Add(&EmulatorStats::polls_server_error);
-    SetJson(res, 500, EnvelopeJson(500, "Internal server error"));
+    SetJson(res, 500, KieEnvelope(500, "Internal server error"));
     return;
   }
   const std::string id = req.get_param_value("taskId");
   if (id.empty()) {
-    SetJson(res, 422, EnvelopeJson(422, "taskId cannot be empty"));
+    SetJson(res, 422, KieEnvelope(422, "taskId cannot be empty"));
     return;
   }
   std::string body;
@@ -439,7 +426,7 @@ void KieOperationsImpl::HandleRecordInfo(const httplib::Request& req, httplib::R
                                                           : "/api/v1/vocal-removal/record-info";
     if (it == tasks_.end() || expected != route) {
       stats.Add(&EmulatorStats::polls_not_found);
-      SetJson(res, 404, EnvelopeJson(404, "task not found"));
+      SetJson(res, 404, KieEnvelope(404, "task not found"));
       return;
     }
     body = RecordJson(it->second, core_->Now());
@@ -515,12 +502,12 @@ void KieOperationsImpl::HandleTimestampedLyrics(const httplib::Request& req,
   const std::string task_id = body.String("taskId", true);
   const std::string audio_id = body.String("audioId", true);
   if (!body.error().empty()) {
-    SetJson(res, 422, EnvelopeJson(422, body.error()));
+    SetJson(res, 422, KieEnvelope(422, body.error()));
     return;
   }
   const std::optional<KieClipInfo> clip = hooks_.find_clip(task_id, audio_id);
   if (!clip) {
-    SetJson(res, 404, EnvelopeJson(404, "no such audioId in that task"));
+    SetJson(res, 404, KieEnvelope(404, "no such audioId in that task"));
     return;
   }
   rapidjson::StringBuffer buffer;
@@ -576,7 +563,7 @@ void KieOperationsImpl::HandleStyle(const httplib::Request& req, httplib::Respon
   Body body(req.body, {"content"});
   const std::string content = body.String("content", true);
   if (!body.error().empty()) {
-    SetJson(res, 422, EnvelopeJson(422, body.error()));
+    SetJson(res, 422, KieEnvelope(422, body.error()));
     return;
   }
   int64_t remaining = 0;
