@@ -178,6 +178,25 @@ TEST_F(ClipOperationsE2eTest, AFailedOperationIsRefundedInFull) {
   EXPECT_EQ(rows[music::v1::BILLING_TRANSACTION_KIND_SETTLE], 0);
 }
 
+TEST_F(ClipOperationsE2eTest, ACanceledOperationIsRefundedAndStaysCanceled) {
+  const std::string clip = SourceTask().clips(0).clip_id();
+  music::v1::Task task;
+  ASSERT_TRUE(Create(clip, music::v1::CLIP_OPERATION_SPLIT_STEMS, &task).ok());
+  music::v1::CancelTaskRequest req;
+  req.set_task_id(task.task_id());
+  music::v1::CancelTaskResponse resp;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->CancelTask(&ctx, req, &resp).ok());
+  }
+  EXPECT_EQ(resp.task().state(), music::v1::TASK_STATE_CANCELED);
+  EXPECT_EQ(WaitDone(task.task_id()).state(), music::v1::TASK_STATE_CANCELED);
+  auto rows = Rows(task.task_id());
+  EXPECT_EQ(rows[music::v1::BILLING_TRANSACTION_KIND_RESERVE], 50'000'000);
+  EXPECT_EQ(rows[music::v1::BILLING_TRANSACTION_KIND_REFUND], 50'000'000);
+  EXPECT_EQ(rows[music::v1::BILLING_TRANSACTION_KIND_SETTLE], 0);
+}
+
 TEST_F(ClipOperationsE2eTest, ARestartAfterTheSubmissionResumesWithoutSubmittingAgain) {
   const std::string clip = SourceTask().clips(0).clip_id();
   music::v1::Task task;
