@@ -65,6 +65,9 @@ struct PollTarget {
   std::string provider_task_id;
   /// SubmitResult::poll_url as stored, or "".
   std::string poll_url;
+  /// TASK_KIND_CLIP_OPERATION: which operation (TaskInput.clip_operation), because each has its
+  /// own poll route at kie.ai (CONTRACT-NOTES.md "Advanced Features").
+  music::v1::ClipOperation clip_operation = music::v1::CLIP_OPERATION_UNSPECIFIED;
 };
 
 /// Bytes of reference audio to store at a provider.
@@ -103,6 +106,34 @@ struct ProviderUpdate {
   std::string billing_currency;
   /// The provider's billing transaction id, when the answer carries it (TokenLab).
   std::string provider_billing_transaction_id;
+  /// TASK_KIND_CLIP_OPERATION: what the operation produced so far (a WAV URL, stems, a video).
+  /// has_operation_result is false when the answer carries none.
+  bool has_operation_result = false;
+  music::v1::ClipOperationResult operation_result;
+};
+
+/// The source clip of a synchronous clip call (GetTimestampedLyrics).
+struct ClipRef {
+  /// The provider task that made the clip (kie.ai `taskId`).
+  std::string provider_task_id;
+  /// The clip's id at the provider (kie.ai `audioId`).
+  std::string clip_id;
+};
+
+/// What a provider said about its account balance.
+struct ProviderBalance {
+  /// Micro-units of `currency` ("CREDITS" or "USD").
+  int64_t balance_micros = 0;
+  std::string currency;
+};
+
+/// What a style boost answered.
+struct StyleBoost {
+  std::string provider_task_id;
+  std::string style;
+  /// Micro-credits charged and left.
+  int64_t credits_consumed_micros = 0;
+  int64_t credits_remaining_micros = 0;
 };
 
 /// How a provider lets the service recover a create whose answer was lost.
@@ -197,6 +228,26 @@ class ProviderAdapter {
   /// once at start-up; failures leave the built-in entries.
   virtual absl::StatusOr<std::vector<music::v1::Model>> FetchModels() {
     return absl::UnimplementedError(provider() + " has no model list API");
+  }
+
+  /// The lyrics of a clip aligned to its audio, answered at once (kie.ai
+  /// `get-timestamped-lyrics`). Blocking. Errors as Submit; UNIMPLEMENTED when the provider has
+  /// no such call.
+  virtual absl::StatusOr<music::v1::GetTimestampedLyricsResponse> GetTimestampedLyrics(
+      const ClipRef& clip) {
+    return absl::UnimplementedError(provider() + " has no timestamped lyrics");
+  }
+
+  /// Expands a style description, answered at once (kie.ai `POST /api/v1/style/generate`).
+  /// Blocking. Errors as Submit; UNIMPLEMENTED when the provider has no such call.
+  virtual absl::StatusOr<StyleBoost> BoostStyle(absl::string_view content) {
+    return absl::UnimplementedError(provider() + " has no style boost");
+  }
+
+  /// The account's remaining balance (kie.ai `GET /api/v1/chat/credit`). Blocking. Errors as
+  /// Poll; UNIMPLEMENTED when the provider has no balance endpoint.
+  virtual absl::StatusOr<ProviderBalance> GetBalance() {
+    return absl::UnimplementedError(provider() + " has no balance endpoint");
   }
 };
 

@@ -69,6 +69,14 @@ absl::StatusOr<std::unique_ptr<Catalog>> BuildCatalog(
         m.mutable_price()->set_amount_micros(pc->price_micros);
         m.mutable_price()->set_currency(pc->price_currency);
       }
+      if (pc != nullptr) {  // and so do its clip operation prices
+        for (auto& p : *m.mutable_clip_operation_prices()) {
+          auto it = pc->operation_price_micros.find(p.operation());
+          if (it == pc->operation_price_micros.end() || it->second <= 0) continue;
+          p.mutable_price()->set_amount_micros(it->second);
+          if (!pc->price_currency.empty()) p.mutable_price()->set_currency(pc->price_currency);
+        }
+      }
       if (FindIn(models, m.name()) != nullptr) continue;  // the first provider's entry wins
       models.push_back(std::move(m));
     }

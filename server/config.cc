@@ -9,9 +9,11 @@
 #include <sstream>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
 #include "rapidjson/stringbuffer.h"
@@ -201,9 +203,22 @@ void AddProviderSetters(const adapters::ProviderModule& module, ProviderConfig* 
       return absl::OkStatus();
     };
   }
+  for (int op = music::v1::ClipOperation_MIN + 1; op <= music::v1::ClipOperation_MAX; ++op) {
+    const auto operation = static_cast<music::v1::ClipOperation>(op);
+    if (!music::v1::ClipOperation_IsValid(op)) continue;
+    setters[k + OperationPriceKey(operation)] =
+        Int64(&p->operation_price_micros[operation], 0, int64_t{1} << 50);
+  }
 }
 
 }  // namespace
+
+std::string OperationPriceKey(music::v1::ClipOperation operation) {
+  return absl::StrCat("price_",
+                      absl::AsciiStrToLower(absl::StripPrefix(
+                          music::v1::ClipOperation_Name(operation), "CLIP_OPERATION_")),
+                      "_micros");
+}
 
 ProviderConfig DefaultProviderConfig(const adapters::ProviderModule& module) {
   ProviderConfig c;

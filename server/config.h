@@ -37,7 +37,15 @@ struct ProviderConfig {
   /// publish no per-task price); 0 = none. Micro-units of price_currency.
   int64_t price_micros = 0;
   std::string price_currency;
+  /// Price of each clip operation (`providers.<name>.price_<operation>_micros`, e.g.
+  /// `price_convert_to_wav_micros`; the operation is the ClipOperation name without its prefix,
+  /// lower case), overriding the adapter's clip_operation_prices, in price_currency (the
+  /// adapter's currency when unset); 0 or absent = the adapter's.
+  std::map<music::v1::ClipOperation, int64_t> operation_price_micros;
 };
+
+/// `price_<operation>_micros` of a clip operation, e.g. "price_convert_to_wav_micros".
+std::string OperationPriceKey(music::v1::ClipOperation operation);
 
 /// The settings of `module` before config: its ProviderDefaults and each secret's default_env.
 ProviderConfig DefaultProviderConfig(const adapters::ProviderModule& module);

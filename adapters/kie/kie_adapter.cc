@@ -4,9 +4,12 @@
 
 #include "adapters/kie/kie_adapter.h"
 
+#include <rapidjson/stringbuffer.h>
+
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,7 +21,9 @@
 #include "absl/strings/strip.h"
 #include "adapters/internal/answer_rules.h"
 #include "adapters/internal/async_call.h"
+#include "adapters/internal/json_writer.h"
 #include "adapters/internal/url_encode.h"
+#include "adapters/kie/kie_clip_operations.h"
 #include "adapters/kie/kie_errors.h"
 #include "adapters/kie/kie_json.h"
 #include "adapters/kie/kie_models.h"
@@ -36,6 +41,9 @@ constexpr char kExtendPath[] = "/api/v1/generate/extend";
 constexpr char kLyricsPath[] = "/api/v1/lyrics";
 constexpr char kMusicRecordPath[] = "/api/v1/generate/record-info";
 constexpr char kLyricsRecordPath[] = "/api/v1/lyrics/record-info";
+constexpr char kTimestampedLyricsPath[] = "/api/v1/generate/get-timestamped-lyrics";
+constexpr char kStylePath[] = "/api/v1/style/generate";
+constexpr char kCreditPath[] = "/api/v1/chat/credit";
 
 // The adapter's configuration. Immutable, and shared with the completions of SubmitAsync and
 // PollAsync, so an answer that arrives after the adapter is gone is still read safely.
@@ -75,6 +83,8 @@ struct SubmitCall {
   const char* path = nullptr;
   std::string operation;
   bool lyrics_create = false;
+  // A WAV create: code 409 names the earlier WAV task of the clip, which is adopted.
+  bool wav_create = false;
 };
 
 absl::StatusOr<SubmitCall> BuildSubmit(const KieConfig& config, const SubmitRequest& request) {
@@ -103,6 +113,14 @@ absl::StatusOr<SubmitCall> BuildSubmit(const KieConfig& config, const SubmitRequ
       path = kLyricsPath;
       body = BuildLyricsBody(input, request.callback_url);
       break;
+    case music::v1::TASK_KIND_CLIP_OPERATION: {
+      absl::StatusOr<ClipOperationCreate> create =
+          BuildClipOperationCreate(input, request.callback_url);
+      if (!create.ok()) return create.status();
+      path = create->path;
+      body = std::move(create->body);
+      break;
+    }
     default:
       return absl::InvalidArgumentError(
           absl::StrCat("kie.ai cannot run task kind ", music::v1::TaskKind_Name(request.kind)));
@@ -112,6 +130,8 @@ absl::StatusOr<SubmitCall> BuildSubmit(const KieConfig& config, const SubmitRequ
   call.path = path;
   call.operation = absl::StrCat("POST ", path);
   call.lyrics_create = request.kind == music::v1::TASK_KIND_LYRICS;
+  call.wav_create = request.kind == music::v1::TASK_KIND_CLIP_OPERATION &&
+                    input.clip_operation() == music::v1::CLIP_OPERATION_CONVERT_TO_WAV;
   call.http = config.NewRequest("POST", path);
   call.http.headers.emplace_back("Content-Type", "application/json");
   call.http.body = std::move(body);
@@ -122,6 +142,16 @@ absl::StatusOr<SubmitCall> BuildSubmit(const KieConfig& config, const SubmitRequ
 absl::StatusOr<SubmitResult> ReadSubmit(const KieConfig& config, const SubmitCall& call,
                                         const absl::StatusOr<http::Response>& response) {
   if (!response.ok()) return config.Clean(response.status(), call.operation);
+  if (call.wav_create) {
+    // 409: "a WAV for that clip exists already", `data` names the earlier task (CONTRACT-NOTES):
+    // that task is this clip's WAV, so it is adopted rather than failing the operation.
+    if (std::optional<std::string> earlier = ParseKieWavConflict(response->body)) {
+      SubmitResult result;
+      result.provider_task_id = *std::move(earlier);
+      result.endpoint = call.path;
+      return result;
+    }
+  }
   if (absl::Status s =
           CheckKieAnswer(*response, call.operation, call.lyrics_create, config.clock->Now());
       !s.ok()) {
@@ -142,19 +172,28 @@ struct PollCall {
   std::string operation;
   std::string provider_task_id;
   bool lyrics = false;
+  music::v1::ClipOperation clip_operation = music::v1::CLIP_OPERATION_UNSPECIFIED;
 };
 
 absl::StatusOr<PollCall> BuildPoll(const KieConfig& config, const PollTarget& target) {
   const TaskKind kind = target.kind;
   const bool lyrics = kind == music::v1::TASK_KIND_LYRICS;
-  if (!lyrics && kind != music::v1::TASK_KIND_MUSIC && kind != music::v1::TASK_KIND_CONTINUATION) {
+  const bool clip_operation = kind == music::v1::TASK_KIND_CLIP_OPERATION;
+  if (!lyrics && !clip_operation && kind != music::v1::TASK_KIND_MUSIC &&
+      kind != music::v1::TASK_KIND_CONTINUATION) {
     return absl::InvalidArgumentError(
         absl::StrCat("kie.ai cannot poll task kind ", music::v1::TaskKind_Name(kind)));
   }
   if (target.provider_task_id.empty()) return absl::InvalidArgumentError("empty kie.ai task id");
 
   const char* path = lyrics ? kLyricsRecordPath : kMusicRecordPath;
+  if (clip_operation) {
+    path = ClipOperationRecordPath(target.clip_operation);
+    if (path == nullptr) return absl::InvalidArgumentError("no kie.ai clip operation to poll");
+  }
   PollCall call;
+  call.clip_operation =
+      clip_operation ? target.clip_operation : music::v1::CLIP_OPERATION_UNSPECIFIED;
   call.operation = absl::StrCat("GET ", path);
   call.provider_task_id = target.provider_task_id;
   call.lyrics = lyrics;
@@ -173,7 +212,10 @@ absl::StatusOr<ProviderUpdate> ReadPoll(const KieConfig& config, const PollCall&
   }
 
   absl::StatusOr<ProviderUpdate> update =
-      call.lyrics ? ParseKieLyricsRecord(response->body) : ParseKieMusicRecord(response->body);
+      call.clip_operation != music::v1::CLIP_OPERATION_UNSPECIFIED
+          ? ParseKieClipOperationRecord(call.clip_operation, response->body)
+      : call.lyrics ? ParseKieLyricsRecord(response->body)
+                    : ParseKieMusicRecord(response->body);
   if (!update.ok()) return config.Clean(update.status(), call.operation);
   if (absl::Status s = internal::RequireAnswerForTask("kie.ai", call.provider_task_id, *update);
       !s.ok()) {
@@ -234,6 +276,9 @@ class KieAdapter final : public ProviderAdapter {
       case music::v1::TASK_KIND_LYRICS:
         update = ParseKieLyricsCallback(request.body);
         break;
+      case music::v1::TASK_KIND_CLIP_OPERATION:
+        update = ParseKieClipOperationCallback(request.body);
+        break;
       default:
         return absl::InvalidArgumentError(
             absl::StrCat("no kie.ai callbacks for task kind ", music::v1::TaskKind_Name(kind)));
@@ -254,7 +299,68 @@ class KieAdapter final : public ProviderAdapter {
     return absl::UnimplementedError("kie.ai has no cancel API");
   }
 
+  absl::StatusOr<music::v1::GetTimestampedLyricsResponse> GetTimestampedLyrics(
+      const ClipRef& clip) override {
+    if (clip.provider_task_id.empty() || clip.clip_id.empty()) {
+      return absl::InvalidArgumentError("kie.ai timestamped lyrics need taskId and audioId");
+    }
+    rapidjson::StringBuffer buffer;
+    internal::JsonWriter w(buffer);
+    w.StartObject();
+    internal::PutString(w, "taskId", clip.provider_task_id);
+    internal::PutString(w, "audioId", clip.clip_id);
+    w.EndObject();
+    absl::StatusOr<std::string> body =
+        Call("POST", kTimestampedLyricsPath, std::string(buffer.GetString(), buffer.GetSize()));
+    if (!body.ok()) return body.status();
+    auto parsed = ParseKieTimestampedLyrics(*body);
+    if (!parsed.ok()) return Clean(parsed.status(), absl::StrCat("POST ", kTimestampedLyricsPath));
+    return parsed;
+  }
+
+  absl::StatusOr<StyleBoost> BoostStyle(absl::string_view content) override {
+    rapidjson::StringBuffer buffer;
+    internal::JsonWriter w(buffer);
+    w.StartObject();
+    internal::PutString(w, "content", content);
+    w.EndObject();
+    absl::StatusOr<std::string> body =
+        Call("POST", kStylePath, std::string(buffer.GetString(), buffer.GetSize()));
+    if (!body.ok()) return body.status();
+    auto parsed = ParseKieStyleBoost(*body);
+    if (!parsed.ok()) return Clean(parsed.status(), absl::StrCat("POST ", kStylePath));
+    return parsed;
+  }
+
+  absl::StatusOr<ProviderBalance> GetBalance() override {
+    absl::StatusOr<std::string> body = Call("GET", kCreditPath, "");
+    if (!body.ok()) return body.status();
+    auto parsed = ParseKieCredit(*body);
+    if (!parsed.ok()) return Clean(parsed.status(), absl::StrCat("GET ", kCreditPath));
+    return parsed;
+  }
+
  private:
+  // One synchronous call (the answer is the result): sends, checks the envelope, returns the
+  // body. Errors as Submit's.
+  absl::StatusOr<std::string> Call(absl::string_view method, absl::string_view path,
+                                   std::string body) const {
+    const std::string operation = absl::StrCat(method, " ", path);
+    http::Request request = config_->NewRequest(method, path);
+    if (method == "POST") {
+      request.headers.emplace_back("Content-Type", "application/json");
+      request.body = std::move(body);
+    }
+    absl::StatusOr<http::Response> response = client_->Send(request);
+    if (!response.ok()) return Clean(response.status(), operation);
+    if (absl::Status s =
+            CheckKieAnswer(*response, operation, /*lyrics_create=*/false, config_->clock->Now());
+        !s.ok()) {
+      return Clean(s, "");
+    }
+    return response->body;
+  }
+
   // The signature covers task id and timestamp only (WIRE.md), so the timestamp's age is what
   // limits replaying a captured delivery.
   absl::Status CheckSignature(absl::string_view task_id, absl::string_view timestamp,

@@ -47,6 +47,22 @@ std::vector<music::v1::Model> KieModels() {
     caps->set_max_lyrics_prompt_chars(200);  // POST /api/v1/lyrics (CONTRACT-NOTES)
     model.mutable_price()->set_amount_micros(kKiePriceMicros);
     model.mutable_price()->set_currency("CREDITS");
+    // seed 004 "Advanced Features" (CONTRACT-NOTES.md): every kie model's clips take these.
+    caps->set_timestamped_lyrics(true);
+    caps->set_style_boost(true);
+    const std::pair<music::v1::ClipOperation, int64_t> operations[] = {
+        {music::v1::CLIP_OPERATION_CONVERT_TO_WAV, kKieWavPriceMicros},
+        {music::v1::CLIP_OPERATION_SEPARATE_VOCALS, kKieSeparateVocalsPriceMicros},
+        {music::v1::CLIP_OPERATION_SPLIT_STEMS, kKieSplitStemsPriceMicros},
+        {music::v1::CLIP_OPERATION_CREATE_MUSIC_VIDEO, kKieVideoPriceMicros},
+    };
+    for (const auto& [operation, micros] : operations) {
+      caps->add_clip_operations(operation);
+      music::v1::ClipOperationPrice* price = model.add_clip_operation_prices();
+      price->set_operation(operation);
+      price->mutable_price()->set_amount_micros(micros);
+      price->mutable_price()->set_currency("CREDITS");
+    }
     models.push_back(std::move(model));
   }
   return models;

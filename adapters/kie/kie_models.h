@@ -13,6 +13,15 @@ namespace music::adapters::kie {
 /// task settles at this price; the provider emulator charges the same by default.
 inline constexpr int64_t kKiePriceMicros = 12'000'000;
 
+/// Clip operation prices, micro-credits. Vocal separation as CONTRACT-NOTES.md says ("every call
+/// is charged"): `separate_vocal` 10 credits, `split_stem` 50. kie.ai publishes no WAV or video
+/// price: operator settings (config `providers.kie.price_convert_to_wav_micros`,
+/// `providers.kie.price_create_music_video_micros`), 2 and 4 credits by default.
+inline constexpr int64_t kKieSeparateVocalsPriceMicros = 10'000'000;
+inline constexpr int64_t kKieSplitStemsPriceMicros = 50'000'000;
+inline constexpr int64_t kKieWavPriceMicros = 2'000'000;
+inline constexpr int64_t kKieVideoPriceMicros = 4'000'000;
+
 /// The kie.ai catalog entries: suno-v3.5 (V3_5), suno-v4 (V4), suno-v4.5 (V4_5), suno-v4.5-plus
 /// (V4_5PLUS), suno-v5 (V5), with the limits of seed 004 ("AI Models", "Key Parameters").
 /// `available` is left false for the service to set.

@@ -233,6 +233,24 @@ absl::StatusOr<music::v1::ImportUsageRecordsResponse> BillingApi::ImportUsageRec
   return response;
 }
 
+absl::StatusOr<music::v1::GetProviderBalanceResponse> BillingApi::GetProviderBalance(
+    const music::v1::GetProviderBalanceRequest& r) {
+  if (r.provider().empty()) return InvalidField("provider", "required, e.g. \"kie\"");
+  adapters::ProviderAdapter* adapter =
+      options_.providers == nullptr ? nullptr : options_.providers->Find(r.provider());
+  if (adapter == nullptr) {
+    return absl::NotFoundError(absl::StrCat("provider ", r.provider(), " is not served here"));
+  }
+  auto balance = adapter->GetBalance();
+  if (!balance.ok()) return balance.status();
+  music::v1::GetProviderBalanceResponse response;
+  response.set_provider(r.provider());
+  response.set_currency(balance->currency);
+  response.set_balance_micros(balance->balance_micros);
+  SetTimestamp(clock_->Now(), response.mutable_read_time());
+  return response;
+}
+
 absl::StatusOr<music::v1::CheckLedgerResponse> BillingApi::CheckLedger(
     const music::v1::CheckLedgerRequest&) {
   auto violations = store_->CheckLedger();

@@ -7,12 +7,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "domain/clock.h"
 #include "music/v1/billing_service.pb.h"
 #include "music/v1/reconciliation_service.pb.h"
 #include "persistence/billing_store.h"
 #include "service/billing/usage_format.h"
-#include "domain/clock.h"
 #include "service/core/metrics.h"
+#include "service/core/task_engine.h"
 
 namespace music::service {
 
@@ -30,6 +31,8 @@ struct BillingApiOptions {
   billing::UsageFormats usage_formats;
   /// Counts CheckLedger violations and reconciliation findings. Not owned; nullptr: not counted.
   Metrics* metrics = nullptr;
+  /// The providers GetProviderBalance asks. Not owned; nullptr: every provider is NOT_FOUND.
+  const ProviderRegistry* providers = nullptr;
 };
 
 /// The domain side of BillingService and ReconciliationService: validation, the store calls and
@@ -54,6 +57,12 @@ class BillingApi {
       const music::v1::ImportUsageRecordsRequest& r);
   absl::StatusOr<music::v1::CheckLedgerResponse> CheckLedger(
       const music::v1::CheckLedgerRequest& r);
+  /// The provider account's balance as the provider reports it (ProviderAdapter::GetBalance).
+  /// INVALID_ARGUMENT naming `provider` when empty; NOT_FOUND for a provider not served;
+  /// UNIMPLEMENTED without a balance endpoint; the provider's errors (UNAVAILABLE, ...) pass
+  /// through. Blocking (provider HTTP).
+  absl::StatusOr<music::v1::GetProviderBalanceResponse> GetProviderBalance(
+      const music::v1::GetProviderBalanceRequest& r);
 
   /// INVALID_ARGUMENT for a negative tolerance or end not after start.
   absl::StatusOr<music::v1::ReconcileResponse> Reconcile(const music::v1::ReconcileRequest& r);

@@ -157,27 +157,10 @@ absl::StatusOr<music::v1::ContinueClipResponse> MusicApi::ContinueClip(
     return InvalidArgument(std::move(violations));
   }
   // The source decides the default model, so look it up first.
-  auto source = store_->FindByClipId(tenant, r.clip_id());
-  if (!source.ok()) {
-    if (absl::IsNotFound(source.status())) {
-      return FailedPrecondition("CLIP_NOT_FOUND", r.clip_id(),
-                                "no clip with this id; continue a clip of a succeeded task");
-    }
-    return source.status();
-  }
-  if (source->task.state() != music::v1::TASK_STATE_SUCCEEDED) {
-    return FailedPrecondition(
-        "CLIP_NOT_READY", r.clip_id(),
-        absl::StrCat("the clip's task ", source->task.task_id(), " is ",
-                     music::v1::TaskState_Name(source->task.state()), ", not SUCCEEDED"));
-  }
-  const music::v1::Clip* clip = nullptr;
-  for (const auto& c : source->task.clips()) {
-    if (c.clip_id() == r.clip_id()) clip = &c;
-  }
-  if (clip == nullptr || clip->audio_url().empty()) {
-    return FailedPrecondition("CLIP_NOT_READY", r.clip_id(), "the clip has no audio");
-  }
+  auto found = FindSourceClip(tenant, r.clip_id(), "continue a clip of a succeeded task");
+  if (!found.ok()) return found.status();
+  const domain::TaskRecord* source = &found->record;
+  const music::v1::Clip* clip = &found->clip;
   const std::string model_name = r.model().empty() ? source->task.model() : r.model();
   if (model_name != source->task.model()) {
     violations.push_back(
@@ -228,6 +211,145 @@ absl::StatusOr<music::v1::ContinueClipResponse> MusicApi::ContinueClip(
   if (!outcome.ok()) return outcome.status();
   music::v1::ContinueClipResponse response;
   *response.mutable_task() = std::move(outcome->task);
+  return response;
+}
+
+absl::StatusOr<MusicApi::SourceClip> MusicApi::FindSourceClip(absl::string_view tenant,
+                                                              absl::string_view clip_id,
+                                                              absl::string_view what) const {
+  auto source = store_->FindByClipId(tenant, clip_id);
+  if (!source.ok()) {
+    if (absl::IsNotFound(source.status())) {
+      return FailedPrecondition("CLIP_NOT_FOUND", clip_id,
+                                absl::StrCat("no clip with this id; ", what));
+    }
+    return source.status();
+  }
+  if (source->task.state() != music::v1::TASK_STATE_SUCCEEDED) {
+    return FailedPrecondition(
+        "CLIP_NOT_READY", clip_id,
+        absl::StrCat("the clip's task ", source->task.task_id(), " is ",
+                     music::v1::TaskState_Name(source->task.state()), ", not SUCCEEDED"));
+  }
+  SourceClip out;
+  bool has_audio = false;
+  for (const auto& c : source->task.clips()) {
+    if (c.clip_id() == clip_id) {
+      out.clip = c;
+      has_audio = !c.audio_url().empty();
+    }
+  }
+  if (!has_audio) return FailedPrecondition("CLIP_NOT_READY", clip_id, "the clip has no audio");
+  // The model that made the clip: the catalog entry of the task's provider and provider model
+  // (Task.model may name an alias).
+  for (const auto& m : catalog_->models()) {
+    if (m.provider() == source->task.provider() &&
+        m.provider_model() == source->task.provider_model()) {
+      out.model = &m;
+      break;
+    }
+  }
+  out.record = *std::move(source);
+  return out;
+}
+
+absl::StatusOr<music::v1::CreateClipOperationResponse> MusicApi::CreateClipOperation(
+    absl::string_view tenant, const music::v1::CreateClipOperationRequest& r,
+    absl::string_view traceparent) {
+  std::vector<FieldViolation> violations;
+  ValidateRequestId(r.request_id(), violations);
+  ValidateClipOperation(r, violations);
+  if (!violations.empty()) return InvalidArgument(std::move(violations));
+  auto source = FindSourceClip(tenant, r.clip_id(), "operate on a clip of a succeeded task");
+  if (!source.ok()) return source.status();
+  const music::v1::Model* model = source->model;
+  if (model == nullptr || !OffersClipOperation(*model, r.operation())) {
+    return FailedPrecondition(
+        "OPERATION_NOT_SUPPORTED", r.clip_id(),
+        absl::StrCat("the clip's model ", source->record.task.model(), " does not offer ",
+                     music::v1::ClipOperation_Name(r.operation()),
+                     " (ListModels: capabilities.clip_operations)"));
+  }
+  if (!model->available()) {
+    return FailedPrecondition("MODEL_UNAVAILABLE", model->name(),
+                              absl::StrCat("the clip's model ", model->name(),
+                                           " is unavailable: ", model->unavailable_reason()));
+  }
+  // The operation's own price is reserved (billed on its own); the model's task price otherwise.
+  music::v1::Model priced = *model;
+  for (const auto& p : model->clip_operation_prices()) {
+    if (p.operation() == r.operation()) *priced.mutable_price() = p.price();
+  }
+
+  CreateSpec spec;
+  spec.tenant = std::string(tenant);
+  spec.request_id = r.request_id();
+  spec.kind = music::v1::TASK_KIND_CLIP_OPERATION;
+  spec.model = &priced;  // read by Create only
+  spec.model_name = model->name();
+  auto& in = spec.input;
+  in.set_clip_operation(r.operation());
+  in.set_source_clip_id(r.clip_id());
+  in.set_source_task_id(source->record.task.task_id());
+  in.set_source_provider_task_id(source->record.task.provider_task_id());
+  in.set_video_author(r.video_author());
+  in.set_video_domain_name(r.video_domain_name());
+  spec.traceparent = std::string(traceparent);
+  auto outcome = engine_->Create(spec);
+  if (!outcome.ok()) return outcome.status();
+  music::v1::CreateClipOperationResponse response;
+  *response.mutable_task() = std::move(outcome->task);
+  return response;
+}
+
+absl::StatusOr<music::v1::GetTimestampedLyricsResponse> MusicApi::GetTimestampedLyrics(
+    absl::string_view tenant, const music::v1::GetTimestampedLyricsRequest& r) {
+  if (r.clip_id().empty()) return InvalidField("clip_id", "required (the clip whose lyrics)");
+  auto source = FindSourceClip(tenant, r.clip_id(), "align lyrics of a clip of a succeeded task");
+  if (!source.ok()) return source.status();
+  adapters::ProviderAdapter* adapter =
+      provider_calls_ == nullptr ? nullptr : provider_calls_->Find(source->record.task.provider());
+  if (source->model == nullptr || !source->model->capabilities().timestamped_lyrics() ||
+      adapter == nullptr) {
+    return FailedPrecondition("OPERATION_NOT_SUPPORTED", r.clip_id(),
+                              "the clip's model does not align lyrics "
+                              "(ListModels: capabilities.timestamped_lyrics)");
+  }
+  adapters::ClipRef ref;
+  ref.provider_task_id = source->record.task.provider_task_id();
+  ref.clip_id = r.clip_id();
+  auto lyrics = adapter->GetTimestampedLyrics(ref);
+  if (!lyrics.ok()) return lyrics.status();
+  lyrics->set_clip_id(r.clip_id());
+  return lyrics;
+}
+
+absl::StatusOr<music::v1::BoostStyleResponse> MusicApi::BoostStyle(
+    const music::v1::BoostStyleRequest& r) {
+  std::vector<FieldViolation> violations;
+  if (r.content().empty()) violations.push_back({"content", "required (the style to expand)"});
+  const std::string name = r.model().empty() ? catalog_->default_model() : r.model();
+  auto route = ResolveRoute(*catalog_, name, violations);
+  if (!route.ok()) return route.status();
+  const music::v1::Model* model = nullptr;
+  for (const music::v1::Model* m : route->candidates) {
+    if (m->capabilities().style_boost() && provider_calls_ != nullptr &&
+        provider_calls_->Find(m->provider()) != nullptr) {
+      model = m;
+      break;
+    }
+  }
+  if (model == nullptr) {
+    return FailedPrecondition("OPERATION_NOT_SUPPORTED", name,
+                              "no model of this name boosts styles (capabilities.style_boost)");
+  }
+  auto boost = provider_calls_->Find(model->provider())->BoostStyle(r.content());
+  if (!boost.ok()) return boost.status();
+  music::v1::BoostStyleResponse response;
+  response.set_style(boost->style);
+  response.set_credits_consumed_micros(boost->credits_consumed_micros);
+  response.set_credits_remaining_micros(boost->credits_remaining_micros);
+  response.set_provider_task_id(boost->provider_task_id);
   return response;
 }
 

@@ -23,15 +23,18 @@ class MusicApi {
  public:
   /// `providers` (for UploadReferenceAudio) may be null: uploads are then FAILED_PRECONDITION.
   /// `provider_health` (may be null) overlays ListModels: a provider refusing our key lists its
-  /// models unavailable with the reason.
+  /// models unavailable with the reason. `provider_calls` (for GetTimestampedLyrics and
+  /// BoostStyle, which call the provider at once) may be null: those are then FAILED_PRECONDITION.
   MusicApi(persistence::TaskStore* store, const Catalog* catalog, TaskEngine* engine,
            const ProviderRegistry* providers = nullptr,
-           const ProviderHealth* provider_health = nullptr)
+           const ProviderHealth* provider_health = nullptr,
+           const ProviderRegistry* provider_calls = nullptr)
       : store_(store),
         catalog_(catalog),
         engine_(engine),
         providers_(providers),
-        provider_health_(provider_health) {}
+        provider_health_(provider_health),
+        provider_calls_(provider_calls) {}
 
   /// The creates. `traceparent`: the caller's normalized W3C trace context (NormalizeTraceparent)
   /// or "", stored on the new task and logged with it.
@@ -44,6 +47,24 @@ class MusicApi {
   absl::StatusOr<music::v1::ContinueClipResponse> ContinueClip(
       absl::string_view tenant, const music::v1::ContinueClipRequest& request,
       absl::string_view traceparent = "");
+  /// A clip operation task on a clip of the tenant's succeeded task, at the clip's provider and
+  /// model, reserved at the model's clip_operation_prices entry (else its price). Errors:
+  /// INVALID_ARGUMENT naming clip_id / operation / video_author / video_domain_name;
+  /// FAILED_PRECONDITION CLIP_NOT_FOUND, CLIP_NOT_READY (task not SUCCEEDED, or no audio) or
+  /// OPERATION_NOT_SUPPORTED (the clip's model does not list the operation).
+  absl::StatusOr<music::v1::CreateClipOperationResponse> CreateClipOperation(
+      absl::string_view tenant, const music::v1::CreateClipOperationRequest& request,
+      absl::string_view traceparent = "");
+  /// The clip's words aligned to its audio, from its provider at once. Errors as
+  /// CreateClipOperation (OPERATION_NOT_SUPPORTED without capabilities.timestamped_lyrics), and
+  /// the provider's errors (UNAVAILABLE, ...). Blocking (provider HTTP).
+  absl::StatusOr<music::v1::GetTimestampedLyricsResponse> GetTimestampedLyrics(
+      absl::string_view tenant, const music::v1::GetTimestampedLyricsRequest& request);
+  /// The model's provider expands a style description. INVALID_ARGUMENT naming content or
+  /// model; FAILED_PRECONDITION OPERATION_NOT_SUPPORTED without capabilities.style_boost; the
+  /// provider's errors. Blocking (provider HTTP).
+  absl::StatusOr<music::v1::BoostStyleResponse> BoostStyle(
+      const music::v1::BoostStyleRequest& request);
   absl::StatusOr<music::v1::GetTaskResponse> GetTask(absl::string_view tenant,
                                                      const music::v1::GetTaskRequest& request);
   absl::StatusOr<music::v1::ListTasksResponse> ListTasks(
@@ -74,8 +95,20 @@ class MusicApi {
   persistence::TaskStore* const store_;
   const Catalog* const catalog_;
   TaskEngine* const engine_;
+  /// A clip of the tenant's SUCCEEDED task with audio, and the catalog model that made it.
+  struct SourceClip {
+    domain::TaskRecord record;
+    music::v1::Clip clip;
+    const music::v1::Model* model = nullptr;
+  };
+  /// FAILED_PRECONDITION CLIP_NOT_FOUND / CLIP_NOT_READY; `what` ends the not-found message
+  /// ("continue a clip of a succeeded task").
+  absl::StatusOr<SourceClip> FindSourceClip(absl::string_view tenant, absl::string_view clip_id,
+                                            absl::string_view what) const;
+
   const ProviderRegistry* const providers_;
   const ProviderHealth* const provider_health_;
+  const ProviderRegistry* const provider_calls_;
 };
 
 /// Largest reference audio accepted, bytes (beatra's upload cap, seed 002).

@@ -1083,12 +1083,14 @@ const music::v1::Model* TaskEngine::NextCandidate(const TaskRecord& record) cons
         providers_->Find(m->provider()) == nullptr) {
       continue;
     }
-    // A continuation extends a clip where it was made: no other provider has the clip, and the
-    // model must be the source clip's (kie.ai, CONTRACT-NOTES: "The model must match the source
-    // clip's model"), so a continuation never moves.
-    if (record.task.kind() == music::v1::TASK_KIND_CONTINUATION &&
+    // A continuation or a clip operation works on a clip where it was made: no other provider
+    // has the clip. A continuation also keeps the source clip's model (kie.ai, CONTRACT-NOTES:
+    // "The model must match the source clip's model").
+    if ((record.task.kind() == music::v1::TASK_KIND_CONTINUATION ||
+         record.task.kind() == music::v1::TASK_KIND_CLIP_OPERATION) &&
         (m->provider() != record.task.provider() ||
-         m->provider_model() != record.task.provider_model())) {
+         (record.task.kind() == music::v1::TASK_KIND_CONTINUATION &&
+          m->provider_model() != record.task.provider_model()))) {
       continue;
     }
     std::vector<FieldViolation> violations;
@@ -1248,6 +1250,7 @@ void TaskEngine::Poll(const TaskRecord& record, adapters::ProviderAdapter* adapt
   target.kind = record.task.kind();
   target.provider_task_id = record.task.provider_task_id();
   target.poll_url = record.poll_url;
+  target.clip_operation = record.task.input().clip_operation();
   AsyncStarted();
   adapter->PollAsync(
       target, [this, task_id = record.task.task_id(), provider = record.task.provider(),

@@ -70,6 +70,40 @@ void MergeBilling(const adapters::ProviderUpdate& update, Task& task) {
   billing->set_provider_refunded_micros(update.refunded_micros);
 }
 
+// A clip operation's result only grows: a URL once reported is kept, a later report adds to it.
+void MergeOperationResult(const adapters::ProviderUpdate& update, Task& task) {
+  if (!update.has_operation_result) return;
+  const music::v1::ClipOperationResult& from = update.operation_result;
+  music::v1::ClipOperationResult* to = task.mutable_operation_result();
+  if (to->source_clip_id().empty()) to->set_source_clip_id(task.input().source_clip_id());
+  MergeString(from.wav_url(), to->mutable_wav_url());
+  MergeString(from.video_url(), to->mutable_video_url());
+  for (const auto& [name, url] : from.stem_urls()) {
+    if (!url.empty()) (*to->mutable_stem_urls())[name] = url;
+  }
+}
+
+// Whether a clip operation task holds what its operation produces (a "completed" without the
+// URL is a provider fault, not a success).
+bool HasOperationResult(const Task& task) {
+  const music::v1::ClipOperationResult& r = task.operation_result();
+  switch (task.input().clip_operation()) {
+    case music::v1::CLIP_OPERATION_CONVERT_TO_WAV:
+      return !r.wav_url().empty();
+    case music::v1::CLIP_OPERATION_CREATE_MUSIC_VIDEO:
+      return !r.video_url().empty();
+    case music::v1::CLIP_OPERATION_SEPARATE_VOCALS:
+      return r.stem_urls().contains("vocals") || r.stem_urls().contains("instrumental");
+    case music::v1::CLIP_OPERATION_SPLIT_STEMS:
+      for (const auto& [name, url] : r.stem_urls()) {
+        if (name != "origin") return true;
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
 bool HasAudio(const Task& task) {
   for (const auto& c : task.clips()) {
     if (!c.audio_url().empty()) return true;
@@ -123,9 +157,23 @@ bool MergeProviderUpdate(const adapters::ProviderUpdate& update, absl::Time now,
   }
   MergeClips(update, task);
   MergeBilling(update, task);
+  MergeOperationResult(update, task);
 
   switch (update.state) {
     case ProviderState::kSucceeded: {
+      if (task.kind() == music::v1::TASK_KIND_CLIP_OPERATION) {
+        if (!HasOperationResult(task)) {
+          FailTask(absl::StatusCode::kInternal,
+                   "provider reported the clip operation done without its result URL",
+                   update.provider_status, update.provider_error_code, now, task);
+          return true;
+        }
+        task.set_state(music::v1::TASK_STATE_SUCCEEDED);
+        task.mutable_progress()->set_provider_status(update.provider_status);
+        task.mutable_progress()->set_percent(100);
+        SetTimestamp(now, task.mutable_end_time());
+        break;
+      }
       const bool lyrics = task.kind() == music::v1::TASK_KIND_LYRICS;
       if (lyrics ? !HasLyrics(task) : !HasAudio(task)) {
         FailTask(absl::StatusCode::kInternal,

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -174,6 +175,35 @@ void ValidateModelFeatures(const music::v1::TaskInput& in, const music::v1::Mode
   }
 }
 
+void ValidateClipOperation(const music::v1::CreateClipOperationRequest& r,
+                           std::vector<FieldViolation>& out) {
+  if (r.clip_id().empty()) out.push_back({"clip_id", "required (the clip to operate on)"});
+  if (r.operation() == music::v1::CLIP_OPERATION_UNSPECIFIED ||
+      !music::v1::ClipOperation_IsValid(r.operation())) {
+    out.push_back({"operation",
+                   "required: CONVERT_TO_WAV, SEPARATE_VOCALS, SPLIT_STEMS or "
+                   "CREATE_MUSIC_VIDEO"});
+  }
+  const bool video = r.operation() == music::v1::CLIP_OPERATION_CREATE_MUSIC_VIDEO;
+  for (const auto& [field, value] :
+       {std::pair<const char*, const std::string*>{"video_author", &r.video_author()},
+        {"video_domain_name", &r.video_domain_name()}}) {
+    if (value->empty()) continue;
+    if (!video) {
+      out.push_back({field, "only for CLIP_OPERATION_CREATE_MUSIC_VIDEO"});
+    } else if (CharCount(*value) > kMaxVideoTextChars) {
+      out.push_back({field, absl::StrCat("at most ", kMaxVideoTextChars, " characters")});
+    }
+  }
+}
+
+bool OffersClipOperation(const music::v1::Model& model, music::v1::ClipOperation operation) {
+  for (int op : model.capabilities().clip_operations()) {
+    if (op == operation) return true;
+  }
+  return false;
+}
+
 void ValidateTaskInput(music::v1::TaskKind kind, const music::v1::TaskInput& in,
                        const music::v1::Model& model, std::vector<FieldViolation>& out) {
   switch (kind) {
@@ -206,6 +236,18 @@ void ValidateTaskInput(music::v1::TaskKind kind, const music::v1::TaskInput& in,
       r.set_style(in.style());
       r.set_title(in.title());
       ValidateContinueClip(r, model, out);
+      return;
+    }
+    case music::v1::TASK_KIND_CLIP_OPERATION: {
+      music::v1::CreateClipOperationRequest r;
+      r.set_clip_id(in.source_clip_id());
+      r.set_operation(in.clip_operation());
+      r.set_video_author(in.video_author());
+      r.set_video_domain_name(in.video_domain_name());
+      ValidateClipOperation(r, out);
+      if (!OffersClipOperation(model, in.clip_operation())) {
+        out.push_back({"operation", "the model does not offer this clip operation"});
+      }
       return;
     }
     default:

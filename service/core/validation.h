@@ -47,6 +47,19 @@ void ValidateContinueClip(const music::v1::ContinueClipRequest& request,
 void ValidateModelFeatures(const music::v1::TaskInput& input, const music::v1::Model& model,
                            std::vector<FieldViolation>& out);
 
+/// Longest video_author / video_domain_name, characters (kie.ai `author` / `domainName`,
+/// CONTRACT-NOTES.md).
+inline constexpr size_t kMaxVideoTextChars = 50;
+
+/// Checks the fields of a CreateClipOperationRequest that need no source clip: clip_id required;
+/// operation a known ClipOperation other than UNSPECIFIED; video_author and video_domain_name at
+/// most kMaxVideoTextChars, and only with CLIP_OPERATION_CREATE_MUSIC_VIDEO.
+void ValidateClipOperation(const music::v1::CreateClipOperationRequest& request,
+                           std::vector<FieldViolation>& out);
+
+/// Whether `model` lists `operation` in capabilities.clip_operations.
+bool OffersClipOperation(const music::v1::Model& model, music::v1::ClipOperation operation);
+
 /// Checks a stored task input of `kind` against `model` as the create RPC of that kind would
 /// (the routing engine uses it to skip alias members that cannot do a task).
 void ValidateTaskInput(music::v1::TaskKind kind, const music::v1::TaskInput& input,

@@ -57,6 +57,13 @@ grpc::ServerUnaryReactor* BillingServiceImpl::CheckLedger(
                   [this](const auto& r) { return api_->CheckLedger(r); });
 }
 
+grpc::ServerUnaryReactor* BillingServiceImpl::GetProviderBalance(
+    grpc::CallbackServerContext* ctx, const music::v1::GetProviderBalanceRequest* request,
+    music::v1::GetProviderBalanceResponse* response) {
+  return RunUnary(workers_, ctx, request, response,
+                  [this](const auto& r) { return api_->GetProviderBalance(r); });
+}
+
 grpc::ServerUnaryReactor* ReconciliationServiceImpl::Reconcile(
     grpc::CallbackServerContext* ctx, const music::v1::ReconcileRequest* request,
     music::v1::ReconcileResponse* response) {

@@ -32,6 +32,10 @@ class BillingServiceImpl final : public music::v1::BillingService::CallbackServi
   grpc::ServerUnaryReactor* CheckLedger(grpc::CallbackServerContext* ctx,
                                         const music::v1::CheckLedgerRequest* request,
                                         music::v1::CheckLedgerResponse* response) override;
+  /// BillingApi::GetProviderBalance on the RPC workers (it calls the provider).
+  grpc::ServerUnaryReactor* GetProviderBalance(
+      grpc::CallbackServerContext* ctx, const music::v1::GetProviderBalanceRequest* request,
+      music::v1::GetProviderBalanceResponse* response) override;
 
  private:
   BillingApi* const api_;

@@ -422,6 +422,27 @@ grpc::ServerUnaryReactor* MusicServiceImpl::ContinueClip(
   });
 }
 
+grpc::ServerUnaryReactor* MusicServiceImpl::CreateClipOperation(
+    grpc::CallbackServerContext* ctx, const music::v1::CreateClipOperationRequest* request,
+    music::v1::CreateClipOperationResponse* response) {
+  return Unary(ctx, request, response, [this, traceparent = Traceparent(ctx)](const auto& r) {
+    return api_->CreateClipOperation(tenant_, r, traceparent);
+  });
+}
+
+grpc::ServerUnaryReactor* MusicServiceImpl::GetTimestampedLyrics(
+    grpc::CallbackServerContext* ctx, const music::v1::GetTimestampedLyricsRequest* request,
+    music::v1::GetTimestampedLyricsResponse* response) {
+  return Unary(ctx, request, response,
+               [this](const auto& r) { return api_->GetTimestampedLyrics(tenant_, r); });
+}
+
+grpc::ServerUnaryReactor* MusicServiceImpl::BoostStyle(grpc::CallbackServerContext* ctx,
+                                                       const music::v1::BoostStyleRequest* request,
+                                                       music::v1::BoostStyleResponse* response) {
+  return Unary(ctx, request, response, [this](const auto& r) { return api_->BoostStyle(r); });
+}
+
 grpc::ServerUnaryReactor* MusicServiceImpl::GetTask(grpc::CallbackServerContext* ctx,
                                                     const music::v1::GetTaskRequest* request,
                                                     music::v1::GetTaskResponse* response) {

@@ -39,6 +39,17 @@ class MusicServiceImpl final : public music::v1::MusicService::CallbackService {
   grpc::ServerUnaryReactor* ContinueClip(grpc::CallbackServerContext* ctx,
                                          const music::v1::ContinueClipRequest* request,
                                          music::v1::ContinueClipResponse* response) override;
+  /// Clip operations (issue 12 B): MusicApi::CreateClipOperation, GetTimestampedLyrics and
+  /// BoostStyle on the RPC workers (the last two call the provider).
+  grpc::ServerUnaryReactor* CreateClipOperation(
+      grpc::CallbackServerContext* ctx, const music::v1::CreateClipOperationRequest* request,
+      music::v1::CreateClipOperationResponse* response) override;
+  grpc::ServerUnaryReactor* GetTimestampedLyrics(
+      grpc::CallbackServerContext* ctx, const music::v1::GetTimestampedLyricsRequest* request,
+      music::v1::GetTimestampedLyricsResponse* response) override;
+  grpc::ServerUnaryReactor* BoostStyle(grpc::CallbackServerContext* ctx,
+                                       const music::v1::BoostStyleRequest* request,
+                                       music::v1::BoostStyleResponse* response) override;
   grpc::ServerUnaryReactor* GetTask(grpc::CallbackServerContext* ctx,
                                     const music::v1::GetTaskRequest* request,
                                     music::v1::GetTaskResponse* response) override;

@@ -79,7 +79,7 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   s->api_ = std::make_unique<MusicApi>(
       s->stores_.tasks.get(), s->catalog_.get(), s->engine_.get(),
       s->options_.reference_audio_uploads ? s->providers_.get() : nullptr,
-      s->provider_health_.get());
+      s->provider_health_.get(), s->providers_.get());
   s->service_ = std::make_unique<MusicServiceImpl>(
       s->api_.get(), s->rpc_workers_.get(), s->hub_.get(), s->options_.tenant,
       std::min(s->options_.max_reference_audio_bytes, kMaxReferenceAudioBytes),
@@ -90,6 +90,7 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
     billing_options.credits_per_usd = s->options_.credits_per_usd;
     billing_options.usage_formats = s->options_.usage_formats;
     billing_options.metrics = metrics;
+    billing_options.providers = s->providers_.get();
     s->billing_api_ = std::make_unique<BillingApi>(billing_store, clock, billing_options);
     s->billing_service_ = std::make_unique<BillingServiceImpl>(
         s->billing_api_.get(), s->rpc_workers_.get(), s->options_.tenant);

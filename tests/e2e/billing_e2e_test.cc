@@ -20,28 +20,8 @@ namespace {
 
 class BillingE2eTest : public E2eTest {
  protected:
-  std::unique_ptr<music::v1::BillingService::Stub> Billing() {
-    return music::v1::BillingService::NewStub(channel_);
-  }
   std::unique_ptr<music::v1::ReconciliationService::Stub> Reconciliation() {
     return music::v1::ReconciliationService::NewStub(channel_);
-  }
-
-  // Every ledger row of the tenant, through ListBillingTransactions pages of `page_size`.
-  std::vector<music::v1::BillingTransaction> AllTransactions(int page_size) {
-    std::vector<music::v1::BillingTransaction> rows;
-    music::v1::ListBillingTransactionsRequest req;
-    req.set_page_size(page_size);
-    for (int pages = 0; pages < 1000; ++pages) {
-      music::v1::ListBillingTransactionsResponse resp;
-      grpc::ClientContext ctx;
-      grpc::Status s = Billing()->ListBillingTransactions(&ctx, req, &resp);
-      EXPECT_TRUE(s.ok()) << s.error_message();
-      for (const auto& t : resp.transactions()) rows.push_back(t);
-      if (!s.ok() || resp.next_page_token().empty()) break;
-      req.set_page_token(resp.next_page_token());
-    }
-    return rows;
   }
 
   music::v1::CheckLedgerResponse CheckLedger() {

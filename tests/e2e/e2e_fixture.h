@@ -12,6 +12,7 @@
 #include "adapters/builtin_providers.h"
 #include "adapters/http/curl_http_client.h"
 #include "adapters/kie/kie_adapter.h"
+#include "music/v1/billing_service.grpc.pb.h"
 #include "music/v1/music_service.grpc.pb.h"
 #include "persistence/sqlite/sqlite_task_store.h"
 #include "service/core/usage_formats.h"
@@ -196,6 +197,27 @@ class E2eTest : public ::testing::Test {
     EXPECT_TRUE(w.status.ok()) << w.status.error_message();
     EXPECT_FALSE(w.tasks.empty());
     return w.tasks.empty() ? GetTask(id) : w.tasks.back();
+  }
+
+  std::unique_ptr<music::v1::BillingService::Stub> Billing() {
+    return music::v1::BillingService::NewStub(channel_);
+  }
+
+  /// Every ledger row of the tenant, through ListBillingTransactions pages of `page_size`.
+  std::vector<music::v1::BillingTransaction> AllTransactions(int page_size = 1000) {
+    std::vector<music::v1::BillingTransaction> rows;
+    music::v1::ListBillingTransactionsRequest req;
+    req.set_page_size(page_size);
+    for (int pages = 0; pages < 1000; ++pages) {
+      music::v1::ListBillingTransactionsResponse resp;
+      grpc::ClientContext ctx;
+      grpc::Status s = Billing()->ListBillingTransactions(&ctx, req, &resp);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      for (const auto& t : resp.transactions()) rows.push_back(t);
+      if (!s.ok() || resp.next_page_token().empty()) break;
+      req.set_page_token(resp.next_page_token());
+    }
+    return rows;
   }
 
   /// The provider (emulator) has finished `count` tasks: they reached SUCCESS and so are in

@@ -2,11 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "adapters/builtin_providers.h"
+#include "adapters/kie/kie_adapter.h"
 #include "tests/testing/fake_provider.h"
 
 namespace music::server {
@@ -90,6 +92,36 @@ TEST_F(CatalogBuilderTest, BuiltInEntriesPricesAvailabilityAndTheSunoAlias) {
   ASSERT_TRUE(route.ok());
   ASSERT_EQ(route->candidates.size(), 2u);  // beatra skipped
   EXPECT_EQ(route->candidates[1]->name(), "tokenlab-suno-music");
+}
+
+// providers.kie.price_convert_to_wav_micros overrides the adapter's WAV price; vocal separation
+// keeps kie.ai's documented 10 credits (CONTRACT-NOTES).
+TEST_F(CatalogBuilderTest, ClipOperationPricesComeFromTheModelsAndConfig) {
+  config_.providers["kie"].operation_price_micros[music::v1::CLIP_OPERATION_CONVERT_TO_WAV] = 3;
+  // The real kie.ai models (their Models() makes no request).
+  const std::vector<CatalogProvider> kie = {
+      {std::shared_ptr<adapters::ProviderAdapter>(adapters::kie::NewKieAdapter({}, nullptr)), ""}};
+  auto catalog = BuildCatalog(config_, kie);
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  const music::v1::Model* m = (*catalog)->Find("suno-v4.5");
+  ASSERT_NE(m, nullptr);
+  const std::vector<int> offered(m->capabilities().clip_operations().begin(),
+                                 m->capabilities().clip_operations().end());
+  EXPECT_EQ(offered, (std::vector<int>{music::v1::CLIP_OPERATION_CONVERT_TO_WAV,
+                                       music::v1::CLIP_OPERATION_SEPARATE_VOCALS,
+                                       music::v1::CLIP_OPERATION_SPLIT_STEMS,
+                                       music::v1::CLIP_OPERATION_CREATE_MUSIC_VIDEO}));
+  EXPECT_TRUE(m->capabilities().timestamped_lyrics());
+  EXPECT_TRUE(m->capabilities().style_boost());
+  std::map<int, int64_t> prices;
+  for (const auto& p : m->clip_operation_prices()) {
+    prices[p.operation()] = p.price().amount_micros();
+    EXPECT_EQ(p.price().currency(), "CREDITS");
+  }
+  EXPECT_EQ(prices[music::v1::CLIP_OPERATION_CONVERT_TO_WAV], 3);
+  EXPECT_EQ(prices[music::v1::CLIP_OPERATION_SEPARATE_VOCALS], 10'000'000);
+  EXPECT_EQ(prices[music::v1::CLIP_OPERATION_SPLIT_STEMS], 50'000'000);
+  EXPECT_EQ(prices[music::v1::CLIP_OPERATION_CREATE_MUSIC_VIDEO], 4'000'000);
 }
 
 TEST_F(CatalogBuilderTest, ConfigOverridesAddsAndAliases) {

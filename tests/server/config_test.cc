@@ -102,7 +102,8 @@ TEST(ConfigTest, NewProviderRoutingAndReferenceAudioDefaults) {
 TEST(ConfigTest, ReadsProvidersCatalogRoutingAndReferenceAudio) {
   auto c = ParseConfig(R"({
     "providers": {
-      "kie": {"price_micros": 8000000, "price_currency": "CREDITS"},
+      "kie": {"price_micros": 8000000, "price_currency": "CREDITS",
+              "price_convert_to_wav_micros": 3000000, "price_create_music_video_micros": 7},
       "piapi": {"base_url": "http://127.0.0.1:2", "api_key_env": "P", "api_key_file": "/run/p",
                 "webhook_secret_env": "PW", "connect_timeout_seconds": 2,
                 "request_timeout_seconds": 9},
@@ -118,6 +119,10 @@ TEST(ConfigTest, ReadsProvidersCatalogRoutingAndReferenceAudio) {
     "reference_audio": {"enabled": false, "max_bytes": 1048576, "timeout_seconds": 20,
                         "allow_loopback": true, "allow_http": true}})");
   ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(P(*c, "kie").operation_price_micros.at(music::v1::CLIP_OPERATION_CONVERT_TO_WAV),
+            3'000'000);
+  EXPECT_EQ(P(*c, "kie").operation_price_micros.at(music::v1::CLIP_OPERATION_CREATE_MUSIC_VIDEO),
+            7);
   EXPECT_EQ(P(*c, "kie").price_micros, 8'000'000);
   EXPECT_EQ(P(*c, "kie").base_url, "https://api.kie.ai");  // untouched keys keep their defaults
   EXPECT_EQ(P(*c, "piapi").base_url, "http://127.0.0.1:2");

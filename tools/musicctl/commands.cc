@@ -325,6 +325,13 @@ int RunCommand(const Options& options, MusicService::StubInterface& stub, const 
     case Command::kBillingImportUsage:
     case Command::kBillingCheckLedger:
     case Command::kReconcile:
+    // The clip commands run through RunClipCommand (IsClipCommand), balance as a billing one.
+    case Command::kStems:
+    case Command::kWav:
+    case Command::kVideo:
+    case Command::kLyricsTiming:
+    case Command::kBoostStyle:
+    case Command::kBalance:
       break;
   }
   *console.err << "error: no command\n";

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -192,6 +194,11 @@ std::string KindName(music::v1::TaskKind kind) {
   return std::string(absl::StripPrefix(name, "TASK_KIND_"));
 }
 
+std::string ClipOperationName(music::v1::ClipOperation operation) {
+  return std::string(
+      absl::StripPrefix(music::v1::ClipOperation_Name(operation), "CLIP_OPERATION_"));
+}
+
 std::string CodeName(int code) {
   static constexpr const char* kNames[] = {"OK",
                                            "CANCELLED",
@@ -261,6 +268,17 @@ std::string FormatTask(const Task& task, absl::TimeZone tz) {
   AppendInput(task, &out);
   if (task.kind() == music::v1::TASK_KIND_LYRICS || task.lyric_variants_size() > 0) {
     AppendLyricVariants(task, &out);
+  }
+  if (task.kind() == music::v1::TASK_KIND_CLIP_OPERATION) {
+    const music::v1::ClipOperationResult& r = task.operation_result();
+    Field(&out, "Operation",
+          absl::StrCat(ClipOperationName(task.input().clip_operation()), " of clip ",
+                       task.input().source_clip_id()));
+    if (!r.wav_url().empty()) Field(&out, "WAV", r.wav_url());
+    if (!r.video_url().empty()) Field(&out, "Video", r.video_url());
+    std::map<std::string, std::string> stems(r.stem_urls().begin(), r.stem_urls().end());
+    for (const auto& [name, url] : stems) Field(&out, absl::StrCat("Stem ", name), url);
+    return out;
   }
   if (task.kind() != music::v1::TASK_KIND_LYRICS || task.clips_size() > 0) {
     AppendClips(task, &out);

@@ -16,6 +16,8 @@ std::string StateName(music::v1::TaskState state);
 
 /// "MUSIC" for TASK_KIND_MUSIC; the number for values this build does not know.
 std::string KindName(music::v1::TaskKind kind);
+/// "CONVERT_TO_WAV" for CLIP_OPERATION_CONVERT_TO_WAV.
+std::string ClipOperationName(music::v1::ClipOperation operation);
 
 /// The google.rpc.Code (= grpc::StatusCode) name of `code`, e.g. "DEADLINE_EXCEEDED".
 std::string CodeName(int code);

@@ -6,6 +6,7 @@
 #include "grpcpp/support/channel_arguments.h"
 #include "music/v1/music_service.grpc.pb.h"
 #include "tools/musicctl/billing_commands.h"
+#include "tools/musicctl/clip_commands.h"
 #include "tools/musicctl/commands.h"
 #include "tools/musicctl/console.h"
 
@@ -40,10 +41,12 @@ int Main(const std::vector<std::string>& args, const EnvLookup& env, std::ostrea
         grpc::CreateCustomChannel(options->server, grpc::InsecureChannelCredentials(), args);
     auto billing = music::v1::BillingService::NewStub(channel);
     auto reconciliation = music::v1::ReconciliationService::NewStub(channel);
+    if (options->command == Command::kBalance) return ProviderBalance(*options, *billing, console);
     return RunBillingCommand(*options, *billing, *reconciliation, console);
   }
   auto channel = grpc::CreateChannel(options->server, grpc::InsecureChannelCredentials());
   auto stub = music::v1::MusicService::NewStub(channel);
+  if (IsClipCommand(options->command)) return RunClipCommand(*options, *stub, console);
   return RunCommand(*options, *stub, console);
 }
 

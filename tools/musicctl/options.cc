@@ -174,6 +174,14 @@ const FlagDef kFlags[] = {
     {"in_flight_grace", "SECONDS",
      "reconcile: leave tasks this young before --end for a later run (server default 3600)",
      &SetGrace},
+    {"split", nullptr, "stems: every stem (up to 12) instead of vocals + instrumental",
+     &SetValue<&Options::split>},
+    {"author", "A", "video: the author shown in the video (<= 50 chars)",
+     &SetValue<&Options::author>},
+    {"domain", "D", "video: the domain name shown in the video (<= 50 chars)",
+     &SetValue<&Options::domain>},
+    {"lrc", "FILE", "lyrics-timing: write the LRC file here (default stdout)",
+     &SetValue<&Options::lrc>},
     {"max_discrepancies", "N",
      "reconcile: exit 3 when more than N tasks do not reconcile (default 0)",
      &SetValue<&Options::max_discrepancies>},
@@ -191,6 +199,9 @@ struct CommandDef {
   bool takes_task_id;
   /// Takes one FILE argument instead (billing import-usage).
   bool takes_file = false;
+  /// Takes one argument into this member instead (CLIP_ID, PROVIDER, TEXT), named `arg_name`.
+  std::string Options::*takes_arg = nullptr;
+  const char* arg_name = nullptr;
 };
 
 const std::vector<CommandDef>& Commands() {
@@ -234,6 +245,54 @@ const std::vector<CommandDef>& Commands() {
        "TASK_ID [--clip ID] [--out FILE]  (the archived audio, checksum verified)",
        {"clip", "out"},
        true},
+      {"stems",
+       Command::kStems,
+       "CLIP_ID [--split] [--out DIR] [--request_id ID]  (vocals + instrumental, or every stem)",
+       {"split", "out", "request_id", "watch_timeout"},
+       false,
+       false,
+       &Options::clip_id,
+       "CLIP_ID"},
+      {"wav",
+       Command::kWav,
+       "CLIP_ID [--out FILE] [--request_id ID]  (a WAV master of the clip)",
+       {"out", "request_id", "watch_timeout"},
+       false,
+       false,
+       &Options::clip_id,
+       "CLIP_ID"},
+      {"video",
+       Command::kVideo,
+       "CLIP_ID [--author A] [--domain D] [--out FILE] [--request_id ID]  (a music video)",
+       {"author", "domain", "out", "request_id", "watch_timeout"},
+       false,
+       false,
+       &Options::clip_id,
+       "CLIP_ID"},
+      {"lyrics-timing",
+       Command::kLyricsTiming,
+       "CLIP_ID [--lrc FILE]  (the words' timing as an LRC file)",
+       {"lrc"},
+       false,
+       false,
+       &Options::clip_id,
+       "CLIP_ID"},
+      {"boost-style",
+       Command::kBoostStyle,
+       "TEXT [--model M]  (a detailed style from a short one)",
+       {"model"},
+       false,
+       false,
+       &Options::prompt,
+       "TEXT"},
+      {"balance",
+       Command::kBalance,
+       "PROVIDER  (the provider account's remaining credits)",
+       {},
+       false,
+       false,
+       &Options::provider,
+       "PROVIDER"},
       {"billing list",
        Command::kBillingList,
        "[--start TIME] [--end TIME] [--page_size N] [--page_token TOKEN] [--all]",
@@ -430,6 +489,11 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args, const En
       return UsageError(absl::StrCat(command->name, " takes one TASK_ID"));
     }
     if (!positional.empty()) options.task_id = positional[0];
+  } else if (command->takes_arg != nullptr) {
+    if (positional.size() != 1) {
+      return UsageError(absl::StrCat(command->name, " takes one ", command->arg_name));
+    }
+    options.*(command->takes_arg) = positional[0];
   } else if (command->takes_file) {
     if (positional.size() > 1) return UsageError(absl::StrCat(command->name, " takes one FILE"));
     if (!positional.empty()) options.file = positional[0];

@@ -45,13 +45,19 @@ enum class Command {
   kBillingImportUsage,
   kBillingCheckLedger,
   kReconcile,
+  kStems,
+  kWav,
+  kVideo,
+  kLyricsTiming,
+  kBoostStyle,
+  kBalance,
 };
 
 /// True for the commands of BillingService and ReconciliationService.
 inline bool IsBillingCommand(Command c) {
   return c == Command::kBillingList || c == Command::kBillingExport ||
          c == Command::kBillingImportUsage || c == Command::kBillingCheckLedger ||
-         c == Command::kReconcile;
+         c == Command::kReconcile || c == Command::kBalance;
 }
 
 /// Everything the command line says. Fields that a command does not take keep their defaults.
@@ -120,6 +126,15 @@ struct Options {
   std::optional<absl::Duration> in_flight_grace;
   /// reconcile exits kExitFindings when it finds more discrepancies than this.
   int64_t max_discrepancies = 0;
+
+  // stems / wav / video / lyrics-timing (the clip is `clip_id`, given as the argument).
+  /// stems: all stems (split_stem) instead of vocals + instrumental.
+  bool split = false;
+  /// video: the author and domain name shown in the video.
+  std::string author;
+  std::string domain;
+  /// lyrics-timing: write the LRC file here ("" or "-": stdout).
+  std::string lrc;
 };
 
 /// Looks up an environment variable; nullopt when unset.

@@ -134,6 +134,7 @@ struct EmulatorStats {
   int64_t generate_creates = 0;      ///< Accepted creates per endpoint.
   int64_t extend_creates = 0;
   int64_t lyrics_creates = 0;
+  int64_t clip_operation_creates = 0;  ///< Accepted kie.ai WAV / vocal-removal / mp4 creates.
   int64_t polls = 0;               ///< record-info requests (authorised).
   int64_t polls_not_found = 0;     ///< ... answered 404 (unknown task).
   int64_t polls_server_error = 0;  ///< ... answered with an injected 500.

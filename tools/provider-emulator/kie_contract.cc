@@ -29,6 +29,7 @@
 #include "absl/time/time.h"
 #include "tools/provider-emulator/usage_record.h"
 #include "tools/provider-emulator/rate_limit.h"
+#include "tools/provider-emulator/kie_operations_contract.h"
 
 namespace music::emulator {
 namespace {
@@ -331,7 +332,23 @@ std::string KieSignatureImpl(absl::string_view key, absl::string_view task_id,
 
 class KieContract : public ProviderContract {
  public:
-  explicit KieContract(const EmulatorCore* core) : core_(core) {}
+  explicit KieContract(const EmulatorCore* core) : core_(core) {
+    // The clip operations (kie_operations_contract.cc) work on this contract's clips.
+    KieOperationHooks hooks;
+    hooks.find_clip = [this](const std::string& task_id,
+                             const std::string& audio_id) -> std::optional<KieClipInfo> {
+      absl::MutexLock lock(&mu_);
+      auto owner = clip_owner_.find(audio_id);
+      if (owner == clip_owner_.end() || owner->second != task_id) return std::nullopt;
+      auto task = tasks_.find(task_id);
+      if (task == tasks_.end()) return std::nullopt;
+      return KieClipInfo{task->second.prompt};
+    };
+    hooks.authorized = [this](const httplib::Request& req, httplib::Response* res) {
+      return Authorized(req, res);
+    };
+    operations_ = NewKieOperations(core_, std::move(hooks));
+  }
 
   void RegisterRoutes(httplib::Server* server) override {
     server->Post("/api/v1/generate", [this](const httplib::Request& req, httplib::Response& res) {
@@ -352,6 +369,7 @@ class KieContract : public ProviderContract {
                 [this](const httplib::Request& req, httplib::Response& res) {
                   HandleRecordInfo(req, &res, Kind::kLyrics);
                 });
+    operations_->RegisterRoutes(server);
   }
 
   std::string provider() const override { return "kie"; }
@@ -430,6 +448,7 @@ class KieContract : public ProviderContract {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Task> tasks_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> clip_owner_ ABSL_GUARDED_BY(mu_);  // clip -> task
+  std::unique_ptr<KieOperations> operations_;
 };
 
 absl::StatusOr<TaskSpec> KieContract::ParseGenerate(const Value& body) const {
@@ -978,6 +997,8 @@ std::string KieContract::CallbackJson(const Task& task, const Step& step) const 
 std::unique_ptr<ProviderContract> NewKieContract(const EmulatorCore* core) {
   return std::make_unique<KieContract>(core);
 }
+
+std::string KieEnvelope(int code, absl::string_view msg) { return Envelope(code, msg); }
 
 std::string KieWebhookSignature(absl::string_view key, absl::string_view task_id,
                                 absl::string_view timestamp) {

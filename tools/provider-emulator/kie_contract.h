@@ -13,6 +13,9 @@ namespace music::emulator {
 /// /api/v1/lyrics and their record-info polls, with callbacks. `core` must outlive the contract.
 std::unique_ptr<ProviderContract> NewKieContract(const EmulatorCore* core);
 
+/// kie's error envelope `{"code": code, "msg": msg, "data": null}`.
+std::string KieEnvelope(int code, absl::string_view msg);
+
 /// base64(HMAC-SHA256(key, task_id + "." + timestamp)): kie's X-Webhook-Signature.
 std::string KieWebhookSignature(absl::string_view key, absl::string_view task_id,
                                 absl::string_view timestamp);

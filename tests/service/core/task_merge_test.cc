@@ -88,6 +88,38 @@ TEST(TaskMergeTest, LyricsSuccessNeedsLyrics) {
   EXPECT_EQ(ok.lyric_variants_size(), 1);
 }
 
+// A clip operation succeeds only with its result; its stems accumulate across reports.
+TEST(TaskMergeTest, ClipOperationSuccessNeedsItsResult) {
+  Task t = RunningTask(music::v1::TASK_KIND_CLIP_OPERATION);
+  t.mutable_input()->set_clip_operation(music::v1::CLIP_OPERATION_SEPARATE_VOCALS);
+  t.mutable_input()->set_source_clip_id("c1");
+  ProviderUpdate running;
+  running.state = ProviderState::kRunning;
+  running.has_operation_result = true;
+  (*running.operation_result.mutable_stem_urls())["origin"] = "http://a/o.wav";
+  ASSERT_TRUE(MergeProviderUpdate(running, kNow, t));
+  EXPECT_EQ(t.operation_result().source_clip_id(), "c1");
+
+  ProviderUpdate done;
+  done.state = ProviderState::kSucceeded;
+  done.provider_status = "SUCCESS";
+  done.has_operation_result = true;
+  (*done.operation_result.mutable_stem_urls())["vocals"] = "http://a/v.wav";
+  Task ok = t;
+  ASSERT_TRUE(MergeProviderUpdate(done, kNow, ok));
+  EXPECT_EQ(ok.state(), music::v1::TASK_STATE_SUCCEEDED);
+  EXPECT_EQ(ok.operation_result().stem_urls().size(), 2u);  // origin kept, vocals added
+  EXPECT_EQ(ok.progress().percent(), 100);
+
+  // "Completed" with only the original (no separation result) is a provider fault.
+  ProviderUpdate empty;
+  empty.state = ProviderState::kSucceeded;
+  empty.provider_status = "SUCCESS";
+  ASSERT_TRUE(MergeProviderUpdate(empty, kNow, t));
+  EXPECT_EQ(t.state(), music::v1::TASK_STATE_FAILED);
+  EXPECT_EQ(t.error().code(), static_cast<int32_t>(absl::StatusCode::kInternal));
+}
+
 TEST(TaskMergeTest, TerminalTaskNeverChanges) {
   for (auto state : {music::v1::TASK_STATE_SUCCEEDED, music::v1::TASK_STATE_FAILED,
                      music::v1::TASK_STATE_CANCELED}) {

@@ -259,5 +259,38 @@ TEST(ValidationTest, TaskInputIsCheckedLikeTheCreateRequest) {
   EXPECT_EQ(Fields(v), Strings{"prompt"});
 }
 
+// CreateClipOperation: clip and operation required; author / domain only for a video, <= 50
+// characters (kie.ai `author` / `domainName`, CONTRACT-NOTES), each named.
+TEST(ValidationTest, ClipOperationNamesEachBadField) {
+  music::v1::CreateClipOperationRequest r;
+  std::vector<FieldViolation> v;
+  ValidateClipOperation(r, v);
+  EXPECT_EQ(Fields(v), (std::vector<std::string>{"clip_id", "operation"}));
+
+  r.set_clip_id("c1");
+  r.set_operation(music::v1::CLIP_OPERATION_CONVERT_TO_WAV);
+  r.set_video_author("Band");
+  v.clear();
+  ValidateClipOperation(r, v);
+  EXPECT_EQ(Fields(v), std::vector<std::string>{"video_author"});  // not a video
+
+  r.set_operation(music::v1::CLIP_OPERATION_CREATE_MUSIC_VIDEO);
+  r.set_video_domain_name(std::string(51, 'd'));
+  v.clear();
+  ValidateClipOperation(r, v);
+  EXPECT_EQ(Fields(v), std::vector<std::string>{"video_domain_name"});
+
+  r.set_video_domain_name(std::string(50, 'd'));
+  v.clear();
+  ValidateClipOperation(r, v);
+  EXPECT_TRUE(v.empty());
+  // Without the operation in capabilities.clip_operations the stored task fits no model.
+  music::v1::TaskInput in;
+  in.set_clip_operation(r.operation());
+  in.set_source_clip_id("c1");
+  ValidateTaskInput(music::v1::TASK_KIND_CLIP_OPERATION, in, KieModel(true), v);
+  EXPECT_EQ(Fields(v), std::vector<std::string>{"operation"});
+}
+
 }  // namespace
 }  // namespace music::service

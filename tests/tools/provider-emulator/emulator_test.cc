@@ -1254,5 +1254,131 @@ TEST_F(EmulatorTest, LifecycleAndPorts) {
   EXPECT_FALSE(client.Get("/_emulator/health"));
 }
 
+// ---------------------------------------------------------------------------------------------
+// kie.ai clip operations (CONTRACT-NOTES "Advanced Features"; kie_operations_contract.cc).
+
+class EmulatorOperationsTest : public EmulatorTest {
+ protected:
+  // A finished generation and its first clip.
+  std::pair<std::string, std::string> SourceClip() {
+    const std::string task = CreateMusic();
+    EXPECT_TRUE(WaitForStatus(task, "SUCCESS"));
+    rapidjson::Document doc = Poll(task);
+    const auto& clips = doc["data"]["response"]["sunoData"];
+    return {task, Str(clips[0], "id")};
+  }
+  std::string OperationBody(const std::string& task, const std::string& clip,
+                            const std::string& extra = "") {
+    return absl::StrCat(R"({"taskId":")", task, R"(","audioId":")", clip, R"(","callBackUrl":")",
+                        receiver_.url(), "\"", extra, "}");
+  }
+  rapidjson::Document Record(const std::string& route, const std::string& id) {
+    httplib::Result res = Get(absl::StrCat(route, "?taskId=", id));
+    EXPECT_TRUE(res);
+    if (!res) return rapidjson::Document();
+    EXPECT_EQ(res->status, 200) << res->body;
+    return ParseJson(res->body);
+  }
+};
+
+TEST_F(EmulatorOperationsTest, WavValidatesAnswers409ForASecondAndServesARealWav) {
+  const auto [task, clip] = SourceClip();
+  // Only the members the notes name; a clip of another task is unknown.
+  EXPECT_EQ(Post("/api/v1/wav/generate", OperationBody(task, clip, R"(,"type":"x")"))->status, 422);
+  EXPECT_EQ(Post("/api/v1/wav/generate",
+                 absl::StrCat(R"({"taskId":")", task, R"(","audioId":")", clip, R"("})"))
+                ->status,
+            422);  // no callBackUrl
+  EXPECT_EQ(Post("/api/v1/wav/generate", OperationBody(task, "no-such-clip"))->status, 404);
+
+  const std::string wav = Create("/api/v1/wav/generate", OperationBody(task, clip));
+  httplib::Result again = Post("/api/v1/wav/generate", OperationBody(task, clip));
+  ASSERT_TRUE(again);
+  rapidjson::Document conflict = ParseJson(again->body);
+  EXPECT_EQ(conflict["code"].GetInt(), 409);
+  EXPECT_EQ(Str(conflict["data"], "taskId"), wav);
+  EXPECT_EQ(emulator_->stats().clip_operation_creates, 1);
+
+  EXPECT_EQ(Str(Record("/api/v1/wav/record-info", wav)["data"], "successFlag"), "PENDING");
+  EXPECT_EQ(Get(absl::StrCat("/api/v1/mp4/record-info?taskId=", wav))->status, 404);
+  ASSERT_TRUE(WaitUntil([&] {
+    return Str(Record("/api/v1/wav/record-info", wav)["data"], "successFlag") == "SUCCESS";
+  }));
+  rapidjson::Document done = Record("/api/v1/wav/record-info", wav);
+  EXPECT_EQ(Str(done["data"], "musicId"), clip);
+  httplib::Result file = Get(Str(done["data"]["response"], "audioWavUrl"), "");
+  ASSERT_TRUE(file);
+  EXPECT_EQ(file->status, 200);
+  EXPECT_EQ(file->body.substr(0, 4), "RIFF");
+  ASSERT_TRUE(receiver_.WaitFor(wav, 1));
+  EXPECT_EQ(receiver_.For(wav)[0].code, 200);
+  EXPECT_THAT(receiver_.For(wav)[0].body, ::testing::HasSubstr("\"audioWavUrl\""));
+}
+
+TEST_F(EmulatorOperationsTest, SplitStemGivesTwelveWavStemsAndTheOtherCallbackSpelling) {
+  const auto [task, clip] = SourceClip();
+  EXPECT_EQ(
+      Post("/api/v1/vocal-removal/generate", OperationBody(task, clip, R"(,"type":"all")"))->status,
+      422);
+  const std::string id = Create("/api/v1/vocal-removal/generate",
+                                OperationBody(task, clip, R"(,"type":"split_stem")"));
+  const std::string route = "/api/v1/vocal-removal/record-info";
+  ASSERT_TRUE(
+      WaitUntil([&] { return Str(Record(route, id)["data"], "successFlag") == "SUCCESS"; }));
+  rapidjson::Document done = Record(route, id);
+  const auto& response = done["data"]["response"];
+  EXPECT_TRUE(response["instrumentalUrl"].IsNull());
+  EXPECT_TRUE(done["data"]["createTime"].IsInt64());  // epoch milliseconds here
+  int stems = 0;
+  for (const auto& m : response.GetObject()) {
+    if (!m.value.IsString() || std::string(m.name.GetString()) == "originUrl") continue;
+    ++stems;
+    httplib::Result file = Get(m.value.GetString(), "");
+    ASSERT_TRUE(file);
+    EXPECT_EQ(file->body.substr(0, 4), "RIFF") << m.name.GetString();
+  }
+  EXPECT_EQ(stems, 12);
+  ASSERT_TRUE(receiver_.WaitFor(id, 1));
+  EXPECT_THAT(receiver_.For(id)[0].body, ::testing::HasSubstr("\"vocal_separation_info\""));
+}
+
+TEST_F(EmulatorOperationsTest, AFailedOperationReportsItsFlagAndCallsBack500) {
+  const auto [task, clip] = SourceClip();
+  SetFaults([](FaultConfig& f) { f.generate_audio_failed_rate = 1; });
+  const std::string id =
+      Create("/api/v1/mp4/generate", OperationBody(task, clip, R"(,"author":"Band")"));
+  const std::string route = "/api/v1/mp4/record-info";
+  ASSERT_TRUE(WaitUntil(
+      [&] { return Str(Record(route, id)["data"], "successFlag") == "GENERATE_MP4_FAILED"; }));
+  EXPECT_EQ(Record(route, id)["data"]["errorCode"].GetInt(), 500);
+  ASSERT_TRUE(receiver_.WaitFor(id, 1));
+  EXPECT_EQ(receiver_.For(id)[0].code, 500);
+  EXPECT_EQ(
+      Post("/api/v1/mp4/generate",
+           OperationBody(task, clip, absl::StrCat(R"(,"author":")", std::string(51, 'a'), "\"")))
+          ->status,
+      422);
+}
+
+TEST_F(EmulatorOperationsTest, TimestampedLyricsStyleAndCreditAnswerAtOnce) {
+  const auto [task, clip] = SourceClip();
+  httplib::Result lyrics =
+      Post("/api/v1/generate/get-timestamped-lyrics",
+           absl::StrCat(R"({"taskId":")", task, R"(","audioId":")", clip, R"("})"));
+  ASSERT_TRUE(lyrics);
+  rapidjson::Document doc = ParseJson(lyrics->body);
+  ASSERT_EQ(doc["code"].GetInt(), 200) << lyrics->body;
+  EXPECT_EQ(doc["data"]["alignedWords"].Size(), 2u);  // "calm piano"
+  EXPECT_TRUE(doc["data"]["alignedWords"][0]["startS"].IsNumber());
+
+  httplib::Result style = Post("/api/v1/style/generate", R"({"content":"lofi"})");
+  ASSERT_TRUE(style);
+  EXPECT_THAT(Str(ParseJson(style->body)["data"], "result"), ::testing::StartsWith("lofi"));
+  httplib::Result credit = Get("/api/v1/chat/credit");
+  ASSERT_TRUE(credit);
+  EXPECT_EQ(ParseJson(credit->body)["data"].GetInt(), 4999);
+  EXPECT_EQ(Get("/api/v1/chat/credit", "wrong")->status, 401);
+}
+
 }  // namespace
 }  // namespace music::emulator
