@@ -9,7 +9,8 @@ struct ModelSpec {
   const char* name;
   const char* provider_model;
   // Seed 004: V3_5 and V4 make up to 4 minutes with the smaller custom-mode limits; V4_5,
-  // V4_5PLUS and V5 up to 8 minutes with the larger ones.
+  // V4_5PLUS, V4_5ALL and V5 up to 8 minutes with the larger ones. CONTRACT-NOTES.md (kie.ai) lists
+  // the documented models: V3_5, V4, V4_5, V4_5PLUS, V4_5ALL, V5 (no V5_5).
   bool long_form;
 };
 
@@ -19,6 +20,7 @@ constexpr ModelSpec kModels[] = {
     {"suno-v4",        "V4",       false},
     {"suno-v4.5",      "V4_5",     true},
     {"suno-v4.5-plus", "V4_5PLUS", true},
+    {"suno-v4.5-all",  "V4_5ALL",  true},
     {"suno-v5",        "V5",       true},
 };
 // clang-format on

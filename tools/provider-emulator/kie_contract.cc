@@ -50,6 +50,7 @@ struct ModelInfo {
 constexpr ModelInfo kModels[] = {
     {"V3_5", "chirp-v3-5", 3000, 200},  {"V4", "chirp-v4", 3000, 200},
     {"V4_5", "chirp-v4-5", 5000, 1000}, {"V4_5PLUS", "chirp-v4-5-plus", 5000, 1000},
+    {"V4_5ALL", "chirp-v4-5-all", 5000, 1000},  // CONTRACT-NOTES.md (kie.ai): no V5_5
     {"V5", "chirp-v5", 5000, 1000},
 };
 constexpr size_t kSimplePromptMax = 500;
@@ -185,7 +186,7 @@ const ModelInfo* ReadModel(FieldReader& reader) {
   if (model.empty()) return nullptr;
   const ModelInfo* info = FindModel(model);
   if (info == nullptr) {
-    reader.Fail(absl::StrCat("model must be one of V3_5, V4, V4_5, V4_5PLUS, V5; got ", model));
+    reader.Fail(absl::StrCat("model must be one of V3_5, V4, V4_5, V4_5PLUS, V4_5ALL, V5; got ", model));
   }
   return info;
 }

@@ -141,6 +141,9 @@ TEST_F(KieAdapterTest, ModelsCatalog) {
                                {"suno-v4", "V4", 240, 3000, 200},
                                {"suno-v4.5", "V4_5", 480, 5000, 1000},
                                {"suno-v4.5-plus", "V4_5PLUS", 480, 5000, 1000},
+                               // CONTRACT-NOTES.md (kie.ai): "Models documented by kie.ai: ...
+                               // V4_5PLUS, V4_5ALL, V5 (no V5_5)".
+                               {"suno-v4.5-all", "V4_5ALL", 480, 5000, 1000},
                                {"suno-v5", "V5", 480, 5000, 1000}};
   std::vector<music::v1::Model> models = Adapter()->Models();
   ASSERT_EQ(models.size(), std::size(expected));

@@ -306,6 +306,8 @@ TEST_F(EmulatorTest, ValidatesCreateBodiesWith422) {
        R"({"prompt":"p","customMode":false,"instrumental":true,"model":"V4_5"})", "callBackUrl"},
       {"/api/v1/generate", GenerateBody(long501), "prompt"},
       {"/api/v1/generate", GenerateBody("p", "V9"), "model"},
+      // CONTRACT-NOTES.md (kie.ai): "Models documented by kie.ai: ... V5 (no V5_5)".
+      {"/api/v1/generate", GenerateBody("p", "V5_5"), "model"},
       {"/api/v1/generate",
        absl::StrCat(R"({"prompt":"la","customMode":true,"instrumental":false,"model":"V4",)",
                     R"("title":"t","callBackUrl":")", url, R"("})"),
@@ -363,7 +365,12 @@ TEST_F(EmulatorTest, ValidatesCreateBodiesWith422) {
   Create("/api/v1/generate",
          absl::StrCat(R"({"customMode":true,"instrumental":true,"model":"V3_5","style":"s",)",
                       R"("title":"t","callBackUrl":")", url, R"("})"));
-  EXPECT_EQ(emulator_->TaskCount(), 3);
+  // CONTRACT-NOTES.md (kie.ai) documents V4_5ALL with the V4_5 limits (a 1000-char style).
+  Create("/api/v1/generate",
+         absl::StrCat(R"({"prompt":"la","customMode":true,"instrumental":false,"model":"V4_5ALL",)",
+                      R"("style":")", std::string(1000, 's'), R"(","title":"t","callBackUrl":")",
+                      url, R"("})"));
+  EXPECT_EQ(emulator_->TaskCount(), 4);
 }
 
 TEST_F(EmulatorTest, UnknownTaskIs404AndMissingTaskIdIs422) {
