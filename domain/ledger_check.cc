@@ -83,8 +83,9 @@ std::vector<LedgerViolation> CheckLedger(absl::Span<const LedgerTask> tasks,
     auto found = t.chains.find(current_key);
     const ChainSums& current = found == t.chains.end() ? kNoRows : found->second;
     // A chain is named in a detail only when the task has more than one.
-    auto where = [&, id = task_id](int32_t key) {
-      if (t.chains.size() <= 1) return std::string();
+    // Init-captures: a structured binding cannot be captured before C++20.
+    auto where = [&chains = t.chains, id = task_id](int32_t key) {
+      if (chains.size() <= 1) return std::string();
       return absl::StrCat(" (", ReservationKey(TransactionId(id, TransactionKind::kReserve, key)),
                           ")");
     };
