@@ -228,7 +228,7 @@ TEST_F(E2eTest, ListModelsShowsTheKieCatalog) {
   grpc::ClientContext ctx;
   ASSERT_TRUE(stub_->ListModels(&ctx, {}, &resp).ok());
   EXPECT_EQ(resp.default_model(), "suno-v4.5");
-  ASSERT_EQ(resp.models_size(), 5);
+  ASSERT_EQ(resp.models_size(), 6);  // V3_5, V4, V4_5, V4_5PLUS, V4_5ALL, V5 (CONTRACT-NOTES kie.ai)
   for (const auto& m : resp.models()) {
     EXPECT_EQ(m.provider(), "kie");
     EXPECT_TRUE(m.available());

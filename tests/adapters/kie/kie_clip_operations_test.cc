@@ -281,7 +281,7 @@ TEST_F(KieClipOperationsTest, StyleBoostAndCredit) {
   EXPECT_EQ(balance->currency, "CREDITS");
 
   client_->Answer(401, R"({"code":401,"msg":"You do not have access permissions"})");
-  EXPECT_THAT(Adapter()->GetBalance(), StatusIs(StatusCode::kUnauthenticated));
+  EXPECT_THAT(Adapter()->GetBalance(), StatusIs(StatusCode::kFailedPrecondition));
 }
 
 }  // namespace

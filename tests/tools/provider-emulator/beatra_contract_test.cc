@@ -807,14 +807,14 @@ TEST_F(BeatraAdapterOverHttpTest, ProviderErrorsMap) {
   for (const auto& clip : hollow.clips) EXPECT_TRUE(clip.audio_url().empty());
 }
 
-TEST_F(BeatraAdapterOverHttpTest, WrongKeyIsUnauthenticatedWithoutLeakingIt) {
+TEST_F(BeatraAdapterOverHttpTest, WrongKeyIsProviderAuthWithoutLeakingIt) {
   const std::string wrong = "wrong-secret-key-xyz";
   auto adapter = Adapter(wrong);
   auto sent = adapter->Submit(Music("suno-5.5", "x", "tsk_k"));
-  EXPECT_THAT(sent, StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(sent, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(sent.status().ToString(), Not(HasSubstr(wrong)));
   adapters::PollTarget target{music::v1::TASK_KIND_MUSIC, "task_x", ""};
-  EXPECT_THAT(adapter->Poll(target), StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(adapter->Poll(target), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST_F(BeatraAdapterOverHttpTest, SlowCreateTimesOutThenResendFindsTheTask) {

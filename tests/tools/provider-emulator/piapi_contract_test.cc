@@ -642,7 +642,7 @@ TEST_F(PiapiAdapterOverHttpTest, ErrorsOverHttp) {
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition)) << status;
   EXPECT_EQ(adapters::GetProviderErrorCode(status), "10000");
   status = Adapter("wrong-key")->Submit(Music("x")).status();
-  EXPECT_THAT(status, StatusIs(absl::StatusCode::kUnauthenticated)) << status;
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition)) << status;
   EXPECT_FALSE(absl::StrContains(status.message(), "wrong-key"));
   status = Adapter()->Submit(Music("x [emu:malformed_create]")).status();
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kInternal));

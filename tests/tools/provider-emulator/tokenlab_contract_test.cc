@@ -639,13 +639,13 @@ TEST_F(TokenlabAdapterEmulatorTest, FetchModels) {
   EXPECT_EQ((*models)[0].price().currency(), "USD");
 }
 
-TEST_F(TokenlabAdapterEmulatorTest, WrongKeyIsUnauthenticated) {
+TEST_F(TokenlabAdapterEmulatorTest, WrongKeyIsProviderAuth) {
   adapters::tokenlab::TokenlabOptions options;
   options.base_url = absl::StrCat(emulator_->base_url(), "/tokenlab");
   options.api_key = "wrong-key-123";
   auto adapter = adapters::tokenlab::NewTokenlabAdapter(options, http_);
   absl::Status status = adapter->Submit(Music("x", "k8")).status();
-  EXPECT_THAT(status, StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(std::string(status.message()), ::testing::Not(HasSubstr("wrong-key-123")));
 }
 
