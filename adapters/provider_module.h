@@ -33,6 +33,13 @@ struct SecretSpec {
   std::string default_env;
 };
 
+/// A string setting of one provider besides the common ones, `providers.<name>.<config_key>`
+/// (kie.ai's `upload_base_url`). Not a secret: it may be logged.
+struct SettingSpec {
+  std::string config_key;
+  std::string default_value;
+};
+
 /// Defaults of the `providers.<name>.*` config section.
 struct ProviderDefaults {
   std::string base_url;
@@ -53,6 +60,8 @@ struct ProviderSettings {
   std::string api_key;
   /// The secrets of ProviderModule::secrets by SecretSpec::config_key ("" when unset).
   std::map<std::string, std::string> secrets;
+  /// The values of ProviderModule::settings by SettingSpec::config_key (the default when unset).
+  std::map<std::string, std::string> settings;
   absl::Duration request_timeout = absl::Seconds(30);
   /// The configured price (providers.<name>.price_micros / price_currency); 0 = the adapter's.
   int64_t price_micros = 0;
@@ -91,6 +100,8 @@ struct ProviderModule {
   ProviderDefaults defaults;
   /// Secrets besides the API key.
   std::vector<SecretSpec> secrets;
+  /// Settings besides the common ones.
+  std::vector<SettingSpec> settings;
   /// Builds the adapter. Never fails for a missing key (the provider is then unavailable); an
   /// error (INVALID_ARGUMENT naming the config key) stops start-up.
   std::function<absl::StatusOr<std::shared_ptr<ProviderAdapter>>(const ProviderSettings&)>

@@ -141,6 +141,7 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
       service::AddEventLogSecret(settings.secrets[spec.config_key]);
     }
     settings.base_url = p->base_url;
+    settings.settings = p->settings;
     settings.request_timeout = p->request_timeout;
     settings.price_micros = p->price_micros;
     settings.price_currency = p->price_currency;

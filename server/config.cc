@@ -189,6 +189,9 @@ void AddProviderSetters(const adapters::ProviderModule& module, ProviderConfig* 
   for (const adapters::SecretSpec& secret : module.secrets) {
     setters[k + secret.config_key] = String(&p->secret_envs[secret.config_key]);
   }
+  for (const adapters::SettingSpec& setting : module.settings) {
+    setters[k + setting.config_key] = String(&p->settings[setting.config_key], false);
+  }
 }
 
 }  // namespace
@@ -203,6 +206,9 @@ ProviderConfig DefaultProviderConfig(const adapters::ProviderModule& module) {
   c.price_currency = module.defaults.price_currency;
   for (const adapters::SecretSpec& secret : module.secrets) {
     c.secret_envs[secret.config_key] = secret.default_env;
+  }
+  for (const adapters::SettingSpec& setting : module.settings) {
+    c.settings[setting.config_key] = setting.default_value;
   }
   return c;
 }

@@ -28,6 +28,8 @@ struct ProviderConfig {
   /// The environment variables of the module's other secrets (ProviderModule::secrets), by
   /// SecretSpec::config_key (e.g. "webhook_hmac_key_env" -> "KIE_WEBHOOK_HMAC_KEY"); "" = unset.
   std::map<std::string, std::string> secret_envs;
+  /// The module's own settings (ProviderModule::settings) by SettingSpec::config_key.
+  std::map<std::string, std::string> settings;
   absl::Duration connect_timeout = absl::Seconds(5);
   absl::Duration request_timeout = absl::Seconds(30);
   /// Price per task of the provider's models, overriding the adapter's (for providers that

@@ -422,6 +422,14 @@ grpc::ServerUnaryReactor* MusicServiceImpl::ContinueClip(
   });
 }
 
+grpc::ServerUnaryReactor* MusicServiceImpl::CreateAudioOperation(
+    grpc::CallbackServerContext* ctx, const music::v1::CreateAudioOperationRequest* request,
+    music::v1::CreateAudioOperationResponse* response) {
+  return Unary(ctx, request, response, [this, traceparent = Traceparent(ctx)](const auto& r) {
+    return api_->CreateAudioOperation(tenant_, r, traceparent);
+  });
+}
+
 grpc::ServerUnaryReactor* MusicServiceImpl::GetTask(grpc::CallbackServerContext* ctx,
                                                     const music::v1::GetTaskRequest* request,
                                                     music::v1::GetTaskResponse* response) {

@@ -39,6 +39,9 @@ class MusicServiceImpl final : public music::v1::MusicService::CallbackService {
   grpc::ServerUnaryReactor* ContinueClip(grpc::CallbackServerContext* ctx,
                                          const music::v1::ContinueClipRequest* request,
                                          music::v1::ContinueClipResponse* response) override;
+  grpc::ServerUnaryReactor* CreateAudioOperation(
+      grpc::CallbackServerContext* ctx, const music::v1::CreateAudioOperationRequest* request,
+      music::v1::CreateAudioOperationResponse* response) override;
   grpc::ServerUnaryReactor* GetTask(grpc::CallbackServerContext* ctx,
                                     const music::v1::GetTaskRequest* request,
                                     music::v1::GetTaskResponse* response) override;

@@ -159,6 +159,7 @@ std::string StatsJson(const EmulatorStats& s, int64_t tasks) {
       {"generate_creates", s.generate_creates},
       {"extend_creates", s.extend_creates},
       {"lyrics_creates", s.lyrics_creates},
+      {"audio_operation_creates", s.audio_operation_creates},
       {"polls", s.polls},
       {"polls_not_found", s.polls_not_found},
       {"polls_server_error", s.polls_server_error},
