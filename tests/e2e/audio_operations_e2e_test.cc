@@ -162,6 +162,28 @@ TEST_F(AudioOperationsE2eTest, ARestartInTheMiddleIsResumedWithOneSubmission) {
   EXPECT_EQ(emulator_->stats().audio_operation_creates, 1);
 }
 
+TEST_F(AudioOperationsE2eTest, CanceledLocallyAndRefunded) {
+  const std::string id = Upload("suno-v4.5", Mp3());
+  music::v1::Task created;
+  ASSERT_TRUE(Create(Request(music::v1::AUDIO_OPERATION_EXTEND, id,
+                             "long one [emu:duration_ms=5000]"),
+                     &created)
+                  .ok());
+  music::v1::CancelTaskRequest req;
+  req.set_task_id(created.task_id());
+  music::v1::CancelTaskResponse resp;
+  grpc::ClientContext ctx;
+  const grpc::Status s = stub_->CancelTask(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.task().state(), music::v1::TASK_STATE_CANCELED);
+  const music::v1::Task done = WaitDone(created.task_id());
+  EXPECT_EQ(done.state(), music::v1::TASK_STATE_CANCELED);
+  EXPECT_EQ(done.billing().refunded_micros(), done.billing().reserved_micros());
+  EXPECT_THAT(LedgerKinds(done.task_id()),
+              UnorderedElementsAre(music::v1::BILLING_TRANSACTION_KIND_RESERVE,
+                                   music::v1::BILLING_TRANSACTION_KIND_REFUND));
+}
+
 TEST_F(AudioOperationsE2eTest, SameRequestIdTwiceIsOneTask) {
   const std::string id = Upload("suno-v4.5", Mp3());
   music::v1::CreateAudioOperationRequest r =
