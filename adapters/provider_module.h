@@ -40,6 +40,13 @@ struct NumberSettingSpec {
   std::string config_key;
 };
 
+/// A string setting of one provider besides the common ones, `providers.<name>.<config_key>`
+/// (kie.ai's `upload_base_url`). Not a secret: it may be logged.
+struct SettingSpec {
+  std::string config_key;
+  std::string default_value;
+};
+
 /// Defaults of the `providers.<name>.*` config section.
 struct ProviderDefaults {
   std::string base_url;
@@ -62,6 +69,8 @@ struct ProviderSettings {
   std::map<std::string, std::string> secrets;
   /// The ProviderModule::number_settings the config sets, by config_key (unset: absent).
   std::map<std::string, double> numbers;
+  /// The values of ProviderModule::settings by SettingSpec::config_key (the default when unset).
+  std::map<std::string, std::string> settings;
   absl::Duration request_timeout = absl::Seconds(30);
   /// The configured price (providers.<name>.price_micros / price_currency); 0 = the adapter's.
   int64_t price_micros = 0;
@@ -102,6 +111,8 @@ struct ProviderModule {
   std::vector<SecretSpec> secrets;
   /// Numeric settings besides the common ones (PiAPI `consume_usd_per_unit`).
   std::vector<NumberSettingSpec> number_settings;
+  /// Settings besides the common ones.
+  std::vector<SettingSpec> settings;
   /// Builds the adapter. Never fails for a missing key (the provider is then unavailable); an
   /// error (INVALID_ARGUMENT naming the config key) stops start-up.
   std::function<absl::StatusOr<std::shared_ptr<ProviderAdapter>>(const ProviderSettings&)>

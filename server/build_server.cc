@@ -100,6 +100,19 @@ absl::StatusOr<std::shared_ptr<prometheus::Exposer>> StartMetricsEndpoint(
   return exposer;
 }
 
+// The SSRF-safe fetcher of one kind of media (reference audio, the archive): each kind has its
+// own size and time limits and its own loopback / plain-http allowances in the config.
+std::unique_ptr<http::ReferenceAudioFetcher> NewMediaFetcher(int64_t max_bytes,
+                                                             absl::Duration timeout,
+                                                             bool allow_loopback, bool allow_http) {
+  http::SafeFetchOptions fetch_options;
+  fetch_options.max_bytes = static_cast<size_t>(max_bytes);
+  fetch_options.total_timeout = timeout;
+  fetch_options.allow_loopback = allow_loopback;
+  fetch_options.allow_http = allow_http;
+  return http::NewSafeFetcher(fetch_options);
+}
+
 }  // namespace
 
 SecretLookup EnvironmentSecrets() {
@@ -142,6 +155,7 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
     }
     settings.numbers = p->numbers;
     settings.base_url = p->base_url;
+    settings.settings = p->settings;
     settings.request_timeout = p->request_timeout;
     settings.price_micros = p->price_micros;
     settings.price_currency = p->price_currency;
@@ -172,12 +186,9 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
   options.usage_formats = service::UsageFormatsFromRegistry(registry);
   // Reference-audio URLs are downloaded by the SSRF-safe fetcher; the server owns it.
   if (config.reference_audio_enabled) {
-    http::SafeFetchOptions fetch_options;
-    fetch_options.max_bytes = static_cast<size_t>(config.reference_audio_max_bytes);
-    fetch_options.total_timeout = config.reference_audio_timeout;
-    fetch_options.allow_loopback = config.reference_audio_allow_loopback;
-    fetch_options.allow_http = config.reference_audio_allow_http;
-    options.owned_reference_fetcher = http::NewSafeFetcher(fetch_options);
+    options.owned_reference_fetcher = NewMediaFetcher(
+        config.reference_audio_max_bytes, config.reference_audio_timeout,
+        config.reference_audio_allow_loopback, config.reference_audio_allow_http);
     options.engine.reference_fetcher = options.owned_reference_fetcher.get();
   }
 
@@ -213,12 +224,9 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
       if (!opened.ok()) return opened.status();
       archive = *std::move(opened);
     }
-    http::SafeFetchOptions fetch_options;
-    fetch_options.max_bytes = static_cast<size_t>(config.archive_max_bytes);
-    fetch_options.total_timeout = config.archive_timeout;
-    fetch_options.allow_loopback = config.archive_allow_loopback;
-    fetch_options.allow_http = config.archive_allow_http;
-    options.owned_archive_fetcher = http::NewSafeFetcher(fetch_options);
+    options.owned_archive_fetcher =
+        NewMediaFetcher(config.archive_max_bytes, config.archive_timeout,
+                        config.archive_allow_loopback, config.archive_allow_http);
     options.archive_fetcher = options.owned_archive_fetcher.get();
   }
 

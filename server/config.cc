@@ -209,6 +209,9 @@ void AddProviderSetters(const adapters::ProviderModule& module, ProviderConfig* 
     setters[k + OperationPriceKey(operation)] =
         Int64(&p->operation_price_micros[operation], 0, int64_t{1} << 50);
   }
+  for (const adapters::SettingSpec& setting : module.settings) {
+    setters[k + setting.config_key] = String(&p->settings[setting.config_key], false);
+  }
 }
 
 }  // namespace
@@ -230,6 +233,9 @@ ProviderConfig DefaultProviderConfig(const adapters::ProviderModule& module) {
   c.price_currency = module.defaults.price_currency;
   for (const adapters::SecretSpec& secret : module.secrets) {
     c.secret_envs[secret.config_key] = secret.default_env;
+  }
+  for (const adapters::SettingSpec& setting : module.settings) {
+    c.settings[setting.config_key] = setting.default_value;
   }
   return c;
 }

@@ -31,6 +31,8 @@ struct ProviderConfig {
   /// The module's number settings (ProviderModule::number_settings) the config sets, by
   /// config_key; unset ones are absent.
   std::map<std::string, double> numbers;
+  /// The module's own settings (ProviderModule::settings) by SettingSpec::config_key.
+  std::map<std::string, std::string> settings;
   absl::Duration connect_timeout = absl::Seconds(5);
   absl::Duration request_timeout = absl::Seconds(30);
   /// Price per task of the provider's models, overriding the adapter's (for providers that

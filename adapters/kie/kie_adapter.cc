@@ -24,7 +24,9 @@
 #include "adapters/internal/json_writer.h"
 #include "adapters/internal/url_encode.h"
 #include "adapters/kie/kie_clip_operations.h"
+#include "adapters/kie/kie_audio_operations.h"
 #include "adapters/kie/kie_errors.h"
+#include "adapters/kie/kie_file_upload.h"
 #include "adapters/kie/kie_json.h"
 #include "adapters/kie/kie_models.h"
 #include "adapters/kie/kie_request_body.h"
@@ -44,6 +46,7 @@ constexpr char kLyricsRecordPath[] = "/api/v1/lyrics/record-info";
 constexpr char kTimestampedLyricsPath[] = "/api/v1/generate/get-timestamped-lyrics";
 constexpr char kStylePath[] = "/api/v1/style/generate";
 constexpr char kCreditPath[] = "/api/v1/chat/credit";
+constexpr char kFileStreamUploadPath[] = "/api/file-stream-upload";
 
 // The adapter's configuration. Immutable, and shared with the completions of SubmitAsync and
 // PollAsync, so an answer that arrives after the adapter is gone is still read safely.
@@ -51,6 +54,7 @@ struct KieConfig {
   KieConfig(KieOptions options_in, const Clock* clock_in)
       : options(std::move(options_in)),
         base_url(absl::StripSuffix(options.base_url, "/")),
+        upload_base_url(absl::StripSuffix(options.upload_base_url, "/")),
         clock(clock_in) {}
 
   http::Request NewRequest(absl::string_view method, absl::string_view path_and_query) const {
@@ -73,7 +77,8 @@ struct KieConfig {
   }
 
   const KieOptions options;
-  const std::string base_url;  // without a trailing "/"
+  const std::string base_url;         // without a trailing "/"
+  const std::string upload_base_url;  // without a trailing "/"
   const Clock* const clock;
 };
 
@@ -119,6 +124,15 @@ absl::StatusOr<SubmitCall> BuildSubmit(const KieConfig& config, const SubmitRequ
       if (!create.ok()) return create.status();
       path = create->path;
       body = std::move(create->body);
+      break;
+    }
+    case music::v1::TASK_KIND_AUDIO_OPERATION: {
+      // The audio is the downloadUrl UploadReferenceAudio returned (kie_file_upload.h).
+      absl::StatusOr<std::string> built = BuildKieAudioOperationBody(
+          input, request.provider_model, request.callback_url, request.reference_artifact_id);
+      if (!built.ok()) return built.status();
+      path = KieAudioOperationPath(input.audio_operation());
+      body = *std::move(built);
       break;
     }
     default:
@@ -179,8 +193,10 @@ absl::StatusOr<PollCall> BuildPoll(const KieConfig& config, const PollTarget& ta
   const TaskKind kind = target.kind;
   const bool lyrics = kind == music::v1::TASK_KIND_LYRICS;
   const bool clip_operation = kind == music::v1::TASK_KIND_CLIP_OPERATION;
+  // The audio operations are music tasks at kie.ai: generate's record-info reports them
+  // (`operationType` upload_cover / upload_extend, CONTRACT-NOTES.md).
   if (!lyrics && !clip_operation && kind != music::v1::TASK_KIND_MUSIC &&
-      kind != music::v1::TASK_KIND_CONTINUATION) {
+      kind != music::v1::TASK_KIND_CONTINUATION && kind != music::v1::TASK_KIND_AUDIO_OPERATION) {
     return absl::InvalidArgumentError(
         absl::StrCat("kie.ai cannot poll task kind ", music::v1::TaskKind_Name(kind)));
   }
@@ -271,6 +287,7 @@ class KieAdapter final : public ProviderAdapter {
     switch (kind) {
       case music::v1::TASK_KIND_MUSIC:
       case music::v1::TASK_KIND_CONTINUATION:
+      case music::v1::TASK_KIND_AUDIO_OPERATION:  // "results like generate" (CONTRACT-NOTES.md)
         update = ParseKieMusicCallback(request.body);
         break;
       case music::v1::TASK_KIND_LYRICS:
@@ -338,6 +355,39 @@ class KieAdapter final : public ProviderAdapter {
     auto parsed = ParseKieCredit(*body);
     if (!parsed.ok()) return Clean(parsed.status(), absl::StrCat("GET ", kCreditPath));
     return parsed;
+  }
+
+  // Stores the audio with the file upload API and returns its downloadUrl, which the audio
+  // operations send as `uploadUrl` (so the caller's own URL never reaches kie.ai). kie.ai deletes
+  // the file after 3 days: a reference_audio_id is good for that long.
+  absl::StatusOr<std::string> UploadReferenceAudio(const ReferenceAudioUpload& upload) override {
+    if (upload.bytes.empty()) return absl::InvalidArgumentError("empty reference audio");
+    if (upload.bytes.size() > kKieMaxUploadBytes) {
+      return absl::InvalidArgumentError(absl::StrCat("reference audio of ", upload.bytes.size(),
+                                                     " bytes is over the 100 MiB limit"));
+    }
+    const std::string operation = absl::StrCat("POST ", kFileStreamUploadPath);
+    const std::string boundary = NewKieMultipartBoundary(upload.bytes);
+    http::Request http_request;
+    http_request.method = "POST";
+    http_request.url = absl::StrCat(config_->upload_base_url, kFileStreamUploadPath);
+    http_request.headers.emplace_back("Authorization",
+                                      absl::StrCat("Bearer ", config_->options.api_key));
+    http_request.headers.emplace_back("Accept", "application/json");
+    http_request.headers.emplace_back("Content-Type",
+                                      absl::StrCat("multipart/form-data; boundary=", boundary));
+    http_request.timeout = config_->options.upload_timeout;
+    http_request.body = BuildKieFileUploadBody(upload, boundary);
+    absl::StatusOr<http::Response> response = client_->Send(http_request);
+    if (!response.ok()) return Clean(response.status(), operation);
+    if (absl::Status s = CheckKieAnswer(*response, operation, /*lyrics_create=*/false,
+                                        config_->clock->Now());
+        !s.ok()) {
+      return Clean(s, "");
+    }
+    absl::StatusOr<std::string> url = ParseKieFileUploadAnswer(response->body);
+    if (!url.ok()) return Clean(url.status(), operation);
+    return url;
   }
 
  private:

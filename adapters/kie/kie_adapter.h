@@ -16,6 +16,11 @@ namespace music::adapters::kie {
 struct KieOptions {
   /// Scheme and host, no trailing path (a trailing "/" is tolerated).
   std::string base_url = "https://api.kie.ai";
+  /// Scheme, host and optional path prefix of kie.ai's file upload API (CONTRACT-NOTES.md kie.ai,
+  /// "File upload"; `providers.kie.upload_base_url`), where UploadReferenceAudio stores audio.
+  std::string upload_base_url = "https://kieai.redpandaai.co";
+  /// Total time allowed for one upload (up to 100 MB).
+  absl::Duration upload_timeout = absl::Minutes(5);
   /// Sent as "Authorization: Bearer <key>". From the environment or a file; never logged, never
   /// put in an error message.
   std::string api_key;

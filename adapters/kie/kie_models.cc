@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "adapters/kie/kie_audio_operations.h"
+
 namespace music::adapters::kie {
 namespace {
 
@@ -47,6 +49,13 @@ std::vector<music::v1::Model> KieModels() {
     caps->set_max_style_chars(spec.long_form ? 1000 : 200);
     caps->set_max_title_chars(80);
     caps->set_max_lyrics_prompt_chars(200);  // POST /api/v1/lyrics (CONTRACT-NOTES)
+    // The operations on the caller's audio (CONTRACT-NOTES "From uploaded audio"); add-* only
+    // on V4_5PLUS and V5.
+    for (music::v1::AudioOperation op :
+         {music::v1::AUDIO_OPERATION_COVER, music::v1::AUDIO_OPERATION_EXTEND,
+          music::v1::AUDIO_OPERATION_ADD_INSTRUMENTAL, music::v1::AUDIO_OPERATION_ADD_VOCALS}) {
+      if (KieModelRunsAudioOperation(spec.provider_model, op)) caps->add_audio_operations(op);
+    }
     model.mutable_price()->set_amount_micros(kKiePriceMicros);
     model.mutable_price()->set_currency("CREDITS");
     // seed 004 "Advanced Features" (CONTRACT-NOTES.md): every kie model's clips take these.

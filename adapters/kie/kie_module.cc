@@ -18,6 +18,8 @@ ProviderModule Module() {
   m.defaults.price_micros = 12'000'000;
   m.defaults.price_currency = "CREDITS";
   m.secrets = {{"webhook_hmac_key_env", "KIE_WEBHOOK_HMAC_KEY"}};
+  // kie.ai's file upload API has its own host (CONTRACT-NOTES.md kie.ai, "File upload").
+  m.settings = {{"upload_base_url", "https://kieai.redpandaai.co"}};
   m.make_adapter =
       [](const ProviderSettings& s) -> absl::StatusOr<std::shared_ptr<ProviderAdapter>> {
     KieOptions options;
@@ -25,6 +27,10 @@ ProviderModule Module() {
     options.api_key = s.api_key;
     if (auto it = s.secrets.find("webhook_hmac_key_env"); it != s.secrets.end()) {
       options.webhook_hmac_key = it->second;
+    }
+    if (auto it = s.settings.find("upload_base_url"); it != s.settings.end() &&
+                                                        !it->second.empty()) {
+      options.upload_base_url = it->second;
     }
     options.request_timeout = s.request_timeout;
     return std::shared_ptr<ProviderAdapter>(

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "service/core/audio_operation_validation.h"
 #include "service/core/status_details.h"
 #include "service/core/task_merge.h"
 #include "service/core/validation.h"
@@ -302,6 +303,54 @@ absl::StatusOr<music::v1::CreateClipOperationResponse> MusicApi::CreateClipOpera
   return response;
 }
 
+absl::StatusOr<music::v1::CreateAudioOperationResponse> MusicApi::CreateAudioOperation(
+    absl::string_view tenant, const music::v1::CreateAudioOperationRequest& r,
+    absl::string_view traceparent) {
+  std::vector<FieldViolation> violations;
+  ValidateRequestId(r.request_id(), violations);
+  const music::v1::TaskInput input = AudioOperationInput(r);
+  ValidateAudioOperationFields(input, violations);
+  auto route = ResolveRoute(*catalog_, r.model(), violations);
+  if (!route.ok()) return route.status();
+  bool offered = false;
+  for (const music::v1::Model* m : route->candidates) {
+    offered |= ModelOffersAudioOperation(*m, r.operation());
+  }
+  if (!offered) {
+    return FailedPrecondition(
+        "OPERATION_NOT_SUPPORTED", route->name,
+        absl::StrCat("model ", route->name, " does not run ",
+                     music::v1::AudioOperation_Name(r.operation()),
+                     "; ListModels lists each model's capabilities.audio_operations"));
+  }
+  if (auto s = FilterRoute(*route, violations,
+                           [&](const music::v1::Model& m, std::vector<FieldViolation>& out) {
+                             if (!ModelOffersAudioOperation(m, r.operation())) {
+                               out.push_back({"operation", absl::StrCat("model ", m.name(),
+                                                                        " does not run it")});
+                             }
+                             ValidateAudioOperation(input, m, out);
+                           });
+      !s.ok()) {
+    return s;
+  }
+
+  CreateSpec spec;
+  spec.tenant = std::string(tenant);
+  spec.request_id = r.request_id();
+  spec.kind = music::v1::TASK_KIND_AUDIO_OPERATION;
+  spec.model = route->candidates.front();
+  spec.model_name = route->name;
+  spec.input = input;
+  spec.traceparent = std::string(traceparent);
+  auto outcome = engine_->Create(spec);
+  if (!outcome.ok()) return outcome.status();
+  music::v1::CreateAudioOperationResponse response;
+  *response.mutable_task() = std::move(outcome->task);
+  return response;
+}
+
+
 absl::StatusOr<music::v1::GetTimestampedLyricsResponse> MusicApi::GetTimestampedLyrics(
     absl::string_view tenant, const music::v1::GetTimestampedLyricsRequest& r) {
   if (r.clip_id().empty()) return InvalidField("clip_id", "required (the clip whose lyrics)");
@@ -455,7 +504,9 @@ absl::StatusOr<const music::v1::Model*> MusicApi::CheckReferenceAudioMetadata(
   auto route = catalog_->Resolve(m.model(), "metadata.model");
   if (!route.ok()) return route.status();
   for (const music::v1::Model* model : route->candidates) {
-    if (model->capabilities().reference_audio() && providers_->Find(model->provider()) != nullptr) {
+    const bool takes_audio = model->capabilities().reference_audio() ||
+                             model->capabilities().audio_operations_size() > 0;
+    if (takes_audio && providers_->Find(model->provider()) != nullptr) {
       return model;
     }
   }

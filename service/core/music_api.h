@@ -65,6 +65,14 @@ class MusicApi {
   /// provider's errors. Blocking (provider HTTP).
   absl::StatusOr<music::v1::BoostStyleResponse> BoostStyle(
       const music::v1::BoostStyleRequest& request);
+  /// A task of TASK_KIND_AUDIO_OPERATION: music made from the caller's audio (cover, extend, add
+  /// instrumental, add vocals), stored with its reservation before the answer like CreateMusic.
+  /// INVALID_ARGUMENT naming the field (audio_operation_validation.h); FAILED_PRECONDITION with
+  /// reason OPERATION_NOT_SUPPORTED when no model of the route lists the operation in
+  /// capabilities.audio_operations.
+  absl::StatusOr<music::v1::CreateAudioOperationResponse> CreateAudioOperation(
+      absl::string_view tenant, const music::v1::CreateAudioOperationRequest& request,
+      absl::string_view traceparent = "");
   absl::StatusOr<music::v1::GetTaskResponse> GetTask(absl::string_view tenant,
                                                      const music::v1::GetTaskRequest& request);
   absl::StatusOr<music::v1::ListTasksResponse> ListTasks(
@@ -75,7 +83,8 @@ class MusicApi {
       const music::v1::ListModelsRequest& request);
 
   /// Checks UploadReferenceAudio's metadata and picks the model whose provider keeps the audio:
-  /// the first available member of the model's route that takes reference audio. No I/O, so a
+  /// the first available member of the model's route that takes reference audio (or runs audio
+  /// operations, which take the caller's audio). No I/O, so a
   /// gRPC reaction may call it. INVALID_ARGUMENT naming `metadata.<field>`; FAILED_PRECONDITION
   /// when uploads are off or no provider of the route takes reference audio.
   absl::StatusOr<const music::v1::Model*> CheckReferenceAudioMetadata(

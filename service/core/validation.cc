@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "service/core/audio_operation_validation.h"
 
 namespace music::service {
 namespace {
@@ -250,6 +251,12 @@ void ValidateTaskInput(music::v1::TaskKind kind, const music::v1::TaskInput& in,
       }
       return;
     }
+    case music::v1::TASK_KIND_AUDIO_OPERATION:
+      if (!ModelOffersAudioOperation(model, in.audio_operation())) {
+        out.push_back({"operation", absl::StrCat("model ", model.name(), " does not run it")});
+      }
+      ValidateAudioOperation(in, model, out);
+      return;
     default:
       out.push_back({"kind", "unknown task kind"});
   }

@@ -443,6 +443,14 @@ grpc::ServerUnaryReactor* MusicServiceImpl::BoostStyle(grpc::CallbackServerConte
   return Unary(ctx, request, response, [this](const auto& r) { return api_->BoostStyle(r); });
 }
 
+grpc::ServerUnaryReactor* MusicServiceImpl::CreateAudioOperation(
+    grpc::CallbackServerContext* ctx, const music::v1::CreateAudioOperationRequest* request,
+    music::v1::CreateAudioOperationResponse* response) {
+  return Unary(ctx, request, response, [this, traceparent = Traceparent(ctx)](const auto& r) {
+    return api_->CreateAudioOperation(tenant_, r, traceparent);
+  });
+}
+
 grpc::ServerUnaryReactor* MusicServiceImpl::GetTask(grpc::CallbackServerContext* ctx,
                                                     const music::v1::GetTaskRequest* request,
                                                     music::v1::GetTaskResponse* response) {

@@ -50,6 +50,10 @@ class MusicServiceImpl final : public music::v1::MusicService::CallbackService {
   grpc::ServerUnaryReactor* BoostStyle(grpc::CallbackServerContext* ctx,
                                        const music::v1::BoostStyleRequest* request,
                                        music::v1::BoostStyleResponse* response) override;
+  /// Audio operations on the caller's own audio (issue 12 B): MusicApi::CreateAudioOperation.
+  grpc::ServerUnaryReactor* CreateAudioOperation(
+      grpc::CallbackServerContext* ctx, const music::v1::CreateAudioOperationRequest* request,
+      music::v1::CreateAudioOperationResponse* response) override;
   grpc::ServerUnaryReactor* GetTask(grpc::CallbackServerContext* ctx,
                                     const music::v1::GetTaskRequest* request,
                                     music::v1::GetTaskResponse* response) override;

@@ -64,6 +64,7 @@ class E2eTest : public ::testing::Test {
                             std::vector<music::v1::Model>* models) {
     adapters::kie::KieOptions ko;
     ko.base_url = emulator_->base_url();
+    ko.upload_base_url = emulator_->base_url() + emulator::kKieUploadPrefix;
     ko.api_key = with_key ? kApiKey : "";
     ko.request_timeout = absl::Seconds(1);
     ko.webhook_hmac_key = webhook_hmac_key_;

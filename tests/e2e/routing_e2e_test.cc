@@ -25,7 +25,7 @@
 #include "adapters/tokenlab/tokenlab_adapter.h"
 #include "music/v1/billing_service.grpc.pb.h"
 #include "tests/e2e/e2e_fixture.h"
-#include "tests/testing/self_signed_cert.h"
+#include "tests/e2e/https_audio_server.h"
 
 namespace music::e2e {
 namespace {
@@ -237,44 +237,15 @@ TEST_F(RoutingE2eTest, ListModelsShowsPricesAndAliases) {
 class ReferenceAudioE2eTest : public RoutingE2eTest {
  protected:
   void SetUp() override {
-    ASSERT_FALSE(cert_dir_.path().empty());
-    cert_path_ = cert_dir_.File("cert.pem");
-    key_path_ = cert_dir_.File("key.pem");
-    ASSERT_TRUE(music::testing::WriteSelfSignedCert(cert_path_, key_path_));
-    https_ = std::make_unique<httplib::SSLServer>(cert_path_.c_str(), key_path_.c_str());
-    https_->Get("/hum.mp3", [this](const httplib::Request&, httplib::Response& res) {
-      ++https_hits_;
-      res.set_content(Mp3(), "audio/mpeg");
-    });
-    https_->set_keep_alive_timeout(1);
-    https_port_ = https_->bind_to_any_port("127.0.0.1");
-    https_thread_ = std::thread([this] { https_->listen_after_bind(); });
-    ASSERT_TRUE(
-        WaitFor([&] { return https_->is_running(); }, absl::Seconds(5), "the https server"));
-    http::SafeFetchOptions fo;
-    fo.allow_loopback = true;  // the test switch: the https server is on 127.0.0.1
-    fo.ca_file = cert_path_;
-    fo.total_timeout = absl::Seconds(10);
-    fetcher_ = http::NewSafeFetcher(fo);
+    ASSERT_TRUE(https_.Start());
     RoutingE2eTest::SetUp();
   }
 
-  void TearDown() override {
-    RoutingE2eTest::TearDown();
-    https_->stop();
-    if (https_thread_.joinable()) https_thread_.join();
-  }
-
   void ConfigureServer(service::ServerOptions& options) override {
-    options.engine.reference_fetcher = fetcher_.get();
+    options.engine.reference_fetcher = https_.fetcher();
   }
 
-  static std::string Mp3() {
-    std::string bytes = std::string("ID3\x04", 4);
-    bytes.resize(64 << 10);
-    for (size_t i = 4; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 2654435761u) >> 24);
-    return bytes;
-  }
+  static std::string Mp3() { return HttpsAudioServer::Mp3(); }
 
   music::v1::Task CreateWithReference(const std::string& uri, const std::string& id) {
     music::v1::CreateMusicRequest req;
@@ -289,13 +260,7 @@ class ReferenceAudioE2eTest : public RoutingE2eTest {
     return resp.task();
   }
 
-  TempDir cert_dir_{"refaudio_e2e"};
-  std::string cert_path_, key_path_;
-  std::unique_ptr<httplib::SSLServer> https_;
-  std::thread https_thread_;
-  int https_port_ = 0;
-  std::atomic<int> https_hits_{0};
-  std::unique_ptr<http::ReferenceAudioFetcher> fetcher_;
+  HttpsAudioServer https_;
 };
 
 TEST_F(ReferenceAudioE2eTest, UploadedBytesReachBeatraAndTheTaskSucceeds) {
@@ -325,10 +290,10 @@ TEST_F(ReferenceAudioE2eTest, UploadedBytesReachBeatraAndTheTaskSucceeds) {
 }
 
 TEST_F(ReferenceAudioE2eTest, AnHttpsUrlIsFetchedUploadedAndUsed) {
-  const std::string uri = absl::StrCat("https://127.0.0.1:", https_port_, "/hum.mp3");
+  const std::string uri = https_.url();
   const music::v1::Task done = WaitDone(CreateWithReference(uri, "").task_id());
   ASSERT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED) << done.DebugString();
-  EXPECT_EQ(https_hits_.load(), 1);  // fetched once, before the create
+  EXPECT_EQ(https_.hits(), 1);  // fetched once, before the create
   EXPECT_EQ(done.provider(), "beatra");
 }
 

@@ -51,7 +51,8 @@ TEST(ConfigTest, ReadsEveryDocumentedKey) {
     "watch": {"heartbeat_seconds": 15}, "billing": {"credits_per_usd": 1250},
     "providers": {"kie": {"base_url": "http://127.0.0.1:1", "api_key_env": "K",
                           "api_key_file": "/run/k", "webhook_hmac_key_env": "H",
-                          "connect_timeout_seconds": 1, "request_timeout_seconds": 2}}})");
+                          "connect_timeout_seconds": 1, "request_timeout_seconds": 2,
+                          "upload_base_url": "http://127.0.0.1:2/up"}}})");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->listen, "0.0.0.0:9000");
   EXPECT_EQ(c->tenant, "acme");
@@ -67,6 +68,7 @@ TEST(ConfigTest, ReadsEveryDocumentedKey) {
   EXPECT_EQ(P(*c, "kie").request_timeout, absl::Seconds(2));
   EXPECT_EQ(P(*c, "kie").connect_timeout, absl::Seconds(1));
   EXPECT_EQ(P(*c, "kie").secret_envs.at("webhook_hmac_key_env"), "H");
+  EXPECT_EQ(P(*c, "kie").settings.at("upload_base_url"), "http://127.0.0.1:2/up");
   EXPECT_EQ(c->workers, 3);
 }
 
@@ -76,6 +78,8 @@ TEST(ConfigTest, NewProviderRoutingAndReferenceAudioDefaults) {
   EXPECT_EQ(c->callback_poll_interval, absl::Seconds(30));
   EXPECT_EQ(P(*c, "piapi").api_key_env, "PIAPI_API_KEY");
   EXPECT_EQ(P(*c, "kie").secret_envs.at("webhook_hmac_key_env"), "KIE_WEBHOOK_HMAC_KEY");
+  // kie.ai's file upload API has its own host (CONTRACT-NOTES.md "File upload").
+  EXPECT_EQ(P(*c, "kie").settings.at("upload_base_url"), "https://kieai.redpandaai.co");
   // Exactly the registered providers, each with its module's defaults.
   EXPECT_EQ(c->providers.size(), adapters::BuiltinProviders().modules().size());
   EXPECT_EQ(c->providers.size(),

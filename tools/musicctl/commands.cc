@@ -14,6 +14,7 @@
 #include "domain/clock.h"
 #include "domain/sha256.h"
 #include "grpcpp/client_context.h"
+#include "tools/musicctl/audio_op_commands.h"
 #include "tools/musicctl/format.h"
 #include "tools/musicctl/rpc_error.h"
 #include "tools/musicctl/watch.h"
@@ -316,6 +317,9 @@ int RunCommand(const Options& options, MusicService::StubInterface& stub, const 
                             WatchConfigFor(options), console);
     case Command::kDownload:
       return Download(options, stub, console);
+    case Command::kCover:
+    case Command::kAudioOp:
+      return RunAudioOperation(options, stub, console);
     case Command::kHelp:
       break;
     // The billing commands run through RunBillingCommand (IsBillingCommand); named here so that

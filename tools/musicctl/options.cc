@@ -1,6 +1,7 @@
 #include "tools/musicctl/options.h"
 
 #include <cstdlib>
+#include <utility>
 #include <type_traits>
 
 #include "absl/flags/marshalling.h"
@@ -227,6 +228,24 @@ const std::vector<CommandDef>& Commands() {
        {"request_id", "model", "clip_id", "continue_at", "prompt", "style", "title", "watch",
         "watch_timeout"},
        false},
+      {"cover",
+       Command::kCover,
+       "FILE --style S --title T [--prompt P] [--instrumental] [--model M]\n"
+       "           [--negative_tags N] [--request_id ID]  (uploads FILE, watches the cover)",
+       {"request_id", "model", "prompt", "style", "title", "instrumental", "negative_tags",
+        "watch_timeout"},
+       false,
+       true},
+      {"audio-op",
+       Command::kAudioOp,
+       "cover|extend|add-instrumental|add-vocals FILE | --reference_audio_uri URL |\n"
+       "           --reference_audio_id ID [--prompt P] [--style S] [--title T]\n"
+       "           [--continue_at SECONDS] [--instrumental] [--negative_tags N] [--model M]\n"
+       "           [--request_id ID]  (watches the task to its end)",
+       {"request_id", "model", "prompt", "style", "title", "instrumental", "negative_tags",
+        "continue_at", "reference_audio_uri", "reference_audio_id", "watch_timeout"},
+       false,
+       true},
       {"get", Command::kGet, "TASK_ID", {}, true},
       {"list",
        Command::kList,
@@ -354,6 +373,17 @@ absl::Status Validate(const CommandDef& command, const Options& options) {
     case Command::kLyrics:
       if (options.prompt.empty()) return UsageError("lyrics needs --prompt");
       break;
+    case Command::kCover:
+    case Command::kAudioOp: {
+      const int sources = !options.file.empty() + !options.reference_audio_uri.empty() +
+                          !options.reference_audio_id.empty();
+      if (sources != 1) {
+        return UsageError(absl::StrCat(
+            command.name, " needs one FILE, --reference_audio_uri or --reference_audio_id"));
+      }
+      if (options.continue_at_seconds < 0) return UsageError("--continue_at must be >= 0");
+      break;
+    }
     case Command::kContinue:
       if (options.clip_id.empty()) return UsageError("continue needs --clip_id");
       if (options.continue_at_seconds < 0) return UsageError("--continue_at must be >= 0");
@@ -484,6 +514,24 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args, const En
   }
   if (options.command == Command::kHelp) return options;
 
+  if (options.command == Command::kCover) {
+    options.audio_operation = music::v1::AUDIO_OPERATION_COVER;
+  } else if (options.command == Command::kAudioOp) {
+    static constexpr std::pair<const char*, music::v1::AudioOperation> kOperations[] = {
+        {"cover", music::v1::AUDIO_OPERATION_COVER},
+        {"extend", music::v1::AUDIO_OPERATION_EXTEND},
+        {"add-instrumental", music::v1::AUDIO_OPERATION_ADD_INSTRUMENTAL},
+        {"add-vocals", music::v1::AUDIO_OPERATION_ADD_VOCALS},
+    };
+    for (const auto& [op_name, op] : kOperations) {
+      if (!positional.empty() && positional[0] == op_name) options.audio_operation = op;
+    }
+    if (options.audio_operation == music::v1::AUDIO_OPERATION_UNSPECIFIED) {
+      return UsageError("audio-op needs the operation first: cover, extend, add-instrumental or "
+                        "add-vocals");
+    }
+    positional.erase(positional.begin());
+  }
   if (command->takes_task_id) {
     if (positional.size() > 1) {
       return UsageError(absl::StrCat(command->name, " takes one TASK_ID"));

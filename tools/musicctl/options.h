@@ -51,6 +51,10 @@ enum class Command {
   kLyricsTiming,
   kBoostStyle,
   kBalance,
+  /// An operation on the caller's own audio (CreateAudioOperation), from a local file
+  /// (uploaded first) or --reference_audio_uri / --reference_audio_id; always watched.
+  kCover,
+  kAudioOp,
 };
 
 /// True for the commands of BillingService and ReconciliationService.
@@ -88,6 +92,9 @@ struct Options {
   double continue_at_seconds = 0;
   /// Watch the created task until it ends.
   bool watch = false;
+  /// cover / audio-op: the operation (cover: COVER; audio-op: its first argument). The local
+  /// audio file, when given, is `file`.
+  music::v1::AudioOperation audio_operation = music::v1::AUDIO_OPERATION_UNSPECIFIED;
 
   // get / cancel / watch.
   std::string task_id;

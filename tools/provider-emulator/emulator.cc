@@ -161,6 +161,7 @@ std::string StatsJson(const EmulatorStats& s, int64_t tasks) {
       {"extend_creates", s.extend_creates},
       {"lyrics_creates", s.lyrics_creates},
       {"clip_operation_creates", s.clip_operation_creates},
+      {"audio_operation_creates", s.audio_operation_creates},
       {"polls", s.polls},
       {"polls_not_found", s.polls_not_found},
       {"polls_server_error", s.polls_server_error},

@@ -23,6 +23,10 @@
 
 namespace music::emulator {
 
+/// Where kie.ai's file upload API (real host https://kieai.redpandaai.co) lives on the emulator:
+/// the kie adapter's upload_base_url is base_url() + this prefix.
+inline constexpr char kKieUploadPrefix[] = "/kie-upload";
+
 /// Fault injection settings. Every rate is a probability in [0,1]; random draws come from a
 /// generator seeded with `seed`, so a given sequence of requests sees the same faults every run.
 struct FaultConfig {
@@ -135,6 +139,7 @@ struct EmulatorStats {
   int64_t extend_creates = 0;
   int64_t lyrics_creates = 0;
   int64_t clip_operation_creates = 0;  ///< Accepted kie.ai WAV / vocal-removal / mp4 creates.
+  int64_t audio_operation_creates = 0;  ///< upload-cover, upload-extend, add-instrumental, add-vocals
   int64_t polls = 0;               ///< record-info requests (authorised).
   int64_t polls_not_found = 0;     ///< ... answered 404 (unknown task).
   int64_t polls_server_error = 0;  ///< ... answered with an injected 500.

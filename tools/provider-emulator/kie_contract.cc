@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <utility>
@@ -30,6 +31,7 @@
 #include "tools/provider-emulator/usage_record.h"
 #include "tools/provider-emulator/rate_limit.h"
 #include "tools/provider-emulator/kie_operations_contract.h"
+#include "tools/provider-emulator/kie_upload_contract.h"
 
 namespace music::emulator {
 namespace {
@@ -195,7 +197,16 @@ const ModelInfo* ReadModel(FieldReader& reader) {
 // Tasks.
 
 enum class Kind { kMusic, kLyrics };
-enum class Endpoint { kGenerate, kExtend, kLyrics };
+enum class Endpoint {
+  kGenerate,
+  kExtend,
+  kLyrics,
+  // The operations on uploaded audio (CONTRACT-NOTES.md "From uploaded audio").
+  kUploadCover,
+  kUploadExtend,
+  kAddInstrumental,
+  kAddVocals,
+};
 enum class CallbackType { kNone, kText, kFirst, kComplete, kError };
 
 // One point on a task's timeline: from `at` after creation the task reads `status`.
@@ -362,6 +373,19 @@ class KieContract : public ProviderContract {
     server->Post("/api/v1/lyrics", [this](const httplib::Request& req, httplib::Response& res) {
       HandleCreate(req, &res, Endpoint::kLyrics);
     });
+    const std::pair<const char*, Endpoint> audio_operations[] = {
+        {"/api/v1/generate/upload-cover", Endpoint::kUploadCover},
+        {"/api/v1/generate/upload-extend", Endpoint::kUploadExtend},
+        {"/api/v1/generate/add-instrumental", Endpoint::kAddInstrumental},
+        {"/api/v1/generate/add-vocals", Endpoint::kAddVocals},
+    };
+    for (const auto& [path, endpoint] : audio_operations) {
+      server->Post(path, [this, endpoint = endpoint](const httplib::Request& req,
+                                                     httplib::Response& res) {
+        HandleCreate(req, &res, endpoint);
+      });
+    }
+    RegisterKieUploadRoutes(server, core_, &uploads_);
     server->Get("/api/v1/generate/record-info",
                 [this](const httplib::Request& req, httplib::Response& res) {
                   HandleRecordInfo(req, &res, Kind::kMusic);
@@ -429,6 +453,7 @@ class KieContract : public ProviderContract {
   absl::StatusOr<TaskSpec> ParseGenerate(const Value& body) const;
   absl::StatusOr<TaskSpec> ParseExtend(const Value& body) const;
   absl::StatusOr<TaskSpec> ParseLyrics(const Value& body) const;
+  absl::StatusOr<TaskSpec> ParseAudioOperation(const Value& body, Endpoint endpoint) const;
 
   // Creates, stores and schedules a task; returns its id.
   std::string CreateTask(TaskSpec spec, std::string param, const Directives& directives,
@@ -450,6 +475,7 @@ class KieContract : public ProviderContract {
   absl::flat_hash_map<std::string, Task> tasks_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> clip_owner_ ABSL_GUARDED_BY(mu_);  // clip -> task
   std::unique_ptr<KieOperations> operations_;
+  KieUploadStore uploads_;  // the file upload API's files (own lock)
 };
 
 absl::StatusOr<TaskSpec> KieContract::ParseGenerate(const Value& body) const {
@@ -549,6 +575,97 @@ bool KieContract::OutOfCredits(httplib::Response* res, Endpoint endpoint) {
   return true;
 }
 
+// The members a route documents; anything else is answered 422, so a client sending a field
+// the notes do not name is caught.
+absl::Status RejectUndocumented(const Value& body, std::initializer_list<const char*> allowed) {
+  for (auto it = body.MemberBegin(); it != body.MemberEnd(); ++it) {
+    const absl::string_view name(it->name.GetString(), it->name.GetStringLength());
+    bool known = false;
+    for (const char* a : allowed) known |= name == a;
+    if (!known) return absl::InvalidArgumentError(absl::StrCat("Unsupported parameter: ", name));
+  }
+  return absl::OkStatus();
+}
+
+// CONTRACT-NOTES.md "From uploaded audio": upload-cover takes generate's fields plus uploadUrl;
+// upload-extend uploadUrl, defaultParamFlag, continueAt, prompt, style, title, model;
+// add-instrumental uploadUrl, title, tags, negativeTags, model V4_5PLUS | V5; add-vocals
+// uploadUrl, prompt, style, title, negativeTags, model V4_5PLUS | V5; all with callBackUrl. The
+// uploadUrl must be a live file of the upload API (kie_upload_contract.h).
+absl::StatusOr<TaskSpec> KieContract::ParseAudioOperation(const Value& body,
+                                                          Endpoint endpoint) const {
+  absl::Status known;
+  switch (endpoint) {
+    case Endpoint::kUploadCover:
+      known = RejectUndocumented(
+          body, {"uploadUrl", "prompt", "customMode", "instrumental", "model", "callBackUrl",
+                 "style", "title", "negativeTags", "vocalGender", "styleWeight",
+                 "weirdnessConstraint", "audioWeight", "personaId"});
+      break;
+    case Endpoint::kUploadExtend:
+      known = RejectUndocumented(body, {"uploadUrl", "defaultParamFlag", "continueAt", "prompt",
+                                        "style", "title", "model", "callBackUrl", "negativeTags",
+                                        "vocalGender", "styleWeight", "weirdnessConstraint",
+                                        "audioWeight", "personaId"});
+      break;
+    case Endpoint::kAddInstrumental:
+      known = RejectUndocumented(
+          body, {"uploadUrl", "title", "tags", "negativeTags", "model", "callBackUrl"});
+      break;
+    default:
+      known = RejectUndocumented(body, {"uploadUrl", "prompt", "style", "title", "negativeTags",
+                                        "model", "callBackUrl"});
+      break;
+  }
+  if (!known.ok()) return known;
+
+  absl::StatusOr<TaskSpec> spec = TaskSpec();
+  FieldReader reader(body);
+  if (endpoint == Endpoint::kUploadCover) {
+    spec = ParseGenerate(body);  // generate's rules, then uploadUrl
+    if (!spec.ok()) return spec.status();
+    spec->operation_type = "upload_cover";
+  } else {
+    spec->callback_url = ReadCallbackUrl(reader);
+  }
+  const std::string upload_url = reader.String("uploadUrl", /*required=*/true);
+  if (!reader.status().ok()) return reader.status();
+
+  if (endpoint == Endpoint::kUploadExtend) {
+    spec->operation_type = "upload_extend";
+    const bool own_params = reader.Bool("defaultParamFlag", /*required=*/true);
+    spec->model = ReadModel(reader);
+    if (!reader.status().ok()) return reader.status();
+    spec->prompt = reader.String("prompt", own_params, spec->model->prompt_max);
+    spec->style = reader.String("style", own_params, spec->model->style_max);
+    spec->title = reader.String("title", own_params, kTitleMax);
+    const std::optional<double> continue_at = reader.Number("continueAt", own_params);
+    if (continue_at.has_value() && !(*continue_at > 0)) {
+      reader.Fail("continueAt must be greater than 0");
+    }
+  } else if (endpoint == Endpoint::kAddInstrumental || endpoint == Endpoint::kAddVocals) {
+    const bool vocals = endpoint == Endpoint::kAddVocals;
+    spec->operation_type = vocals ? "add_vocals" : "add_instrumental";
+    spec->model = ReadModel(reader);
+    if (!reader.status().ok()) return reader.status();
+    if (spec->model->model != "V4_5PLUS" && spec->model->model != "V5") {
+      reader.Fail(absl::StrCat("model must be V4_5PLUS or V5; got ", spec->model->model));
+    }
+    spec->title = reader.String("title", /*required=*/true, kTitleMax);
+    spec->style = reader.String(vocals ? "style" : "tags", /*required=*/true,
+                                spec->model->style_max);
+    if (vocals) spec->prompt = reader.String("prompt", /*required=*/true, spec->model->prompt_max);
+    reader.String("negativeTags", /*required=*/false, spec->model->style_max);
+  }
+  if (!reader.status().ok()) return reader.status();
+  if (!uploads_.FindByDownloadUrl(upload_url, core_->Now()).has_value()) {
+    return absl::InvalidArgumentError(
+        "uploadUrl is not a file of this account's file upload API (or it has expired)");
+  }
+  spec->directive_text = absl::StrCat(spec->prompt, " ", spec->style, " ", spec->title);
+  return spec;
+}
+
 void KieContract::HandleCreate(const httplib::Request& req, httplib::Response* res,
                                Endpoint endpoint) {
   StatsRecorder& stats = *core_->stats;
@@ -589,6 +706,12 @@ void KieContract::HandleCreate(const httplib::Request& req, httplib::Response* r
       case Endpoint::kLyrics:
         spec = ParseLyrics(doc);
         break;
+      case Endpoint::kUploadCover:
+      case Endpoint::kUploadExtend:
+      case Endpoint::kAddInstrumental:
+      case Endpoint::kAddVocals:
+        spec = ParseAudioOperation(doc, endpoint);
+        break;
     }
   }
   if (!spec.ok()) {
@@ -614,7 +737,8 @@ void KieContract::HandleCreate(const httplib::Request& req, httplib::Response* r
   stats.Add(&EmulatorStats::creates_accepted);
   stats.Add(endpoint == Endpoint::kGenerate ? &EmulatorStats::generate_creates
             : endpoint == Endpoint::kExtend ? &EmulatorStats::extend_creates
-                                            : &EmulatorStats::lyrics_creates);
+            : endpoint == Endpoint::kLyrics ? &EmulatorStats::lyrics_creates
+                                            : &EmulatorStats::audio_operation_creates);
 
   // A slow answer comes after the task exists: a client that gives up has still created it.
   if (faults.slow || directives.slow_create) {

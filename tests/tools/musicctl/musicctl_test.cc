@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <functional>
 #include <fstream>
 #include <sstream>
 #include <map>
@@ -140,6 +141,38 @@ class ScriptedWriter : public grpc::ServerWriteReactor<WatchTaskResponse> {
   size_t next_ = 0;
 };
 
+/// Reads an UploadReferenceAudio stream: the metadata, then the bytes; answers "kie/<file name>".
+class UploadReader : public grpc::ServerReadReactor<music::v1::UploadReferenceAudioRequest> {
+ public:
+  UploadReader(music::v1::UploadReferenceAudioResponse* response,
+               std::function<void(const music::v1::ReferenceAudioMetadata&, const std::string&)>
+                   done)
+      : response_(response), done_(std::move(done)) {
+    StartRead(&message_);
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      done_(metadata_, bytes_);
+      response_->set_reference_audio_id(absl::StrCat("kie/", metadata_.filename()));
+      response_->set_provider("kie");
+      response_->set_size_bytes(static_cast<int64_t>(bytes_.size()));
+      Finish(grpc::Status::OK);
+      return;
+    }
+    if (message_.has_metadata()) metadata_ = message_.metadata();
+    bytes_ += message_.chunk();
+    StartRead(&message_);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  music::v1::UploadReferenceAudioResponse* response_;
+  std::function<void(const music::v1::ReferenceAudioMetadata&, const std::string&)> done_;
+  music::v1::UploadReferenceAudioRequest message_;
+  music::v1::ReferenceAudioMetadata metadata_;
+  std::string bytes_;
+};
+
 /// A MusicService with scripted answers:
 /// - CreateMusic: prompt "bad" is INVALID_ARGUMENT with BadRequest + ErrorInfo; prompt "fail"
 ///   creates "task-fail"; anything else creates "task-ok".
@@ -206,6 +239,41 @@ class FakeMusicService final : public music::v1::MusicService::CallbackService {
     response->mutable_task()->set_request_id(request->request_id());
     reactor->Finish(grpc::Status::OK);
     return reactor;
+  }
+
+  /// UploadReferenceAudio: records the metadata and bytes, answers "kie/<file name>".
+  grpc::ServerReadReactor<music::v1::UploadReferenceAudioRequest>* UploadReferenceAudio(
+      grpc::CallbackServerContext* context,
+      music::v1::UploadReferenceAudioResponse* response) override {
+    return new UploadReader(response, [this](const music::v1::ReferenceAudioMetadata& metadata,
+                                             const std::string& bytes) {
+      absl::MutexLock lock(&mu_);
+      uploads_.emplace_back(metadata, bytes);
+    });
+  }
+
+  /// CreateAudioOperation: records the request and creates "task-ok".
+  grpc::ServerUnaryReactor* CreateAudioOperation(
+      grpc::CallbackServerContext* context, const music::v1::CreateAudioOperationRequest* request,
+      music::v1::CreateAudioOperationResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    {
+      absl::MutexLock lock(&mu_);
+      audio_op_requests_.push_back(*request);
+    }
+    *response->mutable_task() = MakeTask("task-ok", 1, music::v1::TASK_STATE_PENDING);
+    response->mutable_task()->set_kind(music::v1::TASK_KIND_AUDIO_OPERATION);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  std::vector<std::pair<music::v1::ReferenceAudioMetadata, std::string>> Uploads() {
+    absl::MutexLock lock(&mu_);
+    return uploads_;
+  }
+  std::vector<music::v1::CreateAudioOperationRequest> AudioOpRequests() {
+    absl::MutexLock lock(&mu_);
+    return audio_op_requests_;
   }
 
   grpc::ServerUnaryReactor* GetTask(grpc::CallbackServerContext* context,
@@ -328,6 +396,9 @@ class FakeMusicService final : public music::v1::MusicService::CallbackService {
   std::map<std::string, std::vector<int64_t>> watch_since_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> page_tokens_ ABSL_GUARDED_BY(mu_);
   std::vector<music::v1::CreateMusicRequest> create_requests_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<music::v1::ReferenceAudioMetadata, std::string>> uploads_
+      ABSL_GUARDED_BY(mu_);
+  std::vector<music::v1::CreateAudioOperationRequest> audio_op_requests_ ABSL_GUARDED_BY(mu_);
 };
 
 /// What a musicctl run printed (stdout and stderr together) and its exit code.
@@ -428,6 +499,55 @@ TEST_F(MusicctlTest, CreateWatchPrintsEachVersionThenTheClips) {
   EXPECT_EQ(requests[0].request_id(), "r-1");
   // The watch resumed after the version CreateMusic returned.
   EXPECT_THAT(service_.WatchSince("task-ok"), ElementsAre(1));
+}
+
+// `musicctl cover FILE`: the file is uploaded (its name, type and bytes), the cover created with
+// the returned id, and its progress streamed to the clips.
+TEST_F(MusicctlTest, CoverUploadsTheFileCreatesTheCoverAndWatchesIt) {
+  const std::string path = ::testing::TempDir() + "/my song.wav";
+  const std::string bytes(300 << 10, 'x');  // two upload chunks
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << bytes;
+  }
+  RunResult run = Musicctl({"cover", path, "--model", "suno-v4.5", "--style", "jazz", "--title",
+                            "Mine", "--instrumental"});
+  EXPECT_EQ(run.exit_code, kExitOk) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("as kie/my song.wav"));
+  EXPECT_THAT(run.output, HasSubstr("Created AUDIO_OPERATION_COVER task task-ok"));
+  EXPECT_THAT(run.output, HasSubstr("clip-b"));
+  const auto uploads = service_.Uploads();
+  ASSERT_EQ(uploads.size(), 1u);
+  EXPECT_EQ(uploads[0].first.model(), "suno-v4.5");
+  EXPECT_EQ(uploads[0].first.filename(), "my song.wav");
+  EXPECT_EQ(uploads[0].first.content_type(), "audio/wav");
+  EXPECT_EQ(uploads[0].second, bytes);
+  const auto requests = service_.AudioOpRequests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].operation(), music::v1::AUDIO_OPERATION_COVER);
+  EXPECT_EQ(requests[0].reference_audio_id(), "kie/my song.wav");
+  EXPECT_EQ(requests[0].style(), "jazz");
+  EXPECT_EQ(requests[0].title(), "Mine");
+  EXPECT_TRUE(requests[0].instrumental());
+}
+
+TEST_F(MusicctlTest, AudioOpTakesTheOperationAndAnUrlWithoutUploading) {
+  RunResult run = Musicctl({"audio-op", "extend", "--reference_audio_uri",
+                            "https://example.com/a.mp3", "--continue_at", "12.5", "--prompt", "p",
+                            "--style", "s", "--title", "t"});
+  EXPECT_EQ(run.exit_code, kExitOk) << run.output;
+  EXPECT_TRUE(service_.Uploads().empty());
+  const auto requests = service_.AudioOpRequests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].operation(), music::v1::AUDIO_OPERATION_EXTEND);
+  EXPECT_EQ(requests[0].reference_audio_uri(), "https://example.com/a.mp3");
+  EXPECT_DOUBLE_EQ(requests[0].continue_at_seconds(), 12.5);
+
+  EXPECT_EQ(Musicctl({"audio-op", "remix", "--reference_audio_id", "kie/x"}).exit_code,
+            kExitUsage);
+  EXPECT_EQ(Musicctl({"cover", "--style", "s"}).exit_code, kExitUsage);  // no audio
+  EXPECT_EQ(Musicctl({"cover", "/nonexistent/file.mp3", "--style", "s", "--title", "t"}).exit_code,
+            kExitUsage);
 }
 
 TEST_F(MusicctlTest, VerboseWatchShowsHeartbeats) {

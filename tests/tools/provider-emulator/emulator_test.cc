@@ -716,6 +716,154 @@ TEST_F(EmulatorTest, ExtendsAClipItCreated) {
   EXPECT_EQ(emulator_->stats().extend_creates, 2);
 }
 
+// kie.ai's file upload API and the operations on uploaded audio (CONTRACT-NOTES.md kie.ai,
+// "File upload" and "From uploaded audio"; kie_upload_contract.cc).
+class KieUploadTest : public EmulatorTest {
+ protected:
+  // Uploads `bytes` with POST /kie-upload/api/file-stream-upload; the HTTP answer.
+  httplib::Result Upload(const std::string& bytes, bool with_upload_path = true,
+                         const std::string& key = kKey) {
+    httplib::Client client(emulator_->base_url());
+    httplib::Headers headers;
+    if (!key.empty()) headers.emplace("Authorization", absl::StrCat("Bearer ", key));
+    httplib::MultipartFormDataItems items = {{"file", bytes, "my song.mp3", "audio/mpeg"},
+                                             {"fileName", "my song.mp3", "", ""}};
+    if (with_upload_path) items.push_back({"uploadPath", "tests/audio", "", ""});
+    return client.Post(absl::StrCat(kKieUploadPrefix, "/api/file-stream-upload").c_str(), headers,
+                       items);
+  }
+
+  // Uploads and returns data.downloadUrl.
+  std::string UploadedUrl() {
+    httplib::Result res = Upload("ID3 audio bytes");
+    EXPECT_TRUE(res);
+    if (!res) return "";
+    EXPECT_EQ(res->status, 200) << res->body;
+    rapidjson::Document doc = ParseJson(res->body);
+    return doc.IsObject() && doc["data"].IsObject() ? Str(doc["data"], "downloadUrl") : "";
+  }
+
+  // A body for `path` with `fields` (JSON members without braces) and the callback URL.
+  std::string OpBody(const std::string& fields) {
+    return absl::StrCat("{", fields, R"(,"callBackUrl":")", receiver_.url(), R"("})");
+  }
+};
+
+TEST_F(KieUploadTest, StoresTheFileAndServesItsDownloadUrl) {
+  httplib::Result res = Upload("ID3 audio bytes");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  rapidjson::Document doc = ParseJson(res->body);
+  EXPECT_TRUE(doc["success"].GetBool());
+  EXPECT_EQ(doc["code"].GetInt(), 200);
+  const rapidjson::Value& data = doc["data"];
+  EXPECT_EQ(Str(data, "fileName"), "my song.mp3");
+  EXPECT_EQ(Str(data, "filePath"), "tests/audio/my_song.mp3");
+  EXPECT_EQ(Str(data, "mimeType"), "audio/mpeg");
+  EXPECT_EQ(data["fileSize"].GetInt(), 15);
+  EXPECT_NE(Str(data, "uploadedAt"), "<missing or not a string>");
+  httplib::Result file = Get(Str(data, "downloadUrl"), /*key=*/"");  // public: no key
+  ASSERT_TRUE(file);
+  EXPECT_EQ(file->status, 200);
+  EXPECT_EQ(file->body, "ID3 audio bytes");
+
+  res = Upload("x", /*with_upload_path=*/false);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 422);
+  EXPECT_THAT(res->body, HasSubstr("uploadPath"));
+  res = Upload("x", true, "wrong-key");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+}
+
+TEST_F(KieUploadTest, OperationRoutesValidateTheDocumentedFields) {
+  const std::string audio = UploadedUrl();
+  ASSERT_FALSE(audio.empty());
+  const std::string upload = absl::StrCat(R"("uploadUrl":")", audio, R"(")");
+  struct Case {
+    const char* path;
+    std::string fields;
+    const char* complaint;
+  };
+  const Case bad[] = {
+      // uploadUrl required, and it must be one of this account's uploads.
+      {"/api/v1/generate/upload-cover",
+       R"("prompt":"p","customMode":false,"instrumental":false,"model":"V4_5")", "uploadUrl"},
+      {"/api/v1/generate/upload-cover",
+       R"("uploadUrl":"https://elsewhere.example/a.mp3","prompt":"p","customMode":false,)"
+       R"("instrumental":false,"model":"V4_5")",
+       "uploadUrl"},
+      // Custom mode needs style and title.
+      {"/api/v1/generate/upload-cover",
+       upload + R"(,"prompt":"p","customMode":true,"instrumental":false,"model":"V4_5")", "style"},
+      // upload-extend: with defaultParamFlag, continueAt (> 0) is required.
+      {"/api/v1/generate/upload-extend",
+       upload + R"(,"defaultParamFlag":true,"prompt":"p","style":"s","title":"t","model":"V4_5")",
+       "continueAt"},
+      // An undocumented member (extend's audioId) is refused.
+      {"/api/v1/generate/upload-extend",
+       upload + R"(,"audioId":"x","defaultParamFlag":false,"model":"V4_5")", "audioId"},
+      // add-instrumental: tags required; V4_5PLUS or V5 only.
+      {"/api/v1/generate/add-instrumental", upload + R"(,"title":"t","model":"V5")", "tags"},
+      {"/api/v1/generate/add-instrumental", upload + R"(,"title":"t","tags":"x","model":"V4_5")",
+       "V4_5PLUS"},
+      // add-vocals: prompt required.
+      {"/api/v1/generate/add-vocals", upload + R"(,"style":"s","title":"t","model":"V5")",
+       "prompt"},
+  };
+  for (const Case& c : bad) {
+    SCOPED_TRACE(c.fields);
+    httplib::Result res = Post(c.path, OpBody(c.fields));
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 422) << res->body;
+    EXPECT_THAT(res->body, HasSubstr(c.complaint));
+  }
+  // callBackUrl is required on every route.
+  httplib::Result res = Post("/api/v1/generate/add-vocals",
+                             absl::StrCat("{", upload, R"(,"prompt":"p","style":"s",)",
+                                          R"("title":"t","model":"V5"})"));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 422);
+  EXPECT_THAT(res->body, HasSubstr("callBackUrl"));
+  EXPECT_EQ(emulator_->TaskCount(), 0);
+}
+
+TEST_F(KieUploadTest, EachOperationRunsLikeGenerateWithCallbacks) {
+  const std::string upload = absl::StrCat(R"("uploadUrl":")", UploadedUrl(), R"(")");
+  const std::pair<const char*, std::string> ops[] = {
+      {"/api/v1/generate/upload-cover",
+       upload + R"(,"prompt":"words","customMode":true,"instrumental":false,"style":"jazz",)"
+                R"("title":"Cover","model":"V4_5")"},
+      {"/api/v1/generate/upload-extend",
+       upload + R"(,"defaultParamFlag":true,"continueAt":2,"prompt":"more","style":"rock",)"
+                R"("title":"Longer","model":"V4_5")"},
+      {"/api/v1/generate/add-instrumental",
+       upload + R"(,"title":"Backing","tags":"guitar","negativeTags":"drums","model":"V4_5PLUS")"},
+      {"/api/v1/generate/add-vocals",
+       upload + R"(,"prompt":"la","style":"soul","title":"Sung","model":"V5")"},
+  };
+  const char* operation_types[] = {"upload_cover", "upload_extend", "add_instrumental",
+                                   "add_vocals"};
+  for (size_t i = 0; i < std::size(ops); ++i) {
+    SCOPED_TRACE(ops[i].first);
+    const std::string id = Create(ops[i].first, OpBody(ops[i].second));
+    ASSERT_FALSE(id.empty());
+    EXPECT_EQ(Str(Poll(id)["data"], "operationType"), operation_types[i]);
+    ASSERT_TRUE(WaitForStatus(id, "SUCCESS"));
+    rapidjson::Document doc = Poll(id);
+    EXPECT_THAT(Str(doc["data"]["response"]["sunoData"][0], "audioUrl"), HasSubstr("/audio/"));
+    ASSERT_TRUE(receiver_.WaitFor(id, 3));  // text, first, complete
+  }
+  EXPECT_EQ(emulator_->stats().audio_operation_creates, 4);
+
+  // The fault directives fail an operation as they fail generate.
+  const std::string failing = Create(
+      "/api/v1/generate/add-vocals",
+      OpBody(upload + R"(,"prompt":"x [emu:fail=GENERATE_AUDIO_FAILED]","style":"s",)"
+                      R"("title":"t","model":"V5")"));
+  EXPECT_TRUE(WaitForStatus(failing, "GENERATE_AUDIO_FAILED"));
+}
+
 TEST_F(EmulatorTest, RetriesFailedCallbackDeliveries) {
   receiver_.FailNext(2);
   const std::string task_id = CreateLyrics();  // one callback
