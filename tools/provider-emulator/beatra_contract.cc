@@ -27,6 +27,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
+#include "tools/provider-emulator/documented_fields.h"
+
 namespace music::emulator {
 namespace {
 
@@ -371,7 +373,15 @@ void BeatraContract::HandleCreate(const httplib::Request& req, httplib::Response
     }
   }
 
-  // Validation (WIRE.md "Create").
+  // Validation (WIRE.md "Create"). seed 002: "Shared fields stay at the top level: model, prompt,
+  // lyrics, instrumental, title, and metadata. Model-specific knobs live under model_options";
+  // the reference-audio endpoint adds reference_audio. Anything else is refused.
+  if (absl::Status s = RejectUndocumented(doc, {"model", "prompt", "lyrics", "instrumental", "title",
+                                                "metadata", "model_options", "reference_audio"});
+      !s.ok()) {
+    invalid(422, "invalid_request", s.message());
+    return;
+  }
   const Value* model_value = Member(doc, "model");
   if (model_value == nullptr || !model_value->IsString()) {
     invalid(422, "invalid_request", "model is required");

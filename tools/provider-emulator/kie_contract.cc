@@ -31,6 +31,7 @@
 #include "tools/provider-emulator/usage_record.h"
 #include "tools/provider-emulator/rate_limit.h"
 #include "tools/provider-emulator/kie_operations_contract.h"
+#include "tools/provider-emulator/documented_fields.h"
 #include "tools/provider-emulator/kie_upload_contract.h"
 
 namespace music::emulator {
@@ -573,18 +574,6 @@ bool KieContract::OutOfCredits(httplib::Response* res, Endpoint endpoint) {
   core_->stats->Add(&EmulatorStats::creates_out_of_credits);
   SetJson(res, code, Envelope(code, "Insufficient Credits"));
   return true;
-}
-
-// The members a route documents; anything else is answered 422, so a client sending a field
-// the notes do not name is caught.
-absl::Status RejectUndocumented(const Value& body, std::initializer_list<const char*> allowed) {
-  for (auto it = body.MemberBegin(); it != body.MemberEnd(); ++it) {
-    const absl::string_view name(it->name.GetString(), it->name.GetStringLength());
-    bool known = false;
-    for (const char* a : allowed) known |= name == a;
-    if (!known) return absl::InvalidArgumentError(absl::StrCat("Unsupported parameter: ", name));
-  }
-  return absl::OkStatus();
 }
 
 // CONTRACT-NOTES.md "From uploaded audio": upload-cover takes generate's fields plus uploadUrl;

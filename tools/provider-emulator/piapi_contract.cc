@@ -25,6 +25,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
+#include "tools/provider-emulator/documented_fields.h"
+
 namespace music::emulator {
 namespace {
 
@@ -90,6 +92,15 @@ std::string ErrorEnvelope(int code, absl::string_view message) {
 
 // Reads request members, keeping the first validation error. Absent and null members read as
 // absent; a present member of the wrong type is an error.
+// The member `name` of `object` when both are JSON objects, else a null value (so a caller can
+// chain lookups without checks; RejectUndocumented passes a non-object).
+const Value& FindObject(const Value& object, const char* name) {
+  static const Value kNull;
+  if (!object.IsObject()) return kNull;
+  auto it = object.FindMember(name);
+  return it == object.MemberEnd() ? kNull : it->value;
+}
+
 class FieldReader {
  public:
   explicit FieldReader(const Value* object) : object_(object) {}
@@ -280,6 +291,21 @@ class PiapiContract final : public ProviderContract {
 };
 
 absl::StatusOr<TaskSpec> PiapiContract::ParseCreate(const Value& body) const {
+  // The members seed 003 documents (its schema, the examples and the extend example; and
+  // CONTRACT-NOTES "PiAPI"): anything else is refused, as a strict provider would.
+  for (absl::Status s : {
+           RejectUndocumented(body, {"model", "task_type", "input", "config"}),
+           RejectUndocumented(*FindObject(body, "input"),
+                              {"prompt", "negative_tags", "title", "gpt_description_prompt", "seed",
+                               "lyrics_type", "lyrics", "continue_song_id", "continue_at"},
+                              "input."),
+           RejectUndocumented(*FindObject(body, "config"), {"service_mode", "webhook_config"},
+                              "config."),
+           RejectUndocumented(*FindObject(*FindObject(body, "config"), "webhook_config"),
+                              {"endpoint", "secret"}, "config.webhook_config."),
+       }) {
+    if (!s.ok()) return s;
+  }
   FieldReader top(&body);
   const std::string model = top.String("model", /*required=*/true);
   const std::string task_type = top.String("task_type", /*required=*/true);

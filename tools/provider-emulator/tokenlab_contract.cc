@@ -25,6 +25,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
+#include "tools/provider-emulator/documented_fields.h"
+
 namespace music::emulator {
 namespace {
 
@@ -239,13 +241,7 @@ absl::StatusOr<CreateSpec> TokenlabContract::ParseCreate(const std::string& body
   if (doc.HasParseError() || !doc.IsObject()) {
     return absl::InvalidArgumentError("The request body must be a JSON object");
   }
-  for (const auto& member : doc.GetObject()) {
-    const absl::string_view name(member.name.GetString(), member.name.GetStringLength());
-    if (std::find(std::begin(kKnownFields), std::end(kKnownFields), name) ==
-        std::end(kKnownFields)) {
-      return absl::InvalidArgumentError(absl::StrCat("Unsupported parameter: '", name, "'"));
-    }
-  }
+  if (absl::Status s = RejectUndocumented(doc, kKnownFields); !s.ok()) return s;
   auto string_field = [&doc](const char* name, std::string* out) -> absl::Status {
     auto it = doc.FindMember(name);
     if (it == doc.MemberEnd() || it->value.IsNull()) return absl::OkStatus();

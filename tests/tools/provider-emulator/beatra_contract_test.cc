@@ -275,6 +275,13 @@ TEST_F(BeatraContractTest, ValidationErrors) {
        "unsupported_option"},
       {R"({"model":"suno-5.5","prompt":"x","reference_audio":{"artifact_id":"a"}})", 422,
        "invalid_request"},
+      // seed 002: "Shared fields stay at the top level: model, prompt, lyrics, instrumental,
+      // title, and metadata. Model-specific knobs live under model_options": a top-level member
+      // it does not name (a knob outside model_options, a callback the page calls "Planned") is
+      // refused.
+      {R"({"model":"suno-5.5","prompt":"x","style":"folk"})", 422, "invalid_request"},
+      {R"({"model":"suno-5.5","prompt":"x","callback_url":"https://h/cb"})", 422,
+       "invalid_request"},
   };
   for (const Case& c : cases) {
     auto res = Create(c.body, "");

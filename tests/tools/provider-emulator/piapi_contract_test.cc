@@ -12,10 +12,12 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -32,6 +34,7 @@ namespace music::emulator {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 constexpr char kKey[] = "test-piapi-key";
 constexpr char kSecret[] = "piapi-webhook-secret";
@@ -312,6 +315,33 @@ TEST_F(PiapiContractTest, ValidationErrors) {
   EXPECT_EQ(ParseJson(res->body)["code"].GetInt(), 404);
   EXPECT_EQ(emulator_->TaskCount(), 0);
   EXPECT_EQ(emulator_->stats().polls_not_found, 1);
+}
+
+// A strict provider refuses what its document does not name (seed 000 "Common Errors":
+// "Unsupported parameter | Field is not in the model public contract"). seed 003 names `model`,
+// `task_type`, `input` {prompt, negative_tags, title, gpt_description_prompt, seed, lyrics_type;
+// the extend example's lyrics, continue_song_id, continue_at} and `config` {service_mode,
+// webhook_config {endpoint, secret}}: anything else is a 400 naming it, and no task is made.
+TEST_F(PiapiContractTest, RefusesMembersSeed003DoesNotName) {
+  const std::pair<std::string, std::string> cases[] = {
+      {absl::StrCat(Body("x").substr(0, Body("x").size() - 1), R"(,"request_id":"r1"})"),
+       "'request_id'"},
+      {Body("x", true, R"(,"tags":"folk")"), "'input.tags'"},
+      {Body("x", true, R"(,"style":"folk")"), "'input.style'"},
+      {absl::StrReplaceAll(Body("x"), {{R"("service_mode")", R"("priority":1,"service_mode")"}}),
+       "'config.priority'"},
+      {absl::StrReplaceAll(Body("x"), {{R"("secret")", R"("signing":"hmac","secret")"}}),
+       "'config.webhook_config.signing'"},
+  };
+  for (const auto& [body, named] : cases) {
+    httplib::Result res = Post(body);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400) << body << " -> " << res->body;
+    EXPECT_THAT(res->body, HasSubstr(absl::StrCat("Unsupported parameter: ", named))) << body;
+  }
+  EXPECT_EQ(emulator_->TaskCount(), 0);
+  // Every documented member, the extend example's included, is accepted.
+  EXPECT_FALSE(Create(Body("x", true, R"(,"prompt":"","title":"t","lyrics":"")")).empty());
 }
 
 TEST_F(PiapiContractTest, CreateError10000IsAFailedFreezeWithoutATask) {
