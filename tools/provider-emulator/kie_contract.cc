@@ -28,6 +28,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "tools/provider-emulator/usage_record.h"
 #include "tools/provider-emulator/rate_limit.h"
 #include "tools/provider-emulator/kie_operations_contract.h"
@@ -209,6 +210,52 @@ enum class Endpoint {
   kAddVocals,
 };
 enum class CallbackType { kNone, kText, kFirst, kComplete, kError };
+
+// The members CONTRACT-NOTES.md "kie.ai" documents for each create route; the emulator refuses any
+// other (documented_fields.h). Generate: the seed's fields plus "Generate (and extend) optional
+// fields: negativeTags; vocalGender ...; styleWeight, weirdnessConstraint, audioWeight ...;
+// personaId"; upload-cover: "fields of generate plus uploadUrl"; upload-extend, add-instrumental,
+// add-vocals: the lists under "From uploaded audio"; lyrics: "{prompt, callBackUrl}".
+absl::Span<const absl::string_view> DocumentedMembers(Endpoint endpoint) {
+  static constexpr absl::string_view kGenerate[] = {
+      "prompt",       "customMode",  "instrumental",        "model",       "callBackUrl",
+      "style",        "title",       "negativeTags",        "vocalGender", "styleWeight",
+      "weirdnessConstraint", "audioWeight", "personaId"};
+  static constexpr absl::string_view kExtend[] = {
+      "audioId",     "defaultParamFlag", "prompt",      "style",       "title",
+      "continueAt",  "model",            "callBackUrl", "negativeTags", "vocalGender",
+      "styleWeight", "weirdnessConstraint", "audioWeight", "personaId"};
+  static constexpr absl::string_view kLyrics[] = {"prompt", "callBackUrl"};
+  static constexpr absl::string_view kUploadCover[] = {
+      "uploadUrl",   "prompt",      "customMode",  "instrumental",        "model",
+      "callBackUrl", "style",       "title",       "negativeTags",        "vocalGender",
+      "styleWeight", "weirdnessConstraint", "audioWeight", "personaId"};
+  static constexpr absl::string_view kUploadExtend[] = {
+      "uploadUrl",   "defaultParamFlag", "continueAt",  "prompt",       "style",
+      "title",       "model",            "callBackUrl", "negativeTags", "vocalGender",
+      "styleWeight", "weirdnessConstraint", "audioWeight", "personaId"};
+  static constexpr absl::string_view kAddInstrumental[] = {
+      "uploadUrl", "title", "tags", "negativeTags", "model", "callBackUrl"};
+  static constexpr absl::string_view kAddVocals[] = {
+      "uploadUrl", "prompt", "style", "title", "negativeTags", "model", "callBackUrl"};
+  switch (endpoint) {
+    case Endpoint::kGenerate:
+      return kGenerate;
+    case Endpoint::kExtend:
+      return kExtend;
+    case Endpoint::kLyrics:
+      return kLyrics;
+    case Endpoint::kUploadCover:
+      return kUploadCover;
+    case Endpoint::kUploadExtend:
+      return kUploadExtend;
+    case Endpoint::kAddInstrumental:
+      return kAddInstrumental;
+    case Endpoint::kAddVocals:
+      return kAddVocals;
+  }
+  return {};
+}
 
 // One point on a task's timeline: from `at` after creation the task reads `status`.
 struct Step {
@@ -583,31 +630,6 @@ bool KieContract::OutOfCredits(httplib::Response* res, Endpoint endpoint) {
 // uploadUrl must be a live file of the upload API (kie_upload_contract.h).
 absl::StatusOr<TaskSpec> KieContract::ParseAudioOperation(const Value& body,
                                                           Endpoint endpoint) const {
-  absl::Status known;
-  switch (endpoint) {
-    case Endpoint::kUploadCover:
-      known = RejectUndocumented(
-          body, {"uploadUrl", "prompt", "customMode", "instrumental", "model", "callBackUrl",
-                 "style", "title", "negativeTags", "vocalGender", "styleWeight",
-                 "weirdnessConstraint", "audioWeight", "personaId"});
-      break;
-    case Endpoint::kUploadExtend:
-      known = RejectUndocumented(body, {"uploadUrl", "defaultParamFlag", "continueAt", "prompt",
-                                        "style", "title", "model", "callBackUrl", "negativeTags",
-                                        "vocalGender", "styleWeight", "weirdnessConstraint",
-                                        "audioWeight", "personaId"});
-      break;
-    case Endpoint::kAddInstrumental:
-      known = RejectUndocumented(
-          body, {"uploadUrl", "title", "tags", "negativeTags", "model", "callBackUrl"});
-      break;
-    default:
-      known = RejectUndocumented(body, {"uploadUrl", "prompt", "style", "title", "negativeTags",
-                                        "model", "callBackUrl"});
-      break;
-  }
-  if (!known.ok()) return known;
-
   absl::StatusOr<TaskSpec> spec = TaskSpec();
   FieldReader reader(body);
   if (endpoint == Endpoint::kUploadCover) {
@@ -684,7 +706,12 @@ void KieContract::HandleCreate(const httplib::Request& req, httplib::Response* r
   doc.Parse(req.body.data(), req.body.size());
   absl::StatusOr<TaskSpec> spec =
       absl::InvalidArgumentError("the request body is not a JSON object");
-  if (!doc.HasParseError() && doc.IsObject()) {
+  const bool object = !doc.HasParseError() && doc.IsObject();
+  const absl::Status documented =
+      object ? RejectUndocumented(doc, DocumentedMembers(endpoint)) : absl::OkStatus();
+  if (!documented.ok()) {
+    spec = documented;
+  } else if (object) {
     switch (endpoint) {
       case Endpoint::kGenerate:
         spec = ParseGenerate(doc);
