@@ -295,13 +295,13 @@ absl::StatusOr<TaskSpec> PiapiContract::ParseCreate(const Value& body) const {
   // CONTRACT-NOTES "PiAPI"): anything else is refused, as a strict provider would.
   for (absl::Status s : {
            RejectUndocumented(body, {"model", "task_type", "input", "config"}),
-           RejectUndocumented(*FindObject(body, "input"),
+           RejectUndocumented(FindObject(body, "input"),
                               {"prompt", "negative_tags", "title", "gpt_description_prompt", "seed",
                                "lyrics_type", "lyrics", "continue_song_id", "continue_at"},
                               "input."),
-           RejectUndocumented(*FindObject(body, "config"), {"service_mode", "webhook_config"},
+           RejectUndocumented(FindObject(body, "config"), {"service_mode", "webhook_config"},
                               "config."),
-           RejectUndocumented(*FindObject(*FindObject(body, "config"), "webhook_config"),
+           RejectUndocumented(FindObject(FindObject(body, "config"), "webhook_config"),
                               {"endpoint", "secret"}, "config.webhook_config."),
        }) {
     if (!s.ok()) return s;
