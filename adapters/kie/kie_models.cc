@@ -41,7 +41,14 @@ std::vector<music::v1::Model> KieModels() {
     caps->set_lyrics(true);
     caps->set_continuation(true);
     caps->set_instrumental(true);
-    caps->set_negative_tags(true);  // negativeTags on generate (seed 004)
+    caps->set_negative_tags(true);  // negativeTags on generate (seed 004) and extend
+    // CONTRACT-NOTES.md kie.ai "Generate (and extend) optional fields", named for no model in
+    // particular: every kie model takes them.
+    caps->set_vocal_gender(true);
+    caps->set_style_weight(true);
+    caps->set_weirdness(true);
+    caps->set_audio_weight(true);
+    caps->set_persona_id(true);
     caps->set_clips_per_task(2);
     caps->set_max_duration_seconds(spec.long_form ? 480 : 240);
     caps->set_max_prompt_chars(500);

@@ -14,13 +14,18 @@ bool IsCustomMode(const music::v1::TaskInput& input);
 /// The JSON body of `POST /api/v1/generate` (WIRE.md "Create"): always `customMode`,
 /// `instrumental`, `model`, `callBackUrl`. Simple mode adds `prompt` (the description); custom
 /// mode adds `prompt` = lyrics, else the prompt (left out when empty and instrumental). `style`,
-/// `title` and `negativeTags` only when non-empty.
+/// `title` and `negativeTags` only when non-empty. The options of CONTRACT-NOTES.md kie.ai
+/// "Generate (and extend) optional fields", each only when set: `vocalGender` (`m` | `f`) and
+/// `personaId` in custom mode, `styleWeight`, `weirdnessConstraint` (TaskInput.weirdness),
+/// `audioWeight` (numbers rounded to 2 decimals; validation keeps them in [0, 1]).
 std::string BuildGenerateBody(const music::v1::TaskInput& input, absl::string_view model,
                               absl::string_view callback_url);
 
 /// The JSON body of `POST /api/v1/generate/extend`: `audioId` (continue_from_clip_id),
 /// `defaultParamFlag` (continue_at_seconds > 0), `model`, `callBackUrl`; with the flag set also
 /// `prompt`, `style`, `title` and `continueAt` (seconds, a number), which kie.ai then requires.
+/// The generate options as in BuildGenerateBody (`negativeTags`, the weights), with the flag set
+/// standing for custom mode (`vocalGender`, `personaId` only then).
 std::string BuildExtendBody(const music::v1::TaskInput& input, absl::string_view model,
                             absl::string_view callback_url);
 

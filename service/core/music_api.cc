@@ -207,6 +207,8 @@ absl::StatusOr<music::v1::ContinueClipResponse> MusicApi::ContinueClip(
   in.set_prompt(r.prompt());
   in.set_style(r.style());
   in.set_title(r.title());
+  in.set_negative_tags(r.negative_tags());
+  CopyGenerateOptions(r, in);
   spec.traceparent = std::string(traceparent);
   auto outcome = engine_->Create(spec);
   if (!outcome.ok()) return outcome.status();

@@ -90,7 +90,9 @@ void ValidateCreateMusic(const music::v1::CreateMusicRequest& r, const music::v1
     }
   }
   CheckMax("negative_tags", r.negative_tags(), caps.max_style_chars(), out);
-  ValidateModelFeatures(MusicInput(r), model, out);
+  const music::v1::TaskInput input = MusicInput(r);
+  ValidateModelFeatures(input, model, out);
+  ValidateGenerateOptions(music::v1::TASK_KIND_MUSIC, input, model, out);
 }
 
 music::v1::TaskInput MusicInput(const music::v1::CreateMusicRequest& r) {
@@ -105,7 +107,68 @@ music::v1::TaskInput MusicInput(const music::v1::CreateMusicRequest& r) {
   in.set_reference_audio_id(r.reference_audio_id());
   in.set_seed(r.seed());
   if (r.has_model_options()) *in.mutable_model_options() = r.model_options();
+  CopyGenerateOptions(r, in);
   return in;
+}
+
+void ValidateGenerateOptions(music::v1::TaskKind kind, const music::v1::TaskInput& in,
+                             const music::v1::Model& model, std::vector<FieldViolation>& out) {
+  const auto& caps = model.capabilities();
+  const bool continuation = kind == music::v1::TASK_KIND_CONTINUATION;
+  const bool custom = continuation ? in.continue_at_seconds() > 0
+                                   : !in.style().empty() || !in.title().empty() ||
+                                         !in.lyrics().empty();
+  // kie.ai takes a voice and a persona only with the song's own style and title (CONTRACT-NOTES
+  // "custom mode only"); a continuation has them only when it does not reuse the source's.
+  const char* not_custom =
+      continuation ? "only with continue_at_seconds > 0 (the continuation's own parameters)"
+                   : "only in custom mode (give style and title)";
+  const auto refuse = [&](const char* field, const char* what) {
+    out.push_back({field, absl::StrCat("model ", model.name(), " takes no ", what)});
+  };
+  if (in.vocal_gender() != music::v1::VOCAL_GENDER_UNSPECIFIED) {
+    if (in.vocal_gender() != music::v1::VOCAL_GENDER_MALE &&
+        in.vocal_gender() != music::v1::VOCAL_GENDER_FEMALE) {
+      out.push_back({"vocal_gender", "must be VOCAL_GENDER_MALE or VOCAL_GENDER_FEMALE"});
+    } else if (!caps.vocal_gender()) {
+      refuse("vocal_gender", "vocal gender");
+    } else if (!custom) {
+      out.push_back({"vocal_gender", not_custom});
+    }
+  }
+  if (!in.persona_id().empty()) {
+    if (!caps.persona_id()) {
+      refuse("persona_id", "persona");
+    } else if (!custom) {
+      out.push_back({"persona_id", not_custom});
+    }
+  }
+  struct Weight {
+    const char* field;
+    bool set;
+    double value;
+    bool taken;
+  };
+  const Weight weights[] = {
+      {"style_weight", in.has_style_weight(), in.style_weight(), caps.style_weight()},
+      {"weirdness", in.has_weirdness(), in.weirdness(), caps.weirdness()},
+      {"audio_weight", in.has_audio_weight(), in.audio_weight(), caps.audio_weight()},
+  };
+  for (const Weight& weight : weights) {
+    if (!weight.set) continue;
+    if (!weight.taken) {
+      refuse(weight.field, weight.field);
+      continue;
+    }
+    // "a number in [0, 1] with at most 2 decimals" (CONTRACT-NOTES kie.ai). A double holds 0.29
+    // as 0.28999..., so the hundredths are compared with a tolerance far below 0.005.
+    const double hundredths = weight.value * 100;
+    if (!std::isfinite(weight.value) || weight.value < 0 || weight.value > 1) {
+      out.push_back({weight.field, "must be a number in [0, 1]"});
+    } else if (std::abs(hundredths - std::round(hundredths)) > 1e-6) {
+      out.push_back({weight.field, "at most 2 decimals (e.g. 0.65)"});
+    }
+  }
 }
 
 void ValidateModelFeatures(const music::v1::TaskInput& in, const music::v1::Model& model,
@@ -220,6 +283,7 @@ void ValidateTaskInput(music::v1::TaskKind kind, const music::v1::TaskInput& in,
       r.set_reference_audio_id(in.reference_audio_id());
       r.set_seed(in.seed());
       if (in.has_model_options()) *r.mutable_model_options() = in.model_options();
+      CopyGenerateOptions(in, r);
       ValidateCreateMusic(r, model, out);
       return;
     }
@@ -236,6 +300,8 @@ void ValidateTaskInput(music::v1::TaskKind kind, const music::v1::TaskInput& in,
       r.set_prompt(in.prompt());
       r.set_style(in.style());
       r.set_title(in.title());
+      r.set_negative_tags(in.negative_tags());
+      CopyGenerateOptions(in, r);
       ValidateContinueClip(r, model, out);
       return;
     }
@@ -299,6 +365,17 @@ void ValidateContinueClip(const music::v1::ContinueClipRequest& r, const music::
     if (!r.style().empty()) out.push_back({"style", why});
     if (!r.title().empty()) out.push_back({"title", why});
   }
+  // kie.ai extend takes generate's options (CONTRACT-NOTES "Generate (and extend) optional
+  // fields").
+  if (!r.negative_tags().empty() && !caps.negative_tags()) {
+    out.push_back(
+        {"negative_tags", absl::StrCat("model ", model.name(), " takes no negative tags")});
+  }
+  CheckMax("negative_tags", r.negative_tags(), caps.max_style_chars(), out);
+  music::v1::TaskInput options;
+  options.set_continue_at_seconds(at);
+  CopyGenerateOptions(r, options);
+  ValidateGenerateOptions(music::v1::TASK_KIND_CONTINUATION, options, model, out);
 }
 
 }  // namespace music::service

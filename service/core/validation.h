@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "music/v1/music_service.pb.h"
+#include "music/v1/task.pb.h"
 #include "service/core/status_details.h"
 
 namespace music::service {
@@ -33,7 +34,8 @@ void ValidateCreateLyrics(const music::v1::CreateLyricsRequest& request,
 
 /// Checks the fields of a ContinueClipRequest that need no source clip: clip_id required;
 /// continue_at_seconds finite and >= 0; when > 0, prompt, style and title required and within the
-/// model's custom-mode limits; when 0, prompt, style and title empty.
+/// model's custom-mode limits; when 0, prompt, style and title empty. negative_tags only where
+/// capabilities.negative_tags, <= max_style_chars; the generate options as ValidateGenerateOptions.
 void ValidateContinueClip(const music::v1::ContinueClipRequest& request,
                           const music::v1::Model& model, std::vector<FieldViolation>& out);
 
@@ -46,6 +48,28 @@ void ValidateContinueClip(const music::v1::ContinueClipRequest& request,
 /// ValidateCreateMusic.
 void ValidateModelFeatures(const music::v1::TaskInput& input, const music::v1::Model& model,
                            std::vector<FieldViolation>& out);
+
+/// Checks the generate options of a MUSIC or CONTINUATION `input` (CONTRACT-NOTES.md kie.ai
+/// "Generate (and extend) optional fields") against `model`'s capabilities, one violation naming
+/// the field each: vocal_gender (MALE or FEMALE) and persona_id only where the capability says so
+/// and only in custom mode (MUSIC: style, title or lyrics given; CONTINUATION: continue_at_seconds
+/// > 0, the continuation's own parameters); style_weight, weirdness and audio_weight, when set,
+/// only where the capability says so, each a finite number in [0, 1] with at most 2 decimals.
+/// Used by ValidateCreateMusic and ValidateContinueClip.
+void ValidateGenerateOptions(music::v1::TaskKind kind, const music::v1::TaskInput& input,
+                             const music::v1::Model& model, std::vector<FieldViolation>& out);
+
+/// Copies the generate options (vocal_gender, style_weight, weirdness, audio_weight, persona_id;
+/// an unset weight stays unset) between the messages that carry them under the same names:
+/// CreateMusicRequest, ContinueClipRequest and TaskInput.
+template <typename From, typename To>
+void CopyGenerateOptions(const From& from, To& to) {
+  to.set_vocal_gender(from.vocal_gender());
+  if (from.has_style_weight()) to.set_style_weight(from.style_weight());
+  if (from.has_weirdness()) to.set_weirdness(from.weirdness());
+  if (from.has_audio_weight()) to.set_audio_weight(from.audio_weight());
+  to.set_persona_id(from.persona_id());
+}
 
 /// Longest video_author / video_domain_name, characters (kie.ai `author` / `domainName`,
 /// CONTRACT-NOTES.md).

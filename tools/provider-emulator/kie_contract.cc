@@ -10,6 +10,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -193,6 +194,32 @@ const ModelInfo* ReadModel(FieldReader& reader) {
     reader.Fail(absl::StrCat("model must be one of V3_5, V4, V4_5, V4_5PLUS, V4_5ALL, V5; got ", model));
   }
   return info;
+}
+
+// CONTRACT-NOTES.md kie.ai "Generate (and extend) optional fields": `negativeTags`;
+// `vocalGender` `m` | `f` (custom mode only); `styleWeight`, `weirdnessConstraint`, `audioWeight`,
+// each a number in [0, 1] with at most 2 decimals; `personaId` (custom mode only). On extend the
+// emulator reads `defaultParamFlag: true` (the request's own prompt, style and title) as custom
+// mode: with false the source clip's parameters are reused (README.md in this directory).
+void ReadGenerateOptions(FieldReader& reader, bool custom) {
+  reader.String("negativeTags", /*required=*/false);
+  const std::string vocal_gender = reader.String("vocalGender", /*required=*/false);
+  if (!vocal_gender.empty() && vocal_gender != "m" && vocal_gender != "f") {
+    reader.Fail(absl::StrCat("vocalGender must be m or f; got ", vocal_gender));
+  }
+  const std::string persona_id = reader.String("personaId", /*required=*/false);
+  if (!custom && !vocal_gender.empty()) reader.Fail("vocalGender is only for custom mode");
+  if (!custom && !persona_id.empty()) reader.Fail("personaId is only for custom mode");
+  for (const char* name : {"styleWeight", "weirdnessConstraint", "audioWeight"}) {
+    const std::optional<double> value = reader.Number(name, /*required=*/false);
+    if (!value.has_value()) continue;
+    if (!(*value >= 0 && *value <= 1)) {
+      reader.Fail(absl::StrCat(name, " must be between 0 and 1"));
+    } else if (const double cents = *value * 100; std::fabs(cents - std::round(cents)) > 1e-6) {
+      // JSON 0.29 parses to 0.28999...: a third decimal is an offset far above that error.
+      reader.Fail(absl::StrCat(name, " allows at most 2 decimal places"));
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -533,8 +560,8 @@ absl::StatusOr<TaskSpec> KieContract::ParseGenerate(const Value& body) const {
   const bool custom = reader.Bool("customMode", /*required=*/true);
   const bool instrumental = reader.Bool("instrumental", /*required=*/true);
   spec.model = ReadModel(reader);
-  reader.String("negativeTags", /*required=*/false);
   if (!reader.status().ok()) return reader.status();
+  ReadGenerateOptions(reader, custom);
   if (!custom) {
     // Simple mode: only the prompt counts; style and title are ignored.
     spec.prompt = reader.String("prompt", /*required=*/true, kSimplePromptMax);
@@ -564,6 +591,7 @@ absl::StatusOr<TaskSpec> KieContract::ParseExtend(const Value& body) const {
   if (own_params && continue_at.has_value() && !(*continue_at > 0)) {
     reader.Fail("continueAt must be greater than 0");
   }
+  ReadGenerateOptions(reader, own_params);
   if (!reader.status().ok()) return reader.status();
   spec.directive_text = absl::StrCat(prompt, " ", style, " ", title);
 

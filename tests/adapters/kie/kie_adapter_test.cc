@@ -161,6 +161,10 @@ TEST_F(KieAdapterTest, ModelsCatalog) {
     EXPECT_EQ(c.max_style_chars(), expected[i].style);
     EXPECT_EQ(c.max_title_chars(), 80);
     EXPECT_EQ(c.max_lyrics_prompt_chars(), 200);
+    // CONTRACT-NOTES.md kie.ai "Generate (and extend) optional fields" names no model: all take
+    // them, so ListModels says so for each.
+    EXPECT_TRUE(c.negative_tags() && c.vocal_gender() && c.style_weight() && c.weirdness() &&
+                c.audio_weight() && c.persona_id());
   }
 }
 
@@ -295,6 +299,104 @@ TEST_F(KieAdapterTest, ExtendWithFractionalContinueAt) {
   rapidjson::Document body = SubmitAndParseBody(request);
   ASSERT_TRUE(body["continueAt"].IsNumber());
   EXPECT_DOUBLE_EQ(body["continueAt"].GetDouble(), 42.5);
+}
+
+// CONTRACT-NOTES.md kie.ai: "Generate (and extend) optional fields: `negativeTags`;
+// `vocalGender` `m` | `f` (custom mode only); `styleWeight`, `weirdnessConstraint`, `audioWeight`,
+// each a number in [0, 1] with at most 2 decimals; `personaId` (custom mode only)."
+music::v1::TaskInput WithEveryOption(music::v1::TaskInput input) {
+  input.set_negative_tags("Heavy Metal");
+  input.set_vocal_gender(music::v1::VOCAL_GENDER_FEMALE);
+  input.set_style_weight(0.65);
+  input.set_weirdness(0.29);  // a binary fraction: must still go out as 0.29
+  input.set_audio_weight(0);  // set to 0, not unset: sent
+  input.set_persona_id("persona-7f3a");
+  return input;
+}
+
+double Num(const rapidjson::Document& doc, const char* key) {
+  const auto it = doc.FindMember(key);
+  if (it == doc.MemberEnd() || !it->value.IsNumber()) return -1;
+  return it->value.GetDouble();
+}
+
+TEST_F(KieAdapterTest, CustomModeSendsEveryGenerateOption) {
+  music::v1::TaskInput input;
+  input.set_lyrics("[Verse]\nneon rain");
+  input.set_style("Synthwave");
+  input.set_title("Neon");
+  SubmitRequest request = Music(WithEveryOption(input));
+  request.provider_model = "V4_5PLUS";
+  rapidjson::Document body = SubmitAndParseBody(request);
+  EXPECT_THAT(Keys(body),
+              UnorderedElementsAreArray({"prompt", "customMode", "instrumental", "model",
+                                         "callBackUrl", "style", "title", "negativeTags",
+                                         "vocalGender", "styleWeight", "weirdnessConstraint",
+                                         "audioWeight", "personaId"}));
+  EXPECT_EQ(Str(body, "model"), "V4_5PLUS");
+  EXPECT_EQ(Str(body, "negativeTags"), "Heavy Metal");
+  EXPECT_EQ(Str(body, "vocalGender"), "f");
+  EXPECT_DOUBLE_EQ(Num(body, "styleWeight"), 0.65);
+  EXPECT_DOUBLE_EQ(Num(body, "weirdnessConstraint"), 0.29);
+  EXPECT_DOUBLE_EQ(Num(body, "audioWeight"), 0);
+  EXPECT_EQ(Str(body, "personaId"), "persona-7f3a");
+  // "at most 2 decimals" on the wire too, not the double's 17 digits.
+  EXPECT_THAT(client_->last().body, ::testing::HasSubstr(R"("weirdnessConstraint":0.29,)"));
+}
+
+TEST_F(KieAdapterTest, VocalGenderMaleIsM) {
+  music::v1::TaskInput input;
+  input.set_prompt("words");
+  input.set_style("Blues");
+  input.set_title("T");
+  input.set_vocal_gender(music::v1::VOCAL_GENDER_MALE);
+  rapidjson::Document body = SubmitAndParseBody(Music(input));
+  EXPECT_EQ(Str(body, "vocalGender"), "m");
+  EXPECT_FALSE(body.HasMember("styleWeight"));  // unset weights are left out
+  EXPECT_FALSE(body.HasMember("personaId"));
+}
+
+TEST_F(KieAdapterTest, SimpleModeNeverSendsVoiceOrPersona) {
+  music::v1::TaskInput input;
+  input.set_prompt("synthwave");
+  rapidjson::Document body = SubmitAndParseBody(Music(WithEveryOption(input)));
+  // vocalGender and personaId are "custom mode only"; the weights and negativeTags are not.
+  EXPECT_THAT(Keys(body), UnorderedElementsAreArray({"prompt", "customMode", "instrumental",
+                                                     "model", "callBackUrl", "negativeTags",
+                                                     "styleWeight", "weirdnessConstraint",
+                                                     "audioWeight"}));
+  EXPECT_EQ(Bool(body, "customMode"), 0);
+}
+
+TEST_F(KieAdapterTest, ExtendWithOwnParametersSendsEveryOption) {
+  SubmitRequest request = Music(WithEveryOption({}));
+  request.kind = music::v1::TASK_KIND_CONTINUATION;
+  request.input.set_continue_from_clip_id("e231-clip");
+  request.input.set_prompt("a hopeful chorus");
+  request.input.set_style("Folk");
+  request.input.set_title("Extended");
+  request.input.set_continue_at_seconds(60);
+  rapidjson::Document body = SubmitAndParseBody(request);
+  EXPECT_THAT(Keys(body), UnorderedElementsAreArray(
+                              {"audioId", "defaultParamFlag", "model", "callBackUrl", "prompt",
+                               "style", "title", "continueAt", "negativeTags", "vocalGender",
+                               "styleWeight", "weirdnessConstraint", "audioWeight", "personaId"}));
+  EXPECT_EQ(Str(body, "negativeTags"), "Heavy Metal");
+  EXPECT_EQ(Str(body, "vocalGender"), "f");
+  EXPECT_DOUBLE_EQ(Num(body, "styleWeight"), 0.65);
+  EXPECT_EQ(Str(body, "personaId"), "persona-7f3a");
+}
+
+TEST_F(KieAdapterTest, ExtendWithSourceParametersSendsNegativeTagsAndWeights) {
+  SubmitRequest request = Music(WithEveryOption({}));
+  request.kind = music::v1::TASK_KIND_CONTINUATION;
+  request.input.set_continue_from_clip_id("e231-clip");
+  rapidjson::Document body = SubmitAndParseBody(request);
+  // defaultParamFlag false reuses the source clip's parameters: no voice or persona to set.
+  EXPECT_THAT(Keys(body), UnorderedElementsAreArray({"audioId", "defaultParamFlag", "model",
+                                                     "callBackUrl", "negativeTags", "styleWeight",
+                                                     "weirdnessConstraint", "audioWeight"}));
+  EXPECT_EQ(Bool(body, "defaultParamFlag"), 0);
 }
 
 TEST_F(KieAdapterTest, LyricsSendsPromptAndCallbackOnly) {

@@ -2,8 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
+
+#include "adapters/beatra/beatra_models.h"
+#include "adapters/kie/kie_models.h"
 
 namespace music::service {
 namespace {
@@ -257,6 +262,169 @@ TEST(ValidationTest, TaskInputIsCheckedLikeTheCreateRequest) {
   lyrics.set_prompt(std::string(201, 'p'));
   ValidateTaskInput(music::v1::TASK_KIND_LYRICS, lyrics, KieModel(true), v);
   EXPECT_EQ(Fields(v), Strings{"prompt"});
+}
+
+// ---------------------------------------------------------------------------------------------
+// The generate options (CONTRACT-NOTES.md kie.ai "Generate (and extend) optional fields":
+// `vocalGender` `m` | `f` (custom mode only); `styleWeight`, `weirdnessConstraint`, `audioWeight`,
+// each a number in [0, 1] with at most 2 decimals; `personaId` (custom mode only)).
+
+// The catalog's own entry, as ListModels shows it.
+music::v1::Model CatalogModel(const std::vector<music::v1::Model>& models, const char* name) {
+  for (const auto& m : models) {
+    if (m.name() == name) return m;
+  }
+  ADD_FAILURE() << "no model " << name;
+  return {};
+}
+
+music::v1::CreateMusicRequest CustomWithEveryOption() {
+  music::v1::CreateMusicRequest r;
+  r.set_style("synthwave");
+  r.set_title("Neon");
+  r.set_lyrics("[Verse] neon rain");
+  r.set_negative_tags("metal");
+  r.set_vocal_gender(music::v1::VOCAL_GENDER_MALE);
+  r.set_style_weight(0.65);
+  r.set_weirdness(0.29);
+  r.set_audio_weight(1);
+  r.set_persona_id("persona-1");
+  return r;
+}
+
+TEST(ValidationTest, GenerateOptionsAcceptedOnTheKieCatalogModel) {
+  const music::v1::Model plus = CatalogModel(adapters::kie::KieModels(), "suno-v4.5-plus");
+  EXPECT_EQ(MusicFields(CustomWithEveryOption(), plus), Strings{});
+  // The ends of the range and a weight of 0 (set, not unset) are fine.
+  for (double ok : {0.0, 0.01, 0.5, 0.99, 1.0}) {
+    auto r = CustomWithEveryOption();
+    r.set_style_weight(ok);
+    r.set_weirdness(ok);
+    r.set_audio_weight(ok);
+    EXPECT_EQ(MusicFields(r, plus), Strings{}) << ok;
+  }
+}
+
+TEST(ValidationTest, WeightsMustBeInZeroOneWithAtMostTwoDecimals) {
+  const music::v1::Model plus = CatalogModel(adapters::kie::KieModels(), "suno-v4.5-plus");
+  for (double bad : {-0.01, 1.01, 2.0, 0.125, 0.001, std::nan(""),
+                     std::numeric_limits<double>::infinity()}) {
+    SCOPED_TRACE(bad);
+    auto style = CustomWithEveryOption();
+    style.set_style_weight(bad);
+    EXPECT_EQ(MusicFields(style, plus), Strings{"style_weight"});
+    auto weird = CustomWithEveryOption();
+    weird.set_weirdness(bad);
+    EXPECT_EQ(MusicFields(weird, plus), Strings{"weirdness"});
+    auto audio = CustomWithEveryOption();
+    audio.set_audio_weight(bad);
+    EXPECT_EQ(MusicFields(audio, plus), Strings{"audio_weight"});
+  }
+  auto r = CustomWithEveryOption();
+  r.set_weirdness(0.125);
+  std::vector<FieldViolation> v;
+  ValidateCreateMusic(r, plus, v);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].description, "at most 2 decimals (e.g. 0.65)");
+}
+
+TEST(ValidationTest, VoiceAndPersonaOnlyInCustomMode) {
+  const music::v1::Model plus = CatalogModel(adapters::kie::KieModels(), "suno-v4.5-plus");
+  auto r = Simple();
+  r.set_vocal_gender(music::v1::VOCAL_GENDER_FEMALE);
+  r.set_persona_id("persona-1");
+  r.set_style_weight(0.5);  // the weights are not custom-mode only
+  EXPECT_EQ(MusicFields(r, plus), (Strings{"vocal_gender", "persona_id"}));
+  auto unknown = CustomWithEveryOption();
+  unknown.set_vocal_gender(static_cast<music::v1::VocalGender>(7));  // from a newer client
+  EXPECT_EQ(MusicFields(unknown, plus), Strings{"vocal_gender"});
+}
+
+TEST(ValidationTest, GenerateOptionsRefusedWhereTheCapabilityIsMissing) {
+  // beatra documents none of them (seed 002): each is named, a weight of 0 included.
+  const music::v1::Model beatra = CatalogModel(adapters::beatra::BeatraModels(), "beatra-suno-5.5");
+  auto r = CustomWithEveryOption();
+  r.set_negative_tags("");
+  r.set_audio_weight(0);
+  EXPECT_EQ(MusicFields(r, beatra),
+            (Strings{"vocal_gender", "persona_id", "style_weight", "weirdness", "audio_weight"}));
+  // One capability at a time: only that field is refused.
+  music::v1::Model partial = CatalogModel(adapters::kie::KieModels(), "suno-v4.5-plus");
+  partial.mutable_capabilities()->set_weirdness(false);
+  EXPECT_EQ(MusicFields(CustomWithEveryOption(), partial), Strings{"weirdness"});
+}
+
+TEST(ValidationTest, ContinuationTakesTheGenerateOptions) {
+  const music::v1::Model plus = CatalogModel(adapters::kie::KieModels(), "suno-v4.5-plus");
+  music::v1::ContinueClipRequest own;
+  own.set_clip_id("c1");
+  own.set_continue_at_seconds(30);
+  own.set_prompt("more");
+  own.set_style("folk");
+  own.set_title("T2");
+  own.set_negative_tags("metal");
+  own.set_vocal_gender(music::v1::VOCAL_GENDER_FEMALE);
+  own.set_style_weight(0.4);
+  own.set_weirdness(0.3);
+  own.set_audio_weight(0.2);
+  own.set_persona_id("persona-1");
+  std::vector<FieldViolation> v;
+  ValidateContinueClip(own, plus, v);
+  EXPECT_EQ(Fields(v), Strings{});
+
+  // continue_at_seconds 0 reuses the source's parameters: no voice or persona, weights fine.
+  music::v1::ContinueClipRequest reuse;
+  reuse.set_clip_id("c1");
+  reuse.set_negative_tags("metal");
+  reuse.set_vocal_gender(music::v1::VOCAL_GENDER_MALE);
+  reuse.set_persona_id("persona-1");
+  reuse.set_style_weight(0.4);
+  v.clear();
+  ValidateContinueClip(reuse, plus, v);
+  EXPECT_EQ(Fields(v), (Strings{"vocal_gender", "persona_id"}));
+
+  own.set_weirdness(1.5);
+  v.clear();
+  ValidateContinueClip(own, plus, v);
+  EXPECT_EQ(Fields(v), Strings{"weirdness"});
+
+  music::v1::ContinueClipRequest tags;
+  tags.set_clip_id("c1");
+  tags.set_negative_tags("metal");
+  music::v1::Model no_tags = plus;
+  no_tags.mutable_capabilities()->set_negative_tags(false);
+  v.clear();
+  ValidateContinueClip(tags, no_tags, v);
+  EXPECT_EQ(Fields(v), Strings{"negative_tags"});
+  tags.set_negative_tags(std::string(1001, 'n'));  // max_style_chars of V4_5PLUS
+  v.clear();
+  ValidateContinueClip(tags, plus, v);
+  EXPECT_EQ(Fields(v), Strings{"negative_tags"});
+}
+
+TEST(ValidationTest, StoredInputCarriesTheGenerateOptions) {
+  // The routing engine re-checks a stored input against each alias member: the options survive
+  // the copy, so a member without them is skipped.
+  const music::v1::Model plus = CatalogModel(adapters::kie::KieModels(), "suno-v4.5-plus");
+  const music::v1::Model beatra = CatalogModel(adapters::beatra::BeatraModels(), "beatra-suno-5.5");
+  auto r = CustomWithEveryOption();
+  r.set_negative_tags("");
+  const music::v1::TaskInput in = MusicInput(r);
+  EXPECT_TRUE(in.has_audio_weight());
+  EXPECT_EQ(in.persona_id(), "persona-1");
+  std::vector<FieldViolation> v;
+  ValidateTaskInput(music::v1::TASK_KIND_MUSIC, in, plus, v);
+  EXPECT_EQ(Fields(v), Strings{});
+  ValidateTaskInput(music::v1::TASK_KIND_MUSIC, in, beatra, v);
+  EXPECT_EQ(Fields(v),
+            (Strings{"vocal_gender", "persona_id", "style_weight", "weirdness", "audio_weight"}));
+
+  music::v1::TaskInput continuation;
+  continuation.set_continue_from_clip_id("c1");
+  continuation.set_vocal_gender(music::v1::VOCAL_GENDER_MALE);  // continue_at 0: not custom
+  v.clear();
+  ValidateTaskInput(music::v1::TASK_KIND_CONTINUATION, continuation, plus, v);
+  EXPECT_EQ(Fields(v), Strings{"vocal_gender"});
 }
 
 // CreateClipOperation: clip and operation required; author / domain only for a video, <= 50

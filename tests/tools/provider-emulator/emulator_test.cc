@@ -391,6 +391,106 @@ TEST_F(EmulatorTest, ValidatesCreateBodiesWith422) {
   EXPECT_EQ(emulator_->TaskCount(), 4);
 }
 
+// CONTRACT-NOTES.md kie.ai: "Generate (and extend) optional fields: `negativeTags`; `vocalGender`
+// `m` | `f` (custom mode only); `styleWeight`, `weirdnessConstraint`, `audioWeight`, each a number
+// in [0, 1] with at most 2 decimals; `personaId` (custom mode only)."
+class KieGenerateOptionsTest : public EmulatorTest {
+ protected:
+  // A custom-mode V4_5PLUS generate body with `options` (",\"k\":v" members) appended.
+  std::string CustomBody(const std::string& options, bool custom = true) {
+    return absl::StrCat(
+        custom ? R"({"prompt":"[Verse] la","customMode":true,"style":"synthwave","title":"Neon",)"
+               : R"({"prompt":"neon rain","customMode":false,)",
+        R"("instrumental":false,"model":"V4_5PLUS","callBackUrl":")", receiver_.url(), R"(")",
+        options, "}");
+  }
+  // The 422 message of a refused create, or "<accepted>".
+  std::string Refusal(const std::string& path, const std::string& body) {
+    httplib::Result res = Post(path, body);
+    if (!res) return "<no answer>";
+    if (res->status != 422) return absl::StrCat("<HTTP ", res->status, ">");
+    rapidjson::Document doc = ParseJson(res->body);
+    if (!doc.IsObject() || !doc.HasMember("code") || doc["code"].GetInt() != 422) return "<body>";
+    return Str(doc, "msg");
+  }
+};
+
+constexpr char kEveryOption[] =
+    R"(,"negativeTags":"metal","vocalGender":"f","styleWeight":0.65,)"
+    R"("weirdnessConstraint":0.29,"audioWeight":0,"personaId":"persona-7f3a")";
+
+TEST_F(KieGenerateOptionsTest, AcceptsEveryOptionAndKeepsTheRequestInParam) {
+  const std::string id = Create("/api/v1/generate", CustomBody(kEveryOption));
+  rapidjson::Document doc = Poll(id);
+  ASSERT_TRUE(doc["data"].IsObject());
+  EXPECT_EQ(Str(doc["data"], "type"), "chirp-v4-5-plus");
+  // record-info `param` is "a JSON string of the request" (CONTRACT-NOTES).
+  rapidjson::Document param = ParseJson(Str(doc["data"], "param"));
+  ASSERT_TRUE(param.IsObject());
+  EXPECT_EQ(Str(param, "vocalGender"), "f");
+  EXPECT_EQ(Str(param, "personaId"), "persona-7f3a");
+  EXPECT_DOUBLE_EQ(param["weirdnessConstraint"].GetDouble(), 0.29);
+  // The bounds are inclusive, integers are numbers, and the weights need no custom mode.
+  Create("/api/v1/generate", CustomBody(R"(,"styleWeight":1,"audioWeight":0.0,"vocalGender":"m")"));
+  Create("/api/v1/generate",
+         CustomBody(R"(,"styleWeight":0.5,"weirdnessConstraint":1.00,"negativeTags":"x")",
+                    /*custom=*/false));
+  EXPECT_EQ(emulator_->TaskCount(), 3);
+}
+
+TEST_F(KieGenerateOptionsTest, RefusesBadOptionsWith422) {
+  struct Case {
+    std::string body;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {CustomBody(R"(,"styleWeight":1.01)"), "styleWeight must be between 0 and 1"},
+      {CustomBody(R"(,"weirdnessConstraint":-0.1)"), "weirdnessConstraint must be between 0 and 1"},
+      {CustomBody(R"(,"audioWeight":0.125)"), "audioWeight allows at most 2 decimal places"},
+      {CustomBody(R"(,"styleWeight":"0.5")"), "styleWeight must be a number"},
+      {CustomBody(R"(,"vocalGender":"male")"), "vocalGender must be m or f"},
+      {CustomBody(R"(,"vocalGender":"F")"), "vocalGender must be m or f"},
+      {CustomBody(R"(,"vocalGender":"m")", /*custom=*/false), "vocalGender is only for custom mode"},
+      {CustomBody(R"(,"personaId":"p-1")", /*custom=*/false), "personaId is only for custom mode"},
+      {CustomBody(R"(,"personaId":7)"), "personaId must be a string"},
+      {CustomBody(R"(,"negativeTags":["metal"])"), "negativeTags must be a string"},
+  };
+  for (const Case& c : cases) {
+    EXPECT_THAT(Refusal("/api/v1/generate", c.body), HasSubstr(c.message)) << c.body;
+  }
+  EXPECT_EQ(emulator_->TaskCount(), 0);
+  EXPECT_EQ(emulator_->stats().creates_invalid, static_cast<int64_t>(cases.size()));
+}
+
+TEST_F(KieGenerateOptionsTest, ExtendTakesTheOptionsWithItsOwnParameters) {
+  const std::string source = Create("/api/v1/generate", CustomBody(""));
+  ASSERT_TRUE(WaitForStatus(source, "SUCCESS"));
+  const std::string clip_id = Str(Poll(source)["data"]["response"]["sunoData"][0], "id");
+  auto extend = [&](const std::string& params, const std::string& options) {
+    return absl::StrCat(R"({"audioId":")", clip_id, R"(","model":"V4_5PLUS","callBackUrl":")",
+                        receiver_.url(), R"(",)", params, options, "}");
+  };
+  const std::string own_params =
+      R"("defaultParamFlag":true,"prompt":"more","style":"rock","title":"Part 2","continueAt":30)";
+  const std::string own = Create("/api/v1/generate/extend", extend(own_params, kEveryOption));
+  rapidjson::Document param = ParseJson(Str(Poll(own)["data"], "param"));
+  ASSERT_TRUE(param.IsObject());
+  EXPECT_EQ(Str(param, "negativeTags"), "metal");
+  EXPECT_EQ(Str(param, "vocalGender"), "f");
+  // Reusing the source's parameters: weights and negativeTags yes, voice and persona no.
+  Create("/api/v1/generate/extend",
+         extend(R"("defaultParamFlag":false)", R"(,"negativeTags":"metal","styleWeight":0.4)"));
+  EXPECT_THAT(Refusal("/api/v1/generate/extend",
+                      extend(R"("defaultParamFlag":false)", R"(,"vocalGender":"m")")),
+              HasSubstr("vocalGender is only for custom mode"));
+  EXPECT_THAT(Refusal("/api/v1/generate/extend",
+                      extend(R"("defaultParamFlag":false)", R"(,"personaId":"p")")),
+              HasSubstr("personaId is only for custom mode"));
+  EXPECT_THAT(Refusal("/api/v1/generate/extend", extend(own_params, R"(,"audioWeight":2)")),
+              HasSubstr("audioWeight must be between 0 and 1"));
+  EXPECT_EQ(emulator_->stats().extend_creates, 2);
+}
+
 TEST_F(EmulatorTest, UnknownTaskIs404AndMissingTaskIdIs422) {
   httplib::Result res = Get("/api/v1/generate/record-info?taskId=0123456789abcdef0123456789abcdef");
   ASSERT_TRUE(res);
