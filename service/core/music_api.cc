@@ -206,6 +206,7 @@ absl::StatusOr<music::v1::ContinueClipResponse> MusicApi::ContinueClip(
   in.set_prompt(r.prompt());
   in.set_style(r.style());
   in.set_title(r.title());
+  in.set_lyrics(r.lyrics());
   spec.traceparent = std::string(traceparent);
   auto outcome = engine_->Create(spec);
   if (!outcome.ok()) return outcome.status();
