@@ -40,6 +40,9 @@ std::vector<music::v1::Model> KieModels() {
     caps->set_music(true);
     caps->set_lyrics(true);
     caps->set_continuation(true);
+    // CONTRACT-NOTES "kie.ai" Extend: `defaultParamFlag` false reuses the source clip's
+    // parameters; true needs `prompt`, `style`, `title` and `continueAt` (seed 004 extend).
+    caps->set_continuation_style(music::v1::CONTINUATION_STYLE_SOURCE_PARAMETERS_OR_CUSTOM);
     caps->set_instrumental(true);
     caps->set_negative_tags(true);  // negativeTags on generate (seed 004) and extend
     // CONTRACT-NOTES.md kie.ai "Generate (and extend) optional fields", named for no model in

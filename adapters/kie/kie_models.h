@@ -24,7 +24,9 @@ inline constexpr int64_t kKieVideoPriceMicros = 4'000'000;
 
 /// The kie.ai catalog entries: suno-v3.5 (V3_5), suno-v4 (V4), suno-v4.5 (V4_5), suno-v4.5-plus
 /// (V4_5PLUS), suno-v4.5-all (V4_5ALL, CONTRACT-NOTES.md kie.ai models), suno-v5 (V5), with the
-/// limits of seed 004 ("AI Models", "Key Parameters").
+/// limits of seed 004 ("AI Models", "Key Parameters"), and continuation_style
+/// CONTINUATION_STYLE_SOURCE_PARAMETERS_OR_CUSTOM (CONTRACT-NOTES "kie.ai" Extend:
+/// `defaultParamFlag` + `continueAt`).
 /// `available` is left false for the service to set.
 std::vector<music::v1::Model> KieModels();
 

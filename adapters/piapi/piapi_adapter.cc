@@ -136,6 +136,13 @@ absl::StatusOr<SubmitCall> BuildSubmit(const PiapiConfig& config, const SubmitRe
       if (!std::isfinite(input.continue_at_seconds()) || input.continue_at_seconds() < 0) {
         return absl::InvalidArgumentError("continue_at_seconds must be a finite number >= 0");
       }
+      // Seed 003's extend example describes the continuation (`gpt_description_prompt` with
+      // `lyrics_type: "generate"`); with neither a description nor words there is nothing to
+      // send (validation.cc, CONTINUATION_STYLE_DESCRIPTION_OR_LYRICS).
+      if (PiapiContinuationDescription(input).empty() && input.lyrics().empty()) {
+        return absl::InvalidArgumentError(
+            "a PiAPI continuation needs a description (prompt or style) or lyrics");
+      }
       continuation = true;
       break;
     default:

@@ -16,6 +16,11 @@ std::vector<music::v1::Model> PiapiModels() {
   // the notes win).
   caps->set_lyrics(true);
   caps->set_continuation(true);
+  // Seed 003 "Udio Song Extend Example": `continue_song_id` + `continue_at` (0 there) with
+  // `lyrics_type: "generate"` and a `gpt_description_prompt`; `lyrics_type: "user"` sends the
+  // words instead ("Udio Full Lyrics"). CONTRACT-NOTES "PiAPI": "Extend: `continue_song_id` +
+  // `continue_at`".
+  caps->set_continuation_style(music::v1::CONTINUATION_STYLE_DESCRIPTION_OR_LYRICS);
   caps->set_instrumental(true);
   // Seed 003 "Song Extend": udio32, "you can only extend 32 seconds on every extend call".
   caps->set_continuation_added_seconds(32);

@@ -2,6 +2,9 @@
 
 #include <rapidjson/stringbuffer.h>
 
+#include <vector>
+
+#include "absl/strings/str_join.h"
 #include "adapters/internal/json_writer.h"
 
 namespace music::adapters::piapi {
@@ -31,18 +34,36 @@ std::string PiapiLyricsType(const music::v1::TaskInput& input) {
   return "generate";
 }
 
+std::string PiapiContinuationLyricsType(const music::v1::TaskInput& input) {
+  return input.lyrics().empty() ? "generate" : "user";
+}
+
+std::string PiapiContinuationDescription(const music::v1::TaskInput& input) {
+  std::vector<absl::string_view> parts;
+  if (!input.prompt().empty()) parts.push_back(input.prompt());
+  if (!input.style().empty()) parts.push_back(input.style());
+  return absl::StrJoin(parts, ", ");
+}
+
 std::string BuildPiapiCreateBody(const music::v1::TaskInput& input, absl::string_view model,
                                  bool continuation, absl::string_view service_mode,
                                  const PiapiWebhook& webhook) {
-  const std::string lyrics_type = PiapiLyricsType(input);
+  // A continuation follows the model's declared contract (CONTINUATION_STYLE_DESCRIPTION_OR_LYRICS,
+  // piapi_models.cc): the prompt describes, the lyrics are the words. A music task follows
+  // task.proto's custom mode, where the prompt may be the words.
+  const std::string lyrics_type =
+      continuation ? PiapiContinuationLyricsType(input) : PiapiLyricsType(input);
   // generate / instrumental: the description is the prompt (or, for a custom-mode
   // instrumental without one, the style); user: the words go in `prompt`, the style describes.
   std::string description;
-  if (lyrics_type == "user") {
+  if (continuation) {
+    description = PiapiContinuationDescription(input);
+  } else if (lyrics_type == "user") {
     description = input.style();
   } else {
     description = input.prompt().empty() ? input.style() : input.prompt();
   }
+  const std::string& words = continuation ? input.lyrics() : SungWords(input);
 
   rapidjson::StringBuffer buffer;
   JsonWriter w(buffer);
@@ -52,7 +73,7 @@ std::string BuildPiapiCreateBody(const music::v1::TaskInput& input, absl::string
   w.Key("input");
   w.StartObject();
   PutString(w, "gpt_description_prompt", description);
-  if (lyrics_type == "user") PutString(w, "prompt", SungWords(input));
+  if (lyrics_type == "user") PutString(w, "prompt", words);
   PutString(w, "lyrics_type", lyrics_type);
   PutString(w, "negative_tags", input.negative_tags());
   w.Key("seed");

@@ -15,6 +15,9 @@ std::vector<music::v1::Model> TokenlabModels(const music::v1::Price& price) {
   // only the live list (FetchModels) can say so, so the built-in entry cannot do lyrics.
   caps->set_lyrics(false);
   caps->set_continuation(true);  // continue_clip_id / continue_at
+  // Seed 000 "Continue an existing clip": `continue_clip_id`, optional `continue_at`; the
+  // create's `prompt`, `title` and `tags` are optional beside them (CONTRACT-NOTES "TokenLab").
+  caps->set_continuation_style(music::v1::CONTINUATION_STYLE_OPTIONAL_FIELDS);
   caps->set_instrumental(true);  // "Full song or instrumental", via `tags` (WIRE.md)
   caps->set_clips_per_task(1);   // a completed task carries one audio_url
   caps->set_reference_audio(false);

@@ -9,11 +9,13 @@
 namespace music::adapters::tokenlab {
 
 /// The built-in catalog (WIRE.md "Catalog"): "tokenlab-suno-music" -> provider model
-/// `suno_music` (seed 000 "The current public examples use suno_music"), music, continuation and
-/// instrumental, not lyrics (seed 000: lyrics need "a model whose public contract documents lyric
-/// generation"; FetchModels turns it on when the live list documents it), one clip per task, no length limits (the seeds give none; 0 =
-/// not checked by the service), no seed / negative tags / reference audio / model options.
-/// `price` is the configured price ({100000, "USD"} when its amount is 0).
+/// `suno_music` (seed 000 "The current public examples use suno_music"), music, continuation
+/// (continuation_style CONTINUATION_STYLE_OPTIONAL_FIELDS: seed 000 "Continue an existing clip",
+/// `continue_clip_id`, optional `continue_at`) and instrumental, not lyrics (seed 000: lyrics need
+/// "a model whose public contract documents lyric generation"; FetchModels turns it on when the
+/// live list documents it), one clip per task, no length limits (the seeds give none; 0 = not
+/// checked by the service), no seed / negative tags / reference audio / model options. `price` is
+/// the configured price ({100000, "USD"} when its amount is 0).
 std::vector<music::v1::Model> TokenlabModels(const music::v1::Price& price);
 
 /// `models` refreshed from the live list: an entry whose provider_model is listed takes the

@@ -209,6 +209,7 @@ absl::StatusOr<music::v1::ContinueClipResponse> MusicApi::ContinueClip(
   in.set_title(r.title());
   in.set_negative_tags(r.negative_tags());
   CopyGenerateOptions(r, in);
+  in.set_lyrics(r.lyrics());
   spec.traceparent = std::string(traceparent);
   auto outcome = engine_->Create(spec);
   if (!outcome.ok()) return outcome.status();

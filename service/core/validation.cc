@@ -302,6 +302,7 @@ void ValidateTaskInput(music::v1::TaskKind kind, const music::v1::TaskInput& in,
       r.set_title(in.title());
       r.set_negative_tags(in.negative_tags());
       CopyGenerateOptions(in, r);
+      r.set_lyrics(in.lyrics());
       ValidateContinueClip(r, model, out);
       return;
     }
@@ -349,24 +350,57 @@ void ValidateContinueClip(const music::v1::ContinueClipRequest& r, const music::
     out.push_back({"continue_at_seconds", "must be a finite number of seconds >= 0"});
     return;
   }
-  if (at > 0) {
-    const char* why = "when continue_at_seconds is set";
-    Require("prompt", r.prompt(), why, out);
-    Require("style", r.style(), why, out);
-    Require("title", r.title(), why, out);
-    CheckMax("prompt", r.prompt(), caps.max_custom_prompt_chars(), out);
-    CheckMax("style", r.style(), caps.max_style_chars(), out);
-    CheckMax("title", r.title(), caps.max_title_chars(), out);
-  } else {
-    const char* why =
-        "must be empty when continue_at_seconds is 0 (the source clip's "
-        "parameters are reused); set continue_at_seconds to give new ones";
-    if (!r.prompt().empty()) out.push_back({"prompt", why});
-    if (!r.style().empty()) out.push_back({"style", why});
-    if (!r.title().empty()) out.push_back({"title", why});
+  // The model declares its continuation contract (music_service.proto ContinuationStyle); the
+  // rule follows the declaration, never the provider's name.
+  const music::v1::ContinuationStyle style = caps.continuation_style();
+  if (style != music::v1::CONTINUATION_STYLE_DESCRIPTION_OR_LYRICS && !r.lyrics().empty()) {
+    out.push_back({"lyrics",
+                   "this model's continuations take no separate lyrics (continuation_style); "
+                   "put the words in prompt"});
   }
-  // kie.ai extend takes generate's options (CONTRACT-NOTES "Generate (and extend) optional
-  // fields").
+  switch (style) {
+    case music::v1::CONTINUATION_STYLE_DESCRIPTION_OR_LYRICS:
+      // Any continue_at_seconds, 0 included (seed 003's extend example sends continue_at 0 with
+      // a description): a description or exact lyrics says what to sing next.
+      if (r.prompt().empty() && r.lyrics().empty()) {
+        out.push_back(
+            {"prompt", "required (a description of the continuation) unless lyrics are given"});
+      }
+      CheckMax("prompt", r.prompt(), caps.max_prompt_chars(), out);
+      CheckMax(
+          "lyrics", r.lyrics(),
+          caps.max_lyrics_chars() > 0 ? caps.max_lyrics_chars() : caps.max_custom_prompt_chars(),
+          out);
+      CheckMax("style", r.style(), caps.max_style_chars(), out);
+      CheckMax("title", r.title(), caps.max_title_chars(), out);
+      break;
+    case music::v1::CONTINUATION_STYLE_OPTIONAL_FIELDS:
+      // Seed 000: only the clip is required; new words, style and title are optional.
+      CheckMax("prompt", r.prompt(), caps.max_custom_prompt_chars(), out);
+      CheckMax("style", r.style(), caps.max_style_chars(), out);
+      CheckMax("title", r.title(), caps.max_title_chars(), out);
+      break;
+    default:  // SOURCE_PARAMETERS_OR_CUSTOM, and UNSPECIFIED read as it
+      if (at > 0) {
+        const char* why = "when continue_at_seconds is set";
+        Require("prompt", r.prompt(), why, out);
+        Require("style", r.style(), why, out);
+        Require("title", r.title(), why, out);
+        CheckMax("prompt", r.prompt(), caps.max_custom_prompt_chars(), out);
+        CheckMax("style", r.style(), caps.max_style_chars(), out);
+        CheckMax("title", r.title(), caps.max_title_chars(), out);
+      } else {
+        const char* why =
+            "must be empty when continue_at_seconds is 0 (the source clip's "
+            "parameters are reused); set continue_at_seconds to give new ones";
+        if (!r.prompt().empty()) out.push_back({"prompt", why});
+        if (!r.style().empty()) out.push_back({"style", why});
+        if (!r.title().empty()) out.push_back({"title", why});
+      }
+      break;
+  }
+  // Every style: the generate options the model's capabilities list (kie.ai extend takes
+  // generate's, CONTRACT-NOTES "Generate (and extend) optional fields"); others refused.
   if (!r.negative_tags().empty() && !caps.negative_tags()) {
     out.push_back(
         {"negative_tags", absl::StrCat("model ", model.name(), " takes no negative tags")});

@@ -32,10 +32,15 @@ void ValidateCreateMusic(const music::v1::CreateMusicRequest& request,
 void ValidateCreateLyrics(const music::v1::CreateLyricsRequest& request,
                           const music::v1::Model& model, std::vector<FieldViolation>& out);
 
-/// Checks the fields of a ContinueClipRequest that need no source clip: clip_id required;
-/// continue_at_seconds finite and >= 0; when > 0, prompt, style and title required and within the
-/// model's custom-mode limits; when 0, prompt, style and title empty. negative_tags only where
-/// capabilities.negative_tags, <= max_style_chars; the generate options as ValidateGenerateOptions.
+/// Checks the fields of a ContinueClipRequest that need no source clip, following the model's
+/// declared capabilities.continuation_style. Always: clip_id required; continue_at_seconds finite
+/// and >= 0. SOURCE_PARAMETERS_OR_CUSTOM (and UNSPECIFIED): when > 0, prompt, style and title
+/// required and within the custom-mode limits; when 0, all three empty. DESCRIPTION_OR_LYRICS:
+/// prompt (a description) or lyrics required at any continue_at_seconds, style and title
+/// optional. OPTIONAL_FIELDS: prompt, style and title optional. lyrics only with
+/// DESCRIPTION_OR_LYRICS. negative_tags only where capabilities.negative_tags, <= max_style_chars;
+/// the generate options as ValidateGenerateOptions. Appends one violation (INVALID_ARGUMENT
+/// detail) per bad field.
 void ValidateContinueClip(const music::v1::ContinueClipRequest& request,
                           const music::v1::Model& model, std::vector<FieldViolation>& out);
 

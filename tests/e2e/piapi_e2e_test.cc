@@ -190,7 +190,7 @@ TEST_F(PiapiE2eTest, ContinueClipOfASucceededTask) {
   music::v1::ContinueClipRequest req;
   req.set_clip_id(clip_id);
   req.set_continue_at_seconds(2);
-  req.set_prompt("[Chorus] carry on");
+  req.set_lyrics("[Chorus] carry on");
   req.set_style("folk");
   req.set_title("Carry On");
   music::v1::ContinueClipResponse resp;
@@ -208,6 +208,66 @@ TEST_F(PiapiE2eTest, ContinueClipOfASucceededTask) {
   EXPECT_EQ(Str(sent["data"]["input"], "continue_song_id"), clip_id);
   EXPECT_EQ(sent["data"]["input"]["continue_at"].GetDouble(), 2);
   EXPECT_EQ(Str(sent["data"]["input"], "lyrics_type"), "user");
+  EXPECT_EQ(Str(sent["data"]["input"], "prompt"), "[Chorus] carry on");
+  EXPECT_EQ(Str(sent["data"]["input"], "gpt_description_prompt"), "folk");
+  EXPECT_EQ(emulator_->stats().extend_creates, 1);
+}
+
+// Seed 003 "Udio Song Extend Example" through the real server: a description
+// (`gpt_description_prompt` "winter snow, Folk music", `lyrics_type` "generate") and
+// `continue_at: 0`. The model declares CONTINUATION_STYLE_DESCRIPTION_OR_LYRICS in ListModels, so
+// validation lets it through (the old kie.ai-only rule answered INVALID_ARGUMENT "prompt: must
+// be empty when continue_at_seconds is 0"), and the emulator's PiAPI contract accepts the body.
+TEST_F(PiapiE2eTest, ContinueClipSendsSeed003ExtendExample) {
+  music::v1::ListModelsResponse models;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->ListModels(&ctx, {}, &models).ok());
+  }
+  const music::v1::Model* udio = nullptr;
+  for (const music::v1::Model& m : models.models()) {
+    if (m.name() == "udio-music-u") udio = &m;
+  }
+  ASSERT_NE(udio, nullptr);
+  EXPECT_EQ(udio->capabilities().continuation_style(),
+            music::v1::CONTINUATION_STYLE_DESCRIPTION_OR_LYRICS);
+
+  const auto source = WaitDone(CreateMusic("night breeze, piano").task_id());
+  ASSERT_EQ(source.state(), music::v1::TASK_STATE_SUCCEEDED) << source.DebugString();
+  const std::string clip_id = source.clips(0).clip_id();
+
+  music::v1::ContinueClipRequest req;
+  req.set_clip_id(clip_id);
+  req.set_continue_at_seconds(0);
+  req.set_prompt("winter snow, Folk music");
+  music::v1::ContinueClipResponse resp;
+  grpc::ClientContext ctx;
+  grpc::Status s = stub_->ContinueClip(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  EXPECT_EQ(resp.task().input().prompt(), "winter snow, Folk music");
+  const auto done = WaitDone(resp.task().task_id());
+  ASSERT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED) << done.DebugString();
+  ASSERT_GE(done.clips_size(), 1);
+  // continue_at 0 extends the whole source clip by udio32's 32 s.
+  EXPECT_DOUBLE_EQ(done.clips(0).duration_seconds(), source.clips(0).duration_seconds() + 32);
+  rapidjson::Document sent = EmulatorTask(done.provider_task_id());
+  const rapidjson::Value& input = sent["data"]["input"];
+  EXPECT_EQ(Str(input, "gpt_description_prompt"), "winter snow, Folk music");
+  EXPECT_EQ(Str(input, "lyrics_type"), "generate");
+  EXPECT_EQ(Str(input, "negative_tags"), "");
+  EXPECT_EQ(input["seed"].GetDouble(), -1);
+  EXPECT_EQ(Str(input, "continue_song_id"), clip_id);
+  EXPECT_EQ(input["continue_at"].GetDouble(), 0);
+  EXPECT_EQ(emulator_->stats().extend_creates, 1);
+  EXPECT_EQ(emulator_->stats().creates_invalid, 0);
+
+  // Neither a description nor lyrics: INVALID_ARGUMENT naming prompt, nothing created.
+  music::v1::ContinueClipRequest bare;
+  bare.set_clip_id(clip_id);
+  grpc::ClientContext bare_ctx;
+  grpc::Status refused = stub_->ContinueClip(&bare_ctx, bare, &resp);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(refused.error_message(), "prompt")) << refused.error_message();
   EXPECT_EQ(emulator_->stats().extend_creates, 1);
 }
 

@@ -286,6 +286,51 @@ TEST_F(TokenlabE2eTest, ContinueClipOfASucceededTask) {
   EXPECT_EQ(emulator_->stats().extend_creates, 1);
 }
 
+// Seed 000 "Continue an existing clip": `continue_clip_id`, optional `continue_at`; the model
+// declares CONTINUATION_STYLE_OPTIONAL_FIELDS, so new words and a title may come without a
+// continue_at (the old kie.ai-only rule refused a prompt or title at continue_at 0), and nothing
+// at all with one.
+TEST_F(TokenlabE2eTest, ContinueClipTakesOptionalFieldsAtAnyContinueAt) {
+  const auto source = WaitDone(CreateMusic("an upbeat folk song").task_id());
+  ASSERT_EQ(source.state(), music::v1::TASK_STATE_SUCCEEDED) << source.DebugString();
+  const std::string clip_id = source.clips(0).clip_id();
+
+  music::v1::ContinueClipRequest at_zero;
+  at_zero.set_clip_id(clip_id);
+  at_zero.set_prompt("[Chorus] carry on");
+  at_zero.set_title("Carry On");
+  music::v1::ContinueClipRequest bare;
+  bare.set_clip_id(clip_id);
+  bare.set_continue_at_seconds(1);
+  for (const music::v1::ContinueClipRequest* req : {&at_zero, &bare}) {
+    music::v1::ContinueClipResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = stub_->ContinueClip(&ctx, *req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+    const auto done = WaitDone(resp.task().task_id());
+    ASSERT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED) << done.DebugString();
+  }
+  auto creates = Requests("POST", "/tokenlab/v1/music/generations");
+  ASSERT_EQ(creates.size(), 3u);
+  // continue_at 0 is left out (optional); the given prompt and title are sent.
+  EXPECT_TRUE(absl::StrContains(creates[1].body, R"("prompt":"[Chorus] carry on")"))
+      << creates[1].body;
+  EXPECT_TRUE(absl::StrContains(creates[1].body, R"("title":"Carry On")")) << creates[1].body;
+  EXPECT_FALSE(absl::StrContains(creates[1].body, "continue_at\"")) << creates[1].body;
+  EXPECT_TRUE(absl::StrContains(creates[2].body, R"("continue_at":1)")) << creates[2].body;
+  EXPECT_FALSE(absl::StrContains(creates[2].body, R"("prompt")")) << creates[2].body;
+  EXPECT_EQ(emulator_->stats().extend_creates, 2);
+
+  // Lyrics are not part of this model's continuation contract.
+  music::v1::ContinueClipRequest lyrics = bare;
+  lyrics.set_lyrics("words");
+  music::v1::ContinueClipResponse resp;
+  grpc::ClientContext ctx;
+  grpc::Status s = stub_->ContinueClip(&ctx, lyrics, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StartsWith(s.error_message(), "lyrics:")) << s.error_message();
+}
+
 TEST_F(TokenlabE2eTest, CancelTaskOfARunningTaskEndsCanceled) {
   const auto task = CreateMusic("cancel me [emu:duration_ms=2000]");
   WaitFor([&] { return !GetTask(task.task_id()).provider_task_id().empty(); }, absl::Seconds(2),

@@ -132,6 +132,7 @@ int ContinueClip(const Options& options, MusicService::StubInterface& stub,
   request.set_prompt(options.prompt);
   request.set_style(options.style);
   request.set_title(options.title);
+  request.set_lyrics(options.lyrics);
   UnaryContext context(options);
   music::v1::ContinueClipResponse response;
   grpc::Status status = stub.ContinueClip(context.get(), request, &response);

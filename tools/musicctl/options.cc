@@ -223,10 +223,11 @@ const std::vector<CommandDef>& Commands() {
        false},
       {"continue",
        Command::kContinue,
-       "--clip_id ID [--continue_at SECONDS] [--prompt P --style S --title T] [--model M]\n"
-       "           [--request_id ID] [--watch]",
-       {"request_id", "model", "clip_id", "continue_at", "prompt", "style", "title", "watch",
-        "watch_timeout"},
+       "--clip_id ID [--continue_at SECONDS] [--prompt P] [--style S] [--title T]\n"
+       "           [--lyrics L] [--model M] [--request_id ID] [--watch]\n"
+       "           (which of prompt/style/title/lyrics a model needs: its continuation style)",
+       {"request_id", "model", "clip_id", "continue_at", "prompt", "style", "title", "lyrics",
+        "watch", "watch_timeout"},
        false},
       {"cover",
        Command::kCover,

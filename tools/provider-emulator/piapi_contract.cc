@@ -167,6 +167,8 @@ class FieldReader {
 // A validated create request.
 struct TaskSpec {
   std::string gpt_description_prompt, prompt, lyrics_type, negative_tags, title;
+  // `input.lyrics`: in seed 003's extend example (`"lyrics": ""`) and CONTRACT-NOTES' input list.
+  std::string lyrics;
   double seed = -1;
   std::string continue_song_id;
   double continue_at = 0;
@@ -332,6 +334,7 @@ absl::StatusOr<TaskSpec> PiapiContract::ParseCreate(const Value& body) const {
   }
   spec.gpt_description_prompt = input.String("gpt_description_prompt", false);
   spec.prompt = input.String("prompt", false);
+  spec.lyrics = input.String("lyrics", false);
   spec.lyrics_type = input.String("lyrics_type", /*required=*/true);
   spec.negative_tags = input.String("negative_tags", false);
   spec.title = input.String("title", false);
@@ -345,12 +348,19 @@ absl::StatusOr<TaskSpec> PiapiContract::ParseCreate(const Value& body) const {
       spec.lyrics_type != "instrumental") {
     return absl::InvalidArgumentError("lyrics_type must be generate, user or instrumental");
   }
-  if (spec.lyrics_type == "user" && spec.prompt.empty()) {
-    return absl::InvalidArgumentError("prompt (the lyrics) is required for lyrics_type user");
+  // The words: seed 003 "Udio Full Lyrics" sends them in `prompt` ("generate a song from exact
+  // prompt"); CONTRACT-NOTES lists `lyrics` as the input member. Either spelling is accepted.
+  if (spec.lyrics_type == "user" && spec.prompt.empty() && spec.lyrics.empty()) {
+    return absl::InvalidArgumentError(
+        "prompt or lyrics (the words) is required for lyrics_type user");
   }
-  // An extend may reuse the source song's description; a new song needs one.
-  if (spec.lyrics_type != "user" && spec.gpt_description_prompt.empty() && !extend) {
-    return absl::InvalidArgumentError("gpt_description_prompt is required");
+  // generate / instrumental make a song "from gpt-description-prompt" (seed 003 lyrics_type
+  // enum), an extend too: seed 003's "Udio Song Extend Example" sends one with continue_at 0.
+  if (spec.lyrics_type != "user" && spec.gpt_description_prompt.empty()) {
+    return absl::InvalidArgumentError(
+        extend ? "gpt_description_prompt is required for an extend with lyrics_type generate or "
+                 "instrumental (seed 003 \"Udio Song Extend Example\")"
+               : "gpt_description_prompt is required");
   }
   if (continue_at.has_value()) {
     if (!(*continue_at >= 0)) return absl::InvalidArgumentError("continue_at must be >= 0");
@@ -414,8 +424,8 @@ void PiapiContract::HandleCreate(const httplib::Request& req, httplib::Response*
   }
 
   Directives directives;
-  ParseDirectives(absl::StrCat(spec->gpt_description_prompt, " ", spec->prompt, " ", spec->title,
-                               " ", spec->negative_tags),
+  ParseDirectives(absl::StrCat(spec->gpt_description_prompt, " ", spec->prompt, " ", spec->lyrics,
+                               " ", spec->title, " ", spec->negative_tags),
                   &directives);
   if (directives.create_error == "10000") {
     // CONTRACT-NOTES: a failed freeze answers error code 10000 with consume 0, and no task.
@@ -691,7 +701,10 @@ void PiapiContract::WriteClip(Writer& w, const Task& task, size_t index, bool fi
   w.Key("metadata");
   w.StartObject();
   PutString(w, "tags", task.spec.negative_tags.empty() ? "emulated, udio" : "emulated");
-  PutString(w, "prompt", task.spec.lyrics_type == "user" ? task.spec.prompt : "");
+  PutString(w, "prompt",
+            task.spec.lyrics_type != "user" ? ""
+            : task.spec.prompt.empty()      ? task.spec.lyrics
+                                            : task.spec.prompt);
   PutString(w, "gpt_description_prompt", task.spec.gpt_description_prompt);
   PutString(w, "audio_prompt_id", "");
   w.Key("history");
@@ -756,6 +769,7 @@ void PiapiContract::WriteTaskData(Writer& w, const Task& task, Phase phase, bool
     w.StartObject();
     PutString(w, "gpt_description_prompt", task.spec.gpt_description_prompt);
     PutString(w, "prompt", task.spec.prompt);
+    if (!task.spec.lyrics.empty()) PutString(w, "lyrics", task.spec.lyrics);
     PutString(w, "lyrics_type", task.spec.lyrics_type);
     PutString(w, "negative_tags", task.spec.negative_tags);
     w.Key("seed");

@@ -155,6 +155,8 @@ TEST_F(KieAdapterTest, ModelsCatalog) {
     EXPECT_EQ(m.provider_model(), expected[i].provider_model);
     const music::v1::ModelCapabilities& c = m.capabilities();
     EXPECT_TRUE(c.music() && c.lyrics() && c.continuation() && c.instrumental());
+    // CONTRACT-NOTES "kie.ai" Extend: `defaultParamFlag` + `continueAt`.
+    EXPECT_EQ(c.continuation_style(), music::v1::CONTINUATION_STYLE_SOURCE_PARAMETERS_OR_CUSTOM);
     EXPECT_EQ(c.max_duration_seconds(), expected[i].duration);
     EXPECT_EQ(c.max_prompt_chars(), 500);
     EXPECT_EQ(c.max_custom_prompt_chars(), expected[i].custom_prompt);

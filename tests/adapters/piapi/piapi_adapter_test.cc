@@ -198,34 +198,75 @@ TEST_F(PiapiAdapterTest, UserLyricsBody) {
   EXPECT_EQ(Str(doc["input"], "gpt_description_prompt"), "pop");
 }
 
-// Seed 003 "Udio Song Extend Example" + CONTRACT-NOTES (continue_song_id + continue_at).
+// Seed 003 "Udio Song Extend Example" + CONTRACT-NOTES (continue_song_id + continue_at):
+//   "input": {"gpt_description_prompt": "winter snow, Folk music", "lyrics": "",
+//             "negative_tags": "", "lyrics_type": "generate", "seed": -1,
+//             "continue_song_id": "1307fd94-adbc-4787-b8e3-2e89f84ef22b", "continue_at": 0}
+// The same request through ContinueClip (a description, continue_at 0) gives this body; only the
+// empty `"lyrics": ""` is not sent (the Create Task schema has no such member, WIRE.md).
+TEST_F(PiapiAdapterTest, ContinuationBodyIsSeed003ExtendExample) {
+  SubmitRequest request;
+  request.kind = music::v1::TASK_KIND_CONTINUATION;
+  request.provider_model = "music-u";
+  request.input.set_continue_from_clip_id("1307fd94-adbc-4787-b8e3-2e89f84ef22b");
+  request.input.set_continue_at_seconds(0);
+  request.input.set_prompt("winter snow, Folk music");
+  rapidjson::Document doc = SubmitAndParse(request);
+  EXPECT_EQ(Str(doc, "model"), "music-u");
+  EXPECT_EQ(Str(doc, "task_type"), "generate_music");
+  const rapidjson::Value& in = doc["input"];
+  EXPECT_THAT(Keys(in),
+              UnorderedElementsAre("gpt_description_prompt", "negative_tags", "lyrics_type", "seed",
+                                   "continue_song_id", "continue_at"));
+  EXPECT_EQ(Str(in, "gpt_description_prompt"), "winter snow, Folk music");
+  EXPECT_EQ(Str(in, "negative_tags"), "");
+  EXPECT_EQ(Str(in, "lyrics_type"), "generate");
+  ASSERT_TRUE(in["seed"].IsInt64());
+  EXPECT_EQ(in["seed"].GetInt64(), -1);
+  EXPECT_EQ(Str(in, "continue_song_id"), "1307fd94-adbc-4787-b8e3-2e89f84ef22b");
+  ASSERT_TRUE(in["continue_at"].IsInt64());
+  EXPECT_EQ(in["continue_at"].GetInt64(), 0);
+}
+
+// CONTINUATION_STYLE_DESCRIPTION_OR_LYRICS: the prompt describes (with the style), the lyrics
+// are the words (`lyrics_type: "user"`, sent in `prompt` as seed 003 "Udio Full Lyrics" does).
 TEST_F(PiapiAdapterTest, ContinuationBody) {
   SubmitRequest request;
   request.kind = music::v1::TASK_KIND_CONTINUATION;
   request.provider_model = "music-u";
   request.callback_url = kCallbackUrl;
   request.input.set_continue_from_clip_id("1307fd94-adbc-4787-b8e3-2e89f84ef22b");
-  request.input.set_continue_at_seconds(0);
-  rapidjson::Document doc = SubmitAndParse(request);
-  const rapidjson::Value& in = doc["input"];
-  EXPECT_THAT(Keys(in),
-              UnorderedElementsAre("gpt_description_prompt", "negative_tags", "lyrics_type", "seed",
-                                   "continue_song_id", "continue_at"));
-  EXPECT_EQ(Str(in, "continue_song_id"), "1307fd94-adbc-4787-b8e3-2e89f84ef22b");
-  ASSERT_TRUE(in["continue_at"].IsInt64());
-  EXPECT_EQ(in["continue_at"].GetInt64(), 0);
-  EXPECT_EQ(Str(in, "lyrics_type"), "generate");
-
   request.input.set_continue_at_seconds(12.5);
-  request.input.set_prompt("[Chorus] carry on");
-  request.input.set_style("winter snow, Folk music");
+  request.input.set_prompt("winter snow");
+  request.input.set_style("Folk music");
   request.input.set_title("Carry On");
-  doc = SubmitAndParse(request);
+  rapidjson::Document doc = SubmitAndParse(request);
   EXPECT_DOUBLE_EQ(doc["input"]["continue_at"].GetDouble(), 12.5);
+  EXPECT_EQ(Str(doc["input"], "lyrics_type"), "generate");
+  EXPECT_EQ(Str(doc["input"], "gpt_description_prompt"), "winter snow, Folk music");
+  EXPECT_EQ(Str(doc["input"], "title"), "Carry On");
+  EXPECT_FALSE(doc["input"].HasMember("prompt"));
+
+  request.input.set_lyrics("[Chorus] carry on");
+  doc = SubmitAndParse(request);
   EXPECT_EQ(Str(doc["input"], "lyrics_type"), "user");
   EXPECT_EQ(Str(doc["input"], "prompt"), "[Chorus] carry on");
   EXPECT_EQ(Str(doc["input"], "gpt_description_prompt"), "winter snow, Folk music");
 
+  request.input.clear_prompt();
+  request.input.clear_style();
+  doc = SubmitAndParse(request);
+  EXPECT_EQ(Str(doc["input"], "lyrics_type"), "user");
+  EXPECT_EQ(Str(doc["input"], "prompt"), "[Chorus] carry on");
+
+  // Nothing to sing: refused before sending (the old service sent `gpt_description_prompt: ""`
+  // for every continue_at 0 continuation).
+  request.input.clear_lyrics();
+  request.input.clear_title();
+  const size_t sent = client_->count();
+  EXPECT_THAT(Adapter()->Submit(request), StatusIs(StatusCode::kInvalidArgument));
+  EXPECT_EQ(client_->count(), sent);
+  request.input.set_prompt("winter snow");
   request.input.set_continue_at_seconds(std::numeric_limits<double>::quiet_NaN());
   EXPECT_THAT(Adapter()->Submit(request), StatusIs(StatusCode::kInvalidArgument));
   request.input.set_continue_at_seconds(-1);
@@ -576,6 +617,8 @@ TEST_F(PiapiAdapterTest, CatalogPolicyAndUnsupportedCalls) {
   EXPECT_TRUE(m.capabilities().continuation());
   EXPECT_TRUE(m.capabilities().instrumental());
   EXPECT_EQ(m.capabilities().continuation_added_seconds(), 32);
+  EXPECT_EQ(m.capabilities().continuation_style(),
+            music::v1::CONTINUATION_STYLE_DESCRIPTION_OR_LYRICS);
   EXPECT_EQ(m.capabilities().clips_per_task(), 2);
   EXPECT_TRUE(m.capabilities().seed());
   EXPECT_TRUE(m.capabilities().negative_tags());

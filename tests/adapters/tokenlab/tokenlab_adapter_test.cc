@@ -134,6 +134,8 @@ TEST_F(TokenlabAdapterTest, CatalogEntry) {
   // list says so (FetchModelsTakesLyricsFromTheLiveList).
   EXPECT_FALSE(m.capabilities().lyrics());
   EXPECT_TRUE(m.capabilities().continuation());
+  // Seed 000 "Continue an existing clip": `continue_clip_id`, optional `continue_at`.
+  EXPECT_EQ(m.capabilities().continuation_style(), music::v1::CONTINUATION_STYLE_OPTIONAL_FIELDS);
   EXPECT_TRUE(m.capabilities().instrumental());
   EXPECT_EQ(m.capabilities().clips_per_task(), 1);
   EXPECT_FALSE(m.capabilities().reference_audio());

@@ -7,8 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "adapters/beatra/beatra_models.h"
 #include "adapters/kie/kie_models.h"
+#include "adapters/piapi/piapi_models.h"
+#include "adapters/tokenlab/tokenlab_models.h"
 
 namespace music::service {
 namespace {
@@ -113,6 +116,39 @@ TEST(ValidationTest, LyricsPromptLimitIs200) {
   EXPECT_EQ(Fields(v), std::vector<std::string>{"prompt"});
 }
 
+// A model that declares only its continuation contract: validation must follow the
+// declaration, whatever the provider is called.
+music::v1::Model ContinuationModel(music::v1::ContinuationStyle style) {
+  music::v1::Model m;
+  m.set_name("any-model");
+  m.set_provider("any-provider");
+  m.mutable_capabilities()->set_continuation(true);
+  m.mutable_capabilities()->set_continuation_style(style);
+  return m;
+}
+
+music::v1::ContinueClipRequest Continue(double at, absl::string_view prompt = "",
+                                        absl::string_view style = "", absl::string_view title = "",
+                                        absl::string_view lyrics = "") {
+  music::v1::ContinueClipRequest r;
+  r.set_clip_id("c1");
+  r.set_continue_at_seconds(at);
+  r.set_prompt(std::string(prompt));
+  r.set_style(std::string(style));
+  r.set_title(std::string(title));
+  r.set_lyrics(std::string(lyrics));
+  return r;
+}
+
+std::vector<std::string> ContinueFields(const music::v1::ContinueClipRequest& r,
+                                        const music::v1::Model& model) {
+  std::vector<FieldViolation> v;
+  ValidateContinueClip(r, model, v);
+  return Fields(v);
+}
+
+const std::vector<std::string> kNone;
+
 TEST(ValidationTest, ContinueClipRules) {
   music::v1::ContinueClipRequest r;
   std::vector<FieldViolation> v;
@@ -136,6 +172,101 @@ TEST(ValidationTest, ContinueClipRules) {
   v.clear();
   ValidateContinueClip(reuse, KieModel(true), v);
   EXPECT_EQ(Fields(v), std::vector<std::string>{"prompt"});
+}
+
+// kie.ai's `defaultParamFlag` rule (CONTRACT-NOTES "kie.ai" Extend), declared by its models.
+TEST(ValidationTest, SourceParametersOrCustomContinuation) {
+  const music::v1::Model model =
+      ContinuationModel(music::v1::CONTINUATION_STYLE_SOURCE_PARAMETERS_OR_CUSTOM);
+  EXPECT_EQ(ContinueFields(Continue(0), model), kNone);
+  EXPECT_EQ(ContinueFields(Continue(0, "p", "s", "t"), model),
+            (std::vector<std::string>{"prompt", "style", "title"}));
+  EXPECT_EQ(ContinueFields(Continue(30), model),
+            (std::vector<std::string>{"prompt", "style", "title"}));
+  EXPECT_EQ(ContinueFields(Continue(30, "p", "s", "t"), model), kNone);
+  // No separate lyrics: the prompt carries the words.
+  EXPECT_EQ(ContinueFields(Continue(30, "p", "s", "t", "words"), model),
+            std::vector<std::string>{"lyrics"});
+  // A model that declares nothing keeps the rule every continuation had before.
+  const music::v1::Model undeclared = ContinuationModel(music::v1::CONTINUATION_STYLE_UNSPECIFIED);
+  EXPECT_EQ(ContinueFields(Continue(0, "p"), undeclared), std::vector<std::string>{"prompt"});
+  EXPECT_EQ(ContinueFields(Continue(30, "p"), undeclared),
+            (std::vector<std::string>{"style", "title"}));
+}
+
+// PiAPI's extend (seed 003 "Udio Song Extend Example"): a description or lyrics at any
+// continue_at, 0 included.
+TEST(ValidationTest, DescriptionOrLyricsContinuation) {
+  music::v1::Model model = ContinuationModel(music::v1::CONTINUATION_STYLE_DESCRIPTION_OR_LYRICS);
+  // Seed 003's example: gpt_description_prompt "winter snow, Folk music" with continue_at 0.
+  EXPECT_EQ(ContinueFields(Continue(0, "winter snow, Folk music"), model), kNone);
+  EXPECT_EQ(ContinueFields(Continue(12, "winter snow, Folk music"), model), kNone);
+  EXPECT_EQ(ContinueFields(Continue(0, "", "", "", "[Verse] snow falls"), model), kNone);
+  EXPECT_EQ(ContinueFields(Continue(0, "winter", "folk", "Snow", "[Verse] snow falls"), model),
+            kNone);
+  // Neither a description nor words: nothing says what to sing.
+  EXPECT_EQ(ContinueFields(Continue(0), model), std::vector<std::string>{"prompt"});
+  EXPECT_EQ(ContinueFields(Continue(12, "", "folk", "Snow"), model),
+            std::vector<std::string>{"prompt"});
+  // Limits where the model sets them: the description is a simple-mode prompt, lyrics are
+  // custom-mode words.
+  model.mutable_capabilities()->set_max_prompt_chars(10);
+  model.mutable_capabilities()->set_max_custom_prompt_chars(5);
+  model.mutable_capabilities()->set_max_title_chars(3);
+  EXPECT_EQ(ContinueFields(Continue(0, "winter snow, Folk music", "", "Snowy", "123456"), model),
+            (std::vector<std::string>{"prompt", "lyrics", "title"}));
+}
+
+// TokenLab (seed 000 "Continue an existing clip": `continue_clip_id`, optional `continue_at`).
+TEST(ValidationTest, OptionalFieldsContinuation) {
+  music::v1::Model model = ContinuationModel(music::v1::CONTINUATION_STYLE_OPTIONAL_FIELDS);
+  EXPECT_EQ(ContinueFields(Continue(0), model), kNone);
+  EXPECT_EQ(ContinueFields(Continue(30), model), kNone);
+  EXPECT_EQ(ContinueFields(Continue(0, "new words", "", "New Title"), model), kNone);
+  EXPECT_EQ(ContinueFields(Continue(30, "", "folk"), model), kNone);
+  EXPECT_EQ(ContinueFields(Continue(0, "", "", "", "words"), model),
+            std::vector<std::string>{"lyrics"});
+  EXPECT_EQ(ContinueFields(Continue(-1), model), std::vector<std::string>{"continue_at_seconds"});
+  model.mutable_capabilities()->set_max_style_chars(3);
+  EXPECT_EQ(ContinueFields(Continue(0, "", "folk"), model), std::vector<std::string>{"style"});
+}
+
+// Each adapter's catalog entry declares its provider's contract, and validation follows it: the
+// same request is refused or accepted by what the model says, not by its provider's name.
+TEST(ValidationTest, EachProvidersModelsDeclareTheirContinuationContract) {
+  const music::v1::Model kie = adapters::kie::KieModels().front();
+  const music::v1::Model piapi = adapters::piapi::PiapiModels().front();
+  const music::v1::Model tokenlab = adapters::tokenlab::TokenlabModels({}).front();
+  EXPECT_EQ(kie.capabilities().continuation_style(),
+            music::v1::CONTINUATION_STYLE_SOURCE_PARAMETERS_OR_CUSTOM);
+  EXPECT_EQ(piapi.capabilities().continuation_style(),
+            music::v1::CONTINUATION_STYLE_DESCRIPTION_OR_LYRICS);
+  EXPECT_EQ(tokenlab.capabilities().continuation_style(),
+            music::v1::CONTINUATION_STYLE_OPTIONAL_FIELDS);
+
+  const music::v1::ContinueClipRequest seed003 = Continue(0, "winter snow, Folk music");
+  EXPECT_EQ(ContinueFields(seed003, piapi), kNone);
+  EXPECT_EQ(ContinueFields(seed003, tokenlab), kNone);
+  EXPECT_EQ(ContinueFields(seed003, kie), std::vector<std::string>{"prompt"});
+
+  const music::v1::ContinueClipRequest bare = Continue(20);
+  EXPECT_EQ(ContinueFields(bare, piapi), std::vector<std::string>{"prompt"});
+  EXPECT_EQ(ContinueFields(bare, tokenlab), kNone);
+  EXPECT_EQ(ContinueFields(bare, kie), (std::vector<std::string>{"prompt", "style", "title"}));
+}
+
+// A stored continuation is re-checked from its TaskInput (failover): the lyrics come along.
+TEST(ValidationTest, ContinuationTaskInputCarriesLyrics) {
+  music::v1::TaskInput in;
+  in.set_continue_from_clip_id("c1");
+  in.set_lyrics("[Verse] snow falls");
+  std::vector<FieldViolation> v;
+  ValidateTaskInput(music::v1::TASK_KIND_CONTINUATION, in,
+                    ContinuationModel(music::v1::CONTINUATION_STYLE_DESCRIPTION_OR_LYRICS), v);
+  EXPECT_EQ(Fields(v), kNone);
+  ValidateTaskInput(music::v1::TASK_KIND_CONTINUATION, in,
+                    ContinuationModel(music::v1::CONTINUATION_STYLE_OPTIONAL_FIELDS), v);
+  EXPECT_EQ(Fields(v), std::vector<std::string>{"lyrics"});
 }
 
 TEST(ValidationTest, RequestIdRules) {

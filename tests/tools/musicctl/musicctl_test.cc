@@ -736,6 +736,17 @@ TEST(ParseArgsTest, TaskIdAndListFilters) {
   EXPECT_TRUE(list->all);
 }
 
+// ContinueClipRequest.lyrics (CONTINUATION_STYLE_DESCRIPTION_OR_LYRICS models).
+TEST(ParseArgsTest, ContinueTakesLyrics) {
+  absl::StatusOr<Options> cont =
+      ParseArgs({"continue", "--clip_id", "c-1", "--lyrics", "[Verse] snow"}, &NoEnv);
+  ASSERT_TRUE(cont.ok()) << cont.status();
+  EXPECT_EQ(cont->command, Command::kContinue);
+  EXPECT_EQ(cont->clip_id, "c-1");
+  EXPECT_EQ(cont->lyrics, "[Verse] snow");
+  EXPECT_DOUBLE_EQ(cont->continue_at_seconds, 0);
+}
+
 TEST(ParseArgsTest, UsageErrors) {
   EXPECT_FALSE(ParseArgs({}, &NoEnv).ok());
   EXPECT_FALSE(ParseArgs({"get", "a", "b"}, &NoEnv).ok());

@@ -441,6 +441,84 @@ TEST_F(PiapiContractTest, ExtendAdds32Seconds) {
   EXPECT_EQ(emulator_->stats().extend_creates, 1);
 }
 
+// Seed 003 "Udio Song Extend Example", verbatim but for the song id (the emulator knows only its
+// own clips): accepted, and read as a description-driven extend from continue_at 0.
+TEST_F(PiapiContractTest, Seed003ExtendExampleIsAccepted) {
+  const std::string source = Create(Body("source", false));
+  ASSERT_TRUE(WaitStatus(source, "Completed"));
+  const std::string clip_id =
+      Poll(source)["data"]["output"]["clips"].MemberBegin()->name.GetString();
+  const std::string ext = Create(absl::StrCat(R"({
+    "model": "music-u",
+    "task_type": "generate_music",
+    "input": {
+        "gpt_description_prompt": "winter snow, Folk music",
+        "lyrics": "",
+        "negative_tags": "",
+        "lyrics_type": "generate",
+        "seed": -1,
+        "continue_song_id": ")",
+                                              clip_id, R"(",
+        "continue_at": 0
+
+    },
+    "config": {
+        "service_mode": "public",
+        "webhook_config": {
+            "endpoint": "",
+            "secret": ""
+        }
+    }
+})"));
+  ASSERT_FALSE(ext.empty());
+  ASSERT_TRUE(WaitStatus(ext, "Completed"));
+  rapidjson::Document extended = Poll(ext);
+  const rapidjson::Value& input = extended["data"]["input"];
+  EXPECT_EQ(Str(input, "gpt_description_prompt"), "winter snow, Folk music");
+  EXPECT_EQ(Str(input, "lyrics_type"), "generate");
+  EXPECT_EQ(Str(input, "continue_song_id"), clip_id);
+  EXPECT_EQ(input["continue_at"].GetDouble(), 0);
+  EXPECT_EQ(emulator_->stats().extend_creates, 1);
+}
+
+// What an extend must say (seed 003): lyrics_type generate makes the song "from
+// gpt-description-prompt" (an extend too: the seed's example sends one), user "from exact
+// prompt" (the words in `prompt`, or `lyrics`, the member CONTRACT-NOTES lists).
+TEST_F(PiapiContractTest, ExtendNeedsADescriptionOrTheWords) {
+  const std::string source = Create(Body("source", false));
+  ASSERT_TRUE(WaitStatus(source, "Completed"));
+  const std::string clip_id =
+      Poll(source)["data"]["output"]["clips"].MemberBegin()->name.GetString();
+  const std::string song = absl::StrCat(R"(,"continue_song_id":")", clip_id, R"(")");
+  // The body the old service sent for every continue_at 0 continuation: no description.
+  httplib::Result res = Post(Body("", false, absl::StrCat(song, R"(,"continue_at":0)")));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400) << res->body;
+  EXPECT_TRUE(absl::StrContains(res->body, "gpt_description_prompt")) << res->body;
+  // continue_at is required with continue_song_id, and a number.
+  res = Post(Body("winter", false, song));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400) << res->body;
+  res = Post(Body("winter", false, absl::StrCat(song, R"(,"continue_at":"0")")));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400) << res->body;
+  res = Post(Body("winter", false, absl::StrCat(song, R"(,"continue_at":0,"lyrics":7)")));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400) << res->body;
+  EXPECT_EQ(emulator_->stats().extend_creates, 0);
+
+  // The words under either spelling.
+  const std::string user = absl::StrCat(
+      R"({"model":"music-u","task_type":"generate_music","input":{"lyrics_type":"user",)",
+      R"("negative_tags":"","seed":-1,"continue_at":0,"continue_song_id":")", clip_id, R"(",)");
+  const std::string by_prompt = Create(absl::StrCat(user, R"("prompt":"[Verse] snow"}})"));
+  const std::string by_lyrics = Create(absl::StrCat(user, R"("lyrics":"[Verse] snow"}})"));
+  ASSERT_TRUE(WaitStatus(by_prompt, "Completed"));
+  ASSERT_TRUE(WaitStatus(by_lyrics, "Completed"));
+  EXPECT_EQ(Str(Poll(by_lyrics)["data"]["input"], "lyrics"), "[Verse] snow");
+  EXPECT_EQ(emulator_->stats().extend_creates, 2);
+}
+
 TEST_F(PiapiContractTest, SharedFaults) {
   FaultConfig faults;
   faults.create_429_count = 1;
@@ -636,7 +714,7 @@ TEST_F(PiapiAdapterOverHttpTest, CreatePollDownloadAndContinue) {
   extend.provider_model = "music-u";
   extend.input.set_continue_from_clip_id(done.clips[1].clip_id());
   extend.input.set_continue_at_seconds(1);
-  extend.input.set_prompt("[Chorus] on and on");
+  extend.input.set_lyrics("[Chorus] on and on");
   extend.input.set_style("folk");
   extend.input.set_title("On");
   absl::StatusOr<adapters::SubmitResult> continued = adapter->Submit(extend);
