@@ -13,41 +13,12 @@ namespace music::adapters::kie {
 namespace {
 
 using internal::JsonWriter;
-using internal::PutBool;
 using internal::PutIfSet;
-using internal::PutSeconds;
 using internal::PutString;
 
 // In custom mode kie.ai's `prompt` is the text to sing (as on generate): lyrics win.
 const std::string& SungPrompt(const music::v1::TaskInput& input) {
   return input.lyrics().empty() ? input.prompt() : input.lyrics();
-}
-
-void WriteCover(const music::v1::TaskInput& input, JsonWriter& w) {
-  // "fields of generate plus uploadUrl" (CONTRACT-NOTES.md): the same choice of mode as generate.
-  const bool custom = IsCustomMode(input);
-  if (!custom) {
-    PutString(w, "prompt", input.prompt());
-  } else if (!SungPrompt(input).empty() || !input.instrumental()) {
-    PutString(w, "prompt", SungPrompt(input));
-  }
-  PutBool(w, "customMode", custom);
-  PutBool(w, "instrumental", input.instrumental());
-  PutIfSet(w, "style", input.style());
-  PutIfSet(w, "title", input.title());
-  PutIfSet(w, "negativeTags", input.negative_tags());
-}
-
-void WriteExtend(const music::v1::TaskInput& input, JsonWriter& w) {
-  // As /api/v1/generate/extend: 0 means "the audio's own parameters" (defaultParamFlag false).
-  const bool own_params = input.continue_at_seconds() > 0;
-  PutBool(w, "defaultParamFlag", own_params);
-  if (own_params) {
-    PutString(w, "prompt", SungPrompt(input));
-    PutString(w, "style", input.style());
-    PutString(w, "title", input.title());
-    PutSeconds(w, "continueAt", input.continue_at_seconds());
-  }
 }
 
 }  // namespace
@@ -109,10 +80,10 @@ absl::StatusOr<std::string> BuildKieAudioOperationBody(const music::v1::TaskInpu
   PutString(w, "uploadUrl", upload_url);
   switch (operation) {
     case music::v1::AUDIO_OPERATION_COVER:
-      WriteCover(input, w);
+      WriteGenerateFields(input, w);  // "fields of generate plus uploadUrl"
       break;
     case music::v1::AUDIO_OPERATION_EXTEND:
-      WriteExtend(input, w);
+      WriteExtendFields(input, w);  // as /api/v1/generate/extend
       break;
     case music::v1::AUDIO_OPERATION_ADD_INSTRUMENTAL:
       PutString(w, "title", input.title());

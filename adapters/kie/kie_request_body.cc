@@ -57,12 +57,8 @@ bool IsCustomMode(const music::v1::TaskInput& input) {
   return !input.style().empty() || !input.title().empty() || !input.lyrics().empty();
 }
 
-std::string BuildGenerateBody(const music::v1::TaskInput& input, absl::string_view model,
-                              absl::string_view callback_url) {
-  rapidjson::StringBuffer buffer;
-  JsonWriter w(buffer);
+void WriteGenerateFields(const music::v1::TaskInput& input, internal::JsonWriter& w) {
   const bool custom = IsCustomMode(input);
-  w.StartObject();
   if (!custom) {
     PutString(w, "prompt", input.prompt());
   } else if (!SungPrompt(input).empty() || !input.instrumental()) {
@@ -71,26 +67,15 @@ std::string BuildGenerateBody(const music::v1::TaskInput& input, absl::string_vi
   }
   PutBool(w, "customMode", custom);
   PutBool(w, "instrumental", input.instrumental());
-  PutString(w, "model", model);
-  PutString(w, "callBackUrl", callback_url);
   PutIfSet(w, "style", input.style());
   PutIfSet(w, "title", input.title());
   PutGenerateOptions(w, input, custom);
-  w.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-std::string BuildExtendBody(const music::v1::TaskInput& input, absl::string_view model,
-                            absl::string_view callback_url) {
-  rapidjson::StringBuffer buffer;
-  JsonWriter w(buffer);
+void WriteExtendFields(const music::v1::TaskInput& input, internal::JsonWriter& w) {
   // continue_at_seconds 0 means "reuse the source clip's parameters" (task.proto).
   const bool own_params = input.continue_at_seconds() > 0;
-  w.StartObject();
-  PutString(w, "audioId", input.continue_from_clip_id());
   PutBool(w, "defaultParamFlag", own_params);
-  PutString(w, "model", model);
-  PutString(w, "callBackUrl", callback_url);
   if (own_params) {
     PutString(w, "prompt", SungPrompt(input));
     PutString(w, "style", input.style());
@@ -100,6 +85,29 @@ std::string BuildExtendBody(const music::v1::TaskInput& input, absl::string_view
   // The continuation's own parameters play custom mode's part: with defaultParamFlag false the
   // source clip's are reused, so a voice or persona would have nothing to apply to.
   PutGenerateOptions(w, input, own_params);
+}
+
+std::string BuildGenerateBody(const music::v1::TaskInput& input, absl::string_view model,
+                              absl::string_view callback_url) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  WriteGenerateFields(input, w);
+  PutString(w, "model", model);
+  PutString(w, "callBackUrl", callback_url);
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::string BuildExtendBody(const music::v1::TaskInput& input, absl::string_view model,
+                            absl::string_view callback_url) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  PutString(w, "audioId", input.continue_from_clip_id());
+  WriteExtendFields(input, w);
+  PutString(w, "model", model);
+  PutString(w, "callBackUrl", callback_url);
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
 }

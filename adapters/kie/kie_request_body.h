@@ -4,12 +4,23 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "adapters/internal/json_writer.h"
 #include "music/v1/task.pb.h"
 
 namespace music::adapters::kie {
 
 /// True when `input` asks for kie.ai custom mode: a style, a title or exact lyrics is given.
 bool IsCustomMode(const music::v1::TaskInput& input);
+
+/// Writes generate's own members into the open JSON object `w`: `prompt` (by mode, as below),
+/// `customMode`, `instrumental`, `style`, `title` and the options. Shared by generate and
+/// upload-cover (CONTRACT-NOTES.md: "fields of generate plus `uploadUrl`").
+void WriteGenerateFields(const music::v1::TaskInput& input, internal::JsonWriter& w);
+
+/// Writes extend's own members into the open JSON object `w`: `defaultParamFlag`
+/// (continue_at_seconds > 0) and with it `prompt`, `style`, `title`, `continueAt`; the options
+/// (the flag standing for custom mode). Shared by extend and upload-extend.
+void WriteExtendFields(const music::v1::TaskInput& input, internal::JsonWriter& w);
 
 /// The JSON body of `POST /api/v1/generate` (WIRE.md "Create"): always `customMode`,
 /// `instrumental`, `model`, `callBackUrl`. Simple mode adds `prompt` (the description); custom
