@@ -60,6 +60,19 @@ struct ProviderDefaults {
   std::string price_currency;
 };
 
+/// A provider account's request limits, which the engine keeps client side (TaskEngine: a
+/// request over them is queued on the engine's timer, not sent). Counts of 0 mean no limit. The
+/// config keys `providers.<name>.rate_limit_creates`, `rate_limit_window_seconds` and
+/// `rate_limit_polls_per_second` override a module's values.
+struct RateLimits {
+  /// Creates (every request that starts a provider task) per `create_window`, for the whole
+  /// account: shared by every task of the provider.
+  int creates_per_window = 0;
+  absl::Duration create_window = absl::Seconds(10);
+  /// Status polls per second of one task.
+  int polls_per_second = 0;
+};
+
 /// What the wiring hands an adapter factory once config and secrets are read.
 struct ProviderSettings {
   std::string base_url;
@@ -113,6 +126,8 @@ struct ProviderModule {
   std::vector<NumberSettingSpec> number_settings;
   /// Settings besides the common ones.
   std::vector<SettingSpec> settings;
+  /// The account limits the provider's documents state (none unless they name one).
+  RateLimits rate_limits;
   /// Builds the adapter. Never fails for a missing key (the provider is then unavailable); an
   /// error (INVALID_ARGUMENT naming the config key) stops start-up.
   std::function<absl::StatusOr<std::shared_ptr<ProviderAdapter>>(const ProviderSettings&)>

@@ -62,6 +62,9 @@ service::ServerOptions OptionsFrom(const ServerConfig& config) {
   options.engine.workers = config.workers;
   options.engine.circuit_breaker.failure_threshold = config.circuit_breaker_failures;
   options.engine.circuit_breaker.cool_down = config.circuit_breaker_cooldown;
+  for (const auto& [name, provider] : config.providers) {
+    options.engine.rate_limits[name] = provider.rate_limits;
+  }
   options.credits_per_usd = config.credits_per_usd;
   options.reference_audio_uploads = config.reference_audio_enabled;
   options.max_reference_audio_bytes = static_cast<size_t>(config.reference_audio_max_bytes);

@@ -192,6 +192,9 @@ void AddProviderSetters(const adapters::ProviderModule& module, ProviderConfig* 
   for (const adapters::SecretSpec& secret : module.secrets) {
     setters[k + secret.config_key] = String(&p->secret_envs[secret.config_key]);
   }
+  setters[k + "rate_limit_creates"] = Int(&p->rate_limits.creates_per_window, 0, 1'000'000);
+  setters[k + "rate_limit_window_seconds"] = Duration(&p->rate_limits.create_window, s);
+  setters[k + "rate_limit_polls_per_second"] = Int(&p->rate_limits.polls_per_second, 0, 1000);
   for (const adapters::NumberSettingSpec& number : module.number_settings) {
     std::map<std::string, double>* numbers = &p->numbers;
     const std::string name = number.config_key;
@@ -231,6 +234,7 @@ ProviderConfig DefaultProviderConfig(const adapters::ProviderModule& module) {
   c.request_timeout = module.defaults.request_timeout;
   c.price_micros = module.defaults.price_micros;
   c.price_currency = module.defaults.price_currency;
+  c.rate_limits = module.rate_limits;
   for (const adapters::SecretSpec& secret : module.secrets) {
     c.secret_envs[secret.config_key] = secret.default_env;
   }

@@ -44,6 +44,11 @@ struct ProviderConfig {
   /// lower case), overriding the adapter's clip_operation_prices, in price_currency (the
   /// adapter's currency when unset); 0 or absent = the adapter's.
   std::map<music::v1::ClipOperation, int64_t> operation_price_micros;
+  /// The account limits the engine keeps client side: the module's (ProviderModule::rate_limits)
+  /// unless `providers.<name>.rate_limit_creates` (creates per window, 0 = none),
+  /// `rate_limit_window_seconds` or `rate_limit_polls_per_second` (per task, 0 = none) change
+  /// them.
+  adapters::RateLimits rate_limits;
 };
 
 /// `price_<operation>_micros` of a clip operation, e.g. "price_convert_to_wav_micros".

@@ -20,6 +20,13 @@ ProviderModule Module() {
   m.secrets = {{"webhook_hmac_key_env", "KIE_WEBHOOK_HMAC_KEY"}};
   // kie.ai's file upload API has its own host (CONTRACT-NOTES.md kie.ai, "File upload").
   m.settings = {{"upload_base_url", "https://kieai.redpandaai.co"}};
+  // CONTRACT-NOTES.md kie.ai: "Limits: 20 new generation requests per 10 s per account (excess
+  // answered 429, not queued)" and "GET /api/v1/generate/record-info?taskId= is limited to 3
+  // requests/s per task" (seed 004 only says 429 means rate limited). The engine queues what
+  // would pass them.
+  m.rate_limits.creates_per_window = 20;
+  m.rate_limits.create_window = absl::Seconds(10);
+  m.rate_limits.polls_per_second = 3;
   m.make_adapter =
       [](const ProviderSettings& s) -> absl::StatusOr<std::shared_ptr<ProviderAdapter>> {
     KieOptions options;

@@ -39,6 +39,14 @@ const Histogram::BucketBoundaries& QueueBuckets() {
   return *b;
 }
 
+// Seconds a request waited for a provider account's rate limit: 0 for most, up to one window
+// (kie.ai: 10 s) or a few under a burst.
+const Histogram::BucketBoundaries& RateLimitBuckets() {
+  static const auto* b = new Histogram::BucketBoundaries{0.001, 0.01, 0.1, 0.25, 0.5, 1,
+                                                         2.5,   5,    10,  20,   30,  60};
+  return *b;
+}
+
 template <typename T>
 prometheus::Family<T>& Family(prometheus::detail::Builder<T> builder, prometheus::Registry& r,
                               std::vector<std::string>& names, const char* name,
@@ -132,6 +140,11 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry)
                           "Time a provider request waited for room under the per-host "
                           "concurrency limit before it was sent, seconds."),
                   {"provider"}),
+      rate_limit_wait_(&Family(BuildHistogram(), *registry_, names_,
+                               "music_provider_rate_limit_wait_seconds",
+                               "Time a provider request (create or poll) waited for the provider "
+                               "account's rate limit before it was sent, seconds (0: none)."),
+                       {"provider"}),
       callbacks_received_(&Family(BuildCounter(), *registry_, names_, "music_callbacks_received_total",
                                   "Provider callback deliveries received."),
                           {"provider"}),
@@ -242,6 +255,10 @@ void Metrics::ProviderCall(absl::string_view provider, absl::string_view endpoin
 
 prometheus::Histogram& Metrics::HttpQueueWait(absl::string_view provider) {
   return queue_wait_.Get({provider}, QueueBuckets());
+}
+
+void Metrics::RateLimitWait(absl::string_view provider, absl::Duration waited) {
+  rate_limit_wait_.Get({provider}, RateLimitBuckets()).Observe(absl::ToDoubleSeconds(waited));
 }
 
 void Metrics::CallbackReceived(absl::string_view provider) {

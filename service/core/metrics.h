@@ -116,6 +116,10 @@ class Metrics {
   /// The histogram of the time requests to `provider` waited in the transport's per-host queue
   /// (its concurrency limit) before being sent. Stable for the Metrics' life.
   prometheus::Histogram& HttpQueueWait(absl::string_view provider);
+  /// A request to `provider` (a create or a poll) the engine's client-side rate limiter let
+  /// through after it `waited` for the provider account's limit (zero: it went at once). Only
+  /// providers with a limit (adapters::RateLimits) are recorded.
+  void RateLimitWait(absl::string_view provider, absl::Duration waited);
 
   // --- Callbacks (TaskEngine::HandleCallback) ---
   /// `provider` is a configured provider or "unknown".
@@ -158,6 +162,7 @@ class Metrics {
   SeriesCache<prometheus::Histogram> provider_seconds_;
   SeriesCache<prometheus::Counter> polls_;
   SeriesCache<prometheus::Histogram> queue_wait_;
+  SeriesCache<prometheus::Histogram> rate_limit_wait_;
   SeriesCache<prometheus::Counter> callbacks_received_;
   SeriesCache<prometheus::Counter> callbacks_refused_;
   SeriesCache<prometheus::Counter> callbacks_duplicate_;

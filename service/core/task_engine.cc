@@ -31,6 +31,22 @@
 // provider refused the content) fails the task: another provider would be asked the same thing.
 // The route is derived from the catalog and the task, so a restart resumes it where it was.
 //
+// Rate limits.
+// A provider module may declare its account's limits (adapters::RateLimits: kie.ai 20 creates
+// per 10 s per account and 3 record-info polls per second per task, CONTRACT-NOTES.md), and
+// config may change them (EngineOptions::rate_limits). The engine keeps them on the client side
+// instead of earning 429s: one SlidingWindowLimiter per provider account, shared by every task of
+// the provider, for creates; a RecentRequests window in each task's slot for its polls (memory
+// O(tasks in flight)). A create or poll over the limit is not sent and writes nothing: the step
+// is rescheduled on the engine's timer for the time the limiter names (never a sleep, never a
+// blocked worker), and runs again then like any due step. Both count a request from its answer,
+// not from its sending, so network latency never lets the provider see one too many in a window.
+// The create limiter is asked after the circuit breaker and the reference-audio upload, right
+// before the kSubmitting mark: a create it grants is sent at once. How long a task's requests
+// waited goes into Task.rate_limit_wait (a create's wait with its kSubmitting write, a poll's
+// with the poll's write) and into music_provider_rate_limit_wait_seconds. Callbacks, cancels and
+// lookups are not limited.
+//
 // Reference audio.
 // A reference_audio_uri is downloaded (SSRF-safe fetcher) and stored at the task's provider
 // before the create, and the provider's artifact id is written to the record first, so retries and
@@ -121,6 +137,16 @@ absl::string_view CallbackRefusalReason(absl::StatusCode code) {
   }
 }
 
+// Adds `waited` to Task.rate_limit_wait.
+void AddRateLimitWait(absl::Duration waited, music::v1::Task& task) {
+  google::protobuf::Duration* total = task.mutable_rate_limit_wait();
+  const absl::Duration sum =
+      absl::Seconds(total->seconds()) + absl::Nanoseconds(total->nanos()) + waited;
+  const int64_t seconds = absl::ToInt64Seconds(sum);
+  total->set_seconds(seconds);
+  total->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(sum - absl::Seconds(seconds))));
+}
+
 std::string NewTaskId() {
   static absl::Mutex mu(absl::kConstInit);
   static absl::BitGen* gen = new absl::BitGen();
@@ -146,7 +172,17 @@ TaskEngine::TaskEngine(EngineOptions options, persistence::TaskStore* store,
       own_pool_(options_.executor == nullptr
                     ? std::make_unique<ThreadPool>(std::max(1, options_.workers))
                     : nullptr),
-      executor_(options_.executor != nullptr ? options_.executor : own_pool_.get()) {}
+      executor_(options_.executor != nullptr ? options_.executor : own_pool_.get()) {
+  for (const auto& [provider, limits] : options_.rate_limits) {
+    if (limits.creates_per_window <= 0 && limits.polls_per_second <= 0) continue;
+    ProviderLimits& l = limits_[provider];
+    if (limits.creates_per_window > 0 && limits.create_window > absl::ZeroDuration()) {
+      l.creates =
+          std::make_unique<SlidingWindowLimiter>(limits.creates_per_window, limits.create_window);
+    }
+    l.polls_per_second = std::max(0, limits.polls_per_second);
+  }
+}
 
 TaskEngine::~TaskEngine() { Shutdown(); }
 
@@ -857,6 +893,12 @@ void TaskEngine::Step(const std::string& task_id, Done done) {
       done();
       return;
     case SubmissionState::kSubmitted:
+      if (auto at = AcquirePollSlot(task_id, record.task.provider(), now); at.has_value()) {
+        // Over the task's poll limit: not sent; polled when the limit allows (see "Rate limits").
+        Schedule(task_id, Clamp(*at, record));
+        done();
+        return;
+      }
       Poll(record, adapter, std::move(done));
       return;
   }
@@ -896,6 +938,15 @@ void TaskEngine::Submit(TaskRecord record, adapters::ProviderAdapter* adapter, D
     done();
     return;
   }
+  // The account's create limit (see "Rate limits"): over it, nothing is sent or written and the
+  // step runs again when a slot frees. Asked after the breaker, so a half-open circuit's probe
+  // is granted only while the account has room (an open circuit sent nothing for its cool-down).
+  absl::Duration waited;
+  if (auto at = AcquireCreateSlot(task_id, provider, clock_->Now(), &waited); at.has_value()) {
+    Schedule(task_id, Clamp(*at, record));
+    done();
+    return;
+  }
   // Written before sending, so a crash mid-send is seen on restart (see "Lost submissions").
   auto marked = Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
     if (r.submission != SubmissionState::kNotSubmitted || IsTerminal(r.task.state()) ||
@@ -904,18 +955,22 @@ void TaskEngine::Submit(TaskRecord record, adapters::ProviderAdapter* adapter, D
     }
     r.submission = SubmissionState::kSubmitting;
     r.next_action_time = Clamp(clock_->Now() + options_.unknown_submission_grace, r);
+    if (waited > absl::ZeroDuration()) AddRateLimitWait(waited, r.task);
     return true;
   });
   if (!marked.ok()) {
+    ReturnCreateSlot(provider);
     done();
     return;
   }
+  EndCreateWait(task_id, provider, waited);
 
   const adapters::SubmitRequest request = BuildSubmitRequest(*marked);
   AsyncStarted();
   adapter->SubmitAsync(
       request, [this, task_id, provider, adapter, start = clock_->Now(),
                 done = std::move(done)](absl::StatusOr<adapters::SubmitResult> sent) mutable {
+        ReleaseCreateSlot(provider);  // answered (or failed): the slot counts from now
         CountCall(provider, "submit", sent.status(), start);
         auto answer = std::make_shared<absl::StatusOr<adapters::SubmitResult>>(std::move(sent));
         Continue([this, task_id, provider, adapter, answer, done = std::move(done)] {
@@ -1268,6 +1323,7 @@ void TaskEngine::Poll(const TaskRecord& record, adapters::ProviderAdapter* adapt
 
 void TaskEngine::FinishPoll(const std::string& task_id, const std::string& provider,
                             const absl::StatusOr<adapters::ProviderUpdate>& update) {
+  RecordPollAnswer(task_id, provider);
   RecordOutcome(provider, update.status());
   auto loaded = Load(task_id);
   if (!loaded.ok()) {
@@ -1290,20 +1346,124 @@ void TaskEngine::FinishPoll(const std::string& task_id, const std::string& provi
     Schedule(task_id, Clamp(now + std::max(interval, Backoff(failures, update.status())), *record));
     return;
   }
+  // The time this task's polls waited for the rate limit that is not stored yet: it goes with
+  // this poll's write (one write more only for a poll that waited and changed nothing).
+  absl::Duration unsaved_wait;
   {
     absl::MutexLock lock(&mu_);
     auto it = slot_of_.find(task_id);
-    if (it != slot_of_.end()) slots_[it->second].poll_failures = 0;
+    if (it != slot_of_.end()) {
+      slots_[it->second].poll_failures = 0;
+      unsaved_wait = slots_[it->second].unsaved_poll_wait;
+    }
   }
+  bool stored_wait = false;
   auto result = Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
+    stored_wait = false;  // set again by each attempt of the write
     if (r.submission != SubmissionState::kSubmitted) return false;
-    const bool changed = MergeProviderUpdate(*update, now, r.task);
+    // An ended task (a callback ended it meanwhile) is not written again for its wait.
+    const bool ended = IsTerminal(r.task.state());
+    bool changed = MergeProviderUpdate(*update, now, r.task);
+    if (unsaved_wait > absl::ZeroDuration() && !ended) {
+      AddRateLimitWait(unsaved_wait, r.task);
+      stored_wait = changed = true;
+    }
     if (changed) r.next_action_time = Clamp(now + interval, r);
     return changed;
   });
+  if (result.ok() && stored_wait) {
+    absl::MutexLock lock(&mu_);
+    auto it = slot_of_.find(task_id);
+    if (it != slot_of_.end()) slots_[it->second].unsaved_poll_wait -= unsaved_wait;
+  }
   if (result.ok() && !IsTerminal(result->task.state())) {
     Schedule(task_id, Clamp(now + interval, *result));
   }
+}
+
+const TaskEngine::ProviderLimits* TaskEngine::LimitsOf(const std::string& provider) const {
+  auto it = limits_.find(provider);
+  return it == limits_.end() ? nullptr : &it->second;
+}
+
+absl::Duration TaskEngine::RateLimitWaitLocked(const Slot& slot, absl::Time now) {
+  if (slot.rate_limited_since == absl::InfiniteFuture()) return absl::ZeroDuration();
+  return std::max(absl::ZeroDuration(), now - slot.rate_limited_since);
+}
+
+std::optional<absl::Time> TaskEngine::AcquireCreateSlot(const std::string& task_id,
+                                                        const std::string& provider,
+                                                        absl::Time now, absl::Duration* waited) {
+  *waited = absl::ZeroDuration();
+  const ProviderLimits* limits = LimitsOf(provider);
+  if (limits == nullptr || limits->creates == nullptr) return std::nullopt;
+  const std::optional<absl::Time> at = limits->creates->AcquireUntilRelease(now);
+  absl::MutexLock lock(&mu_);
+  auto it = slot_of_.find(task_id);
+  if (it == slot_of_.end()) return at;
+  Slot& slot = slots_[it->second];
+  if (at.has_value()) {
+    if (slot.rate_limited_since == absl::InfiniteFuture()) slot.rate_limited_since = now;
+  } else {
+    *waited = RateLimitWaitLocked(slot, now);
+  }
+  return at;
+}
+
+void TaskEngine::ReleaseCreateSlot(const std::string& provider) {
+  const ProviderLimits* limits = LimitsOf(provider);
+  if (limits != nullptr && limits->creates != nullptr) limits->creates->Release(clock_->Now());
+}
+
+void TaskEngine::ReturnCreateSlot(const std::string& provider) {
+  const ProviderLimits* limits = LimitsOf(provider);
+  if (limits != nullptr && limits->creates != nullptr) limits->creates->Return();
+}
+
+void TaskEngine::EndCreateWait(const std::string& task_id, const std::string& provider,
+                               absl::Duration waited) {
+  const ProviderLimits* limits = LimitsOf(provider);
+  if (limits == nullptr || limits->creates == nullptr) return;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = slot_of_.find(task_id);
+    if (it != slot_of_.end()) slots_[it->second].rate_limited_since = absl::InfiniteFuture();
+  }
+  metrics_->RateLimitWait(provider, waited);
+}
+
+std::optional<absl::Time> TaskEngine::AcquirePollSlot(const std::string& task_id,
+                                                      const std::string& provider,
+                                                      absl::Time now) {
+  const ProviderLimits* limits = LimitsOf(provider);
+  if (limits == nullptr || limits->polls_per_second <= 0) return std::nullopt;
+  std::optional<absl::Time> at;
+  absl::Duration waited;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = slot_of_.find(task_id);
+    if (it == slot_of_.end()) return std::nullopt;
+    Slot& slot = slots_[it->second];
+    at = slot.recent_polls.NextAllowed(now, limits->polls_per_second, absl::Seconds(1));
+    if (at.has_value()) {
+      if (slot.rate_limited_since == absl::InfiniteFuture()) slot.rate_limited_since = now;
+      return at;
+    }
+    waited = RateLimitWaitLocked(slot, now);
+    slot.rate_limited_since = absl::InfiniteFuture();
+    slot.unsaved_poll_wait += waited;
+  }
+  metrics_->RateLimitWait(provider, waited);
+  return std::nullopt;
+}
+
+void TaskEngine::RecordPollAnswer(const std::string& task_id, const std::string& provider) {
+  const ProviderLimits* limits = LimitsOf(provider);
+  if (limits == nullptr || limits->polls_per_second <= 0) return;
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  auto it = slot_of_.find(task_id);
+  if (it != slot_of_.end()) slots_[it->second].recent_polls.Record(now, limits->polls_per_second);
 }
 
 }  // namespace music::service

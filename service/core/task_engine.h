@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <set>
 #include <string>
@@ -22,6 +23,7 @@
 #include "adapters/http/http_types.h"
 #include "adapters/http/reference_audio_fetcher.h"
 #include "adapters/provider_adapter.h"
+#include "adapters/provider_module.h"
 #include "persistence/task_store.h"
 #include "service/core/catalog.h"
 #include "service/core/circuit_breaker.h"
@@ -30,6 +32,7 @@
 #include "service/core/executor.h"
 #include "service/core/metrics.h"
 #include "service/core/provider_health.h"
+#include "service/core/rate_limiter.h"
 #include "service/core/thread_pool.h"
 #include "service/core/watch_hub.h"
 
@@ -92,6 +95,13 @@ struct EngineOptions {
   absl::Duration scheduler_tick = absl::Milliseconds(100);
   /// The per-provider circuit breaker (failure_threshold 0 turns it off).
   CircuitBreakerOptions circuit_breaker;
+  /// Client-side account limits by provider name (the modules' ProviderModule::rate_limits
+  /// after config). Creates of one provider share one limiter (one account per provider);
+  /// each task's polls have their own. A create or poll over its limit is not sent: the task's
+  /// step runs again, on the engine's timer, when the limiter frees a slot, and the wait is
+  /// added to Task.rate_limit_wait and music_provider_rate_limit_wait_seconds. Callbacks,
+  /// cancels and lookups are not limited. Absent (or zero counts): no limit.
+  std::map<std::string, adapters::RateLimits> rate_limits;
   /// Downloads reference_audio_uri at submit time (SSRF-safe). Not owned; nullptr: tasks with a
   /// reference_audio_uri fail FAILED_PRECONDITION ("reference audio URLs are disabled").
   http::ReferenceAudioFetcher* reference_fetcher = nullptr;
@@ -235,6 +245,34 @@ class TaskEngine {
   void Poll(const domain::TaskRecord& record, adapters::ProviderAdapter* adapter, Done done);
   void FinishPoll(const std::string& task_id, const std::string& provider,
                   const absl::StatusOr<adapters::ProviderUpdate>& update);
+  // The client-side limits of one provider (EngineOptions::rate_limits), fixed at construction.
+  struct ProviderLimits {
+    // The account's creates; null: not limited. Thread-safe itself.
+    std::unique_ptr<SlidingWindowLimiter> creates;
+    int polls_per_second = 0;
+  };
+  // The limits of `provider`, or null when it has none.
+  const ProviderLimits* LimitsOf(const std::string& provider) const;
+  // Takes a create slot of the task's provider account at `now`. nullopt: send now (the slot is
+  // held until ReleaseCreateSlot or ReturnCreateSlot), and `*waited` is how long the task has
+  // waited for it (its wait ends with EndCreateWait, once the create is marked); else the time
+  // to try again (the task's wait goes on).
+  std::optional<absl::Time> AcquireCreateSlot(const std::string& task_id,
+                                              const std::string& provider, absl::Time now,
+                                              absl::Duration* waited);
+  // The create's answer arrived: its slot counts for one window from now.
+  void ReleaseCreateSlot(const std::string& provider);
+  // The create was not sent after all: its slot counts for nothing.
+  void ReturnCreateSlot(const std::string& provider);
+  // The create that waited `waited` is marked kSubmitting (the wait is stored): the wait ends.
+  void EndCreateWait(const std::string& task_id, const std::string& provider,
+                     absl::Duration waited);
+  // As AcquireCreateSlot for a poll of the task, under its provider's polls_per_second; the
+  // wait is kept in the task's slot until a poll's write stores it (TakePollWait).
+  std::optional<absl::Time> AcquirePollSlot(const std::string& task_id,
+                                            const std::string& provider, absl::Time now);
+  // A poll's answer arrived: it counts against the task's poll limit from now.
+  void RecordPollAnswer(const std::string& task_id, const std::string& provider);
   // For kLookupByRequestId providers: finds the task a lost create made, or allows a new create.
   void Recover(const domain::TaskRecord& record, adapters::ProviderAdapter* adapter);
   adapters::SubmitRequest BuildSubmitRequest(const domain::TaskRecord& record) const;
@@ -269,6 +307,13 @@ class TaskEngine {
     int store_failures = 0;
     // The music_tasks gauge this task is counted in (by its state, kind and provider), or null.
     prometheus::Gauge* counted = nullptr;
+    // Since when the task's next provider request has been waiting for a rate limiter
+    // (InfiniteFuture: not waiting). In memory: a restart starts the count over.
+    absl::Time rate_limited_since = absl::InfiniteFuture();
+    // Time its polls waited for the limiter that no write has stored in Task.rate_limit_wait.
+    absl::Duration unsaved_poll_wait = absl::ZeroDuration();
+    // The task's last poll answers, for its provider's polls_per_second.
+    RecentRequests recent_polls;
   };
   struct TimerEntry {
     absl::Time when;
@@ -279,6 +324,8 @@ class TaskEngine {
   // The slot of `task_id`, created when absent.
   uint32_t SlotLocked(const std::string& task_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RetireLocked(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // How long the slot's task has waited for a rate limiter at `now` (zero: not waiting).
+  static absl::Duration RateLimitWaitLocked(const Slot& slot, absl::Time now);
   // The music_tasks gauge of `record` (null for a terminal one). Looked up before taking mu_:
   // the lookup formats labels and takes the metrics' own lock.
   prometheus::Gauge* GaugeFor(const domain::TaskRecord& record);
@@ -321,6 +368,8 @@ class TaskEngine {
   std::unique_ptr<Metrics> own_metrics_;
   Metrics* const metrics_;
   CircuitBreaker breaker_;
+  // By provider name; built in the constructor, read-only afterwards (no lock).
+  absl::flat_hash_map<std::string, ProviderLimits> limits_;
   // Set when options.executor is null; executor_ points at it then.
   std::unique_ptr<ThreadPool> own_pool_;
   Executor* const executor_;

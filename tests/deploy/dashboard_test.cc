@@ -97,7 +97,8 @@ TEST(DashboardTest, EveryPanelQueriesOnlyExposedMetrics) {
   for (const char* main :
        {"music_rpc_requests_total", "music_rpc_duration_seconds", "music_tasks",
         "music_task_duration_seconds", "music_provider_requests_total", "music_polls_total",
-        "music_http_queue_wait_seconds", "music_callbacks_refused_total", "music_watch_streams",
+        "music_http_queue_wait_seconds", "music_provider_rate_limit_wait_seconds",
+        "music_callbacks_refused_total", "music_watch_streams",
         "music_store_commit_duration_seconds", "music_ledger_reserved_micros_total",
         "music_archive_failures_total"}) {
     EXPECT_EQ(used.count(main), 1u) << "no panel shows " << main;

@@ -72,6 +72,32 @@ TEST(ConfigTest, ReadsEveryDocumentedKey) {
   EXPECT_EQ(c->workers, 3);
 }
 
+// The account limits: each module's (kie.ai's from CONTRACT-NOTES.md, none for the others) until
+// config changes them; 0 turns one off.
+TEST(ConfigTest, RateLimitsAreTheModulesUnlessConfigured) {
+  auto defaults = ParseConfig("{}");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(P(*defaults, "kie").rate_limits.creates_per_window, 20);
+  EXPECT_EQ(P(*defaults, "kie").rate_limits.create_window, absl::Seconds(10));
+  EXPECT_EQ(P(*defaults, "kie").rate_limits.polls_per_second, 3);
+  for (const char* other : {"piapi", "tokenlab", "beatra"}) {
+    EXPECT_EQ(P(*defaults, other).rate_limits.creates_per_window, 0) << other;
+    EXPECT_EQ(P(*defaults, other).rate_limits.polls_per_second, 0) << other;
+  }
+  auto set = ParseConfig(R"({"providers": {
+      "kie": {"rate_limit_creates": 15, "rate_limit_window_seconds": 12,
+              "rate_limit_polls_per_second": 0},
+      "beatra": {"rate_limit_creates": 60, "rate_limit_window_seconds": 60,
+                 "rate_limit_polls_per_second": 2}}})");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(P(*set, "kie").rate_limits.creates_per_window, 15);
+  EXPECT_EQ(P(*set, "kie").rate_limits.create_window, absl::Seconds(12));
+  EXPECT_EQ(P(*set, "kie").rate_limits.polls_per_second, 0);
+  EXPECT_EQ(P(*set, "beatra").rate_limits.creates_per_window, 60);
+  EXPECT_EQ(P(*set, "beatra").rate_limits.create_window, absl::Seconds(60));
+  EXPECT_EQ(P(*set, "beatra").rate_limits.polls_per_second, 2);
+}
+
 TEST(ConfigTest, NewProviderRoutingAndReferenceAudioDefaults) {
   auto c = ParseConfig("{}");
   ASSERT_TRUE(c.ok()) << c.status();
@@ -188,6 +214,14 @@ TEST(ConfigTest, BadConfigNamesTheKey) {
       {R"({"providers": {"piapi": {"request_timeout_seconds": 0}}})",
        "providers.piapi.request_timeout_seconds"},
       {R"({"providers": {"nope": {"base_url": "x"}}})", "providers.nope.base_url"},
+      {R"({"providers": {"kie": {"rate_limit_creates": -1}}})",
+       "providers.kie.rate_limit_creates"},
+      {R"({"providers": {"kie": {"rate_limit_creates": 2.5}}})",
+       "providers.kie.rate_limit_creates"},
+      {R"({"providers": {"kie": {"rate_limit_window_seconds": 0}}})",
+       "providers.kie.rate_limit_window_seconds"},
+      {R"({"providers": {"piapi": {"rate_limit_polls_per_second": "3"}}})",
+       "providers.piapi.rate_limit_polls_per_second"},
       // A secret key is a key of its own provider only.
       {R"({"providers": {"piapi": {"webhook_hmac_key_env": "X"}}})",
        "providers.piapi.webhook_hmac_key_env"},
