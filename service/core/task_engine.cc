@@ -31,6 +31,20 @@
 // provider refused the content) fails the task: another provider would be asked the same thing.
 // The route is derived from the catalog and the task, so a restart resumes it where it was.
 //
+// Retryable provider failures.
+// A provider task that fails with an error the provider marks retryable (beatra
+// `error.retryable: true`, CONTRACT-NOTES "beatra": `error {code, message, retryable}`;
+// ProviderUpdate::retryable) is not the end of our task: the failed provider task is recorded in
+// Task.resubmissions and the task goes back to kNotSubmitted at the same provider, as a new
+// provider task. Its idempotency key must be new (the old key would answer with the failed
+// task), so attempt n >= 2 at a provider sends "<task_id>.<provider>.<n>", n counted from the
+// stored Task.resubmissions (durable across restarts, so a resent create of attempt n reuses
+// attempt n's key); attempt 1 keeps "<task_id>.<provider>", the key of tasks in flight before
+// resubmission existed. At most max_submit_attempts provider tasks per provider; after that the
+// failure fails the task as any other. The reservation is untouched: one RESERVE and one
+// SETTLE/REFUND per task whatever the number of attempts (the failed attempt's billing report
+// is dropped; beatra refunds a failed task, seed 002 "Billing").
+//
 // Reference audio.
 // A reference_audio_uri is downloaded (SSRF-safe fetcher) and stored at the task's provider
 // before the create, and the provider's artifact id is written to the record first, so retries and
@@ -39,6 +53,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "absl/random/random.h"
@@ -119,6 +134,16 @@ absl::string_view CallbackRefusalReason(absl::StatusCode code) {
     default:
       return "unavailable";
   }
+}
+
+// Which provider task of `task` at its current provider the next create makes: 1 for the
+// first, n + 1 after n resubmissions there (see "Retryable provider failures").
+int ProviderAttempt(const music::v1::Task& task) {
+  int attempt = 1;
+  for (const music::v1::ProviderResubmission& r : task.resubmissions()) {
+    if (r.provider() == task.provider()) ++attempt;
+  }
+  return attempt;
 }
 
 std::string NewTaskId() {
@@ -385,6 +410,10 @@ absl::Status TaskEngine::ApplyCallback(adapters::ProviderAdapter* adapter,
       r.submission = SubmissionState::kSubmitted;
       r.attempts = 0;
       changed = true;
+    }
+    if (ResubmitAfterRetryableFailure(r, *update, now)) {
+      duplicate = false;
+      return true;
     }
     changed |= MergeProviderUpdate(*update, now, r.task);
     // The callback is the news a poll would have brought: the next poll is one interval away.
@@ -1031,6 +1060,47 @@ void TaskEngine::AfterProviderError(TaskRecord& r, const absl::Status& error,
            adapters::GetProviderErrorCode(error), now, r.task);
 }
 
+bool TaskEngine::ResubmitAfterRetryableFailure(TaskRecord& r,
+                                               const adapters::ProviderUpdate& update,
+                                               absl::Time now) {
+  if (update.state != adapters::ProviderState::kFailed || !update.retryable) return false;
+  const int attempt = ProviderAttempt(r.task);
+  if (attempt >= options_.max_submit_attempts) return false;  // budget spent: it fails as usual
+  const absl::StatusCode code =
+      update.error_code == absl::StatusCode::kOk ? absl::StatusCode::kUnknown : update.error_code;
+  music::v1::ProviderResubmission* resubmission = r.task.add_resubmissions();
+  resubmission->set_provider(r.task.provider());
+  resubmission->set_provider_task_id(r.task.provider_task_id().empty() ? update.provider_task_id
+                                                                       : r.task.provider_task_id());
+  resubmission->set_code(static_cast<int32_t>(code));
+  resubmission->set_message(update.error_message);
+  resubmission->set_provider_error_code(update.provider_error_code);
+  SetTimestamp(now, resubmission->mutable_time());
+  LogTaskEvent(LogLevel::kWarn, "task.resubmitted", r,
+               {{"failed_provider_task_id", resubmission->provider_task_id()},
+                {"provider_error_code", update.provider_error_code},
+                {"attempt", absl::StrCat(attempt + 1)},
+                {"error", update.error_message}});
+  // What the failed provider task reported belongs to it, not to the next one. The reservation
+  // stays; its settlement follows the provider task that ends the task.
+  r.task.set_provider_task_id("");
+  r.task.clear_clips();
+  r.task.clear_lyric_variants();
+  r.task.clear_operation_result();
+  r.task.clear_progress();
+  music::v1::TaskBilling* billing = r.task.mutable_billing();
+  billing->set_provider_charged_micros(0);
+  billing->set_provider_refunded_micros(0);
+  billing->clear_provider_billing_transaction_id();
+  r.poll_url.clear();
+  r.submission = SubmissionState::kNotSubmitted;
+  r.attempts = 0;
+  r.unknown_since = absl::InfinitePast();
+  r.next_action_time =
+      Clamp(now + Backoff(attempt, absl::UnavailableError(update.error_message)), r);
+  return true;
+}
+
 void TaskEngine::FailOver(TaskRecord& r, const music::v1::Model& next, absl::StatusCode code,
                           absl::string_view message, absl::Time now) {
   music::v1::ProviderFailover* failover = r.task.add_failovers();
@@ -1179,9 +1249,13 @@ adapters::SubmitRequest TaskEngine::BuildSubmitRequest(const TaskRecord& record)
   request.input = record.task.input();
   request.callback_url = CallbackUrl(record.task.provider(), record.task.task_id());
   request.request_id = record.task.request_id();
-  // One key per (task, provider): every retry of this task at this provider reuses it, and a
-  // failover to another provider never collides with it.
+  // One key per (task, provider, provider task): every retry of a create reuses it, a failover
+  // to another provider never collides with it, and a resubmission after a retryable failure
+  // gets a new one (attempt 1 keeps the key it had before resubmissions existed).
   request.idempotency_key = absl::StrCat(record.task.task_id(), ".", record.task.provider());
+  if (const int attempt = ProviderAttempt(record.task); attempt > 1) {
+    absl::StrAppend(&request.idempotency_key, ".", attempt);
+  }
   request.reference_artifact_id = record.reference_artifact_id;
   if (request.reference_artifact_id.empty() && !record.task.input().reference_audio_id().empty()) {
     // "<provider>/<artifact id>" as UploadReferenceAudio returned it; validation checked the
@@ -1254,12 +1328,12 @@ void TaskEngine::Poll(const TaskRecord& record, adapters::ProviderAdapter* adapt
   AsyncStarted();
   adapter->PollAsync(
       target, [this, task_id = record.task.task_id(), provider = record.task.provider(),
-               start = clock_->Now(),
+               polled = record.task.provider_task_id(), start = clock_->Now(),
                done = std::move(done)](absl::StatusOr<adapters::ProviderUpdate> update) mutable {
         CountCall(provider, "poll", update.status(), start);
         auto answer = std::make_shared<absl::StatusOr<adapters::ProviderUpdate>>(std::move(update));
-        Continue([this, task_id, provider, answer, done = std::move(done)] {
-          FinishPoll(task_id, provider, *answer);
+        Continue([this, task_id, provider, polled, answer, done = std::move(done)] {
+          FinishPoll(task_id, provider, polled, *answer);
           done();
           AsyncEnded();
         });
@@ -1267,6 +1341,7 @@ void TaskEngine::Poll(const TaskRecord& record, adapters::ProviderAdapter* adapt
 }
 
 void TaskEngine::FinishPoll(const std::string& task_id, const std::string& provider,
+                            const std::string& polled_task_id,
                             const absl::StatusOr<adapters::ProviderUpdate>& update) {
   RecordOutcome(provider, update.status());
   auto loaded = Load(task_id);
@@ -1297,6 +1372,9 @@ void TaskEngine::FinishPoll(const std::string& task_id, const std::string& provi
   }
   auto result = Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
     if (r.submission != SubmissionState::kSubmitted) return false;
+    // An answer about another provider task (one this task left behind) changes nothing.
+    if (!polled_task_id.empty() && polled_task_id != r.task.provider_task_id()) return false;
+    if (ResubmitAfterRetryableFailure(r, *update, now)) return true;
     const bool changed = MergeProviderUpdate(*update, now, r.task);
     if (changed) r.next_action_time = Clamp(now + interval, r);
     return changed;
