@@ -57,12 +57,14 @@
 #include <vector>
 
 #include "absl/random/random.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "adapters/provider_auth.h"
 #include "adapters/provider_errors.h"
 #include "domain/ledger.h"
+#include "google/rpc/error_details.pb.h"
 #include "service/core/event_log.h"
 #include "service/core/request_fingerprint.h"
 #include "service/core/status_details.h"
@@ -134,6 +136,18 @@ absl::string_view CallbackRefusalReason(absl::StatusCode code) {
     default:
       return "unavailable";
   }
+}
+
+// The AIP-193 reason a failure's status carries, for TaskError.reason: PROVIDER_AUTH when the
+// provider refused the service's own key (adapters/provider_auth.h), else the reason of its
+// google.rpc.ErrorInfo payload (status_details.h); "" when it has none.
+std::string ReasonOf(const absl::Status& status) {
+  if (adapters::IsProviderAuthError(status)) return adapters::kProviderAuthReason;
+  if (auto payload = status.GetPayload(kErrorInfoUrl)) {
+    google::rpc::ErrorInfo info;
+    if (info.ParseFromString(std::string(*payload))) return info.reason();
+  }
+  return "";
 }
 
 // Which provider task of `task` at its current provider the next create makes: 1 for the
@@ -1055,9 +1069,11 @@ void TaskEngine::AfterProviderError(TaskRecord& r, const absl::Status& error,
   // operators tell it from the caller's own errors (code FAILED_PRECONDITION, provider code 401).
   const std::string reason =
       adapters::IsProviderAuthError(error) ? absl::StrCat(adapters::kProviderAuthReason, ": ") : "";
-  FailTask(error.code(),
-           absl::StrCat(reason, "the provider refused ", what, ": ", error.message()), "",
-           adapters::GetProviderErrorCode(error), now, r.task);
+  if (FailTask(error.code(),
+               absl::StrCat(reason, "the provider refused ", what, ": ", error.message()), "",
+               adapters::GetProviderErrorCode(error), now, r.task)) {
+    r.task.mutable_error()->set_reason(ReasonOf(error));
+  }
 }
 
 bool TaskEngine::ResubmitAfterRetryableFailure(TaskRecord& r,
@@ -1203,7 +1219,9 @@ bool TaskEngine::PrepareReferenceAudio(TaskRecord& record, adapters::ProviderAda
       const std::string message =
           absl::StrCat("reference_audio_uri could not be used: ", error.message());
       if (IsRefusal(error.code()) || r.attempts + 1 >= options_.max_submit_attempts) {
-        return FailTask(error.code(), message, "", "", now, r.task);
+        const bool failed = FailTask(error.code(), message, "", "", now, r.task);
+        if (failed) r.task.mutable_error()->set_reason(ReasonOf(error));
+        return failed;
       }
       r.attempts += 1;  // transient (network, timeout): the download is retried
       r.next_action_time = Clamp(now + Backoff(r.attempts, error), r);
