@@ -92,6 +92,11 @@ struct ProviderUpdate {
   std::string error_message;
   /// The provider's raw error code (kie.ai `errorCode`, or a callback's `code`).
   std::string provider_error_code;
+  /// For kFailed: the provider says the same request may succeed if sent again (beatra
+  /// `error.retryable`, CONTRACT-NOTES "beatra": `error {code, message, retryable}`). The engine
+  /// then resubmits the task as a new provider task (a new idempotency key) within its retry
+  /// budget instead of failing it.
+  bool retryable = false;
   /// Progress as the provider reports it (beatra `progress {percent, stage, message}`); percent
   /// is -1 when not reported.
   int32_t progress_percent = -1;

@@ -129,6 +129,7 @@ absl::Status ReadFailure(const Value& task, ProviderUpdate& update) {
   if (update.state != ProviderState::kFailed) return absl::OkStatus();
   update.provider_error_code = code;
   update.error_code = BeatraTaskErrorCode(code, retryable);
+  update.retryable = retryable;
   update.error_message =
       message.empty() ? absl::StrCat("beatra task failed: ", code.empty() ? "no code" : code)
                       : absl::StrCat("beatra task failed (", code, "): ", message.substr(0, 500));

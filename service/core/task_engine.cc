@@ -47,6 +47,20 @@
 // with the poll's write) and into music_provider_rate_limit_wait_seconds. Callbacks, cancels and
 // lookups are not limited.
 //
+// Retryable provider failures.
+// A provider task that fails with an error the provider marks retryable (beatra
+// `error.retryable: true`, CONTRACT-NOTES "beatra": `error {code, message, retryable}`;
+// ProviderUpdate::retryable) is not the end of our task: the failed provider task is recorded in
+// Task.resubmissions and the task goes back to kNotSubmitted at the same provider, as a new
+// provider task. Its idempotency key must be new (the old key would answer with the failed
+// task), so attempt n >= 2 at a provider sends "<task_id>.<provider>.<n>", n counted from the
+// stored Task.resubmissions (durable across restarts, so a resent create of attempt n reuses
+// attempt n's key); attempt 1 keeps "<task_id>.<provider>", the key of tasks in flight before
+// resubmission existed. At most max_submit_attempts provider tasks per provider; after that the
+// failure fails the task as any other. The reservation is untouched: one RESERVE and one
+// SETTLE/REFUND per task whatever the number of attempts (the failed attempt's billing report
+// is dropped; beatra refunds a failed task, seed 002 "Billing").
+//
 // Reference audio.
 // A reference_audio_uri is downloaded (SSRF-safe fetcher) and stored at the task's provider
 // before the create, and the provider's artifact id is written to the record first, so retries and
@@ -55,15 +69,18 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "absl/random/random.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "adapters/provider_auth.h"
 #include "adapters/provider_errors.h"
 #include "domain/ledger.h"
+#include "google/rpc/error_details.pb.h"
 #include "service/core/event_log.h"
 #include "service/core/request_fingerprint.h"
 #include "service/core/status_details.h"
@@ -145,6 +162,28 @@ void AddRateLimitWait(absl::Duration waited, music::v1::Task& task) {
   const int64_t seconds = absl::ToInt64Seconds(sum);
   total->set_seconds(seconds);
   total->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(sum - absl::Seconds(seconds))));
+}
+
+// The AIP-193 reason a failure's status carries, for TaskError.reason: PROVIDER_AUTH when the
+// provider refused the service's own key (adapters/provider_auth.h), else the reason of its
+// google.rpc.ErrorInfo payload (status_details.h); "" when it has none.
+std::string ReasonOf(const absl::Status& status) {
+  if (adapters::IsProviderAuthError(status)) return adapters::kProviderAuthReason;
+  if (auto payload = status.GetPayload(kErrorInfoUrl)) {
+    google::rpc::ErrorInfo info;
+    if (info.ParseFromString(std::string(*payload))) return info.reason();
+  }
+  return "";
+}
+
+// Which provider task of `task` at its current provider the next create makes: 1 for the
+// first, n + 1 after n resubmissions there (see "Retryable provider failures").
+int ProviderAttempt(const music::v1::Task& task) {
+  int attempt = 1;
+  for (const music::v1::ProviderResubmission& r : task.resubmissions()) {
+    if (r.provider() == task.provider()) ++attempt;
+  }
+  return attempt;
 }
 
 std::string NewTaskId() {
@@ -421,6 +460,10 @@ absl::Status TaskEngine::ApplyCallback(adapters::ProviderAdapter* adapter,
       r.submission = SubmissionState::kSubmitted;
       r.attempts = 0;
       changed = true;
+    }
+    if (ResubmitAfterRetryableFailure(r, *update, now)) {
+      duplicate = false;
+      return true;
     }
     changed |= MergeProviderUpdate(*update, now, r.task);
     // The callback is the news a poll would have brought: the next poll is one interval away.
@@ -1081,9 +1124,52 @@ void TaskEngine::AfterProviderError(TaskRecord& r, const absl::Status& error,
   // operators tell it from the caller's own errors (code FAILED_PRECONDITION, provider code 401).
   const std::string reason =
       adapters::IsProviderAuthError(error) ? absl::StrCat(adapters::kProviderAuthReason, ": ") : "";
-  FailTask(error.code(),
-           absl::StrCat(reason, "the provider refused ", what, ": ", error.message()), "",
-           adapters::GetProviderErrorCode(error), now, r.task);
+  if (FailTask(error.code(),
+               absl::StrCat(reason, "the provider refused ", what, ": ", error.message()), "",
+               adapters::GetProviderErrorCode(error), now, r.task)) {
+    r.task.mutable_error()->set_reason(ReasonOf(error));
+  }
+}
+
+bool TaskEngine::ResubmitAfterRetryableFailure(TaskRecord& r,
+                                               const adapters::ProviderUpdate& update,
+                                               absl::Time now) {
+  if (update.state != adapters::ProviderState::kFailed || !update.retryable) return false;
+  const int attempt = ProviderAttempt(r.task);
+  if (attempt >= options_.max_submit_attempts) return false;  // budget spent: it fails as usual
+  const absl::StatusCode code =
+      update.error_code == absl::StatusCode::kOk ? absl::StatusCode::kUnknown : update.error_code;
+  music::v1::ProviderResubmission* resubmission = r.task.add_resubmissions();
+  resubmission->set_provider(r.task.provider());
+  resubmission->set_provider_task_id(r.task.provider_task_id().empty() ? update.provider_task_id
+                                                                       : r.task.provider_task_id());
+  resubmission->set_code(static_cast<int32_t>(code));
+  resubmission->set_message(update.error_message);
+  resubmission->set_provider_error_code(update.provider_error_code);
+  SetTimestamp(now, resubmission->mutable_time());
+  LogTaskEvent(LogLevel::kWarn, "task.resubmitted", r,
+               {{"failed_provider_task_id", resubmission->provider_task_id()},
+                {"provider_error_code", update.provider_error_code},
+                {"attempt", absl::StrCat(attempt + 1)},
+                {"error", update.error_message}});
+  // What the failed provider task reported belongs to it, not to the next one. The reservation
+  // stays; its settlement follows the provider task that ends the task.
+  r.task.set_provider_task_id("");
+  r.task.clear_clips();
+  r.task.clear_lyric_variants();
+  r.task.clear_operation_result();
+  r.task.clear_progress();
+  music::v1::TaskBilling* billing = r.task.mutable_billing();
+  billing->set_provider_charged_micros(0);
+  billing->set_provider_refunded_micros(0);
+  billing->clear_provider_billing_transaction_id();
+  r.poll_url.clear();
+  r.submission = SubmissionState::kNotSubmitted;
+  r.attempts = 0;
+  r.unknown_since = absl::InfinitePast();
+  r.next_action_time =
+      Clamp(now + Backoff(attempt, absl::UnavailableError(update.error_message)), r);
+  return true;
 }
 
 void TaskEngine::FailOver(TaskRecord& r, const music::v1::Model& next, absl::StatusCode code,
@@ -1188,7 +1274,9 @@ bool TaskEngine::PrepareReferenceAudio(TaskRecord& record, adapters::ProviderAda
       const std::string message =
           absl::StrCat("reference_audio_uri could not be used: ", error.message());
       if (IsRefusal(error.code()) || r.attempts + 1 >= options_.max_submit_attempts) {
-        return FailTask(error.code(), message, "", "", now, r.task);
+        const bool failed = FailTask(error.code(), message, "", "", now, r.task);
+        if (failed) r.task.mutable_error()->set_reason(ReasonOf(error));
+        return failed;
       }
       r.attempts += 1;  // transient (network, timeout): the download is retried
       r.next_action_time = Clamp(now + Backoff(r.attempts, error), r);
@@ -1234,9 +1322,13 @@ adapters::SubmitRequest TaskEngine::BuildSubmitRequest(const TaskRecord& record)
   request.input = record.task.input();
   request.callback_url = CallbackUrl(record.task.provider(), record.task.task_id());
   request.request_id = record.task.request_id();
-  // One key per (task, provider): every retry of this task at this provider reuses it, and a
-  // failover to another provider never collides with it.
+  // One key per (task, provider, provider task): every retry of a create reuses it, a failover
+  // to another provider never collides with it, and a resubmission after a retryable failure
+  // gets a new one (attempt 1 keeps the key it had before resubmissions existed).
   request.idempotency_key = absl::StrCat(record.task.task_id(), ".", record.task.provider());
+  if (const int attempt = ProviderAttempt(record.task); attempt > 1) {
+    absl::StrAppend(&request.idempotency_key, ".", attempt);
+  }
   request.reference_artifact_id = record.reference_artifact_id;
   if (request.reference_artifact_id.empty() && !record.task.input().reference_audio_id().empty()) {
     // "<provider>/<artifact id>" as UploadReferenceAudio returned it; validation checked the
@@ -1309,12 +1401,12 @@ void TaskEngine::Poll(const TaskRecord& record, adapters::ProviderAdapter* adapt
   AsyncStarted();
   adapter->PollAsync(
       target, [this, task_id = record.task.task_id(), provider = record.task.provider(),
-               start = clock_->Now(),
+               polled = record.task.provider_task_id(), start = clock_->Now(),
                done = std::move(done)](absl::StatusOr<adapters::ProviderUpdate> update) mutable {
         CountCall(provider, "poll", update.status(), start);
         auto answer = std::make_shared<absl::StatusOr<adapters::ProviderUpdate>>(std::move(update));
-        Continue([this, task_id, provider, answer, done = std::move(done)] {
-          FinishPoll(task_id, provider, *answer);
+        Continue([this, task_id, provider, polled, answer, done = std::move(done)] {
+          FinishPoll(task_id, provider, polled, *answer);
           done();
           AsyncEnded();
         });
@@ -1322,6 +1414,7 @@ void TaskEngine::Poll(const TaskRecord& record, adapters::ProviderAdapter* adapt
 }
 
 void TaskEngine::FinishPoll(const std::string& task_id, const std::string& provider,
+                            const std::string& polled_task_id,
                             const absl::StatusOr<adapters::ProviderUpdate>& update) {
   RecordPollAnswer(task_id, provider);
   RecordOutcome(provider, update.status());
@@ -1361,13 +1454,17 @@ void TaskEngine::FinishPoll(const std::string& task_id, const std::string& provi
   auto result = Mutate(task_id, [&](TaskRecord& r) -> absl::StatusOr<bool> {
     stored_wait = false;  // set again by each attempt of the write
     if (r.submission != SubmissionState::kSubmitted) return false;
+    // An answer about another provider task (one this task left behind) changes nothing.
+    if (!polled_task_id.empty() && polled_task_id != r.task.provider_task_id()) return false;
     // An ended task (a callback ended it meanwhile) is not written again for its wait.
     const bool ended = IsTerminal(r.task.state());
-    bool changed = MergeProviderUpdate(*update, now, r.task);
+    const bool resubmitted = ResubmitAfterRetryableFailure(r, *update, now);
+    bool changed = resubmitted || MergeProviderUpdate(*update, now, r.task);
     if (unsaved_wait > absl::ZeroDuration() && !ended) {
       AddRateLimitWait(unsaved_wait, r.task);
       stored_wait = changed = true;
     }
+    if (resubmitted) return true;  // ResubmitAfterRetryableFailure set the next action
     if (changed) r.next_action_time = Clamp(now + interval, r);
     return changed;
   });

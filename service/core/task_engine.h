@@ -239,11 +239,21 @@ class TaskEngine {
   // fail over, retry with backoff, or fail. `what` names the refused thing in the task error.
   void AfterProviderError(domain::TaskRecord& r, const absl::Status& error,
                           absl::string_view what, absl::Time now);
+  // Inside a Mutate: when `update` is a failure the provider marked retryable and the task has
+  // provider attempts left (max_submit_attempts per provider), records the failed provider task
+  // in Task.resubmissions and sends `r` back to kNotSubmitted at the same provider (a new
+  // idempotency key, see task_engine.cc "Retryable provider failures"); returns true. Otherwise
+  // changes nothing and returns false.
+  bool ResubmitAfterRetryableFailure(domain::TaskRecord& r, const adapters::ProviderUpdate& update,
+                                     absl::Time now);
   // Moves `r` to `next`, recording the provider it leaves in Task.failovers.
   static void FailOver(domain::TaskRecord& r, const music::v1::Model& next,
                        absl::StatusCode code, absl::string_view message, absl::Time now);
   void Poll(const domain::TaskRecord& record, adapters::ProviderAdapter* adapter, Done done);
+  // `polled_task_id`: the provider task the poll asked about; an answer arriving after the task
+  // moved on to another provider task is dropped.
   void FinishPoll(const std::string& task_id, const std::string& provider,
+                  const std::string& polled_task_id,
                   const absl::StatusOr<adapters::ProviderUpdate>& update);
   // The client-side limits of one provider (EngineOptions::rate_limits), fixed at construction.
   struct ProviderLimits {

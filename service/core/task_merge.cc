@@ -143,6 +143,7 @@ bool FailTask(absl::StatusCode code, absl::string_view message, absl::string_vie
   error->set_message(std::string(message));
   error->set_provider_status(std::string(provider_status));
   error->set_provider_error_code(std::string(provider_error_code));
+  error->clear_reason();  // set by the caller when the failure has one
   SetTimestamp(now, task.mutable_update_time());
   SetTimestamp(now, task.mutable_end_time());
   return true;

@@ -9,7 +9,9 @@ namespace music::service {
 
 /// Maps a domain status to the wire (absl and gRPC codes are one to one). Payloads set by
 /// status_details.h (BadRequest, ErrorInfo, PreconditionFailure) become google.rpc.Status details
-/// in grpc-status-details-bin (AIP-193); other payloads stay inside.
+/// in grpc-status-details-bin (AIP-193); other payloads stay inside. A provider refusing the
+/// service's own key (adapters::IsProviderAuthError, FAILED_PRECONDITION) gets an ErrorInfo
+/// {reason PROVIDER_AUTH, domain music.v1, metadata provider_error_code} when it has none.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 }  // namespace music::service

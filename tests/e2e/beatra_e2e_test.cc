@@ -4,6 +4,7 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -232,6 +233,47 @@ TEST_F(BeatraE2eTest, TaskErrorFailsTheTaskWithTheProvidersCode) {
   EXPECT_EQ(done.error().code(), static_cast<int>(absl::StatusCode::kInternal));
   EXPECT_EQ(done.error().provider_error_code(), "generation_failed");
   EXPECT_EQ(done.billing().provider_refunded_micros(), 50'000'000);
+}
+
+// CONTRACT-NOTES "beatra": the task envelope's `error {code, message, retryable}`. A provider task
+// that fails with `retryable: true` is replaced by a new one under a new Idempotency-Key (the old
+// key would only replay the failed task), and the service task is billed once.
+TEST_F(BeatraE2eTest, RetryableTaskFailureIsResubmittedUnderANewKeyAndBilledOnce) {
+  const auto created = CreateMusic("second time lucky [emu:task_error_once=internal_error]");
+  const auto done = WaitDone(created.task_id());
+  ASSERT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED) << done.DebugString();
+  EXPECT_EQ(done.clips_size(), 2);
+  EXPECT_EQ(emulator_->TaskCount(), 2) << "the failed provider task and its replacement";
+  EXPECT_EQ(emulator_->stats().idempotency_keys, 2) << "each provider task under its own key";
+  ASSERT_EQ(done.resubmissions_size(), 1);
+  const music::v1::ProviderResubmission& r = done.resubmissions(0);
+  EXPECT_EQ(r.provider(), "beatra");
+  EXPECT_EQ(r.provider_error_code(), "internal_error");
+  EXPECT_EQ(r.code(), static_cast<int>(absl::StatusCode::kUnavailable));
+  ASSERT_TRUE(absl::StartsWith(r.provider_task_id(), "task_"));
+  EXPECT_NE(r.provider_task_id(), done.provider_task_id());
+  // The emulator agrees: the first task failed retryable (and was refunded), the second ran.
+  rapidjson::Document first = EmulatorTask(r.provider_task_id());
+  EXPECT_EQ(Str(first, "status"), "failed");
+  ASSERT_TRUE(first.IsObject() && first.HasMember("error") && first["error"].IsObject());
+  EXPECT_EQ(Str(first["error"], "code"), "internal_error");
+  EXPECT_TRUE(first["error"].HasMember("retryable") && first["error"]["retryable"].IsBool() &&
+              first["error"]["retryable"].GetBool());
+  EXPECT_EQ(Str(EmulatorTask(done.provider_task_id()), "status"), "succeeded");
+  EXPECT_EQ(done.billing().provider_charged_micros(), 80'000'000);
+  EXPECT_EQ(done.billing().provider_refunded_micros(), 0);
+  // One reservation, one settlement of the price, nothing refunded.
+  std::map<music::v1::BillingTransactionKind, int> kinds;
+  int64_t settled = 0;
+  for (const auto& t : AllTransactions()) {
+    if (t.task_id() != created.task_id()) continue;
+    ++kinds[t.kind()];
+    if (t.kind() == music::v1::BILLING_TRANSACTION_KIND_SETTLE) settled += t.amount_micros();
+  }
+  EXPECT_EQ(kinds[music::v1::BILLING_TRANSACTION_KIND_RESERVE], 1);
+  EXPECT_EQ(kinds[music::v1::BILLING_TRANSACTION_KIND_SETTLE], 1);
+  EXPECT_EQ(kinds[music::v1::BILLING_TRANSACTION_KIND_REFUND], 0);
+  EXPECT_EQ(settled, 80'000'000);
 }
 
 TEST_F(BeatraE2eTest, LyricsAndContinuationAreRefusedNamingModel) {

@@ -9,6 +9,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "music/v1/billing_service.grpc.pb.h"
 #include "tests/e2e/e2e_fixture.h"
@@ -62,6 +64,9 @@ TEST_F(ProviderAuthE2eTest, OurKeyRefusedFailsProviderAuthAndKieComesBackWithThe
   EXPECT_TRUE(absl::StartsWith(done.error().message(), "PROVIDER_AUTH: "))
       << done.error().message();
   EXPECT_EQ(done.error().provider_error_code(), "401");
+  // The machine-readable reason, as stored and as GetTask returns it (AIP-193).
+  EXPECT_EQ(done.error().reason(), "PROVIDER_AUTH");
+  EXPECT_EQ(GetTask(created.task_id()).error().reason(), "PROVIDER_AUTH");
   EXPECT_GT(done.billing().reserved_micros(), 0);
   EXPECT_EQ(done.billing().refunded_micros(), done.billing().reserved_micros());
   EXPECT_EQ(done.billing().charged_micros(), 0);
@@ -78,6 +83,35 @@ TEST_F(ProviderAuthE2eTest, OurKeyRefusedFailsProviderAuthAndKieComesBackWithThe
   EXPECT_EQ(again.state(), music::v1::TASK_STATE_SUCCEEDED) << again.DebugString();
   EXPECT_EQ(KieModels(), std::vector<std::string>{"suno-v4.5 1 "});
   EXPECT_EQ(KieHealth(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+// A synchronous call the provider refuses for our key (kie.ai's style boost) is answered
+// FAILED_PRECONDITION with a google.rpc.ErrorInfo {reason PROVIDER_AUTH, domain music.v1}, so a
+// client tells it from its own UNAUTHENTICATED without reading the message.
+TEST_F(ProviderAuthE2eTest, SynchronousCallRefusedForOurKeyCarriesProviderAuthErrorInfo) {
+  SetKeyRefused(true);
+  music::v1::BoostStyleRequest req;
+  req.set_content("dreamy synthwave");
+  music::v1::BoostStyleResponse resp;
+  grpc::ClientContext ctx;
+  const grpc::Status s = stub_->BoostStyle(&ctx, req, &resp);
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(s.error_details())) << "no grpc-status-details-bin";
+  EXPECT_EQ(details.code(), static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
+  int infos = 0;
+  for (const auto& any : details.details()) {
+    if (any.type_url() != "type.googleapis.com/google.rpc.ErrorInfo") continue;
+    google::rpc::ErrorInfo info;
+    ASSERT_TRUE(info.ParseFromString(any.value()));
+    ++infos;
+    EXPECT_EQ(info.reason(), "PROVIDER_AUTH");
+    EXPECT_EQ(info.domain(), "music.v1");
+    const auto code = info.metadata().find("provider_error_code");
+    ASSERT_NE(code, info.metadata().end());
+    EXPECT_EQ(code->second, "401");
+  }
+  EXPECT_EQ(infos, 1);
 }
 
 }  // namespace

@@ -181,6 +181,11 @@ class FakeProvider : public adapters::ProviderAdapter {
     absl::MutexLock lock(&mu_);
     return submits_.back();
   }
+  /// Every create sent, oldest first.
+  std::vector<adapters::SubmitRequest> submitted() const {
+    absl::MutexLock lock(&mu_);
+    return submits_;
+  }
   int polls() const {
     absl::MutexLock lock(&mu_);
     return polls_;

@@ -525,8 +525,17 @@ void BeatraContract::HandleCreate(const httplib::Request& req, httplib::Response
   task.duration = directives.duration.value_or(core_->options.task_duration);
   task.no_audio = task_faults.no_audio || directives.no_audio;
   task.malformed_polls_left = directives.malformed_polls;
+  bool fail_once = false;
+  if (!directives.task_error_once.empty()) {
+    // The first task of this body fails; the body's next create (a resubmission under another
+    // Idempotency-Key) runs to success.
+    absl::MutexLock lock(&mu_);
+    fail_once = fired_.insert(absl::StrCat("task_error_once:", endpoint, ":", req.body)).second;
+  }
   if (!directives.task_error.empty()) {
     task.fail_code = directives.task_error;
+  } else if (fail_once) {
+    task.fail_code = directives.task_error_once;
   } else if (std::string code = FailCodeFor(directives.fail_status); !code.empty()) {
     task.fail_code = code;
   } else if (task_faults.generate_failed) {
@@ -570,6 +579,7 @@ void BeatraContract::HandleCreate(const httplib::Request& req, httplib::Response
         return;
       }
       keys_[idempotency_key] = KeyRecord{std::string(endpoint), body, task.id};
+      stats.Add(&EmulatorStats::idempotency_keys);
     }
     answer = TaskJson(task, now);
     order_.push_back(task.id);

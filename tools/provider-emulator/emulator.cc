@@ -149,6 +149,7 @@ absl::Status ApplyFaultsJson(const std::string& body, FaultConfig* faults) {
 std::string StatsJson(const EmulatorStats& s, int64_t tasks) {
   const std::pair<const char*, int64_t> counters[] = {
       {"creates_accepted", s.creates_accepted},
+      {"idempotency_keys", s.idempotency_keys},
       {"creates_rejected", s.creates_rejected},
       {"creates_invalid", s.creates_invalid},
       {"creates_rate_limited", s.creates_rate_limited},

@@ -155,6 +155,7 @@ struct EmulatorStats {
   int64_t callbacks_dropped = 0;   ///< Callbacks not sent on purpose (lost-callback faults).
   int64_t audio_served = 0;        ///< WAV answers (/audio and /stream).
   int64_t audio_not_found = 0;     ///< Audio requests answered 404.
+  int64_t idempotency_keys = 0;    ///< Distinct Idempotency-Keys that made a task (beatra).
 };
 
 /// The emulator: an HTTP server on its own threads. Thread-safe.

@@ -45,6 +45,8 @@ void ParseDirectives(absl::string_view text, Directives* out) {
       out->create_error = std::string(value);
     } else if (name == "task_error") {
       out->task_error = std::string(value);
+    } else if (name == "task_error_once") {
+      out->task_error_once = std::string(value);
     } else if (name == "duration_ms") {
       int64_t ms = 0;
       if (absl::SimpleAtoi(value, &ms) && ms >= 0) out->duration = absl::Milliseconds(ms);

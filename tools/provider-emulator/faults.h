@@ -60,6 +60,10 @@ struct Directives {
   std::string create_error;
   /// task_error=NAME: the task is created and later fails with this provider-specific error.
   std::string task_error;
+  /// task_error_once=NAME: like task_error, but only the first task made from a request body
+  /// fails; a later create with the same body (a client's resubmission under a new idempotency
+  /// key) makes a task that succeeds. beatra only.
+  std::string task_error_once;
 };
 
 /// Adds the directives found in `text` to `out` (later ones win).

@@ -177,6 +177,7 @@ TEST(BeatraTaskTest, FailedCarriesErrorAndRefund) {
   EXPECT_NE(u->error_message.find("The prompt was refused"), std::string::npos);
   EXPECT_EQ(u->charged_micros, 80'000'000);
   EXPECT_EQ(u->refunded_micros, 80'000'000);
+  EXPECT_FALSE(u->retryable);
 }
 
 TEST(BeatraTaskTest, CanceledIsRefunded) {
@@ -208,6 +209,8 @@ TEST(BeatraTaskTest, TaskErrorCodes) {
     ASSERT_TRUE(u.ok()) << u.status();
     EXPECT_EQ(u->error_code, c.want) << c.code;
     EXPECT_EQ(u->provider_error_code, c.code);
+    // The flag itself reaches the engine, which resubmits a retryable failure.
+    EXPECT_EQ(u->retryable, c.retryable) << c.code;
   }
 }
 

@@ -566,6 +566,7 @@ TEST_F(RoutingTest, OurKeyRefusedFailsProviderAuthAndMarksTheProviderUntilASucce
   ASSERT_EQ(task.state(), music::v1::TASK_STATE_FAILED);
   EXPECT_EQ(task.error().code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
   EXPECT_TRUE(absl::StartsWith(task.error().message(), "PROVIDER_AUTH: ")) << task.error().message();
+  EXPECT_EQ(task.error().reason(), "PROVIDER_AUTH");
   EXPECT_EQ(task.error().provider_error_code(), "401");
   EXPECT_EQ(task.billing().refunded_micros(), task.billing().reserved_micros());
   EXPECT_THAT(health.UnavailableReason("a"), ::testing::Optional(::testing::HasSubstr("401")));

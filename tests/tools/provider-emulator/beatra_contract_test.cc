@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "adapters/beatra/beatra_adapter.h"
 #include "adapters/http/curl_http_client.h"
+#include "adapters/provider_auth.h"
 #include "adapters/provider_errors.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/status_matchers.h"
@@ -819,9 +820,14 @@ TEST_F(BeatraAdapterOverHttpTest, WrongKeyIsProviderAuthWithoutLeakingIt) {
   auto adapter = Adapter(wrong);
   auto sent = adapter->Submit(Music("suno-5.5", "x", "tsk_k"));
   EXPECT_THAT(sent, StatusIs(absl::StatusCode::kFailedPrecondition));
+  // Marked PROVIDER_AUTH (our key, not the caller's), with the envelope's code.
+  EXPECT_TRUE(adapters::IsProviderAuthError(sent.status())) << sent.status();
+  EXPECT_EQ(adapters::GetProviderErrorCode(sent.status()), "unauthorized");
   EXPECT_THAT(sent.status().ToString(), Not(HasSubstr(wrong)));
   adapters::PollTarget target{music::v1::TASK_KIND_MUSIC, "task_x", ""};
-  EXPECT_THAT(adapter->Poll(target), StatusIs(absl::StatusCode::kFailedPrecondition));
+  auto polled = adapter->Poll(target);
+  EXPECT_THAT(polled, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_TRUE(adapters::IsProviderAuthError(polled.status())) << polled.status();
 }
 
 TEST_F(BeatraAdapterOverHttpTest, SlowCreateTimesOutThenResendFindsTheTask) {

@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "adapters/http/curl_http_client.h"
 #include "adapters/piapi/piapi_adapter.h"
+#include "adapters/provider_auth.h"
 #include "adapters/provider_errors.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/wait_for.h"
@@ -751,6 +752,9 @@ TEST_F(PiapiAdapterOverHttpTest, ErrorsOverHttp) {
   EXPECT_EQ(adapters::GetProviderErrorCode(status), "10000");
   status = Adapter("wrong-key")->Submit(Music("x")).status();
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition)) << status;
+  // Marked PROVIDER_AUTH (our key, not the caller's), with the HTTP status as the code.
+  EXPECT_TRUE(adapters::IsProviderAuthError(status)) << status;
+  EXPECT_EQ(adapters::GetProviderErrorCode(status), "401");
   EXPECT_FALSE(absl::StrContains(status.message(), "wrong-key"));
   status = Adapter()->Submit(Music("x [emu:malformed_create]")).status();
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kInternal));

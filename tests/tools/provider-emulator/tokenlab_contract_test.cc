@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "adapters/http/curl_http_client.h"
+#include "adapters/provider_auth.h"
 #include "adapters/provider_errors.h"
 #include "adapters/tokenlab/tokenlab_adapter.h"
 #include "tests/testing/fake_clock.h"
@@ -646,6 +647,9 @@ TEST_F(TokenlabAdapterEmulatorTest, WrongKeyIsProviderAuth) {
   auto adapter = adapters::tokenlab::NewTokenlabAdapter(options, http_);
   absl::Status status = adapter->Submit(Music("x", "k8")).status();
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition));
+  // Marked PROVIDER_AUTH (our key, not the caller's), with the envelope's code.
+  EXPECT_TRUE(adapters::IsProviderAuthError(status)) << status;
+  EXPECT_EQ(adapters::GetProviderErrorCode(status), "invalid_api_key");
   EXPECT_THAT(std::string(status.message()), ::testing::Not(HasSubstr("wrong-key-123")));
 }
 
