@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "adapters/kie/kie_adapter.h"
+#include "adapters/provider_auth.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/fake_clock.h"
@@ -242,7 +243,10 @@ TEST_F(KieAudioOperationsTest, UploadErrorsFollowTheErrorTableAndNeverCarryTheKe
   client_->Answer(401, absl::StrCat(R"({"success":false,"code":401,"msg":"bad key )", kApiKey,
                                     R"(","data":null})"));
   absl::StatusOr<std::string> denied = Adapter()->UploadReferenceAudio(upload);
-  EXPECT_THAT(denied, StatusIs(StatusCode::kUnauthenticated));
+  // Our key refused is the provider's fault of ours, not the caller's: FAILED_PRECONDITION marked
+  // PROVIDER_AUTH (adapters/provider_auth.h), as on every kie.ai route.
+  EXPECT_THAT(denied, StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_TRUE(adapters::IsProviderAuthError(denied.status())) << denied.status();
   EXPECT_THAT(std::string(denied.status().message()), Not(HasSubstr(kApiKey)));
   EXPECT_THAT(client_->last().body, HasSubstr("filename=\"a_b__.mp3\""));
 
