@@ -10,6 +10,7 @@
 #include "rapidjson/document.h"
 #include "service/core/event_log.h"
 #include "tests/e2e/e2e_fixture.h"
+#include "tests/testing/wait_for.h"
 
 namespace music::e2e {
 namespace {
@@ -63,7 +64,20 @@ class TraceparentE2eTest : public E2eTest {
 TEST_F(TraceparentE2eTest, KeptOnTheTaskAndLoggedOnEveryLineAboutIt) {
   const music::v1::Task created = CreateWithTraceparent(kTraceparent);
   ASSERT_EQ(WaitDone(created.task_id()).state(), music::v1::TASK_STATE_SUCCEEDED);
-  const std::vector<rapidjson::Document> lines = LinesAbout(created.task_id());
+  // The engine logs task.ended after it published the end, so a watcher may see SUCCEEDED a
+  // moment before that line is written: wait for it (real threads), then check every line.
+  std::vector<rapidjson::Document> lines;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        lines = LinesAbout(created.task_id());
+        for (const auto& doc : lines) {
+          if (doc.HasMember("event") && absl::string_view(doc["event"].GetString()) == "task.ended") {
+            return true;
+          }
+        }
+        return false;
+      },
+      absl::Seconds(10), "the task.ended log line"));
   ASSERT_GE(lines.size(), 2u);  // task.created ... task.ended
   bool ended = false;
   for (const auto& doc : lines) {
