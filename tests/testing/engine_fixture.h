@@ -62,6 +62,18 @@ class EngineFixture : public ::testing::Test {
                                            &clock_, hub_.get());
     ASSERT_TRUE(engine_->Start().ok());
   }
+  /// Creates a music task of the catalog's "fake-model" with `prompt` through the engine (tenant
+  /// "default"); returns its id, or "" after failing the test when Create fails.
+  std::string CreateMusicTask(const std::string& prompt = "a song") {
+    CreateSpec spec;
+    spec.tenant = "default";
+    spec.kind = music::v1::TASK_KIND_MUSIC;
+    spec.model = catalog_->Find("fake-model");
+    spec.input.set_prompt(prompt);
+    auto created = engine_->Create(spec);
+    EXPECT_TRUE(created.ok()) << created.status();
+    return created.ok() ? created->task.task_id() : "";
+  }
   /// Shuts the engine down and destroys it (the store keeps every task), as a process exit.
   void StopEngine() {
     RunUntilIdle();

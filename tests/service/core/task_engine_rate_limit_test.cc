@@ -49,16 +49,7 @@ class EngineRateLimitTest : public EngineFixture {
     StartEngine(o);
   }
 
-  std::string Create() {
-    CreateSpec spec;
-    spec.tenant = "default";
-    spec.kind = music::v1::TASK_KIND_MUSIC;
-    spec.model = catalog_->Find("fake-model");
-    spec.input.set_prompt("a song");
-    auto created = engine_->Create(spec);
-    EXPECT_THAT(created, IsOk());
-    return created.ok() ? created->task.task_id() : "";
-  }
+  std::string Create() { return CreateMusicTask(); }
 
   Histogram WaitMetric() {
     return HistogramOf(metrics_, "music_provider_rate_limit_wait_seconds", {{"provider", "fake"}});

@@ -40,14 +40,7 @@ class TaskEngineResubmitTest : public EngineFixture {
   void StartEngine() { EngineFixture::StartEngine(DefaultOptions()); }  // 3 attempts
 
   std::string CreateRunning() {
-    CreateSpec spec;
-    spec.tenant = "default";
-    spec.kind = music::v1::TASK_KIND_MUSIC;
-    spec.model = catalog_->Find("fake-model");
-    spec.input.set_prompt("a song");
-    auto created = engine_->Create(spec);
-    EXPECT_THAT(created, IsOk());
-    const std::string id = created.ok() ? created->task.task_id() : "";
+    std::string id = CreateMusicTask();
     RunUntilIdle();
     EXPECT_EQ(State(id), music::v1::TASK_STATE_RUNNING);
     return id;
