@@ -74,6 +74,11 @@ service::ServerOptions OptionsFrom(const ServerConfig& config) {
   options.archiver.backoff_max = config.archive_backoff_max;
   options.archiver.sweep_interval = config.archive_sweep_interval;
   options.archiver.max_age = config.archive_max_age;
+  options.tls.cert_file = config.grpc_tls_cert_file;
+  options.tls.key_file = config.grpc_tls_key_file;
+  options.tls.client_ca_file = config.grpc_tls_client_ca_file;
+  options.tls.require_client_cert = config.grpc_tls_require_client_cert;
+  options.tls.refresh_seconds = static_cast<unsigned int>(config.grpc_tls_refresh_seconds);
   options.keepalive_time = config.grpc_keepalive_time;
   options.keepalive_timeout = config.grpc_keepalive_timeout;
   options.max_connection_age = config.grpc_max_connection_age;
@@ -128,6 +133,7 @@ SecretLookup EnvironmentSecrets() {
 absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
     const ServerConfig& config, const adapters::ProviderModuleRegistry& registry,
     const SecretLookup& secrets, const Clock* clock, std::string* provider_summary) {
+  if (auto st = CheckUnauthenticatedListen(config); !st.ok()) return st;
   // Providers, each with its own HTTP client (its own timeouts and connection cache) and its key
   // from its own environment variable or file. One without a key stays in the catalog, marked
   // unavailable, and is never called.
@@ -186,6 +192,20 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
   if (!catalog.ok()) return catalog.status();
 
   service::ServerOptions options = OptionsFrom(config);
+  // Callers (README "Callers"): tokens by hash, mesh identities, client certificates. Without
+  // callers every call runs as `tenant` with every role, which is said loudly.
+  service::auth::AuthConfig auth;
+  auth.open_tenant = config.tenant;
+  if (AuthRequired(config)) {
+    auth.callers = config.auth_callers;
+    auth.mesh_identity_header = config.auth_mesh_identity_header;
+    auth.trusted_peers = config.auth_trusted_peers;
+  } else {
+    service::LogEvent(service::LogLevel::kWarn, "auth.unauthenticated",
+                      {{"tenant", config.tenant}, {"listen", config.listen},
+                       {"why", "auth.mode none: every caller has every role"}});
+  }
+  options.authenticator = service::auth::NewAuthenticator(std::move(auth));
   options.usage_formats = service::UsageFormatsFromRegistry(registry);
   // Reference-audio URLs are downloaded by the SSRF-safe fetcher; the server owns it.
   if (config.reference_audio_enabled) {

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <array>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -217,7 +218,159 @@ void AddProviderSetters(const adapters::ProviderModule& module, ProviderConfig* 
   }
 }
 
+// ---- auth.* (issue 11 A) ----
+
+// A list of non-empty strings.
+absl::StatusOr<std::vector<std::string>> StringList(const rapidjson::Value& v,
+                                                    const std::string& key) {
+  if (!v.IsArray()) return Bad(key, "must be a list of strings");
+  std::vector<std::string> out;
+  for (const auto& item : v.GetArray()) {
+    if (!item.IsString() || item.GetStringLength() == 0) {
+      return Bad(key, "must be a list of non-empty strings");
+    }
+    out.emplace_back(item.GetString());
+  }
+  return out;
+}
+
+// 64 hex digits -> 32 bytes.
+bool ParseSha256Hex(absl::string_view hex, std::array<uint8_t, 32>* out) {
+  if (hex.size() != 64) return false;
+  for (size_t i = 0; i < 32; ++i) {
+    int byte = 0;
+    for (size_t j = 0; j < 2; ++j) {
+      const char c = absl::ascii_tolower(hex[2 * i + j]);
+      int d;
+      if (c >= '0' && c <= '9') {
+        d = c - '0';
+      } else if (c >= 'a' && c <= 'f') {
+        d = c - 'a' + 10;
+      } else {
+        return false;
+      }
+      byte = byte * 16 + d;
+    }
+    (*out)[i] = static_cast<uint8_t>(byte);
+  }
+  return true;
+}
+
+// auth.callers: {"<name>": {"tenant": "a", "roles": ["tasks.create"], "token_sha256": ["<hex>"],
+// "mesh_ids": ["spiffe://..."]}, ...}.
+Setter Callers(std::vector<service::auth::CallerConfig>* out) {
+  return [=](const rapidjson::Value& v, const std::string& key) -> absl::Status {
+    if (!v.IsObject()) return Bad(key, "must be an object of caller name -> settings");
+    out->clear();
+    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+      const std::string ck = absl::StrCat(key, ".", it->name.GetString());
+      if (it->name.GetStringLength() == 0) return Bad(ck, "a caller needs a name");
+      if (!it->value.IsObject()) return Bad(ck, "must be an object");
+      service::auth::CallerConfig c;
+      c.name = it->name.GetString();
+      for (auto f = it->value.MemberBegin(); f != it->value.MemberEnd(); ++f) {
+        const std::string field = f->name.GetString();
+        const std::string fk = absl::StrCat(ck, ".", field);
+        if (field == "tenant") {
+          if (!f->value.IsString() || f->value.GetStringLength() == 0) {
+            return Bad(fk, "must be a non-empty string");
+          }
+          c.tenant = f->value.GetString();
+        } else if (field == "roles" || field == "token_sha256" || field == "mesh_ids") {
+          auto list = StringList(f->value, fk);
+          if (!list.ok()) return list.status();
+          for (const std::string& item : *list) {
+            if (field == "roles") {
+              std::optional<service::auth::Role> role = service::auth::ParseRole(item);
+              if (!role) {
+                std::vector<std::string> names;
+                for (service::auth::Role r : service::auth::AllRoles()) {
+                  names.emplace_back(service::auth::RoleName(r));
+                }
+                return Bad(fk, absl::StrCat("unknown role \"", item,
+                                            "\" (one of: ", absl::StrJoin(names, ", "), ")"));
+              }
+              c.roles |= static_cast<service::auth::RoleSet>(*role);
+            } else if (field == "token_sha256") {
+              std::array<uint8_t, 32> hash;
+              if (!ParseSha256Hex(item, &hash)) {
+                // Never echo the value: someone may have pasted a token instead of its hash.
+                return Bad(fk, "must list SHA-256 digests, 64 hex digits each (never a token)");
+              }
+              c.token_sha256.push_back(hash);
+            } else {
+              c.mesh_ids.push_back(item);
+            }
+          }
+        } else {
+          return Bad(fk, "unknown key (tenant, roles, token_sha256, mesh_ids)");
+        }
+      }
+      if (c.tenant.empty()) return Bad(absl::StrCat(ck, ".tenant"), "required");
+      if (c.token_sha256.empty() && c.mesh_ids.empty()) {
+        return Bad(ck, "needs token_sha256 or mesh_ids (how else would it be recognized?)");
+      }
+      out->push_back(std::move(c));
+    }
+    return absl::OkStatus();
+  };
+}
+
+Setter TrustedPeers(std::vector<service::auth::Cidr>* out) {
+  return [=](const rapidjson::Value& v, const std::string& key) -> absl::Status {
+    auto list = StringList(v, key);
+    if (!list.ok()) return list.status();
+    out->clear();
+    for (size_t i = 0; i < list->size(); ++i) {
+      auto cidr = service::auth::ParseCidr((*list)[i]);
+      if (!cidr.ok()) return Bad(absl::StrCat(key, "[", i, "]"), cidr.status().message());
+      out->push_back(*cidr);
+    }
+    return absl::OkStatus();
+  };
+}
+
+bool IsLoopbackHost(absl::string_view host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" ||
+         absl::StartsWith(host, "127.");
+}
+
+// auth.mode against the callers and the listen address.
+absl::Status CheckAuth(const ServerConfig& c) {
+  if (!c.auth_mode.empty() && c.auth_mode != "none" && c.auth_mode != "required") {
+    return Bad("auth.mode", "must be none or required");
+  }
+  if (c.auth_mode == "required" && c.auth_callers.empty()) {
+    return Bad("auth.callers", "auth.mode required needs at least one caller");
+  }
+  if (c.auth_mode == "none" && !c.auth_callers.empty()) {
+    return Bad("auth.mode", "none ignores auth.callers: remove one of them");
+  }
+  if (!c.auth_mesh_identity_header.empty() && c.auth_trusted_peers.empty()) {
+    return Bad("auth.trusted_peers",
+               "required with auth.mesh_identity_header (the header is believed only from them)");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::Status CheckUnauthenticatedListen(const ServerConfig& c) {
+  if (AuthRequired(c) || c.auth_allow_unauthenticated) return absl::OkStatus();
+  std::string host;
+  int port = 0;
+  if (auto st = SplitHostPort(c.listen, "listen", &host, &port); !st.ok()) return st;
+  if (IsLoopbackHost(host)) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "config key \"auth.mode\": no callers are configured and listen ", c.listen,
+      " is not loopback: configure auth.callers (README \"Callers\"), or set "
+      "auth.allow_unauthenticated true to serve everyone as tenant \"", c.tenant, "\""));
+}
+
+bool AuthRequired(const ServerConfig& config) {
+  return config.auth_mode == "required" ||
+         (config.auth_mode.empty() && !config.auth_callers.empty());
+}
 
 std::string OperationPriceKey(music::v1::ClipOperation operation) {
   return absl::StrCat("price_",
@@ -335,6 +488,21 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json,
       Duration(&c.grpc_max_connection_age, s, absl::Milliseconds(100));
   setters["grpc.max_connection_age_grace_seconds"] =
       Duration(&c.grpc_max_connection_age_grace, s, absl::Milliseconds(100));
+  // auth.* and grpc.tls.* (issue 11 A).
+  setters["auth.mode"] = String(&c.auth_mode, false);
+  setters["auth.allow_unauthenticated"] = Bool(&c.auth_allow_unauthenticated);
+  setters["auth.callers"] = Callers(&c.auth_callers);
+  setters["auth.mesh_identity_header"] = [&c](const rapidjson::Value& v, const std::string& key) {
+    if (!v.IsString()) return Bad(key, "must be a string");
+    c.auth_mesh_identity_header = absl::AsciiStrToLower(v.GetString());  // gRPC keys are lower case
+    return absl::OkStatus();
+  };
+  setters["auth.trusted_peers"] = TrustedPeers(&c.auth_trusted_peers);
+  setters["grpc.tls.cert_file"] = String(&c.grpc_tls_cert_file);
+  setters["grpc.tls.key_file"] = String(&c.grpc_tls_key_file);
+  setters["grpc.tls.client_ca_file"] = String(&c.grpc_tls_client_ca_file);
+  setters["grpc.tls.require_client_cert"] = Bool(&c.grpc_tls_require_client_cert);
+  setters["grpc.tls.refresh_seconds"] = Int(&c.grpc_tls_refresh_seconds, 1, 86400);
   for (const adapters::ProviderModule& m : registry.modules()) {
     AddProviderSetters(m, &c.providers[m.name], setters);
   }
@@ -380,6 +548,17 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json,
   }
   if (c.archive_backoff_max < c.archive_backoff_initial) {
     return Bad("archive.backoff_max_seconds", "must not be below archive.backoff_initial_ms");
+  }
+  if (auto st = CheckAuth(c); !st.ok()) return st;
+  if (c.grpc_tls_cert_file.empty() != c.grpc_tls_key_file.empty()) {
+    return Bad(c.grpc_tls_cert_file.empty() ? "grpc.tls.cert_file" : "grpc.tls.key_file",
+               "grpc.tls.cert_file and grpc.tls.key_file go together");
+  }
+  if (c.grpc_tls_require_client_cert && c.grpc_tls_client_ca_file.empty()) {
+    return Bad("grpc.tls.require_client_cert", "needs grpc.tls.client_ca_file");
+  }
+  if (!c.grpc_tls_client_ca_file.empty() && c.grpc_tls_cert_file.empty()) {
+    return Bad("grpc.tls.client_ca_file", "needs grpc.tls.cert_file and grpc.tls.key_file");
   }
   return c;
 }

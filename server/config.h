@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "adapters/provider_module.h"
+#include "service/auth/authenticator.h"
 #include "service/core/event_log.h"
 #include "service/server/host_port.h"
 
@@ -160,7 +161,34 @@ struct ServerConfig {
   absl::Duration grpc_keepalive_timeout = absl::Seconds(20);
   absl::Duration grpc_max_connection_age = absl::InfiniteDuration();
   absl::Duration grpc_max_connection_age_grace = absl::InfiniteDuration();
+
+  // ---- auth.* and grpc.tls.* (issue 11 A: caller identity, roles, TLS; README "Callers") ----
+  /// "none": every call runs as `tenant` with every role (refused on a listen address that is not
+  /// loopback unless auth_allow_unauthenticated); "required": a configured caller or
+  /// UNAUTHENTICATED. "" (unset) = "required" when callers are configured, else "none".
+  std::string auth_mode;
+  bool auth_allow_unauthenticated = false;
+  /// auth.callers.<name>: {tenant, roles, token_sha256, mesh_ids}.
+  std::vector<service::auth::CallerConfig> auth_callers;
+  /// Metadata carrying the mesh's identity (e.g. x-forwarded-client-cert), trusted only from
+  /// auth_trusted_peers; "" = none.
+  std::string auth_mesh_identity_header;
+  std::vector<service::auth::Cidr> auth_trusted_peers;
+  /// TLS on the gRPC port: PEM files (all "" = plaintext); reloaded when they change.
+  std::string grpc_tls_cert_file;
+  std::string grpc_tls_key_file;
+  std::string grpc_tls_client_ca_file;
+  bool grpc_tls_require_client_cert = false;
+  int grpc_tls_refresh_seconds = 60;
 };
+
+/// Whether `config` authenticates callers (auth.mode "required", explicit or implied).
+bool AuthRequired(const ServerConfig& config);
+
+/// FAILED_PRECONDITION naming auth.mode when `config` serves unauthenticated callers (no callers,
+/// auth.mode "none") on a listen address that is not loopback, unless auth.allow_unauthenticated.
+/// BuildServer calls it after command-line overrides of listen.
+absl::Status CheckUnauthenticatedListen(const ServerConfig& config);
 
 /// The archive directory `config` names: archive.directory, else "archive" beside database.path.
 std::string ArchiveDirectory(const ServerConfig& config);

@@ -2,25 +2,34 @@
 
 #include <utility>
 
+#include "service/grpc/caller_auth.h"
 #include "service/grpc/status_mapping.h"
 
 namespace music::service {
 namespace {
 
-// Runs `fn(*request)` on a worker thread and finishes the call with its result.
+// Authorizes the call for `method` (auth::MethodPolicies), then runs `fn(tenant, *request)` on
+// a worker thread and finishes the call with its result.
 template <typename Req, typename Resp, typename Fn>
-grpc::ServerUnaryReactor* RunUnary(ThreadPool* workers, grpc::CallbackServerContext* ctx,
+grpc::ServerUnaryReactor* RunUnary(const auth::Authenticator& authenticator, const char* method,
+                                   ThreadPool* workers, grpc::CallbackServerContext* ctx,
                                    const Req* request, Resp* response, Fn fn) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  const bool scheduled = workers->Schedule([ctx, request, response, reactor, fn] {
-    if (ctx->IsCancelled()) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller"));
-      return;
-    }
-    auto result = fn(*request);
-    if (result.ok()) *response = std::move(*result);
-    reactor->Finish(ToGrpcStatus(result.status()));
-  });
+  absl::StatusOr<auth::CallerIdentity> caller = AuthorizeCall(authenticator, *ctx, method);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  const bool scheduled =
+      workers->Schedule([ctx, request, response, reactor, fn, tenant = std::move(caller->tenant)] {
+        if (ctx->IsCancelled()) {
+          reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller"));
+          return;
+        }
+        auto result = fn(tenant, *request);
+        if (result.ok()) *response = std::move(*result);
+        reactor->Finish(ToGrpcStatus(result.status()));
+      });
   if (!scheduled) {
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
   }
@@ -32,57 +41,73 @@ grpc::ServerUnaryReactor* RunUnary(ThreadPool* workers, grpc::CallbackServerCont
 grpc::ServerUnaryReactor* BillingServiceImpl::ListBillingTransactions(
     grpc::CallbackServerContext* ctx, const music::v1::ListBillingTransactionsRequest* request,
     music::v1::ListBillingTransactionsResponse* response) {
-  return RunUnary(workers_, ctx, request, response,
-                  [this](const auto& r) { return api_->ListBillingTransactions(tenant_, r); });
+  return RunUnary(*authenticator_, "/music.v1.BillingService/ListBillingTransactions", workers_,
+                  ctx, request, response, [this](const std::string& tenant, const auto& r) {
+                    return api_->ListBillingTransactions(tenant, r);
+                  });
 }
 
 grpc::ServerUnaryReactor* BillingServiceImpl::ExportBillingTransactions(
     grpc::CallbackServerContext* ctx, const music::v1::ExportBillingTransactionsRequest* request,
     music::v1::ExportBillingTransactionsResponse* response) {
-  return RunUnary(workers_, ctx, request, response,
-                  [this](const auto& r) { return api_->ExportBillingTransactions(tenant_, r); });
+  return RunUnary(*authenticator_, "/music.v1.BillingService/ExportBillingTransactions", workers_,
+                  ctx, request, response, [this](const std::string& tenant, const auto& r) {
+                    return api_->ExportBillingTransactions(tenant, r);
+                  });
 }
 
 grpc::ServerUnaryReactor* BillingServiceImpl::ImportUsageRecords(
     grpc::CallbackServerContext* ctx, const music::v1::ImportUsageRecordsRequest* request,
     music::v1::ImportUsageRecordsResponse* response) {
-  return RunUnary(workers_, ctx, request, response,
-                  [this](const auto& r) { return api_->ImportUsageRecords(r); });
+  return RunUnary(*authenticator_, "/music.v1.BillingService/ImportUsageRecords", workers_, ctx,
+                  request, response, [this](const std::string& /*tenant*/, const auto& r) {
+                    return api_->ImportUsageRecords(r);
+                  });
 }
 
 grpc::ServerUnaryReactor* BillingServiceImpl::CheckLedger(
     grpc::CallbackServerContext* ctx, const music::v1::CheckLedgerRequest* request,
     music::v1::CheckLedgerResponse* response) {
-  return RunUnary(workers_, ctx, request, response,
-                  [this](const auto& r) { return api_->CheckLedger(r); });
+  return RunUnary(
+      *authenticator_, "/music.v1.BillingService/CheckLedger", workers_, ctx, request, response,
+      [this](const std::string& /*tenant*/, const auto& r) { return api_->CheckLedger(r); });
 }
 
 grpc::ServerUnaryReactor* BillingServiceImpl::GetProviderBalance(
     grpc::CallbackServerContext* ctx, const music::v1::GetProviderBalanceRequest* request,
     music::v1::GetProviderBalanceResponse* response) {
-  return RunUnary(workers_, ctx, request, response,
-                  [this](const auto& r) { return api_->GetProviderBalance(r); });
+  return RunUnary(*authenticator_, "/music.v1.BillingService/GetProviderBalance", workers_, ctx,
+                  request, response, [this](const std::string& /*tenant*/, const auto& r) {
+                    return api_->GetProviderBalance(r);
+                  });
 }
 
 grpc::ServerUnaryReactor* ReconciliationServiceImpl::Reconcile(
     grpc::CallbackServerContext* ctx, const music::v1::ReconcileRequest* request,
     music::v1::ReconcileResponse* response) {
-  return RunUnary(workers_, ctx, request, response,
-                  [this](const auto& r) { return api_->Reconcile(r); });
+  return RunUnary(*authenticator_, "/music.v1.ReconciliationService/Reconcile", workers_, ctx,
+                  request, response, [this](const std::string& /*tenant*/, const auto& r) {
+                    return api_->Reconcile(r);
+                  });
 }
 
 grpc::ServerUnaryReactor* ReconciliationServiceImpl::ListReconciliationRuns(
     grpc::CallbackServerContext* ctx, const music::v1::ListReconciliationRunsRequest* request,
     music::v1::ListReconciliationRunsResponse* response) {
-  return RunUnary(workers_, ctx, request, response,
-                  [this](const auto& r) { return api_->ListReconciliationRuns(r); });
+  return RunUnary(*authenticator_, "/music.v1.ReconciliationService/ListReconciliationRuns",
+                  workers_, ctx, request, response,
+                  [this](const std::string& /*tenant*/, const auto& r) {
+                    return api_->ListReconciliationRuns(r);
+                  });
 }
 
 grpc::ServerUnaryReactor* ReconciliationServiceImpl::GetReconciliationRun(
     grpc::CallbackServerContext* ctx, const music::v1::GetReconciliationRunRequest* request,
     music::v1::GetReconciliationRunResponse* response) {
-  return RunUnary(workers_, ctx, request, response,
-                  [this](const auto& r) { return api_->GetReconciliationRun(r); });
+  return RunUnary(*authenticator_, "/music.v1.ReconciliationService/GetReconciliationRun", workers_,
+                  ctx, request, response, [this](const std::string& /*tenant*/, const auto& r) {
+                    return api_->GetReconciliationRun(r);
+                  });
 }
 
 }  // namespace music::service

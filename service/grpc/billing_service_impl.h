@@ -6,6 +6,7 @@
 
 #include "music/v1/billing_service.grpc.pb.h"
 #include "music/v1/reconciliation_service.grpc.pb.h"
+#include "service/auth/authenticator.h"
 #include "service/core/billing_api.h"
 #include "service/core/thread_pool.h"
 
@@ -16,9 +17,11 @@ namespace music::service {
 /// in ToGrpcStatus.
 class BillingServiceImpl final : public music::v1::BillingService::CallbackService {
  public:
-  /// `tenant`: the tenant of every call until authentication exists (as MusicService).
-  BillingServiceImpl(BillingApi* api, ThreadPool* workers, std::string tenant)
-      : api_(api), workers_(workers), tenant_(std::move(tenant)) {}
+  /// `authenticator` (not owned): each method first checks the caller and its role
+  /// (AuthorizeCall: UNAUTHENTICATED, PERMISSION_DENIED); the ledger reads are the caller's
+  /// tenant's rows only.
+  BillingServiceImpl(BillingApi* api, ThreadPool* workers, const auth::Authenticator* authenticator)
+      : api_(api), workers_(workers), authenticator_(authenticator) {}
 
   grpc::ServerUnaryReactor* ListBillingTransactions(
       grpc::CallbackServerContext* ctx, const music::v1::ListBillingTransactionsRequest* request,
@@ -40,13 +43,17 @@ class BillingServiceImpl final : public music::v1::BillingService::CallbackServi
  private:
   BillingApi* const api_;
   ThreadPool* const workers_;
-  const std::string tenant_;
+  const auth::Authenticator* const authenticator_;
 };
 
 /// The gRPC edge of ReconciliationService, shaped as BillingServiceImpl.
 class ReconciliationServiceImpl final : public music::v1::ReconciliationService::CallbackService {
  public:
-  ReconciliationServiceImpl(BillingApi* api, ThreadPool* workers) : api_(api), workers_(workers) {}
+  /// Operators only (reconciliation.run / reconciliation.read): a run spans the provider
+  /// account, which every tenant shares.
+  ReconciliationServiceImpl(BillingApi* api, ThreadPool* workers,
+                            const auth::Authenticator* authenticator)
+      : api_(api), workers_(workers), authenticator_(authenticator) {}
 
   grpc::ServerUnaryReactor* Reconcile(grpc::CallbackServerContext* ctx,
                                       const music::v1::ReconcileRequest* request,
@@ -61,6 +68,7 @@ class ReconciliationServiceImpl final : public music::v1::ReconciliationService:
  private:
   BillingApi* const api_;
   ThreadPool* const workers_;
+  const auth::Authenticator* const authenticator_;
 };
 
 }  // namespace music::service

@@ -13,6 +13,7 @@
 #include "service/core/status_details.h"
 #include "service/core/task_merge.h"
 #include "service/core/traceparent.h"
+#include "service/grpc/caller_auth.h"
 #include "service/grpc/status_mapping.h"
 
 namespace music::service {
@@ -36,18 +37,25 @@ std::string Traceparent(const grpc::CallbackServerContext* ctx) {
 // each above what gRPC itself keeps per stream.
 class WatchReactor final : public grpc::ServerWriteReactor<WatchTaskResponse>, public TaskWatcher {
  public:
-  WatchReactor(MusicApi* api, ThreadPool* workers, WatchHub* hub, std::string tenant,
+  WatchReactor(MusicApi* api, ThreadPool* workers, WatchHub* hub,
                const music::v1::WatchTaskRequest& request)
       : api_(api),
         workers_(workers),
         hub_(hub),
-        tenant_(std::move(tenant)),
         task_id_(request.task_id()),
         last_version_(request.since_version()) {}
 
-  void Begin() {
+  // `caller`: AuthorizeCall's answer; a refused caller ends the stream before anything is read
+  // or subscribed.
+  void Begin(absl::StatusOr<auth::CallerIdentity> caller) {
     {
       absl::MutexLock lock(&mu_);  // last_version_ is guarded by mu_
+      if (!caller.ok()) {
+        refs_ = 1;  // no load will run
+        FinishLocked(ToGrpcStatus(caller.status()));
+        return;
+      }
+      tenant_ = std::move(caller->tenant);
       if (task_id_.empty() || last_version_ < 0) {
         refs_ = 1;  // no load will run
         FinishLocked(grpc::Status(
@@ -177,7 +185,8 @@ class WatchReactor final : public grpc::ServerWriteReactor<WatchTaskResponse>, p
   MusicApi* const api_;
   ThreadPool* const workers_;
   WatchHub* const hub_;
-  const std::string tenant_;
+  // Set once in Begin, before the hub or a worker can call back (both read it after).
+  std::string tenant_;
   const std::string task_id_;
   int64_t token_ = 0;
 
@@ -205,7 +214,14 @@ class UploadReactor final : public grpc::ServerReadReactor<music::v1::UploadRefe
                 music::v1::UploadReferenceAudioResponse* response)
       : api_(api), workers_(workers), max_bytes_(max_bytes), response_(response) {}
 
-  void Begin() { StartRead(&request_); }
+  // `caller`: AuthorizeCall's answer; a refused caller's upload is not read at all.
+  void Begin(absl::StatusOr<auth::CallerIdentity> caller) {
+    if (!caller.ok()) {
+      Finish(ToGrpcStatus(caller.status()));
+      return;
+    }
+    StartRead(&request_);
+  }
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // the client has sent everything (or the call broke: Finish is then harmless)
@@ -282,11 +298,17 @@ class UploadReactor final : public grpc::ServerReadReactor<music::v1::UploadRefe
 // it.
 class ClipAudioReactor final : public grpc::ServerWriteReactor<music::v1::GetClipAudioResponse> {
  public:
-  ClipAudioReactor(const ClipAudioReader* reader, ThreadPool* workers, std::string tenant,
+  ClipAudioReactor(const ClipAudioReader* reader, ThreadPool* workers,
                    const music::v1::GetClipAudioRequest& request)
-      : reader_(reader), workers_(workers), tenant_(std::move(tenant)), request_(request) {}
+      : reader_(reader), workers_(workers), request_(request) {}
 
-  void Begin() {
+  // `caller`: AuthorizeCall's answer, checked before the archive is looked at.
+  void Begin(absl::StatusOr<auth::CallerIdentity> caller) {
+    if (!caller.ok()) {
+      Finish(ToGrpcStatus(caller.status()));
+      return;
+    }
+    tenant_ = std::move(caller->tenant);
     if (reader_ == nullptr) {
       Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "this server keeps no archive"));
       return;
@@ -367,7 +389,7 @@ class ClipAudioReactor final : public grpc::ServerWriteReactor<music::v1::GetCli
 
   const ClipAudioReader* const reader_;
   ThreadPool* const workers_;
-  const std::string tenant_;
+  std::string tenant_;  // set in Begin, before the first worker job
   const music::v1::GetClipAudioRequest request_;
   std::atomic<int> refs_{1};  // gRPC (OnDone) and the worker job in flight
   std::atomic<bool> cancelled_{false};
@@ -381,17 +403,24 @@ class ClipAudioReactor final : public grpc::ServerWriteReactor<music::v1::GetCli
 
 template <typename Req, typename Resp, typename Fn>
 grpc::ServerUnaryReactor* MusicServiceImpl::Unary(grpc::CallbackServerContext* ctx,
-                                                  const Req* request, Resp* response, Fn fn) {
+                                                  const char* method, const Req* request,
+                                                  Resp* response, Fn fn) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  const bool scheduled = workers_->Schedule([ctx, request, response, reactor, fn] {
-    if (ctx->IsCancelled()) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller"));
-      return;
-    }
-    auto result = fn(*request);
-    if (result.ok()) *response = std::move(*result);
-    reactor->Finish(ToGrpcStatus(result.status()));
-  });
+  absl::StatusOr<auth::CallerIdentity> caller = AuthorizeCall(*authenticator_, *ctx, method);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  const bool scheduled =
+      workers_->Schedule([ctx, request, response, reactor, fn, tenant = std::move(caller->tenant)] {
+        if (ctx->IsCancelled()) {
+          reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller"));
+          return;
+        }
+        auto result = fn(tenant, *request);
+        if (result.ok()) *response = std::move(*result);
+        reactor->Finish(ToGrpcStatus(result.status()));
+      });
   if (!scheduled) {
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
   }
@@ -401,94 +430,108 @@ grpc::ServerUnaryReactor* MusicServiceImpl::Unary(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* MusicServiceImpl::CreateMusic(
     grpc::CallbackServerContext* ctx, const music::v1::CreateMusicRequest* request,
     music::v1::CreateMusicResponse* response) {
-  return Unary(ctx, request, response, [this, traceparent = Traceparent(ctx)](const auto& r) {
-    return api_->CreateMusic(tenant_, r, traceparent);
-  });
+  return Unary(ctx, "/music.v1.MusicService/CreateMusic", request, response,
+               [this, traceparent = Traceparent(ctx)](const std::string& tenant, const auto& r) {
+                 return api_->CreateMusic(tenant, r, traceparent);
+               });
 }
 
 grpc::ServerUnaryReactor* MusicServiceImpl::CreateLyrics(
     grpc::CallbackServerContext* ctx, const music::v1::CreateLyricsRequest* request,
     music::v1::CreateLyricsResponse* response) {
-  return Unary(ctx, request, response, [this, traceparent = Traceparent(ctx)](const auto& r) {
-    return api_->CreateLyrics(tenant_, r, traceparent);
-  });
+  return Unary(ctx, "/music.v1.MusicService/CreateLyrics", request, response,
+               [this, traceparent = Traceparent(ctx)](const std::string& tenant, const auto& r) {
+                 return api_->CreateLyrics(tenant, r, traceparent);
+               });
 }
 
 grpc::ServerUnaryReactor* MusicServiceImpl::ContinueClip(
     grpc::CallbackServerContext* ctx, const music::v1::ContinueClipRequest* request,
     music::v1::ContinueClipResponse* response) {
-  return Unary(ctx, request, response, [this, traceparent = Traceparent(ctx)](const auto& r) {
-    return api_->ContinueClip(tenant_, r, traceparent);
-  });
+  return Unary(ctx, "/music.v1.MusicService/ContinueClip", request, response,
+               [this, traceparent = Traceparent(ctx)](const std::string& tenant, const auto& r) {
+                 return api_->ContinueClip(tenant, r, traceparent);
+               });
 }
 
 grpc::ServerUnaryReactor* MusicServiceImpl::CreateClipOperation(
     grpc::CallbackServerContext* ctx, const music::v1::CreateClipOperationRequest* request,
     music::v1::CreateClipOperationResponse* response) {
-  return Unary(ctx, request, response, [this, traceparent = Traceparent(ctx)](const auto& r) {
-    return api_->CreateClipOperation(tenant_, r, traceparent);
-  });
+  return Unary(ctx, "/music.v1.MusicService/CreateClipOperation", request, response,
+               [this, traceparent = Traceparent(ctx)](const std::string& tenant, const auto& r) {
+                 return api_->CreateClipOperation(tenant, r, traceparent);
+               });
 }
 
 grpc::ServerUnaryReactor* MusicServiceImpl::GetTimestampedLyrics(
     grpc::CallbackServerContext* ctx, const music::v1::GetTimestampedLyricsRequest* request,
     music::v1::GetTimestampedLyricsResponse* response) {
-  return Unary(ctx, request, response,
-               [this](const auto& r) { return api_->GetTimestampedLyrics(tenant_, r); });
+  return Unary(ctx, "/music.v1.MusicService/GetTimestampedLyrics", request, response,
+               [this](const std::string& tenant, const auto& r) {
+                 return api_->GetTimestampedLyrics(tenant, r);
+               });
 }
 
 grpc::ServerUnaryReactor* MusicServiceImpl::BoostStyle(grpc::CallbackServerContext* ctx,
                                                        const music::v1::BoostStyleRequest* request,
                                                        music::v1::BoostStyleResponse* response) {
-  return Unary(ctx, request, response, [this](const auto& r) { return api_->BoostStyle(r); });
+  return Unary(
+      ctx, "/music.v1.MusicService/BoostStyle", request, response,
+      [this](const std::string& /*tenant*/, const auto& r) { return api_->BoostStyle(r); });
 }
 
 grpc::ServerUnaryReactor* MusicServiceImpl::CreateAudioOperation(
     grpc::CallbackServerContext* ctx, const music::v1::CreateAudioOperationRequest* request,
     music::v1::CreateAudioOperationResponse* response) {
-  return Unary(ctx, request, response, [this, traceparent = Traceparent(ctx)](const auto& r) {
-    return api_->CreateAudioOperation(tenant_, r, traceparent);
-  });
+  return Unary(ctx, "/music.v1.MusicService/CreateAudioOperation", request, response,
+               [this, traceparent = Traceparent(ctx)](const std::string& tenant, const auto& r) {
+                 return api_->CreateAudioOperation(tenant, r, traceparent);
+               });
 }
 
 grpc::ServerUnaryReactor* MusicServiceImpl::GetTask(grpc::CallbackServerContext* ctx,
                                                     const music::v1::GetTaskRequest* request,
                                                     music::v1::GetTaskResponse* response) {
-  return Unary(ctx, request, response, [this](const auto& r) { return api_->GetTask(tenant_, r); });
+  return Unary(
+      ctx, "/music.v1.MusicService/GetTask", request, response,
+      [this](const std::string& tenant, const auto& r) { return api_->GetTask(tenant, r); });
 }
 
 grpc::ServerUnaryReactor* MusicServiceImpl::ListTasks(grpc::CallbackServerContext* ctx,
                                                       const music::v1::ListTasksRequest* request,
                                                       music::v1::ListTasksResponse* response) {
-  return Unary(ctx, request, response,
-               [this](const auto& r) { return api_->ListTasks(tenant_, r); });
+  return Unary(
+      ctx, "/music.v1.MusicService/ListTasks", request, response,
+      [this](const std::string& tenant, const auto& r) { return api_->ListTasks(tenant, r); });
 }
 
 grpc::ServerUnaryReactor* MusicServiceImpl::CancelTask(grpc::CallbackServerContext* ctx,
                                                        const music::v1::CancelTaskRequest* request,
                                                        music::v1::CancelTaskResponse* response) {
-  return Unary(ctx, request, response,
-               [this](const auto& r) { return api_->CancelTask(tenant_, r); });
+  return Unary(
+      ctx, "/music.v1.MusicService/CancelTask", request, response,
+      [this](const std::string& tenant, const auto& r) { return api_->CancelTask(tenant, r); });
 }
 
 grpc::ServerUnaryReactor* MusicServiceImpl::ListModels(grpc::CallbackServerContext* ctx,
                                                        const music::v1::ListModelsRequest* request,
                                                        music::v1::ListModelsResponse* response) {
-  return Unary(ctx, request, response, [this](const auto& r) { return api_->ListModels(r); });
+  return Unary(
+      ctx, "/music.v1.MusicService/ListModels", request, response,
+      [this](const std::string& /*tenant*/, const auto& r) { return api_->ListModels(r); });
 }
 
 grpc::ServerWriteReactor<WatchTaskResponse>* MusicServiceImpl::WatchTask(
     grpc::CallbackServerContext* ctx, const music::v1::WatchTaskRequest* request) {
-  auto* reactor = new WatchReactor(api_, workers_, hub_, tenant_, *request);
-  reactor->Begin();
+  auto* reactor = new WatchReactor(api_, workers_, hub_, *request);
+  reactor->Begin(AuthorizeCall(*authenticator_, *ctx, "/music.v1.MusicService/WatchTask"));
   return reactor;
 }
 
 grpc::ServerWriteReactor<music::v1::GetClipAudioResponse>* MusicServiceImpl::GetClipAudio(
     grpc::CallbackServerContext* ctx, const music::v1::GetClipAudioRequest* request) {
-  (void)ctx;
-  auto* reactor = new ClipAudioReactor(clip_audio_, workers_, tenant_, *request);
-  reactor->Begin();
+  auto* reactor = new ClipAudioReactor(clip_audio_, workers_, *request);
+  reactor->Begin(AuthorizeCall(*authenticator_, *ctx, "/music.v1.MusicService/GetClipAudio"));
   return reactor;
 }
 
@@ -496,7 +539,8 @@ grpc::ServerReadReactor<music::v1::UploadReferenceAudioRequest>*
 MusicServiceImpl::UploadReferenceAudio(grpc::CallbackServerContext* ctx,
                                        music::v1::UploadReferenceAudioResponse* response) {
   auto* reactor = new UploadReactor(api_, workers_, max_reference_audio_bytes_, response);
-  reactor->Begin();
+  reactor->Begin(
+      AuthorizeCall(*authenticator_, *ctx, "/music.v1.MusicService/UploadReferenceAudio"));
   return reactor;
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "music/v1/music_service.grpc.pb.h"
+#include "service/auth/authenticator.h"
 #include "service/core/clip_audio.h"
 #include "service/core/music_api.h"
 #include "service/core/thread_pool.h"
@@ -17,16 +18,19 @@ namespace music::service {
 /// held per stream.
 class MusicServiceImpl final : public music::v1::MusicService::CallbackService {
  public:
-  /// `tenant`: the tenant of every call until authentication exists. `max_reference_audio_bytes`:
+  /// `authenticator` (not owned) names each call's caller: every method first checks the caller
+  /// and its role (AuthorizeCall: UNAUTHENTICATED, PERMISSION_DENIED) and then runs in the
+  /// caller's tenant only. `max_reference_audio_bytes`:
   /// the UploadReferenceAudio cap (at most kMaxReferenceAudioBytes). `clip_audio` (not owned; may
   /// be null: GetClipAudio is then FAILED_PRECONDITION) reads archived audio back.
-  MusicServiceImpl(MusicApi* api, ThreadPool* workers, WatchHub* hub, std::string tenant,
+  MusicServiceImpl(MusicApi* api, ThreadPool* workers, WatchHub* hub,
+                   const auth::Authenticator* authenticator,
                    size_t max_reference_audio_bytes = kMaxReferenceAudioBytes,
                    const ClipAudioReader* clip_audio = nullptr)
       : api_(api),
         workers_(workers),
         hub_(hub),
-        tenant_(std::move(tenant)),
+        authenticator_(authenticator),
         max_reference_audio_bytes_(max_reference_audio_bytes),
         clip_audio_(clip_audio) {}
 
@@ -78,14 +82,16 @@ class MusicServiceImpl final : public music::v1::MusicService::CallbackService {
       grpc::CallbackServerContext* ctx, const music::v1::GetClipAudioRequest* request) override;
 
  private:
+  // Authorizes the call for `method` (a MethodPolicies key), then runs fn(tenant, request) on a
+  // worker and finishes with its result.
   template <typename Req, typename Resp, typename Fn>
-  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, const Req* request,
-                                  Resp* response, Fn fn);
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, const char* method,
+                                  const Req* request, Resp* response, Fn fn);
 
   MusicApi* const api_;
   ThreadPool* const workers_;
   WatchHub* const hub_;
-  const std::string tenant_;
+  const auth::Authenticator* const authenticator_;
   const size_t max_reference_audio_bytes_;
   const ClipAudioReader* const clip_audio_;
 };

@@ -1,15 +1,19 @@
 #include "service/server/music_server.h"
 
 #include <grpc/grpc.h>
+#include <unistd.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <grpcpp/server_builder.h>
 
 #include <algorithm>
 #include <chrono>
 #include <climits>
 #include <cstdint>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +22,50 @@
 #include "service/server/host_port.h"
 
 namespace music::service {
+namespace {
+
+// The gRPC port's credentials: plaintext, or TLS from files gRPC's FileWatcher re-reads every
+// refresh_seconds (a rotated certificate is served without a restart), with client certificates
+// verified against client_ca_file when one is given. INVALID_ARGUMENT naming the grpc.tls key
+// for a missing file.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const ServerOptions::Tls& tls) {
+  if (tls.cert_file.empty() && tls.key_file.empty()) {
+    if (!tls.client_ca_file.empty() || tls.require_client_cert) {
+      return absl::InvalidArgumentError(
+          "config key \"grpc.tls.cert_file\": client certificates need TLS (cert_file, key_file)");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  for (const auto& [key, path] : {std::pair("grpc.tls.cert_file", tls.cert_file),
+                                  std::pair("grpc.tls.key_file", tls.key_file),
+                                  std::pair("grpc.tls.client_ca_file", tls.client_ca_file)}) {
+    if (path.empty() && std::string(key) == "grpc.tls.client_ca_file") continue;
+    if (path.empty() || ::access(path.c_str(), R_OK) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("config key \"", key, "\": cannot read \"", path, "\""));
+    }
+  }
+  if (tls.require_client_cert && tls.client_ca_file.empty()) {
+    return absl::InvalidArgumentError(
+        "config key \"grpc.tls.require_client_cert\": needs grpc.tls.client_ca_file");
+  }
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      tls.key_file, tls.cert_file, tls.client_ca_file, tls.refresh_seconds);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (!tls.client_ca_file.empty()) {
+    options.watch_root_certs();
+    options.set_cert_request_type(
+        tls.require_client_cert ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  } else {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  }
+  return grpc::experimental::TlsServerCredentials(options);
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
     ServerOptions options, persistence::Stores stores,
@@ -80,8 +128,14 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
       s->stores_.tasks.get(), s->catalog_.get(), s->engine_.get(),
       s->options_.reference_audio_uploads ? s->providers_.get() : nullptr,
       s->provider_health_.get(), s->providers_.get());
+  s->authenticator_ = s->options_.authenticator;
+  if (s->authenticator_ == nullptr) {
+    auth::AuthConfig open;
+    open.open_tenant = s->options_.tenant;
+    s->authenticator_ = auth::NewAuthenticator(std::move(open));
+  }
   s->service_ = std::make_unique<MusicServiceImpl>(
-      s->api_.get(), s->rpc_workers_.get(), s->hub_.get(), s->options_.tenant,
+      s->api_.get(), s->rpc_workers_.get(), s->hub_.get(), s->authenticator_.get(),
       std::min(s->options_.max_reference_audio_bytes, kMaxReferenceAudioBytes),
       s->clip_audio_.get());
   // The billing services need the ledger's store.
@@ -93,9 +147,9 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
     billing_options.providers = s->providers_.get();
     s->billing_api_ = std::make_unique<BillingApi>(billing_store, clock, billing_options);
     s->billing_service_ = std::make_unique<BillingServiceImpl>(
-        s->billing_api_.get(), s->rpc_workers_.get(), s->options_.tenant);
-    s->reconciliation_service_ =
-        std::make_unique<ReconciliationServiceImpl>(s->billing_api_.get(), s->rpc_workers_.get());
+        s->billing_api_.get(), s->rpc_workers_.get(), s->authenticator_.get());
+    s->reconciliation_service_ = std::make_unique<ReconciliationServiceImpl>(
+        s->billing_api_.get(), s->rpc_workers_.get(), s->authenticator_.get());
   }
 
   // Reflection lists the default health service; referencing its descriptor links it in so
@@ -104,7 +158,9 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(s->options_.listen, grpc::InsecureServerCredentials(), &s->port_);
+  auto credentials = ServerCredentials(s->options_.tls);
+  if (!credentials.ok()) return credentials.status();
+  builder.AddListeningPort(s->options_.listen, *credentials, &s->port_);
   builder.RegisterService(s->service_.get());
   builder.SetMaxReceiveMessageSize(s->options_.max_receive_message_bytes);
   for (const auto& [arg, d] :

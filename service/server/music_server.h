@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "adapters/http/reference_audio_fetcher.h"
 #include "persistence/stores.h"
+#include "service/auth/authenticator.h"
 #include "service/callbacks/callback_server.h"
 #include "service/core/archiver.h"
 #include "service/core/billing_api.h"
@@ -36,8 +37,24 @@ struct ServerOptions {
   std::string callbacks_listen = "127.0.0.1:8081";
   /// Base URL providers call back; "" means http://<callbacks host>:<bound port>.
   std::string callbacks_public_url;
-  /// The tenant of every call until authentication exists.
+  /// The tenant of every call when `authenticator` is null (auth.mode "none").
   std::string tenant = "default";
+  /// Who each call is (service/auth/authenticator.h); every RPC of MusicService, BillingService
+  /// and ReconciliationService is checked against auth::MethodPolicies first. nullptr: one open
+  /// caller of `tenant` with every role (tests and auth.mode "none").
+  std::shared_ptr<const auth::Authenticator> authenticator;
+  /// TLS on the gRPC port (`grpc.tls.*`): PEM files, watched and reloaded when they change.
+  struct Tls {
+    std::string cert_file;  // "" = plaintext
+    std::string key_file;
+    /// CA bundle client certificates are verified against; "" = no client certificates.
+    std::string client_ca_file;
+    /// Refuse a handshake without a verified client certificate (needs client_ca_file).
+    bool require_client_cert = false;
+    /// How often the files are checked for changes, seconds (gRPC's FileWatcher).
+    unsigned int refresh_seconds = 60;
+  };
+  Tls tls;
   absl::Duration heartbeat_interval = absl::Seconds(30);
   /// How long Shutdown() lets in-flight RPCs finish.
   absl::Duration shutdown_grace = absl::Seconds(10);
@@ -138,6 +155,7 @@ class MusicServer {
   std::unique_ptr<TaskEngine> engine_;
   std::unique_ptr<ThreadPool> rpc_workers_;
   std::unique_ptr<MusicApi> api_;
+  std::shared_ptr<const auth::Authenticator> authenticator_;
   std::unique_ptr<MusicServiceImpl> service_;
   std::unique_ptr<BillingApi> billing_api_;
   std::unique_ptr<BillingServiceImpl> billing_service_;
