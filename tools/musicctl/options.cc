@@ -126,6 +126,16 @@ const FlagDef kFlags[] = {
     {"json", nullptr, "print the proto messages as JSON, one per line", &SetValue<&Options::json>},
     {"verbose", nullptr, "also show watch heartbeats", &SetValue<&Options::verbose>},
     {"help", nullptr, "print this help", &SetHelp},
+    {"token", "TOKEN", "bearer token of the caller (default $MUSIC_TOKEN)",
+     &SetValue<&Options::token>},
+    {"tls", nullptr, "connect with TLS (implied by --ca_file / --cert_file)",
+     &SetValue<&Options::tls>},
+    {"ca_file", "PEM", "CA bundle that signed the server's certificate (default: the system's)",
+     &SetValue<&Options::ca_file>},
+    {"cert_file", "PEM", "client certificate for mTLS (with --key_file)",
+     &SetValue<&Options::cert_file>},
+    {"key_file", "PEM", "client certificate's private key (with --cert_file)",
+     &SetValue<&Options::key_file>},
     {"request_id", "ID", "idempotency key: repeating it returns the same task",
      &SetValue<&Options::request_id>},
     {"model", "M", "catalog model name (see `musicctl models`)", &SetValue<&Options::model>},
@@ -188,7 +198,8 @@ const FlagDef kFlags[] = {
      &SetValue<&Options::max_discrepancies>},
 };
 
-const char* const kCommonFlags[] = {"server", "timeout", "json", "verbose", "help"};
+const char* const kCommonFlags[] = {"server",  "timeout", "json",      "verbose",  "help",
+                                    "token",   "tls",     "ca_file",   "cert_file", "key_file"};
 
 /// One subcommand: its name, synopsis, the flags it takes beyond the common ones, and whether it
 /// takes a TASK_ID argument.
@@ -450,6 +461,7 @@ std::optional<music::v1::TaskKind> ParseTaskKind(absl::string_view text) {
 absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args, const EnvLookup& env) {
   Options options;
   if (auto server = env("MUSIC_SERVER"); server && !server->empty()) options.server = *server;
+  if (auto token = env("MUSIC_TOKEN"); token && !token->empty()) options.token = *token;
   if (args.empty()) return UsageError("missing command");
 
   std::string name = args[0];

@@ -73,6 +73,15 @@ struct Options {
   absl::Duration timeout = absl::Seconds(30);
   bool json = false;
   bool verbose = false;
+  /// Bearer token sent as `authorization: Bearer <token>` (default $MUSIC_TOKEN); "" = none.
+  /// Never printed.
+  std::string token;
+  /// TLS to the server; ca_file: the CA bundle that signed the server's certificate ("" = the
+  /// system's); cert_file / key_file: a client certificate for mTLS (both or neither).
+  bool tls = false;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
 
   // create / lyrics / continue.
   std::string request_id;
