@@ -206,7 +206,7 @@ bool PeerInCidr(absl::string_view peer, const Cidr& cidr) {
 
 std::string MeshIdentity(absl::string_view header_value) {
   const std::vector<std::string> elements = SplitUnquoted(header_value, ',');
-  const std::string last(absl::StripAsciiWhitespace(elements.back()));
+  std::string last(absl::StripAsciiWhitespace(elements.back()));
   if (last.find('=') == std::string::npos) return last;
   for (const std::string& pair : SplitUnquoted(last, ';')) {
     absl::string_view kv = absl::StripAsciiWhitespace(pair);

@@ -215,7 +215,7 @@ class UploadReactor final : public grpc::ServerReadReactor<music::v1::UploadRefe
       : api_(api), workers_(workers), max_bytes_(max_bytes), response_(response) {}
 
   // `caller`: AuthorizeCall's answer; a refused caller's upload is not read at all.
-  void Begin(absl::StatusOr<auth::CallerIdentity> caller) {
+  void Begin(const absl::StatusOr<auth::CallerIdentity>& caller) {
     if (!caller.ok()) {
       Finish(ToGrpcStatus(caller.status()));
       return;
