@@ -6,19 +6,21 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
 
 #include "service/auth/authenticator.h"
 #include "tests/e2e/e2e_fixture.h"
+#include "tests/testing/test_ca.h"
 #include "tests/testing/wait_for.h"
 
 namespace music::e2e {
 namespace {
 
 constexpr char kClientId[] = "spiffe://cluster.local/ns/a/sa/app";
+
+using ::music::testing::MakeTestCertificates;
 constexpr char kToken[] = "tls-test-token-5e1a";
 
 std::string ReadAll(const std::string& path) {
@@ -28,30 +30,10 @@ std::string ReadAll(const std::string& path) {
   return buffer.str();
 }
 
-// Writes `ca` (ca.pem, ca.key), then server.pem/server.key (localhost, 127.0.0.1) and
-// client.pem/client.key (URI SAN kClientId) signed by it, into `dir` with the prefix `prefix`.
-bool MakeCertificates(const std::string& dir, const std::string& prefix) {
-  const std::string d = dir + "/" + prefix;
-  std::ofstream(d + "server.ext") << "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                                     "extendedKeyUsage=serverAuth\n";
-  std::ofstream(d + "client.ext") << "subjectAltName=URI:" << kClientId << "\n"
-                                  << "extendedKeyUsage=clientAuth\n";
-  const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes ";
-  const std::string script =
-      "set -e; cd '" + dir + "'; p='" + prefix + "';" + " openssl req -x509" + ec +
-      "-keyout ${p}ca.key -out ${p}ca.pem -days 3650 -subj /CN=${p}test-ca;" +
-      " for who in server client; do" + "  openssl req" + ec +
-      "-keyout ${p}$who.key -out ${p}$who.csr -subj /CN=${p}$who;" +
-      "  openssl x509 -req -in ${p}$who.csr -CA ${p}ca.pem -CAkey ${p}ca.key -CAcreateserial" +
-      "   -out ${p}$who.pem -days 3650 -extfile ${p}$who.ext;" + " done 2>/dev/null";
-  std::ofstream(d + "make-certs.sh") << script << "\n";
-  return std::system(("bash '" + d + "make-certs.sh'").c_str()) == 0;
-}
-
 class GrpcTlsTest : public E2eTest {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(MakeCertificates(dir_.path(), "")) << "openssl failed";
+    ASSERT_TRUE(MakeTestCertificates(dir_.path(), "", kClientId)) << "openssl failed";
     E2eTest::SetUp();
   }
 
@@ -127,7 +109,7 @@ TEST_F(GrpcTlsTest, ClientWithoutACertificateOrInPlaintextIsRefused) {
 TEST_F(GrpcTlsTest, ReplacedCertificateIsServedWithoutRestart) {
   music::v1::Task task;
   ASSERT_TRUE(Create(*TlsStub(true), &task).ok());
-  ASSERT_TRUE(MakeCertificates(dir_.path(), "new-"));
+  ASSERT_TRUE(MakeTestCertificates(dir_.path(), "new-", kClientId));
   // The client keeps its certificate from the old CA: the server trusts both while rotating.
   std::ofstream(dir_.File("ca-both.pem"))
       << ReadAll(dir_.File("ca.pem")) << ReadAll(dir_.File("new-ca.pem"));
