@@ -25,6 +25,10 @@
 namespace music::server {
 namespace {
 
+// A callback token secret shorter than this is refused (it is the whole of the callbacks'
+// authentication when a provider signs nothing).
+constexpr size_t kMinCallbackSecretBytes = 16;
+
 // Reads a secret from the variable `env` through `secrets`, else from `file` (named by config
 // key `file_key`). Never logged. An unreadable file stops start-up (NOT_FOUND naming the key); an
 // unset variable with no file is an empty secret (the provider is then unavailable).
@@ -48,6 +52,12 @@ service::ServerOptions OptionsFrom(const ServerConfig& config) {
   options.listen = config.listen;
   options.callbacks_listen = config.callbacks_listen;
   options.callbacks_public_url = config.callbacks_public_url;
+  options.callbacks.max_connections = config.callbacks_max_connections;
+  options.callbacks.max_connections_per_peer = config.callbacks_max_connections_per_peer;
+  options.callbacks.header_timeout = config.callbacks_header_timeout;
+  options.callbacks.body_timeout = config.callbacks_body_timeout;
+  options.callbacks.tls_cert_file = config.callbacks_tls_cert_file;
+  options.callbacks.tls_key_file = config.callbacks_tls_key_file;
   options.tenant = config.tenant;
   options.heartbeat_interval = config.heartbeat_interval;
   options.shutdown_grace = config.shutdown_grace;
@@ -206,6 +216,30 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
                        {"why", "auth.mode none: every caller has every role"}});
   }
   options.authenticator = service::auth::NewAuthenticator(std::move(auth));
+  // Callbacks fail closed: every callback URL carries a token under this secret, so the server
+  // does not start without one (README "Callbacks").
+  auto token_secret = ReadSecret(secrets, config.callbacks_token_secret_env,
+                                 config.callbacks_token_secret_file, "callbacks.token_secret_file");
+  if (!token_secret.ok()) return token_secret.status();
+  if (token_secret->size() < kMinCallbackSecretBytes) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the callback token secret (", config.callbacks_token_secret_env.empty()
+                                           ? config.callbacks_token_secret_file
+                                           : "$" + config.callbacks_token_secret_env,
+        ") is ", token_secret->empty() ? "not set" : "too short",
+        ": callbacks need one of at least ", kMinCallbackSecretBytes,
+        " characters (e.g. openssl rand -base64 32)"));
+  }
+  options.engine.callback_token_secrets = {*token_secret};
+  service::AddEventLogSecret(*token_secret);
+  if (!config.callbacks_token_secret_previous_env.empty()) {
+    // Accepted during a rotation, for the tasks created under it.
+    if (std::string previous = secrets(config.callbacks_token_secret_previous_env);
+        !previous.empty()) {
+      service::AddEventLogSecret(previous);
+      options.engine.callback_token_secrets.push_back(std::move(previous));
+    }
+  }
   options.usage_formats = service::UsageFormatsFromRegistry(registry);
   // Reference-audio URLs are downloaded by the SSRF-safe fetcher; the server owns it.
   if (config.reference_audio_enabled) {

@@ -432,6 +432,18 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json,
       {"database.allow_recreate", Bool(&c.database_allow_recreate)},
       {"callbacks.listen", String(&c.callbacks_listen, false)},
       {"callbacks.public_url", String(&c.callbacks_public_url)},
+      {"callbacks.token_secret_env", String(&c.callbacks_token_secret_env)},
+      {"callbacks.token_secret_file", String(&c.callbacks_token_secret_file)},
+      {"callbacks.token_secret_previous_env", String(&c.callbacks_token_secret_previous_env)},
+      {"callbacks.tls.cert_file", String(&c.callbacks_tls_cert_file)},
+      {"callbacks.tls.key_file", String(&c.callbacks_tls_key_file)},
+      {"callbacks.max_connections", Int(&c.callbacks_max_connections, 1, 1'000'000)},
+      {"callbacks.max_connections_per_peer",
+       Int(&c.callbacks_max_connections_per_peer, 1, 1'000'000)},
+      {"callbacks.header_timeout_seconds",
+       Duration(&c.callbacks_header_timeout, s, absl::Milliseconds(100))},
+      {"callbacks.body_timeout_seconds",
+       Duration(&c.callbacks_body_timeout, s, absl::Milliseconds(100))},
       {"tasks.poll_interval_seconds", Duration(&c.poll_interval, s, absl::Milliseconds(334))},
       {"tasks.callback_poll_interval_seconds",
        Duration(&c.callback_poll_interval, s, absl::Milliseconds(334))},
@@ -516,6 +528,15 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json,
   if (auto st = SplitHostPort(c.callbacks_listen, "callbacks.listen", &host, &port); !st.ok()) {
     return st;
   }
+  if (c.callbacks_tls_cert_file.empty() != c.callbacks_tls_key_file.empty()) {
+    return Bad(c.callbacks_tls_cert_file.empty() ? "callbacks.tls.cert_file"
+                                                 : "callbacks.tls.key_file",
+               "callbacks.tls.cert_file and key_file go together: set both or neither");
+  }
+  if (c.callbacks_token_secret_env.empty() && c.callbacks_token_secret_file.empty()) {
+    return Bad("callbacks.token_secret_env",
+               "callbacks need a token secret: name its variable or token_secret_file");
+  }
   if (!c.metrics_listen.empty()) {
     if (auto st = SplitHostPort(c.metrics_listen, "metrics.listen", &host, &port); !st.ok()) {
       return st;
@@ -599,6 +620,17 @@ std::string DescribeConfig(const ServerConfig& config) {
       if (!env.empty()) envs.insert(env);
     }
   }
+  // The callback token secrets (BuildServer); the current one is required.
+  std::set<std::string> required;
+  if (!config.callbacks_token_secret_env.empty()) {
+    envs.insert(config.callbacks_token_secret_env);
+    if (config.callbacks_token_secret_file.empty()) {
+      required.insert(config.callbacks_token_secret_env);
+    }
+  }
+  if (!config.callbacks_token_secret_previous_env.empty()) {
+    envs.insert(config.callbacks_token_secret_previous_env);
+  }
   // The S3 archive's keys come from the environment too.
   if (config.archive_enabled && config.archive_backend == "s3") {
     envs.insert(config.archive_s3_access_key_id_env);
@@ -607,6 +639,10 @@ std::string DescribeConfig(const ServerConfig& config) {
   w.Key("secret_envs");
   w.StartArray();
   for (const std::string& env : envs) w.String(env.c_str());
+  w.EndArray();
+  w.Key("required_secret_envs");
+  w.StartArray();
+  for (const std::string& env : required) w.String(env.c_str());
   w.EndArray();
   w.Key("shutdown_grace_seconds");
   w.Double(absl::ToDoubleSeconds(config.shutdown_grace));

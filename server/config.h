@@ -90,7 +90,22 @@ struct ServerConfig {
   bool database_allow_recreate = false;
   // callbacks.*
   std::string callbacks_listen = "127.0.0.1:8081";
-  std::string callbacks_public_url;  // "" = http://<callbacks.listen>
+  std::string callbacks_public_url;  // "" = http(s)://<callbacks.listen>
+  /// Where the callback token secret is read (README "Callbacks"): the variable, else the file.
+  /// Required: the server refuses to start without it. The previous secret (a rotation) is
+  /// accepted too when its variable is set.
+  std::string callbacks_token_secret_env = "MUSIC_CALLBACK_SECRET";
+  std::string callbacks_token_secret_file;
+  std::string callbacks_token_secret_previous_env = "MUSIC_CALLBACK_SECRET_PREVIOUS";
+  /// PEM certificate (chain) and key of the callback listener; both empty: plain HTTP. Read at
+  /// start: a renewed certificate takes effect at the next restart.
+  std::string callbacks_tls_cert_file;
+  std::string callbacks_tls_key_file;
+  /// The listener's caps and timeouts (service::CallbackServerOptions).
+  int callbacks_max_connections = 512;
+  int callbacks_max_connections_per_peer = 32;
+  absl::Duration callbacks_header_timeout = absl::Seconds(10);
+  absl::Duration callbacks_body_timeout = absl::Seconds(30);
   // tasks.*
   absl::Duration poll_interval = absl::Seconds(7);
   // While a provider's callbacks arrive, its tasks are polled this often (a check on an overdue
@@ -215,8 +230,10 @@ absl::StatusOr<ServerConfig> LoadConfigFile(const std::string& path,
 /// What a deployment must match in `config`, as one JSON object (music-server --check_config):
 /// {"listen": [{"key": "listen", "address": "0.0.0.0:50051", "port": 50051}, ...] (every listen
 /// address: gRPC, callbacks), "secret_envs": [...] (every environment variable the providers'
-/// secrets and, with archive.backend s3, the bucket's keys are read from, sorted, no empties),
-/// "shutdown_grace_seconds": 10}. Names no secret.
+/// secrets, the callback token secrets and, with archive.backend s3, the bucket's keys are read
+/// from, sorted, no empties), "required_secret_envs": [...] (those the server does not start
+/// without: the callback token secret's, unless it comes from a file), "shutdown_grace_seconds":
+/// 10}. Names no secret.
 std::string DescribeConfig(const ServerConfig& config);
 
 /// Splits "host:port" (service/server/host_port.h).

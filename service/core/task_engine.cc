@@ -81,6 +81,7 @@
 #include "adapters/provider_errors.h"
 #include "domain/ledger.h"
 #include "google/rpc/error_details.pb.h"
+#include "service/core/callback_token.h"
 #include "service/core/event_log.h"
 #include "service/core/request_fingerprint.h"
 #include "service/core/status_details.h"
@@ -273,10 +274,11 @@ void TaskEngine::Kick() {
 }
 
 std::string TaskEngine::CallbackUrl(absl::string_view provider, absl::string_view task_id) const {
-  if (options_.callback_base_url.empty()) return "";
+  if (options_.callback_base_url.empty() || options_.callback_token_secrets.empty()) return "";
   absl::string_view base = options_.callback_base_url;
   if (!base.empty() && base.back() == '/') base.remove_suffix(1);
-  return absl::StrCat(base, "/callbacks/", provider, "/", task_id);
+  return absl::StrCat(base, "/callbacks/", provider, "/", task_id, "/",
+                      CallbackToken(options_.callback_token_secrets.front(), provider, task_id));
 }
 
 void TaskEngine::LogTask(LogLevel level, absl::string_view event, absl::string_view task_id,
@@ -382,14 +384,22 @@ absl::StatusOr<music::v1::Task> TaskEngine::Cancel(absl::string_view tenant,
 }
 
 absl::Status TaskEngine::HandleCallback(absl::string_view provider, absl::string_view task_id,
-                                        const http::Request& request) {
+                                        absl::string_view token, const http::Request& request,
+                                        absl::string_view peer) {
   // The provider comes from the URL: only a configured one becomes a label value.
   adapters::ProviderAdapter* adapter = providers_->Find(provider);
   const absl::string_view label = adapter != nullptr ? provider : absl::string_view("unknown");
   metrics_->CallbackReceived(label);
   bool duplicate = false;
   std::shared_ptr<const TaskRecord> found;
-  absl::Status s = ApplyCallback(adapter, provider, task_id, request, duplicate, &found);
+  // Fail closed: the token is checked before anything is read or parsed. Whatever the provider
+  // signs (kie.ai signs only the task id and a timestamp, unless no key is set at all), only a
+  // caller that was handed this task's URL gets further; a forged delivery can neither finish
+  // a task nor make one whose create answer was lost adopt a provider task id.
+  absl::Status s =
+      VerifyCallbackToken(options_.callback_token_secrets, provider, task_id, token)
+          ? ApplyCallback(adapter, provider, task_id, request, duplicate, &found)
+          : absl::UnauthenticatedError("the callback URL's token is not this task's");
   if (!s.ok()) {
     metrics_->CallbackRefused(label, CallbackRefusalReason(s.code()));
   } else if (duplicate) {
@@ -404,6 +414,7 @@ absl::Status TaskEngine::HandleCallback(absl::string_view provider, absl::string
     }
     LogTaskEvent(LogLevel::kWarn, "callback.rejected", found ? *found : bare,
                  {{"callback_provider", provider},
+                  {"peer", peer},
                   {"code", absl::StatusCodeToString(s.code())},
                   {"error", s.message()}});
   }

@@ -81,8 +81,14 @@ struct EngineOptions {
   /// reveal the provider task before it fails (see task_engine.cc, "Lost submissions").
   absl::Duration unknown_submission_grace = absl::Minutes(10);
   /// Public base URL of the callback listener (e.g. "https://music.example.com"); callbacks
-  /// go to <base>/callbacks/<provider>/<task_id>. Empty: no callback URL is given to providers.
+  /// go to <base>/callbacks/<provider>/<task_id>/<token> (CallbackToken). Empty: no callback
+  /// URL is given to providers.
   std::string callback_base_url;
+  /// The callback token secrets: the first signs the URLs handed out now; every one is accepted
+  /// (the others are the previous secrets of a rotation, for tasks created before it). Empty:
+  /// every callback is refused and no callback URL is handed out (fail closed; MusicServer
+  /// refuses to start without one).
+  std::vector<std::string> callback_token_secrets;
   /// Worker threads for provider HTTP and database work (when `executor` is null).
   int workers = 8;
   /// Runs the engine's steps (provider HTTP, database writes). Not owned; must outlive the
@@ -176,15 +182,22 @@ class TaskEngine {
   /// it is; FAILED_PRECONDITION when it already succeeded or failed.
   absl::StatusOr<music::v1::Task> Cancel(absl::string_view tenant, absl::string_view task_id);
 
-  /// Applies a provider callback delivery for `task_id`. NOT_FOUND for an unknown task (or one of
-  /// another provider); the adapter's UNAUTHENTICATED / INVALID_ARGUMENT for forged or malformed
-  /// deliveries; FAILED_PRECONDITION when it names another provider task. Duplicate, late and
-  /// out-of-order deliveries are accepted and change nothing they should not. A refused delivery
-  /// is logged (callback.rejected, with the task's fields when the task exists).
+  /// Applies a provider callback delivery for `task_id`, which came with `token` (the last path
+  /// segment of the URL) from `peer` (an address, for the log). UNAUTHENTICATED when the token is
+  /// not this task's under any callback secret: checked first, before the task is read or the
+  /// body parsed, so nothing is changed or adopted by a delivery that was not given the URL.
+  /// Then NOT_FOUND for an unknown task (or one of another provider); the adapter's
+  /// UNAUTHENTICATED / INVALID_ARGUMENT for deliveries its own scheme refuses (kie.ai HMAC,
+  /// PiAPI secret) or malformed ones; FAILED_PRECONDITION when it names another provider task.
+  /// Duplicate, late and out-of-order deliveries are accepted and change nothing they should
+  /// not. A refused delivery is logged (callback.rejected, with the task's fields when the token
+  /// matched and the task exists; never the token or the body).
   absl::Status HandleCallback(absl::string_view provider, absl::string_view task_id,
-                              const http::Request& request);
+                              absl::string_view token, const http::Request& request,
+                              absl::string_view peer = "");
 
-  /// The URL a provider should call back for `task_id`, or "" when callbacks are off.
+  /// The URL a provider should call back for `task_id` (with its token), or "" when callbacks
+  /// are off (no base URL or no secret).
   std::string CallbackUrl(absl::string_view provider, absl::string_view task_id) const;
 
   /// Wakes the scheduler thread to re-read the clock (after an injected clock jumped). Without

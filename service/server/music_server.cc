@@ -81,6 +81,16 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   s->catalog_ = std::move(catalog);
   s->hub_ = std::make_unique<WatchHub>(s->options_.heartbeat_interval, clock);
 
+  // Callbacks fail closed: without a secret no callback URL could carry a token, and kie.ai
+  // requires a callback URL on every create.
+  const auto& secrets = s->options_.engine.callback_token_secrets;
+  if (secrets.empty() ||
+      std::any_of(secrets.begin(), secrets.end(), [](const std::string& k) { return k.empty(); })) {
+    return absl::FailedPreconditionError(
+        "the callback token secret is not set (callbacks.token_secret_env, default "
+        "$MUSIC_CALLBACK_SECRET, or callbacks.token_secret_file): callbacks are refused without "
+        "it");
+  }
   // Bind the callback listener first: with port 0 its port is part of the callback URL the
   // engine gives providers. It serves only once the engine exists.
   std::string cb_host;
@@ -91,9 +101,11 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   }
   MusicServer* self = s.get();
   s->callbacks_ = std::make_unique<CallbackServer>(
-      [self](absl::string_view provider, absl::string_view task_id, const http::Request& req) {
-        return self->engine_->HandleCallback(provider, task_id, req);
-      });
+      [self](absl::string_view provider, absl::string_view task_id, absl::string_view token,
+             const http::Request& req, absl::string_view peer) {
+        return self->engine_->HandleCallback(provider, task_id, token, req, peer);
+      },
+      s->options_.callbacks);
   if (auto st = s->callbacks_->Bind(cb_host, cb_port); !st.ok()) return st;
 
   s->provider_health_ = std::make_unique<ProviderHealth>(clock);
@@ -104,7 +116,8 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   if (engine_options.callback_base_url.empty()) {
     std::string host = (cb_host == "0.0.0.0" || cb_host == "::") ? "127.0.0.1" : cb_host;
     if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
-    engine_options.callback_base_url = absl::StrCat("http://", host, ":", s->callbacks_->port());
+    engine_options.callback_base_url = absl::StrCat(s->callbacks_->tls() ? "https://" : "http://",
+                                                    host, ":", s->callbacks_->port());
   }
   // The archiver copies each succeeded task's media; the engine only tells it a task ended.
   if (s->stores_.archive != nullptr && s->options_.archive_fetcher != nullptr) {
@@ -121,7 +134,7 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
       std::make_unique<ClipAudioReader>(s->stores_.tasks.get(), s->stores_.archive.get());
   s->engine_ = std::make_unique<TaskEngine>(engine_options, s->stores_.tasks.get(), s->providers_.get(),
                                             s->catalog_.get(), clock, s->hub_.get());
-  s->callbacks_->Serve();
+  if (auto st = s->callbacks_->Serve(); !st.ok()) return st;
 
   s->rpc_workers_ = std::make_unique<ThreadPool>(s->options_.rpc_workers);
   s->api_ = std::make_unique<MusicApi>(

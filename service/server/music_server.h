@@ -35,8 +35,10 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:50051";
   /// Callback listener, "host:port"; port 0 picks one.
   std::string callbacks_listen = "127.0.0.1:8081";
-  /// Base URL providers call back; "" means http://<callbacks host>:<bound port>.
+  /// Base URL providers call back; "" means http(s)://<callbacks host>:<bound port>.
   std::string callbacks_public_url;
+  /// The callback listener's caps, timeouts and TLS files.
+  CallbackServerOptions callbacks;
   /// The tenant of every call when `authenticator` is null (auth.mode "none").
   std::string tenant = "default";
   /// Who each call is (service/auth/authenticator.h); every RPC of MusicService, BillingService
@@ -61,7 +63,9 @@ struct ServerOptions {
   /// Threads running RPC work (database reads and writes). A create waits for its group commit
   /// on one of them, so this bounds how many creates one commit acknowledges together.
   int rpc_workers = 32;
-  /// engine.callback_base_url is filled in from the callback listener. engine.reference_fetcher
+  /// engine.callback_base_url is filled in from the callback listener. engine.
+  /// callback_token_secrets must hold at least one non-empty secret: Start refuses without (the
+  /// callbacks fail closed; README "Callbacks"). engine.reference_fetcher
   /// (not owned) downloads reference_audio_uri at submit; nullptr turns such URLs off.
   EngineOptions engine;
   /// When set, the server owns the fetcher engine.reference_fetcher points to and destroys it

@@ -11,7 +11,8 @@ and secret variable it references is checked against the real server.
 - Every containerPort is a listen port of that config; every probe's port is the gRPC port; every
   Service targetPort names a containerPort; the HPA and PDB select the workload's pods.
 - Every env var from a secretKeyRef is a secret variable the server reads (--check_config lists
-  them from the provider modules' secret specs).
+  them from the provider modules' secret specs); every one the server requires (the callback
+  token secret) is mounted from a Secret, not optional.
 - terminationGracePeriodSeconds is longer than shutdown_grace_seconds.
 - Envoy's cluster port is the Service's gRPC port; WatchTask has no route timeout, unary RPCs do.
 - The Dockerfile's runtime apt packages cover every shared library `ldd` lists for the binaries
@@ -152,6 +153,15 @@ def check_k8s(server, path, docs):
                 if ref and described and env["name"] not in described["secret_envs"]:
                     fail(cname, f"env {env['name']} from Secret {ref['name']} is not a secret "
                                 f"variable the server reads {described['secret_envs']}")
+            # A secret the server does not start without (the callback token secret) is mounted
+            # from a Secret and not optional: a pod without it must not be scheduled as if fine.
+            by_name = {e["name"]: e for e in c.get("env", [])}
+            for need in (described or {}).get("required_secret_envs", []):
+                ref = by_name.get(need, {}).get("valueFrom", {}).get("secretKeyRef")
+                if not ref:
+                    fail(cname, f"env {need}, which the server requires, is not set from a Secret")
+                elif ref.get("optional"):
+                    fail(cname, f"env {need}, which the server requires, is mounted optional")
         for svc in services:
             if svc["spec"]["selector"].items() - labels.items():
                 fail(f"{where} Service", "selector does not match the pod labels")

@@ -19,6 +19,8 @@ wait_for() {
 }
 
 export KIE_API_KEY=buf-curl-test-key
+# The server refuses to start without a callback token secret (README "Callbacks").
+export MUSIC_CALLBACK_SECRET="buf_curl_test-callback-secret-$RANDOM$RANDOM"
 "$emulator_bin" --port 0 --port_file "$work/emulator.port" --task_duration_ms 500 \
   >"$work/emulator.log" 2>&1 &
 pids+=($!)

@@ -15,6 +15,7 @@
 #include "music/v1/billing_service.grpc.pb.h"
 #include "music/v1/music_service.grpc.pb.h"
 #include "persistence/sqlite/sqlite_task_store.h"
+#include "service/core/callback_token.h"
 #include "service/core/usage_formats.h"
 #include "service/server/music_server.h"
 #include "tests/testing/temp_dir.h"
@@ -109,6 +110,7 @@ class E2eTest : public ::testing::Test {
     service::ServerOptions options;
     options.listen = "127.0.0.1:0";
     options.callbacks_listen = "127.0.0.1:0";
+    options.engine.callback_token_secrets = {kCallbackSecret};
     options.heartbeat_interval = absl::Milliseconds(150);
     options.shutdown_grace = absl::Seconds(2);
     options.engine.poll_interval = absl::Milliseconds(400);
@@ -225,6 +227,14 @@ class E2eTest : public ::testing::Test {
   /// `provider`'s usage records.
   bool ProviderFinished(const std::string& provider = "kie", size_t count = 1) {
     return emulator_->UsageRecords(provider).size() >= count;
+  }
+
+  /// The callback token secret of every server StartServer starts.
+  static constexpr char kCallbackSecret[] = "e2e-callback-token-secret";
+
+  /// The token in the callback URL the server hands `provider` for `task_id`.
+  static std::string CallbackTokenOf(const std::string& provider, const std::string& task_id) {
+    return service::CallbackToken(kCallbackSecret, provider, task_id);
   }
 
   TempDir dir_{"e2e"};

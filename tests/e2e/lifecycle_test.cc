@@ -289,7 +289,8 @@ namespace {
 
 TEST_F(E2eTest, SecondServerCannotTakeTheSameCallbackPort) {
   service::CallbackServer other(
-      [](absl::string_view, absl::string_view, const http::Request&) { return absl::OkStatus(); });
+      [](absl::string_view, absl::string_view, absl::string_view, const http::Request&,
+         absl::string_view) { return absl::OkStatus(); });
   EXPECT_FALSE(other.Bind("127.0.0.1", server_->callback_port()).ok());
 }
 

@@ -4,6 +4,7 @@
 #include <rapidjson/document.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -99,12 +100,15 @@ class PiapiE2eTest : public E2eTest {
     EXPECT_EQ(audio->body.substr(8, 4), "WAVE");
   }
 
+  /// POSTs to the task's callback URL, with its token unless `token` says otherwise.
   http::Response PostCallback(const std::string& task_id, const std::string& body,
-                              const http::Headers& headers) {
+                              const http::Headers& headers,
+                              std::optional<std::string> token = std::nullopt) {
     http::Request req;
     req.method = "POST";
-    req.url =
-        absl::StrCat("http://127.0.0.1:", server_->callback_port(), "/callbacks/piapi/", task_id);
+    const std::string t = token.value_or(CallbackTokenOf("piapi", task_id));
+    req.url = absl::StrCat("http://127.0.0.1:", server_->callback_port(), "/callbacks/piapi/",
+                           task_id, t.empty() ? "" : "/", t);
     req.body = body;
     req.headers = headers;
     req.headers.emplace_back("Content-Type", "application/json");
@@ -323,6 +327,17 @@ TEST_F(PiapiE2eTest, ForgedWebhookIsRefusedAndChangesNothing) {
             401);
   EXPECT_EQ(PostCallback(task.task_id(), body, {}).status, 401);
   EXPECT_EQ(PostCallback(task.task_id(), "{not json", {}).status, 401);
+  // With PiAPI's own secret right but not this task's URL token: refused too.
+  const auto other = CreateMusic("another task");
+  for (const std::string& token :
+       {std::string(), CallbackTokenOf("piapi", other.task_id()),
+        CallbackTokenOf("kie", task.task_id()),
+        service::CallbackToken("not-the-server-secret", "piapi", task.task_id())}) {
+    EXPECT_EQ(PostCallback(task.task_id(), body, {{"x-webhook-secret", kWebhookSecret}}, token)
+                  .status,
+              401)
+        << "token \"" << token << "\"";
+  }
   const auto after = GetTask(task.task_id());
   EXPECT_EQ(after.version(), before.version());
   EXPECT_EQ(after.state(), before.state());

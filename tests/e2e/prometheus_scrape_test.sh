@@ -25,6 +25,8 @@ wait_for() {  # wait_for FILE PATTERN: a line of FILE matches PATTERN within 20 
 }
 
 export KIE_API_KEY=prometheus-test-key
+# The server refuses to start without a callback token secret (README "Callbacks").
+export MUSIC_CALLBACK_SECRET="prometheus_scrape_test-callback-secret-$RANDOM$RANDOM"
 "$emulator_bin" --port 0 --port_file "$work/emulator.port" --task_duration_ms 500 \
   >"$work/emulator.log" 2>&1 &
 pids+=($!)

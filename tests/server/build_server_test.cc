@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "adapters/builtin_providers.h"
 #include "adapters/http/curl_http_client.h"
+#include "service/core/callback_token.h"
 #include "tests/server/server_client.h"
 #include "tests/testing/temp_dir.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -25,6 +26,7 @@ namespace {
 
 constexpr char kKieKey[] = "build-server-kie-key";
 constexpr char kBeatraKey[] = "build-server-beatra-key";
+constexpr char kCallbackSecret[] = "build-server-callback-secret";
 
 bool Exists(const std::string& path) {
   struct stat st;
@@ -46,6 +48,7 @@ class BuildServerTest : public ::testing::Test {
     // kie.ai's key comes from the lookup, beatra's from a file.
     std::ofstream(dir_ + "/beatra.key") << "  " << kBeatraKey << "\n";
     secrets_["BS_KIE_KEY"] = kKieKey;
+    secrets_["MUSIC_CALLBACK_SECRET"] = kCallbackSecret;
   }
 
   void TearDown() override {
@@ -254,11 +257,14 @@ TEST_F(BuildServerTest, AnS3ArchiveWithoutItsKeysStopsStartUpAndCreatesNoDatabas
   EXPECT_FALSE(Exists(dir_ + "/archive"));
 }
 
-// POSTs `body` unsigned to the callback listener for kie.ai task `task_id`; the HTTP status.
-int PostKieCallback(int port, const std::string& task_id, const std::string& body) {
+// POSTs `body` unsigned to the callback listener for kie.ai task `task_id`, with `token` as the
+// URL's last segment (none when empty); the HTTP status.
+int PostKieCallback(int port, const std::string& task_id, const std::string& body,
+                    const std::string& token = "") {
   http::Request req;
   req.method = "POST";
-  req.url = absl::StrCat("http://127.0.0.1:", port, "/callbacks/kie/", task_id);
+  req.url = absl::StrCat("http://127.0.0.1:", port, "/callbacks/kie/", task_id,
+                         token.empty() ? "" : "/", token);
   req.body = body;
   req.headers.emplace_back("Content-Type", "application/json");
   auto resp = http::NewCurlHttpClient({})->Send(req);
@@ -268,7 +274,7 @@ int PostKieCallback(int port, const std::string& task_id, const std::string& bod
 
 TEST_F(BuildServerTest, AModuleSecretIsReadFromTheVariableItsConfigKeyNames) {
   // providers.kie.webhook_hmac_key_env names the variable; with a key, unsigned callbacks are
-  // refused before their body is read.
+  // refused before their body is read, even with the task's URL token.
   secrets_["BS_HMAC"] = "build-server-hmac-key";
   std::string json = ConfigJson();
   json.replace(json.find(R"("api_key_env": "BS_KIE_KEY")"), 27,
@@ -279,21 +285,71 @@ TEST_F(BuildServerTest, AModuleSecretIsReadFromTheVariableItsConfigKeyNames) {
   ServerClient client(server_->port());
   const music::v1::Task task = client.CreateMusic("signed only [emu:duration_ms=3000]");
   ASSERT_FALSE(task.task_id().empty());
-  EXPECT_EQ(PostKieCallback(server_->callback_port(), task.task_id(), "{not json"), 401);
+  EXPECT_EQ(PostKieCallback(server_->callback_port(), task.task_id(), "{not json",
+                            service::CallbackToken(kCallbackSecret, "kie", task.task_id())),
+            401);
 }
 
-TEST_F(BuildServerTest, WithoutTheSecretCallbacksAreNotAuthenticated) {
-  // The default variable, KIE_WEBHOOK_HMAC_KEY, is unset in the lookup: no signature check, so
-  // the same garbage is refused as malformed, not as unauthenticated.
+TEST_F(BuildServerTest, WithoutTheKieKeyCallbacksAreStillAuthenticatedByTheirToken) {
+  // The default variable, KIE_WEBHOOK_HMAC_KEY, is unset in the lookup: kie.ai signs nothing.
+  // The URL token still refuses a delivery without it (401, before the body is read); with it,
+  // the same garbage gets as far as the parser (malformed).
   auto server = Build(ConfigJson());
   ASSERT_TRUE(server.ok()) << server.status();
   server_ = *std::move(server);
   ServerClient client(server_->port());
   const music::v1::Task task = client.CreateMusic("unsigned [emu:duration_ms=3000]");
   ASSERT_FALSE(task.task_id().empty());
-  const int status = PostKieCallback(server_->callback_port(), task.task_id(), "{not json");
-  EXPECT_NE(status, 401);
-  EXPECT_GE(status, 400);
+  EXPECT_EQ(PostKieCallback(server_->callback_port(), task.task_id(), "{not json"), 401);
+  EXPECT_EQ(PostKieCallback(server_->callback_port(), task.task_id(), "{not json",
+                            service::CallbackToken("another-secret-0123", "kie", task.task_id())),
+            401);
+  EXPECT_EQ(PostKieCallback(server_->callback_port(), task.task_id(), "{not json",
+                            service::CallbackToken(kCallbackSecret, "kie", task.task_id())),
+            400);
+}
+
+TEST_F(BuildServerTest, WithoutACallbackSecretTheServerDoesNotStart) {
+  secrets_.erase("MUSIC_CALLBACK_SECRET");
+  auto server = Build(ConfigJson());
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(server.status().message(), "MUSIC_CALLBACK_SECRET"))
+      << server.status();
+  EXPECT_FALSE(Exists(db_path()));
+  secrets_["MUSIC_CALLBACK_SECRET"] = "tiny-s3cr";
+  server = Build(ConfigJson());
+  ASSERT_FALSE(server.ok());
+  EXPECT_TRUE(absl::StrContains(server.status().message(), "too short")) << server.status();
+  EXPECT_FALSE(absl::StrContains(server.status().message(), "tiny-s3cr"));  // names no secret
+}
+
+TEST_F(BuildServerTest, TheCallbackSecretComesFromItsFileAndThePreviousOneStillWorks) {
+  secrets_.erase("MUSIC_CALLBACK_SECRET");
+  const std::string file = dir_ + "/callback-secret";
+  std::ofstream(file) << "the-new-callback-secret\n";
+  secrets_["MUSIC_CALLBACK_SECRET_PREVIOUS"] = kCallbackSecret;
+  std::string json = ConfigJson();
+  const std::string listen = R"("callbacks": {"listen": "127.0.0.1:0")";
+  json.replace(json.find(listen), listen.size(),
+               absl::StrCat(listen, R"(, "token_secret_file": ")", file, R"(")"));
+  auto server = Build(json);
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  ServerClient client(server_->port());
+  const music::v1::Task task = client.CreateMusic("rotated [emu:duration_ms=3000]");
+  ASSERT_FALSE(task.task_id().empty());
+  // The file's secret (whitespace stripped) and the previous one are accepted; nothing else.
+  for (const char* secret : {"the-new-callback-secret", kCallbackSecret}) {
+    EXPECT_EQ(PostKieCallback(server_->callback_port(), task.task_id(), "{not json",
+                              service::CallbackToken(secret, "kie", task.task_id())),
+              400)
+        << secret;
+  }
+  EXPECT_EQ(PostKieCallback(server_->callback_port(), task.task_id(), "{not json",
+                            service::CallbackToken("the-new-callback-secret\n", "kie",
+                                                   task.task_id())),
+            401);
 }
 
 TEST_F(BuildServerTest, TheVariableWinsOverTheFile) {

@@ -374,6 +374,46 @@ TEST(ConfigTest, DescribeConfigNamesListenPortsAndSecretVariablesOnly) {
   EXPECT_NE(d3.find("\"SECRET_VAR\""), std::string::npos) << d3;
 }
 
+TEST(ConfigTest, CallbackSecretTlsAndListenerLimits) {
+  auto d = ParseConfig("{}");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->callbacks_token_secret_env, "MUSIC_CALLBACK_SECRET");
+  EXPECT_EQ(d->callbacks_token_secret_previous_env, "MUSIC_CALLBACK_SECRET_PREVIOUS");
+  EXPECT_EQ(d->callbacks_max_connections_per_peer, 32);
+  // The callback token secret is required: --check_config says so to the deployment.
+  const std::string described = DescribeConfig(*d);
+  EXPECT_NE(described.find(R"("required_secret_envs":["MUSIC_CALLBACK_SECRET"])"),
+            std::string::npos)
+      << described;
+  EXPECT_NE(described.find("\"MUSIC_CALLBACK_SECRET_PREVIOUS\""), std::string::npos) << described;
+
+  auto c = ParseConfig(R"({"callbacks": {"token_secret_env": "CB", "token_secret_file": "/s/cb",
+    "token_secret_previous_env": "", "tls": {"cert_file": "/t/c.pem", "key_file": "/t/k.pem"},
+    "max_connections": 100, "max_connections_per_peer": 4, "header_timeout_seconds": 2.5,
+    "body_timeout_seconds": 5}})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->callbacks_token_secret_env, "CB");
+  EXPECT_EQ(c->callbacks_token_secret_file, "/s/cb");
+  EXPECT_EQ(c->callbacks_tls_cert_file, "/t/c.pem");
+  EXPECT_EQ(c->callbacks_tls_key_file, "/t/k.pem");
+  EXPECT_EQ(c->callbacks_max_connections, 100);
+  EXPECT_EQ(c->callbacks_max_connections_per_peer, 4);
+  EXPECT_EQ(c->callbacks_header_timeout, absl::Milliseconds(2500));
+  EXPECT_EQ(c->callbacks_body_timeout, absl::Seconds(5));
+  // From a file, the variable is not required.
+  EXPECT_NE(DescribeConfig(*c).find(R"("required_secret_envs":[])"), std::string::npos);
+
+  for (const char* bad :
+       {R"({"callbacks": {"tls": {"cert_file": "/t/c.pem"}}})",
+        R"({"callbacks": {"tls": {"key_file": "/t/k.pem"}}})",
+        R"({"callbacks": {"token_secret_env": ""}})",
+        R"({"callbacks": {"max_connections_per_peer": 0}})",
+        R"({"callbacks": {"header_timeout_seconds": 0}})"}) {
+    auto parsed = ParseConfig(bad);
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 TEST(ConfigTest, MalformedJsonIsAnError) {
   auto parsed = ParseConfig("{\"listen\": ");
   ASSERT_FALSE(parsed.ok());

@@ -147,8 +147,10 @@ TEST_F(ToyProviderTest, ConfiguredThroughItsSectionAndRunsATaskEndToEnd) {
                                      "price_micros": 2000000, "price_currency": "CREDITS"})"),
                             registry_);
   ASSERT_TRUE(config.ok()) << config.status();
-  const std::map<std::string, std::string> env = {{"MY_TOY_KEY", "toy-key"},
-                                                  {"MY_TOY_TOKEN", "toy-token"}};
+  const std::map<std::string, std::string> env = {
+      {"MY_TOY_KEY", "toy-key"},
+      {"MY_TOY_TOKEN", "toy-token"},
+      {"MUSIC_CALLBACK_SECRET", "toy-test-callback-secret"}};
   SecretLookup secrets = [&env](const std::string& name) {
     auto it = env.find(name);
     return it == env.end() ? std::string() : it->second;
@@ -220,12 +222,17 @@ TEST_F(ToyProviderTest, DefaultsAndErrorsOfItsSection) {
   EXPECT_NE(unknown.status().message().find("\"providers.toy.base_url\""), std::string::npos);
 }
 
+// No provider secrets at all; only the callback token secret the server needs to start.
+std::string OnlyCallbackSecret(const std::string& name) {
+  return name == "MUSIC_CALLBACK_SECRET" ? "toy-test-callback-secret" : "";
+}
+
 TEST_F(ToyProviderTest, WithoutAKeyItIsListedUnavailable) {
   auto config = ParseConfig(Json("{}"), registry_);
   ASSERT_TRUE(config.ok()) << config.status();
   config->default_model = "suno-v4.5";  // the toy alias has no available member now
   auto server = BuildServer(
-      *config, registry_, [](const std::string&) { return std::string(); }, RealClock::Get());
+      *config, registry_, OnlyCallbackSecret, RealClock::Get());
   ASSERT_TRUE(server.ok()) << server.status();
   server_ = *std::move(server);
   ServerClient client(server_->port());
@@ -240,7 +247,7 @@ TEST_F(ToyProviderTest, AFactoryErrorStopsStartUp) {
   auto config = ParseConfig(Json(R"({"base_url": "https://toy.example"})"), registry_);
   ASSERT_TRUE(config.ok()) << config.status();
   auto server = BuildServer(
-      *config, registry_, [](const std::string&) { return std::string(); }, RealClock::Get());
+      *config, registry_, OnlyCallbackSecret, RealClock::Get());
   ASSERT_FALSE(server.ok());
   EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(server.status().message().find("\"providers.toy.base_url\""), std::string::npos);

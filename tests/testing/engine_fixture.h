@@ -9,6 +9,7 @@
 
 #include "persistence/sqlite/sqlite_task_store.h"
 #include "persistence/stores.h"
+#include "service/core/callback_token.h"
 #include "service/core/catalog.h"
 #include "service/core/task_engine.h"
 #include "service/core/watch_hub.h"
@@ -50,7 +51,16 @@ class EngineFixture : public ::testing::Test {
     o.max_submit_attempts = 3;
     o.unknown_submission_grace = absl::Seconds(30);
     o.callback_base_url = "http://cb.example";
+    o.callback_token_secrets = {kCallbackSecret};
     return o;
+  }
+
+  /// The callback token secret of DefaultOptions().
+  static constexpr char kCallbackSecret[] = "engine-test-callback-secret";
+
+  /// The token in the callback URL of task `id` of `provider` (under kCallbackSecret).
+  static std::string Token(const std::string& id, const std::string& provider = "fake") {
+    return CallbackToken(kCallbackSecret, provider, id);
   }
 
   /// Starts an engine on the fixture's store, clock, executor and hub, in manual mode, and runs
@@ -114,7 +124,7 @@ class EngineFixture : public ::testing::Test {
                         const std::string& provider = "fake") {
     http::Request cb;
     cb.body = name;
-    return engine_->HandleCallback(provider, id, cb);
+    return engine_->HandleCallback(provider, id, Token(id, provider), cb);
   }
 
   TempDir dir_{"engine"};

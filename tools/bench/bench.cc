@@ -169,6 +169,8 @@ int main(int argc, char** argv) {
   music::service::ServerOptions options;
   options.listen = "127.0.0.1:0";
   options.callbacks_listen = "127.0.0.1:0";
+  // The bench sends no callbacks; the server refuses to start without a token secret.
+  options.engine.callback_token_secrets = {"bench-callback-secret"};
   options.engine.poll_interval = absl::Hours(1);
   options.engine.task_deadline = absl::Hours(2);
   options.generic_service = &noop;

@@ -346,7 +346,9 @@ int RunParent(const char* self) {
            << " \"providers\": {\"kie\": {\"base_url\": \"http://127.0.0.1:" << eport << "\"}}}";
   }
   Child server = Spawn({absl::GetFlag(FLAGS_server_bin), "--config", dir + "/config.json"},
-                       dir + "/server.log", {"KIE_API_KEY=" + key});
+                       dir + "/server.log",
+                       // The server refuses to start without a callback token secret.
+                       {"KIE_API_KEY=" + key, "MUSIC_CALLBACK_SECRET=watch-load-callback-secret"});
   if (!WaitForText(dir + "/server.log", "music-server listening")) {
     std::cerr << "music-server did not start: " << ReadFile(dir + "/server.log");
     return 1;

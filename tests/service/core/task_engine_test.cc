@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "adapters/provider_errors.h"
 #include "tests/testing/engine_fixture.h"
 #include "tests/testing/status_matchers.h"
@@ -96,7 +97,8 @@ TEST_F(TaskEngineTest, CreateSubmitsPollsAndSucceeds) {
   RunUntilIdle();
   ASSERT_EQ(Get(id).task.state(), music::v1::TASK_STATE_RUNNING);
   EXPECT_EQ(provider_->submits(), 1);
-  EXPECT_EQ(provider_->last_submit().callback_url, "http://cb.example/callbacks/fake/" + id);
+  EXPECT_EQ(provider_->last_submit().callback_url,
+            absl::StrCat("http://cb.example/callbacks/fake/", id, "/", Token(id)));
   EXPECT_EQ(provider_->last_submit().provider_model, "F1");
   EXPECT_EQ(Get(id).task.provider_task_id(), "prov-1");
   EXPECT_EQ(Get(id).submission, SubmissionState::kSubmitted);
@@ -184,7 +186,7 @@ TEST_F(TaskEngineTest, LostSubmissionAnswerIsAdoptedFromCallbackNotResent) {
 
   http::Request cb;
   cb.body = "text";
-  ASSERT_THAT(engine_->HandleCallback("fake", id, cb), IsOk());
+  ASSERT_THAT(engine_->HandleCallback("fake", id, Token(id, "fake"), cb), IsOk());
   EXPECT_EQ(Get(id).task.provider_task_id(), "prov-late");
   EXPECT_EQ(Get(id).submission, SubmissionState::kSubmitted);
   EXPECT_TRUE(Get(id).task.progress().lyrics_ready());
@@ -265,7 +267,7 @@ TEST_F(TaskEngineTest, CancelIsFinalAndReachesProvider) {
   provider_->DefineCallback("complete", Success());
   http::Request cb;
   cb.body = "complete";
-  EXPECT_THAT(engine_->HandleCallback("fake", id, cb), IsOk());  // accepted, changes nothing
+  EXPECT_THAT(engine_->HandleCallback("fake", id, Token(id, "fake"), cb), IsOk());  // accepted, changes nothing
   provider_->QueuePoll(Success());
   Advance(absl::Seconds(10));
   EXPECT_EQ(Get(id).task.state(), music::v1::TASK_STATE_CANCELED);
@@ -291,23 +293,117 @@ TEST_F(TaskEngineTest, CallbackRejections) {
   const int64_t version = Get(id).task.version();
   http::Request forged;
   forged.body = "forged";
-  EXPECT_THAT(engine_->HandleCallback("fake", id, forged),
+  EXPECT_THAT(engine_->HandleCallback("fake", id, Token(id, "fake"), forged),
               StatusIs(absl::StatusCode::kUnauthenticated));
   http::Request garbage;
   garbage.body = "garbage";
-  EXPECT_THAT(engine_->HandleCallback("fake", id, garbage),
+  EXPECT_THAT(engine_->HandleCallback("fake", id, Token(id, "fake"), garbage),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(engine_->HandleCallback("fake", "tsk_nope", garbage),
+  EXPECT_THAT(engine_->HandleCallback("fake", "tsk_nope", Token("tsk_nope", "fake"), garbage),
               StatusIs(absl::StatusCode::kNotFound));
-  EXPECT_THAT(engine_->HandleCallback("kie", id, garbage), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(engine_->HandleCallback("kie", id, Token(id, "kie"), garbage), StatusIs(absl::StatusCode::kNotFound));
   adapters::ProviderUpdate other = Success();
   other.provider_task_id = "someone-else";
   provider_->DefineCallback("other", other);
   http::Request mismatch;
   mismatch.body = "other";
-  EXPECT_THAT(engine_->HandleCallback("fake", id, mismatch),
+  EXPECT_THAT(engine_->HandleCallback("fake", id, Token(id, "fake"), mismatch),
               StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(Get(id).task.version(), version);
+  EXPECT_EQ(Get(id).task.state(), music::v1::TASK_STATE_RUNNING);
+}
+
+// Fail closed: whatever the provider signs (the fake signs nothing here), a delivery whose URL
+// token is not this task's is refused before its body is parsed, and changes nothing.
+TEST_F(TaskEngineTest, CallbackWithoutThisTasksTokenIsRefusedBeforeItsBodyIsRead) {
+  StartEngine();
+  const std::string id = CreateRunning();
+  const std::string other = CreateRunning();
+  const int64_t version = Get(id).task.version();
+  provider_->DefineCallback("complete", Success());
+  http::Request cb;
+  cb.body = "complete";
+  const std::string right = Token(id);
+  std::string flipped = right;
+  flipped.back() = flipped.back() == 'A' ? 'B' : 'A';
+  for (const std::string& token :
+       {std::string(), flipped, Token(other), Token(id, "kie"), right.substr(0, 31),
+        right + "A", CallbackToken("another-secret", "fake", id)}) {
+    EXPECT_THAT(engine_->HandleCallback("fake", id, token, cb),
+                StatusIs(absl::StatusCode::kUnauthenticated))
+        << "token \"" << token << "\"";
+  }
+  // Refused before the body: garbage under a wrong token is not INVALID_ARGUMENT.
+  http::Request garbage;
+  garbage.body = "garbage";
+  EXPECT_THAT(engine_->HandleCallback("fake", id, flipped, garbage),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_EQ(Get(id).task.version(), version);
+  EXPECT_EQ(Get(id).task.state(), music::v1::TASK_STATE_RUNNING);
+  EXPECT_EQ(Get(other).task.state(), music::v1::TASK_STATE_RUNNING);
+  // The URL handed out carries the token that is accepted.
+  EXPECT_EQ(engine_->CallbackUrl("fake", id),
+            absl::StrCat("http://cb.example/callbacks/fake/", id, "/", right));
+  EXPECT_EQ(right.size(), 32u);  // 192 bits, base64url
+  ASSERT_THAT(engine_->HandleCallback("fake", id, right, cb), IsOk());
+  EXPECT_EQ(Get(id).task.state(), music::v1::TASK_STATE_SUCCEEDED);
+}
+
+TEST_F(TaskEngineTest, LostSubmissionIsNotAdoptedFromAForgedCallback) {
+  StartEngine();
+  const std::string other = CreateRunning();
+  absl::Status timeout = absl::DeadlineExceededError("timeout");
+  adapters::MarkOutcomeUnknown(timeout);
+  provider_->QueueSubmit(timeout);
+  adapters::ProviderUpdate forged = Success();
+  forged.provider_task_id = "attacker-task";
+  provider_->DefineCallback("forged-complete", forged);
+  auto created = engine_->Create(Spec());
+  ASSERT_THAT(created.status(), IsOk());
+  const std::string id = created->task.task_id();
+  RunUntilIdle();
+  ASSERT_EQ(Get(id).submission, SubmissionState::kUnknown);
+  http::Request cb;
+  cb.body = "forged-complete";
+  for (const std::string& token : {std::string(), Token(other), Token(id, "kie")}) {
+    EXPECT_THAT(engine_->HandleCallback("fake", id, token, cb),
+                StatusIs(absl::StatusCode::kUnauthenticated));
+  }
+  EXPECT_EQ(Get(id).submission, SubmissionState::kUnknown);
+  EXPECT_EQ(Get(id).task.provider_task_id(), "");
+  EXPECT_NE(Get(id).task.state(), music::v1::TASK_STATE_SUCCEEDED);
+}
+
+TEST_F(TaskEngineTest, CallbackTokensOfThePreviousSecretAreAcceptedDuringARotation) {
+  EngineOptions o = DefaultOptions();
+  o.callback_token_secrets = {"the-new-secret", kCallbackSecret};
+  EngineFixture::StartEngine(o);
+  const std::string id = CreateRunning();
+  provider_->DefineCallback("complete", Success());
+  http::Request cb;
+  cb.body = "complete";
+  // New URLs carry the new secret's token; a task created before the rotation still holds a
+  // URL with the old one, which is accepted until the old secret is dropped.
+  EXPECT_EQ(engine_->CallbackUrl("fake", id),
+            absl::StrCat("http://cb.example/callbacks/fake/", id, "/",
+                         CallbackToken("the-new-secret", "fake", id)));
+  ASSERT_THAT(engine_->HandleCallback("fake", id, Token(id), cb), IsOk());
+  EXPECT_EQ(Get(id).task.state(), music::v1::TASK_STATE_SUCCEEDED);
+}
+
+TEST_F(TaskEngineTest, WithoutACallbackSecretNoUrlIsHandedOutAndEveryCallbackIsRefused) {
+  EngineOptions o = DefaultOptions();
+  o.callback_token_secrets.clear();
+  EngineFixture::StartEngine(o);
+  const std::string id = CreateRunning();
+  provider_->DefineCallback("complete", Success());
+  http::Request cb;
+  cb.body = "complete";
+  EXPECT_EQ(engine_->CallbackUrl("fake", id), "");
+  for (const std::string& token : {std::string(), Token(id), CallbackToken("", "fake", id)}) {
+    EXPECT_THAT(engine_->HandleCallback("fake", id, token, cb),
+                StatusIs(absl::StatusCode::kUnauthenticated));
+  }
   EXPECT_EQ(Get(id).task.state(), music::v1::TASK_STATE_RUNNING);
 }
 
@@ -317,10 +413,10 @@ TEST_F(TaskEngineTest, DuplicateCallbacksFinishOnce) {
   provider_->DefineCallback("complete", Success());
   http::Request cb;
   cb.body = "complete";
-  ASSERT_THAT(engine_->HandleCallback("fake", id, cb), IsOk());
+  ASSERT_THAT(engine_->HandleCallback("fake", id, Token(id, "fake"), cb), IsOk());
   const auto done = Get(id).task;
   ASSERT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED);
-  for (int i = 0; i < 3; ++i) ASSERT_THAT(engine_->HandleCallback("fake", id, cb), IsOk());
+  for (int i = 0; i < 3; ++i) ASSERT_THAT(engine_->HandleCallback("fake", id, Token(id, "fake"), cb), IsOk());
   EXPECT_EQ(Get(id).task.version(), done.version());
   EXPECT_EQ(Get(id).task.end_time().seconds(), done.end_time().seconds());
 }

@@ -93,6 +93,7 @@ class ReferenceAudioTest : public ::testing::Test {
     ServerOptions options;
     options.listen = "127.0.0.1:0";
     options.callbacks_listen = "127.0.0.1:0";
+    options.engine.callback_token_secrets = {"reference-audio-test-callback-secret"};
     options.shutdown_grace = absl::Seconds(1);
     options.engine.poll_interval = absl::Seconds(60);
     options.engine.backoff_initial = absl::Milliseconds(10);
