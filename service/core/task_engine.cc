@@ -325,7 +325,7 @@ absl::StatusOr<CreateOutcome> TaskEngine::Create(const CreateSpec& spec) {
   if (!result->created) {
     if (result->record.request_fingerprint != record.request_fingerprint) {
       return ErrorWithReason(absl::StatusCode::kAlreadyExists,
-                             absl::StrCat("request_id \"", spec.request_id,
+                             absl::StrCat("request_id \"", TruncateForError(spec.request_id),
                                           "\" was already used for a different request (task ",
                                           result->record.task.task_id(), ")"),
                              "REQUEST_ID_REUSED", {{"request_id", spec.request_id}});
@@ -347,7 +347,7 @@ absl::StatusOr<music::v1::Task> TaskEngine::Cancel(absl::string_view tenant,
   auto current = Load(task_id);
   if (!current.ok() || (*current)->task.tenant() != tenant) {
     if (current.ok() || absl::IsNotFound(current.status())) {
-      return absl::NotFoundError(absl::StrCat("task ", task_id, " not found"));
+      return absl::NotFoundError(absl::StrCat("task ", TruncateForError(task_id), " not found"));
     }
     return current.status();
   }
@@ -418,11 +418,14 @@ absl::Status TaskEngine::ApplyCallback(adapters::ProviderAdapter* adapter,
   if (record.ok()) *found = *record;
   if (!record.ok() || (*record)->task.provider() != provider) {
     if (record.ok() || absl::IsNotFound(record.status())) {
-      return absl::NotFoundError(absl::StrCat("no task ", task_id, " for provider ", provider));
+      return absl::NotFoundError(absl::StrCat("no task ", TruncateForError(task_id),
+                                              " for provider ", TruncateForError(provider)));
     }
     return record.status();
   }
-  if (adapter == nullptr) return absl::NotFoundError(absl::StrCat("no provider ", provider));
+  if (adapter == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no provider ", TruncateForError(provider)));
+  }
   auto update = adapter->ParseCallback((*record)->task.kind(), request);
   if (absl::IsAlreadyExists(update.status())) {
     // A repeat of a delivery already applied (PiAPI resends with the same timestamp).
@@ -543,7 +546,8 @@ absl::StatusOr<TaskRecord> TaskEngine::Mutate(absl::string_view task_id, const M
       return s;
     }
   }
-  return absl::AbortedError(absl::StrCat("task ", task_id, " kept changing; try again"));
+  return absl::AbortedError(
+      absl::StrCat("task ", TruncateForError(task_id), " kept changing; try again"));
 }
 
 void TaskEngine::RetryAfterStoreFault(const std::string& task_id, const absl::Status& error) {

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
+#include "service/grpc/decode_error_interceptor.h"
 #include "service/grpc/metrics_interceptor.h"
 #include "service/server/host_port.h"
 
@@ -121,6 +122,8 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
     builder.RegisterService(s->reconciliation_service_.get());
   }
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  // First: the metrics interceptor then counts an undecodable request as INVALID_ARGUMENT.
+  interceptors.push_back(NewDecodeErrorInterceptor());
   interceptors.push_back(NewRpcMetricsInterceptor(metrics));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   if (s->options_.generic_service != nullptr) {
