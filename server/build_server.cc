@@ -78,6 +78,7 @@ service::ServerOptions OptionsFrom(const ServerConfig& config) {
   options.keepalive_timeout = config.grpc_keepalive_timeout;
   options.max_connection_age = config.grpc_max_connection_age;
   options.max_connection_age_grace = config.grpc_max_connection_age_grace;
+  options.max_receive_message_bytes = config.grpc_max_receive_message_bytes;
   return options;
 }
 

@@ -335,6 +335,8 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json,
       Duration(&c.grpc_max_connection_age, s, absl::Milliseconds(100));
   setters["grpc.max_connection_age_grace_seconds"] =
       Duration(&c.grpc_max_connection_age_grace, s, absl::Milliseconds(100));
+  setters["grpc.max_receive_message_bytes"] =
+      Int(&c.grpc_max_receive_message_bytes, 64 << 10, 64 << 20);
   for (const adapters::ProviderModule& m : registry.modules()) {
     AddProviderSetters(m, &c.providers[m.name], setters);
   }

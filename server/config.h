@@ -160,6 +160,11 @@ struct ServerConfig {
   absl::Duration grpc_keepalive_timeout = absl::Seconds(20);
   absl::Duration grpc_max_connection_age = absl::InfiniteDuration();
   absl::Duration grpc_max_connection_age_grace = absl::InfiniteDuration();
+  // Largest request message the server reads, bytes (grpc.max_receive_message_bytes, 64 KiB to
+  // 64 MiB); a larger one is refused RESOURCE_EXHAUSTED before it is decoded. The default stays
+  // a few MiB above an UploadReferenceAudio chunk (1 MiB; uploads are streamed, so a whole file
+  // is never one message).
+  int grpc_max_receive_message_bytes = 8 << 20;
 };
 
 /// The archive directory `config` names: archive.directory, else "archive" beside database.path.
