@@ -247,22 +247,32 @@ absl::Status TaskEngine::Start() {
   return absl::OkStatus();
 }
 
-void TaskEngine::Shutdown() {
+void TaskEngine::Shutdown(absl::Time abort_at) {
   {
     absl::MutexLock lock(&mu_);
     if (stopping_ && !scheduler_.joinable() && async_in_flight_ == 0) return;
     stopping_ = true;
   }
   if (scheduler_.joinable()) scheduler_.join();
+  // Provider requests in flight end (answered, failed by the transport's timeout, or aborted
+  // once the grace is over) before the engine goes: their follow-ups write the task and touch
+  // this object.
+  const absl::Condition drained(
+      +[](TaskEngine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) { return e->async_in_flight_ == 0; },
+      this);
+  int left = 0;
   {
-    // Provider requests in flight end (answered, or failed by the transport's timeout) before
-    // the engine goes: their follow-ups write the task and touch this object.
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(
-        +[](TaskEngine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
-          return e->async_in_flight_ == 0;
-        },
-        this));
+    if (!mu_.AwaitWithDeadline(drained, abort_at)) left = async_in_flight_;
+  }
+  if (left > 0 && options_.abort_provider_calls) {
+    LogEvent(LogLevel::kWarn, "engine.provider_calls_aborted",
+             {{"in_flight", absl::StrCat(left)}});
+    options_.abort_provider_calls();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(drained);
   }
   if (own_pool_) own_pool_->Shutdown();
 }
@@ -865,6 +875,19 @@ void TaskEngine::FailNow(const std::string& task_id, absl::StatusCode code,
 }
 
 void TaskEngine::Step(const std::string& task_id, Done done) {
+  {
+    // After Shutdown began no submission or poll starts: the task stays as stored (a queued
+    // PENDING one is submitted by the next Start), so shutting down never drains the queue.
+    bool stopping;
+    {
+      absl::MutexLock lock(&mu_);
+      stopping = stopping_;
+    }
+    if (stopping) {
+      done();
+      return;
+    }
+  }
   auto loaded = Load(task_id);
   if (!loaded.ok()) {
     // The store is unhappy (not a lost task): look again later.
