@@ -93,6 +93,7 @@ service::ServerOptions OptionsFrom(const ServerConfig& config) {
   options.keepalive_timeout = config.grpc_keepalive_timeout;
   options.max_connection_age = config.grpc_max_connection_age;
   options.max_connection_age_grace = config.grpc_max_connection_age_grace;
+  options.max_receive_message_bytes = config.grpc_max_receive_message_bytes;
   return options;
 }
 
@@ -152,6 +153,8 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
   auto providers = std::make_unique<service::ProviderRegistry>();
   std::vector<CatalogProvider> catalog_providers;
   std::vector<std::string> summary;
+  // Every provider's transport, so a shutdown whose grace ran out can end their requests.
+  std::vector<std::weak_ptr<http::HttpClient>> transports;
   for (const adapters::ProviderModule& module : registry.modules()) {
     const ProviderConfig* p = FindProviderConfig(config, module.name);
     if (p == nullptr) {
@@ -188,6 +191,7 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
     };
     settings.http =
         std::shared_ptr<http::HttpClient>(http::NewCurlHttpClient(std::move(curl_options)));
+    transports.push_back(settings.http);
     settings.clock = clock;
     auto adapter = module.make_adapter(settings);
     if (!adapter.ok()) return adapter.status();
@@ -241,6 +245,11 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
     }
   }
   options.usage_formats = service::UsageFormatsFromRegistry(registry);
+  options.engine.abort_provider_calls = [transports = std::move(transports)] {
+    for (const auto& weak : transports) {
+      if (std::shared_ptr<http::HttpClient> client = weak.lock()) client->AbortInFlight();
+    }
+  };
   // Reference-audio URLs are downloaded by the SSRF-safe fetcher; the server owns it.
   if (config.reference_audio_enabled) {
     options.owned_reference_fetcher = NewMediaFetcher(

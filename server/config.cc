@@ -515,6 +515,8 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json,
   setters["grpc.tls.client_ca_file"] = String(&c.grpc_tls_client_ca_file);
   setters["grpc.tls.require_client_cert"] = Bool(&c.grpc_tls_require_client_cert);
   setters["grpc.tls.refresh_seconds"] = Int(&c.grpc_tls_refresh_seconds, 1, 86400);
+  setters["grpc.max_receive_message_bytes"] =
+      Int(&c.grpc_max_receive_message_bytes, 64 << 10, 64 << 20);
   for (const adapters::ProviderModule& m : registry.modules()) {
     AddProviderSetters(m, &c.providers[m.name], setters);
   }

@@ -195,6 +195,11 @@ struct ServerConfig {
   std::string grpc_tls_client_ca_file;
   bool grpc_tls_require_client_cert = false;
   int grpc_tls_refresh_seconds = 60;
+  // Largest request message the server reads, bytes (grpc.max_receive_message_bytes, 64 KiB to
+  // 64 MiB); a larger one is refused RESOURCE_EXHAUSTED before it is decoded. The default stays
+  // a few MiB above an UploadReferenceAudio chunk (1 MiB; uploads are streamed, so a whole file
+  // is never one message).
+  int grpc_max_receive_message_bytes = 8 << 20;
 };
 
 /// Whether `config` authenticates callers (auth.mode "required", explicit or implied).

@@ -294,6 +294,14 @@ class CurlHttpClient final : public HttpClient {
     loop_exited_ = true;
   }
 
+  void AbortInFlight() override {
+    {
+      absl::MutexLock lock(&mu_);
+      abort_requested_ = true;
+    }
+    Wake();
+  }
+
   ~CurlHttpClient() override {
     {
       absl::MutexLock lock(&mu_);
@@ -442,6 +450,15 @@ class CurlHttpClient final : public HttpClient {
       CompleteFinished();
       if (waiting_ > 0) ExpireWaiting();
       if (woken) stopping = StartIncoming();
+      if (woken && !stopping) {
+        bool abort = false;
+        {
+          absl::MutexLock lock(&mu_);
+          abort = abort_requested_;
+          abort_requested_ = false;
+        }
+        if (abort) FailInFlight("aborted: the server is shutting down");
+      }
     }
     Drain();
   }
@@ -572,33 +589,40 @@ class CurlHttpClient final : public HttpClient {
     if (waiting_ > 0) AdmitWaiting();
   }
 
-  // Shutdown, on the loop thread: fails what is in flight, then what callbacks queue meanwhile.
-  void Drain() {
+  // On the loop thread: fails every transfer in flight and every one waiting for room, `why`
+  // in their messages. The callbacks run after the tables are emptied, so one that sends again
+  // only queues into incoming_.
+  void FailInFlight(absl::string_view why) {
+    std::vector<std::pair<std::unique_ptr<Transfer>, absl::Status>> failed;
     for (auto& [easy, t] : active_) {
       absl::Status status;
       if (MayHaveReachedServer(easy)) {
-        status = absl::CancelledError(
-            absl::StrCat(t->method, " cancelled: the HTTP client is shutting down"));
+        status = absl::CancelledError(absl::StrCat(t->method, " cancelled: ", why));
         adapters::MarkOutcomeUnknown(status);
       } else {
-        status = absl::UnavailableError(
-            absl::StrCat(t->method, " not sent: the HTTP client is shutting down"));
+        status = absl::UnavailableError(absl::StrCat(t->method, " not sent: ", why));
       }
       curl_multi_remove_handle(multi_, easy);
       ReturnEasy(easy);
-      std::move(t->done)(std::move(status));
+      failed.emplace_back(std::move(t), std::move(status));
     }
     active_.clear();
     for (auto& [key, host] : hosts_) {
       for (std::unique_ptr<Transfer>& t : host.waiting) {
-        std::move(t->done)(
-            absl::UnavailableError(absl::StrCat(absl::AsciiStrToUpper(t->request.method),
-                                                " not sent: the HTTP client is shutting down")));
+        absl::Status status = absl::UnavailableError(
+            absl::StrCat(absl::AsciiStrToUpper(t->request.method), " not sent: ", why));
+        failed.emplace_back(std::move(t), std::move(status));
       }
       host.waiting.clear();
       host.urgent = 0;
     }
     waiting_ = 0;
+    for (auto& [t, status] : failed) std::move(t->done)(std::move(status));
+  }
+
+  // Shutdown, on the loop thread: fails what is in flight, then what callbacks queue meanwhile.
+  void Drain() {
+    FailInFlight("the HTTP client is shutting down");
     while (true) {
       std::vector<std::unique_ptr<Transfer>> batch;
       {
@@ -661,6 +685,7 @@ class CurlHttpClient final : public HttpClient {
   absl::Mutex mu_;
   std::vector<std::unique_ptr<Transfer>> incoming_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool abort_requested_ ABSL_GUARDED_BY(mu_) = false;  // AbortInFlight, for the loop to act on
   // Set by the loop as its last act (or when it could not start): SendAsync then fails at once.
   bool loop_exited_ ABSL_GUARDED_BY(mu_) = false;
 

@@ -35,6 +35,13 @@ class HttpClient {
                          ResponseCallback done) {
     std::move(done)(Send(request));
   }
+
+  /// Ends every request in flight or queued now, at once, as destruction does: each `done` gets
+  /// CANCELLED marked outcome-unknown (adapters::MarkOutcomeUnknown) when the request may have
+  /// reached the server, else UNAVAILABLE "not sent". Requests sent afterwards go out as usual.
+  /// For a shutdown whose grace ran out (a create then is the "outcome unknown" case the engine
+  /// recovers). Default: nothing (a blocking implementation has nothing in flight to end).
+  virtual void AbortInFlight() {}
 };
 
 }  // namespace music::http

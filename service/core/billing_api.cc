@@ -21,6 +21,7 @@
 #include "service/core/music_api.h"
 #include "service/core/status_details.h"
 #include "service/core/task_merge.h"
+#include "service/core/validation.h"
 
 namespace music::service {
 namespace {
@@ -176,9 +177,21 @@ absl::StatusOr<music::v1::ListBillingTransactionsResponse> BillingApi::ListBilli
   auto page = store_->ListBillingTransactions(query);
   if (!page.ok()) return page.status();
   music::v1::ListBillingTransactionsResponse response;
-  for (const auto& t : page->transactions) ToProto(t, response.add_transactions());
-  if (page->has_more && !page->transactions.empty()) {
-    const auto& last = page->transactions.back();
+  size_t bytes = 0;
+  bool cut = false;
+  size_t kept = 0;
+  for (const auto& t : page->transactions) {
+    music::v1::BillingTransaction item;
+    ToProto(t, &item);
+    if (!FitsInPage(item, response.transactions_size(), &bytes)) {
+      cut = true;  // the token continues after the last one kept
+      break;
+    }
+    *response.add_transactions() = std::move(item);
+    ++kept;
+  }
+  if ((page->has_more || cut) && kept > 0) {
+    const auto& last = page->transactions[kept - 1];
     response.set_next_page_token(EncodeToken("b1", filter, last.time, last.billing_transaction_id));
   }
   return response;
@@ -215,7 +228,7 @@ absl::StatusOr<music::v1::ImportUsageRecordsResponse> BillingApi::ImportUsageRec
   const billing::UsageFormats& formats = options_.usage_formats;
   if (!formats.Contains(r.provider())) {
     violations.push_back(
-        {"provider", absl::StrCat("unknown provider \"", r.provider(), "\"; one of ",
+        {"provider", absl::StrCat("unknown provider \"", TruncateForError(r.provider()), "\"; one of ",
                                   absl::StrJoin(formats.providers(), ", "))});
   }
   auto format = Format(r.format());
@@ -273,7 +286,7 @@ absl::StatusOr<music::v1::ReconcileResponse> BillingApi::Reconcile(
   if (r.tolerance_micros() < 0) return InvalidField("tolerance_micros", "must not be negative");
   for (const auto& provider : r.providers()) {
     if (!options_.usage_formats.Contains(provider)) {
-      return InvalidField("providers", absl::StrCat("unknown provider \"", provider, "\""));
+      return InvalidField("providers", absl::StrCat("unknown provider \"", TruncateForError(provider), "\""));
     }
   }
   auto range = Range(r.has_start_time(), r.start_time(), r.has_end_time(), r.end_time());
@@ -363,9 +376,21 @@ absl::StatusOr<music::v1::ListReconciliationRunsResponse> BillingApi::ListReconc
   auto page = store_->ListReconciliationRuns(PageSize(r.page_size()), after);
   if (!page.ok()) return page.status();
   music::v1::ListReconciliationRunsResponse response;
-  for (const auto& run : page->runs) RunToProto(run, response.add_runs());
-  if (page->has_more && !page->runs.empty()) {
-    const auto& last = page->runs.back();
+  size_t bytes = 0;
+  bool cut = false;
+  size_t kept = 0;
+  for (const auto& run : page->runs) {
+    music::v1::ReconciliationRun item;
+    RunToProto(run, &item);
+    if (!FitsInPage(item, response.runs_size(), &bytes)) {
+      cut = true;  // the token continues after the last one kept
+      break;
+    }
+    *response.add_runs() = std::move(item);
+    ++kept;
+  }
+  if ((page->has_more || cut) && kept > 0) {
+    const auto& last = page->runs[kept - 1];
     response.set_next_page_token(EncodeToken("r1", "", last.create_time, last.run_id));
   }
   return response;
@@ -374,6 +399,7 @@ absl::StatusOr<music::v1::ListReconciliationRunsResponse> BillingApi::ListReconc
 absl::StatusOr<music::v1::GetReconciliationRunResponse> BillingApi::GetReconciliationRun(
     const music::v1::GetReconciliationRunRequest& r) {
   if (r.run_id().empty()) return InvalidField("run_id", "required");
+  if (auto s = CheckIdLength("run_id", r.run_id()); !s.ok()) return s;
   auto run = store_->GetReconciliationRun(r.run_id());
   if (!run.ok()) return run.status();
   music::v1::GetReconciliationRunResponse response;

@@ -134,7 +134,7 @@ absl::StatusOr<Route> Catalog::Resolve(absl::string_view name, absl::string_view
   const music::v1::ModelAlias* alias = FindAlias(name);
   if (alias == nullptr) {
     return InvalidField(
-        field, absl::StrCat("unknown model \"", name, "\"; ListModels lists the models served"));
+        field, absl::StrCat("unknown model \"", TruncateForError(name), "\"; ListModels lists the models served"));
   }
   route.alias = true;
   std::vector<std::string> reasons;

@@ -6,18 +6,22 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/core/status_details.h"
+#include "service/core/validation.h"
 
 namespace music::service {
 
 absl::StatusOr<ClipAudioRange> ClipAudioReader::Resolve(
     absl::string_view tenant, const music::v1::GetClipAudioRequest& request) const {
   if (request.task_id().empty()) return InvalidField("task_id", "required");
+  if (auto s = CheckIdLength("task_id", request.task_id()); !s.ok()) return s;
+  if (auto s = CheckIdLength("clip_id", request.clip_id()); !s.ok()) return s;
   if (request.offset() < 0) return InvalidField("offset", "must not be negative");
   if (request.length() < 0) return InvalidField("length", "must not be negative");
   absl::StatusOr<domain::TaskRecord> record = tasks_->Get(request.task_id());
   if (!record.ok() || record->task.tenant() != tenant) {
     if (record.ok() || absl::IsNotFound(record.status())) {
-      return absl::NotFoundError(absl::StrCat("task ", request.task_id(), " not found"));
+      return absl::NotFoundError(
+          absl::StrCat("task ", TruncateForError(request.task_id()), " not found"));
     }
     return record.status();
   }
@@ -30,9 +34,11 @@ absl::StatusOr<ClipAudioRange> ClipAudioReader::Resolve(
   }
   if (clip == nullptr) {
     return absl::NotFoundError(request.clip_id().empty()
-                                   ? absl::StrCat("task ", request.task_id(), " has no clips")
-                                   : absl::StrCat("clip ", request.clip_id(), " not found in task ",
-                                                  request.task_id()));
+                                   ? absl::StrCat("task ", TruncateForError(request.task_id()),
+                                                  " has no clips")
+                                   : absl::StrCat("clip ", TruncateForError(request.clip_id()),
+                                                  " not found in task ",
+                                                  TruncateForError(request.task_id())));
   }
   if (archive_ == nullptr) {
     return absl::FailedPreconditionError("this server keeps no archive");

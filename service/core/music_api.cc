@@ -43,13 +43,23 @@ absl::StatusOr<persistence::ListCursor> DecodePageToken(const music::v1::ListTas
   return persistence::ListCursor{absl::FromUnixMicros(micros), parts[4]};
 }
 
+// The caller's free text of a task input (CheckText on each): a blank or NUL prompt is refused
+// before anything is stored or reserved.
+void CheckTexts(const music::v1::TaskInput& in, std::vector<FieldViolation>& out) {
+  CheckText("prompt", in.prompt(), out);
+  CheckText("style", in.style(), out);
+  CheckText("title", in.title(), out);
+  CheckText("lyrics", in.lyrics(), out);
+  CheckText("negative_tags", in.negative_tags(), out);
+}
+
 // Resolves a model name or alias to its route. An unknown name joins the other field violations;
 // no available candidate is FAILED_PRECONDITION, reported only once the request itself is valid.
 absl::StatusOr<Route> ResolveRoute(const Catalog& catalog, absl::string_view name,
                                    std::vector<FieldViolation>& violations) {
   if (name.empty()) name = catalog.default_model();
   if (catalog.Find(name) == nullptr && catalog.FindAlias(name) == nullptr) {
-    violations.push_back({"model", absl::StrCat("unknown model \"", name,
+    violations.push_back({"model", absl::StrCat("unknown model \"", TruncateForError(name),
                                                 "\"; ListModels lists the models served")});
   }
   if (!violations.empty()) return InvalidArgument(std::move(violations));
@@ -93,6 +103,7 @@ absl::StatusOr<music::v1::CreateMusicResponse> MusicApi::CreateMusic(
     absl::string_view traceparent) {
   std::vector<FieldViolation> violations;
   ValidateRequestId(r.request_id(), violations);
+  CheckTexts(MusicInput(r), violations);
   auto route = ResolveRoute(*catalog_, r.model(), violations);
   if (!route.ok()) return route.status();
   if (auto s = FilterRoute(*route, violations,
@@ -123,6 +134,7 @@ absl::StatusOr<music::v1::CreateLyricsResponse> MusicApi::CreateLyrics(
     absl::string_view traceparent) {
   std::vector<FieldViolation> violations;
   ValidateRequestId(r.request_id(), violations);
+  CheckText("prompt", r.prompt(), violations);
   auto route = ResolveRoute(*catalog_, r.model(), violations);
   if (!route.ok()) return route.status();
   if (auto s = FilterRoute(*route, violations,
@@ -153,10 +165,17 @@ absl::StatusOr<music::v1::ContinueClipResponse> MusicApi::ContinueClip(
     absl::string_view traceparent) {
   std::vector<FieldViolation> violations;
   ValidateRequestId(r.request_id(), violations);
+  CheckText("prompt", r.prompt(), violations);
+  CheckText("style", r.style(), violations);
+  CheckText("title", r.title(), violations);
+  CheckText("lyrics", r.lyrics(), violations);
+  CheckText("negative_tags", r.negative_tags(), violations);
   if (r.clip_id().empty()) {
     violations.push_back({"clip_id", "required (the clip to continue)"});
-    return InvalidArgument(std::move(violations));
+  } else if (r.clip_id().size() > kMaxIdBytes) {
+    violations.push_back({"clip_id", absl::StrCat("at most ", kMaxIdBytes, " bytes")});
   }
+  if (!violations.empty()) return InvalidArgument(std::move(violations));
   // The source decides the default model, so look it up first.
   auto found = FindSourceClip(tenant, r.clip_id(), "continue a clip of a succeeded task");
   if (!found.ok()) return found.status();
@@ -263,6 +282,9 @@ absl::StatusOr<music::v1::CreateClipOperationResponse> MusicApi::CreateClipOpera
   std::vector<FieldViolation> violations;
   ValidateRequestId(r.request_id(), violations);
   ValidateClipOperation(r, violations);
+  if (r.clip_id().size() > kMaxIdBytes) {
+    violations.push_back({"clip_id", absl::StrCat("at most ", kMaxIdBytes, " bytes")});
+  }
   if (!violations.empty()) return InvalidArgument(std::move(violations));
   auto source = FindSourceClip(tenant, r.clip_id(), "operate on a clip of a succeeded task");
   if (!source.ok()) return source.status();
@@ -313,6 +335,7 @@ absl::StatusOr<music::v1::CreateAudioOperationResponse> MusicApi::CreateAudioOpe
   ValidateRequestId(r.request_id(), violations);
   const music::v1::TaskInput input = AudioOperationInput(r);
   ValidateAudioOperationFields(input, violations);
+  CheckTexts(input, violations);
   auto route = ResolveRoute(*catalog_, r.model(), violations);
   if (!route.ok()) return route.status();
   bool offered = false;
@@ -357,6 +380,7 @@ absl::StatusOr<music::v1::CreateAudioOperationResponse> MusicApi::CreateAudioOpe
 absl::StatusOr<music::v1::GetTimestampedLyricsResponse> MusicApi::GetTimestampedLyrics(
     absl::string_view tenant, const music::v1::GetTimestampedLyricsRequest& r) {
   if (r.clip_id().empty()) return InvalidField("clip_id", "required (the clip whose lyrics)");
+  if (auto s = CheckIdLength("clip_id", r.clip_id()); !s.ok()) return s;
   auto source = FindSourceClip(tenant, r.clip_id(), "align lyrics of a clip of a succeeded task");
   if (!source.ok()) return source.status();
   adapters::ProviderAdapter* adapter =
@@ -380,6 +404,7 @@ absl::StatusOr<music::v1::BoostStyleResponse> MusicApi::BoostStyle(
     const music::v1::BoostStyleRequest& r) {
   std::vector<FieldViolation> violations;
   if (r.content().empty()) violations.push_back({"content", "required (the style to expand)"});
+  CheckText("content", r.content(), violations);
   const std::string name = r.model().empty() ? catalog_->default_model() : r.model();
   auto route = ResolveRoute(*catalog_, name, violations);
   if (!route.ok()) return route.status();
@@ -408,10 +433,11 @@ absl::StatusOr<music::v1::BoostStyleResponse> MusicApi::BoostStyle(
 absl::StatusOr<music::v1::Task> MusicApi::LoadTask(absl::string_view tenant,
                                                    absl::string_view task_id) {
   if (task_id.empty()) return InvalidField("task_id", "required");
+  if (auto s = CheckIdLength("task_id", task_id); !s.ok()) return s;
   auto record = store_->Get(task_id);
   if (!record.ok() || record->task.tenant() != tenant) {
     if (record.ok() || absl::IsNotFound(record.status())) {
-      return absl::NotFoundError(absl::StrCat("task ", task_id, " not found"));
+      return absl::NotFoundError(absl::StrCat("task ", TruncateForError(task_id), " not found"));
     }
     return record.status();
   }
@@ -445,8 +471,16 @@ absl::StatusOr<music::v1::ListTasksResponse> MusicApi::ListTasks(
   auto page = store_->List(query);
   if (!page.ok()) return page.status();
   music::v1::ListTasksResponse response;
-  for (auto& record : page->records) *response.add_tasks() = std::move(record.task);
-  if (page->has_more && response.tasks_size() > 0) {
+  size_t bytes = 0;
+  bool cut = false;
+  for (auto& record : page->records) {
+    if (!FitsInPage(record.task, response.tasks_size(), &bytes)) {
+      cut = true;  // the token continues after the last task kept, so this one comes next
+      break;
+    }
+    *response.add_tasks() = std::move(record.task);
+  }
+  if ((page->has_more || cut) && response.tasks_size() > 0) {
     response.set_next_page_token(EncodePageToken(r, *response.tasks().rbegin()));
   }
   return response;
@@ -455,6 +489,7 @@ absl::StatusOr<music::v1::ListTasksResponse> MusicApi::ListTasks(
 absl::StatusOr<music::v1::CancelTaskResponse> MusicApi::CancelTask(
     absl::string_view tenant, const music::v1::CancelTaskRequest& r) {
   if (r.task_id().empty()) return InvalidField("task_id", "required");
+  if (auto s = CheckIdLength("task_id", r.task_id()); !s.ok()) return s;
   auto task = engine_->Cancel(tenant, r.task_id());
   if (!task.ok()) return task.status();
   music::v1::CancelTaskResponse response;
@@ -496,7 +531,7 @@ absl::StatusOr<const music::v1::Model*> MusicApi::CheckReferenceAudioMetadata(
   }
   if (!m.model().empty() && catalog_->Find(m.model()) == nullptr &&
       catalog_->FindAlias(m.model()) == nullptr) {
-    violations.push_back({"metadata.model", absl::StrCat("unknown model \"", m.model(),
+    violations.push_back({"metadata.model", absl::StrCat("unknown model \"", TruncateForError(m.model()),
                                                          "\"; ListModels lists the models")});
   }
   if (!violations.empty()) return InvalidArgument(std::move(violations));
@@ -514,7 +549,7 @@ absl::StatusOr<const music::v1::Model*> MusicApi::CheckReferenceAudioMetadata(
     }
   }
   return InvalidField("metadata.model",
-                      absl::StrCat("model ", m.model(), " takes no reference audio"));
+                      absl::StrCat("model ", TruncateForError(m.model()), " takes no reference audio"));
 }
 
 absl::StatusOr<music::v1::UploadReferenceAudioResponse> MusicApi::UploadReferenceAudio(

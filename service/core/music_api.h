@@ -128,6 +128,23 @@ inline constexpr size_t kMaxReferenceFilenameChars = 255;
 /// Default and largest ListTasks page sizes (AIP-158).
 inline constexpr int kDefaultPageSize = 50;
 inline constexpr int kMaxPageSize = 1000;
+/// Serialized size a List page stops growing at, bytes: a page holds at most kMaxPageSize items
+/// and ends before the item that would take it past 1 MiB (it always holds at least one), with a
+/// next_page_token continuing exactly after its last item. 1 MiB stays far under every client's
+/// default receive limit (4 MiB) whatever the tasks' size.
+inline constexpr size_t kMaxPageBytes = 1 << 20;
+
+/// Whether `item` still fits on a page holding `items_so_far` items of `*bytes` serialized bytes:
+/// false when it would take the page past kMaxPageBytes and the page already holds an item;
+/// when true, its size is added to `*bytes`.
+template <typename Item>
+bool FitsInPage(const Item& item, int items_so_far, size_t* bytes) {
+  // Field tag + length prefix of a repeated message: at most 1 + 5 bytes above its size.
+  const size_t size = item.ByteSizeLong() + 6;
+  if (items_so_far > 0 && *bytes + size > kMaxPageBytes) return false;
+  *bytes += size;
+  return true;
+}
 
 }  // namespace music::service
 

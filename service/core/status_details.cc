@@ -45,17 +45,26 @@ absl::Status ErrorWithReason(absl::StatusCode code, absl::string_view message,
   return status;
 }
 
-absl::Status FailedPrecondition(absl::string_view type, absl::string_view subject,
+std::string TruncateForError(absl::string_view value, size_t max_bytes) {
+  if (value.size() <= max_bytes) return std::string(value);
+  size_t cut = max_bytes;
+  // Never split a code point: back up over continuation bytes (10xxxxxx).
+  while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) --cut;
+  return absl::StrCat(value.substr(0, cut), "...(", value.size(), " bytes)");
+}
+
+absl::Status FailedPrecondition(absl::string_view type, absl::string_view full_subject,
                                 absl::string_view description) {
+  const std::string subject = TruncateForError(full_subject);
   absl::Status status(absl::StatusCode::kFailedPrecondition,
                       absl::StrCat(subject, ": ", description));
   google::rpc::PreconditionFailure failure;
   auto* v = failure.add_violations();
   v->set_type(std::string(type));
-  v->set_subject(std::string(subject));
+  v->set_subject(subject);
   v->set_description(std::string(description));
   status.SetPayload(kPreconditionFailureUrl, absl::Cord(failure.SerializeAsString()));
-  AttachErrorInfo(status, type, {{"subject", std::string(subject)}});
+  AttachErrorInfo(status, type, {{"subject", subject}});
   return status;
 }
 

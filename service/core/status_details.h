@@ -14,6 +14,16 @@ namespace music::service {
 /// The ErrorInfo domain of every error this service returns (AIP-193).
 inline constexpr char kErrorDomain[] = "music.v1";
 
+/// Longest caller value an error message echoes, bytes (TruncateForError's default).
+inline constexpr size_t kMaxEchoBytes = 64;
+
+/// `value` as an error message may quote it: unchanged when at most `max_bytes` long, else its
+/// first `max_bytes` bytes (cut back to a UTF-8 code point boundary) followed by
+/// "...(N bytes)", N the full length. Every error that echoes a caller's value (ids, names,
+/// model, request_id) goes through it, so a 1 MB id never becomes a 1 MB grpc-message trailer
+/// (clients' default metadata limit is 8-16 KiB).
+std::string TruncateForError(absl::string_view value, size_t max_bytes = kMaxEchoBytes);
+
 /// One bad field of a request: its proto field path and why it is bad.
 struct FieldViolation {
   std::string field;
@@ -32,7 +42,8 @@ absl::Status ErrorWithReason(absl::StatusCode code, absl::string_view message,
                              absl::string_view reason,
                              const std::vector<std::pair<std::string, std::string>>& metadata = {});
 
-/// FAILED_PRECONDITION with a google.rpc.PreconditionFailure violation and an ErrorInfo.
+/// FAILED_PRECONDITION with a google.rpc.PreconditionFailure violation and an ErrorInfo. The
+/// subject (often a caller's id) is passed through TruncateForError.
 absl::Status FailedPrecondition(absl::string_view type, absl::string_view subject,
                                 absl::string_view description);
 

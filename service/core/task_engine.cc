@@ -248,22 +248,32 @@ absl::Status TaskEngine::Start() {
   return absl::OkStatus();
 }
 
-void TaskEngine::Shutdown() {
+void TaskEngine::Shutdown(absl::Time abort_at) {
   {
     absl::MutexLock lock(&mu_);
     if (stopping_ && !scheduler_.joinable() && async_in_flight_ == 0) return;
     stopping_ = true;
   }
   if (scheduler_.joinable()) scheduler_.join();
+  // Provider requests in flight end (answered, failed by the transport's timeout, or aborted
+  // once the grace is over) before the engine goes: their follow-ups write the task and touch
+  // this object.
+  const absl::Condition drained(
+      +[](TaskEngine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) { return e->async_in_flight_ == 0; },
+      this);
+  int left = 0;
   {
-    // Provider requests in flight end (answered, or failed by the transport's timeout) before
-    // the engine goes: their follow-ups write the task and touch this object.
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(
-        +[](TaskEngine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
-          return e->async_in_flight_ == 0;
-        },
-        this));
+    if (!mu_.AwaitWithDeadline(drained, abort_at)) left = async_in_flight_;
+  }
+  if (left > 0 && options_.abort_provider_calls) {
+    LogEvent(LogLevel::kWarn, "engine.provider_calls_aborted",
+             {{"in_flight", absl::StrCat(left)}});
+    options_.abort_provider_calls();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(drained);
   }
   if (own_pool_) own_pool_->Shutdown();
 }
@@ -327,7 +337,7 @@ absl::StatusOr<CreateOutcome> TaskEngine::Create(const CreateSpec& spec) {
   if (!result->created) {
     if (result->record.request_fingerprint != record.request_fingerprint) {
       return ErrorWithReason(absl::StatusCode::kAlreadyExists,
-                             absl::StrCat("request_id \"", spec.request_id,
+                             absl::StrCat("request_id \"", TruncateForError(spec.request_id),
                                           "\" was already used for a different request (task ",
                                           result->record.task.task_id(), ")"),
                              "REQUEST_ID_REUSED", {{"request_id", spec.request_id}});
@@ -349,7 +359,7 @@ absl::StatusOr<music::v1::Task> TaskEngine::Cancel(absl::string_view tenant,
   auto current = Load(task_id);
   if (!current.ok() || (*current)->task.tenant() != tenant) {
     if (current.ok() || absl::IsNotFound(current.status())) {
-      return absl::NotFoundError(absl::StrCat("task ", task_id, " not found"));
+      return absl::NotFoundError(absl::StrCat("task ", TruncateForError(task_id), " not found"));
     }
     return current.status();
   }
@@ -429,11 +439,14 @@ absl::Status TaskEngine::ApplyCallback(adapters::ProviderAdapter* adapter,
   if (record.ok()) *found = *record;
   if (!record.ok() || (*record)->task.provider() != provider) {
     if (record.ok() || absl::IsNotFound(record.status())) {
-      return absl::NotFoundError(absl::StrCat("no task ", task_id, " for provider ", provider));
+      return absl::NotFoundError(absl::StrCat("no task ", TruncateForError(task_id),
+                                              " for provider ", TruncateForError(provider)));
     }
     return record.status();
   }
-  if (adapter == nullptr) return absl::NotFoundError(absl::StrCat("no provider ", provider));
+  if (adapter == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no provider ", TruncateForError(provider)));
+  }
   auto update = adapter->ParseCallback((*record)->task.kind(), request);
   if (absl::IsAlreadyExists(update.status())) {
     // A repeat of a delivery already applied (PiAPI resends with the same timestamp).
@@ -554,7 +567,8 @@ absl::StatusOr<TaskRecord> TaskEngine::Mutate(absl::string_view task_id, const M
       return s;
     }
   }
-  return absl::AbortedError(absl::StrCat("task ", task_id, " kept changing; try again"));
+  return absl::AbortedError(
+      absl::StrCat("task ", TruncateForError(task_id), " kept changing; try again"));
 }
 
 void TaskEngine::RetryAfterStoreFault(const std::string& task_id, const absl::Status& error) {
@@ -872,6 +886,19 @@ void TaskEngine::FailNow(const std::string& task_id, absl::StatusCode code,
 }
 
 void TaskEngine::Step(const std::string& task_id, Done done) {
+  {
+    // After Shutdown began no submission or poll starts: the task stays as stored (a queued
+    // PENDING one is submitted by the next Start), so shutting down never drains the queue.
+    bool stopping;
+    {
+      absl::MutexLock lock(&mu_);
+      stopping = stopping_;
+    }
+    if (stopping) {
+      done();
+      return;
+    }
+  }
   auto loaded = Load(task_id);
   if (!loaded.ok()) {
     // The store is unhappy (not a lost task): look again later.

@@ -118,6 +118,11 @@ struct EngineOptions {
   /// CANCELED) is stored, on the thread of that write: it must not block (the archiver only
   /// queues the task). Empty: nothing.
   std::function<void(const domain::TaskRecord&)> on_task_ended;
+  /// Ends the provider requests still in flight when Shutdown's deadline has passed (the wiring
+  /// passes every provider transport's http::HttpClient::AbortInFlight); their follow-ups then
+  /// record the outcome (a create becomes "outcome unknown", see "Lost submissions"). Null:
+  /// Shutdown waits for them to end on their own (answer or transport timeout).
+  std::function<void()> abort_provider_calls;
 };
 
 /// kie.ai's per-task record-info limit (3 requests/s), CONTRACT-NOTES.md.
@@ -163,9 +168,15 @@ class TaskEngine {
   /// Resumes every non-terminal task from the store and starts the scheduler (the thread only
   /// with options.scheduler_thread).
   absl::Status Start();
-  /// Stops scheduling, lets in-flight steps finish their writes, joins threads (the own pool's;
-  /// an injected executor is its owner's to drain). Idempotent.
-  void Shutdown();
+  /// Stops scheduling and starts no new step: steps still queued in the executor return at once,
+  /// so a queued submission or poll stays as the store has it (PENDING tasks are submitted by
+  /// the next Start(), here or on another replica). Provider requests in flight get until
+  /// `abort_at` (wall time), then options.abort_provider_calls ends them; their follow-ups
+  /// finish their writes. Joins threads (the own pool's; an injected executor is its owner's to
+  /// drain). Idempotent.
+  void Shutdown(absl::Time abort_at);
+  /// Shutdown with no deadline: in-flight provider requests end on their own.
+  void Shutdown() { Shutdown(absl::InfiniteFuture()); }
 
   /// Hands every step due at the clock's now to the executor, as the scheduler thread does on
   /// each wake-up. Returns how many were handed over (0: nothing due, or shut down). For the

@@ -50,6 +50,51 @@ void ValidateRequestId(absl::string_view request_id, std::vector<FieldViolation>
   }
 }
 
+absl::Status CheckIdLength(absl::string_view field, absl::string_view id) {
+  if (id.size() <= kMaxIdBytes) return absl::OkStatus();
+  return InvalidField(field, absl::StrCat("at most ", kMaxIdBytes, " bytes (got ", id.size(),
+                                          "); no id this service issues is longer"));
+}
+
+namespace {
+
+// Decodes the UTF-8 code point at s[*i] and advances *i (the input is valid UTF-8: protobuf
+// refuses a string that is not).
+uint32_t NextCodePoint(absl::string_view s, size_t* i) {
+  const auto b = static_cast<unsigned char>(s[*i]);
+  int extra = b < 0x80 ? 0 : b < 0xE0 ? 1 : b < 0xF0 ? 2 : 3;
+  uint32_t cp = extra == 0 ? b : b & (0x3F >> extra);
+  ++*i;
+  for (; extra > 0 && *i < s.size(); --extra, ++*i) {
+    cp = (cp << 6) | (static_cast<unsigned char>(s[*i]) & 0x3F);
+  }
+  return cp;
+}
+
+// Whitespace (Unicode White_Space), controls (Cc) and the invisible format characters people
+// paste (zero-width space/joiners, BOM): a prompt of only these says nothing.
+bool IsBlankCodePoint(uint32_t c) {
+  return c <= 0x20 || (c >= 0x7F && c <= 0xA0) || c == 0x1680 || (c >= 0x2000 && c <= 0x200F) ||
+         c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x2060 ||
+         c == 0x3000 || c == 0xFEFF;
+}
+
+}  // namespace
+
+void CheckText(absl::string_view field, absl::string_view value,
+               std::vector<FieldViolation>& out) {
+  if (value.empty()) return;
+  if (value.find('\0') != absl::string_view::npos) {
+    out.push_back({std::string(field), "must not contain NUL characters"});
+    return;
+  }
+  for (size_t i = 0; i < value.size();) {
+    if (!IsBlankCodePoint(NextCodePoint(value, &i))) return;
+  }
+  out.push_back(
+      {std::string(field), "must not be blank (only whitespace or control characters)"});
+}
+
 bool IsCustomMode(const music::v1::CreateMusicRequest& r) {
   return !r.style().empty() || !r.title().empty() || !r.lyrics().empty();
 }

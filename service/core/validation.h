@@ -11,6 +11,21 @@
 
 namespace music::service {
 
+/// Longest id a request may name (task_id, clip_id, run_id), bytes: well above every id this
+/// service issues (task ids are 28 bytes, run ids 20) or a provider returns (clip ids are UUIDs
+/// or provider ids of at most a few dozen bytes).
+inline constexpr size_t kMaxIdBytes = 256;
+
+/// OK, or INVALID_ARGUMENT naming `field` when `id` is longer than kMaxIdBytes (so no store
+/// lookup and no echo of it happens).
+absl::Status CheckIdLength(absl::string_view field, absl::string_view id);
+
+/// Checks a caller's free text (prompt, lyrics, style, title, ...): when not empty it must
+/// contain no NUL and at least one character that is neither whitespace nor a control character
+/// (Unicode White_Space and Cc/Cf ranges), else one violation naming `field`. Emptiness itself is
+/// left to the field's own rule (required or optional).
+void CheckText(absl::string_view field, absl::string_view value, std::vector<FieldViolation>& out);
+
 /// Longest accepted request_id, characters.
 inline constexpr int kMaxRequestIdChars = 128;
 

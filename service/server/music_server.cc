@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
+#include "service/grpc/decode_error_interceptor.h"
 #include "service/grpc/metrics_interceptor.h"
 #include "service/server/host_port.h"
 
@@ -190,6 +191,8 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
     builder.RegisterService(s->reconciliation_service_.get());
   }
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  // First: the metrics interceptor then counts an undecodable request as INVALID_ARGUMENT.
+  interceptors.push_back(NewDecodeErrorInterceptor());
   interceptors.push_back(NewRpcMetricsInterceptor(metrics));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   if (s->options_.generic_service != nullptr) {
@@ -264,17 +267,22 @@ void MusicServer::Shutdown() {
   if (server_) {
     if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(false);
   }
-  // Streams end UNAVAILABLE first (clients reconnect elsewhere with since_version); then no new
-  // RPCs, and in-flight ones get the grace period.
+  // One grace for everything: the process exits within shutdown_grace (Kubernetes kills it at
+  // terminationGracePeriodSeconds). Streams end UNAVAILABLE first (clients reconnect elsewhere
+  // with since_version); then no new RPCs, and in-flight ones get what is left of the grace.
+  const absl::Time deadline = absl::Now() + options_.shutdown_grace;
   if (hub_) hub_->Shutdown();
   if (server_) {
-    server_->Shutdown(
-        std::chrono::system_clock::now() +
-        std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.shutdown_grace)));
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::milliseconds(
+                          std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now()))));
   }
   if (callbacks_) callbacks_->Stop();
   if (rpc_workers_) rpc_workers_->Shutdown();
-  if (engine_) engine_->Shutdown();  // in-flight steps finish their writes
+  // No queued submission or poll starts (they stay in the store for the next start or another
+  // replica); provider requests in flight get the rest of the grace but its last quarter (at
+  // most 1 s), kept for the aborted requests' follow-up writes, then are aborted.
+  if (engine_) engine_->Shutdown(deadline - std::min(absl::Seconds(1), options_.shutdown_grace / 4));
   if (archiver_) archiver_->Shutdown();  // running copies finish their writes
 }
 

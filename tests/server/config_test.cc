@@ -277,6 +277,8 @@ TEST(ConfigTest, BadConfigNamesTheKey) {
       {R"({"grpc": {"max_connection_age_seconds": 0}})", "grpc.max_connection_age_seconds"},
       {R"({"grpc": {"max_connection_age_grace_seconds": -1}})",
        "grpc.max_connection_age_grace_seconds"},
+      {R"({"grpc": {"max_receive_message_bytes": 1024}})", "grpc.max_receive_message_bytes"},
+      {R"({"grpc": {"max_receive_message_bytes": "4MiB"}})", "grpc.max_receive_message_bytes"},
   };
   for (const auto& c : cases) {
     auto parsed = ParseConfig(c.json);
@@ -336,15 +338,18 @@ TEST(ConfigTest, LogAndGrpcConnectionKeys) {
   EXPECT_EQ(defaults->grpc_keepalive_timeout, absl::Seconds(20));
   EXPECT_EQ(defaults->grpc_max_connection_age, absl::InfiniteDuration());
   EXPECT_EQ(defaults->grpc_max_connection_age_grace, absl::InfiniteDuration());
+  EXPECT_EQ(defaults->grpc_max_receive_message_bytes, 8 << 20);
   auto c = ParseConfig(R"({"log": {"level": "debug"},
     "grpc": {"keepalive_time_seconds": 30, "keepalive_timeout_seconds": 10,
-             "max_connection_age_seconds": 300, "max_connection_age_grace_seconds": 0.25}})");
+             "max_connection_age_seconds": 300, "max_connection_age_grace_seconds": 0.25,
+             "max_receive_message_bytes": 2097152}})");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->log_level, service::LogLevel::kDebug);
   EXPECT_EQ(c->grpc_keepalive_time, absl::Seconds(30));
   EXPECT_EQ(c->grpc_keepalive_timeout, absl::Seconds(10));
   EXPECT_EQ(c->grpc_max_connection_age, absl::Seconds(300));
   EXPECT_EQ(c->grpc_max_connection_age_grace, absl::Milliseconds(250));
+  EXPECT_EQ(c->grpc_max_receive_message_bytes, 2 << 20);
 }
 
 TEST(ConfigTest, DescribeConfigNamesListenPortsAndSecretVariablesOnly) {
