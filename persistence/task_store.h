@@ -120,6 +120,15 @@ class TaskStore {
   virtual absl::StatusOr<domain::TaskRecord> FindByClipId(absl::string_view tenant,
                                                   absl::string_view clip_id) = 0;
 
+  /// The task of `tenant` created with this request_id (AIP-155). NOT_FOUND when there is none
+  /// (and for an empty request_id). The default is UNIMPLEMENTED: a store without that lookup.
+  virtual absl::StatusOr<domain::TaskRecord> FindByRequestId(absl::string_view tenant,
+                                                             absl::string_view request_id) {
+    (void)tenant;
+    (void)request_id;
+    return absl::UnimplementedError("this store has no request_id lookup");
+  }
+
   /// The task a provider knows by this id. NOT_FOUND when there is none.
   virtual absl::StatusOr<domain::TaskRecord> FindByProviderTaskId(absl::string_view provider,
                                                           absl::string_view provider_task_id) = 0;

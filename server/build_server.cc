@@ -70,6 +70,8 @@ service::ServerOptions OptionsFrom(const ServerConfig& config) {
   options.engine.backoff_max = config.backoff_max;
   options.engine.unknown_submission_grace = config.unknown_submission_grace;
   options.engine.workers = config.workers;
+  options.engine.max_submissions_in_flight = config.max_submissions_in_flight;
+  options.engine.quotas = config.quotas;
   options.engine.circuit_breaker.failure_threshold = config.circuit_breaker_failures;
   options.engine.circuit_breaker.cool_down = config.circuit_breaker_cooldown;
   for (const auto& [name, provider] : config.providers) {

@@ -124,6 +124,67 @@ Setter Aliases(std::vector<std::pair<std::string, std::vector<std::string>>>* ou
   };
 }
 
+// A tenant quota field: requests_per_second a number >= 0, burst and max_tasks_in_flight
+// integers >= 0; any other name is unknown.
+absl::Status SetQuotaField(const rapidjson::Value& v, const std::string& key,
+                           absl::string_view field, service::TenantQuota* q) {
+  if (field == "requests_per_second") {
+    if (!v.IsNumber() || !std::isfinite(v.GetDouble()) || v.GetDouble() < 0 ||
+        v.GetDouble() > 1e6) {
+      return Bad(key, "must be a number between 0 and 1000000 (0: unlimited)");
+    }
+    q->requests_per_second = v.GetDouble();
+    return absl::OkStatus();
+  }
+  int* out = field == "burst"                 ? &q->burst
+             : field == "max_tasks_in_flight" ? &q->max_tasks_in_flight
+                                              : nullptr;
+  if (out == nullptr) return Bad(key, "unknown key (see README.md, Configuration)");
+  if (!v.IsInt() || v.GetInt() < 0 || v.GetInt() > 10'000'000) {
+    return Bad(key, "must be an integer between 0 and 10000000 (0: unlimited)");
+  }
+  *out = v.GetInt();
+  return absl::OkStatus();
+}
+
+// tenants: {"default_<field>": n, ..., "<tenant>": {"<field>": n, ...}, ...}. A listed tenant
+// starts from the defaults, so it sets only what differs.
+Setter Tenants(service::QuotaOptions* out) {
+  return [=](const rapidjson::Value& v, const std::string& key) {
+    if (!v.IsObject()) return Bad(key, "must be an object");
+    // Defaults first: a tenant's entry inherits them whatever the key order.
+    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+      const absl::string_view name(it->name.GetString(), it->name.GetStringLength());
+      if (!absl::StartsWith(name, "default_")) continue;
+      if (auto s = SetQuotaField(it->value, absl::StrCat(key, ".", name),
+                                 absl::StripPrefix(name, "default_"), &out->defaults);
+          !s.ok()) {
+        return s;
+      }
+    }
+    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+      const absl::string_view name(it->name.GetString(), it->name.GetStringLength());
+      if (absl::StartsWith(name, "default_")) continue;
+      const std::string tenant_key = absl::StrCat(key, ".", name);
+      if (name.empty()) return Bad(tenant_key, "a tenant needs a name");
+      if (!it->value.IsObject()) {
+        return Bad(tenant_key, "must be an object of requests_per_second, burst, "
+                               "max_tasks_in_flight");
+      }
+      service::TenantQuota q = out->defaults;
+      for (auto f = it->value.MemberBegin(); f != it->value.MemberEnd(); ++f) {
+        const absl::string_view field(f->name.GetString(), f->name.GetStringLength());
+        if (auto s = SetQuotaField(f->value, absl::StrCat(tenant_key, ".", field), field, &q);
+            !s.ok()) {
+          return s;
+        }
+      }
+      out->tenants[std::string(name)] = q;
+    }
+    return absl::OkStatus();
+  };
+}
+
 // The capability limits `catalog.models.<name>` may set.
 constexpr const char* kLimitKeys[] = {
     "max_duration_seconds", "max_prompt_chars", "max_custom_prompt_chars",
@@ -453,6 +514,8 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json,
       {"tasks.backoff_max_seconds", Duration(&c.backoff_max, s)},
       {"tasks.unknown_submission_grace_seconds", Duration(&c.unknown_submission_grace, s)},
       {"tasks.workers", Int(&c.workers, 1, 1024)},
+      {"tasks.max_submissions_in_flight", Int(&c.max_submissions_in_flight, 1, 100'000)},
+      {"tenants", Tenants(&c.quotas)},
       {"watch.heartbeat_seconds", Duration(&c.heartbeat_interval, s, absl::Milliseconds(10))},
       {"metrics.listen", String(&c.metrics_listen)},
       {"catalog.aliases", Aliases(&c.aliases)},

@@ -14,6 +14,7 @@
 #include "adapters/provider_module.h"
 #include "service/auth/authenticator.h"
 #include "service/core/event_log.h"
+#include "service/core/quota.h"
 #include "service/server/host_port.h"
 
 namespace music::server {
@@ -117,6 +118,12 @@ struct ServerConfig {
   absl::Duration backoff_max = absl::Seconds(60);
   absl::Duration unknown_submission_grace = absl::Minutes(10);
   int workers = 8;
+  // tasks.max_submissions_in_flight: submissions with the engine's workers at once, served
+  // round-robin across tenants beyond it (EngineOptions::max_submissions_in_flight).
+  int max_submissions_in_flight = 64;
+  // tenants.<name>.{requests_per_second,burst,max_tasks_in_flight} and tenants.default_*: the
+  // per-tenant quotas (0 = unlimited).
+  service::QuotaOptions quotas;
   // watch.*
   absl::Duration heartbeat_interval = absl::Seconds(30);
   // metrics.*: the Prometheus endpoint "host:port" serving /metrics; "" = none.

@@ -62,6 +62,8 @@ class SqliteStoreImpl final : public SqliteStore {
       const ArchivePendingQuery& query) override;
   absl::StatusOr<domain::TaskRecord> FindByClipId(absl::string_view tenant,
                                                   absl::string_view clip_id) override;
+  absl::StatusOr<domain::TaskRecord> FindByRequestId(absl::string_view tenant,
+                                                     absl::string_view request_id) override;
   absl::StatusOr<domain::TaskRecord> FindByProviderTaskId(
       absl::string_view provider, absl::string_view provider_task_id) override;
   std::optional<CommitStats> GetCommitStats() const override { return writes_.Stats(); }

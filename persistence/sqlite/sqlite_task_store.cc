@@ -258,6 +258,19 @@ absl::StatusOr<domain::TaskRecord> SqliteStoreImpl::FindByClipId(absl::string_vi
   return QueryTask(db, *stmt, absl::StrCat("clip ", clip_id));
 }
 
+absl::StatusOr<domain::TaskRecord> SqliteStoreImpl::FindByRequestId(absl::string_view tenant,
+                                                                    absl::string_view request_id) {
+  if (request_id.empty()) return absl::NotFoundError("empty request_id");
+  ReaderPool::Lease lease = reads_.Acquire();
+  SqliteDb& db = lease.db();
+  absl::StatusOr<sqlite3_stmt*> stmt = db.Prepare(kGetByRequestIdSql);
+  if (!stmt.ok()) return stmt.status();
+  ScopedStmt scoped(*stmt);
+  BindText(*stmt, 1, tenant);
+  BindText(*stmt, 2, request_id);
+  return QueryTask(db, *stmt, absl::StrCat("request ", request_id));
+}
+
 absl::StatusOr<domain::TaskRecord> SqliteStoreImpl::FindByProviderTaskId(
     absl::string_view provider, absl::string_view provider_task_id) {
   if (provider_task_id.empty()) return absl::NotFoundError("empty provider task id");

@@ -151,6 +151,9 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry)
       callbacks_refused_(&Family(BuildCounter(), *registry_, names_, "music_callbacks_refused_total",
                                  "Provider callback deliveries refused, by reason."),
                          {"provider", "reason"}),
+      quota_refusals_(&Family(BuildCounter(), *registry_, names_, "music_quota_refusals_total",
+                              "Creates refused RESOURCE_EXHAUSTED by a tenant quota, by quota."),
+                      {"tenant", "quota"}),
       callbacks_duplicate_(&Family(BuildCounter(), *registry_, names_,
                                    "music_callbacks_duplicate_total",
                                    "Accepted callback deliveries that changed nothing (repeats, "
@@ -267,6 +270,10 @@ void Metrics::CallbackReceived(absl::string_view provider) {
 
 void Metrics::CallbackRefused(absl::string_view provider, absl::string_view reason) {
   callbacks_refused_.Get({provider, reason}).Increment();
+}
+
+void Metrics::QuotaRefused(absl::string_view tenant, absl::string_view quota) {
+  quota_refusals_.Get({tenant, quota}).Increment();
 }
 
 void Metrics::CallbackDuplicate(absl::string_view provider) {

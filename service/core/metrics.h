@@ -130,6 +130,11 @@ class Metrics {
   /// Accepted deliveries that changed nothing (repeats, late and out-of-order deliveries).
   void CallbackDuplicate(absl::string_view provider);
 
+  // --- Quotas (TaskEngine::Create) ---
+  /// A create of `tenant` refused RESOURCE_EXHAUSTED by `quota` (quota.h: requests_per_second or
+  /// max_tasks_in_flight).
+  void QuotaRefused(absl::string_view tenant, absl::string_view quota);
+
   // --- Billing ---
   /// Ledger rows stored (after their transaction committed): amounts by kind and currency.
   void LedgerRows(absl::Span<const billing::BillingTransaction> rows);
@@ -165,6 +170,7 @@ class Metrics {
   SeriesCache<prometheus::Histogram> rate_limit_wait_;
   SeriesCache<prometheus::Counter> callbacks_received_;
   SeriesCache<prometheus::Counter> callbacks_refused_;
+  SeriesCache<prometheus::Counter> quota_refusals_;
   SeriesCache<prometheus::Counter> callbacks_duplicate_;
   SeriesCache<prometheus::Counter> ledger_reserved_;
   SeriesCache<prometheus::Counter> ledger_settled_;

@@ -52,6 +52,8 @@ inline constexpr char kBadRequestUrl[] = "type.googleapis.com/google.rpc.BadRequ
 inline constexpr char kErrorInfoUrl[] = "type.googleapis.com/google.rpc.ErrorInfo";
 inline constexpr char kPreconditionFailureUrl[] =
     "type.googleapis.com/google.rpc.PreconditionFailure";
+inline constexpr char kRetryInfoUrl[] = "type.googleapis.com/google.rpc.RetryInfo";
+inline constexpr char kQuotaFailureUrl[] = "type.googleapis.com/google.rpc.QuotaFailure";
 
 }  // namespace music::service
 

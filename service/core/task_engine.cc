@@ -61,6 +61,32 @@
 // SETTLE/REFUND per task whatever the number of attempts (the failed attempt's billing report
 // is dropped; beatra refunds a failed task, seed 002 "Billing").
 //
+// Fair queueing.
+// Due submission steps (creates, and the lookups and recoveries of lost creates) do not go to
+// the executor in the order they became due: each waits in its tenant's FIFO queue, the tenants
+// with a non-empty queue take turns (round-robin, one submission per turn), and at most
+// max_submissions_in_flight submissions are with the executor at once (a step holds its place
+// until its provider request has ended). A tenant with 5,000 creates queued therefore delays
+// another tenant's first create by at most one round: it goes at the next free place after the
+// tenants ahead of it in the round. Queues hold slot indices (no copy of the task); every
+// operation is O(1) amortised under the engine lock. Polls are not queued (one per task,
+// limited per task already). The order in which steps reach the create rate limiter is the
+// round's order, so a noisy tenant's backlog cannot take every freed provider slot either
+// (tests/service/core/task_engine_fair_queue_test.cc).
+//
+// Quotas.
+// Create checks the tenant's quotas (EngineOptions::quotas, config `tenants.*`) before it
+// stores anything: requests_per_second, a token bucket per tenant over creates (creates cost
+// money at a provider; reads are cheap and not limited), and max_tasks_in_flight, the tenant's
+// non-terminal tasks. The in-flight count is kept in memory: every non-terminal task this engine
+// drives is counted once in its slot (Start() counts the store's active tasks, so a restart
+// starts from the truth), a create takes its place under the engine lock before its store
+// write (so concurrent creates never pass the limit together) and gives it back when the write
+// stored nothing, and the slot's retirement on the terminal write gives it back. A refusal is
+// RESOURCE_EXHAUSTED with RetryInfo and QuotaFailure (quota.h) and stores, reserves and bills
+// nothing; a retry of a request_id the tenant already used is answered with its task, never
+// refused.
+//
 // Reference audio.
 // A reference_audio_uri is downloaded (SSRF-safe fetcher) and stored at the task's provider
 // before the create, and the provider's artifact id is written to the record first, so retries and
@@ -209,6 +235,7 @@ TaskEngine::TaskEngine(EngineOptions options, persistence::TaskStore* store,
       own_metrics_(options_.metrics == nullptr ? std::make_unique<Metrics>() : nullptr),
       metrics_(options_.metrics != nullptr ? options_.metrics : own_metrics_.get()),
       breaker_(options_.circuit_breaker, clock),
+      create_rate_(&options_.quotas),
       own_pool_(options_.executor == nullptr
                     ? std::make_unique<ThreadPool>(std::max(1, options_.workers))
                     : nullptr),
@@ -326,6 +353,22 @@ absl::StatusOr<CreateOutcome> TaskEngine::Create(const CreateSpec& spec) {
   record.next_action_time = now;
   record.deadline = now + options_.task_deadline;
   record.traceparent = spec.traceparent;
+  bool reserved = false;
+  std::string refused_quota;
+  if (absl::Status admitted = AdmitCreate(spec.tenant, now, &reserved, &refused_quota);
+      !admitted.ok()) {
+    // A retry of a request already stored is answered as before, never refused: it creates
+    // nothing (AIP-155).
+    if (!spec.request_id.empty()) {
+      auto existing = ExistingCreate(spec, record.request_fingerprint, nullptr);
+      if (existing.ok() || absl::IsAlreadyExists(existing.status())) return existing;
+    }
+    metrics_->QuotaRefused(spec.tenant, refused_quota);
+    LogEvent(LogLevel::kInfo, "task.quota_refused",
+             {{"tenant", spec.tenant}, {"quota", refused_quota}, {"error", admitted.message()}});
+    return admitted;
+  }
+
   // The reservation is stored with the task, in one transaction: no task exists unreserved.
   const billing::BillingTransaction reserve = billing::Reserve(spec.model, record, now);
   if (!spec.model->has_price()) {
@@ -333,18 +376,12 @@ absl::StatusOr<CreateOutcome> TaskEngine::Create(const CreateSpec& spec) {
   }
 
   auto result = store_->Create(record, absl::MakeConstSpan(&reserve, 1));
-  if (!result.ok()) return result.status();
-  if (!result->created) {
-    if (result->record.request_fingerprint != record.request_fingerprint) {
-      return ErrorWithReason(absl::StatusCode::kAlreadyExists,
-                             absl::StrCat("request_id \"", TruncateForError(spec.request_id),
-                                          "\" was already used for a different request (task ",
-                                          result->record.task.task_id(), ")"),
-                             "REQUEST_ID_REUSED", {{"request_id", spec.request_id}});
-    }
-    return CreateOutcome{result->record.task, false};
+  if (!result.ok() || !result->created) {
+    if (reserved) Unreserve(spec.tenant);  // nothing new is in flight
   }
-  Remember(result->record);
+  if (!result.ok()) return result.status();
+  if (!result->created) return ExistingCreate(spec, record.request_fingerprint, &result->record);
+  Remember(result->record, reserved);
   metrics_->TaskCreated(task.kind(), task.provider());
   metrics_->LedgerRows(absl::MakeConstSpan(&reserve, 1));
   LogTaskEvent(LogLevel::kInfo, "task.created", result->record,
@@ -352,6 +389,76 @@ absl::StatusOr<CreateOutcome> TaskEngine::Create(const CreateSpec& spec) {
   hub_->Publish(task);
   Schedule(task.task_id(), now);
   return CreateOutcome{task, true};
+}
+
+absl::StatusOr<CreateOutcome> TaskEngine::ExistingCreate(const CreateSpec& spec,
+                                                         const std::string& fingerprint,
+                                                         const TaskRecord* stored) {
+  TaskRecord existing;
+  if (stored == nullptr) {
+    auto found = store_->FindByRequestId(spec.tenant, spec.request_id);
+    if (!found.ok()) return found.status();
+    existing = *std::move(found);
+  } else {
+    existing = *stored;
+  }
+  if (existing.request_fingerprint != fingerprint) {
+    return ErrorWithReason(absl::StatusCode::kAlreadyExists,
+                           absl::StrCat("request_id \"", TruncateForError(spec.request_id),
+                                        "\" was already used for a different request (task ",
+                                        existing.task.task_id(), ")"),
+                           "REQUEST_ID_REUSED", {{"request_id", spec.request_id}});
+  }
+  return CreateOutcome{existing.task, false};
+}
+
+absl::Status TaskEngine::AdmitCreate(const std::string& tenant, absl::Time now, bool* reserved,
+                                     std::string* refused_quota) {
+  *reserved = false;
+  const TenantQuota& q = options_.quotas.For(tenant);
+  if (std::optional<absl::Duration> wait = create_rate_.TryTake(tenant, now)) {
+    *refused_quota = kQuotaRequestsPerSecond;
+    return QuotaExceeded(tenant, kQuotaRequestsPerSecond,
+                         absl::StrCat("at most ", q.requests_per_second, " creates per second"),
+                         *wait);
+  }
+  if (q.max_tasks_in_flight <= 0) return absl::OkStatus();
+  {
+    absl::MutexLock lock(&mu_);
+    int& n = tasks_in_flight_[tenant];
+    if (n < q.max_tasks_in_flight) {
+      ++n;  // checked and taken under one lock: concurrent creates never pass the limit together
+      *reserved = true;
+      return absl::OkStatus();
+    }
+  }
+  create_rate_.Return(tenant);  // refused: the create costs the tenant no token either
+  *refused_quota = kQuotaTasksInFlight;
+  // A task ends at its next poll or callback at the earliest.
+  return QuotaExceeded(tenant, kQuotaTasksInFlight,
+                       absl::StrCat("at most ", q.max_tasks_in_flight,
+                                    " tasks PENDING or RUNNING at once"),
+                       std::max(options_.poll_interval, kMinPollInterval));
+}
+
+void TaskEngine::Unreserve(const std::string& tenant) {
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_in_flight_.find(tenant);
+  if (it == tasks_in_flight_.end()) return;
+  if (--it->second <= 0) tasks_in_flight_.erase(it);
+}
+
+int TaskEngine::TasksInFlight(absl::string_view tenant) {
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_in_flight_.find(tenant);
+  return it == tasks_in_flight_.end() ? 0 : it->second;
+}
+
+void TaskEngine::CountInFlightLocked(Slot& slot, const TaskRecord& record, bool reserved) {
+  if (slot.counted_in_flight || IsTerminal(record.task.state())) return;
+  slot.tenant = record.task.tenant();
+  slot.counted_in_flight = true;
+  if (!reserved) ++tasks_in_flight_[slot.tenant];
 }
 
 absl::StatusOr<music::v1::Task> TaskEngine::Cancel(absl::string_view tenant,
@@ -612,6 +719,12 @@ void TaskEngine::RetireLocked(uint32_t index) {
   Slot& slot = slots_[index];
   if (!slot.in_use) return;
   CountLocked(slot, nullptr);  // no longer driven, even while its last step finishes
+  if (slot.counted_in_flight) {
+    // Terminal (or gone): it no longer counts against the tenant's max_tasks_in_flight.
+    slot.counted_in_flight = false;
+    auto it = tasks_in_flight_.find(slot.tenant);
+    if (it != tasks_in_flight_.end() && --it->second <= 0) tasks_in_flight_.erase(it);
+  }
   if (slot.running) {
     slot.retire = true;  // freed by StepDone
     return;
@@ -644,11 +757,12 @@ absl::StatusOr<std::shared_ptr<const TaskRecord>> TaskEngine::Load(absl::string_
       slot.record = record;
       CountLocked(slot, gauge);
     }
+    CountInFlightLocked(slot, *record, /*reserved=*/false);
   }
   return record;
 }
 
-void TaskEngine::Remember(const TaskRecord& record) {
+void TaskEngine::Remember(const TaskRecord& record, bool reserved) {
   prometheus::Gauge* const gauge = GaugeFor(record);
   absl::MutexLock lock(&mu_);
   if (IsTerminal(record.task.state())) {
@@ -657,6 +771,7 @@ void TaskEngine::Remember(const TaskRecord& record) {
     return;
   }
   Slot& slot = slots_[SlotLocked(record.task.task_id())];
+  CountInFlightLocked(slot, record, reserved);
   slot.store_failures = 0;
   if (slot.record == nullptr || slot.record->task.version() < record.task.version()) {
     slot.record = std::make_shared<const TaskRecord>(record);
@@ -779,20 +894,26 @@ std::vector<std::pair<uint32_t, std::string>> TaskEngine::TakeDueLocked(absl::Ti
 
 void TaskEngine::StepDone(uint32_t index) {
   std::string again;
+  std::vector<std::pair<uint32_t, std::string>> next_submissions;
   {
     absl::MutexLock lock(&mu_);
     Slot& slot = slots_[index];
     slot.running = false;
+    if (slot.holds_submission) {
+      // Its place goes to the next tenant in the round.
+      slot.holds_submission = false;
+      --submissions_running_;
+      next_submissions = TakeSubmissionsLocked();
+    }
     if (slot.retire) {
       RetireLocked(index);
-      return;
-    }
-    if (slot.due_while_running && !stopping_) {
+    } else if (slot.due_while_running && !stopping_) {
       slot.due_while_running = false;
       slot.running = true;
       again = slot.task_id;
     }
   }
+  HandOver(next_submissions, /*urgent=*/true);
   if (!again.empty()) {
     std::vector<std::pair<uint32_t, std::string>> ready;
     ready.emplace_back(index, std::move(again));
@@ -801,14 +922,62 @@ void TaskEngine::StepDone(uint32_t index) {
 }
 
 void TaskEngine::Dispatch(const std::vector<std::pair<uint32_t, std::string>>& ready) {
-  for (const auto& [index, id] : ready) {
-    // Submissions go ahead of polls: a new task is not queued behind thousands of polls.
-    bool urgent = true;
-    {
-      absl::MutexLock lock(&mu_);
-      const Slot& slot = slots_[index];
-      urgent = slot.record == nullptr || slot.record->submission != SubmissionState::kSubmitted;
+  std::vector<std::pair<uint32_t, std::string>> polls;
+  std::vector<std::pair<uint32_t, std::string>> submissions;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [index, id] : ready) {
+      Slot& slot = slots_[index];
+      const bool submission =
+          slot.record == nullptr || slot.record->submission != SubmissionState::kSubmitted;
+      if (!submission) {
+        polls.emplace_back(index, id);
+        continue;
+      }
+      // Fair queueing: into its tenant's queue; a tenant whose queue was empty joins the round.
+      const std::string& tenant =
+          slot.record != nullptr ? slot.record->task.tenant() : slot.tenant;
+      std::deque<uint32_t>& queue = submit_queues_[tenant];
+      if (queue.empty()) submit_ring_.push_back(tenant);
+      queue.push_back(index);
+      slot.queued_submission = true;
     }
+    submissions = TakeSubmissionsLocked();
+  }
+  // Submissions go ahead of polls: a new task is not queued behind thousands of polls.
+  HandOver(submissions, /*urgent=*/true);
+  HandOver(polls, /*urgent=*/false);
+}
+
+std::vector<std::pair<uint32_t, std::string>> TaskEngine::TakeSubmissionsLocked() {
+  std::vector<std::pair<uint32_t, std::string>> out;
+  if (stopping_) return out;  // what is queued stays in the store; Start() resumes it
+  const int limit = std::max(1, options_.max_submissions_in_flight);
+  while (submissions_running_ < limit && !submit_ring_.empty()) {
+    std::string tenant = std::move(submit_ring_.front());
+    submit_ring_.pop_front();
+    auto it = submit_queues_.find(tenant);
+    if (it == submit_queues_.end()) continue;  // not reached: a tenant in the ring has a queue
+    const uint32_t index = it->second.front();
+    it->second.pop_front();
+    // One submission per tenant per turn: back to the end of the round while it has more.
+    if (it->second.empty()) {
+      submit_queues_.erase(it);
+    } else {
+      submit_ring_.push_back(std::move(tenant));
+    }
+    Slot& slot = slots_[index];
+    slot.queued_submission = false;
+    slot.holds_submission = true;
+    ++submissions_running_;
+    out.emplace_back(index, slot.task_id);
+  }
+  return out;
+}
+
+void TaskEngine::HandOver(const std::vector<std::pair<uint32_t, std::string>>& steps,
+                          bool urgent) {
+  for (const auto& [index, id] : steps) {
     const uint32_t slot = index;
     std::function<void()> step = [this, slot, task_id = id] {
       Step(task_id, [this, slot] { StepDone(slot); });
@@ -819,8 +988,13 @@ void TaskEngine::Dispatch(const std::vector<std::pair<uint32_t, std::string>>& r
       // The executor stopped taking work (shutdown): the task stays in the store and is resumed
       // by the next Start().
       absl::MutexLock lock(&mu_);
-      slots_[slot].running = false;
-      if (slots_[slot].retire) RetireLocked(slot);
+      Slot& s = slots_[slot];
+      s.running = false;
+      if (s.holds_submission) {
+        s.holds_submission = false;
+        --submissions_running_;
+      }
+      if (s.retire) RetireLocked(slot);
     }
   }
 }

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -32,6 +33,7 @@
 #include "service/core/executor.h"
 #include "service/core/metrics.h"
 #include "service/core/provider_health.h"
+#include "service/core/quota.h"
 #include "service/core/rate_limiter.h"
 #include "service/core/thread_pool.h"
 #include "service/core/watch_hub.h"
@@ -91,6 +93,13 @@ struct EngineOptions {
   std::vector<std::string> callback_token_secrets;
   /// Worker threads for provider HTTP and database work (when `executor` is null).
   int workers = 8;
+  /// Submission steps (creates, lookups of lost creates) handed to the executor at once. Due
+  /// submissions beyond it wait in one queue per tenant and are handed over round-robin across
+  /// tenants as running ones end (task_engine.cc "Fair queueing"), so a tenant with thousands
+  /// queued delays another tenant's first submission by at most one round. Below 1: 1.
+  int max_submissions_in_flight = 64;
+  /// Per-tenant quotas checked by Create (quota.h): creates per second and tasks in flight.
+  QuotaOptions quotas;
   /// Runs the engine's steps (provider HTTP, database writes). Not owned; must outlive the
   /// engine. nullptr: the engine owns a ThreadPool of `workers` threads.
   Executor* executor = nullptr;
@@ -185,7 +194,10 @@ class TaskEngine {
 
   /// Stores a new task (before returning) and schedules its submission. With a request_id that
   /// the tenant used before: the earlier task when the request is the same, ALREADY_EXISTS when
-  /// it differs (AIP-155). Storage errors pass through (UNAVAILABLE / INTERNAL).
+  /// it differs (AIP-155), whatever the quotas. RESOURCE_EXHAUSTED (quota.h QuotaExceeded, with
+  /// RetryInfo and QuotaFailure) when the tenant is over options.quotas' requests_per_second or
+  /// max_tasks_in_flight: nothing is stored or reserved then. Storage errors pass through
+  /// (UNAVAILABLE / INTERNAL).
   absl::StatusOr<CreateOutcome> Create(const CreateSpec& spec);
 
   /// Cancels a task: CANCELED at once, later provider results ignored; best-effort cancel at the
@@ -217,6 +229,10 @@ class TaskEngine {
 
   /// The per-provider circuit breaker the engine consults before every create.
   CircuitBreaker& circuit_breaker() { return breaker_; }
+
+  /// The tenant's non-terminal tasks this engine counts against max_tasks_in_flight (those it
+  /// drives, plus creates being stored). O(1).
+  int TasksInFlight(absl::string_view tenant);
 
   /// How long the earliest due step has been waiting to run (zero when none is overdue): a
   /// scheduler that keeps up stays near zero; every task's deadline is a due step, so a task
@@ -324,6 +340,12 @@ class TaskEngine {
   // by a small integer so the timer heap holds integers, not strings.
   struct Slot {
     std::string task_id;
+    // The task's tenant, once a record was seen; counted in tasks_in_flight_ while in use.
+    std::string tenant;
+    bool counted_in_flight = false;
+    // Queued for, or holding, one of the max_submissions_in_flight places.
+    bool queued_submission = false;
+    bool holds_submission = false;
     // The record as this engine last read or wrote it (the store's version): a step or a poll
     // that changes nothing reads and writes nothing. Null: read the store.
     std::shared_ptr<const domain::TaskRecord> record;
@@ -358,6 +380,9 @@ class TaskEngine {
   // The slot of `task_id`, created when absent.
   uint32_t SlotLocked(const std::string& task_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RetireLocked(uint32_t slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Counts the slot's task in its tenant's tasks in flight, once (`reserved`: already counted).
+  void CountInFlightLocked(Slot& slot, const domain::TaskRecord& record, bool reserved)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // How long the slot's task has waited for a rate limiter at `now` (zero: not waiting).
   static absl::Duration RateLimitWaitLocked(const Slot& slot, absl::Time now);
   // The music_tasks gauge of `record` (null for a terminal one). Looked up before taking mu_:
@@ -375,8 +400,29 @@ class TaskEngine {
   // The cached record of a task this engine drives, or the store's.
   absl::StatusOr<std::shared_ptr<const domain::TaskRecord>> Load(absl::string_view task_id);
   // Records a record this engine wrote (or read) in its slot, when newer than the cached one,
-  // and starts the slot's store backoff over; a terminal record retires the slot.
-  void Remember(const domain::TaskRecord& record);
+  // and starts the slot's store backoff over; a terminal record retires the slot. `reserved`:
+  // Create already counted the new task in tasks_in_flight_.
+  void Remember(const domain::TaskRecord& record, bool reserved = false);
+  // Create's quota checks. OK: the create may go on, one task counted in tasks_in_flight_
+  // (`*reserved` true) unless the tenant has no max_tasks_in_flight; else RESOURCE_EXHAUSTED
+  // and `*refused_quota` names the quota.
+  absl::Status AdmitCreate(const std::string& tenant, absl::Time now, bool* reserved,
+                           std::string* refused_quota);
+  // A create admitted with a reservation stored nothing: the reservation ends.
+  void Unreserve(const std::string& tenant);
+  // The earlier outcome of `spec`'s request_id (AIP-155): `stored` (null: looked up), or
+  // NOT_FOUND when the tenant has not used it; ALREADY_EXISTS when it was used for a request
+  // whose fingerprint is not `fingerprint`.
+  absl::StatusOr<CreateOutcome> ExistingCreate(const CreateSpec& spec,
+                                               const std::string& fingerprint,
+                                               const domain::TaskRecord* stored);
+  // Takes submission slots off the tenants' queues round-robin while fewer than
+  // max_submissions_in_flight run, marking each; the caller hands them to the executor.
+  std::vector<std::pair<uint32_t, std::string>> TakeSubmissionsLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands steps to the executor (`urgent`: ahead of polls); a step the executor refuses
+  // (shutdown) is released.
+  void HandOver(const std::vector<std::pair<uint32_t, std::string>>& steps, bool urgent);
   void Forget(absl::string_view task_id);
   // A step's store write or read failed (not a lost version race): logs it with the task id and
   // runs the task's step again after a backoff, so a store fault never strands the task (the
@@ -402,6 +448,8 @@ class TaskEngine {
   std::unique_ptr<Metrics> own_metrics_;
   Metrics* const metrics_;
   CircuitBreaker breaker_;
+  // The tenants' requests_per_second buckets (over options_.quotas).
+  TenantRateLimiter create_rate_;
   // By provider name; built in the constructor, read-only afterwards (no lock).
   absl::flat_hash_map<std::string, ProviderLimits> limits_;
   // Set when options.executor is null; executor_ points at it then.
@@ -418,6 +466,14 @@ class TaskEngine {
   std::map<std::string, std::set<std::string>> circuit_waiters_ ABSL_GUARDED_BY(mu_);
   // When each provider's last authenticated callback arrived.
   std::map<std::string, absl::Time> last_callback_ ABSL_GUARDED_BY(mu_);
+  // Non-terminal tasks by tenant (slots counted, plus creates being stored); an entry is erased
+  // at zero, so memory follows the tenants with tasks in flight.
+  absl::flat_hash_map<std::string, int> tasks_in_flight_ ABSL_GUARDED_BY(mu_);
+  // Fair queueing: due submission slots by tenant, the tenants with a non-empty queue in
+  // round-robin order, and how many submissions the executor holds.
+  absl::flat_hash_map<std::string, std::deque<uint32_t>> submit_queues_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> submit_ring_ ABSL_GUARDED_BY(mu_);
+  int submissions_running_ ABSL_GUARDED_BY(mu_) = 0;
   // Provider requests sent asynchronously whose follow-up has not finished.
   int async_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool kicked_ ABSL_GUARDED_BY(mu_) = false;

@@ -31,7 +31,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   const auto code = static_cast<grpc::StatusCode>(status.code());
   const std::string message(status.message());
   google::rpc::Status details;
-  for (const char* url : {kBadRequestUrl, kPreconditionFailureUrl, kErrorInfoUrl}) {
+  for (const char* url : {kBadRequestUrl, kPreconditionFailureUrl, kQuotaFailureUrl,
+                          kRetryInfoUrl, kErrorInfoUrl}) {
     if (auto payload = status.GetPayload(url)) {
       auto* any = details.add_details();
       any->set_type_url(url);

@@ -290,6 +290,52 @@ TEST(ConfigTest, BadConfigNamesTheKey) {
   }
 }
 
+// tenants.*: the per-tenant quotas; unlisted tenants get tenants.default_*, a listed tenant
+// starts from the defaults whatever the key order; 0 (the default) is unlimited.
+TEST(ConfigTest, ReadsTenantQuotasAndTheirDefaults) {
+  auto none = ParseConfig("{}");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->quotas.For("anyone").requests_per_second, 0);
+  EXPECT_EQ(none->quotas.For("anyone").max_tasks_in_flight, 0);
+  EXPECT_EQ(none->max_submissions_in_flight, 64);
+
+  auto c = ParseConfig(R"({"tenants": {
+      "acme": {"requests_per_second": 2.5, "burst": 10},
+      "default_requests_per_second": 1,
+      "default_max_tasks_in_flight": 100,
+      "big": {"max_tasks_in_flight": 0}},
+    "tasks": {"max_submissions_in_flight": 16}})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->quotas.For("acme").requests_per_second, 2.5);
+  EXPECT_EQ(c->quotas.For("acme").burst, 10);
+  EXPECT_EQ(c->quotas.For("acme").max_tasks_in_flight, 100);  // from the defaults
+  EXPECT_EQ(c->quotas.For("big").requests_per_second, 1);
+  EXPECT_EQ(c->quotas.For("big").max_tasks_in_flight, 0);
+  EXPECT_EQ(c->quotas.For("other").requests_per_second, 1);
+  EXPECT_EQ(c->quotas.For("other").max_tasks_in_flight, 100);
+  EXPECT_EQ(c->max_submissions_in_flight, 16);
+
+  const BadCase bad[] = {
+      {R"({"tenants": {"acme": {"requests_per_second": -1}}})",
+       "tenants.acme.requests_per_second"},
+      {R"({"tenants": {"acme": {"max_tasks_in_flight": 1.5}}})",
+       "tenants.acme.max_tasks_in_flight"},
+      {R"({"tenants": {"acme": {"rps": 1}}})", "tenants.acme.rps"},
+      {R"({"tenants": {"acme": 5}})", "tenants.acme"},
+      {R"({"tenants": {"default_burst": "x"}})", "tenants.default_burst"},
+      {R"({"tenants": {"default_typo": 1}})", "tenants.default_typo"},
+      {R"({"tasks": {"max_submissions_in_flight": 0}})", "tasks.max_submissions_in_flight"},
+  };
+  for (const auto& b : bad) {
+    auto parsed = ParseConfig(b.json);
+    ASSERT_FALSE(parsed.ok()) << b.json;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(parsed.status().message().find(std::string("\"") + b.key + "\""),
+              absl::string_view::npos)
+        << parsed.status();
+  }
+}
+
 TEST(ConfigTest, ArchiveDefaultsAndKeys) {
   auto c = ParseConfig(R"({"database": {"path": "/var/lib/music/music.db"}})");
   ASSERT_TRUE(c.ok()) << c.status();

@@ -73,10 +73,11 @@ class EngineFixture : public ::testing::Test {
     ASSERT_TRUE(engine_->Start().ok());
   }
   /// Creates a music task of the catalog's "fake-model" with `prompt` through the engine (tenant
-  /// "default"); returns its id, or "" after failing the test when Create fails.
-  std::string CreateMusicTask(const std::string& prompt = "a song") {
+  /// `tenant`); returns its id, or "" after failing the test when Create fails.
+  std::string CreateMusicTask(const std::string& prompt = "a song",
+                              const std::string& tenant = "default") {
     CreateSpec spec;
-    spec.tenant = "default";
+    spec.tenant = tenant;
     spec.kind = music::v1::TASK_KIND_MUSIC;
     spec.model = catalog_->Find("fake-model");
     spec.input.set_prompt(prompt);

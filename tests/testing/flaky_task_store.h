@@ -58,6 +58,11 @@ class FlakyTaskStore : public persistence::TaskStore {
     if (down && reads_fail) return error;
     return inner_->FindByClipId(tenant, clip_id);
   }
+  absl::StatusOr<domain::TaskRecord> FindByRequestId(absl::string_view tenant,
+                                                     absl::string_view request_id) override {
+    if (down && reads_fail) return error;
+    return inner_->FindByRequestId(tenant, request_id);
+  }
   absl::StatusOr<domain::TaskRecord> FindByProviderTaskId(
       absl::string_view provider, absl::string_view provider_task_id) override {
     if (down && reads_fail) return error;
