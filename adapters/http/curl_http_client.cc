@@ -607,6 +607,7 @@ class CurlHttpClient final : public HttpClient {
       failed.emplace_back(std::move(t), std::move(status));
     }
     active_.clear();
+    active_count_ = 0;  // the client goes on after AbortInFlight: every host has room again
     for (auto& [key, host] : hosts_) {
       for (std::unique_ptr<Transfer>& t : host.waiting) {
         absl::Status status = absl::UnavailableError(
@@ -615,6 +616,7 @@ class CurlHttpClient final : public HttpClient {
       }
       host.waiting.clear();
       host.urgent = 0;
+      host.active = 0;
     }
     waiting_ = 0;
     for (auto& [t, status] : failed) std::move(t->done)(std::move(status));

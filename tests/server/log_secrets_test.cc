@@ -3,10 +3,18 @@
 // headers and body (so our API keys and webhook secrets come back in the error messages the
 // adapters quote), a task is created on each provider, a forged callback is sent for each, the
 // catalog fetch fails; then every line the event log wrote is grepped for every secret value.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -18,6 +26,8 @@
 #include "adapters/builtin_providers.h"
 #include "rapidjson/document.h"
 #include "server/build_server.h"
+#include "domain/task_record.h"
+#include "music/v1/billing_service.grpc.pb.h"
 #include "server/config.h"
 #include "service/core/event_log.h"
 #include "tests/server/server_client.h"
@@ -48,11 +58,16 @@ class EchoingProvider {
         }
         quoted += c;
       }
-      res.status = 401;
-      res.set_content(absl::StrCat(R"({"code": 401, "msg": ")", quoted, R"(", "message": ")",
-                                   quoted, R"(", "error": {"code": "unauthorized", "message": ")",
-                                   quoted, R"("}, "detail": ")", quoted, R"("})"),
-                      "application/json");
+      const int mode = mode_.load();
+      const int status = mode == kUnauthorized ? 401 : mode == kServerError ? 500 : 200;
+      res.status = status;
+      std::string body = absl::StrCat(R"({"code": )", status, R"(, "msg": ")", quoted,
+                                      R"(", "message": ")", quoted,
+                                      R"(", "error": {"code": "unauthorized", "message": ")",
+                                      quoted, R"("}, "detail": ")", quoted, R"("})");
+      // Malformed: a 200 cut in the middle of the echo (outcome unknown for a create).
+      if (mode == kMalformed) body.resize(body.size() / 2);
+      res.set_content(body, "application/json");
     };
     for (const char* pattern : {".*"}) {
       server_.Get(pattern, echo);
@@ -67,6 +82,9 @@ class EchoingProvider {
     server_.stop();
     thread_.join();
   }
+  static constexpr int kUnauthorized = 0, kServerError = 1, kMalformed = 2;
+  /// How every later request is answered: 401, 500 or a truncated 200, each echoing it.
+  void set_mode(int mode) { mode_.store(mode); }
   int port() const { return port_; }
   std::vector<std::string> requests() {
     absl::MutexLock lock(&mu_);
@@ -75,6 +93,7 @@ class EchoingProvider {
 
  private:
   httplib::Server server_;
+  std::atomic<int> mode_{kUnauthorized};
   int port_ = 0;
   std::thread thread_;
   absl::Mutex mu_;
@@ -181,6 +200,164 @@ TEST_F(LogSecretsTest, NoSecretReachesTheLogWhateverTheProviderEchoes) {
   EXPECT_TRUE(echoed) << "no provider answer reached the log";
   for (const char* event : {"task.created", "task.ended", "callback.rejected"}) {
     EXPECT_TRUE(events.count(event)) << event;
+  }
+}
+
+// Sends the process's stdout and stderr (fds 1 and 2: gRPC, protobuf and libcurl write there,
+// beside the event log) to files for the life of the object.
+class CapturedOutput {
+ public:
+  explicit CapturedOutput(const std::string& dir) {
+    for (int fd : {1, 2}) {
+      fflush(fd == 1 ? stdout : stderr);
+      const std::string path = absl::StrCat(dir, "/fd", fd, ".txt");
+      paths_.push_back(path);
+      saved_.push_back(dup(fd));
+      const int file = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(file, fd);
+      close(file);
+    }
+  }
+  ~CapturedOutput() { Restore(); }
+  void Restore() {
+    fflush(stdout);
+    fflush(stderr);
+    for (size_t i = 0; i < saved_.size(); ++i) {
+      dup2(saved_[i], static_cast<int>(i + 1));
+      close(saved_[i]);
+    }
+    saved_.clear();
+  }
+  const std::vector<std::string>& paths() const { return paths_; }
+
+ private:
+  std::vector<std::string> paths_;
+  std::vector<int> saved_;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// The whole trail: with every key and secret set, the providers answer 401, then 500, then a
+// truncated 200 (each echoing our request), callers send bad requests; then the process's
+// stdout/stderr, the event log, every file the server wrote (the SQLite database and its WAL,
+// the archive directory) and every RPC answer (messages, details, tasks) hold no secret.
+TEST_F(LogSecretsTest, NoSecretInOutputFilesOrAnswersWhateverTheProvidersAnswer) {
+  const adapters::ProviderModuleRegistry& registry = adapters::BuiltinProviders();
+  ServerConfig config = DefaultServerConfig(registry);
+  config.listen = "127.0.0.1:0";
+  config.callbacks_listen = "127.0.0.1:0";
+  const std::string data_dir = temp_dir_.File("data");
+  std::filesystem::create_directories(data_dir);
+  config.database_path = data_dir + "/music.db";
+  config.archive_directory = data_dir + "/archive";
+  config.poll_interval = absl::Milliseconds(400);
+  config.backoff_initial = absl::Milliseconds(50);
+  config.backoff_max = absl::Milliseconds(200);
+  config.submit_max_attempts = 2;
+  config.unknown_submission_grace = absl::Seconds(1);
+  config.shutdown_grace = absl::Seconds(2);
+  config.circuit_breaker_failures = 0;
+  for (auto& [name, p] : config.providers) {
+    p.base_url = absl::StrCat("http://127.0.0.1:", provider_.port());
+    p.request_timeout = absl::Seconds(2);
+  }
+  std::set<std::string> secrets;
+  SecretLookup lookup = [&secrets](const std::string& env) {
+    std::string value = absl::StrCat("sk-SECRET-", env, "-7c1e99b3");
+    secrets.insert(value);
+    return value;
+  };
+  CapturedOutput output(temp_dir_.path());
+  std::vector<std::string> answers;  // every RPC answer, as text
+  auto record = [&answers](const grpc::Status& s, const google::protobuf::Message& m) {
+    answers.push_back(absl::StrCat(s.error_code(), " ", s.error_message(), " ",
+                                   s.error_details(), " ", m.DebugString()));
+  };
+  {
+    auto built = BuildServer(config, registry, lookup, RealClock::Get());
+    ASSERT_TRUE(built.ok()) << built.status();
+    server_ = *std::move(built);
+    ASSERT_GE(secrets.size(), 2 * registry.modules().size() - 2) << "every key set";
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                       grpc::InsecureChannelCredentials());
+    auto stub = music::v1::MusicService::NewStub(channel);
+    auto billing = music::v1::BillingService::NewStub(channel);
+    ServerClient client(server_->port());
+    const music::v1::ListModelsResponse models = client.ListModels();
+    record(grpc::Status::OK, models);
+    std::vector<std::string> tasks;
+    for (int mode : {EchoingProvider::kUnauthorized, EchoingProvider::kServerError,
+                     EchoingProvider::kMalformed}) {
+      provider_.set_mode(mode);
+      std::set<std::string> providers;
+      for (const music::v1::Model& m : models.models()) {
+        if (!m.available() || !providers.insert(m.provider()).second) continue;
+        tasks.push_back(client.CreateMusic("a secret-free song", m.name()).task_id());
+      }
+      for (const std::string& id : tasks) client.WaitDone(id);
+    }
+    // Bad requests.
+    music::v1::CreateMusicRequest bad;
+    bad.set_prompt(" ");
+    bad.set_model("no-such-model");
+    music::v1::CreateMusicResponse created;
+    grpc::ClientContext c1;
+    record(stub->CreateMusic(&c1, bad, &created), created);
+    music::v1::GetTaskRequest get;
+    get.set_task_id("tsk_nope");
+    music::v1::GetTaskResponse got;
+    grpc::ClientContext c2;
+    record(stub->GetTask(&c2, get, &got), got);
+    // Every task as stored, through the API, and the ledger.
+    for (const std::string& id : tasks) {
+      get.set_task_id(id);
+      grpc::ClientContext ctx;
+      record(stub->GetTask(&ctx, get, &got), got);
+      EXPECT_TRUE(domain::IsTerminal(got.task().state())) << got.DebugString();
+    }
+    music::v1::ListTasksResponse list;
+    grpc::ClientContext c3;
+    record(stub->ListTasks(&c3, music::v1::ListTasksRequest(), &list), list);
+    music::v1::ListBillingTransactionsResponse ledger;
+    grpc::ClientContext c4;
+    record(billing->ListBillingTransactions(&c4, music::v1::ListBillingTransactionsRequest(),
+                                            &ledger),
+           ledger);
+    server_->Shutdown();
+    server_.reset();
+  }
+  output.Restore();
+
+  bool sent = false;
+  for (const std::string& r : provider_.requests()) {
+    for (const std::string& s : secrets) sent |= absl::StrContains(r, s);
+  }
+  ASSERT_TRUE(sent) << "no request carried a secret: the test would prove nothing";
+  std::map<std::string, std::string> trail;  // what -> its text
+  for (const std::string& path : output.paths()) trail[path] = ReadFile(path);
+  std::string log;
+  for (const std::string& line : lines()) absl::StrAppend(&log, line, "\n");
+  trail["event log"] = log;
+  int files = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(data_dir)) {
+    if (!entry.is_regular_file()) continue;
+    trail[entry.path().string()] = ReadFile(entry.path().string());
+    ++files;
+  }
+  EXPECT_GE(files, 2) << "the database and its WAL or marker";
+  EXPECT_TRUE(trail.count(config.database_path));
+  for (size_t i = 0; i < answers.size(); ++i) trail[absl::StrCat("answer ", i)] = answers[i];
+  EXPECT_THAT(log, ::testing::HasSubstr("ECHO:")) << "no provider answer reached the log";
+  for (const auto& [what, text] : trail) {
+    for (const std::string& s : secrets) {
+      EXPECT_FALSE(absl::StrContains(text, s)) << s << " in " << what;
+    }
+    EXPECT_FALSE(absl::StrContains(text, "7c1e99b3")) << "a secret's tail in " << what;
   }
 }
 

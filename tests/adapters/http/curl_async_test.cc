@@ -455,5 +455,36 @@ TEST_F(CurlAsyncTest, DestructionFailsEveryPendingRequestOnce) {
   EXPECT_EQ(log_->requests(), 4);
 }
 
+TEST_F(CurlAsyncTest, AbortInFlightFailsPendingRequestsAtOnceAndLaterOnesStillGo) {
+  CurlOptions options;
+  options.max_host_connections = 4;
+  options.request_timeout = absl::Seconds(60);
+  std::unique_ptr<HttpClient> client = NewCurlHttpClient(options);
+  constexpr int kRequests = 10;
+  Outcomes outcomes(kRequests);
+  for (int i = 0; i < kRequests; ++i) client->SendAsync(Get("/hold"), outcomes.Callback());
+  ASSERT_TRUE(WaitFor([] { return log_->in_handler() == 4; }, absl::Seconds(10), "4 in flight"));
+  const absl::Time start = absl::Now();
+  client->AbortInFlight();
+  ASSERT_TRUE(outcomes.Wait());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3)) << "not their 60 s timeout, nor the 5 s hold";
+  int cancelled = 0;
+  for (const absl::StatusOr<Response>& result : outcomes.results()) {
+    if (absl::IsCancelled(result.status())) {
+      ++cancelled;
+      EXPECT_TRUE(IsOutcomeUnknown(result.status()));  // it reached the server
+    } else {
+      EXPECT_THAT(result, StatusIs(absl::StatusCode::kUnavailable));  // never sent
+      EXPECT_FALSE(IsOutcomeUnknown(result.status()));
+    }
+  }
+  EXPECT_EQ(cancelled, 4);
+  // The client still works.
+  Outcomes later(1);
+  client->SendAsync(Get("/port"), later.Callback());
+  ASSERT_TRUE(later.Wait());
+  EXPECT_TRUE(later.results().front().ok()) << later.results().front().status();
+}
+
 }  // namespace
 }  // namespace music::http
