@@ -27,8 +27,13 @@ class BuildServerAuthTest : public ::testing::Test {
                      dir_.File("music.db"), R"("}, "archive": {"enabled": false})", auth, "}");
     auto config = ParseConfig(json, adapters::BuiltinProviders());
     if (!config.ok()) return config.status();
+    // Only the callback token secret is set (the server does not start without one).
     return BuildServer(
-        *config, adapters::BuiltinProviders(), [](const std::string&) { return std::string(); },
+        *config, adapters::BuiltinProviders(),
+        [](const std::string& env) {
+          return env == "MUSIC_CALLBACK_SECRET" ? std::string("build-server-auth-callbacks")
+                                                : std::string();
+        },
         RealClock::Get());
   }
 

@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -20,15 +22,19 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "adapters/builtin_providers.h"
 #include "rapidjson/document.h"
 #include "server/build_server.h"
+#include "domain/sha256.h"
 #include "domain/task_record.h"
 #include "music/v1/billing_service.grpc.pb.h"
 #include "server/config.h"
+#include "service/auth/authenticator.h"
+#include "service/auth/roles.h"
 #include "service/core/event_log.h"
 #include "tests/server/server_client.h"
 #include "tests/testing/temp_dir.h"
@@ -272,6 +278,26 @@ TEST_F(LogSecretsTest, NoSecretInOutputFilesOrAnswersWhateverTheProvidersAnswer)
     secrets.insert(value);
     return value;
   };
+  // Callers authenticate (README "Callers"): the one caller's token, and a wrong one sent once,
+  // are secrets too. The config holds only the token's hash.
+  const std::string token = "sk-SECRET-caller-token-7c1e99b3";
+  const std::string wrong_token = "sk-SECRET-wrong-token-7c1e99b3";
+  secrets.insert(token);
+  secrets.insert(wrong_token);
+  {
+    service::auth::CallerConfig caller;
+    caller.name = "svc";
+    caller.tenant = "default";
+    caller.roles = service::auth::AllRoleSet();
+    const std::string digest = absl::HexStringToBytes(domain::Sha256Hex(token));
+    std::array<uint8_t, 32> hash{};
+    std::copy(digest.begin(), digest.end(), hash.begin());
+    caller.token_sha256.push_back(hash);
+    config.auth_callers.push_back(caller);
+  }
+  const auto authorize = [](grpc::ClientContext* ctx, const std::string& t) {
+    ctx->AddMetadata("authorization", "Bearer " + t);
+  };
   CapturedOutput output(temp_dir_.path());
   std::vector<std::string> answers;  // every RPC answer, as text
   auto record = [&answers](const grpc::Status& s, const google::protobuf::Message& m) {
@@ -287,9 +313,18 @@ TEST_F(LogSecretsTest, NoSecretInOutputFilesOrAnswersWhateverTheProvidersAnswer)
                                        grpc::InsecureChannelCredentials());
     auto stub = music::v1::MusicService::NewStub(channel);
     auto billing = music::v1::BillingService::NewStub(channel);
-    ServerClient client(server_->port());
+    ServerClient client(server_->port(), token);
     const music::v1::ListModelsResponse models = client.ListModels();
     record(grpc::Status::OK, models);
+    {
+      // A wrong token is refused, and its answer must not echo it.
+      music::v1::ListTasksResponse refused;
+      grpc::ClientContext ctx;
+      authorize(&ctx, wrong_token);
+      const grpc::Status s = stub->ListTasks(&ctx, music::v1::ListTasksRequest(), &refused);
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+      record(s, refused);
+    }
     std::vector<std::string> tasks;
     for (int mode : {EchoingProvider::kUnauthorized, EchoingProvider::kServerError,
                      EchoingProvider::kMalformed}) {
@@ -307,24 +342,29 @@ TEST_F(LogSecretsTest, NoSecretInOutputFilesOrAnswersWhateverTheProvidersAnswer)
     bad.set_model("no-such-model");
     music::v1::CreateMusicResponse created;
     grpc::ClientContext c1;
+    authorize(&c1, token);
     record(stub->CreateMusic(&c1, bad, &created), created);
     music::v1::GetTaskRequest get;
     get.set_task_id("tsk_nope");
     music::v1::GetTaskResponse got;
     grpc::ClientContext c2;
+    authorize(&c2, token);
     record(stub->GetTask(&c2, get, &got), got);
     // Every task as stored, through the API, and the ledger.
     for (const std::string& id : tasks) {
       get.set_task_id(id);
       grpc::ClientContext ctx;
+      authorize(&ctx, token);
       record(stub->GetTask(&ctx, get, &got), got);
       EXPECT_TRUE(domain::IsTerminal(got.task().state())) << got.DebugString();
     }
     music::v1::ListTasksResponse list;
     grpc::ClientContext c3;
+    authorize(&c3, token);
     record(stub->ListTasks(&c3, music::v1::ListTasksRequest(), &list), list);
     music::v1::ListBillingTransactionsResponse ledger;
     grpc::ClientContext c4;
+    authorize(&c4, token);
     record(billing->ListBillingTransactions(&c4, music::v1::ListBillingTransactionsRequest(),
                                             &ledger),
            ledger);
