@@ -1,14 +1,61 @@
 #include "adapters/internal/json_reader.h"
 
+#include <rapidjson/encodings.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
 
 #include <cmath>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
 namespace music::adapters::internal {
 
 using rapidjson::Value;
+
+namespace {
+
+// The output stream of UTF8<>::Validate when only the verdict matters.
+struct Discard {
+  using Ch = char;
+  void Put(char /*c*/) {}
+};
+
+// Whether s[0, n) is UTF-8 (RapidJSON's own validator: no overlongs, no surrogates).
+bool IsUtf8(const char* s, size_t n) {
+  rapidjson::MemoryStream in(s, n);
+  Discard out;
+  while (in.Tell() < n) {
+    if (!rapidjson::UTF8<>::Validate(in, out)) return false;
+  }
+  return true;
+}
+
+// Whether every string and member name under `root` is UTF-8. kParseValidateEncodingFlag checks
+// the body's bytes, but RapidJSON decodes a lone low surrogate escape ("\uDC00") into bytes that
+// are not UTF-8; such a string would be stored in a proto3 string field and fail every client's
+// decode of the task (found by tests/fuzz). Iterative, like the parse, so deep nesting cannot
+// overflow the stack.
+bool AllStringsUtf8(const Value& root) {
+  std::vector<const Value*> pending = {&root};
+  while (!pending.empty()) {
+    const Value* v = pending.back();
+    pending.pop_back();
+    if (v->IsString()) {
+      if (!IsUtf8(v->GetString(), v->GetStringLength())) return false;
+    } else if (v->IsObject()) {
+      for (const auto& m : v->GetObject()) {
+        if (!IsUtf8(m.name.GetString(), m.name.GetStringLength())) return false;
+        pending.push_back(&m.value);
+      }
+    } else if (v->IsArray()) {
+      for (const Value& e : v->GetArray()) pending.push_back(&e);
+    }
+  }
+  return true;
+}
+
+}  // namespace
 
 absl::Status JsonReader::Malformed(absl::string_view what) const {
   return absl::InternalError(absl::StrCat(provider_, " sent a malformed answer: ", what));
@@ -20,12 +67,14 @@ absl::Status JsonReader::WrongType(absl::string_view field, absl::string_view ex
 
 absl::Status JsonReader::ParseObject(absl::string_view body, rapidjson::Document& doc) const {
   if (body.empty()) return Malformed("empty body");
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(body.data(),
+                                                                                   body.size());
   if (doc.HasParseError()) {
     return Malformed(absl::StrCat("invalid JSON at offset ", doc.GetErrorOffset(), ": ",
                                   rapidjson::GetParseError_En(doc.GetParseError())));
   }
   if (!doc.IsObject()) return Malformed("the body is not a JSON object");
+  if (!AllStringsUtf8(doc)) return Malformed("a string is not UTF-8");
   return absl::OkStatus();
 }
 

@@ -71,6 +71,23 @@ TEST(JsonReaderParseTest, ParseObject) {
   EXPECT_TRUE(kJson.ParseObject(deep, doc).ok());
 }
 
+// A provider string that is not UTF-8 would be stored in a proto3 string field and break every
+// client's decode of the task: the answer is malformed instead. RapidJSON alone lets a lone low
+// surrogate escape through as bytes that are not UTF-8 (found by tests/fuzz).
+TEST(JsonReaderParseTest, StringsThatAreNotUtf8AreMalformed) {
+  rapidjson::Document doc;
+  for (const char* bad : {"{\"a\":\"\xff\"}", "{\"a\":\"\\uDC00\"}", "{\"a\":\"\\uD800\"}",
+                          "{\"a\":[{\"b\":\"ok\"},{\"c\":\"\\uDFFF\"}]}", "{\"\\uDC00\":1}",
+                          "{\"a\":\"\xc0\xaf\"}"}) {
+    const absl::Status s = kJson.ParseObject(bad, doc);
+    EXPECT_EQ(s.code(), StatusCode::kInternal) << bad;
+    EXPECT_THAT(s.message(), HasSubstr("Acme sent a malformed answer")) << bad;
+  }
+  // Pairs of surrogates and multi-byte characters are fine.
+  EXPECT_TRUE(kJson.ParseObject("{\"a\":\"\\uD83C\\uDFB5 caf\xc3\xa9\"}", doc).ok());
+  EXPECT_STREQ(doc["a"].GetString(), "\xf0\x9f\x8e\xb5 caf\xc3\xa9");
+}
+
 TEST_F(JsonReaderTest, Find) {
   ASSERT_NE(JsonReader::Find(doc_, "s"), nullptr);
   EXPECT_TRUE(JsonReader::Find(doc_, "s")->IsString());
