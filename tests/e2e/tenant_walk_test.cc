@@ -17,6 +17,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "music/v1/reconciliation_service.grpc.pb.h"
 #include "service/auth/authenticator.h"
+#include "service/core/quota.h"
 #include "tests/e2e/e2e_fixture.h"
 
 namespace music::e2e {
@@ -492,6 +493,37 @@ TEST_F(UntrustedMeshTest, MeshHeaderFromAnyOtherPeerIsIgnored) {
   grpc::ClientContext ctx;
   ctx.AddMetadata("x-forwarded-client-cert", std::string("URI=") + kMeshIdA);
   EXPECT_THAT(stub_->CreateMusic(&ctx, req, &resp), GrpcCodeIs(grpc::StatusCode::UNAUTHENTICATED));
+}
+
+// Quotas are per tenant, and the tenant is the caller's: tenant A over its create rate is refused
+// RESOURCE_EXHAUSTED while tenant B, through the same server at the same time, is not.
+class TenantQuotaTest : public TenantWalkTest {
+ protected:
+  void ConfigureServer(service::ServerOptions& options) override {
+    TenantWalkTest::ConfigureServer(options);
+    service::TenantQuota a;
+    a.requests_per_second = 0.001;  // one create, then a refill in 1,000 s
+    a.burst = 1;
+    options.engine.quotas.tenants["tenant-a"] = a;
+  }
+};
+
+TEST_F(TenantQuotaTest, OneTenantOverItsQuotaDoesNotRefuseAnother) {
+  const music::v1::Task first = Create(kTokenA, "a-1");
+  EXPECT_EQ(first.tenant(), "tenant-a");
+  music::v1::CreateMusicRequest req;
+  req.set_prompt("one too many");
+  req.set_request_id("a-2");
+  music::v1::CreateMusicResponse resp;
+  EXPECT_THAT(stub_->CreateMusic(As(kTokenA).get(), req, &resp),
+              GrpcCodeIs(grpc::StatusCode::RESOURCE_EXHAUSTED));
+  for (int i = 0; i < 3; ++i) {
+    const music::v1::Task b = Create(kTokenB, "b-" + std::to_string(i));
+    EXPECT_EQ(b.tenant(), "tenant-b");
+    EXPECT_FALSE(b.task_id().empty());
+  }
+  EXPECT_THAT(stub_->CreateMusic(As(kTokenA).get(), req, &resp),
+              GrpcCodeIs(grpc::StatusCode::RESOURCE_EXHAUSTED));
 }
 
 }  // namespace
