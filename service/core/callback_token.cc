@@ -26,8 +26,7 @@ std::string HmacSha256Tag(absl::string_view secret, absl::string_view message, s
       length < bytes) {
     return "";
   }
-  return absl::WebSafeBase64Escape(
-      absl::string_view(reinterpret_cast<const char*>(digest), bytes));
+  return absl::WebSafeBase64Escape(absl::string_view(reinterpret_cast<const char*>(digest), bytes));
 }
 
 bool TagMatches(absl::string_view expected, absl::string_view given) {

@@ -378,8 +378,8 @@ TEST_F(TenantWalkTest, AnotherTenantsReferenceAudioIdIsRefusedBeforeAnythingIsSt
   ASSERT_TRUE(absl::StartsWith(beatra_id, "beatra/")) << beatra_id;
   const int64_t provider_tasks = emulator_->TaskCount();
 
-  using Call = std::function<grpc::Status(const std::string&, const std::string&,
-                                          music::v1::Task*)>;
+  using Call =
+      std::function<grpc::Status(const std::string&, const std::string&, music::v1::Task*)>;
   const Call music = [&](const std::string& token, const std::string& id, music::v1::Task* task) {
     music::v1::CreateMusicRequest req;
     req.set_model("beatra-suno-5.5");
@@ -408,8 +408,8 @@ TEST_F(TenantWalkTest, AnotherTenantsReferenceAudioIdIsRefusedBeforeAnythingIsSt
     const auto parts = service::ParseReferenceAudioId(id);
     EXPECT_TRUE(parts.has_value()) << id;
     if (!parts.has_value()) return std::string();
-    return absl::StrCat(parts->provider, "/",
-                        std::string(service::kReferenceAudioTagChars, 'A'), "/", parts->artifact);
+    return absl::StrCat(parts->provider, "/", std::string(service::kReferenceAudioTagChars, 'A'),
+                        "/", parts->artifact);
   };
   const std::vector<std::pair<Call, std::string>> cases = {{music, beatra_id}, {cover, kie_id}};
   for (const auto& [call, id] : cases) {

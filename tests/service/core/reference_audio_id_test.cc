@@ -38,13 +38,13 @@ TEST(ReferenceAudioIdTest, ParseRefusesOldAndMalformedIds) {
   const std::string tag(kReferenceAudioTagChars, 'A');
   for (const std::string& bad : std::vector<std::string>{
            "", "beatra", "beatra/", "/art-1",
-           "beatra/art-1",                        // the old untagged form
-           "kie/https://files.example/a.mp3",     // old kie.ai form: "https:" is no tag
-           absl::StrCat("beatra/", tag),          // no artifact
-           absl::StrCat("beatra/", tag, "/"),     // empty artifact
-           absl::StrCat("/", tag, "/art-1"),      // no provider
-           absl::StrCat("beatra/", tag.substr(1), "/art-1"),   // tag too short
-           absl::StrCat("beatra/", tag, "A/art-1"),            // tag too long
+           "beatra/art-1",                                    // the old untagged form
+           "kie/https://files.example/a.mp3",                 // old kie.ai form: "https:" is no tag
+           absl::StrCat("beatra/", tag),                      // no artifact
+           absl::StrCat("beatra/", tag, "/"),                 // empty artifact
+           absl::StrCat("/", tag, "/art-1"),                  // no provider
+           absl::StrCat("beatra/", tag.substr(1), "/art-1"),  // tag too short
+           absl::StrCat("beatra/", tag, "A/art-1"),           // tag too long
            absl::StrCat("beatra/", tag.substr(1), "+/art-1"),  // not base64url
            absl::StrCat("beatra/", tag.substr(1), "=/art-1"),  // padding
        }) {
@@ -60,7 +60,8 @@ TEST(ReferenceAudioIdTest, VerifiesOnlyForTheTenantProviderAndArtifactItWasIssue
   EXPECT_FALSE(VerifyReferenceAudioId(Secrets(), "", id));
   const auto tag = std::string(ParseReferenceAudioId(id)->tag);
   // The same tag moved to another provider or another artifact.
-  EXPECT_FALSE(VerifyReferenceAudioId(Secrets(), "tenant-a", absl::StrCat("piapi/", tag, "/art-1")));
+  EXPECT_FALSE(
+      VerifyReferenceAudioId(Secrets(), "tenant-a", absl::StrCat("piapi/", tag, "/art-1")));
   EXPECT_FALSE(
       VerifyReferenceAudioId(Secrets(), "tenant-a", absl::StrCat("beatra/", tag, "/art-2")));
   // Another tenant's own id for the same artifact is a different tag.

@@ -333,8 +333,9 @@ TEST_F(ReferenceAudioTest, AnIdNotIssuedToTheCallersTenantIsRefusedBeforeAnythin
     grpc::ClientContext ctx;
     return stub_->CreateMusic(&ctx, req, &resp);
   };
-  for (const std::string& id : {IssueReferenceAudioId(kSecret, "tenant-other", "beatra", "art-1"),
-                                IssueReferenceAudioId("another-secret", kTenant, "beatra", "art-1")}) {
+  for (const std::string& id :
+       {IssueReferenceAudioId(kSecret, "tenant-other", "beatra", "art-1"),
+        IssueReferenceAudioId("another-secret", kTenant, "beatra", "art-1")}) {
     const grpc::Status s = create(id);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << id;
     EXPECT_EQ(s.error_message(),

@@ -157,8 +157,7 @@ class UploadReader : public grpc::ServerReadReactor<music::v1::UploadReferenceAu
   void OnReadDone(bool ok) override {
     if (!ok) {
       done_(metadata_, bytes_);
-      response_->set_reference_audio_id(
-          absl::StrCat("kie/", kFakeTag, "/", metadata_.filename()));
+      response_->set_reference_audio_id(absl::StrCat("kie/", kFakeTag, "/", metadata_.filename()));
       response_->set_provider("kie");
       response_->set_size_bytes(static_cast<int64_t>(bytes_.size()));
       Finish(grpc::Status::OK);
