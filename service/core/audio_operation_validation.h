@@ -32,8 +32,9 @@ void ValidateAudioOperationFields(const music::v1::TaskInput& input,
                                   std::vector<FieldViolation>& out);
 
 /// ValidateAudioOperationFields plus what depends on `model`: the model's length limits, and the
-/// audio source's syntax (reference_audio_uri https; reference_audio_id "<provider>/<id>" of the
-/// model's provider). The operation being listed is checked by the caller (FAILED_PRECONDITION).
+/// audio source's syntax (reference_audio_uri https; reference_audio_id "<provider>/<tag>/
+/// <artifact>" of the model's provider, reference_audio_id.h). The operation being listed is
+/// checked by the caller (FAILED_PRECONDITION).
 void ValidateAudioOperation(const music::v1::TaskInput& input, const music::v1::Model& model,
                             std::vector<FieldViolation>& out);
 

@@ -1,6 +1,7 @@
 #ifndef MUSIC_SERVICE_CORE_CALLBACK_TOKEN_H_
 #define MUSIC_SERVICE_CORE_CALLBACK_TOKEN_H_
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,15 @@
 #include "absl/types/span.h"
 
 namespace music::service {
+
+/// base64url (no padding) of the first `bytes` bytes (at most 32) of HMAC-SHA256(`secret`,
+/// `message`). "" when `secret` is empty or HMAC fails. The one keyed tag of the service: callback
+/// tokens and reference_audio_id tags (reference_audio_id.h) are both made with it.
+std::string HmacSha256Tag(absl::string_view secret, absl::string_view message, size_t bytes);
+
+/// True when `expected` is non-empty and equals `given`, in time that does not depend on where
+/// they differ (CRYPTO_memcmp); a length difference answers at once (lengths are public).
+bool TagMatches(absl::string_view expected, absl::string_view given);
 
 /// The per-task callback token: base64url (no padding) of the first 24 bytes (192 bits) of
 /// HMAC-SHA256(`secret`, provider + "/" + task_id); 32 characters. It is the last path segment of

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "service/core/audio_operation_validation.h"
+#include "service/core/reference_audio_id.h"
 #include "service/core/status_details.h"
 #include "service/core/task_merge.h"
 #include "service/core/validation.h"
@@ -113,6 +114,7 @@ absl::StatusOr<music::v1::CreateMusicResponse> MusicApi::CreateMusic(
       !s.ok()) {
     return s;
   }
+  if (auto s = CheckReferenceAudioOwner(tenant, r.reference_audio_id()); !s.ok()) return s;
 
   CreateSpec spec;
   spec.tenant = std::string(tenant);
@@ -235,6 +237,17 @@ absl::StatusOr<music::v1::ContinueClipResponse> MusicApi::ContinueClip(
   music::v1::ContinueClipResponse response;
   *response.mutable_task() = std::move(outcome->task);
   return response;
+}
+
+absl::Status MusicApi::CheckReferenceAudioOwner(absl::string_view tenant,
+                                                absl::string_view reference_audio_id) const {
+  if (reference_audio_id.empty()) return absl::OkStatus();
+  if (VerifyReferenceAudioId(engine_->callback_token_secrets(), tenant, reference_audio_id)) {
+    return absl::OkStatus();
+  }
+  return FailedPrecondition("REFERENCE_AUDIO_NOT_FOUND", "reference_audio_id",
+                            "no upload with this id for this tenant; UploadReferenceAudio "
+                            "returns the ids this tenant may pass");
 }
 
 absl::StatusOr<MusicApi::SourceClip> MusicApi::FindSourceClip(absl::string_view tenant,
@@ -360,6 +373,7 @@ absl::StatusOr<music::v1::CreateAudioOperationResponse> MusicApi::CreateAudioOpe
       !s.ok()) {
     return s;
   }
+  if (auto s = CheckReferenceAudioOwner(tenant, input.reference_audio_id()); !s.ok()) return s;
 
   CreateSpec spec;
   spec.tenant = std::string(tenant);
@@ -553,7 +567,8 @@ absl::StatusOr<const music::v1::Model*> MusicApi::CheckReferenceAudioMetadata(
 }
 
 absl::StatusOr<music::v1::UploadReferenceAudioResponse> MusicApi::UploadReferenceAudio(
-    const music::v1::ReferenceAudioMetadata& metadata, std::string bytes, size_t max_bytes) {
+    absl::string_view tenant, const music::v1::ReferenceAudioMetadata& metadata,
+    std::string bytes, size_t max_bytes) {
   auto model = CheckReferenceAudioMetadata(metadata);
   if (!model.ok()) return model.status();
   if (bytes.empty()) return InvalidField("chunk", "no audio bytes were sent after the metadata");
@@ -576,7 +591,12 @@ absl::StatusOr<music::v1::UploadReferenceAudioResponse> MusicApi::UploadReferenc
   auto artifact = adapter->UploadReferenceAudio(upload);
   if (!artifact.ok()) return artifact.status();
   if (artifact->empty()) return absl::InternalError(provider + " returned no artifact id");
-  response.set_reference_audio_id(absl::StrCat(provider, "/", *artifact));
+  const std::vector<std::string>& secrets = engine_->callback_token_secrets();
+  std::string id =
+      secrets.empty() ? "" : IssueReferenceAudioId(secrets.front(), tenant, provider, *artifact);
+  // MusicServer does not start without a secret; an untagged id would be refused by every create.
+  if (id.empty()) return absl::InternalError("no callback token secret to tag the upload with");
+  response.set_reference_audio_id(std::move(id));
   response.set_provider(provider);
   return response;
 }

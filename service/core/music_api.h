@@ -18,7 +18,9 @@ namespace music::service {
 /// Errors: INVALID_ARGUMENT with google.rpc.BadRequest naming each bad field (status payloads,
 /// see status_details.h); NOT_FOUND for unknown tasks; FAILED_PRECONDITION for a continuation of a
 /// clip that does not exist or whose task has not succeeded, and for unavailable providers;
-/// ALREADY_EXISTS for a request_id reused with another request; storage errors pass through.
+/// ALREADY_EXISTS for a request_id reused with another request; FAILED_PRECONDITION
+/// REFERENCE_AUDIO_NOT_FOUND for a reference_audio_id not issued to the caller's tenant; storage
+/// errors pass through.
 class MusicApi {
  public:
   /// `providers` (for UploadReferenceAudio) may be null: uploads are then FAILED_PRECONDITION.
@@ -91,11 +93,13 @@ class MusicApi {
       const music::v1::ReferenceAudioMetadata& metadata) const;
 
   /// Stores `bytes` at the provider of the model CheckReferenceAudioMetadata picks and returns
-  /// reference_audio_id "<provider>/<artifact id>", the size and the hex SHA-256. INVALID_ARGUMENT
-  /// naming `chunk` when empty; FAILED_PRECONDITION above `max_bytes`; the provider's errors pass
-  /// through. Blocking (provider HTTP).
+  /// reference_audio_id "<provider>/<tag>/<artifact id>" bound to `tenant` (reference_audio_id.h:
+  /// only this tenant's creates accept it), the size and the hex SHA-256. INVALID_ARGUMENT naming
+  /// `chunk` when empty; FAILED_PRECONDITION above `max_bytes`; the provider's errors pass
+  /// through; INTERNAL without a callback token secret. Blocking (provider HTTP).
   absl::StatusOr<music::v1::UploadReferenceAudioResponse> UploadReferenceAudio(
-      const music::v1::ReferenceAudioMetadata& metadata, std::string bytes, size_t max_bytes);
+      absl::string_view tenant, const music::v1::ReferenceAudioMetadata& metadata,
+      std::string bytes, size_t max_bytes);
 
   /// The task for WatchTask's first message: NOT_FOUND as GetTask.
   absl::StatusOr<music::v1::Task> LoadTask(absl::string_view tenant, absl::string_view task_id);
@@ -110,6 +114,12 @@ class MusicApi {
     music::v1::Clip clip;
     const music::v1::Model* model = nullptr;
   };
+  /// OK when `reference_audio_id` is empty or was issued to `tenant`; else FAILED_PRECONDITION
+  /// REFERENCE_AUDIO_NOT_FOUND "reference_audio_id: no upload with this id for this tenant", the
+  /// same answer for another tenant's id and for one never issued (AIP-211: it does not reveal
+  /// that the upload exists), as another tenant's clip answers CLIP_NOT_FOUND.
+  absl::Status CheckReferenceAudioOwner(absl::string_view tenant,
+                                        absl::string_view reference_audio_id) const;
   /// FAILED_PRECONDITION CLIP_NOT_FOUND / CLIP_NOT_READY; `what` ends the not-found message
   /// ("continue a clip of a succeeded task").
   absl::StatusOr<SourceClip> FindSourceClip(absl::string_view tenant, absl::string_view clip_id,

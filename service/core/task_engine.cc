@@ -109,6 +109,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "service/core/callback_token.h"
 #include "service/core/event_log.h"
+#include "service/core/reference_audio_id.h"
 #include "service/core/request_fingerprint.h"
 #include "service/core/status_details.h"
 #include "service/core/task_merge.h"
@@ -1543,12 +1544,17 @@ adapters::SubmitRequest TaskEngine::BuildSubmitRequest(const TaskRecord& record)
   }
   request.reference_artifact_id = record.reference_artifact_id;
   if (request.reference_artifact_id.empty() && !record.task.input().reference_audio_id().empty()) {
-    // "<provider>/<artifact id>" as UploadReferenceAudio returned it; validation checked the
-    // provider.
+    // "<provider>/<tag>/<artifact>" as UploadReferenceAudio returned it (reference_audio_id.h);
+    // the create checked the provider and the tenant. A task stored before ids were tagged keeps
+    // its "<provider>/<artifact>": the artifact is what follows the provider.
     absl::string_view id = record.task.input().reference_audio_id();
-    const size_t slash = id.find('/');
-    request.reference_artifact_id =
-        std::string(slash == absl::string_view::npos ? id : id.substr(slash + 1));
+    if (const auto parts = ParseReferenceAudioId(id); parts.has_value()) {
+      request.reference_artifact_id = std::string(parts->artifact);
+    } else {
+      const size_t slash = id.find('/');
+      request.reference_artifact_id =
+          std::string(slash == absl::string_view::npos ? id : id.substr(slash + 1));
+    }
   }
   return request;
 }

@@ -227,6 +227,12 @@ class TaskEngine {
   /// the thread (options.scheduler_thread false) the owner calls RunDue() instead.
   void Kick();
 
+  /// EngineOptions::callback_token_secrets (the first signs, every one verifies): they also key
+  /// reference_audio_id tags (reference_audio_id.h).
+  const std::vector<std::string>& callback_token_secrets() const {
+    return options_.callback_token_secrets;
+  }
+
   /// The per-provider circuit breaker the engine consults before every create.
   CircuitBreaker& circuit_breaker() { return breaker_; }
 

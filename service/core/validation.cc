@@ -1,6 +1,7 @@
 #include "service/core/validation.h"
 
 #include <cmath>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -9,6 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "service/core/audio_operation_validation.h"
+#include "service/core/reference_audio_id.h"
+#include "service/core/status_details.h"
 
 namespace music::service {
 namespace {
@@ -246,16 +249,19 @@ void ValidateModelFeatures(const music::v1::TaskInput& in, const music::v1::Mode
     }
   }
   if (has_id) {
-    absl::string_view id = in.reference_audio_id();
-    const size_t slash = id.find('/');
-    if (slash == absl::string_view::npos || slash == 0 || slash + 1 == id.size()) {
+    // Only the form here: whether the id belongs to the caller's tenant is MusicApi's check
+    // (VerifyReferenceAudioId), made before anything is stored.
+    const std::optional<ReferenceAudioIdParts> parts =
+        ParseReferenceAudioId(in.reference_audio_id());
+    if (!parts.has_value()) {
       out.push_back({"reference_audio_id",
-                     "must be \"<provider>/<id>\" as UploadReferenceAudio returned it"});
-    } else if (id.substr(0, slash) != model.provider()) {
-      out.push_back(
-          {"reference_audio_id",
-           absl::StrCat("was uploaded for provider ", id.substr(0, slash), "; model ", model.name(),
-                        " runs on ", model.provider(), " (upload it for this model)")});
+                     "not an id UploadReferenceAudio returns (pass it unchanged; ids issued "
+                     "before ids were bound to tenants must be uploaded again)"});
+    } else if (parts->provider != model.provider()) {
+      out.push_back({"reference_audio_id",
+                     absl::StrCat("was uploaded for provider ", TruncateForError(parts->provider),
+                                  "; model ", model.name(), " runs on ", model.provider(),
+                                  " (upload it for this model)")});
     }
   }
   if (in.seed() < 0) {

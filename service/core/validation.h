@@ -62,10 +62,10 @@ void ValidateContinueClip(const music::v1::ContinueClipRequest& request,
 /// Checks the parts of a request that depend on what `model` can take (all models of seed
 /// 002/003/004): reference audio only where capabilities.reference_audio, at most one of
 /// reference_audio_uri (https, syntax only: the download is checked at submit) and
-/// reference_audio_id ("<provider>/<id>" of the model's provider); seed (>= 0) only where
-/// capabilities.seed unless 0; negative_tags only where capabilities.negative_tags; model_options
-/// top-level keys among capabilities.model_option_namespaces, each an object. Used by
-/// ValidateCreateMusic.
+/// reference_audio_id ("<provider>/<tag>/<artifact>" of the model's provider, reference_audio_id.h;
+/// the tenant's tag is MusicApi's check); seed (>= 0) only where capabilities.seed unless 0;
+/// negative_tags only where capabilities.negative_tags; model_options top-level keys among
+/// capabilities.model_option_namespaces, each an object. Used by ValidateCreateMusic.
 void ValidateModelFeatures(const music::v1::TaskInput& input, const music::v1::Model& model,
                            std::vector<FieldViolation>& out);
 

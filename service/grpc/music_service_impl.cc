@@ -220,6 +220,7 @@ class UploadReactor final : public grpc::ServerReadReactor<music::v1::UploadRefe
       Finish(ToGrpcStatus(caller.status()));
       return;
     }
+    tenant_ = caller->tenant;
     StartRead(&request_);
   }
 
@@ -274,7 +275,7 @@ class UploadReactor final : public grpc::ServerReadReactor<music::v1::UploadRefe
       return;
     }
     const bool scheduled = workers_->Schedule([this] {
-      auto result = api_->UploadReferenceAudio(metadata_, std::move(bytes_), max_bytes_);
+      auto result = api_->UploadReferenceAudio(tenant_, metadata_, std::move(bytes_), max_bytes_);
       if (result.ok()) *response_ = std::move(*result);
       Finish(ToGrpcStatus(result.status()));
     });
@@ -286,6 +287,8 @@ class UploadReactor final : public grpc::ServerReadReactor<music::v1::UploadRefe
   const size_t max_bytes_;
   music::v1::UploadReferenceAudioResponse* const response_;
   music::v1::UploadReferenceAudioRequest request_;
+  // The uploader's tenant, set in Begin before the first read: the id is bound to it.
+  std::string tenant_;
   music::v1::ReferenceAudioMetadata metadata_;
   bool have_metadata_ = false;
   std::string bytes_;

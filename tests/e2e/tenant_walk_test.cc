@@ -9,15 +9,21 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <memory>
 #include <ostream>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "adapters/beatra/beatra_adapter.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "music/v1/reconciliation_service.grpc.pb.h"
 #include "service/auth/authenticator.h"
 #include "service/core/quota.h"
+#include "service/core/reference_audio_id.h"
 #include "tests/e2e/e2e_fixture.h"
 
 namespace music::e2e {
@@ -31,6 +37,7 @@ constexpr char kTokenB[] = "tenant-b-token-77c1";
 constexpr char kTokenReaderB[] = "tenant-b-reader-token-0d2e";
 constexpr char kTokenOperator[] = "operator-token-a41f";
 constexpr char kMeshIdA[] = "spiffe://cluster.local/ns/a/sa/app";
+constexpr char kBeatraKey[] = "tenant-walk-beatra-key";
 
 RoleSet Roles(std::initializer_list<Role> roles) {
   RoleSet set = 0;
@@ -81,6 +88,18 @@ class TenantWalkTest : public E2eTest {
   void ConfigureServer(service::ServerOptions& options) override {
     options.authenticator = service::auth::NewAuthenticator(Callers("127.0.0.1/32"));
   }
+  void ConfigureEmulator(emulator::EmulatorOptions& eo) override { eo.beatra_api_key = kBeatraKey; }
+  // kie.ai, plus beatra: its models take reference audio in CreateMusic (seed 002), kie.ai's only
+  // in CreateAudioOperation.
+  void AddProviders(std::shared_ptr<http::HttpClient> client, bool with_key,
+                    service::ProviderRegistry* registry,
+                    std::vector<music::v1::Model>* models) override {
+    E2eTest::AddProviders(client, with_key, registry, models);
+    adapters::beatra::BeatraOptions bo;
+    bo.base_url = absl::StrCat(emulator_->base_url(), "/beatra");
+    bo.api_key = kBeatraKey;
+    AddAdapter(adapters::beatra::NewBeatraAdapter(bo, client), true, registry, models);
+  }
 
   // A context carrying `token` ("" = none).
   static std::unique_ptr<grpc::ClientContext> As(const std::string& token) {
@@ -123,12 +142,13 @@ class TenantWalkTest : public E2eTest {
     return stub_->GetTask(As(token).get(), req, resp ? resp : &ignored);
   }
 
-  grpc::Status UploadAs(const std::string& token, std::string* id) {
+  grpc::Status UploadAs(const std::string& token, std::string* id,
+                        const std::string& model = "suno-v4.5") {
     auto ctx = As(token);
     music::v1::UploadReferenceAudioResponse resp;
     auto writer = stub_->UploadReferenceAudio(ctx.get(), &resp);
     music::v1::UploadReferenceAudioRequest first;
-    first.mutable_metadata()->set_model("suno-v4.5");
+    first.mutable_metadata()->set_model(model);
     first.mutable_metadata()->set_filename("b.mp3");
     first.mutable_metadata()->set_content_type("audio/mpeg");
     writer->Write(first);
@@ -345,6 +365,100 @@ TEST_F(TenantWalkTest, TenantAReachesNothingOfTenantB) {
   // ListModels and BoostStyle hold no tenant data: A may call them.
   music::v1::ListModelsResponse models;
   EXPECT_THAT(stub_->ListModels(As(kTokenA).get(), {}, &models), GrpcCodeIs(grpc::StatusCode::OK));
+}
+
+// B's reference_audio_id is B's alone (service/core/reference_audio_id.h): A's CreateMusic
+// (beatra takes reference audio) and CreateAudioOperation (kie.ai) with it answer exactly what an
+// id never issued answers, before anything is stored, reserved or sent to a provider; B's own
+// creates with the same ids run.
+TEST_F(TenantWalkTest, AnotherTenantsReferenceAudioIdIsRefusedBeforeAnythingIsStored) {
+  std::string kie_id, beatra_id;
+  ASSERT_THAT(UploadAs(kTokenB, &kie_id), GrpcCodeIs(grpc::StatusCode::OK));
+  ASSERT_THAT(UploadAs(kTokenB, &beatra_id, "beatra-suno-5.5"), GrpcCodeIs(grpc::StatusCode::OK));
+  ASSERT_TRUE(absl::StartsWith(kie_id, "kie/")) << kie_id;
+  ASSERT_TRUE(absl::StartsWith(beatra_id, "beatra/")) << beatra_id;
+  const int64_t provider_tasks = emulator_->TaskCount();
+
+  using Call =
+      std::function<grpc::Status(const std::string&, const std::string&, music::v1::Task*)>;
+  const Call music = [&](const std::string& token, const std::string& id, music::v1::Task* task) {
+    music::v1::CreateMusicRequest req;
+    req.set_model("beatra-suno-5.5");
+    req.set_prompt("in the style of this hum");
+    req.set_reference_audio_id(id);
+    music::v1::CreateMusicResponse resp;
+    grpc::Status s = stub_->CreateMusic(As(token).get(), req, &resp);
+    *task = resp.task();
+    return s;
+  };
+  const Call cover = [&](const std::string& token, const std::string& id, music::v1::Task* task) {
+    music::v1::CreateAudioOperationRequest req;
+    req.set_model("suno-v4.5");
+    req.set_operation(music::v1::AUDIO_OPERATION_COVER);
+    req.set_reference_audio_id(id);
+    req.set_style("jazz");
+    req.set_title("My Take");
+    req.set_prompt("words to sing");
+    music::v1::CreateAudioOperationResponse resp;
+    grpc::Status s = stub_->CreateAudioOperation(As(token).get(), req, &resp);
+    *task = resp.task();
+    return s;
+  };
+  // The same provider and artifact under a tag nobody issued.
+  auto never_issued = [](const std::string& id) {
+    const auto parts = service::ParseReferenceAudioId(id);
+    EXPECT_TRUE(parts.has_value()) << id;
+    if (!parts.has_value()) return std::string();
+    return absl::StrCat(parts->provider, "/", std::string(service::kReferenceAudioTagChars, 'A'),
+                        "/", parts->artifact);
+  };
+  const std::vector<std::pair<Call, std::string>> cases = {{music, beatra_id}, {cover, kie_id}};
+  for (const auto& [call, id] : cases) {
+    music::v1::Task task;
+    const grpc::Status b_id = call(kTokenA, id, &task);
+    EXPECT_THAT(b_id, GrpcCodeIs(grpc::StatusCode::FAILED_PRECONDITION)) << id;
+    EXPECT_THAT(b_id.error_message(),
+                ::testing::HasSubstr("reference_audio_id: no upload with this id for this tenant"));
+    EXPECT_TRUE(task.task_id().empty());
+    const grpc::Status forged = call(kTokenA, never_issued(id), &task);
+    EXPECT_EQ(forged.error_code(), b_id.error_code()) << forged.error_message();
+    EXPECT_EQ(forged.error_message(), b_id.error_message());
+    // An id from before ids were tagged ("<provider>/<artifact>") is refused as such.
+    const auto parts = service::ParseReferenceAudioId(id);
+    ASSERT_TRUE(parts.has_value()) << id;
+    const grpc::Status old =
+        call(kTokenB, absl::StrCat(parts->provider, "/", parts->artifact), &task);
+    EXPECT_THAT(old, GrpcCodeIs(grpc::StatusCode::INVALID_ARGUMENT));
+    EXPECT_THAT(old.error_message(), ::testing::HasSubstr("reference_audio_id"));
+    EXPECT_THAT(old.error_message(), ::testing::HasSubstr("uploaded again"));
+  }
+  // Nothing of A's was stored or reserved, nothing reached a provider.
+  {
+    music::v1::ListTasksRequest req;
+    req.set_page_size(100);
+    music::v1::ListTasksResponse resp;
+    ASSERT_THAT(stub_->ListTasks(As(kTokenA).get(), req, &resp), GrpcCodeIs(grpc::StatusCode::OK));
+    EXPECT_EQ(resp.tasks_size(), 0);
+    music::v1::ListBillingTransactionsRequest rows;
+    rows.set_page_size(1000);
+    music::v1::ListBillingTransactionsResponse rows_resp;
+    ASSERT_THAT(Billing()->ListBillingTransactions(As(kTokenA).get(), rows, &rows_resp),
+                GrpcCodeIs(grpc::StatusCode::OK));
+    EXPECT_EQ(rows_resp.transactions_size(), 0);
+  }
+  EXPECT_EQ(emulator_->TaskCount(), provider_tasks);
+
+  // B's own creates with its ids run to the end at the provider that keeps the audio.
+  for (const auto& [call, id] : cases) {
+    music::v1::Task task;
+    const grpc::Status s = call(kTokenB, id, &task);
+    ASSERT_THAT(s, GrpcCodeIs(grpc::StatusCode::OK)) << id;
+    const music::v1::Task done = WaitDoneAs(kTokenB, task.task_id());
+    EXPECT_EQ(done.state(), music::v1::TASK_STATE_SUCCEEDED) << done.DebugString();
+    EXPECT_EQ(done.tenant(), "tenant-b");
+    EXPECT_TRUE(absl::StartsWith(id, done.provider() + "/")) << done.provider() << " " << id;
+  }
+  EXPECT_EQ(emulator_->TaskCount(), provider_tasks + 2);
 }
 
 TEST_F(TenantWalkTest, NoTokenOrAWrongTokenIsUnauthenticatedOnEveryService) {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "service/core/reference_audio_id.h"
+
 namespace music::service {
 namespace {
 
@@ -39,7 +41,8 @@ std::vector<std::string> Fields(const music::v1::TaskInput& in) {
 music::v1::TaskInput Input(music::v1::AudioOperation op) {
   music::v1::TaskInput in;
   in.set_audio_operation(op);
-  in.set_reference_audio_id("kie/https://files.example/a.mp3");
+  in.set_reference_audio_id(
+      IssueReferenceAudioId("test-secret", "tenant", "kie", "https://files.example/a.mp3"));
   return in;
 }
 
@@ -58,7 +61,10 @@ TEST(AudioOperationValidationTest, OperationAndExactlyOneAudioSource) {
   in.set_reference_audio_uri("http://example.com/a.mp3");  // https only
   EXPECT_THAT(Fields(in), ElementsAre("reference_audio_uri"));
   in.clear_reference_audio_uri();
-  in.set_reference_audio_id("beatra/art_1");  // uploaded for another provider
+  in.set_reference_audio_id(
+      IssueReferenceAudioId("test-secret", "tenant", "beatra", "art_1"));  // another provider
+  EXPECT_THAT(Fields(in), ElementsAre("reference_audio_id"));
+  in.set_reference_audio_id("kie/https://files.example/a.mp3");  // untagged, from before tags
   EXPECT_THAT(Fields(in), ElementsAre("reference_audio_id"));
 }
 

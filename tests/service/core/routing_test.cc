@@ -13,6 +13,7 @@
 #include "adapters/provider_auth.h"
 #include "adapters/provider_errors.h"
 #include "service/core/provider_health.h"
+#include "service/core/reference_audio_id.h"
 #include "service/core/task_engine.h"
 #include "tests/testing/engine_fixture.h"
 #include "tests/testing/fake_reference_audio_fetcher.h"
@@ -539,7 +540,21 @@ TEST_F(RoutingTest, FailoverUploadsTheReferenceAgainAtTheNextProvider) {
   EXPECT_EQ(Get(id).task.provider(), "b");
 }
 
-TEST_F(RoutingTest, ReferenceAudioIdLosesItsProviderPrefix) {
+TEST_F(RoutingTest, ReferenceAudioIdLosesItsProviderAndTag) {
+  StartEngine();
+  CreateSpec spec = Spec("a-model");
+  // kie.ai's artifact is a URL: only the provider and the tag are taken off.
+  spec.input.set_reference_audio_id(
+      IssueReferenceAudioId("secret", "tenant-1", "a", "https://files.example/art-77"));
+  const std::string id = Create(spec);
+  RunUntilIdle();
+  ASSERT_EQ(State(id), music::v1::TASK_STATE_RUNNING);
+  EXPECT_EQ(a_->last_submit().reference_artifact_id, "https://files.example/art-77");
+  EXPECT_EQ(a_->uploads().size(), 0u);
+}
+
+// A task stored before ids were tagged keeps its "<provider>/<artifact>" and still runs.
+TEST_F(RoutingTest, AStoredUntaggedReferenceAudioIdLosesItsProviderPrefix) {
   StartEngine();
   CreateSpec spec = Spec("a-model");
   spec.input.set_reference_audio_id("a/art-77");
@@ -547,7 +562,6 @@ TEST_F(RoutingTest, ReferenceAudioIdLosesItsProviderPrefix) {
   RunUntilIdle();
   ASSERT_EQ(State(id), music::v1::TASK_STATE_RUNNING);
   EXPECT_EQ(a_->last_submit().reference_artifact_id, "art-77");
-  EXPECT_EQ(a_->uploads().size(), 0u);
 }
 
 

@@ -12,6 +12,7 @@
 #include "adapters/kie/kie_models.h"
 #include "adapters/piapi/piapi_models.h"
 #include "adapters/tokenlab/tokenlab_models.h"
+#include "service/core/reference_audio_id.h"
 
 namespace music::service {
 namespace {
@@ -306,12 +307,17 @@ std::vector<std::string> MusicFields(const music::v1::CreateMusicRequest& r,
 
 using Strings = std::vector<std::string>;
 
+// An id as UploadReferenceAudio issues it (the tenant's tag is MusicApi's check, not validation's).
+std::string UploadedId(const std::string& provider, const std::string& artifact) {
+  return IssueReferenceAudioId("validation-test-secret", "tenant", provider, artifact);
+}
+
 TEST(ValidationTest, ReferenceAudioOnlyWhereTheModelTakesIt) {
   auto r = Simple();
   r.set_reference_audio_uri("https://cdn.example/a.mp3");
   EXPECT_EQ(MusicFields(r, KieModel(true)), Strings{"reference_audio_uri"});
   EXPECT_EQ(MusicFields(r, BeatraModel()), Strings{});
-  r.set_reference_audio_id("beatra/art-1");
+  r.set_reference_audio_id(UploadedId("beatra", "art-1"));
   EXPECT_EQ(MusicFields(r, BeatraModel()), Strings{"reference_audio_id"});  // not both
 }
 
@@ -329,11 +335,12 @@ TEST(ValidationTest, ReferenceAudioUriMustBeHttps) {
 
 TEST(ValidationTest, ReferenceAudioIdMustBelongToTheModelsProvider) {
   auto r = Simple();
-  r.set_reference_audio_id("beatra/art-1");
+  r.set_reference_audio_id(UploadedId("beatra", "art-1"));
   EXPECT_EQ(MusicFields(r, BeatraModel()), Strings{});
-  r.set_reference_audio_id("tokenlab/art-1");
+  r.set_reference_audio_id(UploadedId("tokenlab", "art-1"));
   EXPECT_EQ(MusicFields(r, BeatraModel()), Strings{"reference_audio_id"});
-  for (const char* bad : {"art-1", "/art-1", "beatra/"}) {
+  // Malformed, and the untagged "<provider>/<artifact>" of before ids were bound to tenants.
+  for (const char* bad : {"art-1", "/art-1", "beatra/", "beatra/art-1"}) {
     r.set_reference_audio_id(bad);
     EXPECT_EQ(MusicFields(r, BeatraModel()), Strings{"reference_audio_id"}) << bad;
   }

@@ -25,10 +25,12 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/http/safe_fetcher.h"
 #include "music/v1/music_service.grpc.pb.h"
 #include "persistence/sqlite/sqlite_task_store.h"
+#include "service/core/reference_audio_id.h"
 #include "service/server/music_server.h"
 #include "tests/testing/fake_provider.h"
 #include "tests/testing/self_signed_cert.h"
@@ -39,6 +41,9 @@ namespace music::service {
 namespace {
 
 using ::music::testing::WriteSelfSignedCert;
+
+constexpr char kSecret[] = "reference-audio-test-callback-secret";
+constexpr char kTenant[] = "tenant-r";
 
 std::string Sha256Hex(const std::string& bytes) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -93,7 +98,8 @@ class ReferenceAudioTest : public ::testing::Test {
     ServerOptions options;
     options.listen = "127.0.0.1:0";
     options.callbacks_listen = "127.0.0.1:0";
-    options.engine.callback_token_secrets = {"reference-audio-test-callback-secret"};
+    options.engine.callback_token_secrets = {kSecret};
+    options.tenant = kTenant;
     options.shutdown_grace = absl::Seconds(1);
     options.engine.poll_interval = absl::Seconds(60);
     options.engine.backoff_initial = absl::Milliseconds(10);
@@ -225,7 +231,10 @@ TEST_F(ReferenceAudioTest, UploadsChunksAndReturnsTheProvidersId) {
   const auto metadata = Metadata();
   auto result = Upload(&metadata, {bytes.substr(0, 1 << 20), bytes.substr(1 << 20)});
   ASSERT_TRUE(result.status.ok()) << result.status.error_message();
-  EXPECT_EQ(result.response.reference_audio_id(), "beatra/art-1");
+  // Bound to the caller's tenant (reference_audio_id.h), under the callback token secret.
+  EXPECT_EQ(result.response.reference_audio_id(),
+            IssueReferenceAudioId(kSecret, kTenant, "beatra", "art-1"));
+  EXPECT_TRUE(absl::StartsWith(result.response.reference_audio_id(), "beatra/"));
   EXPECT_EQ(result.response.provider(), "beatra");
   EXPECT_EQ(result.response.size_bytes(), static_cast<int64_t>(bytes.size()));
   EXPECT_EQ(result.response.sha256(), Sha256Hex(bytes));
@@ -235,7 +244,7 @@ TEST_F(ReferenceAudioTest, UploadsChunksAndReturnsTheProvidersId) {
   EXPECT_EQ(uploads[0].filename, "hum.mp3");
   EXPECT_EQ(uploads[0].content_type, "audio/mpeg");
 
-  // The id goes to CreateMusic and reaches the provider without its prefix.
+  // The id goes to CreateMusic and reaches the provider without its provider and tag.
   const std::string id = CreateWithReference("", result.response.reference_audio_id());
   ASSERT_EQ(WaitStarted(id).state(), music::v1::TASK_STATE_RUNNING);
   EXPECT_EQ(beatra_->last_submit().reference_artifact_id, "art-1");
@@ -303,12 +312,46 @@ TEST_F(ReferenceAudioTest, ReferenceAudioIdOfAnotherProviderIsRefused) {
   music::v1::CreateMusicRequest req;
   req.set_model("beatra-model");
   req.set_prompt("x");
-  req.set_reference_audio_id("tokenlab/art-1");
+  req.set_reference_audio_id(IssueReferenceAudioId(kSecret, kTenant, "tokenlab", "art-1"));
   music::v1::CreateMusicResponse resp;
   grpc::ClientContext ctx;
   grpc::Status s = stub_->CreateMusic(&ctx, req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("reference_audio_id"), std::string::npos);
+}
+
+// The tag binds an id to the tenant (README "Callers"): another tenant's id, one under a secret
+// the server does not hold, and an untagged id of before are refused before anything is stored.
+TEST_F(ReferenceAudioTest, AnIdNotIssuedToTheCallersTenantIsRefusedBeforeAnythingIsStored) {
+  StartServer();
+  auto create = [&](const std::string& id) {
+    music::v1::CreateMusicRequest req;
+    req.set_model("beatra-model");
+    req.set_prompt("x");
+    req.set_reference_audio_id(id);
+    music::v1::CreateMusicResponse resp;
+    grpc::ClientContext ctx;
+    return stub_->CreateMusic(&ctx, req, &resp);
+  };
+  for (const std::string& id :
+       {IssueReferenceAudioId(kSecret, "tenant-other", "beatra", "art-1"),
+        IssueReferenceAudioId("another-secret", kTenant, "beatra", "art-1")}) {
+    const grpc::Status s = create(id);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << id;
+    EXPECT_EQ(s.error_message(),
+              "reference_audio_id: no upload with this id for this tenant; UploadReferenceAudio "
+              "returns the ids this tenant may pass");
+  }
+  const grpc::Status old = create("beatra/art-1");
+  EXPECT_EQ(old.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << old.error_message();
+  EXPECT_NE(old.error_message().find("reference_audio_id"), std::string::npos);
+  music::v1::ListTasksResponse tasks;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub_->ListTasks(&ctx, music::v1::ListTasksRequest(), &tasks).ok());
+  EXPECT_EQ(tasks.tasks_size(), 0);
+  EXPECT_EQ(beatra_->submits(), 0);
+  // The tenant's own id is taken.
+  EXPECT_TRUE(create(IssueReferenceAudioId(kSecret, kTenant, "beatra", "art-1")).ok());
 }
 
 TEST_F(ReferenceAudioTest, AliasRoutesToTheMembersThatCanDoTheRequest) {
@@ -325,7 +368,7 @@ TEST_F(ReferenceAudioTest, AliasRoutesToTheMembersThatCanDoTheRequest) {
   music::v1::CreateMusicRequest req;
   req.set_model("suno");
   req.set_prompt("a song like this");
-  req.set_reference_audio_id("beatra/art-5");
+  req.set_reference_audio_id(IssueReferenceAudioId(kSecret, kTenant, "beatra", "art-5"));
   music::v1::CreateMusicResponse resp;
   {
     grpc::ClientContext ctx;

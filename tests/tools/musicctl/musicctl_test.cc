@@ -141,7 +141,11 @@ class ScriptedWriter : public grpc::ServerWriteReactor<WatchTaskResponse> {
   size_t next_ = 0;
 };
 
-/// Reads an UploadReferenceAudio stream: the metadata, then the bytes; answers "kie/<file name>".
+/// The tag the fake answers in its ids: musicctl passes the id on as it is (it is opaque).
+constexpr char kFakeTag[] = "AAAAAAAAAAAAAAAAAAAAAA";
+
+/// Reads an UploadReferenceAudio stream: the metadata, then the bytes; answers an id of the form
+/// the server issues, "kie/<tag>/<file name>".
 class UploadReader : public grpc::ServerReadReactor<music::v1::UploadReferenceAudioRequest> {
  public:
   UploadReader(music::v1::UploadReferenceAudioResponse* response,
@@ -153,7 +157,7 @@ class UploadReader : public grpc::ServerReadReactor<music::v1::UploadReferenceAu
   void OnReadDone(bool ok) override {
     if (!ok) {
       done_(metadata_, bytes_);
-      response_->set_reference_audio_id(absl::StrCat("kie/", metadata_.filename()));
+      response_->set_reference_audio_id(absl::StrCat("kie/", kFakeTag, "/", metadata_.filename()));
       response_->set_provider("kie");
       response_->set_size_bytes(static_cast<int64_t>(bytes_.size()));
       Finish(grpc::Status::OK);
@@ -241,7 +245,7 @@ class FakeMusicService final : public music::v1::MusicService::CallbackService {
     return reactor;
   }
 
-  /// UploadReferenceAudio: records the metadata and bytes, answers "kie/<file name>".
+  /// UploadReferenceAudio: records the metadata and bytes, answers "kie/<tag>/<file name>".
   grpc::ServerReadReactor<music::v1::UploadReferenceAudioRequest>* UploadReferenceAudio(
       grpc::CallbackServerContext* context,
       music::v1::UploadReferenceAudioResponse* response) override {
@@ -513,7 +517,7 @@ TEST_F(MusicctlTest, CoverUploadsTheFileCreatesTheCoverAndWatchesIt) {
   RunResult run = Musicctl({"cover", path, "--model", "suno-v4.5", "--style", "jazz", "--title",
                             "Mine", "--instrumental"});
   EXPECT_EQ(run.exit_code, kExitOk) << run.output;
-  EXPECT_THAT(run.output, HasSubstr("as kie/my song.wav"));
+  EXPECT_THAT(run.output, HasSubstr(absl::StrCat("as kie/", kFakeTag, "/my song.wav")));
   EXPECT_THAT(run.output, HasSubstr("Created AUDIO_OPERATION_COVER task task-ok"));
   EXPECT_THAT(run.output, HasSubstr("clip-b"));
   const auto uploads = service_.Uploads();
@@ -525,7 +529,7 @@ TEST_F(MusicctlTest, CoverUploadsTheFileCreatesTheCoverAndWatchesIt) {
   const auto requests = service_.AudioOpRequests();
   ASSERT_EQ(requests.size(), 1u);
   EXPECT_EQ(requests[0].operation(), music::v1::AUDIO_OPERATION_COVER);
-  EXPECT_EQ(requests[0].reference_audio_id(), "kie/my song.wav");
+  EXPECT_EQ(requests[0].reference_audio_id(), absl::StrCat("kie/", kFakeTag, "/my song.wav"));
   EXPECT_EQ(requests[0].style(), "jazz");
   EXPECT_EQ(requests[0].title(), "Mine");
   EXPECT_TRUE(requests[0].instrumental());
