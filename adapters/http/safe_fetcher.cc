@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -290,7 +291,23 @@ struct Exchange {
   bool body_too_large = false;
   bool headers_too_large = false;
   bool not_2xx = false;  // the body was not read: the answer was an error or a redirect
+  // AbortInFlight bumps *generation; the fetch stops when it differs from `started`.
+  const std::atomic<uint64_t>* generation = nullptr;
+  uint64_t started = 0;
+  bool aborted = false;
 };
+
+// CURLOPT_XFERINFOFUNCTION: libcurl calls it often while data flows and about once a second
+// while the transfer stalls, which bounds how long an aborted fetch lingers. Non-zero ends the
+// transfer with CURLE_ABORTED_BY_CALLBACK.
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* exchange = static_cast<Exchange*>(user);
+  if (exchange->generation->load(std::memory_order_acquire) == exchange->started) return 0;
+  exchange->aborted = true;
+  return 1;
+}
+
+constexpr absl::string_view kAborted = "aborted: shutting down";
 
 // CURLOPT_OPENSOCKETFUNCTION: runs for every address libcurl is about to connect to, after DNS,
 // so the address judged is the address used. Returning CURL_SOCKET_BAD makes libcurl try the
@@ -365,6 +382,9 @@ struct Answer {
 
 absl::Status TransferError(CURLcode code, const char* detail, const Exchange& exchange,
                            const UrlParts& target, size_t max_bytes) {
+  if (exchange.aborted && code == CURLE_ABORTED_BY_CALLBACK) {
+    return absl::UnavailableError(kAborted);
+  }
   // The address refused is not named: it would let a caller map internal DNS.
   if (!exchange.forbidden_reason.empty() && code == CURLE_COULDNT_CONNECT) {
     return absl::PermissionDeniedError(absl::StrCat("refused to connect to ", target.host,
@@ -415,6 +435,8 @@ class SafeFetcher final : public ReferenceAudioFetcher {
     if (!target.ok()) return target.status();
     if (absl::Status policy = CheckUrlPolicy(*target, options_); !policy.ok()) return policy;
     const UrlParts origin = *target;
+    // Read before any network: an AbortInFlight from now on ends this fetch.
+    const uint64_t generation = generation_.load(std::memory_order_acquire);
     const absl::Time deadline = music::RealClock::Get()->Now() + options_.total_timeout;
 
     // One handle per fetch, never shared: its connection cache then only ever holds connections
@@ -423,7 +445,11 @@ class SafeFetcher final : public ReferenceAudioFetcher {
     if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
 
     for (int redirects = 0;; ++redirects) {
-      absl::StatusOr<Answer> answer = GetOnce(curl.get(), *target, deadline);
+      // Between hops no transfer runs that the progress callback could stop.
+      if (generation_.load(std::memory_order_acquire) != generation) {
+        return absl::UnavailableError(kAborted);
+      }
+      absl::StatusOr<Answer> answer = GetOnce(curl.get(), *target, deadline, generation);
       if (!answer.ok()) return answer.status();
       const long status = answer->status;
       if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
@@ -453,6 +479,8 @@ class SafeFetcher final : public ReferenceAudioFetcher {
     }
   }
 
+  void AbortInFlight() override { generation_.fetch_add(1, std::memory_order_acq_rel); }
+
  private:
   // A redirect may only stay on the origin (scheme, host, port) and must pass the same URL
   // policy as the first URL; anything else is a refusal, not a malformed argument.
@@ -472,8 +500,9 @@ class SafeFetcher final : public ReferenceAudioFetcher {
     return absl::OkStatus();
   }
 
-  // One GET of `target`, not following redirects.
-  absl::StatusOr<Answer> GetOnce(CURL* curl, const UrlParts& target, absl::Time deadline) const {
+  // One GET of `target`, not following redirects; ended when generation_ leaves `generation`.
+  absl::StatusOr<Answer> GetOnce(CURL* curl, const UrlParts& target, absl::Time deadline,
+                                 uint64_t generation) const {
     const absl::Duration remaining = deadline - music::RealClock::Get()->Now();
     if (remaining <= absl::ZeroDuration()) {
       return absl::DeadlineExceededError(
@@ -492,6 +521,8 @@ class SafeFetcher final : public ReferenceAudioFetcher {
     Exchange exchange;
     exchange.curl = curl;
     exchange.options = &options_;
+    exchange.generation = &generation_;
+    exchange.started = generation;
     char error_buffer[CURL_ERROR_SIZE] = {};
 
     // Any option libcurl refuses fails the fetch closed rather than running without it.
@@ -527,6 +558,9 @@ class SafeFetcher final : public ReferenceAudioFetcher {
     set(CURLOPT_HEADERFUNCTION, &OnHeader);
     set(CURLOPT_HEADERDATA, &exchange);
     set(CURLOPT_ERRORBUFFER, error_buffer);
+    set(CURLOPT_NOPROGRESS, 0L);
+    set(CURLOPT_XFERINFOFUNCTION, &OnProgress);
+    set(CURLOPT_XFERINFODATA, &exchange);
     if (setup != CURLE_OK) {
       curl_easy_reset(curl);
       return absl::InternalError(
@@ -555,6 +589,8 @@ class SafeFetcher final : public ReferenceAudioFetcher {
   }
 
   const SafeFetchOptions options_;
+  // Bumped by AbortInFlight; each fetch remembers the value it started under.
+  std::atomic<uint64_t> generation_{0};
 };
 
 }  // namespace
