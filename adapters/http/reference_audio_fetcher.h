@@ -36,8 +36,8 @@ class ReferenceAudioFetcher {
   virtual ~ReferenceAudioFetcher() = default;
   /// Downloads `url` with GET, following allowed redirects.
   virtual absl::StatusOr<FetchedAudio> Fetch(absl::string_view url) = 0;
-  /// Ends every fetch under way at once (within about a second of libcurl's progress tick): each
-  /// returns UNAVAILABLE "aborted: shutting down". Fetches started afterwards are unaffected.
+  /// Ends every fetch under way at once: each returns UNAVAILABLE "aborted: shutting down".
+  /// Fetches started after it returns are unaffected.
   /// For shutdown within its grace (Archiver::Shutdown); the default does nothing.
   virtual void AbortInFlight() {}
 };

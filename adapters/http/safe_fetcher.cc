@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -22,6 +23,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
@@ -29,6 +31,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "domain/clock.h"
@@ -280,6 +283,28 @@ struct EasyDeleter {
 };
 using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
 
+// The sockets libcurl has open for one fetcher's transfers, so AbortInFlight can wake a transfer
+// that waits on a silent server at once (libcurl's progress callback alone may lag by a second).
+// An fd is only in the set while open: CloseSocket removes it under the same lock before closing,
+// so AbortInFlight never shuts down an fd that was reused by someone else.
+struct OpenSockets {
+  absl::Mutex mu;
+  absl::flat_hash_set<curl_socket_t> fds ABSL_GUARDED_BY(mu);
+
+  void ShutdownAll() {
+    absl::MutexLock lock(&mu);
+    for (curl_socket_t fd : fds) ::shutdown(fd, SHUT_RDWR);
+  }
+};
+
+// CURLOPT_CLOSESOCKETFUNCTION; libcurl keeps it with the connection it was set for.
+int CloseSocket(void* user, curl_socket_t fd) {
+  auto* sockets = static_cast<OpenSockets*>(user);
+  absl::MutexLock lock(&sockets->mu);
+  sockets->fds.erase(fd);
+  return ::close(fd);
+}
+
 // State shared with libcurl's callbacks during one exchange.
 struct Exchange {
   CURL* curl = nullptr;
@@ -293,13 +318,14 @@ struct Exchange {
   bool not_2xx = false;  // the body was not read: the answer was an error or a redirect
   // AbortInFlight bumps *generation; the fetch stops when it differs from `started`.
   const std::atomic<uint64_t>* generation = nullptr;
+  OpenSockets* sockets = nullptr;
   uint64_t started = 0;
   bool aborted = false;
 };
 
-// CURLOPT_XFERINFOFUNCTION: libcurl calls it often while data flows and about once a second
-// while the transfer stalls, which bounds how long an aborted fetch lingers. Non-zero ends the
-// transfer with CURLE_ABORTED_BY_CALLBACK.
+// CURLOPT_XFERINFOFUNCTION: libcurl calls it often while data flows, but only about once a
+// second while the transfer stalls (hence OpenSockets). Non-zero ends the transfer with
+// CURLE_ABORTED_BY_CALLBACK.
 int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* exchange = static_cast<Exchange*>(user);
   if (exchange->generation->load(std::memory_order_acquire) == exchange->started) return 0;
@@ -328,7 +354,11 @@ curl_socket_t OpenSocket(void* user, curlsocktype purpose, struct curl_sockaddr*
     if (exchange->forbidden_reason.empty()) exchange->forbidden_reason = std::move(reason);
     return CURL_SOCKET_BAD;
   }
-  return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  absl::MutexLock lock(&exchange->sockets->mu);
+  const curl_socket_t fd =
+      socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  if (fd != CURL_SOCKET_BAD) exchange->sockets->fds.insert(fd);
+  return fd;
 }
 
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
@@ -382,7 +412,9 @@ struct Answer {
 
 absl::Status TransferError(CURLcode code, const char* detail, const Exchange& exchange,
                            const UrlParts& target, size_t max_bytes) {
-  if (exchange.aborted && code == CURLE_ABORTED_BY_CALLBACK) {
+  // An abort either stops the transfer from the progress callback or breaks its socket.
+  if (exchange.aborted ||
+      exchange.generation->load(std::memory_order_acquire) != exchange.started) {
     return absl::UnavailableError(kAborted);
   }
   // The address refused is not named: it would let a caller map internal DNS.
@@ -479,7 +511,11 @@ class SafeFetcher final : public ReferenceAudioFetcher {
     }
   }
 
-  void AbortInFlight() override { generation_.fetch_add(1, std::memory_order_acq_rel); }
+  void AbortInFlight() override {
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+    // Wakes transfers blocked on a silent socket; they then see the new generation.
+    sockets_.ShutdownAll();
+  }
 
  private:
   // A redirect may only stay on the origin (scheme, host, port) and must pass the same URL
@@ -522,6 +558,7 @@ class SafeFetcher final : public ReferenceAudioFetcher {
     exchange.curl = curl;
     exchange.options = &options_;
     exchange.generation = &generation_;
+    exchange.sockets = &sockets_;
     exchange.started = generation;
     char error_buffer[CURL_ERROR_SIZE] = {};
 
@@ -553,6 +590,8 @@ class SafeFetcher final : public ReferenceAudioFetcher {
     if (!options_.ca_file.empty()) set(CURLOPT_CAINFO, options_.ca_file.c_str());
     set(CURLOPT_OPENSOCKETFUNCTION, &OpenSocket);
     set(CURLOPT_OPENSOCKETDATA, &exchange);
+    set(CURLOPT_CLOSESOCKETFUNCTION, &CloseSocket);
+    set(CURLOPT_CLOSESOCKETDATA, &sockets_);
     set(CURLOPT_WRITEFUNCTION, &OnBody);
     set(CURLOPT_WRITEDATA, &exchange);
     set(CURLOPT_HEADERFUNCTION, &OnHeader);
@@ -591,6 +630,8 @@ class SafeFetcher final : public ReferenceAudioFetcher {
   const SafeFetchOptions options_;
   // Bumped by AbortInFlight; each fetch remembers the value it started under.
   std::atomic<uint64_t> generation_{0};
+  // Mutable: Fetch's helpers are const, the sockets they open are not.
+  mutable OpenSockets sockets_;
 };
 
 }  // namespace
