@@ -169,7 +169,7 @@ void Archiver::Shutdown(absl::Time abort_at) {
     aborting_ = true;
     // A run that read aborting_ just before it was set may start its fetch after the abort,
     // which that fetch would not see: abort again until every run has ended. Each round waits at
-    // most kAbortRetry of real time; an aborted fetch ends within about a second.
+    // most kAbortRetry of real time; an aborted fetch ends at once.
     constexpr absl::Duration kAbortRetry = absl::Milliseconds(200);
     while (running_ > 0) {
       mu_.Unlock();
