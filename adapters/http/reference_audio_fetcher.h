@@ -29,13 +29,17 @@ struct FetchedAudio {
 ///    there), the final answer is not 2xx (the message names the HTTP status), more than
 ///    max_redirects redirects, or the server's TLS certificate does not verify.
 ///  - DEADLINE_EXCEEDED: total_timeout or connect_timeout passed.
-///  - UNAVAILABLE: DNS, connect or mid-transfer network failures.
+///  - UNAVAILABLE: DNS, connect or mid-transfer network failures; a fetch ended by AbortInFlight.
 ///  - INTERNAL: libcurl itself failed (out of memory and the like).
 class ReferenceAudioFetcher {
  public:
   virtual ~ReferenceAudioFetcher() = default;
   /// Downloads `url` with GET, following allowed redirects.
   virtual absl::StatusOr<FetchedAudio> Fetch(absl::string_view url) = 0;
+  /// Ends every fetch under way at once: each returns UNAVAILABLE "aborted: shutting down".
+  /// Fetches started after it returns are unaffected.
+  /// For shutdown within its grace (Archiver::Shutdown); the default does nothing.
+  virtual void AbortInFlight() {}
 };
 
 }  // namespace music::http

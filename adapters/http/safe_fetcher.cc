@@ -12,8 +12,10 @@
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -21,6 +23,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
@@ -28,6 +31,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "domain/clock.h"
@@ -279,6 +283,28 @@ struct EasyDeleter {
 };
 using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
 
+// The sockets libcurl has open for one fetcher's transfers, so AbortInFlight can wake a transfer
+// that waits on a silent server at once (libcurl's progress callback alone may lag by a second).
+// An fd is only in the set while open: CloseSocket removes it under the same lock before closing,
+// so AbortInFlight never shuts down an fd that was reused by someone else.
+struct OpenSockets {
+  absl::Mutex mu;
+  absl::flat_hash_set<curl_socket_t> fds ABSL_GUARDED_BY(mu);
+
+  void ShutdownAll() {
+    absl::MutexLock lock(&mu);
+    for (curl_socket_t fd : fds) ::shutdown(fd, SHUT_RDWR);
+  }
+};
+
+// CURLOPT_CLOSESOCKETFUNCTION; libcurl keeps it with the connection it was set for.
+int CloseSocket(void* user, curl_socket_t fd) {
+  auto* sockets = static_cast<OpenSockets*>(user);
+  absl::MutexLock lock(&sockets->mu);
+  sockets->fds.erase(fd);
+  return ::close(fd);
+}
+
 // State shared with libcurl's callbacks during one exchange.
 struct Exchange {
   CURL* curl = nullptr;
@@ -290,7 +316,24 @@ struct Exchange {
   bool body_too_large = false;
   bool headers_too_large = false;
   bool not_2xx = false;  // the body was not read: the answer was an error or a redirect
+  // AbortInFlight bumps *generation; the fetch stops when it differs from `started`.
+  const std::atomic<uint64_t>* generation = nullptr;
+  OpenSockets* sockets = nullptr;
+  uint64_t started = 0;
+  bool aborted = false;
 };
+
+// CURLOPT_XFERINFOFUNCTION: libcurl calls it often while data flows, but only about once a
+// second while the transfer stalls (hence OpenSockets). Non-zero ends the transfer with
+// CURLE_ABORTED_BY_CALLBACK.
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* exchange = static_cast<Exchange*>(user);
+  if (exchange->generation->load(std::memory_order_acquire) == exchange->started) return 0;
+  exchange->aborted = true;
+  return 1;
+}
+
+constexpr absl::string_view kAborted = "aborted: shutting down";
 
 // CURLOPT_OPENSOCKETFUNCTION: runs for every address libcurl is about to connect to, after DNS,
 // so the address judged is the address used. Returning CURL_SOCKET_BAD makes libcurl try the
@@ -311,7 +354,11 @@ curl_socket_t OpenSocket(void* user, curlsocktype purpose, struct curl_sockaddr*
     if (exchange->forbidden_reason.empty()) exchange->forbidden_reason = std::move(reason);
     return CURL_SOCKET_BAD;
   }
-  return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  absl::MutexLock lock(&exchange->sockets->mu);
+  const curl_socket_t fd =
+      socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  if (fd != CURL_SOCKET_BAD) exchange->sockets->fds.insert(fd);
+  return fd;
 }
 
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
@@ -365,6 +412,11 @@ struct Answer {
 
 absl::Status TransferError(CURLcode code, const char* detail, const Exchange& exchange,
                            const UrlParts& target, size_t max_bytes) {
+  // An abort either stops the transfer from the progress callback or breaks its socket.
+  if (exchange.aborted ||
+      exchange.generation->load(std::memory_order_acquire) != exchange.started) {
+    return absl::UnavailableError(kAborted);
+  }
   // The address refused is not named: it would let a caller map internal DNS.
   if (!exchange.forbidden_reason.empty() && code == CURLE_COULDNT_CONNECT) {
     return absl::PermissionDeniedError(absl::StrCat("refused to connect to ", target.host,
@@ -415,6 +467,8 @@ class SafeFetcher final : public ReferenceAudioFetcher {
     if (!target.ok()) return target.status();
     if (absl::Status policy = CheckUrlPolicy(*target, options_); !policy.ok()) return policy;
     const UrlParts origin = *target;
+    // Read before any network: an AbortInFlight from now on ends this fetch.
+    const uint64_t generation = generation_.load(std::memory_order_acquire);
     const absl::Time deadline = music::RealClock::Get()->Now() + options_.total_timeout;
 
     // One handle per fetch, never shared: its connection cache then only ever holds connections
@@ -423,7 +477,11 @@ class SafeFetcher final : public ReferenceAudioFetcher {
     if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
 
     for (int redirects = 0;; ++redirects) {
-      absl::StatusOr<Answer> answer = GetOnce(curl.get(), *target, deadline);
+      // Between hops no transfer runs that the progress callback could stop.
+      if (generation_.load(std::memory_order_acquire) != generation) {
+        return absl::UnavailableError(kAborted);
+      }
+      absl::StatusOr<Answer> answer = GetOnce(curl.get(), *target, deadline, generation);
       if (!answer.ok()) return answer.status();
       const long status = answer->status;
       if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
@@ -453,6 +511,12 @@ class SafeFetcher final : public ReferenceAudioFetcher {
     }
   }
 
+  void AbortInFlight() override {
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+    // Wakes transfers blocked on a silent socket; they then see the new generation.
+    sockets_.ShutdownAll();
+  }
+
  private:
   // A redirect may only stay on the origin (scheme, host, port) and must pass the same URL
   // policy as the first URL; anything else is a refusal, not a malformed argument.
@@ -472,8 +536,9 @@ class SafeFetcher final : public ReferenceAudioFetcher {
     return absl::OkStatus();
   }
 
-  // One GET of `target`, not following redirects.
-  absl::StatusOr<Answer> GetOnce(CURL* curl, const UrlParts& target, absl::Time deadline) const {
+  // One GET of `target`, not following redirects; ended when generation_ leaves `generation`.
+  absl::StatusOr<Answer> GetOnce(CURL* curl, const UrlParts& target, absl::Time deadline,
+                                 uint64_t generation) const {
     const absl::Duration remaining = deadline - music::RealClock::Get()->Now();
     if (remaining <= absl::ZeroDuration()) {
       return absl::DeadlineExceededError(
@@ -492,6 +557,9 @@ class SafeFetcher final : public ReferenceAudioFetcher {
     Exchange exchange;
     exchange.curl = curl;
     exchange.options = &options_;
+    exchange.generation = &generation_;
+    exchange.sockets = &sockets_;
+    exchange.started = generation;
     char error_buffer[CURL_ERROR_SIZE] = {};
 
     // Any option libcurl refuses fails the fetch closed rather than running without it.
@@ -522,11 +590,16 @@ class SafeFetcher final : public ReferenceAudioFetcher {
     if (!options_.ca_file.empty()) set(CURLOPT_CAINFO, options_.ca_file.c_str());
     set(CURLOPT_OPENSOCKETFUNCTION, &OpenSocket);
     set(CURLOPT_OPENSOCKETDATA, &exchange);
+    set(CURLOPT_CLOSESOCKETFUNCTION, &CloseSocket);
+    set(CURLOPT_CLOSESOCKETDATA, &sockets_);
     set(CURLOPT_WRITEFUNCTION, &OnBody);
     set(CURLOPT_WRITEDATA, &exchange);
     set(CURLOPT_HEADERFUNCTION, &OnHeader);
     set(CURLOPT_HEADERDATA, &exchange);
     set(CURLOPT_ERRORBUFFER, error_buffer);
+    set(CURLOPT_NOPROGRESS, 0L);
+    set(CURLOPT_XFERINFOFUNCTION, &OnProgress);
+    set(CURLOPT_XFERINFODATA, &exchange);
     if (setup != CURLE_OK) {
       curl_easy_reset(curl);
       return absl::InternalError(
@@ -555,6 +628,10 @@ class SafeFetcher final : public ReferenceAudioFetcher {
   }
 
   const SafeFetchOptions options_;
+  // Bumped by AbortInFlight; each fetch remembers the value it started under.
+  std::atomic<uint64_t> generation_{0};
+  // Mutable: Fetch's helpers are const, the sockets they open are not.
+  mutable OpenSockets sockets_;
 };
 
 }  // namespace

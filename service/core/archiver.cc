@@ -154,14 +154,32 @@ void Archiver::Start() {
   if (options_.timer_thread) timer_ = std::thread([this] { TimerLoop(); });
 }
 
-void Archiver::Shutdown() {
+void Archiver::Shutdown(absl::Time abort_at) {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
   if (timer_.joinable()) timer_.join();
-  // Runs already started finish their writes; queued ones see stopping_ and return. (An
-  // injected executor is its owner's to drain.) ThreadPool::Shutdown is idempotent.
+  // Queued runs see stopping_ and return; runs under way get until abort_at. A download can take
+  // archive.timeout_seconds (minutes): without the abort the process would outlive its grace.
+  const absl::Condition idle(
+      +[](Archiver* a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(a->mu_) { return a->running_ == 0; }, this);
+  mu_.Lock();
+  if (!mu_.AwaitWithDeadline(idle, abort_at)) {
+    aborting_ = true;
+    // A run that read aborting_ just before it was set may start its fetch after the abort,
+    // which that fetch would not see: abort again until every run has ended. Each round waits at
+    // most kAbortRetry of real time; an aborted fetch ends at once.
+    constexpr absl::Duration kAbortRetry = absl::Milliseconds(200);
+    while (running_ > 0) {
+      mu_.Unlock();
+      fetcher_->AbortInFlight();
+      mu_.Lock();
+      mu_.AwaitWithTimeout(idle, kAbortRetry);
+    }
+  }
+  mu_.Unlock();
+  // (An injected executor is its owner's to drain.) ThreadPool::Shutdown is idempotent.
   if (own_pool_ != nullptr) own_pool_->Shutdown();
 }
 
@@ -257,12 +275,14 @@ bool Archiver::Submit(std::function<void()> fn) {
   }
   // A run queued before Shutdown returns at once: Shutdown waits only for runs under way.
   return executor_->Schedule([this, fn = std::move(fn)] {
-    bool stopping;
     {
       absl::MutexLock lock(&mu_);
-      stopping = stopping_;
+      if (stopping_) return;
+      ++running_;  // Shutdown waits for it from here on
     }
-    if (!stopping) fn();
+    fn();
+    absl::MutexLock lock(&mu_);
+    --running_;
   });
 }
 
@@ -321,6 +341,14 @@ void Archiver::Process(const std::string& task_id) {
       if (c.clip_id() == m.clip_id) clip = &c;
     }
     if (clip == nullptr) continue;
+    {
+      absl::MutexLock lock(&mu_);
+      // Past Shutdown's abort point: the rest waits for the next start's sweep.
+      if (aborting_) {
+        failed = true;
+        break;
+      }
+    }
     absl::StatusOr<ArchivedMedia> copy = ArchiveOne(record->task, *clip, m.media, m.url);
     if (!copy.ok()) {
       failed = true;

@@ -93,8 +93,14 @@ class Archiver {
 
   /// Queues a sweep and starts the timer thread (with options.timer_thread).
   void Start();
-  /// Stops the timer, lets running downloads finish their writes, joins threads. Idempotent.
-  void Shutdown();
+  /// Stops the timer and takes no more work; runs under way go on until they end or until
+  /// `abort_at` (wall-clock time, as absl::Now()), whichever comes first. At `abort_at` the
+  /// downloads still running are ended (ReferenceAudioFetcher::AbortInFlight) and their runs
+  /// fetch nothing more; they still record what they copied. Then joins the own threads. An
+  /// aborted copy stays in the store's archive index, so the next start's sweep queues the task
+  /// again; the abort counts as no attempt (attempts are per process and a stopping run is
+  /// forgotten, not rescheduled). Default: waits for every run. Idempotent.
+  void Shutdown(absl::Time abort_at = absl::InfiniteFuture());
 
   /// Queues a task that ended (TaskEngine's on_task_ended): archives it when it succeeded with
   /// media. Never blocks; a task already queued is not queued twice.
@@ -176,6 +182,10 @@ class Archiver {
   bool sweeping_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Set at Shutdown's abort_at: a run fetches nothing more.
+  bool aborting_ ABSL_GUARDED_BY(mu_) = false;
+  // Closures Submit handed over that are running now (not those still queued).
+  int running_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t jitter_state_ ABSL_GUARDED_BY(mu_) = 0x9e3779b97f4a7c15ULL;
   std::thread timer_;
 };

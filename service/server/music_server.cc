@@ -14,6 +14,7 @@
 #include <climits>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -282,8 +283,14 @@ void MusicServer::Shutdown() {
   // No queued submission or poll starts (they stay in the store for the next start or another
   // replica); provider requests in flight get the rest of the grace but its last quarter (at
   // most 1 s), kept for the aborted requests' follow-up writes, then are aborted.
-  if (engine_) engine_->Shutdown(deadline - std::min(absl::Seconds(1), options_.shutdown_grace / 4));
-  if (archiver_) archiver_->Shutdown();  // running copies finish their writes
+  // Archive downloads (up to archive.timeout_seconds each) get the same bound: the engine and the
+  // archiver wait side by side, so the copies are aborted at the same point, not after the
+  // engine is done.
+  const absl::Time abort_at = deadline - std::min(absl::Seconds(1), options_.shutdown_grace / 4);
+  std::thread archiver_stop;
+  if (archiver_) archiver_stop = std::thread([this, abort_at] { archiver_->Shutdown(abort_at); });
+  if (engine_) engine_->Shutdown(abort_at);
+  if (archiver_stop.joinable()) archiver_stop.join();
 }
 
 void MusicServer::Wait() {

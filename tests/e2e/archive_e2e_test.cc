@@ -261,6 +261,36 @@ TEST_P(ArchiveE2eTest, ARestartFinishesArchivingThatFailedBeforeIt) {
   }
 }
 
+// Issue 11, shutdown within its grace: an archive download whose server stalls mid-body (it
+// could hold the process for the fetcher's whole timeout, 120 s here) is aborted, the process
+// stops within shutdown_grace (2 s), and the next start archives the clip.
+TEST_P(ArchiveE2eTest, ShutdownAbortsAStalledDownloadWithinGraceAndARestartArchivesIt) {
+  emulator::FaultConfig faults = emulator_->faults();
+  faults.media_stall = true;
+  emulator_->SetFaults(faults);
+  const music::v1::Task created = CreateMusic("archive me although the CDN stalls");
+  ASSERT_EQ(WaitDone(created.task_id()).state(), music::v1::TASK_STATE_SUCCEEDED);
+  ASSERT_TRUE(WaitFor([&] { return emulator_->stats().audio_stalled >= 1; }, absl::Seconds(20),
+                      "an archive download to stall"));
+
+  const absl::Time start = absl::Now();
+  StopServer();
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_LT(took, absl::Seconds(2)) << "shutdown_grace_seconds is 2";
+  EXPECT_FALSE(Archived(GetTaskFromStore(created.task_id())));
+
+  faults.media_stall = false;
+  emulator_->SetFaults(faults);
+  StartServer();
+  const music::v1::Task task = WaitArchived(created.task_id());
+  EXPECT_EQ(server_->archiver()->Stats().swept_tasks, 1);
+  for (const music::v1::Clip& clip : task.clips()) {
+    const Audio audio = GetClipAudio(task.task_id(), clip.clip_id());
+    ASSERT_TRUE(audio.status.ok()) << audio.status.error_message();
+    EXPECT_EQ(domain::Sha256Hex(audio.bytes), clip.audio_archive().sha256());
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ArchiveE2eTest, ::testing::Values("directory", "s3"),
                          [](const auto& info) { return info.param; });
 

@@ -6,6 +6,7 @@
 #include <rapidjson/writer.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <thread>
@@ -89,6 +90,8 @@ std::string FaultsJson(const FaultConfig& faults) {
   w.Int64(absl::ToInt64Milliseconds(faults.slow_delay));
   w.Key("media_expired");
   w.Bool(faults.media_expired);
+  w.Key("media_stall");
+  w.Bool(faults.media_stall);
   w.Key("kie_402_count");
   w.Int(faults.kie_402_count);
   w.Key("kie_key_refused");
@@ -136,6 +139,9 @@ absl::Status ApplyFaultsJson(const std::string& body, FaultConfig* faults) {
     } else if (name == "media_expired") {
       if (!v.IsBool()) return absl::InvalidArgumentError("media_expired must be a boolean");
       faults->media_expired = v.GetBool();
+    } else if (name == "media_stall") {
+      if (!v.IsBool()) return absl::InvalidArgumentError("media_stall must be a boolean");
+      faults->media_stall = v.GetBool();
     } else if (name == "seed") {
       if (!v.IsUint64()) return absl::InvalidArgumentError("seed must be a non-negative integer");
       faults->seed = v.GetUint64();
@@ -178,6 +184,7 @@ std::string StatsJson(const EmulatorStats& s, int64_t tasks) {
       {"callbacks_dropped", s.callbacks_dropped},
       {"audio_served", s.audio_served},
       {"audio_not_found", s.audio_not_found},
+      {"audio_stalled", s.audio_stalled},
       {"tasks", tasks},
   };
   rapidjson::StringBuffer buffer;
@@ -413,6 +420,20 @@ class ProviderEmulator::Impl {
     // No clip means `ready` is the infinite future, answered above; said again for clang-tidy.
     if (!clip.has_value()) return;
     stats_.Add(&EmulatorStats::audio_served);
+    if (!stream && faults_.Get().media_stall) {
+      stats_.Add(&EmulatorStats::audio_stalled);
+      auto wav = std::make_shared<const std::string>(SynthesizeWav(clip_id, clip->seconds));
+      res->set_content_provider(
+          wav->size(), "audio/wav", [this, wav](size_t offset, size_t, httplib::DataSink& sink) {
+            if (offset == 0) return sink.write(wav->data(), std::min<size_t>(4096, wav->size()));
+            while (faults_.Get().media_stall &&
+                   !stopping_.WaitForNotificationWithTimeout(absl::Milliseconds(20))) {
+            }
+            if (stopping_.HasBeenNotified()) return false;
+            return sink.write(wav->data() + offset, wav->size() - offset);
+          });
+      return;
+    }
     res->set_content(SynthesizeWav(clip_id, clip->seconds), "audio/wav");
   }
 

@@ -60,6 +60,9 @@ struct FaultConfig {
   /// Every media download (/audio, /stream, /images) answers 403 "link expired", as a provider's
   /// signed download link does after its lifetime (kie.ai: 20 minutes): what the archive is for.
   bool media_expired = false;
+  /// Every /audio download sends its first 4 KiB, then nothing until the fault is cleared (or
+  /// the emulator stops): a CDN that stalls mid-body.
+  bool media_stall = false;
   /// The next N kie.ai creates answer 402 "Insufficient Credits" (on /api/v1/lyrics 429, which
   /// means insufficient credits there: CONTRACT-NOTES kie.ai "Create error codes"); no task.
   int kie_402_count = 0;
@@ -155,6 +158,7 @@ struct EmulatorStats {
   int64_t callbacks_dropped = 0;   ///< Callbacks not sent on purpose (lost-callback faults).
   int64_t audio_served = 0;        ///< WAV answers (/audio and /stream).
   int64_t audio_not_found = 0;     ///< Audio requests answered 404.
+  int64_t audio_stalled = 0;       ///< /audio downloads stalled by media_stall.
   int64_t idempotency_keys = 0;    ///< Distinct Idempotency-Keys that made a task (beatra).
 };
 

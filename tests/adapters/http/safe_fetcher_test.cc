@@ -335,6 +335,21 @@ class SafeFetcherServerTest : public ::testing::Test {
                                  return sink.write("a", 1);
                                });
     });
+    // 1000 bytes of a 1 MB body, then silence until the test releases it: a CDN that stalls.
+    s.Get("/stall", [](const httplib::Request&, httplib::Response& res) {
+      ++main_hits_;
+      res.set_content_provider(size_t{1} << 20, "audio/mpeg",
+                               [](size_t offset, size_t, httplib::DataSink& sink) {
+                                 if (offset == 0) {
+                                   stall_started_ = true;
+                                   return sink.write(std::string(1000, 's').data(), 1000);
+                                 }
+                                 while (!stopping_ && !stall_release_) {
+                                   ServerDelay(absl::Milliseconds(10), stopping_);
+                                 }
+                                 return false;  // never the rest of the body
+                               });
+    });
     s.Get(R"(/status/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
       ++main_hits_;
       res.status = std::stoi(req.matches[1]);
@@ -422,6 +437,8 @@ class SafeFetcherServerTest : public ::testing::Test {
   static inline std::atomic<int> other_hits_{0};
   static inline std::atomic<int> plain_hits_{0};
   static inline std::atomic<size_t> endless_bytes_{0};
+  static inline std::atomic<bool> stall_started_{false};
+  static inline std::atomic<bool> stall_release_{false};
 };
 
 TEST_F(SafeFetcherServerTest, DownloadsOverHttps) {
@@ -685,6 +702,32 @@ TEST_F(SafeFetcherServerTest, ClosedPortIsUnavailable) {
   absl::StatusOr<FetchedAudio> fetched = NewSafeFetcher(Options())->Fetch(
       absl::StrCat("https://127.0.0.1:", ntohs(addr.sin_port), "/audio"));
   EXPECT_EQ(Code(fetched), absl::StatusCode::kUnavailable) << fetched.status();
+}
+
+// Shutdown within its grace (issue 11): a download stalled mid-body ends at AbortInFlight, long
+// before total_timeout, and the fetcher keeps working for fetches started afterwards.
+TEST_F(SafeFetcherServerTest, AbortInFlightEndsAStalledFetchAndLaterFetchesWork) {
+  SafeFetchOptions options = Options();
+  options.total_timeout = absl::Seconds(30);
+  auto fetcher = NewSafeFetcher(options);
+  absl::StatusOr<FetchedAudio> stalled;
+  std::thread fetch([&] { stalled = fetcher->Fetch(Url("/stall")); });
+  const bool started = WaitFor([] { return stall_started_.load(); }, absl::Seconds(5),
+                               "the stalled body to start");
+  const absl::Time abort = RealClock::Get()->Now();
+  fetcher->AbortInFlight();
+  fetch.join();
+  const absl::Duration took = RealClock::Get()->Now() - abort;
+  stall_release_ = true;
+  ASSERT_TRUE(started);
+  EXPECT_THAT(stalled, StatusIs(absl::StatusCode::kUnavailable,
+                                ::testing::HasSubstr("aborted: shutting down")));
+  // libcurl's progress callback runs about once a second while nothing arrives.
+  EXPECT_LT(took, absl::Seconds(3));
+
+  absl::StatusOr<FetchedAudio> later = fetcher->Fetch(Url("/audio"));
+  ASSERT_THAT(later, IsOk());
+  EXPECT_EQ(later->bytes, Audio());
 }
 
 }  // namespace

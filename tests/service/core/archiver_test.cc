@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -310,6 +311,37 @@ TEST_F(ArchiverTest, ATaskIsQueuedOnceWhateverTellsItAboutIt) {
   Run();
   EXPECT_EQ(fetcher_.fetches(), 1);
   EXPECT_EQ(Stored("t1").task.version(), 3);
+}
+
+// Issue 11, shutdown within its grace: a download that stalls (archive.timeout_seconds can be
+// minutes) is aborted at Shutdown's abort point; the task stays pending in the store, the abort
+// costs it no attempt, and the next start archives it.
+TEST_F(ArchiverTest, ShutdownAbortsAStalledDownloadAndTheNextStartArchivesTheTask) {
+  StartArchiver();
+  Run();  // the start-up sweep: nothing yet
+  const domain::TaskRecord task = SucceededTask("t1", /*clips=*/1);  // audio and image
+  fetcher_.Stall(true);
+  archiver_->OnTaskEnded(task);
+  // The archiver's download thread; the test thread plays the process shutting down.
+  std::thread download([this] { executor_.RunUntilIdle(); });
+  fetcher_.AwaitStalled(1);
+  archiver_->Shutdown(absl::InfinitePast());  // returns only once no run is under way
+  download.join();
+  EXPECT_GE(fetcher_.aborts(), 1);
+  // The run stopped at the abort: the clip's image was not asked for.
+  EXPECT_THAT(fetcher_.urls(), ElementsAre("https://cdn.example/audio/0.mp3"));
+  EXPECT_FALSE(Stored("t1").task.clips(0).has_audio_archive());
+  EXPECT_THAT(PendingIds(), ElementsAre("t1"));
+  archiver_.reset();
+
+  fetcher_.Stall(false);
+  fetcher_.Queue(Media("audio", "audio/wav"));
+  StartArchiver();
+  Run();  // the start-up sweep finds it
+  const domain::TaskRecord stored = Stored("t1");
+  EXPECT_EQ(stored.task.clips(0).audio_archive().key(), "default/t1/clip-0/audio.wav");
+  EXPECT_TRUE(stored.task.clips(0).has_image_archive());
+  EXPECT_THAT(PendingIds(), ::testing::IsEmpty());
 }
 
 TEST(ArchiverKeyTest, IdsAreEscapedIntoSafeSegments) {
