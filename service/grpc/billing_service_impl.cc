@@ -2,42 +2,9 @@
 
 #include <utility>
 
-#include "service/grpc/caller_auth.h"
-#include "service/grpc/status_mapping.h"
+#include "service/grpc/unary_call.h"
 
 namespace music::service {
-namespace {
-
-// Authorizes the call for `method` (auth::MethodPolicies), then runs `fn(tenant, *request)` on
-// a worker thread and finishes the call with its result.
-template <typename Req, typename Resp, typename Fn>
-grpc::ServerUnaryReactor* RunUnary(const auth::Authenticator& authenticator, const char* method,
-                                   ThreadPool* workers, grpc::CallbackServerContext* ctx,
-                                   const Req* request, Resp* response, Fn fn) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  absl::StatusOr<auth::CallerIdentity> caller = AuthorizeCall(authenticator, *ctx, method);
-  if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
-    return reactor;
-  }
-  const bool scheduled =
-      workers->Schedule([ctx, request, response, reactor, fn, tenant = std::move(caller->tenant)] {
-        if (ctx->IsCancelled()) {
-          reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller"));
-          return;
-        }
-        auto result = fn(tenant, *request);
-        if (result.ok()) *response = std::move(*result);
-        reactor->Finish(ToGrpcStatus(result.status()));
-      });
-  if (!scheduled) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
-  }
-  return reactor;
-}
-
-}  // namespace
-
 grpc::ServerUnaryReactor* BillingServiceImpl::ListBillingTransactions(
     grpc::CallbackServerContext* ctx, const music::v1::ListBillingTransactionsRequest* request,
     music::v1::ListBillingTransactionsResponse* response) {

@@ -15,6 +15,7 @@
 #include "service/core/traceparent.h"
 #include "service/grpc/caller_auth.h"
 #include "service/grpc/status_mapping.h"
+#include "service/grpc/unary_call.h"
 
 namespace music::service {
 namespace {
@@ -408,26 +409,7 @@ template <typename Req, typename Resp, typename Fn>
 grpc::ServerUnaryReactor* MusicServiceImpl::Unary(grpc::CallbackServerContext* ctx,
                                                   const char* method, const Req* request,
                                                   Resp* response, Fn fn) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  absl::StatusOr<auth::CallerIdentity> caller = AuthorizeCall(*authenticator_, *ctx, method);
-  if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
-    return reactor;
-  }
-  const bool scheduled =
-      workers_->Schedule([ctx, request, response, reactor, fn, tenant = std::move(caller->tenant)] {
-        if (ctx->IsCancelled()) {
-          reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller"));
-          return;
-        }
-        auto result = fn(tenant, *request);
-        if (result.ok()) *response = std::move(*result);
-        reactor->Finish(ToGrpcStatus(result.status()));
-      });
-  if (!scheduled) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
-  }
-  return reactor;
+  return RunUnary(*authenticator_, method, workers_, ctx, request, response, std::move(fn));
 }
 
 grpc::ServerUnaryReactor* MusicServiceImpl::CreateMusic(
