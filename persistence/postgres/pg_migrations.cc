@@ -118,6 +118,22 @@ CREATE TABLE reconciliation_runs (
 );
 CREATE INDEX reconciliation_runs_time ON reconciliation_runs (create_time_us DESC, run_id DESC);
 )sql",
+    // 2: leases (persistence/lease_store.h): the replica driving each task with its fencing
+    // token, and one lease row per replica, renewed in one write. Lease times are the
+    // database's clock (music_now_us), so replicas' clocks never disagree about an expiry.
+    R"sql(
+ALTER TABLE tasks ADD COLUMN lease_owner TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE tasks ADD COLUMN lease_token BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX tasks_lease_owner ON tasks (lease_owner) WHERE state NOT IN (3, 4, 5);
+CREATE SEQUENCE task_lease_tokens;
+CREATE TABLE replicas (
+  replica_id TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+  expire_us  BIGINT NOT NULL
+);
+CREATE FUNCTION music_now_us() RETURNS BIGINT LANGUAGE sql VOLATILE AS $$
+  SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint
+$$;
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 

@@ -68,6 +68,10 @@ absl::StatusOr<domain::TaskRecord> DecodeTaskRow(const Result& result, int row) 
   record.reference_artifact_id = result.String(row, 10);
   record.provider_endpoint = result.String(row, 11);
   record.traceparent = result.String(row, 12);
+  record.lease.owner = result.String(row, 13);
+  absl::StatusOr<int64_t> token = result.Int64(row, 14);
+  if (!token.ok()) return absl::DataLossError(absl::StrCat("task ", task_id, ": ", token.status().message()));
+  record.lease.token = *token;
   return record;
 }
 

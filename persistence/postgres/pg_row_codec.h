@@ -20,7 +20,7 @@ namespace music::persistence::pg_internal {
 #define MUSIC_PG_TASK_COLUMNS                                                                     \
   "t.task_id, t.request_fingerprint, t.submission, t.attempts, t.next_action_us, t.deadline_us, " \
   "t.unknown_since_us, t.version, t.task, t.poll_url, t.reference_artifact_id, "                  \
-  "t.provider_endpoint, t.traceparent"
+  "t.provider_endpoint, t.traceparent, t.lease_owner, t.lease_token"
 
 /// DATA_LOSS when the row is malformed: a blob that is not a Task, a Task whose id or version is
 /// not the row's, a bad submission state or attempts count.

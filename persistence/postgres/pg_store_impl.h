@@ -12,15 +12,17 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "persistence/billing_store.h"
+#include "persistence/lease_store.h"
 #include "persistence/postgres/pg_connection.h"
 #include "persistence/postgres/pg_pool.h"
 #include "persistence/task_store.h"
 
 namespace music::persistence::pg_internal {
 
-class PostgresStore : public TaskStore, public BillingStore {
+class PostgresStore : public TaskStore, public BillingStore, public LeaseStore {
  public:
-  PostgresStore(ConnectOptions options, int connections);
+  PostgresStore(ConnectOptions options, int connections, std::string replica_id,
+                absl::Duration lease_ttl);
 
   // TaskStore.
   absl::StatusOr<CreateResult> Create(const domain::TaskRecord& record) override;
@@ -60,6 +62,13 @@ class PostgresStore : public TaskStore, public BillingStore {
       int page_size, const std::optional<BillingCursor>& after) override;
   absl::StatusOr<std::vector<LedgerViolation>> CheckLedger() override;
 
+  // LeaseStore (pg_lease_store.cc).
+  const std::string& replica_id() const override { return replica_id_; }
+  absl::Duration lease_ttl() const override { return lease_ttl_; }
+  absl::Status RenewLeases() override;
+  absl::StatusOr<std::vector<domain::TaskRecord>> ClaimTasks(int limit) override;
+  absl::Status ReleaseLeases() override;
+
   Pool& pool() { return pool_; }
 
  private:
@@ -72,11 +81,15 @@ class PostgresStore : public TaskStore, public BillingStore {
   absl::StatusOr<CreateResult> CreateIn(Connection& c, const domain::TaskRecord& record,
                                         const std::string& blob);
   absl::Status UpdateIn(Connection& c, const domain::TaskRecord& record, const std::string& blob);
-  absl::Status ExplainNoUpdate(Connection& c, const music::v1::Task& task,
-                               int64_t expected_version);
+  // Why an UPDATE matched no row: NOT_FOUND, ABORTED (version), LeaseLostError (a fenced
+  // write whose lease is gone), INVALID_ARGUMENT (tenant or request_id changed).
+  absl::Status ExplainNoUpdate(Connection& c, const domain::TaskRecord& record,
+                               int64_t expected_version, bool fenced);
   absl::Status IndexClips(Connection& c, const music::v1::Task& task, bool replace);
   absl::Status AppendLedger(Connection& c, absl::Span<const billing::BillingTransaction> ledger);
 
+  const std::string replica_id_;
+  const absl::Duration lease_ttl_;
   Pool pool_;
 };
 

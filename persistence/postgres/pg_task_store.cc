@@ -30,22 +30,28 @@ constexpr char kInsertTaskSql[] =
     "INSERT INTO tasks (task_id, tenant, request_id, request_fingerprint, state, kind, provider, "
     "provider_task_id, submission, attempts, next_action_us, deadline_us, unknown_since_us, "
     "create_time_us, update_time_us, version, task, poll_url, reference_artifact_id, "
-    "provider_endpoint, traceparent, archive_pending) "
+    "provider_endpoint, traceparent, archive_pending, lease_owner, lease_token) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, "
-    "$20, $21, $22) ON CONFLICT DO NOTHING";
-// $23: the version the caller read.
-constexpr char kUpdateTaskSql[] =
-    "UPDATE tasks SET request_fingerprint = $4, state = $5, kind = $6, provider = $7, "
-    "provider_task_id = $8, submission = $9, attempts = $10, next_action_us = $11, "
-    "deadline_us = $12, unknown_since_us = $13, create_time_us = $14, update_time_us = $15, "
-    "version = $16, task = $17, poll_url = $18, reference_artifact_id = $19, "
-    "provider_endpoint = $20, traceparent = $21, archive_pending = $22 "
-    "WHERE task_id = $1 AND tenant = $2 AND request_id = $3 AND version = $23";
+    "$20, $21, $22, $23, nextval('task_lease_tokens')) ON CONFLICT DO NOTHING RETURNING lease_token";
+// $23: the version the caller read. The lease columns are not written: a claim changes them,
+// and a write of the driving replica is fenced by them (kFenceSql).
+#define MUSIC_PG_UPDATE_TASK_SQL \
+    "UPDATE tasks SET request_fingerprint = $4, state = $5, kind = $6, provider = $7, " \
+    "provider_task_id = $8, submission = $9, attempts = $10, next_action_us = $11, " \
+    "deadline_us = $12, unknown_since_us = $13, create_time_us = $14, update_time_us = $15, " \
+    "version = $16, task = $17, poll_url = $18, reference_artifact_id = $19, " \
+    "provider_endpoint = $20, traceparent = $21, archive_pending = $22 " \
+    "WHERE task_id = $1 AND tenant = $2 AND request_id = $3 AND version = $23"
+constexpr char kUpdateTaskSql[] = MUSIC_PG_UPDATE_TASK_SQL;
+// The driving replica's write: $24 its id, $25 the fencing token it holds.
+constexpr char kUpdateFencedTaskSql[] =
+    MUSIC_PG_UPDATE_TASK_SQL " AND lease_owner = $24 AND lease_token = $25";
 constexpr char kGetSql[] = "SELECT " MUSIC_PG_TASK_COLUMNS " FROM tasks t WHERE t.task_id = $1";
 constexpr char kGetByRequestIdSql[] =
     "SELECT " MUSIC_PG_TASK_COLUMNS
     " FROM tasks t WHERE t.tenant = $1 AND t.request_id = $2 AND t.request_id <> ''";
-constexpr char kGetKeysSql[] = "SELECT version, tenant, request_id FROM tasks WHERE task_id = $1";
+constexpr char kGetKeysSql[] =
+    "SELECT version, tenant, request_id, lease_owner, lease_token FROM tasks WHERE task_id = $1";
 constexpr char kDeleteClipsSql[] = "DELETE FROM task_clips WHERE task_id = $1";
 constexpr char kInsertClipSql[] =
     "INSERT INTO task_clips (clip_id, task_id, tenant) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
@@ -64,8 +70,11 @@ constexpr char kListActiveSql[] =
 
 }  // namespace
 
-PostgresStore::PostgresStore(ConnectOptions options, int connections)
-    : pool_(std::move(options), connections) {}
+PostgresStore::PostgresStore(ConnectOptions options, int connections, std::string replica_id,
+                             absl::Duration lease_ttl)
+    : replica_id_(std::move(replica_id)),
+      lease_ttl_(lease_ttl),
+      pool_(std::move(options), connections) {}
 
 absl::StatusOr<CreateResult> PostgresStore::Create(const domain::TaskRecord& record) {
   return Create(record, {});
@@ -228,9 +237,10 @@ absl::StatusOr<CreateResult> PostgresStore::CreateIn(Connection& c,
                                                      const std::string& blob) {
   Params params;
   AddTaskColumns(params, record, blob);
+  params.Add(replica_id_);  // the creating replica drives the task
   absl::StatusOr<Result> inserted = c.Exec(kInsertTaskSql, params, "insert task");
   if (!inserted.ok()) return inserted.status();
-  if (inserted->affected() == 0) {
+  if (inserted->rows() == 0) {
     // Which key is taken? The request id wins: a retried Create gets the original task.
     if (!record.task.request_id().empty()) {
       absl::StatusOr<Result> existing =
@@ -248,23 +258,34 @@ absl::StatusOr<CreateResult> PostgresStore::CreateIn(Connection& c,
         absl::StrCat("task ", record.task.task_id(), " already exists"));
   }
   if (absl::Status s = IndexClips(c, record.task, /*replace=*/false); !s.ok()) return s;
-  return CreateResult{record, true};
+  CreateResult created{record, true};
+  absl::StatusOr<int64_t> token = inserted->Int64(0, 0);
+  if (!token.ok()) return token.status();
+  created.record.lease = domain::TaskLease{replica_id_, *token};
+  return created;
 }
 
 absl::Status PostgresStore::UpdateIn(Connection& c, const domain::TaskRecord& record,
                                      const std::string& blob) {
   const int64_t expected_version = record.task.version() - 1;
+  // Fenced when this replica writes as the task's driver (the lease it read is its own).
+  const bool fenced = record.lease.token != 0 && record.lease.owner == replica_id_;
   Params params;
   AddTaskColumns(params, record, blob);
   params.Add(expected_version);
-  absl::StatusOr<Result> updated = c.Exec(kUpdateTaskSql, params, "update task");
+  if (fenced) params.Add(record.lease.owner).Add(record.lease.token);
+  absl::StatusOr<Result> updated =
+      c.Exec(fenced ? kUpdateFencedTaskSql : kUpdateTaskSql, params, "update task");
   if (!updated.ok()) return updated.status();
-  if (updated->affected() == 0) return ExplainNoUpdate(c, record.task, expected_version);
+  if (updated->affected() == 0) {
+    return ExplainNoUpdate(c, record, expected_version, fenced);
+  }
   return IndexClips(c, record.task, /*replace=*/true);
 }
 
-absl::Status PostgresStore::ExplainNoUpdate(Connection& c, const music::v1::Task& task,
-                                            int64_t expected_version) {
+absl::Status PostgresStore::ExplainNoUpdate(Connection& c, const domain::TaskRecord& record,
+                                            int64_t expected_version, bool fenced) {
+  const music::v1::Task& task = record.task;
   absl::StatusOr<Result> keys = c.Exec(kGetKeysSql, Params().Add(task.task_id()), "select task");
   if (!keys.ok()) return keys.status();
   if (keys->rows() == 0) {
@@ -275,6 +296,15 @@ absl::Status PostgresStore::ExplainNoUpdate(Connection& c, const music::v1::Task
   if (*stored_version != expected_version) {
     return absl::AbortedError(absl::StrCat("task ", task.task_id(), " is at version ",
                                            *stored_version, ", not ", expected_version));
+  }
+  if (fenced) {
+    absl::StatusOr<int64_t> token = keys->Int64(0, 4);
+    if (!token.ok()) return token.status();
+    if (keys->Text(0, 3) != record.lease.owner || *token != record.lease.token) {
+      return LeaseLostError(absl::StrCat("task ", task.task_id(), " is driven by replica ",
+                                         keys->Text(0, 3), " now (lease ", *token, ", not ",
+                                         record.lease.token, ")"));
+    }
   }
   return absl::InvalidArgumentError(
       absl::StrCat("task ", task.task_id(), ": tenant and request_id cannot change (stored ",

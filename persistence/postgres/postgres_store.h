@@ -26,10 +26,17 @@ struct PostgresOptions {
   absl::Duration statement_timeout = absl::Seconds(30);
   /// As seen in pg_stat_activity.
   std::string application_name = "music-server";
+  /// This replica's id for its leases (persistence/lease_store.h); "": one made up of the host
+  /// name, the process id and random bits (unique per process: a restarted replica is a new one
+  /// and claims its predecessor's tasks once that lease expires).
+  std::string replica_id;
+  /// How long this replica's lease lasts after a renewal (> 0).
+  absl::Duration lease_ttl = absl::Seconds(15);
 };
 
 /// Connects, migrates the schema (FAILED_PRECONDITION when the database's is newer than this
-/// code's) and returns the store as both Stores.tasks and Stores.billing (archive: null).
+/// code's) and returns the store as Stores.tasks, Stores.billing and Stores.leases (archive:
+/// null). The replica's lease is registered by the first LeaseStore::RenewLeases.
 /// INVALID_ARGUMENT for bad options or a malformed URL; UNAVAILABLE when the server cannot be
 /// reached. Errors never repeat the URL.
 absl::StatusOr<Stores> OpenPostgresStores(const PostgresOptions& options);
