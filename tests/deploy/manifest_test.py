@@ -30,7 +30,8 @@ import tempfile
 import yaml
 
 # Config keys a manifest uses before the server knows them, and why. Each must still be refused.
-PENDING_KEYS = {"database.url": "issue 10 (PostgreSQL store with leases)"}
+PENDING_KEYS = {k: "issue 10 (PostgreSQL store with leases)" for k in
+                ("database.url", "database.url_env", "database.connections", "database.lease_seconds")}
 # Manifests that may use PENDING_KEYS (they say plainly they must not be applied yet).
 PENDING_DIRS = {"k8s-replicas"}
 
@@ -84,8 +85,11 @@ def check_k8s(server, path, docs):
         fail(where, "no ConfigMap with config.json")
         return
     described = None
+    url_envs = set()
     for cm in configmaps:
         config = json.loads(cm["data"]["config.json"])
+        if config.get("database", {}).get("url_env"):
+            url_envs.add(config["database"]["url_env"])
         for key, why in PENDING_KEYS.items():
             if remove_key(config, key):
                 if not pending_ok:
@@ -150,7 +154,7 @@ def check_k8s(server, path, docs):
                 fail(cname, "needs resources.requests.cpu and resources.limits.memory")
             for env in c.get("env", []):
                 ref = env.get("valueFrom", {}).get("secretKeyRef")
-                if ref and described and env["name"] not in described["secret_envs"]:
+                if ref and described and env["name"] not in set(described["secret_envs"]) | url_envs:
                     fail(cname, f"env {env['name']} from Secret {ref['name']} is not a secret "
                                 f"variable the server reads {described['secret_envs']}")
             # A secret the server does not start without (the callback token secret) is mounted
