@@ -7,7 +7,7 @@ and secret variable it references is checked against the real server.
 - Each ConfigMap's config.json is loaded by `music-server --check_config` (the server's own strict
   parser: an unknown key, a bad value fails).
 - Pending keys: PENDING_KEYS lists config keys a manifest may use before the server knows them
-  (issue 10's database keys), and only manifests under PENDING_DIRS, which say so in their header,
+  (it held issue 10's database.* keys until the server learnt them), and only manifests under PENDING_DIRS, which say so in their header,
   may use them. The test asks the server which of them it still refuses: it runs --check_config on
   a config holding just that key, and the key is pending while the answer is `config key "KEY":
   unknown key`. Pending keys are removed before the manifest's config is checked; every other key
@@ -17,7 +17,8 @@ and secret variable it references is checked against the real server.
   longer than it is true, and nothing is pending that the manifests do not say is pending. (The
   simpler "skip what the server refuses" would let a key the server never learns pass unnoticed.)
 - A `database.url` in a config must not carry a password (the server refuses one; the test checks
-  it too while the key is pending): the password comes from a Secret.
+  it too, so the rule holds even for a manifest whose key is pending): the password comes from a
+  Secret.
 - Workloads running the music-server image: every containerPort is a listen port of the config they
   mount; every probe is a grpc.health.v1 probe on the gRPC port; terminationGracePeriodSeconds is
   longer than shutdown_grace_seconds; the file has a Service and a PodDisruptionBudget selecting
@@ -52,14 +53,11 @@ import urllib.parse
 
 import yaml
 
-# Config keys a manifest uses before the server knows them, and why. Each must still be refused as
-# an unknown key (see the docstring).
-PENDING_KEYS = {
-    "database.url": "issue 10 (PostgreSQL store)",
-    "database.url_env": "issue 10 (PostgreSQL store)",
-    "database.connections": "issue 10 (PostgreSQL store)",
-    "database.lease_seconds": "issue 10 (task leases)",
-}
+# Config keys a manifest uses before the server knows them, and why, e.g.
+#   "database.url": "issue 10 (PostgreSQL store)",
+# Each must still be refused as an unknown key (see the docstring). Empty: the manifests use only
+# keys the server knows (issue 10's database.* keys became real with the PostgreSQL store).
+PENDING_KEYS = {}
 # Manifests that may use PENDING_KEYS (they say plainly in their header what they wait for).
 PENDING_DIRS = {"k8s-replicas"}
 # Secret variables libpq reads itself, which the server therefore does not list: the password for
