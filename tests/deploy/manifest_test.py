@@ -7,15 +7,16 @@ and secret variable it references is checked against the real server.
 - Each ConfigMap's config.json is loaded by `music-server --check_config` (the server's own strict
   parser: an unknown key, a bad value fails).
 - Pending keys: PENDING_KEYS lists config keys a manifest may use before the server knows them
-  (it held issue 10's database.* keys until the server learnt them), and only manifests under PENDING_DIRS, which say so in their header,
-  may use them. The test asks the server which of them it still refuses: it runs --check_config on
-  a config holding just that key, and the key is pending while the answer is `config key "KEY":
-  unknown key`. Pending keys are removed before the manifest's config is checked; every other key
-  is checked as usual, so a typo is never hidden as "pending". A key in PENDING_KEYS that the server
-  knows (it accepts the probe, or refuses its value rather than its name) is a failure: take it out
-  of the list, and from then on --check_config validates it with the rest. So the list cannot stay
-  longer than it is true, and nothing is pending that the manifests do not say is pending. (The
-  simpler "skip what the server refuses" would let a key the server never learns pass unnoticed.)
+  (it held issue 10's database.* keys until the server learnt them); only manifests under
+  PENDING_DIRS, which say so in their header, may use them. The test asks the server which of
+  them it still refuses: it runs --check_config on a config holding just that key, and the key is
+  pending while the answer is `config key "KEY": unknown key`. Pending keys are removed before a
+  manifest's config is checked; every other key is checked as usual, so a typo is never hidden as
+  "pending". A key in PENDING_KEYS that the server knows (it accepts the probe, or refuses its
+  value rather than its name) is a failure: take it out of the list, and from then on
+  --check_config validates it with the rest. So a key is pending only while it is true. (The
+  simpler "skip whatever the server refuses" would let a key the server never learns, or a typo,
+  pass unnoticed.)
 - A `database.url` in a config must not carry a password (the server refuses one; the test checks
   it too, so the rule holds even for a manifest whose key is pending): the password comes from a
   Secret.
@@ -136,8 +137,9 @@ def probe_pending(server):
             pending.add(key)
         else:
             answer = "accepts it" if accepted else f"knows it ({err})"
-            fail("PENDING_KEYS", f"{key}, pending {PENDING_KEYS[key]}: the server {answer}; remove "
-                                 f"it from PENDING_KEYS and update the notes of the manifests using it")
+            fail("PENDING_KEYS", f"{key}, pending {PENDING_KEYS[key]}: the server {answer}; "
+                                 f"remove it from PENDING_KEYS and update the notes of the "
+                                 f"manifests using it")
     return pending
 
 
@@ -178,17 +180,19 @@ def check_secret(where, secret, services):
             continue
         url = urllib.parse.urlsplit(value)
         if url.password is not None and PLACEHOLDER not in url.password:
-            fail(name, f"the password in `{key}` is not a placeholder (it must contain {PLACEHOLDER})")
+            fail(name, f"the password in `{key}` is not a placeholder (must contain {PLACEHOLDER})")
         if "password" in values and url.password != str(values["password"]):
             fail(name, f"the password in `{key}` is not the Secret's `password`")
         if "username" in values and url.username != str(values["username"]):
             fail(name, f"the user in `{key}` is not the Secret's `username`")
         host = (url.hostname or "").split(".")[0]
+        port = url.port or 5432
         svc = services.get(host)
         if services and svc is None:
-            fail(name, f"`{key}` points at {url.hostname}, no Service of this file {sorted(services)}")
-        elif svc is not None and (url.port or 5432) not in {p["port"] for p in svc["spec"]["ports"]}:
-            fail(name, f"`{key}` uses port {url.port or 5432}, which Service {host} does not serve")
+            fail(name, f"`{key}` points at {url.hostname}, no Service of this file "
+                       f"{sorted(services)}")
+        elif svc is not None and port not in {p["port"] for p in svc["spec"]["ports"]}:
+            fail(name, f"`{key}` uses port {port}, which Service {host} does not serve")
 
 
 def check_database_url(where, config):
@@ -241,7 +245,8 @@ def check_music_server(server, where, docs, workloads, pending, pending_ok):
         checked = copy.deepcopy(config)
         for key in sorted(pending):
             if remove_key(checked, key) and not pending_ok:
-                fail(cmname, f"uses {key}, pending {PENDING_KEYS[key]}, outside {sorted(PENDING_DIRS)}")
+                fail(cmname, f"uses {key}, pending {PENDING_KEYS[key]}, outside "
+                             f"{sorted(PENDING_DIRS)}")
         described = check_config(server, checked, cmname)
         listen_ports = set()
         grpc_port = None
@@ -317,18 +322,22 @@ def check_music_server(server, where, docs, workloads, pending, pending_ok):
                     fail(cname, f"env {need}, which the server requires, is mounted optional")
 
     templates = [t for _, t, _ in workloads]
+    names = {(w["kind"], w["metadata"]["name"]) for w, _, _ in workloads}
     for d in docs:
         if d.get("kind") != "HorizontalPodAutoscaler":
             continue
         ref = d["spec"]["scaleTargetRef"]
-        if (any((ref["kind"], ref["name"]) == (w["kind"], w["metadata"]["name"]) for w, _, _ in workloads)
-                and not any(m.get("resource", {}).get("name") == "cpu" for m in d["spec"]["metrics"])):
+        on_cpu = any(m.get("resource", {}).get("name") == "cpu" for m in d["spec"]["metrics"])
+        if (ref["kind"], ref["name"]) in names and not on_cpu:
             fail(f"{where} HPA {d['metadata']['name']}", "does not scale on CPU")
-    if not any(d.get("kind") == "PodDisruptionBudget" and
-               any(selects(d["spec"]["selector"]["matchLabels"], t) for t in templates) for d in docs):
+
+    def selected_by(kind, selector_of):
+        return any(d.get("kind") == kind and any(selects(selector_of(d), t) for t in templates)
+                   for d in docs)
+
+    if not selected_by("PodDisruptionBudget", lambda d: d["spec"]["selector"]["matchLabels"]):
         fail(where, "no PodDisruptionBudget selects the music-server pods")
-    if not any(d.get("kind") == "Service" and any(selects(d["spec"]["selector"], t) for t in templates)
-               for d in docs):
+    if not selected_by("Service", lambda d: d["spec"]["selector"]):
         fail(where, "no Service selects the music-server pods")
 
 
@@ -356,7 +365,8 @@ def check_k8s(server, path, docs, pending, dir_secrets):
         for sp in svc["spec"]["ports"]:
             t = sp.get("targetPort", sp["port"])
             if t not in ports and t not in ports.values():
-                fail(f"{where} Service {name} port {sp['name']}", f"targetPort {t} is no containerPort")
+                fail(f"{where} Service {name} port {sp['name']}",
+                     f"targetPort {t} is no containerPort")
     for d in docs:
         if d.get("kind") == "PodDisruptionBudget":
             if not any(selects(d["spec"]["selector"]["matchLabels"], t) for t in templates):
@@ -365,7 +375,8 @@ def check_k8s(server, path, docs, pending, dir_secrets):
             ref = d["spec"]["scaleTargetRef"]
             if not any((ref["kind"], ref["name"]) == (w["kind"], w["metadata"]["name"])
                        for w, _, _ in workloads):
-                fail(f"{where} HPA {d['metadata']['name']}", f"scales {ref}, no workload of this file")
+                fail(f"{where} HPA {d['metadata']['name']}",
+                     f"scales {ref}, no workload of this file")
         if d.get("kind") == "Secret":
             check_secret(where, d, services)
 
