@@ -152,6 +152,9 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const ConnectOption
     }
     return absl::UnavailableError(absl::StrCat("PostgreSQL: cannot connect: ", message));
   }
+  // NOTICEs (e.g. "relation ... already exists, skipping" of the migrations' IF NOT EXISTS) are
+  // not errors: libpq would print them on stderr.
+  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
   return std::unique_ptr<Connection>(new Connection(conn));
 }
 

@@ -1,4 +1,5 @@
-// store_bench: durable writes per second on the SQLite store with 1, 16 and 64 writer threads
+// store_bench: durable writes per second on the SQLite store (or, with --postgres_url, the
+// PostgreSQL store: one connection per writer thread, synchronous_commit as the server has it) with 1, 16 and 64 writer threads
 // (synchronous=FULL by default), the batch sizes the group commit formed, and the latency of a
 // reader running next to the writers. Prints its figures; not a test.
 //
@@ -39,6 +40,7 @@
 #include "domain/billing_types.h"
 #include "domain/task_record.h"
 #include "music/v1/task.pb.h"
+#include "persistence/postgres/postgres_store.h"
 #include "persistence/sqlite/sqlite_task_store.h"
 #include "persistence/task_store.h"
 
@@ -47,6 +49,9 @@ ABSL_FLAG(double, seconds, 3, "Measured seconds per level");
 ABSL_FLAG(std::string, synchronous, "FULL", "SQLite synchronous setting: FULL, NORMAL or EXTRA");
 ABSL_FLAG(std::string, dir, "",
           "Directory for the database files (default: a new one under /tmp); on a real disk");
+ABSL_FLAG(std::string, postgres_url, "",
+          "Measure the PostgreSQL store on this database instead (libpq URI; tools/pg-scratch "
+          "start DIR prints one)");
 ABSL_FLAG(bool, reader, true,
           "Run one reader thread next to the writers: a Get every --read_interval_ms");
 ABSL_FLAG(double, read_interval_ms, 1,
@@ -129,7 +134,19 @@ struct Level {
   std::optional<Batches> stats;
 };
 
-std::unique_ptr<music::persistence::TaskStore> OpenStore(const std::string& path) {
+std::shared_ptr<music::persistence::TaskStore> OpenStore(const std::string& path, int threads) {
+  if (const std::string url = absl::GetFlag(FLAGS_postgres_url); !url.empty()) {
+    music::persistence::PostgresOptions options;
+    options.url = url;
+    options.connections = std::max(1, threads) + 1;  // the writers and the reader
+    absl::StatusOr<music::persistence::Stores> stores =
+        music::persistence::OpenPostgresStores(options);
+    if (!stores.ok()) {
+      std::fprintf(stderr, "store_bench: %s\n", std::string(stores.status().message()).c_str());
+      return nullptr;
+    }
+    return stores->tasks;
+  }
   music::persistence::SqliteOptions options;
   options.path = path;
   options.synchronous = absl::GetFlag(FLAGS_synchronous);
@@ -144,11 +161,14 @@ std::unique_ptr<music::persistence::TaskStore> OpenStore(const std::string& path
 
 bool RunLevel(const std::string& dir, Level& level) {
   const std::string path = absl::StrCat(dir, "/store-", level.threads, ".db");
-  std::unique_ptr<music::persistence::TaskStore> store = OpenStore(path);
+  std::shared_ptr<music::persistence::TaskStore> store = OpenStore(path, level.threads);
   if (store == nullptr) return false;
   // One task the reader keeps reading.
   music::billing::BillingTransaction reserve;
-  if (!store->Create(NewTask("read-me", absl::Now(), &reserve)).ok()) return false;
+  // Ids unique per run and level: a PostgreSQL database is shared by the levels (and reruns).
+  const std::string run = absl::StrCat(absl::ToUnixMicros(absl::Now()), "-", level.threads);
+  const std::string read_me = absl::StrCat("read-me-", run);
+  if (!store->Create(NewTask(read_me, absl::Now(), &reserve)).ok()) return false;
 
   absl::Notification start;
   std::atomic<bool> stop{false};
@@ -160,7 +180,7 @@ bool RunLevel(const std::string& dir, Level& level) {
       start.WaitForNotification();
       for (int i = 0; !stop.load(std::memory_order_relaxed); ++i) {
         music::billing::BillingTransaction row;
-        music::domain::TaskRecord r = NewTask(absl::StrCat("w", t, "-", i), absl::Now(), &row);
+        music::domain::TaskRecord r = NewTask(absl::StrCat("w", run, "-", t, "-", i), absl::Now(), &row);
         SteadyClock::time_point t0 = SteadyClock::now();
         absl::StatusOr<music::persistence::CreateResult> created =
             store->Create(r, absl::MakeConstSpan(&row, 1));
@@ -187,7 +207,7 @@ bool RunLevel(const std::string& dir, Level& level) {
       start.WaitForNotification();
       while (!stop.load(std::memory_order_relaxed)) {
         const SteadyClock::time_point t0 = SteadyClock::now();
-        const bool ok = store->Get("read-me").ok();
+        const bool ok = store->Get(read_me).ok();
         level.read_ms.push_back(MsSince(t0));
         if (ok) ++level.reads;
         std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(interval_ms));

@@ -3,7 +3,12 @@
 // the replica that drives it; a callback that reaches the other replica is applied there; a
 // replica that shuts down hands its tasks to the other, which finishes them without submitting
 // any a second time.
+#include <atomic>
+#include <cstdio>
+#include <chrono>
 #include <map>
+#include <set>
+#include <thread>
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,7 +16,10 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "music/v1/music_service.grpc.pb.h"
+#include "persistence/postgres/postgres_store.h"
 #include "adapters/builtin_providers.h"
 #include "gtest/gtest.h"
 #include "server/build_server.h"
@@ -31,7 +39,7 @@ constexpr char kCallbackSecret[] = "replicas-callback-secret";
 class ReplicasE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::string> url = PostgresServer::Shared().CreateDatabase("replicas");
+    absl::StatusOr<std::string> url = DatabaseUrl();
     ASSERT_TRUE(url.ok()) << url.status();
     url_ = *url;
     emulator::EmulatorOptions eo;
@@ -47,9 +55,16 @@ class ReplicasE2eTest : public ::testing::Test {
     }
     replicas_.clear();
     if (emulator_) emulator_->Stop();
-    PostgresServer::Shared().DropDatabase(url_).IgnoreError();
+    if (!own_server_) PostgresServer::Shared().DropDatabase(url_).IgnoreError();
   }
   virtual absl::Duration TaskDuration() { return absl::Milliseconds(500); }
+  // The test's database: a fresh one on the run's server, or (own_server_) a server of its own
+  // that the test may stop.
+  absl::StatusOr<std::string> DatabaseUrl() {
+    if (!own_server_) return PostgresServer::Shared().CreateDatabase("replicas");
+    if (absl::Status s = pg_.Start(pg_dir_.File("pg")); !s.ok()) return s;
+    return pg_.url();
+  }
 
   // A replica on the test's database; its providers call back `callback_url` ("" = its own
   // listener).
@@ -98,9 +113,24 @@ class ReplicasE2eTest : public ::testing::Test {
   }
 
   std::string url_;
+  bool own_server_ = false;
+  TempDir pg_dir_{"replicas_pg"};
+  PostgresServer pg_;
   std::unique_ptr<emulator::ProviderEmulator> emulator_;
   std::vector<std::unique_ptr<service::MusicServer>> replicas_;
 };
+
+// grpc.health.v1 of the whole server on `port`; UNKNOWN when the check itself fails.
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(int port) {
+  auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  grpc::health::v1::HealthCheckRequest req;
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (!stub->Check(&ctx, req, &resp).ok()) return grpc::health::v1::HealthCheckResponse::UNKNOWN;
+  return resp.status();
+}
 
 TEST_F(ReplicasE2eTest, EachTaskIsSubmittedOnceAndCallbacksApplyOnEitherReplica) {
   service::MusicServer* b = StartReplica();
@@ -207,6 +237,111 @@ TEST_F(ReplicasHandOverTest, AStreamOnOneReplicaSeesEveryChangeTheOtherMakes) {
   }
   EXPECT_EQ(client_a.GetTask(created.task_id()).version(), last.version());
   EXPECT_EQ(emulator_->stats().creates_accepted, 1);
+}
+
+// Issue 10: "PostgreSQL stopped for 10 s and restarted under load: replicas report NOT_SERVING,
+// then recover with no task lost or stranded." Creates keep coming through both replicas the whole
+// time, each retried under its request_id until answered (as a caller following AIP-194 does).
+class ReplicasOutageTest : public ReplicasE2eTest {
+ protected:
+  void SetUp() override {
+    own_server_ = true;
+    ReplicasE2eTest::SetUp();
+  }
+};
+
+TEST_F(ReplicasOutageTest, PostgresDownForTenSecondsUnderLoadLosesAndStrandsNothing) {
+  service::MusicServer* a = StartReplica();
+  service::MusicServer* b = StartReplica();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  const std::vector<int> ports = {a->port(), b->port()};
+  std::atomic<bool> stop{false};
+  std::atomic<int> unavailable{0};
+  absl::Mutex mu;
+  std::vector<std::string> acknowledged;  // guarded by mu
+  std::thread load([&] {
+    std::vector<std::unique_ptr<music::v1::MusicService::Stub>> stubs;
+    for (int port : ports) {
+      stubs.push_back(music::v1::MusicService::NewStub(grpc::CreateChannel(
+          absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials())));
+    }
+    for (int i = 0; !stop; ++i) {
+      music::v1::CreateMusicRequest req;
+      req.set_prompt(absl::StrCat("song ", i));
+      req.set_request_id(absl::StrCat("outage-", i));
+      // Until answered: the same request_id, alternating replicas.
+      for (int attempt = 0; !stop || attempt == 0; ++attempt) {
+        music::v1::CreateMusicResponse resp;
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+        const grpc::Status st = stubs[(i + attempt) % stubs.size()]->CreateMusic(&ctx, req, &resp);
+        if (st.ok()) {
+          absl::MutexLock lock(&mu);
+          acknowledged.push_back(resp.task().task_id());
+          break;
+        }
+        // Never INTERNAL: the store being away is UNAVAILABLE (retryable).
+        EXPECT_TRUE(st.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                    st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)
+            << st.error_code() << " " << st.error_message();
+        ++unavailable;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the caller's backoff
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the load's pace
+    }
+  });
+  auto count = [&] {
+    absl::MutexLock lock(&mu);
+    return acknowledged.size();
+  };
+  ASSERT_TRUE(WaitFor([&] { return count() >= 10; }, absl::Seconds(20), "creates before"));
+  ASSERT_TRUE(pg_.Stop().ok());
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Health(ports[0]) == grpc::health::v1::HealthCheckResponse::NOT_SERVING &&
+               Health(ports[1]) == grpc::health::v1::HealthCheckResponse::NOT_SERVING;
+      },
+      absl::Seconds(10), "both replicas NOT_SERVING while PostgreSQL is down"));
+  absl::SleepFor(absl::Seconds(10));  // the outage (the fault under test, not a wait)
+  ASSERT_TRUE(pg_.Restart().ok());
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Health(ports[0]) == grpc::health::v1::HealthCheckResponse::SERVING &&
+               Health(ports[1]) == grpc::health::v1::HealthCheckResponse::SERVING;
+      },
+      absl::Seconds(15), "both replicas SERVING again"));
+  const size_t before_stop = count();
+  ASSERT_TRUE(WaitFor([&] { return count() >= before_stop + 5; }, absl::Seconds(20),
+                      "creates after the outage"));
+  stop = true;
+  load.join();
+  EXPECT_GT(unavailable.load(), 0) << "the outage was not seen by the load";
+
+  std::vector<std::string> ids;
+  {
+    absl::MutexLock lock(&mu);
+    ids = acknowledged;
+  }
+  ServerClient client(b->port());
+  EXPECT_TRUE(AllSucceeded(client, ids, absl::Seconds(60)));
+  // Each acknowledged create is one task, submitted once.
+  std::set<std::string> distinct(ids.begin(), ids.end());
+  EXPECT_EQ(distinct.size(), ids.size());
+  EXPECT_EQ(emulator_->stats().creates_accepted, static_cast<int64_t>(ids.size()));
+  // The ledger balances (every task reserved once, then settled or refunded once).
+  persistence::PostgresOptions options;
+  options.url = url_;
+  absl::StatusOr<persistence::Stores> stores = persistence::OpenPostgresStores(options);
+  ASSERT_TRUE(stores.ok()) << stores.status();
+  absl::StatusOr<std::vector<persistence::LedgerViolation>> violations =
+      stores->billing->CheckLedger();
+  ASSERT_TRUE(violations.ok()) << violations.status();
+  EXPECT_TRUE(violations->empty()) << violations->size() << " ledger violations";
+  std::printf("outage figures: %zu creates acknowledged, %d attempts refused UNAVAILABLE during "
+              "the outage, %lld submissions, %zu ledger violations\n",
+              ids.size(), unavailable.load(),
+              static_cast<long long>(emulator_->stats().creates_accepted), violations->size());
 }
 
 }  // namespace
