@@ -19,6 +19,16 @@ enum class SubmissionState : int {
   kUnknown = 3,       // a create was sent and its answer lost (timeout, malformed answer, crash)
 };
 
+/// Which replica drives a task, with several replicas on one store (persistence::LeaseStore):
+/// the replica that created or last claimed it. Empty with one replica (SQLite).
+struct TaskLease {
+  /// The replica's id (LeaseStore::replica_id()); "" none.
+  std::string owner;
+  /// Fencing token: a new, larger one on every create and claim, so a write of a replica that
+  /// lost the task (an older token) is refused by the store.
+  int64_t token = 0;
+};
+
 /// A stored task: the public resource plus the engine's bookkeeping, which never leaves the
 /// service. Holds no secrets (API keys and webhook secrets are never stored).
 struct TaskRecord {
@@ -46,6 +56,8 @@ struct TaskRecord {
   /// normalized to "00-<32 hex>-<16 hex>-<2 hex>"), logged on every line about the task so a
   /// platform's traces join the service's lines; "" when the caller sent none or a malformed one.
   std::string traceparent;
+  /// The replica driving it (stores with leases); not part of the task's version.
+  TaskLease lease;
 };
 
 /// True for SUCCEEDED, FAILED and CANCELED.

@@ -8,6 +8,7 @@
 
 #include "persistence/archive_store.h"
 #include "persistence/billing_store.h"
+#include "persistence/lease_store.h"
 #include "persistence/task_store.h"
 
 namespace music::persistence {
@@ -21,6 +22,9 @@ struct Stores {
   /// The output archive (clip media copies); null: nothing is archived and GetClipAudio is
   /// FAILED_PRECONDITION.
   std::shared_ptr<ArchiveStore> archive;
+  /// Leases for several replicas on this store (PostgreSQL); null: one server drives every task
+  /// (SQLite, which one server holds with an exclusive lock).
+  std::shared_ptr<LeaseStore> leases;
 };
 
 }  // namespace music::persistence

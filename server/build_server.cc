@@ -17,6 +17,7 @@
 #include "adapters/http/safe_fetcher.h"
 #include "persistence/archive/local_archive_store.h"
 #include "persistence/archive/s3_archive_store.h"
+#include "persistence/postgres/postgres_store.h"
 #include "persistence/sqlite/sqlite_task_store.h"
 #include "server/catalog_builder.h"
 #include "service/core/event_log.h"
@@ -142,6 +143,37 @@ SecretLookup EnvironmentSecrets() {
     return v == nullptr ? std::string() : std::string(v);
   };
 }
+
+namespace {
+
+// The stores `config` names: PostgreSQL when database.url or database.url_env is set (several
+// replicas may share it), else the SQLite file at database.path (one server per file).
+absl::StatusOr<persistence::Stores> OpenStores(const ServerConfig& config,
+                                               const SecretLookup& secrets) {
+  std::string url = config.database_url;
+  if (!config.database_url_env.empty()) {
+    url = secrets(config.database_url_env);
+    if (url.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database.url_env: the variable ", config.database_url_env, " is unset or empty"));
+    }
+  }
+  if (!url.empty()) {
+    persistence::PostgresOptions options;
+    options.url = url;
+    options.connections = config.database_connections;
+    return persistence::OpenPostgresStores(options);
+  }
+  persistence::SqliteOptions options;
+  options.path = config.database_path;
+  options.synchronous = config.database_synchronous;
+  // One server per file: a second one on the same file refuses to start, naming it.
+  options.exclusive_lock = true;
+  options.allow_recreate = config.database_allow_recreate;
+  return persistence::OpenSqliteStores(options);
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
     const ServerConfig& config, const adapters::ProviderModuleRegistry& registry,
@@ -298,14 +330,8 @@ absl::StatusOr<std::unique_ptr<service::MusicServer>> BuildServer(
     options.archive_fetcher = options.owned_archive_fetcher.get();
   }
 
-  // The store is opened last, so a bad config never creates or migrates a database file.
-  persistence::SqliteOptions db_options;
-  db_options.path = config.database_path;
-  db_options.synchronous = config.database_synchronous;
-  // One server per file: a second one on the same file refuses to start, naming it.
-  db_options.exclusive_lock = true;
-  db_options.allow_recreate = config.database_allow_recreate;
-  auto stores = persistence::OpenSqliteStores(db_options);
+  // The store is opened last, so a bad config never creates or migrates a database.
+  auto stores = OpenStores(config, secrets);
   if (!stores.ok()) return stores.status();
   if (config.archive_enabled && archive == nullptr) {
     auto opened = persistence::OpenLocalArchiveStore(ArchiveDirectory(config));

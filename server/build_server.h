@@ -25,8 +25,9 @@ SecretLookup EnvironmentSecrets();
 /// HTTP client (providers.<name>.connect/request timeouts), its API key (`secrets` of
 /// api_key_env, else the file api_key_file, whitespace-trimmed) and other secrets (`secrets` of
 /// the variables its config names), and its adapter; the catalog (BuildCatalog); the
-/// reference-audio fetcher; the SQLite stores (opened last, so a bad config never creates a
-/// database file); the ServerOptions. A provider without a key is listed unavailable, never
+/// reference-audio fetcher; the stores, opened last so a bad config never creates a database
+/// (PostgreSQL when database.url, or the variable database.url_env names, is set: FAILED_PRECONDITION
+/// when that variable is empty; else the SQLite file); the ServerOptions. A provider without a key is listed unavailable, never
 /// called. Errors: NOT_FOUND naming `providers.<name>.api_key_file` when that file cannot be
 /// read; INVALID_ARGUMENT naming the config key from an adapter factory or the catalog; a module
 /// of `registry` with no settings in `config` is INVALID_ARGUMENT naming `providers.<name>`;

@@ -491,6 +491,10 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json,
       {"database.path", String(&c.database_path, false)},
       {"database.synchronous", String(&c.database_synchronous, false)},
       {"database.allow_recreate", Bool(&c.database_allow_recreate)},
+      {"database.url", String(&c.database_url)},
+      {"database.url_env", String(&c.database_url_env)},
+      {"database.connections", Int(&c.database_connections, 1, 256)},
+      {"database.lease_seconds", Duration(&c.database_lease, s)},
       {"callbacks.listen", String(&c.callbacks_listen, false)},
       {"callbacks.public_url", String(&c.callbacks_public_url)},
       {"callbacks.token_secret_env", String(&c.callbacks_token_secret_env)},
@@ -586,6 +590,30 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json,
   if (auto st = Walk(doc, "", setters); !st.ok()) return st;
   if (c.database_synchronous != "FULL" && c.database_synchronous != "NORMAL") {
     return Bad("database.synchronous", "must be FULL or NORMAL");
+  }
+  if (!c.database_url.empty() && !c.database_url_env.empty()) {
+    return Bad("database.url", "set database.url or database.url_env, not both");
+  }
+  if (!c.database_url.empty()) {
+    if (!absl::StartsWith(c.database_url, "postgresql://") &&
+        !absl::StartsWith(c.database_url, "postgres://")) {
+      return Bad("database.url", "must be a postgresql:// URI");
+    }
+    // A password never sits in a config file: "user:password@" or a password= parameter.
+    const absl::string_view rest = absl::string_view(c.database_url).substr(
+        c.database_url.find("://") + 3);
+    const absl::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+    const size_t at = authority.rfind('@');
+    if ((at != absl::string_view::npos &&
+         authority.substr(0, at).find(':') != absl::string_view::npos) ||
+        absl::StrContains(absl::AsciiStrToLower(c.database_url), "password=")) {
+      return Bad("database.url",
+                 "holds a password: put it in PGPASSWORD or a PGPASSFILE, or put the whole URL in "
+                 "the variable database.url_env names");
+    }
+  }
+  if (c.database_lease < absl::Seconds(2) || c.database_lease > absl::Minutes(10)) {
+    return Bad("database.lease_seconds", "must be between 2 and 600");
   }
   std::string host;
   int port;
@@ -695,6 +723,11 @@ std::string DescribeConfig(const ServerConfig& config) {
   }
   if (!config.callbacks_token_secret_previous_env.empty()) {
     envs.insert(config.callbacks_token_secret_previous_env);
+  }
+  // The PostgreSQL URL when it comes from the environment (it may hold a password); required.
+  if (!config.database_url_env.empty()) {
+    envs.insert(config.database_url_env);
+    required.insert(config.database_url_env);
   }
   // The S3 archive's keys come from the environment too.
   if (config.archive_enabled && config.archive_backend == "s3") {

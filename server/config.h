@@ -89,6 +89,18 @@ struct ServerConfig {
   /// Start on a new empty database although the marker next to database_path says one was
   /// created there (after a deliberate reset). Off: such a start is refused.
   bool database_allow_recreate = false;
+  /// The PostgreSQL store (several replicas on one database): a libpq connection URI without a
+  /// password (PGPASSWORD / PGPASSFILE hold it), e.g. "postgresql://music@db:5432/music".
+  /// "" and database_url_env "": the SQLite store at database_path.
+  std::string database_url;
+  /// The environment variable holding the whole URL (a password may be in it: a Secret), instead
+  /// of database_url.
+  std::string database_url_env;
+  /// PostgreSQL connections per replica.
+  int database_connections = 8;
+  /// How long a replica's lease on its tasks lasts without renewal (PostgreSQL): a replica that
+  /// dies has its tasks taken over by the others about this long after its last renewal.
+  absl::Duration database_lease = absl::Seconds(15);
   // callbacks.*
   std::string callbacks_listen = "127.0.0.1:8081";
   std::string callbacks_public_url;  // "" = http(s)://<callbacks.listen>

@@ -63,7 +63,10 @@ int main(int argc, char** argv) {
   if (!server.ok()) return Fail(server.status());
   std::cout << "music-server listening on " << config.listen << " (port " << (*server)->port()
             << "), callbacks on port " << (*server)->callback_port() << ", database "
-            << config.database_path << ", providers: " << summary << std::endl;
+            << (config.database_url.empty() && config.database_url_env.empty()
+                    ? config.database_path
+                    : "PostgreSQL")
+            << ", providers: " << summary << std::endl;
 
   if (const int metrics_port = (*server)->metrics_port(); metrics_port != 0) {
     std::cout << "music-server: metrics on port " << metrics_port << " (/metrics)" << std::endl;

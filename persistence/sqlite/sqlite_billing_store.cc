@@ -16,6 +16,7 @@
 #include "persistence/sqlite/sqlite_reader_pool.h"
 #include "persistence/sqlite/sqlite_row_codec.h"
 #include "persistence/sqlite/sqlite_store_impl.h"
+#include "persistence/store_rows.h"
 
 namespace music::persistence::sqlite_internal {
 namespace {
@@ -88,13 +89,7 @@ SqliteStoreImpl::ListBillingTransactionsForReconciliation(const TimeRange& range
 
 absl::StatusOr<UsageInsertResult> SqliteStoreImpl::InsertUsageRecords(
     absl::Span<const billing::UsageRecord> records) {
-  for (const billing::UsageRecord& r : records) {
-    if (r.provider.empty() || r.usage_record_id.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("usage record of provider \"", r.provider, "\" for task \"",
-                       r.provider_task_id, "\": provider and usage_record_id are required"));
-    }
-  }
+  if (absl::Status s = store_rows::CheckUsageRecords(records); !s.ok()) return s;
   const std::string sql = absl::StrCat("INSERT OR IGNORE INTO usage_records (", kUsageColumns,
                                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   size_t bytes = 0;
@@ -236,11 +231,7 @@ absl::Status SqliteStoreImpl::AppendLedger(SqliteDb& db,
                               "?14)"));
   if (!stmt.ok()) return stmt.status();
   for (const billing::BillingTransaction& t : ledger) {
-    if (t.billing_transaction_id.empty() || t.task_id.empty() || t.amount_micros < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "billing transaction \"", t.billing_transaction_id,
-          "\": billing_transaction_id and task_id are required and amount_micros >= 0"));
-    }
+    if (absl::Status s = store_rows::CheckLedgerRow(t); !s.ok()) return s;
     ScopedStmt scoped(*stmt);
     if (absl::Status s = BindTransaction(*stmt, t); !s.ok()) return s;
     const int rc = sqlite3_step(*stmt);

@@ -13,54 +13,6 @@
 #include "persistence/sqlite/sqlite_db.h"
 
 namespace music::persistence::sqlite_internal {
-namespace {
-
-// "a,b" <-> {"a", "b"}; provider names hold no commas.
-std::vector<std::string> SplitList(absl::string_view s) {
-  if (s.empty()) return {};
-  return absl::StrSplit(s, ',');
-}
-
-// Outcome counts as "NAME=n;NAME=n".
-std::string JoinCounts(const std::vector<std::pair<std::string, int64_t>>& counts) {
-  std::vector<std::string> parts;
-  for (const auto& [name, n] : counts) parts.push_back(absl::StrCat(name, "=", n));
-  return absl::StrJoin(parts, ";");
-}
-
-std::vector<std::pair<std::string, int64_t>> SplitCounts(absl::string_view s) {
-  std::vector<std::pair<std::string, int64_t>> counts;
-  if (s.empty()) return counts;
-  for (absl::string_view part : absl::StrSplit(s, ';')) {
-    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(part, '=');
-    int64_t n = 0;
-    if (!absl::SimpleAtoi(kv.second, &n)) continue;
-    counts.emplace_back(std::string(kv.first), n);
-  }
-  return counts;
-}
-
-}  // namespace
-
-int64_t ToMicros(absl::Time t) {
-  if (t == absl::InfinitePast()) return std::numeric_limits<int64_t>::min();
-  if (t == absl::InfiniteFuture()) return std::numeric_limits<int64_t>::max();
-  const int64_t us = absl::ToUnixMicros(t);  // rounds down, saturates
-  if (us == std::numeric_limits<int64_t>::min()) return us + 1;
-  if (us == std::numeric_limits<int64_t>::max()) return us - 1;
-  return us;
-}
-
-absl::Time FromMicros(int64_t us) {
-  if (us == std::numeric_limits<int64_t>::min()) return absl::InfinitePast();
-  if (us == std::numeric_limits<int64_t>::max()) return absl::InfiniteFuture();
-  return absl::FromUnixMicros(us);
-}
-
-int64_t TimestampMicros(const google::protobuf::Timestamp& ts) {
-  return ToMicros(absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos()));
-}
-
 absl::StatusOr<domain::TaskRecord> DecodeTaskRow(sqlite3_stmt* stmt) {
   const std::string task_id = ColumnText(stmt, 0);
   for (int col : {2, 3, 4, 5, 6, 7}) {
@@ -82,8 +34,7 @@ absl::StatusOr<domain::TaskRecord> DecodeTaskRow(sqlite3_stmt* stmt) {
         ", version ", record.task.version(), " vs ", version, ")"));
   }
   const int64_t submission = sqlite3_column_int64(stmt, 2);
-  if (submission < static_cast<int>(domain::SubmissionState::kNotSubmitted) ||
-      submission > static_cast<int>(domain::SubmissionState::kUnknown)) {
+  if (!store_rows::ValidSubmission(submission)) {
     return absl::DataLossError(
         absl::StrCat("task ", task_id, ": bad submission state ", submission));
   }
@@ -235,11 +186,11 @@ absl::StatusOr<ReconciliationRun> DecodeRun(sqlite3_stmt* stmt) {
   run.create_time = FromMicros(sqlite3_column_int64(stmt, 1));
   run.range.start = FromMicros(sqlite3_column_int64(stmt, 2));
   run.range.end = FromMicros(sqlite3_column_int64(stmt, 3));
-  run.providers = SplitList(ColumnText(stmt, 4));
+  run.providers = store_rows::SplitList(ColumnText(stmt, 4));
   run.tolerance_micros = sqlite3_column_int64(stmt, 5);
   run.tasks = sqlite3_column_int64(stmt, 6);
   run.discrepancies = sqlite3_column_int64(stmt, 7);
-  run.outcome_tasks = SplitCounts(ColumnText(stmt, 8));
+  run.outcome_tasks = store_rows::SplitCounts(ColumnText(stmt, 8));
   run.difference_usd_micros = sqlite3_column_int64(stmt, 9);
   run.summary = ColumnText(stmt, 10);
   run.report_json = ColumnText(stmt, 11);
@@ -255,11 +206,11 @@ absl::Status BindRun(sqlite3_stmt* stmt, const ReconciliationRun& run) {
   check(sqlite3_bind_int64(stmt, 2, ToMicros(run.create_time)));
   check(sqlite3_bind_int64(stmt, 3, ToMicros(run.range.start)));
   check(sqlite3_bind_int64(stmt, 4, ToMicros(run.range.end)));
-  check(BindText(stmt, 5, absl::StrJoin(run.providers, ",")));
+  check(BindText(stmt, 5, store_rows::JoinList(run.providers)));
   check(sqlite3_bind_int64(stmt, 6, run.tolerance_micros));
   check(sqlite3_bind_int64(stmt, 7, run.tasks));
   check(sqlite3_bind_int64(stmt, 8, run.discrepancies));
-  check(BindText(stmt, 9, JoinCounts(run.outcome_tasks)));
+  check(BindText(stmt, 9, store_rows::JoinCounts(run.outcome_tasks)));
   check(sqlite3_bind_int64(stmt, 10, run.difference_usd_micros));
   check(BindText(stmt, 11, run.summary));
   check(BindText(stmt, 12, run.report_json));
@@ -282,14 +233,7 @@ billing::LedgerEntry DecodeLedgerEntry(sqlite3_stmt* stmt) {
   billing::LedgerEntry entry;
   entry.task_id = ColumnText(stmt, 0);
   const std::string kind = ColumnText(stmt, 1);
-  // As the check always read the stored kind: RESERVE, SETTLE, anything else a refund.
-  if (kind == "RESERVE") {
-    entry.kind = billing::TransactionKind::kReserve;
-  } else if (kind == "SETTLE") {
-    entry.kind = billing::TransactionKind::kSettle;
-  } else {
-    entry.kind = billing::TransactionKind::kRefund;
-  }
+  entry.kind = store_rows::LedgerEntryKind(kind);
   entry.amount_micros = sqlite3_column_int64(stmt, 2);
   entry.currency = ColumnText(stmt, 3);
   entry.billing_transaction_id = ColumnText(stmt, 4);

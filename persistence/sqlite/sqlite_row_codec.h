@@ -19,16 +19,14 @@
 #include "domain/task_record.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "persistence/billing_store.h"
+#include "persistence/store_rows.h"
 
 namespace music::persistence::sqlite_internal {
 
-/// Microseconds since the Unix epoch, rounded down; the infinities map to the int64 extremes,
-/// which no finite time uses (a finite time there is moved one microsecond inwards).
-int64_t ToMicros(absl::Time t);
-/// The inverse of ToMicros.
-absl::Time FromMicros(int64_t us);
-/// ToMicros of a proto Timestamp.
-int64_t TimestampMicros(const google::protobuf::Timestamp& ts);
+// Times as microseconds: the same values as every store (persistence/store_rows.h).
+using store_rows::FromMicros;
+using store_rows::TimestampMicros;
+using store_rows::ToMicros;
 
 /// Columns DecodeTaskRow reads, in this order; the tasks table is aliased `t`. A macro so the
 /// task store's queries stay compile-time string literals.

@@ -31,7 +31,10 @@ absl::StatusOr<Stores> OpenSqliteStores(const SqliteOptions& options) {
   absl::StatusOr<std::unique_ptr<SqliteStore>> store = OpenSqliteStore(options);
   if (!store.ok()) return store.status();
   std::shared_ptr<SqliteStore> shared = *std::move(store);
-  return Stores{shared, shared, nullptr};
+  Stores stores;
+  stores.tasks = shared;
+  stores.billing = shared;
+  return stores;
 }
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> OpenSqliteStore(const SqliteOptions& options) {

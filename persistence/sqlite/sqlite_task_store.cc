@@ -14,6 +14,7 @@
 #include "persistence/sqlite/sqlite_reader_pool.h"
 #include "persistence/sqlite/sqlite_row_codec.h"
 #include "persistence/sqlite/sqlite_store_impl.h"
+#include "persistence/store_rows.h"
 
 namespace music::persistence::sqlite_internal {
 namespace {
@@ -69,46 +70,6 @@ constexpr char kListArchivePendingSql[] =
     "(?4 = 0 OR t.create_time_us > ?2 OR (t.create_time_us = ?2 AND t.task_id > ?3)) "
     "ORDER BY t.create_time_us, t.task_id LIMIT ?5";
 
-absl::Status ValidateRecord(const domain::TaskRecord& record) {
-  if (record.task.task_id().empty()) {
-    return absl::InvalidArgumentError("task.task_id is empty");
-  }
-  const int submission = static_cast<int>(record.submission);
-  if (submission < static_cast<int>(domain::SubmissionState::kNotSubmitted) ||
-      submission > static_cast<int>(domain::SubmissionState::kUnknown)) {
-    return absl::InvalidArgumentError(absl::StrCat("bad submission state ", submission));
-  }
-  return absl::OkStatus();
-}
-
-// Validates a record for Create (version 1) and serializes its task.
-absl::StatusOr<std::string> NewTaskBlob(const domain::TaskRecord& record) {
-  if (absl::Status s = ValidateRecord(record); !s.ok()) return s;
-  if (record.task.version() != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a new task has version 1, not ", record.task.version()));
-  }
-  std::string blob;
-  if (!record.task.SerializeToString(&blob)) {
-    return absl::InternalError("cannot serialize the task");
-  }
-  return blob;
-}
-
-// Validates a record for Update (version >= 2) and serializes its task.
-absl::StatusOr<std::string> UpdatedTaskBlob(const domain::TaskRecord& record) {
-  if (absl::Status s = ValidateRecord(record); !s.ok()) return s;
-  if (record.task.version() < 2) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("an updated task has version >= 2, not ", record.task.version()));
-  }
-  std::string blob;
-  if (!record.task.SerializeToString(&blob)) {
-    return absl::InternalError("cannot serialize the task");
-  }
-  return blob;
-}
-
 // What a write adds to its batch, for GroupCommitLimits::max_bytes: the task and its ledger rows
 // (a row is a few short strings and numbers).
 size_t WriteBytes(const std::string& blob, absl::Span<const billing::BillingTransaction> ledger) {
@@ -129,7 +90,7 @@ absl::StatusOr<CreateResult> SqliteStoreImpl::Create(
 
 absl::StatusOr<CreateResult> SqliteStoreImpl::CreateWithLedger(
     const domain::TaskRecord& record, absl::Span<const billing::BillingTransaction> ledger) {
-  absl::StatusOr<std::string> blob = NewTaskBlob(record);
+  absl::StatusOr<std::string> blob = store_rows::NewTaskBlob(record);
   if (!blob.ok()) return blob.status();
   absl::StatusOr<CreateResult> result = absl::UnknownError("create did not run");
   const absl::Status status = writes_.Write(
@@ -168,7 +129,7 @@ absl::Status SqliteStoreImpl::Update(const domain::TaskRecord& record,
 
 absl::Status SqliteStoreImpl::UpdateWithLedger(
     const domain::TaskRecord& record, absl::Span<const billing::BillingTransaction> ledger) {
-  absl::StatusOr<std::string> blob = UpdatedTaskBlob(record);
+  absl::StatusOr<std::string> blob = store_rows::UpdatedTaskBlob(record);
   if (!blob.ok()) return blob.status();
   return writes_.Write(
       [&](SqliteDb& db) {

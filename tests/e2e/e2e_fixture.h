@@ -15,6 +15,10 @@
 #include "music/v1/billing_service.grpc.pb.h"
 #include "music/v1/music_service.grpc.pb.h"
 #include "persistence/sqlite/sqlite_task_store.h"
+#ifdef MUSIC_E2E_POSTGRES
+#include "persistence/postgres/postgres_store.h"
+#include "tests/testing/postgres_server.h"
+#endif
 #include "service/core/callback_token.h"
 #include "service/core/usage_formats.h"
 #include "service/server/music_server.h"
@@ -47,6 +51,9 @@ class E2eTest : public ::testing::Test {
   void TearDown() override {
     StopServer();
     if (emulator_) emulator_->Stop();
+#ifdef MUSIC_E2E_POSTGRES
+    if (!pg_url_.empty()) PostgresServer::Shared().DropDatabase(pg_url_).IgnoreError();
+#endif
   }
 
   virtual void ConfigureEmulator(emulator::EmulatorOptions&) {}
@@ -95,10 +102,28 @@ class E2eTest : public ::testing::Test {
     registry->Add(std::move(adapter));
   }
 
-  void StartServer(bool with_key = true) {
+  /// The stores of each server StartServer starts: the SQLite file db_path_, or, in a binary
+  /// built with MUSIC_E2E_POSTGRES (postgres_e2e_test: the same tests on the PostgreSQL store),
+  /// this test's database on the run's PostgreSQL server.
+  absl::StatusOr<persistence::Stores> OpenStores() {
+#ifdef MUSIC_E2E_POSTGRES
+    if (pg_url_.empty()) {
+      absl::StatusOr<std::string> url = PostgresServer::Shared().CreateDatabase("e2e");
+      if (!url.ok()) return url.status();
+      pg_url_ = *url;
+    }
+    persistence::PostgresOptions po;
+    po.url = pg_url_;
+    return persistence::OpenPostgresStores(po);
+#else
     persistence::SqliteOptions so;
     so.path = db_path_;
-    auto store = persistence::OpenSqliteStores(so);
+    return persistence::OpenSqliteStores(so);
+#endif
+  }
+
+  void StartServer(bool with_key = true) {
+    auto store = OpenStores();
     ASSERT_TRUE(store.ok()) << store.status();
     store->archive = MakeArchive();
     http::CurlOptions co;
@@ -241,6 +266,9 @@ class E2eTest : public ::testing::Test {
   /// Messages (tasks and heartbeats) read by Watch() calls so far, over all threads.
   std::atomic<int> watch_messages_{0};
   std::string db_path_;
+#ifdef MUSIC_E2E_POSTGRES
+  std::string pg_url_;  // this test's database, dropped in TearDown
+#endif
   std::string webhook_hmac_key_;  // set in ConfigureEmulator to require signed callbacks
   std::unique_ptr<emulator::ProviderEmulator> emulator_;
   std::unique_ptr<service::MusicServer> server_;

@@ -16,6 +16,7 @@
 #include "adapters/http/curl_http_client.h"
 #include "service/core/callback_token.h"
 #include "tests/server/server_client.h"
+#include "tests/testing/postgres_server.h"
 #include "tests/testing/temp_dir.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/testing/wait_for.h"
@@ -503,6 +504,62 @@ TEST_F(BuildServerTest, ADeletedDatabaseIsNoticedAndNeverSilentlyRecreated) {
   auto fresh = BuildServer(*config, adapters::BuiltinProviders(), Lookup(), RealClock::Get());
   ASSERT_TRUE(fresh.ok()) << fresh.status();
   server_ = *std::move(fresh);
+}
+
+// Issue 10: the PostgreSQL store, chosen by database.url_env (the URL from the environment, as
+// from a Secret). The server's health follows the store: NOT_SERVING while PostgreSQL is down,
+// SERVING again once it is back, with no restart; a create during the outage is UNAVAILABLE.
+TEST_F(BuildServerTest, OnPostgresFromTheUrlVariableHealthFollowsTheStoreThroughAnOutage) {
+  PostgresServer pg;
+  ASSERT_TRUE(pg.Start(dir_ + "/pg").ok());
+  std::string json = ConfigJson();
+  const std::string path_key = absl::StrCat(R"("path": ")", db_path(), R"(")");
+  ASSERT_NE(json.find(path_key), std::string::npos);
+  json.replace(json.find(path_key), path_key.size(), R"("url_env": "BS_DATABASE_URL")");
+  auto missing = Build(json);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kFailedPrecondition) << missing.status();
+  EXPECT_TRUE(absl::StrContains(missing.status().message(), "BS_DATABASE_URL"));
+
+  secrets_["BS_DATABASE_URL"] = pg.url();
+  auto server = Build(json);
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  EXPECT_FALSE(Exists(db_path())) << "no SQLite file on the PostgreSQL store";
+  ServerClient client(server_->port());
+  const music::v1::Task created = client.CreateMusic("a calm piano piece");
+  ASSERT_FALSE(created.task_id().empty());
+  EXPECT_EQ(client.WaitDone(created.task_id()).state(), music::v1::TASK_STATE_SUCCEEDED);
+  EXPECT_EQ(Health(server_->port(), ""), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  ASSERT_TRUE(pg.Stop().ok());
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Health(server_->port(), "") == grpc::health::v1::HealthCheckResponse::NOT_SERVING;
+      },
+      absl::Seconds(10), "health NOT_SERVING while PostgreSQL is down"));
+  {
+    auto stub = music::v1::MusicService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+    music::v1::CreateMusicRequest req;
+    req.set_prompt("while the database is away");
+    music::v1::CreateMusicResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = stub->CreateMusic(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  }
+  ASSERT_TRUE(pg.Restart().ok());
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Health(server_->port(), "") == grpc::health::v1::HealthCheckResponse::SERVING;
+      },
+      absl::Seconds(10), "health SERVING once PostgreSQL is back"));
+  const music::v1::Task after = client.CreateMusic("after the outage");
+  ASSERT_FALSE(after.task_id().empty());
+  EXPECT_EQ(client.WaitDone(after.task_id()).state(), music::v1::TASK_STATE_SUCCEEDED);
+  EXPECT_EQ(client.GetTask(created.task_id()).state(), music::v1::TASK_STATE_SUCCEEDED);
+  server_->Shutdown();
+  server_.reset();
 }
 
 }  // namespace

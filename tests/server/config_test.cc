@@ -1,5 +1,6 @@
 #include "server/config.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "adapters/builtin_providers.h"
@@ -333,6 +334,43 @@ TEST(ConfigTest, ReadsTenantQuotasAndTheirDefaults) {
     EXPECT_NE(parsed.status().message().find(std::string("\"") + b.key + "\""),
               absl::string_view::npos)
         << parsed.status();
+  }
+}
+
+TEST(ConfigTest, PostgresKeysAndTheirChecks) {
+  auto sqlite = ParseConfig("{}");
+  ASSERT_TRUE(sqlite.ok()) << sqlite.status();
+  EXPECT_EQ(sqlite->database_url, "");  // SQLite by default
+  EXPECT_EQ(sqlite->database_connections, 8);
+  EXPECT_EQ(sqlite->database_lease, absl::Seconds(15));
+  auto c = ParseConfig(R"({"database": {"url": "postgresql://music@db.internal:5432/music",
+    "connections": 4, "lease_seconds": 6}})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->database_url, "postgresql://music@db.internal:5432/music");
+  EXPECT_EQ(c->database_connections, 4);
+  EXPECT_EQ(c->database_lease, absl::Seconds(6));
+  auto env = ParseConfig(R"({"database": {"url_env": "MUSIC_DATABASE_URL"}})");
+  ASSERT_TRUE(env.ok()) << env.status();
+  const std::string d = DescribeConfig(*env);
+  // The URL variable is a secret the server needs.
+  EXPECT_NE(d.find(R"("required_secret_envs":["MUSIC_CALLBACK_SECRET","MUSIC_DATABASE_URL"])"),
+            std::string::npos)
+      << d;
+  for (const char* bad : {
+           R"({"database": {"url": "postgresql://music:hunter2@db/music"}})",
+           R"({"database": {"url": "postgresql://db/music?user=music&password=hunter2"}})",
+           R"({"database": {"url": "mysql://db/music"}})",
+           R"({"database": {"url": "postgresql://db/music", "url_env": "X"}})",
+           R"({"database": {"connections": 0}})",
+           R"({"database": {"lease_seconds": 1}})",
+       }) {
+    auto parsed = ParseConfig(bad);
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_THAT(std::string(parsed.status().message()), ::testing::HasSubstr("database."))
+        << bad;
+    // The refusal never repeats the password.
+    EXPECT_THAT(std::string(parsed.status().message()),
+                ::testing::Not(::testing::HasSubstr("hunter2")));
   }
 }
 
