@@ -402,7 +402,9 @@ class ChaosRun {
     request.set_request_id(absl::StrCat("chaos-", run_id_, "-", n));
     request.set_prompt(absl::StrCat("chaos song ", n));
     for (int attempt = 0;; ++attempt) {
-      Replica& r = PickReplica(static_cast<size_t>(n + attempt));
+      // Round robin over every replica, live or not, as a load balancer that has not noticed a
+      // death yet: a create sent to a killed replica fails and is resent to the next one.
+      Replica& r = *replicas_[static_cast<size_t>(n + attempt) % replicas_.size()];
       grpc::ClientContext context;
       context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
       music::v1::CreateMusicResponse response;
