@@ -97,6 +97,8 @@ struct TaskRecord {
   TaskState last_state = music::v1::TASK_STATE_UNSPECIFIED;
   grpc::StatusCode last_get = grpc::StatusCode::UNKNOWN;  // of the last GetTask
   bool watched = false;
+  absl::Time acknowledged_at;                     // the first OK answer of its create
+  absl::Time terminal_at = absl::InfiniteFuture();  // when a reader first saw it terminal
 };
 
 class ChaosRun {
@@ -118,9 +120,11 @@ class ChaosRun {
     for (int i = 0; i < options_.watchers_per_replica * options_.replicas; ++i) {
       watchers.emplace_back([this, i] { WatchLoop(i % options_.replicas); });
     }
+    std::thread observer([this] { ObserveLoop(); });
     Attack(load_end);
     load_stopped_.store(true);
     for (std::thread& t : creators) t.join();
+    observer.join();
     EnsureAllUp();
     const absl::Time settle_start = absl::Now();
     Settle();
@@ -175,7 +179,11 @@ class ChaosRun {
     if (options_.store == "postgres") {
       auto url = StartPostgres();
       if (!url.ok()) return url.status();
-      database = absl::StrCat(R"({"url": ")", *url, R"("})");
+      database = absl::StrCat(R"({"url": ")", *url, R"(")",
+                              options_.lease_seconds > 0
+                                  ? absl::StrCat(R"(, "lease_seconds": )", options_.lease_seconds)
+                                  : "",
+                              "}");
     } else {
       database = absl::StrCat(R"({"path": ")", work_dir_, R"(/music.db"})");
     }
@@ -255,7 +263,7 @@ class ChaosRun {
     pg_dir_ = absl::StrCat(work_dir_, "/pg");
     auto out = RunAndCapture({options_.pg_scratch, "start", pg_dir_});
     if (!out.ok()) return out.status();
-    std::vector<std::string> lines =
+    const std::vector<std::string> lines =
         absl::StrSplit(absl::StripTrailingAsciiWhitespace(*out), '\n');
     const std::string url = lines.empty() ? "" : lines.back();
     if (url.rfind("postgresql://", 0) != 0) {
@@ -443,6 +451,7 @@ class ChaosRun {
     TaskRecord& record = it->second;
     if (inserted) {
       record.request_id = request_id;
+      record.acknowledged_at = absl::Now();
       order_.push_back(task.task_id());
       // Watchers take the newest tasks; older ones unwatched are checked by GetTask alone.
       watch_queue_.push_back(task.task_id());
@@ -460,7 +469,9 @@ class ChaosRun {
 
   void NoteState(TaskRecord& record, TaskState state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     record.last_state = state;
-    if (IsTerminal(state)) record.terminal_states.insert(state);
+    if (!IsTerminal(state)) return;
+    if (record.terminal_states.empty()) record.terminal_at = absl::Now();
+    record.terminal_states.insert(state);
   }
 
   // One WatchTask client: watches one acknowledged task at a time from its first version to its
@@ -541,6 +552,47 @@ class ChaosRun {
   }
 
   // Polls GetTask for every acknowledged task until all are terminal or the settle time ends.
+  // One GetTask per task in `task_ids` (live replicas round robin from `*next`); returns those
+  // not terminal (or not readable) yet.
+  std::vector<std::string> PollTasks(const std::vector<std::string>& task_ids, size_t* next) {
+    std::vector<std::string> still;
+    for (const std::string& task_id : task_ids) {
+      Replica& r = PickReplica((*next)++);
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+      music::v1::GetTaskRequest request;
+      request.set_task_id(task_id);
+      music::v1::GetTaskResponse response;
+      const grpc::Status status = r.music->GetTask(&context, request, &response);
+      absl::MutexLock lock(&mu_);
+      TaskRecord& record = tasks_[task_id];
+      record.last_get = status.error_code();
+      if (status.ok()) NoteState(record, response.task().state());
+      if (!status.ok() || !IsTerminal(response.task().state())) still.push_back(task_id);
+    }
+    return still;
+  }
+
+  // During the load: GetTask of every acknowledged task not seen terminal yet, twice a second,
+  // so that each task's time to its end is known (the slowest one bounds the time a dead
+  // replica's tasks waited for another to take them over).
+  void ObserveLoop() {
+    size_t next = 0;
+    while (!load_stopped_.load()) {
+      std::vector<std::string> open;
+      {
+        absl::MutexLock lock(&mu_);
+        for (const std::string& task_id : order_) {
+          if (tasks_.at(task_id).terminal_states.empty()) open.push_back(task_id);
+        }
+      }
+      PollTasks(open, &next);
+      absl::SleepFor(absl::Milliseconds(500));
+    }
+  }
+
+  // After the load: GetTask of every acknowledged task (a task seen terminal before must still
+  // be there), then of those not terminal, until none is left or the settle time ends.
   void Settle() {
     std::vector<std::string> pending;
     {
@@ -550,22 +602,7 @@ class ChaosRun {
     Log(absl::StrCat("load stopped; settling ", pending.size(), " tasks"));
     size_t next = 0;
     while (!pending.empty()) {
-      std::vector<std::string> still;
-      for (const std::string& task_id : pending) {
-        Replica& r = PickReplica(next++);
-        grpc::ClientContext context;
-        context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-        music::v1::GetTaskRequest request;
-        request.set_task_id(task_id);
-        music::v1::GetTaskResponse response;
-        const grpc::Status status = r.music->GetTask(&context, request, &response);
-        absl::MutexLock lock(&mu_);
-        TaskRecord& record = tasks_[task_id];
-        record.last_get = status.error_code();
-        if (status.ok()) NoteState(record, response.task().state());
-        if (!status.ok() || !IsTerminal(response.task().state())) still.push_back(task_id);
-      }
-      pending = std::move(still);
+      pending = PollTasks(pending, &next);
       if (pending.empty() || absl::Now() > settle_deadline_) break;
       absl::SleepFor(absl::Milliseconds(500));
     }
@@ -575,6 +612,8 @@ class ChaosRun {
     {
       absl::MutexLock lock(&mu_);
       report_.distinct_tasks = static_cast<int64_t>(tasks_.size());
+      std::vector<double> task_seconds;
+
       for (const std::string& task_id : order_) {
         const TaskRecord& record = tasks_.at(task_id);
         const bool found = record.last_get == grpc::StatusCode::OK;
@@ -598,11 +637,25 @@ class ChaosRun {
                                                     " terminal states"));
           }
         }
+        const absl::Duration took = record.terminal_at - record.acknowledged_at;
+        task_seconds.push_back(absl::ToDoubleSeconds(took));
+        if (options_.max_task_time > absl::ZeroDuration() && took > options_.max_task_time) {
+          ++report_.tasks_too_slow;
+          if (report_.problems.size() < kMaxProblems) {
+            report_.problems.push_back(absl::StrCat("task ", task_id, " took ",
+                                                    absl::FormatDuration(took)));
+          }
+        }
         if (record.last_state == music::v1::TASK_STATE_SUCCEEDED) {
           ++report_.tasks_succeeded;
         } else {
           ++report_.tasks_failed;
         }
+      }
+      if (!task_seconds.empty()) {
+        std::sort(task_seconds.begin(), task_seconds.end());
+        report_.median_task_seconds = task_seconds[task_seconds.size() / 2];
+        report_.slowest_task_seconds = task_seconds.back();
       }
     }
     CheckSubmissions();
@@ -726,6 +779,9 @@ std::vector<std::pair<std::string, std::string>> ChaosReport::Figures() const {
       {"watch violations", n(watch_violations)},
       {"ledger violations", ledger_violations < 0 ? "unknown" : n(ledger_violations)},
       {"ledger", ledger_violations == 0 ? "balanced" : "NOT BALANCED"},
+      {"median task seconds", absl::StrFormat("%.1f", median_task_seconds)},
+      {"slowest task seconds", absl::StrFormat("%.1f", slowest_task_seconds)},
+      {"tasks too slow", n(tasks_too_slow)},
       {"settle seconds", absl::StrFormat("%.1f", absl::ToDoubleSeconds(settle_wait))},
       {"result", Passed() ? "PASS" : "FAIL"},
   };

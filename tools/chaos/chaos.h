@@ -26,6 +26,9 @@ struct ChaosOptions {
   /// same ports and database.
   absl::Duration kill_every = absl::Seconds(5);
   absl::Duration restart_delay = absl::Seconds(1);
+  /// postgres: `database.lease_seconds` of every replica (how long a dead replica's tasks wait
+  /// for another to claim them); 0: the server's default.
+  int lease_seconds = 0;
   /// Creates per second over all replicas.
   double creates_per_second = 20;
   /// WatchTask clients per replica.
@@ -38,6 +41,9 @@ struct ChaosOptions {
   std::string music_server;
   std::string emulator;
   std::string pg_scratch;
+  /// When > 0, a task that took longer than this from its acknowledgement to its end fails the
+  /// run: a dead replica's tasks must be taken over (by another replica or its restart) in time.
+  absl::Duration max_task_time = absl::ZeroDuration();
   /// Where configs, databases and logs go; empty: a fresh temporary directory, removed after a
   /// passing run unless `keep_work_dir`.
   std::string work_dir;
@@ -67,6 +73,12 @@ struct ChaosReport {
   int64_t watch_reconnects = 0;  ///< Streams reopened after an error (not a deadline), each try.
   int64_t watch_violations = 0;  ///< A version received twice or out of order by one client.
   int64_t ledger_violations = -1;  ///< -1: CheckLedger could not be asked.
+  int64_t tasks_too_slow = 0;  ///< Tasks slower than ChaosOptions::max_task_time.
+  /// From a create's first OK answer until a reader (a watcher or the GetTask poller, twice a
+  /// second) saw the task terminal: the slowest bounds how long a killed replica's tasks waited.
+  double median_task_seconds = 0;
+  double slowest_task_seconds = 0;
+  /// How long the run waited after the load for every task to end.
   absl::Duration settle_wait;
   /// Up to a few examples of what failed, for the operator.
   std::vector<std::string> problems;
@@ -74,7 +86,8 @@ struct ChaosReport {
   /// Whether nothing was lost or duplicated, every watch was in order and the ledger balances.
   bool Passed() const {
     return tasks_lost == 0 && duplicates == 0 && watch_violations == 0 && ledger_violations == 0 &&
-           idempotency_violations == 0 && terminal_conflicts == 0 && creates_acknowledged > 0;
+           idempotency_violations == 0 && terminal_conflicts == 0 && tasks_too_slow == 0 &&
+           creates_acknowledged > 0;
   }
   /// `name: value` lines, one figure per line, in a fixed order.
   std::vector<std::pair<std::string, std::string>> Figures() const;

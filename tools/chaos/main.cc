@@ -15,9 +15,13 @@ ABSL_FLAG(int, replicas, 1, "music-server replicas (postgres: any number; sqlite
 ABSL_FLAG(double, seconds, 30, "How long the load and the kills last");
 ABSL_FLAG(double, kill_every_seconds, 5, "A random replica gets SIGKILL this often");
 ABSL_FLAG(double, restart_after_seconds, 1, "A killed replica restarts this long after");
+ABSL_FLAG(int, lease_seconds, 0, "postgres: database.lease_seconds (0: the server's default)");
 ABSL_FLAG(double, creates_per_second, 20, "CreateMusic calls per second over all replicas");
 ABSL_FLAG(int, watchers_per_replica, 3, "WatchTask clients per replica");
 ABSL_FLAG(double, settle_seconds, 60, "At most this long after the load for tasks to end");
+ABSL_FLAG(double, max_task_seconds, 0,
+          "Fail when a task takes longer from its acknowledgement to its end (0: no limit); with "
+          "--restart_after_seconds above it, a dead replica's tasks must be taken over");
 ABSL_FLAG(int, task_ms, 500, "The emulator's time from a create to SUCCESS");
 ABSL_FLAG(std::string, music_server, CHAOS_MUSIC_SERVER, "The music-server binary");
 ABSL_FLAG(std::string, emulator, CHAOS_EMULATOR, "The provider-emulator binary");
@@ -36,9 +40,11 @@ int main(int argc, char** argv) {
   options.load_time = absl::Seconds(absl::GetFlag(FLAGS_seconds));
   options.kill_every = absl::Seconds(absl::GetFlag(FLAGS_kill_every_seconds));
   options.restart_delay = absl::Seconds(absl::GetFlag(FLAGS_restart_after_seconds));
+  options.lease_seconds = absl::GetFlag(FLAGS_lease_seconds);
   options.creates_per_second = absl::GetFlag(FLAGS_creates_per_second);
   options.watchers_per_replica = absl::GetFlag(FLAGS_watchers_per_replica);
   options.settle_time = absl::Seconds(absl::GetFlag(FLAGS_settle_seconds));
+  options.max_task_time = absl::Seconds(absl::GetFlag(FLAGS_max_task_seconds));
   options.task_duration = absl::Milliseconds(absl::GetFlag(FLAGS_task_ms));
   options.music_server = absl::GetFlag(FLAGS_music_server);
   options.emulator = absl::GetFlag(FLAGS_emulator);
