@@ -44,7 +44,12 @@ using music::v1::TaskState;
 constexpr char kReadyLine[] = "music-server listening";
 constexpr size_t kMaxProblems = 10;
 
-void Log(const std::string& line) { std::fprintf(stderr, "chaos: %s\n", line.c_str()); }
+// Progress on stderr, with the time of day: the replicas' logs carry the same UTC times.
+void Log(const std::string& line) {
+  std::fprintf(stderr, "chaos: %s %s\n",
+               absl::FormatTime("%H:%M:%E3S", absl::Now(), absl::UTCTimeZone()).c_str(),
+               line.c_str());
+}
 
 bool IsTerminal(TaskState state) {
   return state == music::v1::TASK_STATE_SUCCEEDED || state == music::v1::TASK_STATE_FAILED ||
@@ -76,18 +81,52 @@ std::string RandomToken() {
                       absl::Hex(device(), absl::kZeroPad8), absl::Hex(device(), absl::kZeroPad8));
 }
 
-// One music-server process and the stubs that reach it.
+// The stubs of one connection to a replica.
+struct Connection {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<MusicService::Stub> music;
+  std::unique_ptr<BillingService::Stub> billing;
+};
+
+// One music-server process and the connection that reaches it.
 struct Replica {
   int index = 0;
   int port = 0;
   int callback_port = 0;
   std::string config_path;
   std::unique_ptr<ChildProcess> process;
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<MusicService::Stub> music;
-  std::unique_ptr<BillingService::Stub> billing;
   std::atomic<bool> up{false};  // read by the clients to pick a live replica
   int ready_lines = 0;          // "listening" lines in its log so far (one per life)
+
+  /// The current connection; a caller keeps its copy for the length of its call.
+  std::shared_ptr<const Connection> connection() {
+    absl::MutexLock lock(&mu);
+    return current;
+  }
+  /// After a failed call: a new connection, at most every 200 ms. gRPC 1.51's channel stays in
+  /// TRANSIENT_FAILURE for seconds after its server is back (calls fail at once with the last
+  /// connect error; asking it to connect does not help), while a new channel connects in
+  /// milliseconds: the attack is on the server, not on gRPC's reconnect backoff.
+  void Reconnect() {
+    absl::MutexLock lock(&mu);
+    if (current != nullptr && absl::Now() - made < absl::Milliseconds(200)) return;
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+    // Its own subchannel, not the dead one from the process-wide pool.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    auto c = std::make_shared<Connection>();
+    c->channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                           grpc::InsecureChannelCredentials(), args);
+    c->music = MusicService::NewStub(c->channel);
+    c->billing = BillingService::NewStub(c->channel);
+    current = std::move(c);
+    made = absl::Now();
+  }
+
+  absl::Mutex mu;
+  std::shared_ptr<const Connection> current ABSL_GUARDED_BY(mu);
+  absl::Time made ABSL_GUARDED_BY(mu);
 };
 
 // What the clients saw of one task.
@@ -210,16 +249,7 @@ class ChaosRun {
       r->process = std::make_unique<ChildProcess>(
           std::vector<std::string>{options_.music_server, "--config", r->config_path}, env_,
           absl::StrCat(work_dir_, "/replica-", i, ".log"));
-      grpc::ChannelArguments args;
-      // A killed replica comes back within about a second; gRPC's default reconnect backoff
-      // (1 s growing to 120 s) would keep its clients away long after.
-      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-      r->channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", r->port),
-                                             grpc::InsecureChannelCredentials(), args);
-      r->music = MusicService::NewStub(r->channel);
-      r->billing = BillingService::NewStub(r->channel);
+      r->Reconnect();
       replicas_.push_back(std::move(r));
     }
     for (auto& r : replicas_) {
@@ -304,11 +334,15 @@ class ChaosRun {
   // Starts a replica and waits until it listens (its log has one more "listening" line).
   absl::Status StartReplica(Replica& r) {
     if (absl::Status s = r.process->Start(); !s.ok()) return s;
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    const absl::Time start = absl::Now();
+    const absl::Time deadline = start + absl::Seconds(30);
     while (absl::Now() < deadline) {
       if (CountReadyLines(r) > r.ready_lines) {
         ++r.ready_lines;
         r.up.store(true);
+        Log(absl::StrCat("replica ", r.index, " (pid ", r.process->pid(), ") listening after ",
+                         absl::FormatDuration(absl::Trunc(absl::Now() - start,
+                                                          absl::Milliseconds(1)))));
         return absl::OkStatus();
       }
       if (!r.process->Running()) break;
@@ -416,7 +450,7 @@ class ChaosRun {
       grpc::ClientContext context;
       context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
       music::v1::CreateMusicResponse response;
-      const grpc::Status status = r.music->CreateMusic(&context, request, &response);
+      const grpc::Status status = r.connection()->music->CreateMusic(&context, request, &response);
       if (status.ok()) {
         RecordCreate(request.request_id(), response.task());
         return;
@@ -431,6 +465,7 @@ class ChaosRun {
         }
         return;
       }
+      r.Reconnect();
       if (absl::Now() > retry_deadline_) {
         absl::MutexLock lock(&mu_);
         ++report_.creates_unanswered;
@@ -504,6 +539,8 @@ class ChaosRun {
     while (!watchers_stop_.load()) {
       Replica& r = PickReplica(replica);
       replica = static_cast<size_t>(r.index);
+      // Declared before the context and the stream: it outlives both.
+      const std::shared_ptr<const Connection> connection = r.connection();
       grpc::ClientContext context;
       // Bounded so that the end of the run is never held up by a stream; a stream that timed
       // out reconnects like one whose replica died.
@@ -512,7 +549,7 @@ class ChaosRun {
       request.set_task_id(task_id);
       request.set_since_version(last_version);
       std::unique_ptr<grpc::ClientReader<music::v1::WatchTaskResponse>> stream =
-          r.music->WatchTask(&context, request);
+          connection->music->WatchTask(&context, request);
       music::v1::WatchTaskResponse message;
       bool terminal = false;
       while (stream->Read(&message)) {
@@ -542,6 +579,7 @@ class ChaosRun {
         AddProblem(absl::StrCat("watch of ", task_id, ": NOT_FOUND on replica ", r.index));
         return;
       }
+      r.Reconnect();
       {
         absl::MutexLock lock(&mu_);
         ++report_.watch_reconnects;
@@ -563,7 +601,8 @@ class ChaosRun {
       music::v1::GetTaskRequest request;
       request.set_task_id(task_id);
       music::v1::GetTaskResponse response;
-      const grpc::Status status = r.music->GetTask(&context, request, &response);
+      const grpc::Status status = r.connection()->music->GetTask(&context, request, &response);
+      if (!status.ok()) r.Reconnect();
       absl::MutexLock lock(&mu_);
       TaskRecord& record = tasks_[task_id];
       record.last_get = status.error_code();
@@ -691,7 +730,7 @@ class ChaosRun {
       context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
       music::v1::CheckLedgerResponse response;
       const grpc::Status status =
-          r.billing->CheckLedger(&context, music::v1::CheckLedgerRequest(), &response);
+          r.connection()->billing->CheckLedger(&context, music::v1::CheckLedgerRequest(), &response);
       if (status.ok()) {
         report_.ledger_violations = response.violations_size();
         for (const auto& v : response.violations()) {
