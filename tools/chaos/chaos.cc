@@ -3,12 +3,12 @@
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
 #include <rapidjson/document.h>
-#include <signal.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -21,13 +21,11 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "music/v1/billing_service.grpc.pb.h"
@@ -136,7 +134,7 @@ struct TaskRecord {
   TaskState last_state = music::v1::TASK_STATE_UNSPECIFIED;
   grpc::StatusCode last_get = grpc::StatusCode::UNKNOWN;  // of the last GetTask
   bool watched = false;
-  absl::Time acknowledged_at;                     // the first OK answer of its create
+  absl::Time acknowledged_at;                       // the first OK answer of its create
   absl::Time terminal_at = absl::InfiniteFuture();  // when a reader first saw it terminal
 };
 
@@ -167,7 +165,10 @@ class ChaosRun {
     EnsureAllUp();
     const absl::Time settle_start = absl::Now();
     Settle();
-    report_.settle_wait = absl::Now() - settle_start;
+    {
+      absl::MutexLock lock(&mu_);
+      report_.settle_wait = absl::Now() - settle_start;
+    }
     watchers_stop_.store(true);
     for (std::thread& t : watchers) t.join();
     Check();
@@ -311,16 +312,20 @@ class ChaosRun {
     // resends (kie.ai has no idempotency key) and waits unknown_submission_grace for the callback
     // before failing the task; 10 s instead of 10 min lets such a task end within the run.
     const std::string config = absl::StrCat(R"({
-  "listen": "127.0.0.1:)", r.port, R"(",
-  "database": )", database, R"(,
-  "callbacks": {"listen": "127.0.0.1:)", r.callback_port, R"("},
+  "listen": "127.0.0.1:)",
+                                            r.port, R"(",
+  "database": )",
+                                            database, R"(,
+  "callbacks": {"listen": "127.0.0.1:)",
+                                            r.callback_port, R"("},
   "tasks": {"poll_interval_seconds": 1, "callback_poll_interval_seconds": 2,
             "unknown_submission_grace_seconds": 10},
   "watch": {"heartbeat_seconds": 1},
   "shutdown_grace_seconds": 2,
   "log": {"level": "warn"},
   "archive": {"enabled": false},
-  "providers": {"kie": {"base_url": "http://127.0.0.1:)", emulator_port_, R"(",
+  "providers": {"kie": {"base_url": "http://127.0.0.1:)",
+                                            emulator_port_, R"(",
                         "rate_limit_creates": 0}}
 }
 )");
@@ -340,17 +345,17 @@ class ChaosRun {
       if (CountReadyLines(r) > r.ready_lines) {
         ++r.ready_lines;
         r.up.store(true);
-        Log(absl::StrCat("replica ", r.index, " (pid ", r.process->pid(), ") listening after ",
-                         absl::FormatDuration(absl::Trunc(absl::Now() - start,
-                                                          absl::Milliseconds(1)))));
+        Log(absl::StrCat(
+            "replica ", r.index, " (pid ", r.process->pid(), ") listening after ",
+            absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(1)))));
         return absl::OkStatus();
       }
       if (!r.process->Running()) break;
       absl::SleepFor(absl::Milliseconds(20));
     }
     r.process->Stop(SIGKILL);
-    return absl::UnavailableError(absl::StrCat("replica ", r.index, " did not start; see ",
-                                               r.process->log_path()));
+    return absl::UnavailableError(
+        absl::StrCat("replica ", r.index, " did not start; see ", r.process->log_path()));
   }
 
   static int CountReadyLines(const Replica& r) {
@@ -421,6 +426,9 @@ class ChaosRun {
 
   void AddProblem(std::string problem) {
     absl::MutexLock lock(&mu_);
+    AddProblemLocked(std::move(problem));
+  }
+  void AddProblemLocked(std::string problem) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (report_.problems.size() < kMaxProblems) report_.problems.push_back(std::move(problem));
   }
 
@@ -458,11 +466,8 @@ class ChaosRun {
       if (!IsRetryable(status.error_code())) {
         absl::MutexLock lock(&mu_);
         ++report_.create_errors;
-        if (report_.problems.size() < kMaxProblems) {
-          report_.problems.push_back(absl::StrCat("create ", request.request_id(), ": code ",
-                                                  status.error_code(), " ",
-                                                  status.error_message()));
-        }
+        AddProblemLocked(absl::StrCat("create ", request.request_id(), ": code ",
+                                      status.error_code(), " ", status.error_message()));
         return;
       }
       r.Reconnect();
@@ -509,6 +514,11 @@ class ChaosRun {
     record.terminal_states.insert(state);
   }
 
+  // Whether a watcher has a task to take or should look at the stop flags.
+  bool WatchWorkReady() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !watch_queue_.empty() || load_stopped_.load() || watchers_stop_.load();
+  }
+
   // One WatchTask client: watches one acknowledged task at a time from its first version to its
   // end, reconnecting after a failure (to any live replica) with the last version it received.
   void WatchLoop(int home) {
@@ -516,10 +526,8 @@ class ChaosRun {
       std::string task_id;
       {
         absl::MutexLock lock(&mu_);
-        auto ready = [this] {
-          return !watch_queue_.empty() || load_stopped_.load() || watchers_stop_.load();
-        };
-        mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(200));
+        mu_.AwaitWithTimeout(absl::Condition(this, &ChaosRun::WatchWorkReady),
+                             absl::Milliseconds(200));
         if (watch_queue_.empty()) {
           if (load_stopped_.load()) return;
           continue;
@@ -559,11 +567,8 @@ class ChaosRun {
         ++report_.watch_events;
         if (task.version() <= last_version) {
           ++report_.watch_violations;
-          if (report_.problems.size() < kMaxProblems) {
-            report_.problems.push_back(absl::StrCat("watch of ", task_id, " on replica ",
-                                                    r.index, ": version ", task.version(),
-                                                    " after ", last_version));
-          }
+          AddProblemLocked(absl::StrCat("watch of ", task_id, " on replica ", r.index, ": version ",
+                                        task.version(), " after ", last_version));
         }
         last_version = std::max(last_version, task.version());
         NoteState(tasks_[task_id], task.state());
@@ -658,32 +663,23 @@ class ChaosRun {
         const bool found = record.last_get == grpc::StatusCode::OK;
         if (!found || !IsTerminal(record.last_state)) {
           ++report_.tasks_lost;
-          if (report_.problems.size() < kMaxProblems) {
-            report_.problems.push_back(
-                absl::StrCat("lost ", task_id, " (", record.request_id, "): ",
-                             found ? music::v1::TaskState_Name(record.last_state)
-                                   : absl::StrCat("GetTask code ", record.last_get)));
-          }
+          AddProblemLocked(absl::StrCat("lost ", task_id, " (", record.request_id, "): ",
+                                        found ? music::v1::TaskState_Name(record.last_state)
+                                              : absl::StrCat("GetTask code ", record.last_get)));
           continue;
         }
         if (record.terminal_states.size() == 1) {
           ++report_.tasks_terminal_once;
         } else {
           ++report_.terminal_conflicts;
-          if (report_.problems.size() < kMaxProblems) {
-            report_.problems.push_back(absl::StrCat("task ", task_id, " seen in ",
-                                                    record.terminal_states.size(),
-                                                    " terminal states"));
-          }
+          AddProblemLocked(absl::StrCat("task ", task_id, " seen in ",
+                                        record.terminal_states.size(), " terminal states"));
         }
         const absl::Duration took = record.terminal_at - record.acknowledged_at;
         task_seconds.push_back(absl::ToDoubleSeconds(took));
         if (options_.max_task_time > absl::ZeroDuration() && took > options_.max_task_time) {
           ++report_.tasks_too_slow;
-          if (report_.problems.size() < kMaxProblems) {
-            report_.problems.push_back(absl::StrCat("task ", task_id, " took ",
-                                                    absl::FormatDuration(took)));
-          }
+          AddProblemLocked(absl::StrCat("task ", task_id, " took ", absl::FormatDuration(took)));
         }
         if (record.last_state == music::v1::TASK_STATE_SUCCEEDED) {
           ++report_.tasks_succeeded;
@@ -707,18 +703,19 @@ class ChaosRun {
     httplib::Result res = client.Get("/_emulator/submissions");
     rapidjson::Document doc;
     if (res && res->status == 200) doc.Parse(res->body.data(), res->body.size());
+    absl::MutexLock lock(&mu_);
     if (!res || res->status != 200 || doc.HasParseError() || !doc.IsObject()) {
       // Unknown counts are a failure, not a pass: the proof is missing.
       report_.duplicates = -1;
-      AddProblem("GET /_emulator/submissions failed");
+      AddProblemLocked("GET /_emulator/submissions failed");
       return;
     }
     for (const auto& member : doc.GetObject()) {
       ++report_.tasks_submitted;
       if (member.value.IsInt64() && member.value.GetInt64() > 1) {
         ++report_.duplicates;
-        AddProblem(absl::StrCat("task ", member.name.GetString(), " submitted ",
-                                member.value.GetInt64(), " times"));
+        AddProblemLocked(absl::StrCat("task ", member.name.GetString(), " submitted ",
+                                      member.value.GetInt64(), " times"));
       }
     }
   }
@@ -729,18 +726,19 @@ class ChaosRun {
       grpc::ClientContext context;
       context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
       music::v1::CheckLedgerResponse response;
-      const grpc::Status status =
-          r.connection()->billing->CheckLedger(&context, music::v1::CheckLedgerRequest(), &response);
+      const grpc::Status status = r.connection()->billing->CheckLedger(
+          &context, music::v1::CheckLedgerRequest(), &response);
       if (status.ok()) {
+        absl::MutexLock lock(&mu_);
         report_.ledger_violations = response.violations_size();
         for (const auto& v : response.violations()) {
-          AddProblem(absl::StrCat("ledger: ", v.task_id(), " ", v.kind(), " ", v.detail()));
+          AddProblemLocked(absl::StrCat("ledger: ", v.task_id(), " ", v.kind(), " ", v.detail()));
         }
         return;
       }
       if (!IsRetryable(status.error_code())) {
-        AddProblem(absl::StrCat("CheckLedger: code ", status.error_code(), " ",
-                                status.error_message()));
+        AddProblem(
+            absl::StrCat("CheckLedger: code ", status.error_code(), " ", status.error_message()));
         return;
       }
       absl::SleepFor(absl::Milliseconds(250));

@@ -54,26 +54,26 @@ struct ChaosOptions {
 struct ChaosReport {
   int64_t kills = 0;
   int64_t restarts = 0;
-  int64_t restart_failures = 0;  ///< Restarted replicas that exited again at once.
-  int64_t creates_acknowledged = 0;  ///< Request ids answered OK.
-  int64_t create_retries = 0;        ///< Attempts after a retryable error (same request_id).
-  int64_t creates_unanswered = 0;    ///< Request ids given up at the end of the retry window.
-  int64_t create_errors = 0;         ///< Request ids answered with a non-retryable error.
+  int64_t restart_failures = 0;        ///< Restarted replicas that exited again at once.
+  int64_t creates_acknowledged = 0;    ///< Request ids answered OK.
+  int64_t create_retries = 0;          ///< Attempts after a retryable error (same request_id).
+  int64_t creates_unanswered = 0;      ///< Request ids given up at the end of the retry window.
+  int64_t create_errors = 0;           ///< Request ids answered with a non-retryable error.
   int64_t idempotency_violations = 0;  ///< A request_id answered with two different tasks.
   int64_t distinct_tasks = 0;
   int64_t tasks_terminal_once = 0;  ///< Terminal at the end, with one terminal state ever seen.
   int64_t tasks_succeeded = 0;
-  int64_t tasks_failed = 0;  ///< FAILED or CANCELED at the end.
-  int64_t tasks_lost = 0;    ///< Acknowledged but NOT_FOUND or not terminal at the end.
+  int64_t tasks_failed = 0;        ///< FAILED or CANCELED at the end.
+  int64_t tasks_lost = 0;          ///< Acknowledged but NOT_FOUND or not terminal at the end.
   int64_t terminal_conflicts = 0;  ///< Tasks seen in two different terminal states.
   int64_t tasks_submitted = 0;     ///< Tasks the emulator got a create for.
   int64_t duplicates = 0;          ///< Tasks the emulator got more than one create for.
   int64_t tasks_watched = 0;
-  int64_t watch_events = 0;  ///< Task messages received (not heartbeats).
-  int64_t watch_reconnects = 0;  ///< Streams reopened after an error (not a deadline), each try.
-  int64_t watch_violations = 0;  ///< A version received twice or out of order by one client.
+  int64_t watch_events = 0;        ///< Task messages received (not heartbeats).
+  int64_t watch_reconnects = 0;    ///< Streams reopened after an error (not a deadline), each try.
+  int64_t watch_violations = 0;    ///< A version received twice or out of order by one client.
   int64_t ledger_violations = -1;  ///< -1: CheckLedger could not be asked.
-  int64_t tasks_too_slow = 0;  ///< Tasks slower than ChaosOptions::max_task_time.
+  int64_t tasks_too_slow = 0;      ///< Tasks slower than ChaosOptions::max_task_time.
   /// From a create's first OK answer until a reader (a watcher or the GetTask poller, twice a
   /// second) saw the task terminal: the slowest bounds how long a killed replica's tasks waited.
   double median_task_seconds = 0;
