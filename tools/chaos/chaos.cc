@@ -43,6 +43,12 @@ constexpr char kReadyLine[] = "music-server listening";
 constexpr size_t kMaxProblems = 10;
 
 // Progress on stderr, with the time of day: the replicas' logs carry the same UTC times.
+// Signals received: the first stops the load and the kills, the second the settling too.
+std::atomic<int> interrupts{0};
+
+bool Interrupted() { return interrupts.load() >= 1; }
+bool SettleInterrupted() { return interrupts.load() >= 2; }
+
 void Log(const std::string& line) {
   std::fprintf(stderr, "chaos: %s %s\n",
                absl::FormatTime("%H:%M:%E3S", absl::Now(), absl::UTCTimeZone()).c_str(),
@@ -370,7 +376,7 @@ class ChaosRun {
   void Attack(absl::Time load_end) {
     std::mt19937 random(std::random_device{}());
     absl::Time next_kill = absl::Now() + options_.kill_every;
-    while (absl::Now() < load_end) {
+    while (absl::Now() < load_end && !Interrupted()) {
       absl::SleepFor(std::min(absl::Milliseconds(100), load_end - absl::Now()));
       if (absl::Now() < next_kill || absl::Now() >= load_end) continue;
       next_kill += options_.kill_every;
@@ -441,7 +447,7 @@ class ChaosRun {
     while (true) {
       const int64_t n = next_create_.fetch_add(1);
       const absl::Time due = start + interval * n;
-      if (due >= load_deadline_ || load_stopped_.load()) return;
+      if (due >= load_deadline_ || load_stopped_.load() || Interrupted()) return;
       if (due > absl::Now()) absl::SleepFor(due - absl::Now());
       CreateOne(n);
     }
@@ -471,7 +477,7 @@ class ChaosRun {
         return;
       }
       r.Reconnect();
-      if (absl::Now() > retry_deadline_) {
+      if (absl::Now() > retry_deadline_ || Interrupted()) {
         absl::MutexLock lock(&mu_);
         ++report_.creates_unanswered;
         return;
@@ -647,7 +653,7 @@ class ChaosRun {
     size_t next = 0;
     while (!pending.empty()) {
       pending = PollTasks(pending, &next);
-      if (pending.empty() || absl::Now() > settle_deadline_) break;
+      if (pending.empty() || absl::Now() > settle_deadline_ || SettleInterrupted()) break;
       absl::SleepFor(absl::Milliseconds(500));
     }
   }
@@ -823,6 +829,8 @@ std::vector<std::pair<std::string, std::string>> ChaosReport::Figures() const {
       {"result", Passed() ? "PASS" : "FAIL"},
   };
 }
+
+void InterruptChaos() { interrupts.fetch_add(1); }
 
 absl::StatusOr<ChaosReport> RunChaos(const ChaosOptions& options) {
   ChaosRun run(options);

@@ -93,6 +93,11 @@ struct ChaosReport {
   std::vector<std::pair<std::string, std::string>> Figures() const;
 };
 
+/// Ends a running RunChaos early (an operator's Ctrl-C): the first call stops the load and the
+/// kills (the run still settles and checks), a second one the settling too; either way every
+/// process the run started is stopped. Lock-free.
+void InterruptChaos();
+
 /// Runs the attack and the checks. An error when the run could not be set up (a program missing,
 /// a replica that never started); a run that found losses is a report with Passed() false.
 absl::StatusOr<ChaosReport> RunChaos(const ChaosOptions& options);

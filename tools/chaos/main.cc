@@ -1,8 +1,12 @@
 // chaos: kill -9 music-server replicas under load and check that nothing was lost (README
 // "Chaos"). Prints one figure per line, `name: value`; exits 0 when the run passed, 1 when it
 // found a loss, a duplicate, a watch out of order or an unbalanced ledger, 2 when it could not run.
+#include <pthread.h>
+
+#include <csignal>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -51,6 +55,25 @@ int main(int argc, char** argv) {
   options.pg_scratch = absl::GetFlag(FLAGS_pg_scratch);
   options.work_dir = absl::GetFlag(FLAGS_work_dir);
   options.keep_work_dir = absl::GetFlag(FLAGS_keep_work_dir);
+
+  // Ctrl-C or SIGTERM ends the run early but cleanly: every thread blocks both and one thread
+  // waits for them, so the replicas, the emulator and PostgreSQL are stopped, not orphaned.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::thread([signals] {
+    for (int n = 1;; ++n) {
+      int signal = 0;
+      sigwait(&signals, &signal);
+      std::fprintf(stderr,
+                   n == 1 ? "chaos: signal %d: load and kills stop; again to stop waiting\n"
+                          : "chaos: signal %d: the run ends now\n",
+                   signal);
+      music::chaos::InterruptChaos();
+    }
+  }).detach();
 
   absl::StatusOr<music::chaos::ChaosReport> report = music::chaos::RunChaos(options);
   if (!report.ok()) {

@@ -68,12 +68,24 @@ absl::Status ChildProcess::Start() {
                                    O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  // The child starts with no signal blocked, whatever the spawning thread blocks (chaos's
+  // main blocks SIGINT and SIGTERM for its own signal thread): SIGTERM must stop it. It gets its
+  // own process group: a Ctrl-C in the terminal reaches chaos alone, which then stops its
+  // children in order instead of having them die under its clients.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
   const std::vector<std::string> env = Environment(env_);
   std::vector<char*> argv = CStrings(argv_);
   std::vector<char*> envp = CStrings(env);
   pid_t pid = 0;
-  const int error = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+  const int error = posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
   if (error != 0) return Errno(absl::StrCat("cannot start ", argv_[0]), error);
   pid_ = pid;
   return absl::OkStatus();
@@ -112,10 +124,17 @@ absl::StatusOr<std::string> RunAndCapture(const std::vector<std::string>& argv) 
   posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
   posix_spawn_file_actions_addclose(&actions, pipe_fds[1]);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
   std::vector<char*> args = CStrings(argv);
   pid_t pid = 0;
-  const int error = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  const int error = posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
   ::close(pipe_fds[1]);
   if (error != 0) {
     ::close(pipe_fds[0]);
