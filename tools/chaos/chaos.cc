@@ -139,6 +139,7 @@ struct TaskRecord {
   std::set<int> terminal_states;  // every terminal state any reader saw
   TaskState last_state = music::v1::TASK_STATE_UNSPECIFIED;
   grpc::StatusCode last_get = grpc::StatusCode::UNKNOWN;  // of the last GetTask
+  std::string last_get_message;
   bool watched = false;
   absl::Time acknowledged_at;                       // the first OK answer of its create
   absl::Time terminal_at = absl::InfiniteFuture();  // when a reader first saw it terminal
@@ -617,6 +618,7 @@ class ChaosRun {
       absl::MutexLock lock(&mu_);
       TaskRecord& record = tasks_[task_id];
       record.last_get = status.error_code();
+      record.last_get_message = status.error_message();
       if (status.ok()) NoteState(record, response.task().state());
       if (!status.ok() || !IsTerminal(response.task().state())) still.push_back(task_id);
     }
@@ -671,7 +673,8 @@ class ChaosRun {
           ++report_.tasks_lost;
           AddProblemLocked(absl::StrCat("lost ", task_id, " (", record.request_id, "): ",
                                         found ? music::v1::TaskState_Name(record.last_state)
-                                              : absl::StrCat("GetTask code ", record.last_get)));
+                                              : absl::StrCat("GetTask code ", record.last_get, " ",
+                                                             record.last_get_message)));
           continue;
         }
         if (record.terminal_states.size() == 1) {
