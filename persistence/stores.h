@@ -8,6 +8,7 @@
 
 #include "persistence/archive_store.h"
 #include "persistence/billing_store.h"
+#include "persistence/change_feed.h"
 #include "persistence/lease_store.h"
 #include "persistence/task_store.h"
 
@@ -25,6 +26,8 @@ struct Stores {
   /// Leases for several replicas on this store (PostgreSQL); null: one server drives every task
   /// (SQLite, which one server holds with an exclusive lock).
   std::shared_ptr<LeaseStore> leases;
+  /// Every replica's committed task changes (PostgreSQL); null: this server writes them all.
+  std::shared_ptr<TaskChangeFeed> changes;
 };
 
 }  // namespace music::persistence

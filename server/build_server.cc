@@ -162,6 +162,7 @@ absl::StatusOr<persistence::Stores> OpenStores(const ServerConfig& config,
     persistence::PostgresOptions options;
     options.url = url;
     options.connections = config.database_connections;
+    options.lease_ttl = config.database_lease;
     return persistence::OpenPostgresStores(options);
   }
   persistence::SqliteOptions options;

@@ -134,6 +134,19 @@ CREATE FUNCTION music_now_us() RETURNS BIGINT LANGUAGE sql VOLATILE AS $$
   SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint
 $$;
 )sql",
+    // 3: a notification per committed task write, for the other replicas' WatchTask streams
+    // (persistence/change_feed.h): "<task_id> <version> <writer>", the writer being the
+    // session's application_name (the replica id). Sent at commit, in commit order.
+    R"sql(
+CREATE FUNCTION tasks_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('music_task_changes',
+                    NEW.task_id || ' ' || NEW.version || ' ' || current_setting('application_name'));
+  RETURN NULL;
+END $$;
+CREATE TRIGGER tasks_changes AFTER INSERT OR UPDATE ON tasks
+  FOR EACH ROW EXECUTE FUNCTION tasks_notify_change();
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 

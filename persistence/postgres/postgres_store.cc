@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "persistence/postgres/pg_change_feed.h"
 #include "persistence/postgres/pg_connection.h"
 #include "persistence/postgres/pg_migrations.h"
 #include "persistence/postgres/pg_store_impl.h"
@@ -31,7 +32,6 @@ absl::StatusOr<Stores> OpenPostgresStores(const PostgresOptions& options) {
   connect.url = options.url;
   connect.connect_timeout = options.connect_timeout;
   connect.statement_timeout = options.statement_timeout;
-  connect.application_name = options.application_name;
   if (options.lease_ttl <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("PostgresOptions.lease_ttl must be > 0");
   }
@@ -43,6 +43,9 @@ absl::StatusOr<Stores> OpenPostgresStores(const PostgresOptions& options) {
     replica_id = absl::StrCat(host[0] != '\0' ? host : "replica", "-", getpid(), "-",
                               absl::Hex(absl::Uniform<uint32_t>(gen), absl::kZeroPad8));
   }
+  // The session's application_name is the replica id: the tasks trigger names the writer of
+  // each change with it (migration 3), so a replica skips its own changes on the feed.
+  connect.application_name = replica_id.substr(0, 63);
   auto store = std::make_shared<pg_internal::PostgresStore>(connect, options.connections,
                                                             replica_id, options.lease_ttl);
   {
@@ -55,6 +58,7 @@ absl::StatusOr<Stores> OpenPostgresStores(const PostgresOptions& options) {
   stores.tasks = store;
   stores.billing = store;
   stores.leases = store;
+  stores.changes = std::make_shared<pg_internal::PgChangeFeed>(connect);
   return stores;
 }
 

@@ -24,8 +24,6 @@ struct PostgresOptions {
   absl::Duration connect_timeout = absl::Seconds(5);
   /// A statement (or a lock wait) longer than this fails UNAVAILABLE.
   absl::Duration statement_timeout = absl::Seconds(30);
-  /// As seen in pg_stat_activity.
-  std::string application_name = "music-server";
   /// This replica's id for its leases (persistence/lease_store.h); "": one made up of the host
   /// name, the process id and random bits (unique per process: a restarted replica is a new one
   /// and claims its predecessor's tasks once that lease expires).
@@ -35,8 +33,9 @@ struct PostgresOptions {
 };
 
 /// Connects, migrates the schema (FAILED_PRECONDITION when the database's is newer than this
-/// code's) and returns the store as Stores.tasks, Stores.billing and Stores.leases (archive:
-/// null). The replica's lease is registered by the first LeaseStore::RenewLeases.
+/// code's) and returns the store as Stores.tasks, Stores.billing, Stores.leases and
+/// Stores.changes (LISTEN/NOTIFY; archive: null). Its sessions' application_name (as seen in
+/// pg_stat_activity) is the replica id. The replica's lease is registered by the first LeaseStore::RenewLeases.
 /// INVALID_ARGUMENT for bad options or a malformed URL; UNAVAILABLE when the server cannot be
 /// reached. Errors never repeat the URL.
 absl::StatusOr<Stores> OpenPostgresStores(const PostgresOptions& options);

@@ -255,11 +255,32 @@ TaskEngine::TaskEngine(EngineOptions options, persistence::TaskStore* store,
 TaskEngine::~TaskEngine() { Shutdown(); }
 
 absl::Status TaskEngine::Start() {
-  auto active = store_->ListActive(1'000'000);
-  if (!active.ok()) return active.status();
+  size_t resumed = 0;
+  if (options_.leases != nullptr) {
+    absl::StatusOr<int> claimed = RunLeaseTick();
+    if (!claimed.ok()) return claimed.status();
+    resumed = static_cast<size_t>(*claimed);
+  } else {
+    auto active = store_->ListActive(1'000'000);
+    if (!active.ok()) return active.status();
+    Resume(*active);
+    resumed = active->size();
+  }
+  LogEvent(LogLevel::kInfo, "engine.started",
+           {{"resumed_tasks", absl::StrCat(resumed)},
+            {"replica", options_.leases != nullptr ? options_.leases->replica_id() : ""}});
+  if (options_.scheduler_thread) {
+    scheduler_ = std::thread([this] { SchedulerLoop(); });
+    if (options_.leases != nullptr) lease_thread_ = std::thread([this] { LeaseLoop(); });
+  }
+  return absl::OkStatus();
+}
+
+void TaskEngine::Resume(const std::vector<TaskRecord>& records) {
   const absl::Time now = clock_->Now();
   absl::BitGen gen;
-  for (const TaskRecord& record : *active) {
+  for (const TaskRecord& record : records) {
+    if (IsTerminal(record.task.state())) continue;
     absl::Time when = record.next_action_time;
     if (record.submission == SubmissionState::kSubmitting) {
       when = now;  // an interrupted submission is looked at at once (see "Lost submissions")
@@ -271,9 +292,63 @@ absl::Status TaskEngine::Start() {
     Remember(record);
     Schedule(record.task.task_id(), when);
   }
-  LogEvent(LogLevel::kInfo, "engine.started", {{"resumed_tasks", absl::StrCat(active->size())}});
-  if (options_.scheduler_thread) scheduler_ = std::thread([this] { SchedulerLoop(); });
-  return absl::OkStatus();
+}
+
+// Leases (EngineOptions::leases): one renewal per tick, whatever the number of tasks held, then
+// claims in batches until nothing is left to claim. A claimed task is resumed as at a restart:
+// its previous driver may have died mid-submission ("Lost submissions" covers that).
+absl::StatusOr<int> TaskEngine::RunLeaseTick() {
+  if (options_.leases == nullptr) return 0;
+  if (absl::Status renewed = options_.leases->RenewLeases(); !renewed.ok()) {
+    LogEvent(LogLevel::kWarn, "engine.lease_renewal_failed", {{"error", renewed.ToString()}});
+    return renewed;
+  }
+  const int batch = std::max(1, options_.lease_claim_batch);
+  int claimed_total = 0;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) break;
+    }
+    auto claimed = options_.leases->ClaimTasks(batch);
+    if (!claimed.ok()) {
+      LogEvent(LogLevel::kWarn, "engine.lease_claim_failed", {{"error", claimed.status().ToString()}});
+      return claimed.status();
+    }
+    if (claimed->empty()) break;
+    for (const TaskRecord& record : *claimed) {
+      // A newer copy cached from a callback (not driven then) must not hide the claim's lease.
+      Forget(record.task.task_id());
+      LogTaskEvent(LogLevel::kInfo, "task.claimed", record,
+                   {{"lease_token", absl::StrCat(record.lease.token)}});
+    }
+    Resume(*claimed);
+    claimed_total += static_cast<int>(claimed->size());
+    if (static_cast<int>(claimed->size()) < batch) break;
+  }
+  return claimed_total;
+}
+
+void TaskEngine::LeaseLoop() {
+  const absl::Duration interval = std::max(absl::Milliseconds(100), options_.leases->lease_ttl() / 3);
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), interval);
+    if (stopping_) break;
+    mu_.Unlock();
+    RunLeaseTick().IgnoreError();  // logged; the next tick tries again
+    mu_.Lock();
+  }
+}
+
+bool TaskEngine::Drives(const TaskRecord& record) const {
+  return options_.leases == nullptr || record.lease.owner == options_.leases->replica_id();
+}
+
+void TaskEngine::StopDriving(absl::string_view task_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = slot_of_.find(task_id);
+  if (it != slot_of_.end()) RetireLocked(it->second);
 }
 
 void TaskEngine::Shutdown(absl::Time abort_at) {
@@ -283,6 +358,7 @@ void TaskEngine::Shutdown(absl::Time abort_at) {
     stopping_ = true;
   }
   if (scheduler_.joinable()) scheduler_.join();
+  if (lease_thread_.joinable()) lease_thread_.join();
   // Provider requests in flight end (answered, failed by the transport's timeout, or aborted
   // once the grace is over) before the engine goes: their follow-ups write the task and touch
   // this object.
@@ -304,6 +380,12 @@ void TaskEngine::Shutdown(absl::Time abort_at) {
     mu_.Await(drained);
   }
   if (own_pool_) own_pool_->Shutdown();
+  // Every write of this engine has ended: the others may take its tasks at once.
+  if (options_.leases != nullptr && !leases_released_.exchange(true)) {
+    if (absl::Status released = options_.leases->ReleaseLeases(); !released.ok()) {
+      LogEvent(LogLevel::kWarn, "engine.lease_release_failed", {{"error", released.ToString()}});
+    }
+  }
 }
 
 void TaskEngine::Kick() {
@@ -485,7 +567,7 @@ absl::StatusOr<music::v1::Task> TaskEngine::Cancel(absl::string_view tenant,
     r.task.mutable_error()->set_message("canceled by the caller");
     SetTimestamp(now, r.task.mutable_end_time());
     return true;
-  });
+  }, /*drive=*/false);
   if (!updated.ok()) return updated.status();
   // Best effort at the provider; the task is canceled for us whatever it answers.
   if (!updated->task.provider_task_id().empty()) {
@@ -602,11 +684,12 @@ absl::Status TaskEngine::ApplyCallback(adapters::ProviderAdapter* adapter,
     if (changed) r.next_action_time = Clamp(now + PollInterval(std::string(provider)), r);
     duplicate = !changed;
     return changed;
-  });
+  }, /*drive=*/false);
   return result.status();
 }
 
-absl::StatusOr<TaskRecord> TaskEngine::Mutate(absl::string_view task_id, const Mutation& fn) {
+absl::StatusOr<TaskRecord> TaskEngine::Mutate(absl::string_view task_id, const Mutation& fn,
+                                              bool drive) {
   for (int attempt = 0; attempt < 16; ++attempt) {
     auto loaded = Load(task_id);
     if (!loaded.ok()) {
@@ -616,6 +699,12 @@ absl::StatusOr<TaskRecord> TaskEngine::Mutate(absl::string_view task_id, const M
       return loaded.status();
     }
     const std::shared_ptr<const TaskRecord> current = *std::move(loaded);
+    if (drive && !Drives(*current)) {
+      // Another replica claimed the task: its driver's steps are that replica's now.
+      StopDriving(task_id);
+      return persistence::LeaseLostError(absl::StrCat(
+          "task ", TruncateForError(task_id), " is driven by replica ", current->lease.owner));
+    }
     TaskRecord next = *current;
     auto write = fn(next);
     if (!write.ok()) return write.status();
@@ -632,7 +721,14 @@ absl::StatusOr<TaskRecord> TaskEngine::Mutate(absl::string_view task_id, const M
     }
     absl::Status s = store_->Update(next, ledger);
     if (s.ok()) {
-      Remember(next);
+      // A change of a task another replica drives (a callback or cancel that reached this one)
+      // is published here, but the task is neither cached nor scheduled: its driver does that.
+      const bool drives = Drives(next);
+      if (drives) {
+        Remember(next);
+      } else {
+        StopDriving(task_id);
+      }
       if (!IsTerminal(next.task.state()) && !ledger.empty()) metrics_->LedgerRows(ledger);
       hub_->Publish(next.task);
       if (options_.on_task_ended && IsTerminal(next.task.state()) &&
@@ -659,9 +755,17 @@ absl::StatusOr<TaskRecord> TaskEngine::Mutate(absl::string_view task_id, const M
                        {{"state", music::v1::TaskState_Name(next.task.state())},
                         {"version", absl::StrCat(next.task.version())}});
         }
-        Schedule(next.task.task_id(), next.next_action_time);
+        if (drives) Schedule(next.task.task_id(), next.next_action_time);
       }
       return next;
+    }
+    if (persistence::IsLeaseLost(s)) {
+      // Another replica claimed the task after this one's lease lapsed: nothing was written,
+      // and the step is the new driver's to redo.
+      LogTaskEvent(LogLevel::kWarn, "task.lease_lost", *current, {{"error", s.ToString()}});
+      StopDriving(task_id);
+      if (!drive) continue;  // a callback or cancel still applies, from the stored record
+      return s;
     }
     // ABORTED: another writer won; read the store again.
     Forget(task_id);
@@ -806,6 +910,14 @@ absl::Duration TaskEngine::OldestDueAge() {
   // A stale entry is dropped at the next wake-up (within scheduler_tick); it says nothing.
   if (!slot.in_use || slot.generation != top.generation) return absl::ZeroDuration();
   return std::max(absl::ZeroDuration(), now - top.when);
+}
+
+void TaskEngine::NoteStoredChange(absl::string_view task_id, int64_t version) {
+  absl::MutexLock lock(&mu_);
+  auto it = slot_of_.find(task_id);
+  if (it == slot_of_.end()) return;
+  Slot& slot = slots_[it->second];
+  if (slot.record != nullptr && slot.record->task.version() < version) slot.record = nullptr;
 }
 
 void TaskEngine::Forget(absl::string_view task_id) {
@@ -1091,6 +1203,11 @@ void TaskEngine::Step(const std::string& task_id, Done done) {
   const TaskRecord& record = *held;
   if (IsTerminal(record.task.state())) {
     Remember(record);
+    done();
+    return;
+  }
+  if (!Drives(record)) {
+    StopDriving(task_id);  // another replica claimed it: its steps are that replica's
     done();
     return;
   }

@@ -25,6 +25,7 @@
 #include "adapters/http/reference_audio_fetcher.h"
 #include "adapters/provider_adapter.h"
 #include "adapters/provider_module.h"
+#include "persistence/lease_store.h"
 #include "persistence/task_store.h"
 #include "service/core/catalog.h"
 #include "service/core/circuit_breaker.h"
@@ -132,6 +133,15 @@ struct EngineOptions {
   /// record the outcome (a create becomes "outcome unknown", see "Lost submissions"). Null:
   /// Shutdown waits for them to end on their own (answer or transport timeout).
   std::function<void()> abort_provider_calls;
+  /// Leases for several replicas on one store (persistence/lease_store.h). Start() and then every
+  /// lease_ttl / 3 renew this replica's lease and claim, lease_claim_batch at a time, the tasks of
+  /// replicas whose lease expired; the engine drives (submits, polls, recovers) only the tasks it
+  /// holds, and stops driving one whose fenced write the store refuses (another replica claimed
+  /// it). Callbacks and cancels of a task another replica drives are applied here without
+  /// driving it. Shutdown releases the lease. Not owned; outlives the engine. Null: this engine
+  /// drives every non-terminal task of the store (one server per store).
+  persistence::LeaseStore* leases = nullptr;
+  int lease_claim_batch = 500;
 };
 
 /// kie.ai's per-task record-info limit (3 requests/s), CONTRACT-NOTES.md.
@@ -174,9 +184,20 @@ class TaskEngine {
              WatchHub* hub);
   ~TaskEngine();
 
-  /// Resumes every non-terminal task from the store and starts the scheduler (the thread only
-  /// with options.scheduler_thread).
+  /// Resumes every non-terminal task from the store (with options.leases: registers this
+  /// replica's lease and claims the tasks no live replica holds) and starts the scheduler (the
+  /// threads only with options.scheduler_thread).
   absl::Status Start();
+
+  /// Another replica wrote `task_id` at `version` (a change feed's news): a cached copy older than
+  /// that is dropped, so the next step reads the store. O(1).
+  void NoteStoredChange(absl::string_view task_id, int64_t version);
+
+  /// With options.leases: renews this replica's lease, then claims and schedules the tasks whose
+  /// replica's lease expired, in batches. Returns how many it claimed; the store's error when the
+  /// renewal or a claim failed (the next tick tries again). Run every lease_ttl / 3 by the lease
+  /// thread (options.scheduler_thread), or by the owner in manual mode. Without leases: 0.
+  absl::StatusOr<int> RunLeaseTick();
   /// Stops scheduling and starts no new step: steps still queued in the executor return at once,
   /// so a queued submission or poll stays as the store has it (PENDING tasks are submitted by
   /// the next Start(), here or on another replica). Provider requests in flight get until
@@ -251,7 +272,19 @@ class TaskEngine {
 
   // Reads the task, applies `fn` (which returns true to write), writes it with a version check,
   // publishes and reschedules; retries on ABORTED with a fresh read.
-  absl::StatusOr<domain::TaskRecord> Mutate(absl::string_view task_id, const Mutation& fn);
+  // `drive` false: a change that does not drive the task (a callback, a cancel), applied also to
+  // a task another replica drives; true: a step of the task's driver, refused (LeaseLostError)
+  // when this engine does not hold the task.
+  absl::StatusOr<domain::TaskRecord> Mutate(absl::string_view task_id, const Mutation& fn,
+                                            bool drive = true);
+  // Whether this engine drives `record`: always without leases, else when it holds its lease.
+  bool Drives(const domain::TaskRecord& record) const;
+  // Stops driving a task another replica holds now: its slot (timer, cache) goes.
+  void StopDriving(absl::string_view task_id);
+  // Schedules tasks read at Start or claimed: an interrupted submission at once, overdue polls
+  // spread over one poll interval.
+  void Resume(const std::vector<domain::TaskRecord>& records);
+  void LeaseLoop();
   // HandleCallback without the counting and logging; `duplicate` says an accepted delivery
   // changed nothing; `*found` gets the task's record once it is loaded.
   absl::Status ApplyCallback(adapters::ProviderAdapter* adapter, absl::string_view provider,
@@ -485,6 +518,8 @@ class TaskEngine {
   bool kicked_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread scheduler_;
+  std::thread lease_thread_;
+  std::atomic<bool> leases_released_{false};
 };
 
 }  // namespace music::service

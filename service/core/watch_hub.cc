@@ -170,6 +170,24 @@ void WatchHub::Shutdown() {
 
 int WatchHub::size() const { return size_.load(std::memory_order_relaxed); }
 
+bool WatchHub::HasWatchers(const std::string& task_id) {
+  Shard& shard = ShardFor(task_id);
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.by_task.find(task_id);
+  return it != shard.by_task.end() && !it->second.entries.empty();
+}
+
+std::vector<std::string> WatchHub::WatchedTaskIds() {
+  std::vector<std::string> ids;
+  for (Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    for (const auto& [id, watchers] : shard.by_task) {
+      if (!watchers.entries.empty()) ids.push_back(id);
+    }
+  }
+  return ids;
+}
+
 int WatchHub::HeartbeatSlot(int slot) {
   int sent = 0;
   std::vector<Entry*> pinned;

@@ -70,6 +70,11 @@ class WatchHub {
   void Shutdown();
   /// Number of registered watchers (for metrics and tests).
   int size() const;
+  /// Whether `task_id` has a watcher here: one shard lock, O(1).
+  bool HasWatchers(const std::string& task_id);
+  /// The ids of the tasks with watchers here, each shard copied under its own lock (for a catch-up
+  /// read after a change feed reconnected; O(watched tasks), never under one global lock).
+  std::vector<std::string> WatchedTaskIds();
   /// Steps the heartbeat wheel over every slot whose time has come on the clock (at most one
   /// full turn, so a clock jump sends one heartbeat per watcher, not many), calling OnHeartbeat
   /// on the watchers of those slots. Returns whether any watcher got a heartbeat. Nothing after

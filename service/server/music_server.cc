@@ -115,6 +115,8 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
   engine_options.provider_health = s->provider_health_.get();
   engine_options.callback_base_url = s->options_.callbacks_public_url;
   engine_options.metrics = metrics;
+  // Several replicas on one store: the engine drives only the tasks it holds a lease on.
+  engine_options.leases = s->stores_.leases.get();
   if (engine_options.callback_base_url.empty()) {
     std::string host = (cb_host == "0.0.0.0" || cb_host == "::") ? "127.0.0.1" : cb_host;
     if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
@@ -224,6 +226,19 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
     s->Shutdown();
     return st;
   }
+  if (s->stores_.changes != nullptr && s->stores_.leases != nullptr) {
+    s->change_relay_ = std::make_unique<ChangeRelay>(s->stores_.tasks.get(), s->hub_.get(),
+                                                     s->engine_.get(),
+                                                     s->stores_.leases->replica_id());
+    ChangeRelay* relay = s->change_relay_.get();
+    if (auto st = s->stores_.changes->Start(
+            [relay](const persistence::TaskChange& c) { relay->OnChange(c); },
+            [relay] { relay->OnResync(); });
+        !st.ok()) {
+      s->Shutdown();
+      return st;
+    }
+  }
   if (s->archiver_) s->archiver_->Start();
   return s;
 }
@@ -272,6 +287,8 @@ void MusicServer::Shutdown() {
   // terminationGracePeriodSeconds). Streams end UNAVAILABLE first (clients reconnect elsewhere
   // with since_version); then no new RPCs, and in-flight ones get what is left of the grace.
   const absl::Time deadline = absl::Now() + options_.shutdown_grace;
+  // Other replicas' changes stop arriving before the streams and the engine they feed go.
+  if (stores_.changes) stores_.changes->Stop();
   if (hub_) hub_->Shutdown();
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now() +

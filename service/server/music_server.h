@@ -20,6 +20,7 @@
 #include "domain/clock.h"
 #include "service/core/metrics.h"
 #include "service/core/music_api.h"
+#include "service/core/change_relay.h"
 #include "service/core/task_engine.h"
 #include "service/core/thread_pool.h"
 #include "service/core/watch_hub.h"
@@ -157,6 +158,8 @@ class MusicServer {
   std::unique_ptr<ClipAudioReader> clip_audio_;
   std::unique_ptr<ProviderHealth> provider_health_;
   std::unique_ptr<TaskEngine> engine_;
+  // Other replicas' changes to this one's watchers and engine (stores_.changes); null: none.
+  std::unique_ptr<ChangeRelay> change_relay_;
   std::unique_ptr<ThreadPool> rpc_workers_;
   std::unique_ptr<MusicApi> api_;
   std::shared_ptr<const auth::Authenticator> authenticator_;
