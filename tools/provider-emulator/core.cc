@@ -36,6 +36,37 @@ std::optional<ClipAudio> ClipRegistry::Find(const std::string& clip_id) const {
   return it->second;
 }
 
+std::string CallbackTaskId(absl::string_view callback_url) {
+  // Only the path matters: skip "scheme://authority" so that a host named "callbacks" cannot match.
+  if (size_t scheme = callback_url.find("://"); scheme != absl::string_view::npos) {
+    callback_url.remove_prefix(scheme + 3);
+    const size_t path = callback_url.find('/');
+    if (path == absl::string_view::npos) return "";
+    callback_url.remove_prefix(path);
+  }
+  callback_url = callback_url.substr(0, callback_url.find_first_of("?#"));
+  constexpr absl::string_view kPrefix = "/callbacks/";
+  const size_t at = callback_url.find(kPrefix);
+  if (at == absl::string_view::npos) return "";
+  absl::string_view rest = callback_url.substr(at + kPrefix.size());
+  const size_t provider_end = rest.find('/');
+  if (provider_end == 0 || provider_end == absl::string_view::npos) return "";
+  rest.remove_prefix(provider_end + 1);
+  return std::string(rest.substr(0, rest.find('/')));
+}
+
+void SubmissionCounter::Record(absl::string_view callback_url) {
+  std::string task_id = CallbackTaskId(callback_url);
+  if (task_id.empty()) return;
+  absl::MutexLock lock(&mu_);
+  ++by_task_[std::move(task_id)];
+}
+
+absl::flat_hash_map<std::string, int64_t> SubmissionCounter::Snapshot() const {
+  absl::MutexLock lock(&mu_);
+  return by_task_;
+}
+
 std::string RandomHexId() { return absl::BytesToHexString(RandomBytes(16)); }
 
 std::string RandomUuid() {

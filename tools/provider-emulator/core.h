@@ -46,6 +46,27 @@ class ClipRegistry {
   absl::flat_hash_map<std::string, ClipAudio> clips_ ABSL_GUARDED_BY(mu_);
 };
 
+/// Accepted create requests per task of the caller, named by the callback URL each request carries
+/// (`.../callbacks/<provider>/<task_id>/...`): what proves a caller submitted a task once, even
+/// across its own crashes. Not a provider feature; read through GET /_emulator/submissions.
+/// Thread-safe.
+class SubmissionCounter {
+ public:
+  /// Counts one accepted create whose callback URL is `callback_url`; a URL that names no task
+  /// (empty, or without a `/callbacks/<provider>/<task_id>` path) is not counted.
+  void Record(absl::string_view callback_url);
+  /// Accepted creates by task id.
+  absl::flat_hash_map<std::string, int64_t> Snapshot() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, int64_t> by_task_ ABSL_GUARDED_BY(mu_);
+};
+
+/// The task id a callback URL names: the path segment after `/callbacks/<provider>/`, or "" when
+/// there is none.
+std::string CallbackTaskId(absl::string_view callback_url);
+
 /// What a contract gets from the emulator. Everything outlives the contract; the scheduler and the
 /// callback sender stop before the contract is destroyed.
 struct EmulatorCore {
@@ -57,6 +78,13 @@ struct EmulatorCore {
   ClipRegistry* clips = nullptr;
   StatsRecorder* stats = nullptr;
   absl::Notification* stopping = nullptr;
+  /// May be null (a contract tested on its own): then nothing is counted.
+  SubmissionCounter* submissions = nullptr;
+
+  /// Counts an accepted create for the task its callback URL names (see SubmissionCounter).
+  void RecordSubmission(absl::string_view callback_url) const {
+    if (submissions != nullptr) submissions->Record(callback_url);
+  }
 
   /// The emulator's clock (options.clock).
   absl::Time Now() const { return options.clock->Now(); }

@@ -198,6 +198,21 @@ std::string StatsJson(const EmulatorStats& s, int64_t tasks) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
+// {"<task id>": <accepted creates>, ...}, ordered by task id so that two reads compare as text.
+std::string SubmissionsJson(const absl::flat_hash_map<std::string, int64_t>& by_task) {
+  std::vector<std::pair<std::string, int64_t>> sorted(by_task.begin(), by_task.end());
+  std::sort(sorted.begin(), sorted.end());
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  for (const auto& [task_id, count] : sorted) {
+    w.Key(task_id.data(), static_cast<rapidjson::SizeType>(task_id.size()));
+    w.Int64(count);
+  }
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
 }  // namespace
 
 class ProviderEmulator::Impl {
@@ -254,6 +269,7 @@ class ProviderEmulator::Impl {
     core_.clips = &clips_;
     core_.stats = &stats_;
     core_.stopping = &stopping_;
+    core_.submissions = &submissions_;
     contracts_.push_back(NewKieContract(&core_));
     contracts_.push_back(NewPiapiContract(&core_));
     contracts_.push_back(NewTokenlabContract(&core_));
@@ -298,6 +314,9 @@ class ProviderEmulator::Impl {
   void SetFaults(const FaultConfig& faults) { faults_.Set(faults); }
   FaultConfig faults() const { return faults_.Get(); }
   EmulatorStats stats() const { return stats_.Snapshot(); }
+  absl::flat_hash_map<std::string, int64_t> SubmissionsByTask() const {
+    return submissions_.Snapshot();
+  }
 
   std::vector<UsageRecord> UsageRecords(const std::string& provider) const {
     absl::MutexLock lock(&mu_);
@@ -327,6 +346,10 @@ class ProviderEmulator::Impl {
     });
     server_.Get("/_emulator/stats", [this](const httplib::Request&, httplib::Response& res) {
       SetJson(&res, 200, StatsJson(stats(), TaskCount()));
+    });
+    // Ours, not a provider's: how many times the caller submitted each of its tasks.
+    server_.Get("/_emulator/submissions", [this](const httplib::Request&, httplib::Response& res) {
+      SetJson(&res, 200, SubmissionsJson(SubmissionsByTask()));
     });
     server_.Get("/_emulator/faults", [this](const httplib::Request&, httplib::Response& res) {
       SetJson(&res, 200, FaultsJson(faults()));
@@ -441,6 +464,7 @@ class ProviderEmulator::Impl {
   StatsRecorder stats_;
   FaultInjector faults_;
   ClipRegistry clips_;
+  SubmissionCounter submissions_;
   Scheduler scheduler_;
   CallbackSender callbacks_;
   absl::Notification stopping_;
@@ -469,6 +493,9 @@ void ProviderEmulator::SetFaults(const FaultConfig& faults) { impl_->SetFaults(f
 FaultConfig ProviderEmulator::faults() const { return impl_->faults(); }
 EmulatorStats ProviderEmulator::stats() const { return impl_->stats(); }
 int64_t ProviderEmulator::TaskCount() const { return impl_->TaskCount(); }
+absl::flat_hash_map<std::string, int64_t> ProviderEmulator::SubmissionsByTask() const {
+  return impl_->SubmissionsByTask();
+}
 
 std::vector<UsageRecord> ProviderEmulator::UsageRecords(
     const std::string& provider) const {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "tools/provider-emulator/usage_record.h"
@@ -190,6 +191,10 @@ class ProviderEmulator {
   EmulatorStats stats() const;
   /// Provider tasks created so far, over all contracts (tests prove "one submission" with it).
   int64_t TaskCount() const;
+  /// Accepted create requests per task of the caller, keyed by the task id the request's callback
+  /// URL names (`.../callbacks/<provider>/<task_id>/...`); GET /_emulator/submissions serves it.
+  /// TokenLab and beatra creates carry no callback URL and are not counted.
+  absl::flat_hash_map<std::string, int64_t> SubmissionsByTask() const;
   /// The usage records `provider` ("kie", ...) reports so far, without injected differences
   /// (GET /_emulator/usage adds those). Empty for an unknown provider.
   std::vector<UsageRecord> UsageRecords(const std::string& provider) const;

@@ -821,6 +821,7 @@ std::string KieContract::CreateTask(TaskSpec spec, std::string param, const Dire
   task.title = std::move(spec.title);
   task.callback_url = std::move(spec.callback_url);
   task.created = core_->Now();
+  core_->RecordSubmission(task.callback_url);
 
   std::string fail = NormalizeFailStatus(directives.fail_status, task.kind);
   if (fail.empty() && faults.generate_failed) {

@@ -326,6 +326,7 @@ void KieOperationsImpl::HandleCreate(const httplib::Request& req, httplib::Respo
   }
   stats.Add(&EmulatorStats::creates_accepted);
   stats.Add(&EmulatorStats::clip_operation_creates);
+  core_->RecordSubmission(task.callback_url);
   w.Int(200);
   PutString(w, "msg", "success");
   w.Key("data");

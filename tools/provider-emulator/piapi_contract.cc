@@ -502,6 +502,7 @@ std::string PiapiContract::CreateTask(TaskSpec spec, const Directives& directive
   Task task;
   task.id = RandomUuid();
   task.created = core_->Now();
+  core_->RecordSubmission(spec.webhook_endpoint);
   task.duration = directives.duration.value_or(core_->options.task_duration);
   task.extend = !spec.continue_song_id.empty();
   task.clip_seconds = core_->options.clip_seconds;

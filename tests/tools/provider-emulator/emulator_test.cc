@@ -30,6 +30,7 @@
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/wait_for.h"
+#include "tools/provider-emulator/core.h"
 #include "tools/provider-emulator/kie_contract.h"
 
 namespace music::emulator {
@@ -1496,6 +1497,47 @@ TEST_F(EmulatorTest, ControlEndpoints) {
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 404);
   EXPECT_EQ(ParseJson(res->body)["code"].GetInt(), 404);
+}
+
+TEST(CallbackTaskIdTest, IsThePathSegmentAfterTheProvider) {
+  EXPECT_EQ(CallbackTaskId("http://127.0.0.1:9/callbacks/kie/t-1/tok?x=1"), "t-1");
+  EXPECT_EQ(CallbackTaskId("https://h/base/callbacks/piapi/t-2"), "t-2");
+  EXPECT_EQ(CallbackTaskId("http://h/callbacks/kie/t-3?callbacks/kie/other"), "t-3");
+  EXPECT_EQ(CallbackTaskId("/callbacks/kie/t-4/tok"), "t-4");
+  EXPECT_EQ(CallbackTaskId("http://callbacks/kie/t-5"), "");  // a host, not a path
+  EXPECT_EQ(CallbackTaskId("http://h/callbacks/kie"), "");
+  EXPECT_EQ(CallbackTaskId("http://h/callbacks//t-6"), "");
+  EXPECT_EQ(CallbackTaskId("http://h/cb"), "");
+  EXPECT_EQ(CallbackTaskId(""), "");
+}
+
+// Accepted creates are counted per task the callback URL names; rejected creates and URLs that
+// name no task are not.
+TEST_F(EmulatorTest, SubmissionsCountsAcceptedCreatesPerCallbackTask) {
+  auto body = [](const std::string& callback_url) {
+    return absl::StrCat(R"({"prompt":"calm piano","customMode":false,"instrumental":true,)",
+                        R"("model":"V4_5","callBackUrl":")", callback_url, R"("})");
+  };
+  const std::string base = absl::StrCat(emulator_->base_url(), "/callbacks/kie/");
+  Create("/api/v1/generate", body(absl::StrCat(base, "task-a/token-1")));
+  Create("/api/v1/generate", body(absl::StrCat(base, "task-a/token-2?attempt=2")));
+  Create("/api/v1/generate", body(absl::StrCat(base, "task-b/token")));
+  Create("/api/v1/lyrics", absl::StrCat(R"({"prompt":"the sea","callBackUrl":")", base,
+                                        R"(task-c/token"})"));
+  CreateMusic();  // receiver_.url() names no task
+  SetFaults([](FaultConfig& f) { f.create_500_count = 1; });
+  httplib::Result refused = Post("/api/v1/generate", body(absl::StrCat(base, "task-d/token")));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 500);
+
+  EXPECT_THAT(emulator_->SubmissionsByTask(),
+              ::testing::UnorderedElementsAre(::testing::Pair("task-a", 2),
+                                              ::testing::Pair("task-b", 1),
+                                              ::testing::Pair("task-c", 1)));
+  httplib::Result res = Get("/_emulator/submissions", "");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->body, R"({"task-a":2,"task-b":1,"task-c":1})");
 }
 
 TEST_F(EmulatorTest, LifecycleAndPorts) {
