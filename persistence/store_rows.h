@@ -6,6 +6,7 @@
 #ifndef MUSIC_PERSISTENCE_STORE_ROWS_H_
 #define MUSIC_PERSISTENCE_STORE_ROWS_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -50,6 +51,19 @@ std::vector<std::string> SplitList(absl::string_view s);
 /// Outcome counts as "NAME=n;NAME=n", and back (a malformed part is skipped).
 std::string JoinCounts(const std::vector<std::pair<std::string, int64_t>>& counts);
 std::vector<std::pair<std::string, int64_t>> SplitCounts(absl::string_view s);
+
+/// Drops the rows (ledger rows, usage records) whose `provider` is not one of `providers`; an
+/// empty `providers` keeps every row.
+template <typename Row>
+void KeepProviders(absl::Span<const std::string> providers, std::vector<Row>& rows) {
+  if (providers.empty()) return;
+  rows.erase(std::remove_if(rows.begin(), rows.end(),
+                            [&](const Row& row) {
+                              return std::find(providers.begin(), providers.end(),
+                                               row.provider) == providers.end();
+                            }),
+             rows.end());
+}
 
 /// The ledger check's reading of a stored kind: RESERVE, SETTLE, anything else a refund.
 billing::TransactionKind LedgerEntryKind(absl::string_view kind);

@@ -21,11 +21,6 @@ namespace {
 
 using store_rows::ToMicros;
 
-bool ProviderSelected(absl::Span<const std::string> providers, absl::string_view provider) {
-  return providers.empty() ||
-         std::find(providers.begin(), providers.end(), provider) != providers.end();
-}
-
 // Rows of `sql` decoded by `decode`, on a pooled connection.
 template <typename T, typename Decode>
 absl::StatusOr<std::vector<T>> QueryRows(Pool& pool, absl::string_view sql, const Params& params,
@@ -88,11 +83,7 @@ PostgresStore::ListBillingTransactionsForReconciliation(const TimeRange& range,
       pool_, sql, Params().Add(ToMicros(range.start)).Add(ToMicros(range.end)), "select ledger",
       DecodeTransaction);
   if (!rows.ok()) return rows.status();
-  rows->erase(std::remove_if(rows->begin(), rows->end(),
-                             [&](const billing::BillingTransaction& t) {
-                               return !ProviderSelected(providers, t.provider);
-                             }),
-              rows->end());
+  store_rows::KeepProviders(providers, *rows);
   return rows;
 }
 
@@ -130,11 +121,7 @@ absl::StatusOr<std::vector<billing::UsageRecord>> PostgresStore::ListUsageRecord
       pool_, sql, Params().Add(ToMicros(range.start)).Add(ToMicros(range.end)),
       "select usage records", DecodeUsage);
   if (!rows.ok()) return rows.status();
-  rows->erase(std::remove_if(rows->begin(), rows->end(),
-                             [&](const billing::UsageRecord& u) {
-                               return !ProviderSelected(providers, u.provider);
-                             }),
-              rows->end());
+  store_rows::KeepProviders(providers, *rows);
   return rows;
 }
 

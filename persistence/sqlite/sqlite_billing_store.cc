@@ -19,14 +19,6 @@
 #include "persistence/store_rows.h"
 
 namespace music::persistence::sqlite_internal {
-namespace {
-
-bool ProviderSelected(absl::Span<const std::string> providers, absl::string_view provider) {
-  return providers.empty() ||
-         std::find(providers.begin(), providers.end(), provider) != providers.end();
-}
-
-}  // namespace
 
 absl::StatusOr<BillingPage> SqliteStoreImpl::ListBillingTransactions(
     const BillingListQuery& query) {
@@ -79,11 +71,7 @@ SqliteStoreImpl::ListBillingTransactionsForReconciliation(const TimeRange& range
   sqlite3_bind_int64(*stmt, 2, ToMicros(range.end));
   auto rows = db.QueryRows<billing::BillingTransaction>(*stmt, DecodeTransaction);
   if (!rows.ok()) return rows.status();
-  rows->erase(std::remove_if(rows->begin(), rows->end(),
-                             [&](const billing::BillingTransaction& t) {
-                               return !ProviderSelected(providers, t.provider);
-                             }),
-              rows->end());
+  store_rows::KeepProviders(providers, *rows);
   return rows;
 }
 
@@ -136,11 +124,7 @@ absl::StatusOr<std::vector<billing::UsageRecord>> SqliteStoreImpl::ListUsageReco
   sqlite3_bind_int64(*stmt, 2, ToMicros(range.end));
   auto rows = db.QueryRows<billing::UsageRecord>(*stmt, DecodeUsage);
   if (!rows.ok()) return rows.status();
-  rows->erase(std::remove_if(rows->begin(), rows->end(),
-                             [&](const billing::UsageRecord& u) {
-                               return !ProviderSelected(providers, u.provider);
-                             }),
-              rows->end());
+  store_rows::KeepProviders(providers, *rows);
   return rows;
 }
 
