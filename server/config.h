@@ -129,7 +129,8 @@ struct ServerConfig {
   absl::Duration backoff_initial = absl::Milliseconds(500);
   absl::Duration backoff_max = absl::Seconds(60);
   absl::Duration unknown_submission_grace = absl::Minutes(10);
-  int workers = 8;
+  // tasks.workers: EngineOptions::workers.
+  int workers = 64;
   // tasks.max_submissions_in_flight: submissions with the engine's workers at once, served
   // round-robin across tenants beyond it (EngineOptions::max_submissions_in_flight).
   int max_submissions_in_flight = 64;

@@ -67,6 +67,10 @@ absl::Status ConfigureConnection(sqlite3* db, const std::string& path,
   if (absl::Status s = ExecOnce(db, absl::StrCat("PRAGMA synchronous = ", synchronous)); !s.ok()) {
     return s;
   }
+  // 16 MiB of page cache per connection instead of SQLite's 2 MB: with thousands of tasks in
+  // flight their rows and index pages stay cached instead of being read again with read(2) (the
+  // end-to-end profile showed filemap_read and _copy_to_iter under the writer's statements).
+  if (absl::Status s = ExecOnce(db, "PRAGMA cache_size = -16384"); !s.ok()) return s;
   int64_t foreign_keys = 0;
   if (absl::Status s = ExecOnce(db, "PRAGMA foreign_keys = ON"); !s.ok()) return s;
   if (absl::Status s = ExecOnce(db, "PRAGMA foreign_keys", &foreign_keys); !s.ok()) return s;

@@ -83,8 +83,6 @@ class GroupCommitter {
   const Precheck precheck_;
 
   mutable absl::Mutex mu_;
-  // Wakes the writers waiting for their answer or for the leader's place.
-  absl::CondVar changed_;
   std::deque<PendingWrite*> queue_ ABSL_GUARDED_BY(mu_);
   // A leader is running a batch; the others wait.
   bool leading_ ABSL_GUARDED_BY(mu_) = false;

@@ -100,8 +100,10 @@ class SqliteStoreImpl final : public SqliteStore {
   // field changed).
   static absl::Status ExplainNoUpdate(SqliteDb& db, const music::v1::Task& task,
                                       int64_t expected_version);
-  // Replaces the clip index of the task with task.clips().
-  static absl::Status IndexClips(SqliteDb& db, const music::v1::Task& task);
+  // Makes the clip index of the task hold task.clips()' ids: writes only the rows that differ
+  // (most updates change no clip, and then write no clip row). `fresh`: a task just inserted,
+  // which has no row yet.
+  static absl::Status IndexClips(SqliteDb& db, const music::v1::Task& task, bool fresh);
   static absl::StatusOr<domain::TaskRecord> GetByRequestId(SqliteDb& db,
                                                            const music::v1::Task& task);
   // Runs a prepared query of kTaskColumns: at most one row (NOT_FOUND "<what> not found"), or all.

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -34,20 +35,26 @@ constexpr char kInsertTaskSql[] =
     "provider_endpoint, traceparent, archive_pending) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
     "?20, ?21, ?22)";
-// ?23: the version the caller read.
+// ?23: the version the caller read. The columns that never change (tenant, request_id, kind,
+// create_time_us) are compared, not set: SQLite rewrites the entries of every index over a
+// column named in SET, so setting create_time_us to itself rewrote tasks_tenant_create_time on
+// every task change.
 constexpr char kUpdateTaskSql[] =
-    "UPDATE tasks SET request_fingerprint = ?4, state = ?5, kind = ?6, provider = ?7, "
+    "UPDATE tasks SET request_fingerprint = ?4, state = ?5, provider = ?7, "
     "provider_task_id = ?8, submission = ?9, attempts = ?10, next_action_us = ?11, "
-    "deadline_us = ?12, unknown_since_us = ?13, create_time_us = ?14, update_time_us = ?15, "
+    "deadline_us = ?12, unknown_since_us = ?13, update_time_us = ?15, "
     "version = ?16, task = ?17, poll_url = ?18, reference_artifact_id = ?19, "
     "provider_endpoint = ?20, traceparent = ?21, archive_pending = ?22 "
-    "WHERE task_id = ?1 AND tenant = ?2 AND request_id = ?3 AND version = ?23";
+    "WHERE task_id = ?1 AND tenant = ?2 AND request_id = ?3 AND kind = ?6 AND "
+    "create_time_us = ?14 AND version = ?23";
 constexpr char kGetSql[] = "SELECT " MUSIC_SQLITE_TASK_COLUMNS " FROM tasks t WHERE t.task_id = ?1";
 constexpr char kGetByRequestIdSql[] =
     "SELECT " MUSIC_SQLITE_TASK_COLUMNS
     " FROM tasks t WHERE t.tenant = ?1 AND t.request_id = ?2 AND t.request_id <> ''";
-constexpr char kGetKeysSql[] = "SELECT version, tenant, request_id FROM tasks WHERE task_id = ?1";
-constexpr char kDeleteClipsSql[] = "DELETE FROM task_clips WHERE task_id = ?1";
+constexpr char kGetKeysSql[] =
+    "SELECT version, tenant, request_id, kind, create_time_us FROM tasks WHERE task_id = ?1";
+constexpr char kListClipsSql[] = "SELECT clip_id FROM task_clips WHERE task_id = ?1";
+constexpr char kDeleteClipSql[] = "DELETE FROM task_clips WHERE task_id = ?1 AND clip_id = ?2";
 constexpr char kInsertClipSql[] =
     "INSERT OR IGNORE INTO task_clips (clip_id, task_id, tenant) VALUES (?1, ?2, ?3)";
 // A clip id shared by several tasks resolves to the oldest of them.
@@ -255,19 +262,48 @@ absl::StatusOr<std::vector<domain::TaskRecord>> SqliteStoreImpl::QueryTasks(Sqli
   return db.QueryRows<domain::TaskRecord>(stmt, DecodeTaskRow);
 }
 
-absl::Status SqliteStoreImpl::IndexClips(SqliteDb& db, const music::v1::Task& task) {
-  {
-    absl::StatusOr<sqlite3_stmt*> del = db.Prepare(kDeleteClipsSql);
-    if (!del.ok()) return del.status();
-    ScopedStmt scoped(*del);
-    BindText(*del, 1, task.task_id());
-    const int rc = sqlite3_step(*del);
-    if (rc != SQLITE_DONE) return db.Error(rc, "delete clips");
+absl::Status SqliteStoreImpl::IndexClips(SqliteDb& db, const music::v1::Task& task, bool fresh) {
+  absl::flat_hash_set<std::string> wanted;
+  for (const music::v1::Clip& clip : task.clips()) {
+    if (!clip.clip_id().empty()) wanted.insert(clip.clip_id());
   }
+  absl::flat_hash_set<std::string> stored;
+  if (!fresh) {
+    absl::StatusOr<sqlite3_stmt*> list = db.Prepare(kListClipsSql);
+    if (!list.ok()) return list.status();
+    std::vector<std::string> stale;
+    {
+      ScopedStmt scoped(*list);
+      BindText(*list, 1, task.task_id());
+      int rc;
+      while ((rc = sqlite3_step(*list)) == SQLITE_ROW) {
+        std::string id = ColumnText(*list, 0);
+        if (wanted.contains(id)) {
+          stored.insert(std::move(id));
+        } else {
+          stale.push_back(std::move(id));
+        }
+      }
+      if (rc != SQLITE_DONE) return db.Error(rc, "select clips");
+    }
+    if (!stale.empty()) {
+      absl::StatusOr<sqlite3_stmt*> del = db.Prepare(kDeleteClipSql);
+      if (!del.ok()) return del.status();
+      for (const std::string& id : stale) {
+        ScopedStmt scoped(*del);
+        BindText(*del, 1, task.task_id());
+        BindText(*del, 2, id);
+        const int rc = sqlite3_step(*del);
+        if (rc != SQLITE_DONE) return db.Error(rc, "delete clip");
+      }
+    }
+  }
+  // `stored` holds the wanted ids already indexed.
+  if (stored.size() == wanted.size()) return absl::OkStatus();
   absl::StatusOr<sqlite3_stmt*> ins = db.Prepare(kInsertClipSql);
   if (!ins.ok()) return ins.status();
   for (const music::v1::Clip& clip : task.clips()) {
-    if (clip.clip_id().empty()) continue;
+    if (clip.clip_id().empty() || stored.contains(clip.clip_id())) continue;
     ScopedStmt scoped(*ins);
     BindText(*ins, 1, clip.clip_id());
     BindText(*ins, 2, task.task_id());
@@ -314,7 +350,7 @@ absl::StatusOr<CreateResult> SqliteStoreImpl::CreateInTransaction(SqliteDb& db,
     return error;
   }
   if (rc != SQLITE_DONE) return db.Error(rc, "insert task");
-  if (absl::Status s = IndexClips(db, record.task); !s.ok()) return s;
+  if (absl::Status s = IndexClips(db, record.task, /*fresh=*/true); !s.ok()) return s;
   return CreateResult{record, true};
 }
 
@@ -331,7 +367,7 @@ absl::Status SqliteStoreImpl::UpdateInTransaction(SqliteDb& db, const domain::Ta
     if (rc != SQLITE_DONE) return db.Error(rc, "update task");
   }
   if (db.Changes() == 0) return ExplainNoUpdate(db, record.task, expected_version);
-  return IndexClips(db, record.task);
+  return IndexClips(db, record.task, /*fresh=*/false);
 }
 
 absl::Status SqliteStoreImpl::ExplainNoUpdate(SqliteDb& db, const music::v1::Task& task,
@@ -350,9 +386,14 @@ absl::Status SqliteStoreImpl::ExplainNoUpdate(SqliteDb& db, const music::v1::Tas
     return absl::AbortedError(absl::StrCat("task ", task.task_id(), " is at version ",
                                            stored_version, ", not ", expected_version));
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("task ", task.task_id(), ": tenant and request_id cannot change (stored ",
-                   ColumnText(*stmt, 1), "/", ColumnText(*stmt, 2), ")"));
+  if (ColumnText(*stmt, 1) != task.tenant() || ColumnText(*stmt, 2) != task.request_id()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("task ", task.task_id(), ": tenant and request_id cannot change (stored ",
+                     ColumnText(*stmt, 1), "/", ColumnText(*stmt, 2), ")"));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "task ", task.task_id(), ": kind and create_time cannot change (stored kind ",
+      sqlite3_column_int64(*stmt, 3), ", create_time_us ", sqlite3_column_int64(*stmt, 4), ")"));
 }
 
 }  // namespace music::persistence::sqlite_internal

@@ -335,6 +335,11 @@ void Archiver::Process(const std::string& task_id) {
   }
   std::vector<Copied> done;
   bool failed = false;
+  // A refused URL (INVALID_ARGUMENT: scheme, userinfo or a forbidden literal address;
+  // PERMISSION_DENIED: the host resolves only to forbidden ranges, or a redirect leaves its
+  // origin) is refused again seconds later: only other failures are retried on backoff. The
+  // sweeper still comes back to the task, should the policy change (archive.allow_http).
+  bool retryable = false;
   for (const Missing& m : MissingMedia(record->task)) {
     const Clip* clip = nullptr;
     for (const Clip& c : record->task.clips()) {
@@ -352,6 +357,9 @@ void Archiver::Process(const std::string& task_id) {
     absl::StatusOr<ArchivedMedia> copy = ArchiveOne(record->task, *clip, m.media, m.url);
     if (!copy.ok()) {
       failed = true;
+      if (!absl::IsInvalidArgument(copy.status()) && !absl::IsPermissionDenied(copy.status())) {
+        retryable = true;
+      }
       failures_.fetch_add(1, std::memory_order_relaxed);
       if (options_.metrics != nullptr) {
         options_.metrics->ArchiveFailure(absl::StatusCodeToString(copy.status().code()));
@@ -369,6 +377,7 @@ void Archiver::Process(const std::string& task_id) {
       LogTaskEvent(LogLevel::kWarn, "archive.record_failed", *record,
                    {{"error", written.status().ToString()}});
       complete = false;
+      retryable = true;
     } else {
       complete = !domain::ArchivePending(*written);
       if (complete) {
@@ -377,7 +386,7 @@ void Archiver::Process(const std::string& task_id) {
       }
     }
   }
-  Finish(task_id, complete);
+  Finish(task_id, complete, retryable);
 }
 
 absl::StatusOr<ArchivedMedia> Archiver::ArchiveOne(const music::v1::Task& task,
@@ -432,7 +441,7 @@ absl::StatusOr<TaskRecord> Archiver::Record(const std::string& task_id,
   return absl::AbortedError(absl::StrCat("task ", task_id, " kept changing"));
 }
 
-void Archiver::Finish(const std::string& task_id, bool complete) {
+void Archiver::Finish(const std::string& task_id, bool complete, bool retry) {
   {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(task_id);
@@ -442,7 +451,7 @@ void Archiver::Finish(const std::string& task_id, bool complete) {
       return;
     }
     const int attempts = ++it->second.attempts;
-    if (attempts < options_.max_attempts) {
+    if (retry && attempts < options_.max_attempts) {
       timers_.push({clock_->Now() + Backoff(attempts), task_id});
       return;
     }

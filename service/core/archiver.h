@@ -154,8 +154,9 @@ class Archiver {
   absl::StatusOr<domain::TaskRecord> Record(const std::string& task_id,
                                             const std::vector<Copied>& done);
   // Ends a run of `task_id`: success forgets it; failure schedules a retry (or leaves it to the
-  // sweeper after max_attempts).
-  void Finish(const std::string& task_id, bool complete);
+  // sweeper after max_attempts). `retry` false (every failure was a refused URL, which a retry
+  // seconds later would meet again) leaves it to the sweeper at once.
+  void Finish(const std::string& task_id, bool complete, bool retry = true);
   bool Submit(std::function<void()> fn);
   absl::Duration Backoff(int attempt) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -214,12 +214,24 @@ int ProviderAttempt(const music::v1::Task& task) {
   return attempt;
 }
 
-std::string NewTaskId() {
+// "tsk_" and 24 hex digits: the creation time in milliseconds since the epoch (12 digits, 48
+// bits), then 48 random bits. Time first, as in a ULID or UUIDv7: the ids of new tasks sort
+// after the ids already stored, so the B-tree indexes keyed by task id (the tasks table's
+// primary key, the clip index, the ledger's billing transaction ids, which embed the task id)
+// take new rows at their right edge instead of dirtying a random page each, which cut the
+// pages a group commit writes. Ids stay unique (48 random bits within a millisecond) and reveal
+// no more than the task's create_time, which its owner sees anyway.
+std::string NewTaskId(absl::Time now) {
   static absl::Mutex mu(absl::kConstInit);
   static absl::BitGen* gen = new absl::BitGen();
-  absl::MutexLock lock(&mu);
-  return absl::StrFormat("tsk_%016x%08x", absl::Uniform<uint64_t>(*gen),
-                         absl::Uniform<uint32_t>(*gen));
+  const uint64_t millis = static_cast<uint64_t>(std::max<int64_t>(0, absl::ToUnixMillis(now)));
+  uint64_t random;
+  {
+    absl::MutexLock lock(&mu);
+    random = absl::Uniform<uint64_t>(*gen);
+  }
+  return absl::StrFormat("tsk_%012x%012x", millis & 0xFFFFFFFFFFFFull,
+                         random & 0xFFFFFFFFFFFFull);
 }
 
 }  // namespace
@@ -418,7 +430,7 @@ absl::StatusOr<CreateOutcome> TaskEngine::Create(const CreateSpec& spec) {
   const absl::Time now = clock_->Now();
   TaskRecord record;
   music::v1::Task& task = record.task;
-  task.set_task_id(NewTaskId());
+  task.set_task_id(NewTaskId(now));
   task.set_tenant(spec.tenant);
   task.set_request_id(spec.request_id);
   task.set_kind(spec.kind);

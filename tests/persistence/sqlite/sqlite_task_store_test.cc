@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "gmock/gmock.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -119,6 +120,32 @@ TEST_F(SqliteTaskStoreTest, ReopenKeepsDataAndSchema) {
   absl::StatusOr<CreateResult> again = store_->Create(MakeRecord("task-2", "tenant-a", "req-1"));
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_FALSE(again->created);
+}
+
+// The UPDATE compares the columns that never change instead of setting them (sqlite_task_store.cc
+// kUpdateTaskSql): a write that would change one is refused, naming it, and stores nothing.
+TEST_F(SqliteTaskStoreTest, KindAndCreateTimeCannotChange) {
+  domain::TaskRecord r = MakeRecord("task-1", "tenant-a");
+  MustCreate(r);
+  domain::TaskRecord kind = r;
+  kind.task.set_version(2);
+  kind.task.set_kind(music::v1::TASK_KIND_LYRICS);
+  absl::Status s = store_->Update(kind);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("kind and create_time"));
+
+  domain::TaskRecord created = r;
+  created.task.set_version(2);
+  created.task.mutable_create_time()->set_seconds(r.task.create_time().seconds() + 60);
+  s = store_->Update(created);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+
+  absl::StatusOr<domain::TaskRecord> got = store_->Get("task-1");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->task.version(), 1);
+  // A stale version is still ABORTED, whatever else the write carries.
+  kind.task.set_version(5);
+  EXPECT_EQ(store_->Update(kind).code(), absl::StatusCode::kAborted);
 }
 
 TEST_F(SqliteTaskStoreTest, CorruptRowsAreDataLoss) {

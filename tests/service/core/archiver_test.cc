@@ -300,6 +300,47 @@ TEST_F(ArchiverTest, TheSweeperPagesAndSkipsTasksPastTheProvidersExpiry) {
   EXPECT_THAT(PendingIds(), ElementsAre("old"));
 }
 
+// A refused URL is refused again seconds later: no backoff retries, one failure per pass of the
+// sweeper (which still comes back, should the policy change).
+TEST_F(ArchiverTest, ARefusedUrlIsNotRetriedOnBackoffButTheSweeperComesBack) {
+  StartArchiver();
+  Run();
+  const domain::TaskRecord task = SucceededTask("t1", /*clips=*/1, /*with_image=*/false);
+  fetcher_.Queue(absl::InvalidArgumentError("URL scheme \"http\" not allowed; use https"));
+  archiver_->OnTaskEnded(task);
+  Run();
+  EXPECT_EQ(fetcher_.fetches(), 1);
+  Advance(absl::Seconds(2));
+  Advance(absl::Seconds(4));
+  Advance(absl::Seconds(8));
+  EXPECT_EQ(fetcher_.fetches(), 1);
+  EXPECT_THAT(PendingIds(), ElementsAre("t1"));
+
+  fetcher_.Queue(absl::PermissionDeniedError("every address is private"));
+  Advance(absl::Minutes(5));  // the sweep tries it once more
+  EXPECT_EQ(fetcher_.fetches(), 2);
+  Advance(absl::Seconds(8));
+  EXPECT_EQ(fetcher_.fetches(), 2);
+  EXPECT_EQ(archiver_->Stats().failures, 2);
+}
+
+// A refused URL does not stop the retries of another media that failed for a passing reason.
+TEST_F(ArchiverTest, AFailureThatMayPassKeepsTheBackoffRetries) {
+  StartArchiver();
+  Run();
+  const domain::TaskRecord task = SucceededTask("t1", /*clips=*/1);
+  fetcher_.Queue(absl::InvalidArgumentError("URL has no host"));
+  fetcher_.Queue(absl::UnavailableError("connection reset"));
+  fetcher_.Queue(Media("audio", "audio/wav"));
+  fetcher_.Queue(Media("png", "image/png"));
+  archiver_->OnTaskEnded(task);
+  Run();
+  EXPECT_EQ(fetcher_.fetches(), 2);
+  Advance(absl::Seconds(2));
+  EXPECT_EQ(fetcher_.fetches(), 4);
+  EXPECT_THAT(PendingIds(), ::testing::IsEmpty());
+}
+
 TEST_F(ArchiverTest, ATaskIsQueuedOnceWhateverTellsItAboutIt) {
   StartArchiver();
   Run();
