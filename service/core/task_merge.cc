@@ -4,7 +4,8 @@
 #include <string>
 
 #include "absl/strings/match.h"
-#include "google/protobuf/util/message_differencer.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "domain/task_record.h"
 
 namespace music::service {
@@ -12,6 +13,22 @@ namespace {
 
 using adapters::ProviderState;
 using music::v1::Task;
+
+// The task's bytes in deterministic serialization (map entries sorted): two tasks with the same
+// fields give the same bytes. What MergeProviderUpdate compares before and after a merge: a
+// poll that changes nothing (most of them) then costs two serializations, not a copy of the
+// task and a reflection walk (MessageDifferencer was a tenth of the server's CPU with 10,000
+// tasks polled every 5 s).
+std::string DeterministicBytes(const Task& task) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    task.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
 
 // How far along a report is; a report from an earlier stage than one already merged is stale.
 int StageRank(bool lyrics_ready, bool first_clip_ready) {
@@ -151,7 +168,7 @@ bool FailTask(absl::StatusCode code, absl::string_view message, absl::string_vie
 
 bool MergeProviderUpdate(const adapters::ProviderUpdate& update, absl::Time now, Task& task) {
   if (domain::IsTerminal(task.state())) return false;
-  const Task before = task;
+  const std::string before = DeterministicBytes(task);
 
   if (!update.provider_task_id.empty() && task.provider_task_id().empty()) {
     task.set_provider_task_id(update.provider_task_id);
@@ -241,7 +258,7 @@ bool MergeProviderUpdate(const adapters::ProviderUpdate& update, absl::Time now,
     }
   }
 
-  if (google::protobuf::util::MessageDifferencer::Equals(before, task)) return false;
+  if (DeterministicBytes(task) == before) return false;
   SetTimestamp(now, task.mutable_update_time());
   return true;
 }
