@@ -240,6 +240,10 @@ class ProviderEmulator::Impl {
     // on Linux): 149 requests/s on one connection instead of thousands.
     server_.set_tcp_nodelay(true);
     server_.set_keep_alive_timeout(1);  // bounds how long Stop waits for idle connections
+    // httplib closes a keep-alive connection after 5 requests by default, so every fifth poll
+    // paid a new TCP connection (and a POST racing the close got an empty reply). 1,000 is
+    // nginx's keepalive_requests default, closer to what a provider's front end does.
+    server_.set_keep_alive_max_count(1000);
     // httplib's default also sets SO_REUSEPORT, which would let two emulators share a port.
     server_.set_socket_options([this](socket_t sock) {
       int yes = 1;
