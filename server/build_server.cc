@@ -72,6 +72,7 @@ service::ServerOptions OptionsFrom(const ServerConfig& config) {
   options.engine.unknown_submission_grace = config.unknown_submission_grace;
   options.engine.workers = config.workers;
   options.engine.max_submissions_in_flight = config.max_submissions_in_flight;
+  options.engine.overload_submission_wait = config.overload_submission_wait;
   options.engine.quotas = config.quotas;
   options.engine.circuit_breaker.failure_threshold = config.circuit_breaker_failures;
   options.engine.circuit_breaker.cool_down = config.circuit_breaker_cooldown;

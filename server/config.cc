@@ -82,6 +82,17 @@ Setter Duration(absl::Duration* out, absl::Duration unit,
   };
 }
 
+// A duration in `unit`s where 0 means "off" (the option's doc says what off does).
+Setter DurationOrOff(absl::Duration* out, absl::Duration unit) {
+  return [=](const rapidjson::Value& v, const std::string& key) {
+    if (!v.IsNumber()) return Bad(key, "must be a number");
+    const double n = v.GetDouble();
+    if (!(n >= 0) || n > 1e9) return Bad(key, "must be 0 (off) or a positive number");
+    *out = unit * n;
+    return absl::OkStatus();
+  };
+}
+
 absl::Status Walk(const rapidjson::Value& object, const std::string& prefix,
                   const std::map<std::string, Setter>& setters) {
   if (!object.IsObject()) {
@@ -519,6 +530,7 @@ absl::StatusOr<ServerConfig> ParseConfig(absl::string_view json,
       {"tasks.unknown_submission_grace_seconds", Duration(&c.unknown_submission_grace, s)},
       {"tasks.workers", Int(&c.workers, 1, 1024)},
       {"tasks.max_submissions_in_flight", Int(&c.max_submissions_in_flight, 1, 100'000)},
+      {"tasks.overload_submission_wait_seconds", DurationOrOff(&c.overload_submission_wait, s)},
       {"tenants", Tenants(&c.quotas)},
       {"watch.heartbeat_seconds", Duration(&c.heartbeat_interval, s, absl::Milliseconds(10))},
       {"metrics.listen", String(&c.metrics_listen)},

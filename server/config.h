@@ -134,6 +134,9 @@ struct ServerConfig {
   // tasks.max_submissions_in_flight: submissions with the engine's workers at once, served
   // round-robin across tenants beyond it (EngineOptions::max_submissions_in_flight).
   int max_submissions_in_flight = 64;
+  // tasks.overload_submission_wait_seconds: load shedding (EngineOptions::
+  // overload_submission_wait); 0: off.
+  absl::Duration overload_submission_wait = absl::Seconds(5);
   // tenants.<name>.{requests_per_second,burst,max_tasks_in_flight} and tenants.default_*: the
   // per-tenant quotas (0 = unlimited).
   service::QuotaOptions quotas;

@@ -154,6 +154,10 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry)
       quota_refusals_(&Family(BuildCounter(), *registry_, names_, "music_quota_refusals_total",
                               "Creates refused RESOURCE_EXHAUSTED by a tenant quota, by quota."),
                       {"tenant", "quota"}),
+      creates_shed_(&Family(BuildCounter(), *registry_, names_, "music_creates_shed_total",
+                            "Creates refused UNAVAILABLE (OVERLOADED) while the engine's oldest "
+                            "queued submission waited longer than tasks.overload_submission_wait."),
+                    {"tenant"}),
       callbacks_duplicate_(&Family(BuildCounter(), *registry_, names_,
                                    "music_callbacks_duplicate_total",
                                    "Accepted callback deliveries that changed nothing (repeats, "
@@ -275,6 +279,8 @@ void Metrics::CallbackRefused(absl::string_view provider, absl::string_view reas
 void Metrics::QuotaRefused(absl::string_view tenant, absl::string_view quota) {
   quota_refusals_.Get({tenant, quota}).Increment();
 }
+
+void Metrics::CreateShed(absl::string_view tenant) { creates_shed_.Get({tenant}).Increment(); }
 
 void Metrics::CallbackDuplicate(absl::string_view provider) {
   callbacks_duplicate_.Get({provider}).Increment();

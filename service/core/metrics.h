@@ -134,6 +134,9 @@ class Metrics {
   /// A create of `tenant` refused RESOURCE_EXHAUSTED by `quota` (quota.h: requests_per_second or
   /// max_tasks_in_flight).
   void QuotaRefused(absl::string_view tenant, absl::string_view quota);
+  /// A create of `tenant` refused UNAVAILABLE (OVERLOADED) by load shedding
+  /// (EngineOptions::overload_submission_wait).
+  void CreateShed(absl::string_view tenant);
 
   // --- Billing ---
   /// Ledger rows stored (after their transaction committed): amounts by kind and currency.
@@ -171,6 +174,7 @@ class Metrics {
   SeriesCache<prometheus::Counter> callbacks_received_;
   SeriesCache<prometheus::Counter> callbacks_refused_;
   SeriesCache<prometheus::Counter> quota_refusals_;
+  SeriesCache<prometheus::Counter> creates_shed_;
   SeriesCache<prometheus::Counter> callbacks_duplicate_;
   SeriesCache<prometheus::Counter> ledger_reserved_;
   SeriesCache<prometheus::Counter> ledger_settled_;

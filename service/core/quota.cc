@@ -31,12 +31,7 @@ absl::Status QuotaExceeded(absl::string_view tenant, absl::string_view quota,
       absl::StrCat("tenant ", tenant, ": quota ", quota, " exceeded (", description,
                    "); retry in ", absl::FormatDuration(retry_after)),
       "QUOTA_EXCEEDED", {{"tenant", std::string(tenant)}, {"quota", std::string(quota)}});
-  google::rpc::RetryInfo retry;
-  const int64_t seconds = absl::ToInt64Seconds(retry_after);
-  retry.mutable_retry_delay()->set_seconds(seconds);
-  retry.mutable_retry_delay()->set_nanos(
-      static_cast<int32_t>(absl::ToInt64Nanoseconds(retry_after - absl::Seconds(seconds))));
-  status.SetPayload(kRetryInfoUrl, absl::Cord(retry.SerializeAsString()));
+  SetRetryDelay(retry_after, status);
   google::rpc::QuotaFailure failure;
   auto* v = failure.add_violations();
   v->set_subject(absl::StrCat("tenant:", tenant));

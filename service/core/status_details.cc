@@ -1,5 +1,9 @@
 #include "service/core/status_details.h"
 
+#include <algorithm>
+#include <cstdint>
+
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -66,6 +70,16 @@ absl::Status FailedPrecondition(absl::string_view type, absl::string_view full_s
   status.SetPayload(kPreconditionFailureUrl, absl::Cord(failure.SerializeAsString()));
   AttachErrorInfo(status, type, {{"subject", subject}});
   return status;
+}
+
+void SetRetryDelay(absl::Duration delay, absl::Status& status) {
+  delay = std::max(delay, absl::Milliseconds(1));
+  google::rpc::RetryInfo retry;
+  const int64_t seconds = absl::ToInt64Seconds(delay);
+  retry.mutable_retry_delay()->set_seconds(seconds);
+  retry.mutable_retry_delay()->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(delay - absl::Seconds(seconds))));
+  status.SetPayload(kRetryInfoUrl, absl::Cord(retry.SerializeAsString()));
 }
 
 }  // namespace music::service

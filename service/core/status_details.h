@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "absl/strings/string_view.h"
 #include "google/rpc/error_details.pb.h"
 
@@ -46,6 +47,10 @@ absl::Status ErrorWithReason(absl::StatusCode code, absl::string_view message,
 /// subject (often a caller's id) is passed through TruncateForError.
 absl::Status FailedPrecondition(absl::string_view type, absl::string_view subject,
                                 absl::string_view description);
+
+/// Adds a google.rpc.RetryInfo payload (retry_delay = `delay`, at least 1 ms) to `status`, the
+/// delay after which a client may try the call again (AIP-194).
+void SetRetryDelay(absl::Duration delay, absl::Status& status);
 
 /// Payload type URLs (type.googleapis.com/<full message name>), so the edge can pack them as Any.
 inline constexpr char kBadRequestUrl[] = "type.googleapis.com/google.rpc.BadRequest";

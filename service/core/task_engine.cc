@@ -448,6 +448,18 @@ absl::StatusOr<CreateOutcome> TaskEngine::Create(const CreateSpec& spec) {
   record.next_action_time = now;
   record.deadline = now + options_.task_deadline;
   record.traceparent = spec.traceparent;
+  if (absl::Status overload = CheckOverload(now); !overload.ok()) {
+    // As with a quota: a retry of a request already stored is answered, it creates nothing.
+    if (!spec.request_id.empty()) {
+      auto existing = ExistingCreate(spec, record.request_fingerprint, nullptr);
+      if (existing.ok() || absl::IsAlreadyExists(existing.status())) return existing;
+    }
+    metrics_->CreateShed(spec.tenant);
+    // Debug, not info: shedding runs at the offered rate; music_creates_shed_total counts it.
+    LogEvent(LogLevel::kDebug, "task.create_shed",
+             {{"tenant", spec.tenant}, {"error", overload.message()}});
+    return overload;
+  }
   bool reserved = false;
   std::string refused_quota;
   if (absl::Status admitted = AdmitCreate(spec.tenant, now, &reserved, &refused_quota);
@@ -534,6 +546,30 @@ absl::Status TaskEngine::AdmitCreate(const std::string& tenant, absl::Time now, 
                        absl::StrCat("at most ", q.max_tasks_in_flight,
                                     " tasks PENDING or RUNNING at once"),
                        std::max(options_.poll_interval, kMinPollInterval));
+}
+
+absl::Status TaskEngine::CheckOverload(absl::Time now) {
+  if (options_.overload_submission_wait <= absl::ZeroDuration()) return absl::OkStatus();
+  absl::Duration oldest = absl::ZeroDuration();
+  size_t queued = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [tenant, queue] : submit_queues_) {
+      queued += queue.size();
+      if (!queue.empty()) oldest = std::max(oldest, now - slots_[queue.front()].queued_since);
+    }
+  }
+  if (oldest <= options_.overload_submission_wait) return absl::OkStatus();
+  absl::Status status = ErrorWithReason(
+      absl::StatusCode::kUnavailable,
+      absl::StrCat("the service is overloaded: ", queued,
+                   " tasks are waiting for submission, the oldest for ",
+                   absl::FormatDuration(absl::Trunc(oldest, absl::Milliseconds(1))),
+                   "; retry later"),
+      "OVERLOADED", {{"tasks_waiting", absl::StrCat(queued)}});
+  // The backlog drains at the engine's pace; a second is many rounds of submissions.
+  SetRetryDelay(absl::Seconds(1), status);
+  return status;
 }
 
 void TaskEngine::Unreserve(const std::string& tenant) {
@@ -1049,6 +1085,7 @@ void TaskEngine::StepDone(uint32_t index) {
 void TaskEngine::Dispatch(const std::vector<std::pair<uint32_t, std::string>>& ready) {
   std::vector<std::pair<uint32_t, std::string>> polls;
   std::vector<std::pair<uint32_t, std::string>> submissions;
+  const absl::Time now = clock_->Now();
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [index, id] : ready) {
@@ -1066,6 +1103,7 @@ void TaskEngine::Dispatch(const std::vector<std::pair<uint32_t, std::string>>& r
       if (queue.empty()) submit_ring_.push_back(tenant);
       queue.push_back(index);
       slot.queued_submission = true;
+      slot.queued_since = now;
     }
     submissions = TakeSubmissionsLocked();
   }

@@ -102,6 +102,12 @@ struct EngineOptions {
   /// tenants as running ones end (task_engine.cc "Fair queueing"), so a tenant with thousands
   /// queued delays another tenant's first submission by at most one round. Below 1: 1.
   int max_submissions_in_flight = 64;
+  /// Load shedding: while the oldest task queued for submission has waited longer than this,
+  /// Create refuses new tasks UNAVAILABLE (reason OVERLOADED, with RetryInfo) instead of storing
+  /// work the engine cannot start: the backlog and a new task's wait stay bounded, and the store's
+  /// writes go to the tasks already accepted. A retry of a request already stored is answered as
+  /// before. Zero or less: never shed.
+  absl::Duration overload_submission_wait = absl::Seconds(5);
   /// Per-tenant quotas checked by Create (quota.h): creates per second and tasks in flight.
   QuotaOptions quotas;
   /// Runs the engine's steps (provider HTTP, database writes). Not owned; must outlive the
@@ -220,7 +226,9 @@ class TaskEngine {
   /// the tenant used before: the earlier task when the request is the same, ALREADY_EXISTS when
   /// it differs (AIP-155), whatever the quotas. RESOURCE_EXHAUSTED (quota.h QuotaExceeded, with
   /// RetryInfo and QuotaFailure) when the tenant is over options.quotas' requests_per_second or
-  /// max_tasks_in_flight: nothing is stored or reserved then. Storage errors pass through
+  /// max_tasks_in_flight: nothing is stored or reserved then. UNAVAILABLE (reason OVERLOADED,
+  /// RetryInfo) while the oldest queued submission has waited longer than
+  /// options.overload_submission_wait: nothing is stored either. Storage errors pass through
   /// (UNAVAILABLE / INTERNAL).
   absl::StatusOr<CreateOutcome> Create(const CreateSpec& spec);
 
@@ -388,6 +396,8 @@ class TaskEngine {
     // Queued for, or holding, one of the max_submissions_in_flight places.
     bool queued_submission = false;
     bool holds_submission = false;
+    // When it joined its tenant's submission queue (meaningful while queued_submission).
+    absl::Time queued_since = absl::InfiniteFuture();
     // The record as this engine last read or wrote it (the store's version): a step or a poll
     // that changes nothing reads and writes nothing. Null: read the store.
     std::shared_ptr<const domain::TaskRecord> record;
@@ -450,6 +460,10 @@ class TaskEngine {
   // and `*refused_quota` names the quota.
   absl::Status AdmitCreate(const std::string& tenant, absl::Time now, bool* reserved,
                            std::string* refused_quota);
+  // UNAVAILABLE (OVERLOADED) when a queued submission has waited longer than
+  // options_.overload_submission_wait at `now`; OK otherwise. Looks at the front of each
+  // tenant's queue (each is FIFO): O(tenants with a queue), not O(tasks).
+  absl::Status CheckOverload(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
   // A create admitted with a reservation stored nothing: the reservation ends.
   void Unreserve(const std::string& tenant);
   // The earlier outcome of `spec`'s request_id (AIP-155): `stored` (null: looked up), or

@@ -337,6 +337,29 @@ TEST(ConfigTest, ReadsTenantQuotasAndTheirDefaults) {
   }
 }
 
+// tasks.overload_submission_wait_seconds: 5 s by default, 0 turns load shedding off, a negative
+// or non-number value names the key.
+TEST(ConfigTest, OverloadSubmissionWaitDefaultsTo5sAndZeroIsOff) {
+  auto none = ParseConfig("{}");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->overload_submission_wait, absl::Seconds(5));
+  auto off = ParseConfig(R"({"tasks": {"overload_submission_wait_seconds": 0}})");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->overload_submission_wait, absl::ZeroDuration());
+  auto half = ParseConfig(R"({"tasks": {"overload_submission_wait_seconds": 0.5}})");
+  ASSERT_TRUE(half.ok()) << half.status();
+  EXPECT_EQ(half->overload_submission_wait, absl::Milliseconds(500));
+  for (const char* json : {R"({"tasks": {"overload_submission_wait_seconds": -1}})",
+                           R"({"tasks": {"overload_submission_wait_seconds": "5"}})"}) {
+    auto parsed = ParseConfig(json);
+    ASSERT_FALSE(parsed.ok()) << json;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(parsed.status().message().find("\"tasks.overload_submission_wait_seconds\""),
+              absl::string_view::npos)
+        << parsed.status();
+  }
+}
+
 TEST(ConfigTest, PostgresKeysAndTheirChecks) {
   auto sqlite = ParseConfig("{}");
   ASSERT_TRUE(sqlite.ok()) << sqlite.status();

@@ -298,5 +298,79 @@ TEST_F(QuotaTest, ConcurrentCreatesNeverPassTheInFlightLimit) {
   EXPECT_EQ(engine_->TasksInFlight("a"), 5);
 }
 
+// Load shedding (EngineOptions::overload_submission_wait 2 s): with 2 submissions held at the
+// provider and 3 more queued, creates go through until the oldest queued one has waited over 2 s;
+// then every tenant's create is UNAVAILABLE (OVERLOADED, RetryInfo 1 s), stores no task and no
+// ledger row and counts in music_creates_shed_total, while a retry of a stored request_id is
+// still answered. Once the provider answers and the queue drains, creates go through again.
+TEST_F(QuotaTest, CreatesAreShedWhileTheOldestQueuedSubmissionWaitsTooLong) {
+  EngineOptions o = DefaultOptions();
+  o.metrics = &metrics_;
+  o.max_submissions_in_flight = 2;
+  o.overload_submission_wait = absl::Seconds(2);
+  StartEngine(o);
+  provider_->set_hold_async(true);
+  ASSERT_THAT(Create("a", "req-kept").status(), IsOk());
+  for (int i = 0; i < 4; ++i) ASSERT_THAT(Create("a").status(), IsOk());
+  RunUntilIdle();
+  ASSERT_EQ(provider_->held(), 2) << "2 submissions at the provider, 3 queued";
+
+  clock_.Advance(absl::Seconds(2));
+  ASSERT_THAT(Create("b").status(), IsOk()) << "2 s of waiting is not over the limit";
+  clock_.Advance(absl::Milliseconds(1));
+  const int stored_a = StoredTasks("a");
+  const int ledger_a = LedgerRows("a");
+  auto shed = Create("a");
+  ASSERT_THAT(shed.status(), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("overloaded")));
+  EXPECT_THAT(shed.status().message(), HasSubstr("3 tasks are waiting for submission"));
+  EXPECT_EQ(RetryDelay(shed.status()), absl::Seconds(1));
+  auto info_payload = shed.status().GetPayload(kErrorInfoUrl);
+  ASSERT_TRUE(info_payload.has_value());
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(info.ParseFromString(std::string(*info_payload)));
+  EXPECT_EQ(info.reason(), "OVERLOADED");
+  EXPECT_EQ(info.metadata().at("tasks_waiting"), "3");
+  EXPECT_THAT(Create("b").status(), StatusIs(absl::StatusCode::kUnavailable))
+      << "shedding is not per tenant: the engine is behind for everyone";
+  EXPECT_EQ(StoredTasks("a"), stored_a) << "a shed create stores no task";
+  EXPECT_EQ(LedgerRows("a"), ledger_a) << "a shed create reserves nothing";
+  EXPECT_EQ(StoredTasks("b"), 1);
+  EXPECT_EQ(Value(metrics_, "music_creates_shed_total", {{"tenant", "a"}}), 1);
+  EXPECT_EQ(Value(metrics_, "music_creates_shed_total", {{"tenant", "b"}}), 1);
+  auto kept = Create("a", "req-kept");
+  ASSERT_THAT(kept.status(), IsOk()) << "a retry of a stored request is answered, not shed";
+  EXPECT_FALSE(kept->created);
+
+  // The provider answers: the queue drains, 2 at a time, and creates are taken again.
+  for (int i = 0; i < 10 && provider_->held() > 0; ++i) {
+    provider_->ReleaseHeld();
+    RunUntilIdle();
+  }
+  EXPECT_EQ(provider_->submits(), 6);
+  ASSERT_THAT(Create("a").status(), IsOk());
+  EXPECT_EQ(StoredTasks("a"), stored_a + 1);
+}
+
+// overload_submission_wait 0 turns shedding off: a queue that waited an hour still takes creates.
+TEST_F(QuotaTest, ZeroOverloadWaitNeverSheds) {
+  EngineOptions o = DefaultOptions();
+  o.metrics = &metrics_;
+  o.max_submissions_in_flight = 1;
+  o.overload_submission_wait = absl::ZeroDuration();
+  o.task_deadline = absl::Hours(2);
+  StartEngine(o);
+  provider_->set_hold_async(true);
+  for (int i = 0; i < 3; ++i) ASSERT_THAT(Create("a").status(), IsOk());
+  RunUntilIdle();
+  ASSERT_EQ(provider_->held(), 1);
+  clock_.Advance(absl::Hours(1));
+  EXPECT_THAT(Create("a").status(), IsOk());
+  EXPECT_EQ(Value(metrics_, "music_creates_shed_total", {{"tenant", "a"}}), -1)
+      << "nothing shed: the series does not exist (Value's -1)";
+  // Shutdown waits for the provider requests in flight: answer them.
+  provider_->set_hold_async(false);
+  while (provider_->ReleaseHeld() > 0) RunUntilIdle();
+}
+
 }  // namespace
 }  // namespace music::service
