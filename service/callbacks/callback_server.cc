@@ -370,7 +370,7 @@ absl::Status CallbackServer::Bind(const std::string& host, int port) {
 
 absl::Status CallbackServer::Serve() {
   if (listen_socket_ < 0) return absl::FailedPreconditionError("Serve before Bind");
-  workers_ = std::make_unique<ThreadPool>(std::max(1, options_.workers));
+  workers_ = std::make_unique<ThreadPool>(std::max(1, options_.workers), "callback");
   unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
   if (tls()) flags |= MHD_USE_TLS;
   const auto idle_seconds = static_cast<unsigned int>(

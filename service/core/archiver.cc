@@ -131,7 +131,7 @@ Archiver::Archiver(ArchiverOptions options, persistence::TaskStore* tasks,
       clock_(clock),
       hub_(hub),
       own_pool_(options_.executor == nullptr
-                    ? std::make_unique<ThreadPool>(std::max(1, options_.workers))
+                    ? std::make_unique<ThreadPool>(std::max(1, options_.workers), "archiver")
                     : nullptr),
       executor_(options_.executor != nullptr ? options_.executor : own_pool_.get()) {}
 

@@ -250,7 +250,7 @@ TaskEngine::TaskEngine(EngineOptions options, persistence::TaskStore* store,
       breaker_(options_.circuit_breaker, clock),
       create_rate_(&options_.quotas),
       own_pool_(options_.executor == nullptr
-                    ? std::make_unique<ThreadPool>(std::max(1, options_.workers))
+                    ? std::make_unique<ThreadPool>(std::max(1, options_.workers), "engine")
                     : nullptr),
       executor_(options_.executor != nullptr ? options_.executor : own_pool_.get()) {
   for (const auto& [provider, limits] : options_.rate_limits) {

@@ -1,13 +1,25 @@
 #include "service/core/thread_pool.h"
 
+#include <pthread.h>
+
+#include <string>
 #include <utility>
+
+#include "absl/strings/str_cat.h"
 
 namespace music::service {
 
-ThreadPool::ThreadPool(int threads) {
+ThreadPool::ThreadPool(int threads, std::string name) {
   if (threads < 1) threads = 1;
   threads_.reserve(threads);
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] { Work(); });
+    if (!name.empty()) {
+      // Linux keeps 15 bytes of a thread's name; a longer one makes the call fail (ERANGE).
+      const std::string thread_name = absl::StrCat(name, "-", i).substr(0, 15);
+      pthread_setname_np(threads_.back().native_handle(), thread_name.c_str());
+    }
+  }
 }
 
 ThreadPool::~ThreadPool() { Shutdown(); }

@@ -3,6 +3,7 @@
 
 #include <deque>
 #include <functional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -15,8 +16,10 @@ namespace music::service {
 /// (database, provider HTTP) runs here so gRPC reactions never block.
 class ThreadPool final : public Executor {
  public:
-  /// Starts `threads` (>= 1) workers named for debugging only by their index.
-  explicit ThreadPool(int threads);
+  /// Starts `threads` (>= 1) workers. A non-empty `name` names them "<name>-<index>" (cut to the
+  /// 15 bytes Linux keeps), so `top -H`, `perf` and /proc/<pid>/task/*/comm tell the pools
+  /// apart; empty: they keep the process's name.
+  explicit ThreadPool(int threads, std::string name = "");
   /// Runs what is queued, then joins the workers.
   ~ThreadPool() override;
   ThreadPool(const ThreadPool&) = delete;

@@ -140,7 +140,7 @@ absl::StatusOr<std::unique_ptr<MusicServer>> MusicServer::Start(
                                             s->catalog_.get(), clock, s->hub_.get());
   if (auto st = s->callbacks_->Serve(); !st.ok()) return st;
 
-  s->rpc_workers_ = std::make_unique<ThreadPool>(s->options_.rpc_workers);
+  s->rpc_workers_ = std::make_unique<ThreadPool>(s->options_.rpc_workers, "rpc");
   s->api_ = std::make_unique<MusicApi>(
       s->stores_.tasks.get(), s->catalog_.get(), s->engine_.get(),
       s->options_.reference_audio_uploads ? s->providers_.get() : nullptr,
