@@ -9,7 +9,7 @@
 
 namespace music::service {
 
-ThreadPool::ThreadPool(int threads, std::string name) {
+ThreadPool::ThreadPool(int threads, const std::string& name) {
   if (threads < 1) threads = 1;
   threads_.reserve(threads);
   for (int i = 0; i < threads; ++i) {

@@ -19,7 +19,7 @@ class ThreadPool final : public Executor {
   /// Starts `threads` (>= 1) workers. A non-empty `name` names them "<name>-<index>" (cut to the
   /// 15 bytes Linux keeps), so `top -H`, `perf` and /proc/<pid>/task/*/comm tell the pools
   /// apart; empty: they keep the process's name.
-  explicit ThreadPool(int threads, std::string name = "");
+  explicit ThreadPool(int threads, const std::string& name = "");
   /// Runs what is queued, then joins the workers.
   ~ThreadPool() override;
   ThreadPool(const ThreadPool&) = delete;
