@@ -448,31 +448,27 @@ absl::StatusOr<CreateOutcome> TaskEngine::Create(const CreateSpec& spec) {
   record.next_action_time = now;
   record.deadline = now + options_.task_deadline;
   record.traceparent = spec.traceparent;
-  if (absl::Status overload = CheckOverload(now); !overload.ok()) {
-    // As with a quota: a retry of a request already stored is answered, it creates nothing.
-    if (!spec.request_id.empty()) {
-      auto existing = ExistingCreate(spec, record.request_fingerprint, nullptr);
-      if (existing.ok() || absl::IsAlreadyExists(existing.status())) return existing;
-    }
-    metrics_->CreateShed(spec.tenant);
-    // Debug, not info: shedding runs at the offered rate; music_creates_shed_total counts it.
-    LogEvent(LogLevel::kDebug, "task.create_shed",
-             {{"tenant", spec.tenant}, {"error", overload.message()}});
-    return overload;
-  }
   bool reserved = false;
-  std::string refused_quota;
-  if (absl::Status admitted = AdmitCreate(spec.tenant, now, &reserved, &refused_quota);
-      !admitted.ok()) {
+  std::string refused_quota;  // empty when the refusal is load shedding
+  absl::Status admitted = CheckOverload(now);
+  if (admitted.ok()) admitted = AdmitCreate(spec.tenant, now, &reserved, &refused_quota);
+  if (!admitted.ok()) {
     // A retry of a request already stored is answered as before, never refused: it creates
     // nothing (AIP-155).
     if (!spec.request_id.empty()) {
       auto existing = ExistingCreate(spec, record.request_fingerprint, nullptr);
       if (existing.ok() || absl::IsAlreadyExists(existing.status())) return existing;
     }
-    metrics_->QuotaRefused(spec.tenant, refused_quota);
-    LogEvent(LogLevel::kInfo, "task.quota_refused",
-             {{"tenant", spec.tenant}, {"quota", refused_quota}, {"error", admitted.message()}});
+    if (refused_quota.empty()) {
+      metrics_->CreateShed(spec.tenant);
+      // Debug, not info: shedding runs at the offered rate; music_creates_shed_total counts it.
+      LogEvent(LogLevel::kDebug, "task.create_shed",
+               {{"tenant", spec.tenant}, {"error", admitted.message()}});
+    } else {
+      metrics_->QuotaRefused(spec.tenant, refused_quota);
+      LogEvent(LogLevel::kInfo, "task.quota_refused",
+               {{"tenant", spec.tenant}, {"quota", refused_quota}, {"error", admitted.message()}});
+    }
     return admitted;
   }
 
