@@ -37,12 +37,15 @@ std::set<std::string> WorkerNames(ThreadPool& pool, int workers) {
   std::vector<absl::Notification> done(workers);
   for (int i = 0; i < workers; ++i) {
     EXPECT_TRUE(pool.Schedule([&, i] {
-      absl::MutexLock lock(&mu);
-      names.insert(CurrentThreadName());
-      ++barrier.arrived;
-      // Hold this worker until every closure has a worker of its own.
-      mu.Await(absl::Condition(
-          +[](Barrier* b) { return b->arrived == b->workers; }, &barrier));
+      {
+        absl::MutexLock lock(&mu);
+        names.insert(CurrentThreadName());
+        ++barrier.arrived;
+        // Hold this worker until every closure has a worker of its own.
+        mu.Await(absl::Condition(
+            +[](Barrier* b) { return b->arrived == b->workers; }, &barrier));
+      }
+      // After the unlock: once every closure notified, the caller may destroy `mu`.
       done[i].Notify();
     }));
   }
