@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/internal/json_reader.h"
+#include "adapters/kie/kie_reader.h"
 #include "adapters/internal/json_writer.h"
 
 namespace music::adapters::kie {
@@ -21,7 +22,6 @@ namespace {
 using music::v1::ClipOperation;
 using rapidjson::Value;
 
-constexpr internal::JsonReader kJson("kie.ai");
 
 constexpr char kWavPath[] = "/api/v1/wav/generate";
 constexpr char kVocalRemovalPath[] = "/api/v1/vocal-removal/generate";
@@ -63,7 +63,7 @@ size_t Utf8Length(absl::string_view s) {
 absl::Status ReadStems(const Value& obj, bool snake_case, music::v1::ClipOperationResult& out) {
   for (const StemKey& key : kStems) {
     std::string url;
-    if (absl::Status s = kJson.ReadString(obj, snake_case ? key.snake : key.camel, &url); !s.ok()) {
+    if (absl::Status s = kKieJson.ReadString(obj, snake_case ? key.snake : key.camel, &url); !s.ok()) {
       return s;
     }
     if (!url.empty()) (*out.mutable_stem_urls())[key.name] = std::move(url);
@@ -79,12 +79,6 @@ bool HasResult(const music::v1::ClipOperationResult& result) {
     if (name != "origin" && !url.empty()) return true;
   }
   return false;
-}
-
-void Fail(ProviderUpdate& update, absl::StatusCode code, std::string message) {
-  update.state = ProviderState::kFailed;
-  update.error_code = code;
-  update.error_message = std::move(message);
 }
 
 // successFlag of the clip operations (CONTRACT-NOTES): PENDING, SUCCESS, and the terminal
@@ -109,37 +103,26 @@ void ApplyFlag(absl::string_view flag, ProviderUpdate& update) {
 // A success must carry its result: without it, it is a provider fault (task.proto TaskState).
 void RequireResult(ProviderUpdate& update) {
   if (update.state != ProviderState::kSucceeded || HasResult(update.operation_result)) return;
-  Fail(update, absl::StatusCode::kInternal,
+  FailKieUpdate(update, absl::StatusCode::kInternal,
        "kie.ai reported the clip operation done without a result URL");
-}
-
-absl::Status AsInvalidArgument(const absl::Status& status) {
-  return absl::InvalidArgumentError(absl::StrCat("malformed kie.ai callback: ", status.message()));
-}
-
-absl::Status RequireCode200(const rapidjson::Document& doc) {
-  const Value* code = kJson.Find(doc, "code");
-  if (code == nullptr || !code->IsInt()) return kJson.WrongType("code", "an integer");
-  if (code->GetInt() != 200) return kJson.Malformed(absl::StrCat("`code` is ", code->GetInt()));
-  return absl::OkStatus();
 }
 
 // The envelope's `data` object of a code-200 answer.
 absl::StatusOr<const Value*> ReadData(absl::string_view body, rapidjson::Document& doc) {
-  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return s;
-  if (absl::Status s = RequireCode200(doc); !s.ok()) return s;
+  if (absl::Status s = kKieJson.ParseObject(body, doc); !s.ok()) return s;
+  if (absl::Status s = RequireKieCode200(doc); !s.ok()) return s;
   const Value* data = nullptr;
-  if (absl::Status s = kJson.ReadObject(doc, "data", &data); !s.ok()) return s;
-  if (data == nullptr) return kJson.Malformed("no `data`");
+  if (absl::Status s = kKieJson.ReadObject(doc, "data", &data); !s.ok()) return s;
+  if (data == nullptr) return kKieJson.Malformed("no `data`");
   return data;
 }
 
 // A number member in credits as micro-credits (0 when absent).
 absl::Status ReadCreditsMicros(const Value& obj, const char* name, int64_t* out) {
   double credits = 0;
-  if (absl::Status s = kJson.ReadNumber(obj, name, &credits); !s.ok()) return s;
+  if (absl::Status s = kKieJson.ReadNumber(obj, name, &credits); !s.ok()) return s;
   if (!std::isfinite(credits) || std::abs(credits) > 1e12) {
-    return kJson.Malformed(absl::StrCat("`", name, "` is out of range"));
+    return kKieJson.Malformed(absl::StrCat("`", name, "` is out of range"));
   }
   *out = static_cast<int64_t>(std::llround(credits * 1e6));
   return absl::OkStatus();
@@ -211,15 +194,15 @@ const char* ClipOperationRecordPath(ClipOperation operation) {
 
 std::optional<std::string> ParseKieWavConflict(absl::string_view body) {
   rapidjson::Document doc;
-  if (!kJson.ParseObject(body, doc).ok()) return std::nullopt;
-  const Value* code = kJson.Find(doc, "code");
+  if (!kKieJson.ParseObject(body, doc).ok()) return std::nullopt;
+  const Value* code = kKieJson.Find(doc, "code");
   if (code == nullptr || !code->IsInt() || code->GetInt() != 409) return std::nullopt;
-  const Value* data = kJson.Find(doc, "data");
+  const Value* data = kKieJson.Find(doc, "data");
   if (data == nullptr) return std::nullopt;
   std::string task_id;
   if (data->IsString()) {
     task_id.assign(data->GetString(), data->GetStringLength());
-  } else if (!kJson.ReadFirstString(*data, {"taskId", "task_id"}, &task_id).ok()) {
+  } else if (!kKieJson.ReadFirstString(*data, {"taskId", "task_id"}, &task_id).ok()) {
     return std::nullopt;
   }
   if (task_id.empty()) return std::nullopt;
@@ -233,22 +216,22 @@ absl::StatusOr<ProviderUpdate> ParseKieClipOperationRecord(ClipOperation operati
   if (!data.ok()) return data.status();
   ProviderUpdate update;
   const Value* response = nullptr;
-  for (absl::Status s : {kJson.ReadCode(**data, "successFlag", &update.provider_status),
-                         kJson.ReadString(**data, "taskId", &update.provider_task_id),
-                         kJson.ReadCode(**data, "errorCode", &update.provider_error_code),
-                         kJson.ReadString(**data, "errorMessage", &update.error_message),
-                         kJson.ReadObject(**data, "response", &response)}) {
+  for (absl::Status s : {kKieJson.ReadCode(**data, "successFlag", &update.provider_status),
+                         kKieJson.ReadString(**data, "taskId", &update.provider_task_id),
+                         kKieJson.ReadCode(**data, "errorCode", &update.provider_error_code),
+                         kKieJson.ReadString(**data, "errorMessage", &update.error_message),
+                         kKieJson.ReadObject(**data, "response", &response)}) {
     if (!s.ok()) return s;
   }
-  if (update.provider_status.empty()) return kJson.Malformed("no `data.successFlag`");
+  if (update.provider_status.empty()) return kKieJson.Malformed("no `data.successFlag`");
   ApplyFlag(update.provider_status, update);
   if (response != nullptr) {
     music::v1::ClipOperationResult& result = update.operation_result;
     absl::Status s = absl::OkStatus();
     if (operation == music::v1::CLIP_OPERATION_CONVERT_TO_WAV) {
-      s = kJson.ReadString(*response, "audioWavUrl", result.mutable_wav_url());
+      s = kKieJson.ReadString(*response, "audioWavUrl", result.mutable_wav_url());
     } else if (operation == music::v1::CLIP_OPERATION_CREATE_MUSIC_VIDEO) {
-      s = kJson.ReadString(*response, "videoUrl", result.mutable_video_url());
+      s = kKieJson.ReadString(*response, "videoUrl", result.mutable_video_url());
     } else {
       s = ReadStems(*response, /*snake_case=*/false, result);
     }
@@ -265,37 +248,37 @@ absl::StatusOr<ProviderUpdate> ParseKieClipOperationRecord(ClipOperation operati
 
 absl::StatusOr<ProviderUpdate> ParseKieClipOperationCallback(absl::string_view body) {
   rapidjson::Document doc;
-  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return AsInvalidArgument(s);
-  const Value* code = kJson.Find(doc, "code");
+  if (absl::Status s = kKieJson.ParseObject(body, doc); !s.ok()) return AsKieCallbackError(s);
+  const Value* code = kKieJson.Find(doc, "code");
   if (code == nullptr || !code->IsInt()) {
-    return AsInvalidArgument(kJson.WrongType("code", "an integer"));
+    return AsKieCallbackError(kKieJson.WrongType("code", "an integer"));
   }
   std::string msg;
   const Value* data = nullptr;
   for (const absl::Status& s :
-       {kJson.ReadString(doc, "msg", &msg), kJson.ReadObject(doc, "data", &data)}) {
-    if (!s.ok()) return AsInvalidArgument(s);
+       {kKieJson.ReadString(doc, "msg", &msg), kKieJson.ReadObject(doc, "data", &data)}) {
+    if (!s.ok()) return AsKieCallbackError(s);
   }
-  if (data == nullptr) return AsInvalidArgument(kJson.Malformed("no `data`"));
+  if (data == nullptr) return AsKieCallbackError(kKieJson.Malformed("no `data`"));
   ProviderUpdate update;
   music::v1::ClipOperationResult& result = update.operation_result;
   const Value* removal = nullptr;
   const Value* separation = nullptr;
   for (const absl::Status& s :
-       {kJson.ReadFirstString(*data, {"task_id", "taskId"}, &update.provider_task_id),
+       {kKieJson.ReadFirstString(*data, {"task_id", "taskId"}, &update.provider_task_id),
         // WAV: `audioWavUrl`; older docs spell it `audio_wav_url` (CONTRACT-NOTES).
-        kJson.ReadFirstString(*data, {"audioWavUrl", "audio_wav_url"}, result.mutable_wav_url()),
-        kJson.ReadFirstString(*data, {"video_url", "videoUrl"}, result.mutable_video_url()),
+        kKieJson.ReadFirstString(*data, {"audioWavUrl", "audio_wav_url"}, result.mutable_wav_url()),
+        kKieJson.ReadFirstString(*data, {"video_url", "videoUrl"}, result.mutable_video_url()),
         // Vocal separation: the two spellings appear in different language versions.
-        kJson.ReadObject(*data, "vocal_removal_info", &removal),
-        kJson.ReadObject(*data, "vocal_separation_info", &separation)}) {
-    if (!s.ok()) return AsInvalidArgument(s);
+        kKieJson.ReadObject(*data, "vocal_removal_info", &removal),
+        kKieJson.ReadObject(*data, "vocal_separation_info", &separation)}) {
+    if (!s.ok()) return AsKieCallbackError(s);
   }
-  if (update.provider_task_id.empty()) return AsInvalidArgument(kJson.Malformed("no `task_id`"));
+  if (update.provider_task_id.empty()) return AsKieCallbackError(kKieJson.Malformed("no `task_id`"));
   for (const Value* info : {removal, separation}) {
     if (info == nullptr) continue;
     if (absl::Status s = ReadStems(*info, /*snake_case=*/true, result); !s.ok()) {
-      return AsInvalidArgument(s);
+      return AsKieCallbackError(s);
     }
   }
   update.has_operation_result = HasResult(result) || !result.stem_urls().empty();
@@ -307,7 +290,7 @@ absl::StatusOr<ProviderUpdate> ParseKieClipOperationCallback(absl::string_view b
   } else {
     update.provider_status = absl::StrCat("callback:", code->GetInt());
     update.provider_error_code = absl::StrCat(code->GetInt());
-    Fail(update, absl::StatusCode::kInternal,
+    FailKieUpdate(update, absl::StatusCode::kInternal,
          msg.empty() ? absl::StrCat("kie.ai callback reported failure ", code->GetInt()) : msg);
   }
   return update;
@@ -323,27 +306,27 @@ absl::StatusOr<music::v1::GetTimestampedLyricsResponse> ParseKieTimestampedLyric
   const Value* waveform = nullptr;
   double cer = 0;
   bool streamed = false;
-  for (absl::Status s : {kJson.ReadArray(**data, "alignedWords", &words),
-                         kJson.ReadArray(**data, "waveformData", &waveform),
-                         kJson.ReadNumber(**data, "hootCer", &cer),
-                         kJson.ReadBool(**data, "isStreamed", &streamed)}) {
+  for (absl::Status s : {kKieJson.ReadArray(**data, "alignedWords", &words),
+                         kKieJson.ReadArray(**data, "waveformData", &waveform),
+                         kKieJson.ReadNumber(**data, "hootCer", &cer),
+                         kKieJson.ReadBool(**data, "isStreamed", &streamed)}) {
     if (!s.ok()) return s;
   }
   out.set_alignment_error_rate(cer);
   out.set_streamed(streamed);
   if (words != nullptr) {
     for (const Value& item : words->GetArray()) {
-      if (!item.IsObject()) return kJson.WrongType("alignedWords item", "an object");
+      if (!item.IsObject()) return kKieJson.WrongType("alignedWords item", "an object");
       music::v1::AlignedWord* word = out.add_aligned_words();
       bool aligned = false;
       std::optional<double> start, start_snake, end, end_snake, score, score_snake;
       // One stored copy spells start_s / end_s / p_align (CONTRACT-NOTES): accept both.
       for (absl::Status s :
-           {kJson.ReadString(item, "word", word->mutable_word()),
-            kJson.ReadBool(item, "success", &aligned), kJson.ReadNumber(item, "startS", &start),
-            kJson.ReadNumber(item, "start_s", &start_snake), kJson.ReadNumber(item, "endS", &end),
-            kJson.ReadNumber(item, "end_s", &end_snake), kJson.ReadNumber(item, "palign", &score),
-            kJson.ReadNumber(item, "p_align", &score_snake)}) {
+           {kKieJson.ReadString(item, "word", word->mutable_word()),
+            kKieJson.ReadBool(item, "success", &aligned), kKieJson.ReadNumber(item, "startS", &start),
+            kKieJson.ReadNumber(item, "start_s", &start_snake), kKieJson.ReadNumber(item, "endS", &end),
+            kKieJson.ReadNumber(item, "end_s", &end_snake), kKieJson.ReadNumber(item, "palign", &score),
+            kKieJson.ReadNumber(item, "p_align", &score_snake)}) {
         if (!s.ok()) return s;
       }
       word->set_aligned(aligned);
@@ -354,7 +337,7 @@ absl::StatusOr<music::v1::GetTimestampedLyricsResponse> ParseKieTimestampedLyric
   }
   if (waveform != nullptr) {
     for (const Value& v : waveform->GetArray()) {
-      if (!v.IsNumber()) return kJson.WrongType("waveformData item", "a number");
+      if (!v.IsNumber()) return kKieJson.WrongType("waveformData item", "a number");
       out.add_waveform(v.GetDouble());
     }
   }
@@ -368,12 +351,12 @@ absl::StatusOr<StyleBoost> ParseKieStyleBoost(absl::string_view body) {
   StyleBoost boost;
   std::string flag, error_message;
   for (absl::Status s :
-       {kJson.ReadString(**data, "taskId", &boost.provider_task_id),
-        kJson.ReadString(**data, "result", &boost.style),
+       {kKieJson.ReadString(**data, "taskId", &boost.provider_task_id),
+        kKieJson.ReadString(**data, "result", &boost.style),
         ReadCreditsMicros(**data, "creditsConsumed", &boost.credits_consumed_micros),
         ReadCreditsMicros(**data, "creditsRemaining", &boost.credits_remaining_micros),
-        kJson.ReadCode(**data, "successFlag", &flag),
-        kJson.ReadString(**data, "errorMessage", &error_message)}) {
+        kKieJson.ReadCode(**data, "successFlag", &flag),
+        kKieJson.ReadString(**data, "errorMessage", &error_message)}) {
     if (!s.ok()) return s;
   }
   if (!flag.empty() && flag != "SUCCESS" && flag != "1" && boost.style.empty()) {
@@ -381,17 +364,17 @@ absl::StatusOr<StyleBoost> ParseKieStyleBoost(absl::string_view body) {
                                                       error_message.empty() ? "" : ": ",
                                                       error_message));
   }
-  if (boost.style.empty()) return kJson.Malformed("no `data.result`");
+  if (boost.style.empty()) return kKieJson.Malformed("no `data.result`");
   return boost;
 }
 
 absl::StatusOr<ProviderBalance> ParseKieCredit(absl::string_view body) {
   rapidjson::Document doc;
-  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return s;
-  if (absl::Status s = RequireCode200(doc); !s.ok()) return s;
+  if (absl::Status s = kKieJson.ParseObject(body, doc); !s.ok()) return s;
+  if (absl::Status s = RequireKieCode200(doc); !s.ok()) return s;
   int64_t micros = 0;
-  const Value* data = kJson.Find(doc, "data");
-  if (data == nullptr || !data->IsNumber()) return kJson.WrongType("data", "a number");
+  const Value* data = kKieJson.Find(doc, "data");
+  if (data == nullptr || !data->IsNumber()) return kKieJson.WrongType("data", "a number");
   if (absl::Status s = ReadCreditsMicros(doc, "data", &micros); !s.ok()) return s;
   ProviderBalance balance;
   balance.balance_micros = micros;

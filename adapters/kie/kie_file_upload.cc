@@ -10,11 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "adapters/internal/json_reader.h"
+#include "adapters/kie/kie_reader.h"
 
 namespace music::adapters::kie {
 namespace {
-
-constexpr internal::JsonReader kJson("kie.ai");
 
 // A value safe inside a quoted Content-Disposition parameter and a form field: no quotes,
 // backslashes or control characters (a file name is caller input).
@@ -71,17 +70,17 @@ std::string BuildKieFileUploadBody(const ReferenceAudioUpload& upload,
 
 absl::StatusOr<std::string> ParseKieFileUploadAnswer(absl::string_view body) {
   rapidjson::Document doc;
-  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return s;
+  if (absl::Status s = kKieJson.ParseObject(body, doc); !s.ok()) return s;
   bool success = false;
-  if (absl::Status s = kJson.ReadBool(doc, "success", &success); !s.ok()) return s;
-  if (!success) return kJson.Malformed("the upload answer's `success` is not true");
+  if (absl::Status s = kKieJson.ReadBool(doc, "success", &success); !s.ok()) return s;
+  if (!success) return kKieJson.Malformed("the upload answer's `success` is not true");
   const rapidjson::Value* data = nullptr;
-  if (absl::Status s = kJson.ReadObject(doc, "data", &data); !s.ok()) return s;
-  if (data == nullptr) return kJson.Malformed("no `data` in the upload answer");
+  if (absl::Status s = kKieJson.ReadObject(doc, "data", &data); !s.ok()) return s;
+  if (data == nullptr) return kKieJson.Malformed("no `data` in the upload answer");
   std::string url;
-  if (absl::Status s = kJson.ReadString(*data, "downloadUrl", &url); !s.ok()) return s;
+  if (absl::Status s = kKieJson.ReadString(*data, "downloadUrl", &url); !s.ok()) return s;
   if (!absl::StartsWith(url, "https://") && !absl::StartsWith(url, "http://")) {
-    return kJson.Malformed("no `data.downloadUrl` URL in the upload answer");
+    return kKieJson.Malformed("no `data.downloadUrl` URL in the upload answer");
   }
   return url;
 }

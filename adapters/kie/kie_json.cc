@@ -16,14 +16,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/internal/json_reader.h"
+#include "adapters/kie/kie_reader.h"
 #include "adapters/kie/kie_status.h"
 
 namespace music::adapters::kie {
 namespace {
 
 using rapidjson::Value;
-
-constexpr internal::JsonReader kJson("kie.ai");
 
 // Clip member names: record-info answers use camelCase, callbacks snake_case (WIRE.md).
 struct ClipKeys {
@@ -39,19 +38,19 @@ absl::Status ReadClips(const Value* array, const ClipKeys& keys,
                        std::vector<music::v1::Clip>* out) {
   if (array == nullptr) return absl::OkStatus();
   for (const Value& item : array->GetArray()) {
-    if (!item.IsObject()) return kJson.WrongType("clip", "an object");
+    if (!item.IsObject()) return kKieJson.WrongType("clip", "an object");
     music::v1::Clip clip;
     double duration = 0;
     for (absl::Status s :
-         {kJson.ReadString(item, "id", clip.mutable_clip_id()),
-          kJson.ReadString(item, keys.audio_url, clip.mutable_audio_url()),
-          kJson.ReadString(item, keys.stream_audio_url, clip.mutable_stream_audio_url()),
-          kJson.ReadString(item, keys.image_url, clip.mutable_image_url()),
-          kJson.ReadString(item, "title", clip.mutable_title()),
-          kJson.ReadString(item, "tags", clip.mutable_tags()),
-          kJson.ReadString(item, "prompt", clip.mutable_lyrics()),
-          kJson.ReadString(item, keys.model_name, clip.mutable_model_name()),
-          kJson.ReadNumber(item, "duration", &duration)}) {
+         {kKieJson.ReadString(item, "id", clip.mutable_clip_id()),
+          kKieJson.ReadString(item, keys.audio_url, clip.mutable_audio_url()),
+          kKieJson.ReadString(item, keys.stream_audio_url, clip.mutable_stream_audio_url()),
+          kKieJson.ReadString(item, keys.image_url, clip.mutable_image_url()),
+          kKieJson.ReadString(item, "title", clip.mutable_title()),
+          kKieJson.ReadString(item, "tags", clip.mutable_tags()),
+          kKieJson.ReadString(item, "prompt", clip.mutable_lyrics()),
+          kKieJson.ReadString(item, keys.model_name, clip.mutable_model_name()),
+          kKieJson.ReadNumber(item, "duration", &duration)}) {
       if (!s.ok()) return s;
     }
     clip.set_duration_seconds(duration);
@@ -67,12 +66,12 @@ absl::Status ReadLyricVariants(const Value* array, const char* error_key,
                                std::string* first_error) {
   if (array == nullptr) return absl::OkStatus();
   for (const Value& item : array->GetArray()) {
-    if (!item.IsObject()) return kJson.WrongType("lyrics item", "an object");
+    if (!item.IsObject()) return kKieJson.WrongType("lyrics item", "an object");
     music::v1::LyricVariant variant;
     std::string error;
-    for (absl::Status s : {kJson.ReadString(item, "text", variant.mutable_text()),
-                           kJson.ReadString(item, "title", variant.mutable_title()),
-                           kJson.ReadString(item, error_key, &error)}) {
+    for (absl::Status s : {kKieJson.ReadString(item, "text", variant.mutable_text()),
+                           kKieJson.ReadString(item, "title", variant.mutable_title()),
+                           kKieJson.ReadString(item, error_key, &error)}) {
       if (!s.ok()) return s;
     }
     if (first_error->empty()) *first_error = error;
@@ -88,12 +87,6 @@ void Apply(const KieStatusInfo& info, ProviderUpdate& update) {
   update.first_clip_ready = info.first_clip_ready;
 }
 
-void Fail(ProviderUpdate& update, absl::StatusCode code, absl::string_view message) {
-  update.state = ProviderState::kFailed;
-  update.error_code = code;
-  update.error_message = std::string(message);
-}
-
 // A succeeded task has an audio URL on every clip (task.proto TaskState): clips still without
 // one are dropped, and a success with none left is a failure (seed 000: success without audio).
 void RequireAudio(ProviderUpdate& update) {
@@ -103,40 +96,31 @@ void RequireAudio(ProviderUpdate& update) {
                              [](const music::v1::Clip& c) { return c.audio_url().empty(); }),
               clips.end());
   if (clips.empty()) {
-    Fail(update, absl::StatusCode::kInternal, "kie.ai reported success without audio");
+    FailKieUpdate(update, absl::StatusCode::kInternal, "kie.ai reported success without audio");
   }
 }
 
 void RequireLyrics(ProviderUpdate& update, absl::string_view provider_message) {
   if (update.state != ProviderState::kSucceeded || !update.lyric_variants.empty()) return;
-  Fail(update, absl::StatusCode::kInternal,
+  FailKieUpdate(update, absl::StatusCode::kInternal,
        provider_message.empty()
            ? std::string("kie.ai reported success without lyrics")
            : absl::StrCat("kie.ai reported success without lyrics: ", provider_message));
-}
-
-// Every successful answer carries the integer `code` 200; anything else means the envelope check
-// was bypassed or the body is not what it claims to be.
-absl::Status RequireCode200(const rapidjson::Document& doc) {
-  const Value* code = kJson.Find(doc, "code");
-  if (code == nullptr || !code->IsInt()) return kJson.WrongType("code", "an integer");
-  if (code->GetInt() != 200) return kJson.Malformed(absl::StrCat("`code` is ", code->GetInt()));
-  return absl::OkStatus();
 }
 
 // The common part of both record-info answers: `data`, its status and error fields, and
 // `data.response` (nullptr while pending).
 absl::Status ReadRecord(const rapidjson::Document& doc, bool lyrics, ProviderUpdate& update,
                         const Value** response) {
-  if (absl::Status s = RequireCode200(doc); !s.ok()) return s;
+  if (absl::Status s = RequireKieCode200(doc); !s.ok()) return s;
   const Value* data = nullptr;
-  if (absl::Status s = kJson.ReadObject(doc, "data", &data); !s.ok()) return s;
-  if (data == nullptr) return kJson.Malformed("no `data`");
-  for (absl::Status s : {kJson.ReadRequiredString(*data, "status", &update.provider_status),
-                         kJson.ReadString(*data, "taskId", &update.provider_task_id),
-                         kJson.ReadCode(*data, "errorCode", &update.provider_error_code),
-                         kJson.ReadString(*data, "errorMessage", &update.error_message),
-                         kJson.ReadObject(*data, "response", response)}) {
+  if (absl::Status s = kKieJson.ReadObject(doc, "data", &data); !s.ok()) return s;
+  if (data == nullptr) return kKieJson.Malformed("no `data`");
+  for (absl::Status s : {kKieJson.ReadRequiredString(*data, "status", &update.provider_status),
+                         kKieJson.ReadString(*data, "taskId", &update.provider_task_id),
+                         kKieJson.ReadCode(*data, "errorCode", &update.provider_error_code),
+                         kKieJson.ReadString(*data, "errorMessage", &update.error_message),
+                         kKieJson.ReadObject(*data, "response", response)}) {
     if (!s.ok()) return s;
   }
   Apply(MapKieStatus(update.provider_status, lyrics), update);
@@ -160,23 +144,23 @@ absl::Status ReadRecord(const rapidjson::Document& doc, bool lyrics, ProviderUpd
 // `data.data` array (nullptr when empty/null).
 absl::Status ReadCallback(const rapidjson::Document& doc, ProviderUpdate& update,
                           const Value** items) {
-  const Value* code = kJson.Find(doc, "code");
-  if (code == nullptr || !code->IsInt()) return kJson.WrongType("code", "an integer");
+  const Value* code = kKieJson.Find(doc, "code");
+  if (code == nullptr || !code->IsInt()) return kKieJson.WrongType("code", "an integer");
   std::string msg;
   const Value* data = nullptr;
   for (absl::Status s :
-       {kJson.ReadString(doc, "msg", &msg), kJson.ReadObject(doc, "data", &data)}) {
+       {kKieJson.ReadString(doc, "msg", &msg), kKieJson.ReadObject(doc, "data", &data)}) {
     if (!s.ok()) return s;
   }
-  if (data == nullptr) return kJson.Malformed("no `data`");
+  if (data == nullptr) return kKieJson.Malformed("no `data`");
   std::string callback_type;
-  for (absl::Status s : {kJson.ReadString(*data, "callbackType", &callback_type),
-                         kJson.ReadString(*data, "task_id", &update.provider_task_id),
-                         kJson.ReadArray(*data, "data", items)}) {
+  for (absl::Status s : {kKieJson.ReadString(*data, "callbackType", &callback_type),
+                         kKieJson.ReadString(*data, "task_id", &update.provider_task_id),
+                         kKieJson.ReadArray(*data, "data", items)}) {
     if (!s.ok()) return s;
   }
-  if (callback_type.empty()) return kJson.Malformed("no `callbackType`");
-  if (update.provider_task_id.empty()) return kJson.Malformed("no `task_id`");
+  if (callback_type.empty()) return kKieJson.Malformed("no `callbackType`");
+  if (update.provider_task_id.empty()) return kKieJson.Malformed("no `task_id`");
   // The stages a callback reports are named as record-info names them, so a callback and a poll
   // of the same stage are the same update (no extra task version for a change of wording).
   if (code->GetInt() == 200 && callback_type == "text") {
@@ -197,47 +181,42 @@ absl::Status ReadCallback(const rapidjson::Document& doc, ProviderUpdate& update
   return absl::OkStatus();
 }
 
-// Callback bodies are a caller's request: malformed ones are the caller's error.
-absl::Status AsInvalidArgument(const absl::Status& status) {
-  return absl::InvalidArgumentError(absl::StrCat("malformed kie.ai callback: ", status.message()));
-}
-
 }  // namespace
 
 std::optional<KieEnvelope> ParseKieEnvelope(absl::string_view body) {
   rapidjson::Document doc;
-  if (!kJson.ParseObject(body, doc).ok()) return std::nullopt;
-  const Value* code = kJson.Find(doc, "code");
+  if (!kKieJson.ParseObject(body, doc).ok()) return std::nullopt;
+  const Value* code = kKieJson.Find(doc, "code");
   if (code == nullptr || !code->IsInt()) return std::nullopt;
   KieEnvelope envelope;
   envelope.code = code->GetInt();
   // A non-string msg is not worth losing the code over.
-  if (!kJson.ReadString(doc, "msg", &envelope.msg).ok()) envelope.msg.clear();
+  if (!kKieJson.ReadString(doc, "msg", &envelope.msg).ok()) envelope.msg.clear();
   return envelope;
 }
 
 absl::StatusOr<std::string> ParseKieCreateAnswer(absl::string_view body) {
   rapidjson::Document doc;
-  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return s;
-  if (absl::Status s = RequireCode200(doc); !s.ok()) return s;
+  if (absl::Status s = kKieJson.ParseObject(body, doc); !s.ok()) return s;
+  if (absl::Status s = RequireKieCode200(doc); !s.ok()) return s;
   const Value* data = nullptr;
-  if (absl::Status s = kJson.ReadObject(doc, "data", &data); !s.ok()) return s;
-  if (data == nullptr) return kJson.Malformed("no `data`");
+  if (absl::Status s = kKieJson.ReadObject(doc, "data", &data); !s.ok()) return s;
+  if (data == nullptr) return kKieJson.Malformed("no `data`");
   std::string task_id;
-  if (absl::Status s = kJson.ReadString(*data, "taskId", &task_id); !s.ok()) return s;
-  if (task_id.empty()) return kJson.Malformed("no `data.taskId`");
+  if (absl::Status s = kKieJson.ReadString(*data, "taskId", &task_id); !s.ok()) return s;
+  if (task_id.empty()) return kKieJson.Malformed("no `data.taskId`");
   return task_id;
 }
 
 absl::StatusOr<ProviderUpdate> ParseKieMusicRecord(absl::string_view body) {
   rapidjson::Document doc;
-  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return s;
+  if (absl::Status s = kKieJson.ParseObject(body, doc); !s.ok()) return s;
   ProviderUpdate update;
   const Value* response = nullptr;
   if (absl::Status s = ReadRecord(doc, /*lyrics=*/false, update, &response); !s.ok()) return s;
   if (response != nullptr) {
     const Value* clips = nullptr;
-    if (absl::Status s = kJson.ReadArray(*response, "sunoData", &clips); !s.ok()) return s;
+    if (absl::Status s = kKieJson.ReadArray(*response, "sunoData", &clips); !s.ok()) return s;
     if (absl::Status s = ReadClips(clips, kCamelCase, &update.clips); !s.ok()) return s;
   }
   RequireAudio(update);
@@ -246,14 +225,14 @@ absl::StatusOr<ProviderUpdate> ParseKieMusicRecord(absl::string_view body) {
 
 absl::StatusOr<ProviderUpdate> ParseKieLyricsRecord(absl::string_view body) {
   rapidjson::Document doc;
-  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return s;
+  if (absl::Status s = kKieJson.ParseObject(body, doc); !s.ok()) return s;
   ProviderUpdate update;
   const Value* response = nullptr;
   if (absl::Status s = ReadRecord(doc, /*lyrics=*/true, update, &response); !s.ok()) return s;
   std::string item_error;
   if (response != nullptr) {
     const Value* items = nullptr;
-    if (absl::Status s = kJson.ReadArray(*response, "data", &items); !s.ok()) return s;
+    if (absl::Status s = kKieJson.ReadArray(*response, "data", &items); !s.ok()) return s;
     if (absl::Status s =
             ReadLyricVariants(items, "errorMessage", &update.lyric_variants, &item_error);
         !s.ok()) {
@@ -266,12 +245,12 @@ absl::StatusOr<ProviderUpdate> ParseKieLyricsRecord(absl::string_view body) {
 
 absl::StatusOr<ProviderUpdate> ParseKieMusicCallback(absl::string_view body) {
   rapidjson::Document doc;
-  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return AsInvalidArgument(s);
+  if (absl::Status s = kKieJson.ParseObject(body, doc); !s.ok()) return AsKieCallbackError(s);
   ProviderUpdate update;
   const Value* items = nullptr;
-  if (absl::Status s = ReadCallback(doc, update, &items); !s.ok()) return AsInvalidArgument(s);
+  if (absl::Status s = ReadCallback(doc, update, &items); !s.ok()) return AsKieCallbackError(s);
   if (absl::Status s = ReadClips(items, kSnakeCase, &update.clips); !s.ok()) {
-    return AsInvalidArgument(s);
+    return AsKieCallbackError(s);
   }
   RequireAudio(update);
   return update;
@@ -279,15 +258,15 @@ absl::StatusOr<ProviderUpdate> ParseKieMusicCallback(absl::string_view body) {
 
 absl::StatusOr<ProviderUpdate> ParseKieLyricsCallback(absl::string_view body) {
   rapidjson::Document doc;
-  if (absl::Status s = kJson.ParseObject(body, doc); !s.ok()) return AsInvalidArgument(s);
+  if (absl::Status s = kKieJson.ParseObject(body, doc); !s.ok()) return AsKieCallbackError(s);
   ProviderUpdate update;
   const Value* items = nullptr;
-  if (absl::Status s = ReadCallback(doc, update, &items); !s.ok()) return AsInvalidArgument(s);
+  if (absl::Status s = ReadCallback(doc, update, &items); !s.ok()) return AsKieCallbackError(s);
   std::string item_error;
   if (absl::Status s =
           ReadLyricVariants(items, "error_message", &update.lyric_variants, &item_error);
       !s.ok()) {
-    return AsInvalidArgument(s);
+    return AsKieCallbackError(s);
   }
   RequireLyrics(update, item_error);
   return update;

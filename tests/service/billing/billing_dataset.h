@@ -10,6 +10,7 @@
 
 #include "absl/time/time.h"
 #include "domain/billing_types.h"
+#include "domain/money.h"
 #include "service/billing/reconciler.h"
 
 namespace music::billing::testing {
@@ -43,6 +44,10 @@ struct Dataset {
 std::string ExpectedKey(const TaskResult& r);
 
 Dataset GenerateDataset(const DatasetOptions& options);
+
+/// The instant an RFC 3339 literal names ("2026-05-01T00:00:00Z"): the tests' fixed times. A
+/// malformed literal is a bug in the test and aborts (StatusOr's value()).
+inline absl::Time T(const char* rfc3339) { return ParseRfc3339(rfc3339).value(); }
 
 }  // namespace music::billing::testing
 

@@ -22,7 +22,7 @@ using testing::DatasetOptions;
 using testing::ExpectedKey;
 using testing::GenerateDataset;
 
-absl::Time T(const char* rfc3339) { return *ParseRfc3339(rfc3339); }
+using testing::T;
 
 std::map<std::string, Outcome> Found(const ReconcileReport& r) {
   std::map<std::string, Outcome> found;

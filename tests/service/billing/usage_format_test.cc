@@ -12,6 +12,7 @@
 #include "adapters/builtin_providers.h"
 #include "domain/money.h"
 #include "service/core/usage_formats.h"
+#include "tests/service/billing/billing_dataset.h"
 
 namespace music::billing {
 namespace {
@@ -42,7 +43,7 @@ absl::StatusOr<std::string> WriteUsage(absl::string_view provider, FileFormat fo
   return Formats().Write(provider, format, records);
 }
 
-absl::Time T(const char* rfc3339) { return *ParseRfc3339(rfc3339); }
+using testing::T;
 
 void ExpectSame(const std::vector<UsageRecord>& a, const std::vector<UsageRecord>& b) {
   ASSERT_EQ(a.size(), b.size());
