@@ -13,15 +13,14 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/internal/json_reader.h"
-#include "adapters/kie/kie_reader.h"
 #include "adapters/internal/json_writer.h"
+#include "adapters/kie/kie_reader.h"
 
 namespace music::adapters::kie {
 namespace {
 
 using music::v1::ClipOperation;
 using rapidjson::Value;
-
 
 constexpr char kWavPath[] = "/api/v1/wav/generate";
 constexpr char kVocalRemovalPath[] = "/api/v1/vocal-removal/generate";
@@ -63,7 +62,8 @@ size_t Utf8Length(absl::string_view s) {
 absl::Status ReadStems(const Value& obj, bool snake_case, music::v1::ClipOperationResult& out) {
   for (const StemKey& key : kStems) {
     std::string url;
-    if (absl::Status s = kKieJson.ReadString(obj, snake_case ? key.snake : key.camel, &url); !s.ok()) {
+    if (absl::Status s = kKieJson.ReadString(obj, snake_case ? key.snake : key.camel, &url);
+        !s.ok()) {
       return s;
     }
     if (!url.empty()) (*out.mutable_stem_urls())[key.name] = std::move(url);
@@ -104,7 +104,7 @@ void ApplyFlag(absl::string_view flag, ProviderUpdate& update) {
 void RequireResult(ProviderUpdate& update) {
   if (update.state != ProviderState::kSucceeded || HasResult(update.operation_result)) return;
   FailKieUpdate(update, absl::StatusCode::kInternal,
-       "kie.ai reported the clip operation done without a result URL");
+                "kie.ai reported the clip operation done without a result URL");
 }
 
 // The envelope's `data` object of a code-200 answer.
@@ -274,7 +274,9 @@ absl::StatusOr<ProviderUpdate> ParseKieClipOperationCallback(absl::string_view b
         kKieJson.ReadObject(*data, "vocal_separation_info", &separation)}) {
     if (!s.ok()) return AsKieCallbackError(s);
   }
-  if (update.provider_task_id.empty()) return AsKieCallbackError(kKieJson.Malformed("no `task_id`"));
+  if (update.provider_task_id.empty()) {
+    return AsKieCallbackError(kKieJson.Malformed("no `task_id`"));
+  }
   for (const Value* info : {removal, separation}) {
     if (info == nullptr) continue;
     if (absl::Status s = ReadStems(*info, /*snake_case=*/true, result); !s.ok()) {
@@ -290,8 +292,9 @@ absl::StatusOr<ProviderUpdate> ParseKieClipOperationCallback(absl::string_view b
   } else {
     update.provider_status = absl::StrCat("callback:", code->GetInt());
     update.provider_error_code = absl::StrCat(code->GetInt());
-    FailKieUpdate(update, absl::StatusCode::kInternal,
-         msg.empty() ? absl::StrCat("kie.ai callback reported failure ", code->GetInt()) : msg);
+    FailKieUpdate(
+        update, absl::StatusCode::kInternal,
+        msg.empty() ? absl::StrCat("kie.ai callback reported failure ", code->GetInt()) : msg);
   }
   return update;
 }
@@ -323,9 +326,11 @@ absl::StatusOr<music::v1::GetTimestampedLyricsResponse> ParseKieTimestampedLyric
       // One stored copy spells start_s / end_s / p_align (CONTRACT-NOTES): accept both.
       for (absl::Status s :
            {kKieJson.ReadString(item, "word", word->mutable_word()),
-            kKieJson.ReadBool(item, "success", &aligned), kKieJson.ReadNumber(item, "startS", &start),
-            kKieJson.ReadNumber(item, "start_s", &start_snake), kKieJson.ReadNumber(item, "endS", &end),
-            kKieJson.ReadNumber(item, "end_s", &end_snake), kKieJson.ReadNumber(item, "palign", &score),
+            kKieJson.ReadBool(item, "success", &aligned),
+            kKieJson.ReadNumber(item, "startS", &start),
+            kKieJson.ReadNumber(item, "start_s", &start_snake),
+            kKieJson.ReadNumber(item, "endS", &end), kKieJson.ReadNumber(item, "end_s", &end_snake),
+            kKieJson.ReadNumber(item, "palign", &score),
             kKieJson.ReadNumber(item, "p_align", &score_snake)}) {
         if (!s.ok()) return s;
       }

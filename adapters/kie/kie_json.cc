@@ -103,9 +103,9 @@ void RequireAudio(ProviderUpdate& update) {
 void RequireLyrics(ProviderUpdate& update, absl::string_view provider_message) {
   if (update.state != ProviderState::kSucceeded || !update.lyric_variants.empty()) return;
   FailKieUpdate(update, absl::StatusCode::kInternal,
-       provider_message.empty()
-           ? std::string("kie.ai reported success without lyrics")
-           : absl::StrCat("kie.ai reported success without lyrics: ", provider_message));
+                provider_message.empty()
+                    ? std::string("kie.ai reported success without lyrics")
+                    : absl::StrCat("kie.ai reported success without lyrics: ", provider_message));
 }
 
 // The common part of both record-info answers: `data`, its status and error fields, and

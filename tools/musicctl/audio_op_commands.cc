@@ -44,15 +44,6 @@ std::string BaseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
-  context.set_deadline(absl::ToChronoTime(music::RealClock::Get()->Now() + timeout));
-}
-
-int Failed(const grpc::Status& status, const Console& console) {
-  *console.err << FormatRpcError(status) << std::flush;
-  return kExitRpcError;
-}
-
 // Uploads `options.file`; the reference_audio_id, or nullopt after printing the error to
 // `*exit_code`.
 std::optional<std::string> Upload(const Options& options,
@@ -68,17 +59,17 @@ std::optional<std::string> Upload(const Options& options,
   if (model.empty()) {
     // The upload is kept by the model's provider: the server's default, as the create will use.
     grpc::ClientContext context;
-    SetDeadline(context, options.timeout);
+    SetRpcDeadline(context, options.timeout);
     music::v1::ListModelsResponse models;
     grpc::Status status = stub.ListModels(&context, music::v1::ListModelsRequest(), &models);
     if (!status.ok()) {
-      *exit_code = Failed(status, console);
+      *exit_code = ReportRpcError(status, console);
       return std::nullopt;
     }
     model = models.default_model();
   }
   grpc::ClientContext context;
-  SetDeadline(context, options.timeout);
+  SetRpcDeadline(context, options.timeout);
   music::v1::UploadReferenceAudioResponse response;
   auto writer = stub.UploadReferenceAudio(&context, &response);
   music::v1::UploadReferenceAudioRequest first;
@@ -94,7 +85,7 @@ std::optional<std::string> Upload(const Options& options,
   if (open) writer->WritesDone();
   grpc::Status status = writer->Finish();
   if (!status.ok()) {
-    *exit_code = Failed(status, console);
+    *exit_code = ReportRpcError(status, console);
     return std::nullopt;
   }
   if (!console.json) {
@@ -129,10 +120,10 @@ int RunAudioOperation(const Options& options, music::v1::MusicService::StubInter
   request.set_continue_at_seconds(options.continue_at_seconds);
 
   grpc::ClientContext context;
-  SetDeadline(context, options.timeout);
+  SetRpcDeadline(context, options.timeout);
   music::v1::CreateAudioOperationResponse response;
   grpc::Status status = stub.CreateAudioOperation(&context, request, &response);
-  if (!status.ok()) return Failed(status, console);
+  if (!status.ok()) return ReportRpcError(status, console);
   const music::v1::Task& task = response.task();
   if (console.json) {
     *console.out << ToJsonLine(response) << std::flush;

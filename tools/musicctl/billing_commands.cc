@@ -24,15 +24,6 @@ namespace {
 using music::v1::BillingService;
 using music::v1::ReconciliationService;
 
-void SetDeadline(const Options& options, grpc::ClientContext* context) {
-  context->set_deadline(absl::ToChronoTime(music::RealClock::Get()->Now() + options.timeout));
-}
-
-int RpcFailed(const grpc::Status& status, const Console& console) {
-  *console.err << FormatRpcError(status) << std::flush;
-  return kExitRpcError;
-}
-
 void SetRange(const Options& options, google::protobuf::Timestamp* start,
               google::protobuf::Timestamp* end) {
   auto set = [](absl::Time t, google::protobuf::Timestamp* ts) {
@@ -56,7 +47,7 @@ std::optional<std::string> ReadInput(const std::string& path) {
   return contents.str();
 }
 
-std::string KindName(music::v1::BillingTransactionKind k) {
+std::string TransactionKindName(music::v1::BillingTransactionKind k) {
   const std::string& name = music::v1::BillingTransactionKind_Name(k);
   return std::string(absl::StripPrefix(name, "BILLING_TRANSACTION_KIND_"));
 }
@@ -69,10 +60,10 @@ int List(const Options& options, BillingService::StubInterface& stub, const Cons
   music::v1::ListBillingTransactionsResponse all;
   while (true) {
     grpc::ClientContext context;
-    SetDeadline(options, &context);
+    SetRpcDeadline(context, options.timeout);
     music::v1::ListBillingTransactionsResponse page;
     grpc::Status status = stub.ListBillingTransactions(&context, request, &page);
-    if (!status.ok()) return RpcFailed(status, console);
+    if (!status.ok()) return ReportRpcError(status, console);
     for (auto& t : *page.mutable_transactions()) *all.add_transactions() = std::move(t);
     all.set_next_page_token(page.next_page_token());
     if (!options.all || page.next_page_token().empty() ||
@@ -95,8 +86,9 @@ int List(const Options& options, BillingService::StubInterface& stub, const Cons
           absl::FromUnixSeconds(t.time().seconds()) + absl::Nanoseconds(t.time().nanos());
       *console.out << absl::StrFormat("%-20s  %-7s  %14s  %-7s  %-30s  %-8s  %s\n",
                                       absl::FormatTime("%Y-%m-%d %H:%M:%S", time, console.tz),
-                                      KindName(t.kind()), billing::FormatMicros(t.amount_micros()),
-                                      t.currency(), t.task_id(), t.provider(), t.model());
+                                      TransactionKindName(t.kind()),
+                                      billing::FormatMicros(t.amount_micros()), t.currency(),
+                                      t.task_id(), t.provider(), t.model());
     }
   }
   if (!all.next_page_token().empty()) {
@@ -112,10 +104,10 @@ int Export(const Options& options, BillingService::StubInterface& stub, const Co
   request.set_format(options.format == "csv" ? music::v1::BILLING_FILE_FORMAT_CSV
                                              : music::v1::BILLING_FILE_FORMAT_JSONL);
   grpc::ClientContext context;
-  SetDeadline(options, &context);
+  SetRpcDeadline(context, options.timeout);
   music::v1::ExportBillingTransactionsResponse response;
   grpc::Status status = stub.ExportBillingTransactions(&context, request, &response);
-  if (!status.ok()) return RpcFailed(status, console);
+  if (!status.ok()) return ReportRpcError(status, console);
   // The file itself, byte for byte, whatever --json says: it is meant for a redirect.
   *console.out << response.content() << std::flush;
   return kExitOk;
@@ -135,10 +127,10 @@ int ImportUsage(const Options& options, BillingService::StubInterface& stub,
   request.set_content(*content);
   request.set_source(options.file == "-" ? "stdin" : options.file);
   grpc::ClientContext context;
-  SetDeadline(options, &context);
+  SetRpcDeadline(context, options.timeout);
   music::v1::ImportUsageRecordsResponse response;
   grpc::Status status = stub.ImportUsageRecords(&context, request, &response);
-  if (!status.ok()) return RpcFailed(status, console);
+  if (!status.ok()) return ReportRpcError(status, console);
   if (console.json) {
     *console.out << ToJsonLine(response) << std::flush;
   } else {
@@ -153,10 +145,10 @@ int ImportUsage(const Options& options, BillingService::StubInterface& stub,
 int CheckLedger(const Options& options, BillingService::StubInterface& stub,
                 const Console& console) {
   grpc::ClientContext context;
-  SetDeadline(options, &context);
+  SetRpcDeadline(context, options.timeout);
   music::v1::CheckLedgerResponse response;
   grpc::Status status = stub.CheckLedger(&context, music::v1::CheckLedgerRequest(), &response);
-  if (!status.ok()) return RpcFailed(status, console);
+  if (!status.ok()) return ReportRpcError(status, console);
   if (console.json) {
     *console.out << ToJsonLine(response);
   } else if (response.violations().empty()) {
@@ -186,10 +178,10 @@ int Reconcile(const Options& options, ReconciliationService::StubInterface& stub
     request.mutable_in_flight_grace()->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
   }
   grpc::ClientContext context;
-  SetDeadline(options, &context);
+  SetRpcDeadline(context, options.timeout);
   music::v1::ReconcileResponse response;
   grpc::Status status = stub.Reconcile(&context, request, &response);
-  if (!status.ok()) return RpcFailed(status, console);
+  if (!status.ok()) return ReportRpcError(status, console);
   if (console.json) {
     *console.out << ToJsonLine(response);
   } else {

@@ -26,15 +26,6 @@ namespace {
 
 using music::v1::MusicService;
 
-void SetDeadline(const Options& options, grpc::ClientContext* context) {
-  context->set_deadline(absl::ToChronoTime(music::RealClock::Get()->Now() + options.timeout));
-}
-
-int RpcFailed(const grpc::Status& status, const Console& console) {
-  *console.err << FormatRpcError(status) << std::flush;
-  return kExitRpcError;
-}
-
 // Writes `bytes` to `path` through a temporary file, so a failure leaves no partial file.
 bool WriteFile(const std::string& path, const std::string& bytes, const Console& console) {
   const std::string tmp = absl::StrCat(path, ".part");
@@ -88,9 +79,9 @@ int CreateAndWatch(const Options& options, music::v1::ClipOperation operation,
   music::v1::CreateClipOperationResponse response;
   {
     grpc::ClientContext context;
-    SetDeadline(options, &context);
+    SetRpcDeadline(context, options.timeout);
     grpc::Status status = stub.CreateClipOperation(&context, request, &response);
-    if (!status.ok()) return RpcFailed(status, console);
+    if (!status.ok()) return ReportRpcError(status, console);
   }
   const music::v1::Task& task = response.task();
   if (!console.json) {
@@ -109,9 +100,9 @@ int CreateAndWatch(const Options& options, music::v1::ClipOperation operation,
   get.set_task_id(task.task_id());
   music::v1::GetTaskResponse got;
   grpc::ClientContext context;
-  SetDeadline(options, &context);
+  SetRpcDeadline(context, options.timeout);
   grpc::Status status = stub.GetTask(&context, get, &got);
-  if (!status.ok()) return RpcFailed(status, console);
+  if (!status.ok()) return ReportRpcError(status, console);
   *final_task = std::move(*got.mutable_task());
   return kExitOk;
 }
@@ -161,9 +152,9 @@ int LyricsTiming(const Options& options, MusicService::StubInterface& stub,
   request.set_clip_id(options.clip_id);
   music::v1::GetTimestampedLyricsResponse response;
   grpc::ClientContext context;
-  SetDeadline(options, &context);
+  SetRpcDeadline(context, options.timeout);
   grpc::Status status = stub.GetTimestampedLyrics(&context, request, &response);
-  if (!status.ok()) return RpcFailed(status, console);
+  if (!status.ok()) return ReportRpcError(status, console);
   if (console.json) {
     *console.out << ToJsonLine(response) << std::flush;
     return kExitOk;
@@ -186,9 +177,9 @@ int BoostStyle(const Options& options, MusicService::StubInterface& stub, const 
   request.set_content(options.prompt);
   music::v1::BoostStyleResponse response;
   grpc::ClientContext context;
-  SetDeadline(options, &context);
+  SetRpcDeadline(context, options.timeout);
   grpc::Status status = stub.BoostStyle(&context, request, &response);
-  if (!status.ok()) return RpcFailed(status, console);
+  if (!status.ok()) return ReportRpcError(status, console);
   if (console.json) {
     *console.out << ToJsonLine(response) << std::flush;
   } else {
@@ -258,9 +249,9 @@ int ProviderBalance(const Options& options, music::v1::BillingService::StubInter
   request.set_provider(options.provider);
   music::v1::GetProviderBalanceResponse response;
   grpc::ClientContext context;
-  SetDeadline(options, &context);
+  SetRpcDeadline(context, options.timeout);
   grpc::Status status = billing.GetProviderBalance(&context, request, &response);
-  if (!status.ok()) return RpcFailed(status, console);
+  if (!status.ok()) return ReportRpcError(status, console);
   if (console.json) {
     *console.out << ToJsonLine(response) << std::flush;
   } else {

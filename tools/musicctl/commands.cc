@@ -29,19 +29,12 @@ using music::domain::Sha256Hex;
 /// A context whose deadline is --timeout from now.
 class UnaryContext {
  public:
-  explicit UnaryContext(const Options& options) {
-    context_.set_deadline(absl::ToChronoTime(music::RealClock::Get()->Now() + options.timeout));
-  }
+  explicit UnaryContext(const Options& options) { SetRpcDeadline(context_, options.timeout); }
   grpc::ClientContext* get() { return &context_; }
 
  private:
   grpc::ClientContext context_;
 };
-
-int RpcFailed(const grpc::Status& status, const Console& console) {
-  *console.err << FormatRpcError(status) << std::flush;
-  return kExitRpcError;
-}
 
 /// The file's contents ("-" reads stdin); nullopt when it cannot be read.
 std::optional<std::string> ReadFile(const std::string& path) {
@@ -105,7 +98,7 @@ int CreateMusic(const Options& options, MusicService::StubInterface& stub, const
   UnaryContext context(options);
   music::v1::CreateMusicResponse response;
   grpc::Status status = stub.CreateMusic(context.get(), request, &response);
-  if (!status.ok()) return RpcFailed(status, console);
+  if (!status.ok()) return ReportRpcError(status, console);
   return AfterCreate(response, response.task(), options, stub, console);
 }
 
@@ -118,7 +111,7 @@ int CreateLyrics(const Options& options, MusicService::StubInterface& stub,
   UnaryContext context(options);
   music::v1::CreateLyricsResponse response;
   grpc::Status status = stub.CreateLyrics(context.get(), request, &response);
-  if (!status.ok()) return RpcFailed(status, console);
+  if (!status.ok()) return ReportRpcError(status, console);
   return AfterCreate(response, response.task(), options, stub, console);
 }
 
@@ -136,7 +129,7 @@ int ContinueClip(const Options& options, MusicService::StubInterface& stub,
   UnaryContext context(options);
   music::v1::ContinueClipResponse response;
   grpc::Status status = stub.ContinueClip(context.get(), request, &response);
-  if (!status.ok()) return RpcFailed(status, console);
+  if (!status.ok()) return ReportRpcError(status, console);
   return AfterCreate(response, response.task(), options, stub, console);
 }
 
@@ -146,7 +139,7 @@ int GetTask(const Options& options, MusicService::StubInterface& stub, const Con
   UnaryContext context(options);
   music::v1::GetTaskResponse response;
   grpc::Status status = stub.GetTask(context.get(), request, &response);
-  if (!status.ok()) return RpcFailed(status, console);
+  if (!status.ok()) return ReportRpcError(status, console);
   *console.out << (console.json ? ToJsonLine(response) : FormatTask(response.task(), console.tz))
                << std::flush;
   return kExitOk;
@@ -158,7 +151,7 @@ int CancelTask(const Options& options, MusicService::StubInterface& stub, const 
   UnaryContext context(options);
   music::v1::CancelTaskResponse response;
   grpc::Status status = stub.CancelTask(context.get(), request, &response);
-  if (!status.ok()) return RpcFailed(status, console);
+  if (!status.ok()) return ReportRpcError(status, console);
   *console.out << (console.json ? ToJsonLine(response) : FormatTask(response.task(), console.tz))
                << std::flush;
   return kExitOk;
@@ -176,7 +169,7 @@ int ListTasks(const Options& options, MusicService::StubInterface& stub, const C
     UnaryContext context(options);
     music::v1::ListTasksResponse page;
     grpc::Status status = stub.ListTasks(context.get(), request, &page);
-    if (!status.ok()) return RpcFailed(status, console);
+    if (!status.ok()) return ReportRpcError(status, console);
     for (Task& task : *page.mutable_tasks()) *all.add_tasks() = std::move(task);
     all.set_next_page_token(page.next_page_token());
     if (!options.all || page.next_page_token().empty()) break;
@@ -208,7 +201,7 @@ int ListModels(const Options& options, MusicService::StubInterface& stub, const 
   UnaryContext context(options);
   music::v1::ListModelsResponse response;
   grpc::Status status = stub.ListModels(context.get(), music::v1::ListModelsRequest(), &response);
-  if (!status.ok()) return RpcFailed(status, console);
+  if (!status.ok()) return ReportRpcError(status, console);
   *console.out << (console.json ? ToJsonLine(response) : FormatModels(response)) << std::flush;
   return kExitOk;
 }
@@ -251,7 +244,7 @@ int Download(const Options& options, MusicService::StubInterface& stub, const Co
     bytes += message.data();
   }
   grpc::Status status = reader->Finish();
-  if (!status.ok()) return RpcFailed(status, console);
+  if (!status.ok()) return ReportRpcError(status, console);
   if (total != static_cast<int64_t>(bytes.size()) || Sha256Hex(bytes) != sha256) {
     *console.err << "error: the download does not match the archive's size " << total
                  << " and SHA-256 " << sha256 << "\n";

@@ -54,7 +54,7 @@ class TokenInterceptorFactory final : public grpc::experimental::ClientIntercept
 };
 
 // The whole file, or nullopt.
-std::optional<std::string> ReadFile(const std::string& path) {
+std::optional<std::string> ReadWholeFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return std::nullopt;
   std::stringstream buffer;
@@ -74,7 +74,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const Options& option
           std::tuple("--cert_file", &options.cert_file, &ssl.pem_cert_chain),
           std::tuple("--key_file", &options.key_file, &ssl.pem_private_key)}) {
       if (path->empty()) continue;
-      std::optional<std::string> pem = ReadFile(*path);
+      std::optional<std::string> pem = ReadWholeFile(*path);
       if (!pem) return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read ", *path));
       *out = *std::move(pem);
     }

@@ -5,10 +5,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "domain/clock.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "tools/musicctl/format.h"
+#include "tools/musicctl/options.h"
 
 namespace music::musicctl {
 namespace {
@@ -62,6 +64,15 @@ std::string FormatRpcError(const grpc::Status& status) {
     }
   }
   return out;
+}
+
+int ReportRpcError(const grpc::Status& status, const Console& console) {
+  *console.err << FormatRpcError(status) << std::flush;
+  return kExitRpcError;
+}
+
+void SetRpcDeadline(grpc::ClientContext& context, absl::Duration timeout) {
+  context.set_deadline(absl::ToChronoTime(music::RealClock::Get()->Now() + timeout));
 }
 
 }  // namespace music::musicctl
